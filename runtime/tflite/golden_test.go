@@ -1,0 +1,207 @@
+package tflite
+
+import (
+	"testing"
+
+	"github.com/edged-dev/edged/internal/golden"
+	"github.com/edged-dev/edged/runtime/tensor"
+)
+
+// TestGolden runs every case of testdata/golden through the interpreter in
+// reference arithmetic and checks it against TFLite Micro's reference
+// kernels (bit-exact for quantized outputs), against the oracle (floats
+// within tolerance; quantized within the drift XNNPACK's rounding causes)
+// and against the expectations of the model's source.
+func TestGolden(t *testing.T) {
+	suites, err := golden.Suites()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(suites) == 0 {
+		t.Fatal("no golden suites")
+	}
+	for _, s := range suites {
+		t.Run(s.Name(), func(t *testing.T) {
+			m, err := LoadFile(s.ModelFile())
+			if err != nil {
+				t.Fatal(err)
+			}
+			it, err := NewInterpreter(m, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for ci := range s.Cases {
+				c := &s.Cases[ci]
+				t.Run(c.Dir, func(t *testing.T) {
+					outs := runCase(t, it, s, c)
+					checkAgainstRef(t, it, s, c, outs)
+					checkAgainstOracle(t, it, s, c, outs)
+					for _, e := range c.Expectations {
+						if !e.Holds {
+							continue
+						}
+						if err := s.Check(&e, outs); err != nil {
+							t.Errorf("expectation from %s: %v", e.Source, err)
+						}
+					}
+				})
+			}
+		})
+	}
+}
+
+func runCase(t *testing.T, it *Interpreter, s *golden.Suite, c *golden.Case) [][]byte {
+	t.Helper()
+	ins, err := s.ReadInputs(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ins) != it.NumInputs() {
+		t.Fatalf("case has %d inputs; model has %d", len(ins), it.NumInputs())
+	}
+	for i, b := range ins {
+		in := it.Input(i)
+		if len(b) != len(in.Data) {
+			t.Fatalf("input %d: file has %d bytes; tensor %v needs %d", i, len(b), in, len(in.Data))
+		}
+		copy(in.Data, b)
+	}
+	if err := it.Invoke(); err != nil {
+		t.Fatal(err)
+	}
+	outs := make([][]byte, it.NumOutputs())
+	for i := range outs {
+		outs[i] = append([]byte(nil), it.Output(i).Data...)
+	}
+	return outs
+}
+
+func checkAgainstRef(t *testing.T, it *Interpreter, s *golden.Suite, c *golden.Case, outs [][]byte) {
+	ref, ok, err := s.ReadRefOutputs(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ok {
+		return
+	}
+	for k, want := range ref {
+		typ := it.Output(k).Type
+		d, err := golden.Compare(typ, outs[k], want)
+		if err != nil {
+			t.Fatalf("output %d vs reference: %v", k, err)
+		}
+		if typ == tensor.Float32 {
+			if d.OverTol > 0 {
+				t.Errorf("output %d: %d of %d floats differ from the reference kernels beyond 1e-4+1e-4|want|; worst [%d] = %g, want %g", k, d.OverTol, d.N, d.WorstAt, d.Got, d.Want)
+			}
+		} else if d.Differ > 0 {
+			t.Errorf("output %d: %d of %d %s values differ from the reference kernels (must be bit-exact); worst [%d] = %g, want %g", k, d.Differ, d.N, typ, d.WorstAt, d.Got, d.Want)
+		}
+	}
+}
+
+// Limits on quantized drift from the oracle (XNNPACK rounds requantization
+// differently by ±1 and deep networks compound it).
+const (
+	maxMeanDiff = 4
+	maxAbsDiff  = 16
+)
+
+func checkAgainstOracle(t *testing.T, it *Interpreter, s *golden.Suite, c *golden.Case, outs [][]byte) {
+	want, err := s.ReadOutputs(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want) != len(outs) {
+		t.Fatalf("%d outputs; oracle has %d", len(outs), len(want))
+	}
+	for k := range want {
+		o := it.Output(k)
+		if wt := s.Outputs[k].DType; wt != o.Type.String() {
+			t.Errorf("output %d has type %s; oracle says %s", k, o.Type, wt)
+			continue
+		}
+		d, err := golden.Compare(o.Type, outs[k], want[k])
+		if err != nil {
+			t.Fatalf("output %d vs oracle: %v", k, err)
+		}
+		if o.Type == tensor.Float32 {
+			if d.OverTol > 0 {
+				t.Errorf("output %d: %d of %d floats differ from the oracle beyond 1e-4+1e-4|want|; worst [%d] = %g, want %g", k, d.OverTol, d.N, d.WorstAt, d.Got, d.Want)
+			}
+			continue
+		}
+		if d.MeanAbs > maxMeanDiff || d.MaxAbs > maxAbsDiff {
+			t.Errorf("output %d: mean |diff| %.3f (limit %d), max %g at [%d] (got %g, want %g; limit %d)", k, d.MeanAbs, maxMeanDiff, d.MaxAbs, d.WorstAt, d.Got, d.Want, maxAbsDiff)
+		}
+		if o.Rank() == 2 && o.Shape[0] == 1 && o.Shape[1] > 1 && !d.ArgmaxEq {
+			t.Errorf("output %d: top-1 differs from the oracle's", k)
+		}
+	}
+}
+
+// TestInvokeAllocs checks that Invoke allocates nothing on every model.
+func TestInvokeAllocs(t *testing.T) {
+	suites, err := golden.Suites()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range suites {
+		t.Run(s.Name(), func(t *testing.T) {
+			m, err := LoadFile(s.ModelFile())
+			if err != nil {
+				t.Fatal(err)
+			}
+			it, err := NewInterpreter(m, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			runs := 3
+			if testing.Short() {
+				runs = 1
+			}
+			if a := testing.AllocsPerRun(runs, func() {
+				if err := it.Invoke(); err != nil {
+					t.Fatal(err)
+				}
+			}); a != 0 {
+				t.Errorf("Invoke allocates %v times per run; want 0", a)
+			}
+		})
+	}
+}
+
+func BenchmarkInvoke(b *testing.B) {
+	suites, err := golden.Suites()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, s := range suites {
+		b.Run(s.Name(), func(b *testing.B) {
+			m, err := LoadFile(s.ModelFile())
+			if err != nil {
+				b.Skip(err)
+			}
+			it, err := NewInterpreter(m, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ins, err := s.ReadInputs(&s.Cases[0])
+			if err != nil {
+				b.Fatal(err)
+			}
+			for i, in := range ins {
+				copy(it.Input(i).Data, in)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if err := it.Invoke(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/op")
+		})
+	}
+}
+

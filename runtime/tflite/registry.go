@@ -1,0 +1,154 @@
+package tflite
+
+import (
+	"fmt"
+
+	"github.com/edged-dev/edged/runtime/kernels"
+	"github.com/edged-dev/edged/runtime/tensor"
+	"github.com/edged-dev/edged/runtime/tflite/internal/schema"
+)
+
+// prepareFunc builds the kernel of one operator. It must set the shapes of
+// the node's outputs (their types are already set from the file) and may
+// read the data of constant inputs only.
+type prepareFunc func(n *node) (kernels.Kernel, error)
+
+type opEntry struct {
+	maxVersion int32
+	prepare    prepareFunc
+}
+
+var (
+	builtinOps = map[schema.BuiltinOperator]opEntry{}
+	customOps  = map[string]opEntry{}
+)
+
+// registerBuiltin makes a builtin operator available, up to maxVersion.
+// Call it from init functions only.
+func registerBuiltin(code schema.BuiltinOperator, maxVersion int32, p prepareFunc) {
+	if _, dup := builtinOps[code]; dup {
+		panic("tflite: builtin registered twice: " + code.String())
+	}
+	builtinOps[code] = opEntry{maxVersion, p}
+}
+
+// registerCustom makes a custom operator available by its custom code.
+func registerCustom(name string, maxVersion int32, p prepareFunc) {
+	if _, dup := customOps[name]; dup {
+		panic("tflite: custom op registered twice: " + name)
+	}
+	customOps[name] = opEntry{maxVersion, p}
+}
+
+func lookupOp(c opcode) (opEntry, error) {
+	var e opEntry
+	var ok bool
+	if c.builtin == schema.BuiltinOperatorCUSTOM {
+		e, ok = customOps[c.custom]
+		if !ok {
+			if c.custom == "edgetpu-custom-op" {
+				return e, fmt.Errorf("%w CUSTOM %q (needs an Edge TPU: load the model through the Edge TPU delegate, or use its CPU variant)", ErrUnsupportedOp, c.custom)
+			}
+			return e, fmt.Errorf("%w CUSTOM %q", ErrUnsupportedOp, c.custom)
+		}
+	} else {
+		e, ok = builtinOps[c.builtin]
+		if !ok {
+			return e, fmt.Errorf("%w %s", ErrUnsupportedOp, c.builtin)
+		}
+	}
+	if c.version > e.maxVersion {
+		return e, fmt.Errorf("%w %s version %d (this runtime implements versions up to %d)", ErrUnsupportedOp, c, c.version, e.maxVersion)
+	}
+	return e, nil
+}
+
+// SupportedOps lists the builtin operators and custom codes this runtime
+// implements, with the highest version of each.
+func SupportedOps() map[string]int {
+	out := map[string]int{}
+	for c, e := range builtinOps {
+		out[c.String()] = int(e.maxVersion)
+	}
+	for c, e := range customOps {
+		out["CUSTOM "+c] = int(e.maxVersion)
+	}
+	return out
+}
+
+// node is what a prepareFunc sees of one operator.
+type node struct {
+	index   int
+	name    string
+	version int32
+	op      *Operator
+	in      []*tensor.Tensor // nil for an omitted optional input
+	out     []*tensor.Tensor
+	cfg     *kernels.Config
+}
+
+// input returns input i, or nil when it is omitted or absent.
+func (n *node) input(i int) *tensor.Tensor {
+	if i < len(n.in) {
+		return n.in[i]
+	}
+	return nil
+}
+
+// output returns output i, or nil when absent.
+func (n *node) output(i int) *tensor.Tensor {
+	if i < len(n.out) {
+		return n.out[i]
+	}
+	return nil
+}
+
+// options initialises obj on the node's builtin options (see
+// Operator.builtinOptions).
+func (n *node) options(obj optionsObject, want schema.BuiltinOptions) error {
+	return n.op.builtinOptions(obj, want)
+}
+
+// wantIO checks the number of inputs (counting omitted optional ones) and
+// outputs, and that the required ones are present.
+func (n *node) wantIO(minIn, maxIn, nOut int) error {
+	if len(n.in) < minIn || len(n.in) > maxIn {
+		if minIn == maxIn {
+			return malformedf("%d inputs; want %d", len(n.in), minIn)
+		}
+		return malformedf("%d inputs; want %d to %d", len(n.in), minIn, maxIn)
+	}
+	for i := 0; i < minIn; i++ {
+		if n.in[i] == nil {
+			return malformedf("input %d is omitted; it is required", i)
+		}
+	}
+	if len(n.out) != nOut {
+		return malformedf("%d outputs; want %d", len(n.out), nOut)
+	}
+	return nil
+}
+
+// constInts returns the values of a constant int32/int64 input.
+func (n *node) constInts(i int, what string) ([]int, error) {
+	t := n.input(i)
+	if t == nil {
+		return nil, malformedf("%s (input %d) is missing", what, i)
+	}
+	if !t.Const {
+		return nil, fmt.Errorf("%w: %s (input %d, %q) is computed at run time; only constant %s is supported", kernels.ErrUnsupported, what, i, t.Name, what)
+	}
+	return t.Ints()
+}
+
+func activation(a schema.ActivationFunctionType) kernels.Activation {
+	return kernels.Activation(a)
+}
+
+func padding(p schema.Padding) kernels.Padding {
+	return kernels.Padding(p)
+}
+
+func unsupportedf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", kernels.ErrUnsupported, fmt.Sprintf(format, args...))
+}
