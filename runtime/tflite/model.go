@@ -119,7 +119,21 @@ func LoadFile(path string) (*Model, error) {
 // caller must not modify it afterwards. Every offset, length, index, shape
 // and buffer size is checked, and every operator must be one this runtime
 // implements; nothing in data can make Load panic.
-func Load(data []byte) (m *Model, err error) {
+func Load(data []byte) (*Model, error) {
+	m, err := Decode(data)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.CheckOps(); err != nil {
+		return nil, fmt.Errorf("tflite.Load: %w", err)
+	}
+	return m, nil
+}
+
+// Decode parses and validates the structure of a TFLite flatbuffer like
+// Load, but accepts operators this runtime cannot run, so that tools can
+// describe any model. CheckOps tells whether it can run.
+func Decode(data []byte) (m *Model, err error) {
 	defer func() {
 		// Backstop: the verifier should make this unreachable. Reaching it
 		// is a bug (the fuzz test fails on "internal error").
@@ -135,9 +149,6 @@ func Load(data []byte) (m *Model, err error) {
 	}
 	m = &Model{data: data, SHA256: sha256.Sum256(data)}
 	if err := m.decode(); err != nil {
-		return nil, fmt.Errorf("tflite.Load: %w", err)
-	}
-	if err := m.checkOps(); err != nil {
 		return nil, fmt.Errorf("tflite.Load: %w", err)
 	}
 	return m, nil
@@ -478,8 +489,9 @@ func dtypeOf(t schema.TensorType) (tensor.DType, error) {
 	return tensor.Invalid, fmt.Errorf("%w: tensor type %s", ErrUnsupportedOp, t)
 }
 
-// checkOps reports the first operator this runtime cannot run.
-func (m *Model) checkOps() error {
+// CheckOps reports the first operator this runtime cannot run (an error
+// wrapping ErrUnsupportedOp that names it), or nil.
+func (m *Model) CheckOps() error {
 	for si, sg := range m.Subgraphs {
 		for oi := range sg.Operators {
 			op := &sg.Operators[oi]

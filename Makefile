@@ -1,0 +1,78 @@
+# edged — see README.md. Every target works on a fresh Debian machine with Go.
+GO        ?= go
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+BIN       := bin
+PKGS      := ./...
+# Cross-architecture test runs under qemu-user-static.
+CROSS_PKGS ?= ./runtime/... ./internal/... ./cmd/edgectl/...
+FUZZTIME  ?= 15s
+
+export CGO_ENABLED=0
+
+.PHONY: run all build cross test test-deps unit fuzz-short fuzz diff-long cross-test check fmt vet gen clean bench
+
+all: build
+
+# The demo: edged serving person_detect, fed by a synthetic source that
+# replays the model's test images; no broker needed.
+run:
+	$(GO) build -trimpath -o $(BIN)/ ./cmd/edged ./cmd/edgectl
+	@echo "edged demo: status page http://127.0.0.1:9410/  (Ctrl-C stops)"
+	$(BIN)/edged --config examples/demo.yaml
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
+
+# Static binaries for the boards edged runs on.
+cross:
+	GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/linux-amd64/ ./cmd/...
+	GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/linux-arm64/ ./cmd/...
+	GOOS=linux GOARCH=arm GOARM=7 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/linux-armv7/ ./cmd/...
+	GOOS=linux GOARCH=arm GOARM=6 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/linux-armv6/ ./cmd/...
+
+# The whole test suite: set-up, static checks, unit and golden tests,
+# oracle differential tests, short fuzz runs, arm64 and armv7 under qemu.
+test: test-deps check unit fuzz-short cross-test
+
+# Installs what the tests need (qemu-user-static via apt when root; the
+# TFLite oracle's npm packages into .cache/oracle).
+test-deps:
+	./scripts/test-deps.sh
+
+unit:
+	EDGED_ORACLE=$$(dirname "$$(./scripts/oracle-setup.sh)") $(GO) test -count=1 $(PKGS)
+
+# Each fuzz target for FUZZTIME; `make fuzz FUZZTIME=30m` for a long run.
+fuzz-short:
+	./scripts/fuzz.sh $(FUZZTIME)
+
+fuzz:
+	./scripts/fuzz.sh $(FUZZTIME)
+
+# Thousands of random single-op cases against the oracle.
+diff-long:
+	EDGED_ORACLE=$$(dirname "$$(./scripts/oracle-setup.sh)") EDGED_DIFF_CASES=$${CASES:-1000} \
+		$(GO) test -count=1 -timeout 2h -run TestDifferential ./runtime/tflite/
+
+cross-test:
+	./scripts/cross-test.sh $(CROSS_PKGS)
+
+check: fmt vet
+	@./scripts/check-static.sh
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count $${COUNT:-5} ./runtime/tflite/ | tee bench.txt
+
+gen:
+	./scripts/gen-schema.sh
+
+clean:
+	rm -rf $(BIN) .cache

@@ -1,0 +1,278 @@
+// Package agent builds and owns every component of the edged daemon: the
+// served models and their interpreters, the input sources, the local HTTP
+// endpoint and the metrics registry. Run starts them and stops them all
+// when its context ends.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/edged-dev/edged/agent/config"
+	"github.com/edged-dev/edged/agent/infer"
+	"github.com/edged-dev/edged/agent/localapi"
+	"github.com/edged-dev/edged/agent/source"
+)
+
+// Version is the agent's version, set by cmd/edged.
+var Version = "dev"
+
+// Agent is the daemon.
+type Agent struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	reg     *prometheus.Registry
+	started time.Time
+
+	mu     sync.RWMutex
+	models map[string]*servedModel
+
+	inferTotal    *prometheus.CounterVec
+	inferDuration *prometheus.HistogramVec
+	modelInfo     *prometheus.GaugeVec
+
+	// Ready is closed once the HTTP endpoint listens.
+	ready chan struct{}
+	addr  net.Addr
+}
+
+// New loads every configured model. A model that fails to load is an
+// error: the daemon should not start half-configured.
+func New(cfg *config.Config, log *slog.Logger) (*Agent, error) {
+	a := &Agent{cfg: cfg, log: log, reg: prometheus.NewRegistry(), started: time.Now(), models: map[string]*servedModel{}, ready: make(chan struct{})}
+	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.inferTotal = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edged_inferences_total", Help: "Inference requests by model, version and outcome."}, []string{"model", "version", "outcome"})
+	a.inferDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "edged_inference_duration_seconds", Help: "Time from request to result, including queueing.", Buckets: prometheus.ExponentialBuckets(50e-6, 2, 18)}, []string{"model", "version"})
+	a.modelInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "edged_model_info", Help: "Served models (value 1) with version and sha256."}, []string{"model", "version", "sha256"})
+	a.reg.MustRegister(a.inferTotal, a.inferDuration, a.modelInfo)
+	for _, mc := range cfg.Models {
+		if err := a.LoadModel(mc); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// LoadModel loads (or reloads) a model and swaps it in atomically:
+// requests in flight finish on the version they started on.
+func (a *Agent) LoadModel(mc config.Model) error {
+	s, err := loadModel(a.cfg, mc)
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	old := a.models[mc.Name]
+	a.models[mc.Name] = s
+	a.mu.Unlock()
+	if old != nil {
+		a.modelInfo.DeleteLabelValues(old.info.Name, old.info.Version, old.info.SHA256)
+	}
+	a.modelInfo.WithLabelValues(s.info.Name, s.info.Version, s.info.SHA256).Set(1)
+	a.log.Info("model loaded", "model", s.info.Name, "version", s.info.Version, "sha256", s.info.SHA256[:12], "inputs", len(s.info.Inputs), "outputs", len(s.info.Outputs))
+	return nil
+}
+
+func (a *Agent) model(name, version string) (*servedModel, error) {
+	a.mu.RLock()
+	s := a.models[name]
+	a.mu.RUnlock()
+	if s == nil {
+		return nil, fmt.Errorf("%w: %q", infer.ErrModelNotFound, name)
+	}
+	if version != "" && version != s.info.Version {
+		return nil, fmt.Errorf("%w: %q version %q (serving version %q)", infer.ErrModelNotFound, name, version, s.info.Version)
+	}
+	return s, nil
+}
+
+// Infer runs one request on a model (version "" means the current one).
+func (a *Agent) Infer(ctx context.Context, name, version string, in []infer.Tensor) ([]infer.Tensor, error) {
+	s, err := a.model(name, version)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	out, err := s.run(ctx, in)
+	outcome := "ok"
+	switch {
+	case err == nil:
+	case errors.Is(err, infer.ErrBadInput):
+		outcome = "bad_input"
+	case errors.Is(err, infer.ErrOverloaded):
+		outcome = "overloaded"
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		outcome = "deadline"
+	default:
+		outcome = "error"
+	}
+	a.inferTotal.WithLabelValues(s.info.Name, s.info.Version, outcome).Inc()
+	if err == nil {
+		a.inferDuration.WithLabelValues(s.info.Name, s.info.Version).Observe(time.Since(start).Seconds())
+	}
+	return out, err
+}
+
+// Model describes a served model.
+func (a *Agent) Model(name, version string) (infer.ModelInfo, error) {
+	s, err := a.model(name, version)
+	if err != nil {
+		return infer.ModelInfo{}, err
+	}
+	return s.info, nil
+}
+
+// Models lists the served models by name.
+func (a *Agent) Models() []infer.ModelInfo {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	out := make([]infer.ModelInfo, 0, len(a.models))
+	for _, s := range a.models {
+		out = append(out, s.info)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Ready reports whether every configured model is served.
+func (a *Agent) Ready() bool {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return len(a.models) == len(a.cfg.Models)
+}
+
+// Status is the JSON document of GET /v1/status.
+type Status struct {
+	Version   string            `json:"version"`
+	DeviceID  string            `json:"device_id"`
+	Started   time.Time         `json:"started"`
+	UptimeSec float64           `json:"uptime_s"`
+	Ready     bool              `json:"ready"`
+	Models    []ModelStatus     `json:"models"`
+	HTTP      string            `json:"http"`
+	Extra     map[string]string `json:"extra,omitempty"`
+}
+
+// ModelStatus is one model in Status.
+type ModelStatus struct {
+	Name     string    `json:"name"`
+	Version  string    `json:"version"`
+	SHA256   string    `json:"sha256"`
+	Path     string    `json:"path"`
+	Loaded   time.Time `json:"loaded"`
+	Queued   int64     `json:"queued"`
+	Capacity int64     `json:"capacity"`
+}
+
+// Status reports the agent's state.
+func (a *Agent) Status() any {
+	st := Status{Version: Version, DeviceID: a.cfg.Device.ID, Started: a.started, UptimeSec: time.Since(a.started).Seconds(), Ready: a.Ready(), HTTP: a.cfg.HTTP.Listen}
+	a.mu.RLock()
+	for _, s := range a.models {
+		st.Models = append(st.Models, ModelStatus{Name: s.info.Name, Version: s.info.Version, SHA256: s.info.SHA256, Path: s.info.Path, Loaded: s.loaded, Queued: s.queued.Load(), Capacity: s.limit})
+	}
+	a.mu.RUnlock()
+	sort.Slice(st.Models, func(i, j int) bool { return st.Models[i].Name < st.Models[j].Name })
+	return st
+}
+
+// Addr is the address the endpoint listens on, once Run has started it.
+func (a *Agent) Addr(ctx context.Context) (net.Addr, error) {
+	select {
+	case <-a.ready:
+		return a.addr, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Run serves until ctx ends, then drains requests in flight and returns
+// nil; it returns an error only when a component cannot start or fails.
+func (a *Agent) Run(ctx context.Context) error {
+	token := a.cfg.HTTP.Token
+	if a.cfg.HTTP.TokenFile != "" {
+		b, err := os.ReadFile(a.cfg.HTTP.TokenFile)
+		if err != nil {
+			return fmt.Errorf("http.token_file: %w", err)
+		}
+		token = string(trimSpace(b))
+	}
+	host, _, _ := net.SplitHostPort(a.cfg.HTTP.Listen)
+	pprof := config.IsLoopback(host)
+	if a.cfg.HTTP.Pprof != nil {
+		pprof = *a.cfg.HTTP.Pprof
+	}
+	api := localapi.New(a, localapi.Options{
+		Token: token, MaxRequestBytes: a.cfg.HTTP.MaxRequestBytes, RequestTimeout: a.cfg.HTTP.RequestTimeout.D(),
+		Gatherer: a.reg, Registerer: a.reg, Pprof: pprof, Log: a.log,
+	})
+	ln, err := net.Listen("tcp", a.cfg.HTTP.Listen)
+	if err != nil {
+		return fmt.Errorf("http: %w", err)
+	}
+	a.addr = ln.Addr()
+	close(a.ready)
+	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+
+	var wg sync.WaitGroup
+	errc := make(chan error, 1+len(a.cfg.Sources))
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("http: %w", err)
+		}
+	}()
+	a.log.Info("local endpoint listening", "url", "http://"+ln.Addr().String()+"/")
+
+	srcCtx, stopSources := context.WithCancel(ctx)
+	defer stopSources()
+	for i, sc := range a.cfg.Sources {
+		src, err := source.NewSynthetic(sc, a.cfg.Path, a, a.log.With("source", i))
+		if err != nil {
+			stopSources()
+			srv.Close()
+			wg.Wait()
+			return fmt.Errorf("sources[%d]: %w", i, err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := src.Run(srcCtx); err != nil && !errors.Is(err, context.Canceled) {
+				errc <- fmt.Errorf("sources[%d]: %w", i, err)
+			}
+		}()
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	stopSources()
+	shutCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		srv.Close()
+	}
+	wg.Wait()
+	a.log.Info("stopped")
+	return runErr
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r' || b[len(b)-1] == ' ') {
+		b = b[:len(b)-1]
+	}
+	return b
+}

@@ -1,0 +1,423 @@
+// Package config reads edged's configuration file: one versioned YAML
+// document, decoded strictly (an unknown key is an error, so a typo never
+// silently falls back to a default), completed with defaults that run on a
+// Raspberry Pi with no broker, and checked by Validate, whose errors name
+// the field path and the rule (`models[0].batch.max_delay: must be > 0`).
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// CurrentVersion is the config format this build reads.
+const CurrentVersion = 1
+
+// MaxFileSize bounds the config file.
+const MaxFileSize = 1 << 20
+
+// Config is the whole configuration.
+type Config struct {
+	// Version of the format; must be 1.
+	Version int `yaml:"version"`
+	// StateDir holds the cache, staged models and other state.
+	StateDir string     `yaml:"state_dir"`
+	Log      Log        `yaml:"log"`
+	HTTP     HTTP       `yaml:"http"`
+	Models   []Model    `yaml:"models"`
+	Sources  []Source   `yaml:"sources"`
+	Device   Device     `yaml:"device"`
+	Runtime  RuntimeCfg `yaml:"runtime"`
+
+	// dir is the directory of the file; relative paths resolve against it.
+	dir string
+}
+
+// Device identifies this device to the fleet.
+type Device struct {
+	// ID defaults to the host name.
+	ID    string `yaml:"id"`
+	Group string `yaml:"group"`
+}
+
+// RuntimeCfg are defaults for the inference runtime.
+type RuntimeCfg struct {
+	// Threads per inference; 0 picks the number of CPUs (at most 4).
+	Threads int `yaml:"threads"`
+	// Arithmetic is "reference" (TFLite reference kernels) or "litert".
+	Arithmetic string `yaml:"arithmetic"`
+}
+
+// Log configures logging to stderr (journald under systemd).
+type Log struct {
+	// Format is "text" or "json".
+	Format string `yaml:"format"`
+	// Level is "debug", "info", "warn" or "error".
+	Level string `yaml:"level"`
+}
+
+// HTTP configures the local endpoint.
+type HTTP struct {
+	// Listen is host:port; loopback unless a token is set.
+	Listen string `yaml:"listen"`
+	// Token is the bearer token required on a non-loopback address.
+	Token string `yaml:"token"`
+	// TokenFile reads the token from a file instead.
+	TokenFile string `yaml:"token_file"`
+	// MaxRequestBytes bounds request bodies (413 beyond).
+	MaxRequestBytes int64 `yaml:"max_request_bytes"`
+	// RequestTimeout is the default deadline of one inference request.
+	RequestTimeout Duration `yaml:"request_timeout"`
+	// Pprof serves /debug/pprof/ (on by default on loopback).
+	Pprof *bool `yaml:"pprof"`
+}
+
+// Model is one served model.
+type Model struct {
+	// Name as used in URLs: letters, digits, '.', '_' and '-'.
+	Name string `yaml:"name"`
+	// Version label; defaults to "1".
+	Version string `yaml:"version"`
+	// Path of the .tflite file.
+	Path string `yaml:"path"`
+	// Labels is an optional file with one class label per line.
+	Labels string `yaml:"labels"`
+	// Threads per inference; 0 takes runtime.threads.
+	Threads int `yaml:"threads"`
+	// Instances is the number of interpreters serving in parallel.
+	Instances int   `yaml:"instances"`
+	Batch     Batch `yaml:"batch"`
+	Cache     Cache `yaml:"cache"`
+}
+
+// Batch configures dynamic batching of one model.
+type Batch struct {
+	// MaxBatch is the most requests run as one invocation; 1 disables.
+	MaxBatch int `yaml:"max_batch"`
+	// MaxDelay is how long the first request of a batch may wait.
+	MaxDelay Duration `yaml:"max_delay"`
+	// QueueCapacity bounds waiting requests.
+	QueueCapacity int `yaml:"queue_capacity"`
+	// Overload is "reject" (429) or "drop_oldest" when the queue is full.
+	Overload string `yaml:"overload"`
+}
+
+// Cache configures the result cache of one model.
+type Cache struct {
+	Enabled    bool     `yaml:"enabled"`
+	TTL        Duration `yaml:"ttl"`
+	MaxEntries int      `yaml:"max_entries"`
+}
+
+// Source produces inference requests.
+type Source struct {
+	// Type is "synthetic" (more types come with their drivers).
+	Type string `yaml:"type"`
+	// Model the requests go to.
+	Model string `yaml:"model"`
+	// Interval between requests.
+	Interval Duration `yaml:"interval"`
+	// Pattern of a synthetic source: "noise", "sine" or "replay".
+	Pattern string `yaml:"pattern"`
+	// Files replayed in turn by the "replay" pattern: raw tensor bytes, or
+	// BMP images whose pixel bytes are fed as they are.
+	Files []string `yaml:"files"`
+}
+
+// Duration is a time.Duration written as "150ms", "2s", "1h".
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return fmt.Errorf("line %d: want a duration such as \"5ms\"", n.Line)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes the duration string.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// D returns the time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Load reads, decodes, completes and validates a config file.
+func Load(path string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("config: %s: %w", path, err)
+	}
+	if len(b) > MaxFileSize {
+		return nil, fmt.Errorf("config: %s: larger than %d bytes", path, MaxFileSize)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c, err := Parse(b, filepath.Dir(abs))
+	if err != nil {
+		return nil, fmt.Errorf("config: %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse decodes a config document; relative paths resolve against dir.
+func Parse(b []byte, dir string) (*Config, error) {
+	c := &Config{dir: dir}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("empty document; want at least \"version: 1\"")
+		}
+		return nil, err
+	}
+	var extra any
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, errors.New("more than one YAML document")
+	}
+	c.setDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Default is the configuration used when no file is given.
+func Default() *Config {
+	c := &Config{Version: CurrentVersion}
+	c.setDefaults()
+	return c
+}
+
+func (c *Config) setDefaults() {
+	if c.StateDir == "" {
+		c.StateDir = "/var/lib/edged"
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "text"
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.HTTP.Listen == "" {
+		c.HTTP.Listen = "127.0.0.1:9410"
+	}
+	if c.HTTP.MaxRequestBytes == 0 {
+		c.HTTP.MaxRequestBytes = 16 << 20
+	}
+	if c.HTTP.RequestTimeout == 0 {
+		c.HTTP.RequestTimeout = Duration(10 * time.Second)
+	}
+	if c.Runtime.Arithmetic == "" {
+		c.Runtime.Arithmetic = "reference"
+	}
+	if c.Device.ID == "" {
+		c.Device.ID, _ = os.Hostname()
+	}
+	for i := range c.Models {
+		m := &c.Models[i]
+		if m.Version == "" {
+			m.Version = "1"
+		}
+		if m.Instances == 0 {
+			m.Instances = 1
+		}
+		if m.Batch.MaxBatch == 0 {
+			m.Batch.MaxBatch = 1
+		}
+		if m.Batch.QueueCapacity == 0 {
+			m.Batch.QueueCapacity = 64
+		}
+		if m.Batch.Overload == "" {
+			m.Batch.Overload = "reject"
+		}
+		if m.Batch.MaxDelay == 0 {
+			m.Batch.MaxDelay = Duration(2 * time.Millisecond)
+		}
+		if m.Cache.MaxEntries == 0 {
+			m.Cache.MaxEntries = 10000
+		}
+	}
+	for i := range c.Sources {
+		s := &c.Sources[i]
+		if s.Interval == 0 {
+			s.Interval = Duration(time.Second)
+		}
+		if s.Type == "synthetic" && s.Pattern == "" {
+			s.Pattern = "noise"
+		}
+	}
+}
+
+// Path resolves a path from the config against the file's directory.
+func (c *Config) Path(p string) string {
+	if p == "" || filepath.IsAbs(p) || c.dir == "" {
+		return p
+	}
+	return filepath.Join(c.dir, p)
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+// ValidName reports whether s may name a model or version: it appears in
+// URLs and file names, so no slashes, no "..", no spaces.
+func ValidName(s string) bool { return nameRE.MatchString(s) && !strings.Contains(s, "..") }
+
+// Validate checks every field; the error lists every problem found, each
+// prefixed with its field path.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
+	}
+	if c.Version != CurrentVersion {
+		bad("version", "is %d; this edged reads version %d", c.Version, CurrentVersion)
+	}
+	if c.StateDir == "" {
+		bad("state_dir", "must be set")
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format", "is %q; want text or json", c.Log.Format)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "is %q; want debug, info, warn or error", c.Log.Level)
+	}
+	host, port, err := net.SplitHostPort(c.HTTP.Listen)
+	if err != nil {
+		bad("http.listen", "%q is not host:port: %v", c.HTTP.Listen, err)
+	} else {
+		if port == "" {
+			bad("http.listen", "%q has no port", c.HTTP.Listen)
+		}
+		if !IsLoopback(host) && c.HTTP.Token == "" && c.HTTP.TokenFile == "" {
+			bad("http.listen", "%q is not a loopback address; set http.token or http.token_file", c.HTTP.Listen)
+		}
+	}
+	if c.HTTP.Token != "" && c.HTTP.TokenFile != "" {
+		bad("http.token", "set either token or token_file, not both")
+	}
+	if c.HTTP.MaxRequestBytes < 1024 {
+		bad("http.max_request_bytes", "is %d; must be >= 1024", c.HTTP.MaxRequestBytes)
+	}
+	if c.HTTP.RequestTimeout <= 0 {
+		bad("http.request_timeout", "must be > 0")
+	}
+	if c.Runtime.Threads < 0 || c.Runtime.Threads > 256 {
+		bad("runtime.threads", "is %d; want 0 (auto) to 256", c.Runtime.Threads)
+	}
+	switch c.Runtime.Arithmetic {
+	case "reference", "litert":
+	default:
+		bad("runtime.arithmetic", "is %q; want reference or litert", c.Runtime.Arithmetic)
+	}
+	names := map[string]bool{}
+	for i, m := range c.Models {
+		p := fmt.Sprintf("models[%d]", i)
+		if !ValidName(m.Name) {
+			bad(p+".name", "%q: want 1-128 letters, digits, '.', '_' or '-'", m.Name)
+		} else if names[m.Name] {
+			bad(p+".name", "%q is used twice", m.Name)
+		}
+		names[m.Name] = true
+		if !ValidName(m.Version) {
+			bad(p+".version", "%q: want 1-128 letters, digits, '.', '_' or '-'", m.Version)
+		}
+		if m.Path == "" {
+			bad(p+".path", "must be set")
+		}
+		if m.Threads < 0 || m.Threads > 256 {
+			bad(p+".threads", "is %d; want 0 (runtime default) to 256", m.Threads)
+		}
+		if m.Instances < 1 || m.Instances > 64 {
+			bad(p+".instances", "is %d; want 1 to 64", m.Instances)
+		}
+		if m.Batch.MaxBatch < 1 || m.Batch.MaxBatch > 1024 {
+			bad(p+".batch.max_batch", "is %d; want 1 to 1024", m.Batch.MaxBatch)
+		}
+		if m.Batch.MaxDelay <= 0 {
+			bad(p+".batch.max_delay", "must be > 0")
+		}
+		if m.Batch.QueueCapacity < 1 {
+			bad(p+".batch.queue_capacity", "must be >= 1")
+		}
+		switch m.Batch.Overload {
+		case "reject", "drop_oldest":
+		default:
+			bad(p+".batch.overload", "is %q; want reject or drop_oldest", m.Batch.Overload)
+		}
+		// Not built yet: refuse rather than silently ignore.
+		if m.Batch.MaxBatch > 1 {
+			bad(p+".batch.max_batch", "is %d; dynamic batching is not implemented in this version (use 1)", m.Batch.MaxBatch)
+		}
+		if m.Cache.Enabled {
+			bad(p+".cache.enabled", "the result cache is not implemented in this version")
+		}
+		if m.Cache.TTL < 0 {
+			bad(p+".cache.ttl", "must be >= 0")
+		}
+		if m.Cache.MaxEntries < 1 {
+			bad(p+".cache.max_entries", "must be >= 1")
+		}
+	}
+	for i, s := range c.Sources {
+		p := fmt.Sprintf("sources[%d]", i)
+		switch s.Type {
+		case "synthetic":
+			switch s.Pattern {
+			case "noise", "sine":
+			case "replay":
+				if len(s.Files) == 0 {
+					bad(p+".files", "must list at least one file for pattern replay")
+				}
+			default:
+				bad(p+".pattern", "is %q; want noise, sine or replay", s.Pattern)
+			}
+		case "":
+			bad(p+".type", "must be set")
+		default:
+			bad(p+".type", "is %q; want synthetic", s.Type)
+		}
+		if !names[s.Model] {
+			bad(p+".model", "%q is not a configured model", s.Model)
+		}
+		if s.Interval <= 0 {
+			bad(p+".interval", "must be > 0")
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// IsLoopback reports whether host is a loopback name or address.
+func IsLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,527 @@
+package localapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/edged-dev/edged/agent/infer"
+	"github.com/edged-dev/edged/runtime/tensor"
+)
+
+// The Open Inference Protocol's request and response bodies.
+type inferRequest struct {
+	ID         string           `json:"id,omitempty"`
+	Parameters map[string]any   `json:"parameters,omitempty"`
+	Inputs     []requestInput   `json:"inputs"`
+	Outputs    []requestedOuput `json:"outputs,omitempty"`
+}
+
+type requestInput struct {
+	Name       string          `json:"name"`
+	Shape      []int           `json:"shape"`
+	Datatype   string          `json:"datatype"`
+	Parameters map[string]any  `json:"parameters,omitempty"`
+	Data       json.RawMessage `json:"data,omitempty"`
+}
+
+type requestedOuput struct {
+	Name       string         `json:"name"`
+	Parameters map[string]any `json:"parameters,omitempty"`
+}
+
+type responseOutput struct {
+	Name       string         `json:"name"`
+	Shape      []int          `json:"shape"`
+	Datatype   string         `json:"datatype"`
+	Parameters map[string]any `json:"parameters,omitempty"`
+	Data       any            `json:"data,omitempty"`
+	raw        []byte
+}
+
+type inferResponse struct {
+	ModelName    string           `json:"model_name"`
+	ModelVersion string           `json:"model_version"`
+	ID           string           `json:"id,omitempty"`
+	Outputs      []responseOutput `json:"outputs"`
+}
+
+// HeaderContentLength is the binary extension's header: the length of the
+// JSON part of a body whose rest holds raw tensor bytes.
+const HeaderContentLength = "Inference-Header-Content-Length"
+
+var datatypes = map[string]tensor.DType{
+	"FP32": tensor.Float32, "FP16": tensor.Float16, "FP64": tensor.Float64,
+	"INT8": tensor.Int8, "UINT8": tensor.UInt8, "INT16": tensor.Int16, "UINT16": tensor.UInt16,
+	"INT32": tensor.Int32, "UINT32": tensor.UInt32, "INT64": tensor.Int64, "UINT64": tensor.UInt64, "BOOL": tensor.Bool,
+}
+
+func datatypeName(d tensor.DType) string {
+	for n, t := range datatypes {
+		if t == d {
+			return n
+		}
+	}
+	return strings.ToUpper(d.String())
+}
+
+func badf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", infer.ErrBadInput, fmt.Sprintf(format, args...))
+}
+
+func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
+	name, version := r.PathValue("name"), r.PathValue("version")
+	mi, err := s.b.Model(name, version)
+	if err != nil {
+		writeError(w, statusOf(err), err.Error())
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxRequestBytes))
+	if err != nil {
+		if statusOf(err) == http.StatusRequestEntityTooLarge {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", s.opts.MaxRequestBytes))
+			return
+		}
+		writeError(w, http.StatusBadRequest, "reading body: "+err.Error())
+		return
+	}
+	req, inputs, err := decodeRequest(r.Header.Get(HeaderContentLength), body, mi)
+	if err != nil {
+		writeError(w, statusOf(err), err.Error())
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
+	defer cancel()
+	outs, err := s.b.Infer(ctx, mi.Name, version, inputs)
+	if err != nil {
+		writeError(w, statusOf(err), err.Error())
+		return
+	}
+	resp, binaryOut, err := encodeResponse(req, mi, outs)
+	if err != nil {
+		writeError(w, statusOf(err), err.Error())
+		return
+	}
+	if !binaryOut {
+		writeJSON(w, http.StatusOK, resp)
+		return
+	}
+	hdr, err := json.Marshal(resp)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set(HeaderContentLength, strconv.Itoa(len(hdr)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(hdr)
+	for _, o := range resp.Outputs {
+		w.Write(o.raw)
+	}
+}
+
+// decodeRequest parses a JSON or binary-extension body into model inputs
+// in the model's input order.
+func decodeRequest(headerLen string, body []byte, mi infer.ModelInfo) (*inferRequest, []infer.Tensor, error) {
+	jsonPart, rest := body, []byte(nil)
+	if headerLen != "" {
+		n, err := strconv.Atoi(headerLen)
+		if err != nil || n < 0 || n > len(body) {
+			return nil, nil, badf("%s: %q does not fit a %d-byte body", HeaderContentLength, headerLen, len(body))
+		}
+		jsonPart, rest = body[:n], body[n:]
+	}
+	var req inferRequest
+	dec := json.NewDecoder(bytes.NewReader(jsonPart))
+	if err := dec.Decode(&req); err != nil {
+		return nil, nil, badf("malformed JSON request: %v", err)
+	}
+	if len(req.Inputs) != len(mi.Inputs) {
+		return nil, nil, badf("model %q takes %d inputs; the request has %d", mi.Name, len(mi.Inputs), len(req.Inputs))
+	}
+	out := make([]infer.Tensor, len(mi.Inputs))
+	seen := make([]bool, len(mi.Inputs))
+	for _, in := range req.Inputs {
+		pos := inputPosition(mi, in.Name, len(req.Inputs))
+		if pos < 0 {
+			return nil, nil, badf("model %q has no input %q (inputs: %s)", mi.Name, in.Name, inputNames(mi))
+		}
+		if seen[pos] {
+			return nil, nil, badf("input %q given twice", in.Name)
+		}
+		seen[pos] = true
+		spec := mi.Inputs[pos]
+		dt, ok := datatypes[strings.ToUpper(in.Datatype)]
+		if !ok {
+			return nil, nil, badf("input %q: datatype %q is not one of FP32, INT8, UINT8, INT16, INT32, INT64", in.Name, in.Datatype)
+		}
+		if !tensor.SameShape(in.Shape, spec.Shape) {
+			return nil, nil, badf("input %q: shape %v; the model takes %v", in.Name, in.Shape, spec.Shape)
+		}
+		n := tensor.NumElements(spec.Shape)
+		var data []byte
+		if size, ok := in.Parameters["binary_data_size"]; ok {
+			sz, ok := size.(float64)
+			if !ok || sz < 0 || sz != math.Trunc(sz) || int(sz) > len(rest) {
+				return nil, nil, badf("input %q: binary_data_size %v does not fit the %d binary bytes left", in.Name, size, len(rest))
+			}
+			raw := rest[:int(sz)]
+			rest = rest[int(sz):]
+			if dt != spec.DType {
+				vals, err := rawToFloats(dt, raw)
+				if err != nil {
+					return nil, nil, badf("input %q: %v", in.Name, err)
+				}
+				data, err = fromFloats(vals, spec, n)
+				if err != nil {
+					return nil, nil, badf("input %q: %v", in.Name, err)
+				}
+			} else {
+				if len(raw) != n*spec.DType.Size() {
+					return nil, nil, badf("input %q: %d binary bytes; %s%v needs %d", in.Name, len(raw), spec.DType, spec.Shape, n*spec.DType.Size())
+				}
+				data = raw
+			}
+		} else {
+			vals, err := flatten(in.Data)
+			if err != nil {
+				return nil, nil, badf("input %q: data: %v", in.Name, err)
+			}
+			if len(vals) != n {
+				return nil, nil, badf("input %q: %d values; shape %v needs %d", in.Name, len(vals), spec.Shape, n)
+			}
+			switch {
+			case dt == spec.DType:
+				data, err = encodeExact(vals, spec.DType)
+			case dt == tensor.Float32 && spec.Quantized:
+				data, err = fromFloats(vals, spec, n)
+			default:
+				err = fmt.Errorf("datatype %s; the model takes %s (FP32 is accepted for quantized inputs)", in.Datatype, datatypeName(spec.DType))
+			}
+			if err != nil {
+				return nil, nil, badf("input %q: %v", in.Name, err)
+			}
+		}
+		out[pos] = infer.Tensor{Name: spec.Name, DType: spec.DType, Shape: spec.Shape, Data: data}
+	}
+	if len(rest) != 0 {
+		return nil, nil, badf("%d binary bytes after the last input", len(rest))
+	}
+	return &req, out, nil
+}
+
+// inputPosition finds an input by name; a single-input model also takes
+// any name.
+func inputPosition(mi infer.ModelInfo, name string, n int) int {
+	for i, sp := range mi.Inputs {
+		if sp.Name == name {
+			return i
+		}
+	}
+	if len(mi.Inputs) == 1 && n == 1 {
+		return 0
+	}
+	if strings.HasPrefix(name, "input_") {
+		if i, err := strconv.Atoi(name[len("input_"):]); err == nil && i >= 0 && i < len(mi.Inputs) {
+			return i
+		}
+	}
+	return -1
+}
+
+func inputNames(mi infer.ModelInfo) string {
+	var ns []string
+	for _, sp := range mi.Inputs {
+		ns = append(ns, strconv.Quote(sp.Name))
+	}
+	return strings.Join(ns, ", ")
+}
+
+// flatten reads a JSON array of numbers, nested to any depth (row-major).
+func flatten(raw json.RawMessage) ([]float64, error) {
+	if len(raw) == 0 {
+		return nil, fmt.Errorf("missing")
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var out []float64
+	depth := 0
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		switch v := tok.(type) {
+		case json.Delim:
+			if v == '[' {
+				depth++
+				if depth > 16 {
+					return nil, fmt.Errorf("nested deeper than 16")
+				}
+			} else if v == ']' {
+				depth--
+			} else {
+				return nil, fmt.Errorf("objects are not tensor data")
+			}
+		case json.Number:
+			f, err := v.Float64()
+			if err != nil {
+				return nil, fmt.Errorf("number %s: %v", v, err)
+			}
+			out = append(out, f)
+		case bool:
+			if v {
+				out = append(out, 1)
+			} else {
+				out = append(out, 0)
+			}
+		default:
+			return nil, fmt.Errorf("unexpected %T %v", tok, tok)
+		}
+	}
+	return out, nil
+}
+
+// encodeExact writes values that must be representable in dt exactly.
+func encodeExact(vals []float64, dt tensor.DType) ([]byte, error) {
+	b := make([]byte, len(vals)*dt.Size())
+	for i, v := range vals {
+		if dt != tensor.Float32 && dt != tensor.Float64 && v != math.Trunc(v) {
+			return nil, fmt.Errorf("value %d is %g; %s takes integers", i, v, dt)
+		}
+		var lo, hi float64
+		switch dt {
+		case tensor.Float32:
+			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(float32(v)))
+			continue
+		case tensor.Int8:
+			lo, hi = math.MinInt8, math.MaxInt8
+		case tensor.UInt8:
+			lo, hi = 0, math.MaxUint8
+		case tensor.Int16:
+			lo, hi = math.MinInt16, math.MaxInt16
+		case tensor.Int32:
+			lo, hi = math.MinInt32, math.MaxInt32
+		case tensor.Int64:
+			lo, hi = -(1 << 53), 1<<53
+		case tensor.Bool:
+			lo, hi = 0, 1
+		default:
+			return nil, fmt.Errorf("datatype %s is not supported in JSON", dt)
+		}
+		if v < lo || v > hi {
+			return nil, fmt.Errorf("value %d is %g; outside %s's range [%g, %g]", i, v, dt, lo, hi)
+		}
+		switch dt.Size() {
+		case 1:
+			b[i] = byte(int64(v))
+		case 2:
+			binary.LittleEndian.PutUint16(b[2*i:], uint16(int64(v)))
+		case 4:
+			binary.LittleEndian.PutUint32(b[4*i:], uint32(int64(v)))
+		case 8:
+			binary.LittleEndian.PutUint64(b[8*i:], uint64(int64(v)))
+		}
+	}
+	return b, nil
+}
+
+// fromFloats quantizes real values with a quantized input's parameters
+// (q = round(v / scale) + zero_point, saturated), or stores float32.
+func fromFloats(vals []float64, spec infer.TensorSpec, n int) ([]byte, error) {
+	if len(vals) != n {
+		return nil, fmt.Errorf("%d values; shape %v needs %d", len(vals), spec.Shape, n)
+	}
+	if spec.DType == tensor.Float32 {
+		return encodeExact(vals, tensor.Float32)
+	}
+	if !spec.Quantized || !(spec.Scale > 0) {
+		return nil, fmt.Errorf("the model's %s input is not quantized; send %s", spec.DType, datatypeName(spec.DType))
+	}
+	lo, hi := 0.0, 0.0
+	switch spec.DType {
+	case tensor.Int8:
+		lo, hi = math.MinInt8, math.MaxInt8
+	case tensor.UInt8:
+		lo, hi = 0, math.MaxUint8
+	case tensor.Int16:
+		lo, hi = math.MinInt16, math.MaxInt16
+	default:
+		return nil, fmt.Errorf("cannot quantize to %s", spec.DType)
+	}
+	q := make([]float64, len(vals))
+	for i, v := range vals {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("value %d is %g", i, v)
+		}
+		q[i] = math.Max(lo, math.Min(hi, math.Round(float64(float32(v)/spec.Scale))+float64(spec.ZeroPoint)))
+	}
+	return encodeExact(q, spec.DType)
+}
+
+func rawToFloats(dt tensor.DType, raw []byte) ([]float64, error) {
+	if dt != tensor.Float32 || len(raw)%4 != 0 {
+		return nil, fmt.Errorf("binary data of type %s does not match the model's input type", dt)
+	}
+	out := make([]float64, len(raw)/4)
+	for i := range out {
+		out[i] = float64(math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:])))
+	}
+	return out, nil
+}
+
+// encodeResponse builds the response; binary reports whether any output
+// goes in the binary part.
+func encodeResponse(req *inferRequest, mi infer.ModelInfo, outs []infer.Tensor) (*inferResponse, bool, error) {
+	resp := &inferResponse{ModelName: mi.Name, ModelVersion: mi.Version, ID: req.ID}
+	allBinary := paramBool(req.Parameters, "binary_data_output")
+	type want struct {
+		params map[string]any
+	}
+	wanted := map[int]want{}
+	if len(req.Outputs) == 0 {
+		for k := range outs {
+			wanted[k] = want{}
+		}
+	}
+	for _, ro := range req.Outputs {
+		k := -1
+		for i, sp := range mi.Outputs {
+			if sp.Name == ro.Name {
+				k = i
+			}
+		}
+		if k < 0 && strings.HasPrefix(ro.Name, "output_") {
+			if i, err := strconv.Atoi(ro.Name[len("output_"):]); err == nil && i >= 0 && i < len(outs) {
+				k = i
+			}
+		}
+		if k < 0 {
+			return nil, false, badf("model %q has no output %q", mi.Name, ro.Name)
+		}
+		wanted[k] = want{ro.Parameters}
+	}
+	anyBinary := false
+	keys := make([]int, 0, len(wanted))
+	for k := range wanted {
+		keys = append(keys, k)
+	}
+	sort.Ints(keys)
+	for _, k := range keys {
+		params := wanted[k].params
+		o, sp := outs[k], mi.Outputs[k]
+		ro := responseOutput{Name: sp.Name, Shape: o.Shape, Datatype: datatypeName(o.DType)}
+		if ro.Shape == nil {
+			ro.Shape = []int{}
+		}
+		vals, err := decodeValues(o)
+		if err != nil {
+			return nil, false, err
+		}
+		dequant := paramBool(params, "dequantize") || paramBool(req.Parameters, "dequantize")
+		if dequant && sp.Quantized {
+			for i := range vals {
+				vals[i] = float64(sp.Scale * float32(vals[i]-float64(sp.ZeroPoint)))
+			}
+			ro.Datatype = "FP32"
+		}
+		if k, ok := paramInt(params, "classification"); ok && k > 0 {
+			ro.Data, ro.Shape, ro.Datatype = classify(vals, mi.Labels, k), []int{min(k, len(vals))}, "BYTES"
+			resp.Outputs = append(resp.Outputs, ro)
+			continue
+		}
+		if paramBool(params, "binary_data") || allBinary {
+			anyBinary = true
+			if dequant && sp.Quantized {
+				ro.raw = make([]byte, 4*len(vals))
+				for i, v := range vals {
+					binary.LittleEndian.PutUint32(ro.raw[4*i:], math.Float32bits(float32(v)))
+				}
+			} else {
+				ro.raw = o.Data
+			}
+			ro.Parameters = map[string]any{"binary_data_size": len(ro.raw)}
+		} else if ro.Datatype == "FP32" {
+			f := make([]float32, len(vals))
+			for i, v := range vals {
+				f[i] = float32(v)
+			}
+			ro.Data = f
+		} else {
+			iv := make([]int64, len(vals))
+			for i, v := range vals {
+				iv[i] = int64(v)
+			}
+			ro.Data = iv
+		}
+		resp.Outputs = append(resp.Outputs, ro)
+	}
+	return resp, anyBinary, nil
+}
+
+// classify returns Triton's classification strings "score:index[:label]"
+// for the k largest values.
+func classify(vals []float64, labels []string, k int) []string {
+	idx := make([]int, len(vals))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return vals[idx[a]] > vals[idx[b]] })
+	var out []string
+	for _, i := range idx[:min(k, len(idx))] {
+		s := strconv.FormatFloat(vals[i], 'g', 6, 64) + ":" + strconv.Itoa(i)
+		if i < len(labels) {
+			s += ":" + labels[i]
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func decodeValues(t infer.Tensor) ([]float64, error) {
+	n := len(t.Data) / max(1, t.DType.Size())
+	out := make([]float64, n)
+	for i := range out {
+		switch t.DType {
+		case tensor.Float32:
+			out[i] = float64(math.Float32frombits(binary.LittleEndian.Uint32(t.Data[4*i:])))
+		case tensor.Int8:
+			out[i] = float64(int8(t.Data[i]))
+		case tensor.UInt8, tensor.Bool:
+			out[i] = float64(t.Data[i])
+		case tensor.Int16:
+			out[i] = float64(int16(binary.LittleEndian.Uint16(t.Data[2*i:])))
+		case tensor.Int32:
+			out[i] = float64(int32(binary.LittleEndian.Uint32(t.Data[4*i:])))
+		case tensor.Int64:
+			out[i] = float64(int64(binary.LittleEndian.Uint64(t.Data[8*i:])))
+		default:
+			return nil, fmt.Errorf("output %q of type %s cannot be encoded", t.Name, t.DType)
+		}
+	}
+	return out, nil
+}
+
+func paramBool(p map[string]any, key string) bool {
+	v, ok := p[key].(bool)
+	return ok && v
+}
+
+func paramInt(p map[string]any, key string) (int, bool) {
+	v, ok := p[key].(float64)
+	if !ok || v != math.Trunc(v) || v < 0 || v > 1e6 {
+		return 0, false
+	}
+	return int(v), true
+}

@@ -1,0 +1,270 @@
+// Package localapi is edged's local HTTP endpoint. It speaks the Open
+// Inference Protocol (KServe v2 / Triton HTTP/REST, with the binary tensor
+// data extension) so existing inference clients work, and serves health,
+// Prometheus metrics, a JSON and an HTML status, and pprof.
+//
+// It binds to loopback by default; on any other address every request
+// must carry the configured bearer token.
+package localapi
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/pprof"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/edged-dev/edged/agent/infer"
+)
+
+// Backend is what the endpoint serves.
+type Backend interface {
+	Infer(ctx context.Context, model, version string, in []infer.Tensor) ([]infer.Tensor, error)
+	Model(name, version string) (infer.ModelInfo, error)
+	Models() []infer.ModelInfo
+	Ready() bool
+	Status() any
+}
+
+// Options configure the endpoint.
+type Options struct {
+	// Token, when set, is required as "Authorization: Bearer TOKEN".
+	Token string
+	// MaxRequestBytes bounds request bodies (413 beyond).
+	MaxRequestBytes int64
+	// RequestTimeout is the deadline of one inference (504 beyond).
+	RequestTimeout time.Duration
+	Gatherer       prometheus.Gatherer
+	Registerer     prometheus.Registerer
+	Pprof          bool
+	Log            *slog.Logger
+	// ServerName and Version are reported by GET /v2.
+	Version string
+}
+
+// Server is the HTTP handler.
+type Server struct {
+	b    Backend
+	opts Options
+	mux  *http.ServeMux
+	reqs *prometheus.CounterVec
+}
+
+// New builds the handler.
+func New(b Backend, opts Options) *Server {
+	if opts.MaxRequestBytes <= 0 {
+		opts.MaxRequestBytes = 16 << 20
+	}
+	if opts.RequestTimeout <= 0 {
+		opts.RequestTimeout = 10 * time.Second
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{b: b, opts: opts, mux: http.NewServeMux()}
+	s.reqs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edged_http_requests_total", Help: "Local API requests by route and status code."}, []string{"route", "code"})
+	if opts.Registerer != nil {
+		opts.Registerer.MustRegister(s.reqs)
+	}
+	s.handle("GET /v2/health/live", "live", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]bool{"live": true})
+	})
+	s.handle("GET /v2/health/ready", "ready", func(w http.ResponseWriter, r *http.Request) {
+		if !b.Ready() {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]bool{"ready": false})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]bool{"ready": true})
+	})
+	s.handle("GET /v2", "server", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"name": "edged", "version": opts.Version, "extensions": []string{"binary_tensor_data", "classification"}})
+	})
+	s.handle("GET /v2/models/{name}", "model", s.modelMetadata)
+	s.handle("GET /v2/models/{name}/versions/{version}", "model", s.modelMetadata)
+	s.handle("GET /v2/models/{name}/ready", "model_ready", s.modelReady)
+	s.handle("GET /v2/models/{name}/versions/{version}/ready", "model_ready", s.modelReady)
+	s.handle("POST /v2/models/{name}/infer", "infer", s.infer)
+	s.handle("POST /v2/models/{name}/versions/{version}/infer", "infer", s.infer)
+	s.handle("GET /v1/status", "status", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, b.Status())
+	})
+	s.handle("GET /{$}", "index", s.index)
+	if opts.Gatherer != nil {
+		s.mux.Handle("GET /metrics", s.auth(promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{})))
+	}
+	if opts.Pprof {
+		s.mux.Handle("/debug/pprof/", s.auth(http.HandlerFunc(pprof.Index)))
+		s.mux.Handle("/debug/pprof/cmdline", s.auth(http.HandlerFunc(pprof.Cmdline)))
+		s.mux.Handle("/debug/pprof/profile", s.auth(http.HandlerFunc(pprof.Profile)))
+		s.mux.Handle("/debug/pprof/symbol", s.auth(http.HandlerFunc(pprof.Symbol)))
+		s.mux.Handle("/debug/pprof/trace", s.auth(http.HandlerFunc(pprof.Trace)))
+	}
+	s.mux.Handle("/", s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
+	})))
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+func (s *Server) handle(pattern, route string, h http.HandlerFunc) {
+	s.mux.Handle(pattern, s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		defer func() {
+			if p := recover(); p != nil {
+				// A handler bug must not take the daemon down.
+				s.opts.Log.Error("local API handler panicked", "route", route, "panic", p)
+				if !sw.wrote {
+					writeError(sw, http.StatusInternalServerError, "internal error")
+				}
+			}
+			s.reqs.WithLabelValues(route, strconv.Itoa(sw.code)).Inc()
+		}()
+		h(sw, r)
+	})))
+}
+
+func (s *Server) auth(h http.Handler) http.Handler {
+	if s.opts.Token == "" {
+		return h
+	}
+	want := []byte("Bearer " + s.opts.Token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := []byte(r.Header.Get("Authorization"))
+		if subtle.ConstantTimeCompare(got, want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="edged"`)
+			writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code  int
+	wrote bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.code, w.wrote = code, true
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"error": msg})
+}
+
+// statusOf maps an inference error to its HTTP status.
+func statusOf(err error) int {
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, infer.ErrModelNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, infer.ErrBadInput):
+		return http.StatusBadRequest
+	case errors.Is(err, infer.ErrOverloaded):
+		return http.StatusTooManyRequests
+	case errors.Is(err, infer.ErrNotReady):
+		return http.StatusServiceUnavailable
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusGatewayTimeout
+	case errors.Is(err, context.Canceled):
+		return 499
+	}
+	return http.StatusInternalServerError
+}
+
+func (s *Server) modelMetadata(w http.ResponseWriter, r *http.Request) {
+	mi, err := s.b.Model(r.PathValue("name"), r.PathValue("version"))
+	if err != nil {
+		writeError(w, statusOf(err), err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, metadataOf(mi))
+}
+
+func (s *Server) modelReady(w http.ResponseWriter, r *http.Request) {
+	mi, err := s.b.Model(r.PathValue("name"), r.PathValue("version"))
+	if err != nil {
+		writeError(w, statusOf(err), err.Error())
+		return
+	}
+	if !mi.Ready {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"name": mi.Name, "ready": false})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"name": mi.Name, "ready": true})
+}
+
+type tensorMetadata struct {
+	Name      string  `json:"name"`
+	Datatype  string  `json:"datatype"`
+	Shape     []int   `json:"shape"`
+	Scale     float32 `json:"scale,omitempty"`
+	ZeroPoint *int32  `json:"zero_point,omitempty"`
+}
+
+type modelMetadata struct {
+	Name     string           `json:"name"`
+	Versions []string         `json:"versions"`
+	Platform string           `json:"platform"`
+	Inputs   []tensorMetadata `json:"inputs"`
+	Outputs  []tensorMetadata `json:"outputs"`
+	SHA256   string           `json:"sha256"`
+	Labels   int              `json:"labels,omitempty"`
+}
+
+func metadataOf(mi infer.ModelInfo) modelMetadata {
+	md := modelMetadata{Name: mi.Name, Versions: []string{mi.Version}, Platform: "tflite", SHA256: mi.SHA256, Labels: len(mi.Labels)}
+	conv := func(specs []infer.TensorSpec) []tensorMetadata {
+		out := make([]tensorMetadata, len(specs))
+		for i, sp := range specs {
+			out[i] = tensorMetadata{Name: sp.Name, Datatype: datatypeName(sp.DType), Shape: sp.Shape}
+			if out[i].Shape == nil {
+				out[i].Shape = []int{}
+			}
+			if sp.Quantized {
+				zp := sp.ZeroPoint
+				out[i].Scale, out[i].ZeroPoint = sp.Scale, &zp
+			}
+		}
+		return out
+	}
+	md.Inputs, md.Outputs = conv(mi.Inputs), conv(mi.Outputs)
+	return md
+}
+
+func (s *Server) index(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	page := statusPage{Status: s.b.Status(), Ready: s.b.Ready()}
+	for _, m := range s.b.Models() {
+		page.Models = append(page.Models, metadataOf(m))
+	}
+	if err := indexTmpl.Execute(w, page); err != nil {
+		s.opts.Log.Warn("status page", "err", err)
+	}
+}
+

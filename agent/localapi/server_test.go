@@ -1,0 +1,173 @@
+package localapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/edged-dev/edged/agent/infer"
+	"github.com/edged-dev/edged/runtime/tensor"
+)
+
+// fakeBackend answers every Infer with err, after delay, or panics.
+type fakeBackend struct {
+	err   error
+	delay time.Duration
+	panic bool
+}
+
+var fakeModel = infer.ModelInfo{Name: "m", Version: "1", Ready: true,
+	Inputs:  []infer.TensorSpec{{Name: "in", DType: tensor.UInt8, Shape: []int{2}, Quantized: true, Scale: 0.5, ZeroPoint: 10}},
+	Outputs: []infer.TensorSpec{{Name: "out", DType: tensor.UInt8, Shape: []int{3}, Quantized: true, Scale: 0.25, ZeroPoint: 4}},
+	Labels:  []string{"cat", "dog", "owl"},
+}
+
+func (f *fakeBackend) Infer(ctx context.Context, model, version string, in []infer.Tensor) ([]infer.Tensor, error) {
+	if f.panic {
+		panic("boom")
+	}
+	if f.delay > 0 {
+		select {
+		case <-time.After(f.delay):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if f.err != nil {
+		return nil, f.err
+	}
+	// Echo: out = [in0, in1, in0+in1].
+	d := in[0].Data
+	return []infer.Tensor{{Name: "out", DType: tensor.UInt8, Shape: []int{3}, Data: []byte{d[0], d[1], d[0] + d[1]}}}, nil
+}
+
+func (f *fakeBackend) Model(name, version string) (infer.ModelInfo, error) {
+	if name != "m" || (version != "" && version != "1") {
+		return infer.ModelInfo{}, fmt.Errorf("%w: %q", infer.ErrModelNotFound, name)
+	}
+	return fakeModel, nil
+}
+func (f *fakeBackend) Models() []infer.ModelInfo { return []infer.ModelInfo{fakeModel} }
+func (f *fakeBackend) Ready() bool               { return true }
+func (f *fakeBackend) Status() any               { return map[string]string{"ok": "yes"} }
+
+const body = `{"inputs":[{"name":"in","shape":[2],"datatype":"UINT8","data":[12,20]}]}`
+
+func post(h http.Handler, path, body string, hdr ...string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest("POST", path, strings.NewReader(body))
+	for i := 0; i+1 < len(hdr); i += 2 {
+		r.Header.Set(hdr[i], hdr[i+1])
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+func TestErrorStatus(t *testing.T) {
+	tests := []struct {
+		name string
+		b    *fakeBackend
+		want int
+	}{
+		{"ok", &fakeBackend{}, 200},
+		{"overloaded", &fakeBackend{err: fmt.Errorf("%w: queue full", infer.ErrOverloaded)}, 429},
+		{"not ready", &fakeBackend{err: infer.ErrNotReady}, 503},
+		{"deadline", &fakeBackend{delay: time.Second}, 504},
+		{"internal", &fakeBackend{err: errors.New("kernel failed")}, 500},
+		{"panic", &fakeBackend{panic: true}, 500},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := New(tc.b, Options{RequestTimeout: 20 * time.Millisecond})
+			w := post(s, "/v2/models/m/infer", body)
+			if w.Code != tc.want {
+				t.Fatalf("status %d %s; want %d", w.Code, w.Body, tc.want)
+			}
+			if tc.want != 200 && !strings.Contains(w.Body.String(), `"error"`) {
+				t.Errorf("body %s has no error field", w.Body)
+			}
+		})
+	}
+}
+
+func TestToken(t *testing.T) {
+	s := New(&fakeBackend{}, Options{Token: "s3cret"})
+	for _, tc := range []struct {
+		auth string
+		want int
+	}{{"", 401}, {"Bearer wrong", 401}, {"s3cret", 401}, {"Bearer s3cret", 200}} {
+		for _, path := range []string{"/v2/health/live", "/metrics-not-there", "/v1/status"} {
+			r := httptest.NewRequest("GET", path, nil)
+			if tc.auth != "" {
+				r.Header.Set("Authorization", tc.auth)
+			}
+			w := httptest.NewRecorder()
+			s.ServeHTTP(w, r)
+			want := tc.want
+			if want == 200 && path == "/metrics-not-there" {
+				want = 404
+			}
+			if w.Code != want {
+				t.Errorf("GET %s with %q = %d; want %d", path, tc.auth, w.Code, want)
+			}
+		}
+	}
+}
+
+// TestQuantizeAndClassify: FP32 inputs are quantized with the input's
+// parameters (q = round(v/0.5) + 10) and outputs come back dequantized
+// ((q-4)*0.25) or as Triton classification strings.
+func TestQuantizeAndClassify(t *testing.T) {
+	s := New(&fakeBackend{}, Options{})
+	w := post(s, "/v2/models/m/infer", `{"inputs":[{"name":"in","shape":[2],"datatype":"FP32","data":[1.0, 4.9]}],
+		"outputs":[{"name":"out","parameters":{"dequantize":true}}]}`)
+	var r struct {
+		Outputs []struct {
+			Datatype string
+			Data     []float64
+		}
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &r); err != nil || w.Code != 200 {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+	// in = [round(2)+10, round(9.8)+10] = [12, 20]; out = [12, 20, 32]
+	// dequantized: [(12-4)/4, (20-4)/4, (32-4)/4] = [2, 4, 7].
+	if got := fmt.Sprint(r.Outputs[0].Datatype, " ", r.Outputs[0].Data); got != "FP32 [2 4 7]" {
+		t.Errorf("dequantized output = %s; want FP32 [2 4 7]", got)
+	}
+	w = post(s, "/v2/models/m/infer", `{"inputs":[{"name":"in","shape":[2],"datatype":"UINT8","data":[12,20]}],
+		"outputs":[{"name":"out","parameters":{"classification":2}}]}`)
+	var c struct {
+		Outputs []struct {
+			Datatype string
+			Data     []string
+		}
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &c); err != nil || w.Code != 200 {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+	if got := fmt.Sprint(c.Outputs[0].Data); got != "[32:2:owl 20:1:dog]" {
+		t.Errorf("classification = %s; want [32:2:owl 20:1:dog]", got)
+	}
+}
+
+func FuzzDecodeRequest(f *testing.F) {
+	f.Add("", []byte(body))
+	f.Add("10", []byte(`{"inputs":[{"name":"in","shape":[2],"datatype":"UINT8","parameters":{"binary_data_size":2}}]}ab`))
+	f.Add("", []byte(`{"inputs":[{"name":"in","shape":[2],"datatype":"FP32","data":[[1e308],[-1e308]]}]}`))
+	f.Fuzz(func(t *testing.T, hdr string, b []byte) {
+		_, in, err := decodeRequest(hdr, b, fakeModel)
+		if err == nil && (len(in) != 1 || len(in[0].Data) != 2) {
+			t.Fatalf("accepted request gave inputs %v", in)
+		}
+		if err != nil && !errors.Is(err, infer.ErrBadInput) {
+			t.Fatalf("error %v does not wrap ErrBadInput", err)
+		}
+	})
+}

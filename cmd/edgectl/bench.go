@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"time"
+)
+
+type benchResult struct {
+	Model      string  `json:"model"`
+	MedianMS   float64 `json:"median_ms"`
+	MinMS      float64 `json:"min_ms"`
+	P90MS      float64 `json:"p90_ms"`
+	MeanMS     float64 `json:"mean_ms"`
+	Runs       int     `json:"runs"`
+	Warmup     int     `json:"warmup"`
+	Threads    int     `json:"threads"`
+	Arithmetic string  `json:"arithmetic"`
+	MACs       int64   `json:"macs"`
+	GMACPerSec float64 `json:"gmac_per_s"`
+}
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("bench", stderr)
+	model := fs.String("model", "", "model `file` (.tflite)")
+	var inputs multiFlag
+	fs.Var(&inputs, "input", "input tensor `file` (default: random data), once per model input")
+	threads := fs.Int("threads", 1, "threads per inference")
+	runs := fs.Int("runs", 50, "timed invocations")
+	warmup := fs.Int("warmup", 10, "untimed invocations first")
+	arith := fs.String("arithmetic", "reference", "requantization: reference or litert")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: edgectl bench --model M.tflite [--threads N] [--runs N] [--warmup N] [--json]")
+		fs.PrintDefaults()
+	}
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 1 && *model == "" {
+		*model = pos[0]
+	} else if len(pos) > 0 {
+		return fmt.Errorf("bench: unexpected argument %q", pos[0])
+	}
+	if *runs < 1 || *warmup < 0 {
+		return fmt.Errorf("bench: --runs must be >= 1 and --warmup >= 0")
+	}
+	it, err := openInterpreter(*model, *threads, *arith)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	if len(inputs) > 0 && len(inputs) != it.NumInputs() {
+		return fmt.Errorf("bench: the model has %d inputs; got %d --input files", it.NumInputs(), len(inputs))
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < it.NumInputs(); i++ {
+		in := it.Input(i)
+		if len(inputs) > 0 {
+			b, err := readTensorFile(inputs[i], in)
+			if err != nil {
+				return fmt.Errorf("bench: input %d: %w", i, err)
+			}
+			copy(in.Data, b)
+			continue
+		}
+		fillRandom(r, in.Data, in.Type.String())
+	}
+	for i := 0; i < *warmup; i++ {
+		if err := it.Invoke(); err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+	}
+	times := make([]float64, *runs)
+	for i := range times {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		start := time.Now()
+		if err := it.Invoke(); err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		times[i] = float64(time.Since(start).Nanoseconds()) / 1e6
+	}
+	res := summarize(times)
+	res.Model, res.Warmup, res.Threads, res.Arithmetic = *model, *warmup, *threads, *arith
+	res.MACs = it.MACs()
+	if res.MedianMS > 0 {
+		res.GMACPerSec = float64(res.MACs) / (res.MedianMS / 1000) / 1e9
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(res)
+	}
+	fmt.Fprintf(stdout, "%s: median %.4g ms, min %.4g ms, p90 %.4g ms over %d runs (%d threads, %s arithmetic, %.2f GMAC/s)\n",
+		res.Model, res.MedianMS, res.MinMS, res.P90MS, res.Runs, res.Threads, res.Arithmetic, res.GMACPerSec)
+	return nil
+}
+
+// summarize computes median, min, p90 (nearest rank) and mean.
+func summarize(times []float64) benchResult {
+	s := slices.Clone(times)
+	slices.Sort(s)
+	n := len(s)
+	var sum float64
+	for _, v := range s {
+		sum += v
+	}
+	median := s[n/2]
+	if n%2 == 0 {
+		median = (s[n/2-1] + s[n/2]) / 2
+	}
+	p90 := s[min(n-1, (9*n+9)/10-1)]
+	return benchResult{MedianMS: median, MinMS: s[0], P90MS: p90, MeanMS: sum / float64(n), Runs: n}
+}
+
+// fillRandom fills a tensor's bytes; float tensors get values in [-1, 1).
+func fillRandom(r *rand.Rand, b []byte, dtype string) {
+	if dtype == "float32" {
+		for i := 0; i+4 <= len(b); i += 4 {
+			v := r.Float32()*2 - 1
+			u := mathFloat32bits(v)
+			b[i], b[i+1], b[i+2], b[i+3] = byte(u), byte(u>>8), byte(u>>16), byte(u>>24)
+		}
+		return
+	}
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+}
+
+func mathFloat32bits(f float32) uint32 { return math.Float32bits(f) }

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/edged-dev/edged/runtime/tflite"
+)
+
+type inspectTensor struct {
+	Position  int       `json:"position"`
+	Tensor    int       `json:"tensor_index"`
+	Name      string    `json:"name"`
+	DType     string    `json:"dtype"`
+	Shape     []int     `json:"shape"`
+	Signature []int     `json:"shape_signature,omitempty"`
+	Scale     []float32 `json:"scale,omitempty"`
+	ZeroPoint []int32   `json:"zero_point,omitempty"`
+	Axis      *int      `json:"quantized_dimension,omitempty"`
+}
+
+type inspectReport struct {
+	Model      string          `json:"model"`
+	SHA256     string          `json:"sha256"`
+	Bytes      int             `json:"bytes"`
+	Inputs     []inspectTensor `json:"inputs"`
+	Outputs    []inspectTensor `json:"outputs"`
+	Ops        map[string]int  `json:"ops"`
+	Operators  int             `json:"operators"`
+	Tensors    int             `json:"tensors"`
+	Subgraphs  int             `json:"subgraphs"`
+	Signatures []string        `json:"signatures,omitempty"`
+	Params     int64           `json:"params"`
+	MACs       int64           `json:"macs"`
+	ArenaBytes int             `json:"arena_bytes"`
+	Runnable   bool            `json:"runnable"`
+	Reason     string          `json:"reason,omitempty"`
+}
+
+func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("inspect", stderr)
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: edgectl inspect [--json] M.tflite")
+		fs.PrintDefaults()
+	}
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return fmt.Errorf("inspect: want one model file, got %d arguments", len(pos))
+	}
+	data, err := os.ReadFile(pos[0])
+	if err != nil {
+		return fmt.Errorf("inspect: %w", err)
+	}
+	r, err := inspect(pos[0], data)
+	if err != nil {
+		return fmt.Errorf("inspect: %s: %w", pos[0], err)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	printInspect(stdout, r)
+	return nil
+}
+
+func inspect(name string, data []byte) (*inspectReport, error) {
+	m, err := tflite.Decode(data)
+	if err != nil {
+		return nil, err
+	}
+	sg := m.Subgraphs[0]
+	r := &inspectReport{
+		Model: name, SHA256: hex.EncodeToString(m.SHA256[:]), Bytes: len(data),
+		Ops: m.OpHistogram(), Operators: len(sg.Operators), Tensors: len(sg.Tensors),
+		Subgraphs: len(m.Subgraphs), Params: m.Params(),
+	}
+	for _, s := range m.Signatures {
+		r.Signatures = append(r.Signatures, s.Key)
+	}
+	desc := func(pos, idx int) inspectTensor {
+		t := sg.Tensors[idx]
+		d := inspectTensor{Position: pos, Tensor: idx, Name: t.Name, DType: t.Type.String(), Shape: t.Shape, Signature: t.ShapeSignature}
+		if d.Shape == nil {
+			d.Shape = []int{}
+		}
+		if t.Quant != nil {
+			d.Scale, d.ZeroPoint = t.Quant.Scale, t.Quant.ZeroPoint
+			if len(t.Quant.Scale) > 1 {
+				d.Axis = &t.Quant.Axis
+			}
+		}
+		return d
+	}
+	for i, idx := range sg.Inputs {
+		r.Inputs = append(r.Inputs, desc(i, idx))
+	}
+	for i, idx := range sg.Outputs {
+		r.Outputs = append(r.Outputs, desc(i, idx))
+	}
+	if err := m.CheckOps(); err != nil {
+		r.Reason = err.Error()
+		return r, nil
+	}
+	it, err := tflite.NewInterpreter(m, nil)
+	if err != nil {
+		r.Reason = err.Error()
+		return r, nil
+	}
+	r.Runnable = true
+	r.MACs = it.MACs()
+	r.ArenaBytes = it.ArenaBytes()
+	// Shapes the kernels set at prepare time (e.g. detection outputs).
+	for i := range r.Outputs {
+		r.Outputs[i].Shape = it.Output(i).Shape
+	}
+	return r, nil
+}
+
+func printInspect(w io.Writer, r *inspectReport) {
+	fmt.Fprintf(w, "model      %s\nsha256     %s\nsize       %d bytes\n", r.Model, r.SHA256, r.Bytes)
+	fmt.Fprintf(w, "graph      %d subgraph(s), %d operators, %d tensors", r.Subgraphs, r.Operators, r.Tensors)
+	if len(r.Signatures) > 0 {
+		fmt.Fprintf(w, ", signatures %s", strings.Join(r.Signatures, ", "))
+	}
+	fmt.Fprintln(w)
+	tensorLine := func(kind string, t inspectTensor) {
+		fmt.Fprintf(w, "%-6s %d  %s %s%v", kind, t.Position, t.Name, t.DType, t.Shape)
+		switch {
+		case len(t.Scale) == 1:
+			fmt.Fprintf(w, " q(scale=%g, zero_point=%d)", t.Scale[0], t.ZeroPoint[0])
+		case len(t.Scale) > 1:
+			fmt.Fprintf(w, " q(per-channel, %d scales on dim %d)", len(t.Scale), *t.Axis)
+		}
+		fmt.Fprintln(w)
+	}
+	for _, t := range r.Inputs {
+		tensorLine("input", t)
+	}
+	for _, t := range r.Outputs {
+		tensorLine("output", t)
+	}
+	names := make([]string, 0, len(r.Ops))
+	for n := range r.Ops {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(a, b int) bool {
+		if r.Ops[names[a]] != r.Ops[names[b]] {
+			return r.Ops[names[a]] > r.Ops[names[b]]
+		}
+		return names[a] < names[b]
+	})
+	fmt.Fprint(w, "ops       ")
+	for _, n := range names {
+		fmt.Fprintf(w, " %s×%d", n, r.Ops[n])
+	}
+	fmt.Fprintf(w, "\nparams     %d\n", r.Params)
+	if r.Runnable {
+		fmt.Fprintf(w, "MACs       %d per inference (%.3f M)\narena      %d bytes\nrunnable   yes (pure-Go CPU runtime)\n", r.MACs, float64(r.MACs)/1e6, r.ArenaBytes)
+	} else {
+		fmt.Fprintf(w, "runnable   no: %s\n", r.Reason)
+	}
+}

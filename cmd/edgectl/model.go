@@ -1,0 +1,46 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/edged-dev/edged/runtime/tflite"
+)
+
+// parseArithmetic reads the --arithmetic flag.
+func parseArithmetic(s string) (tflite.Arithmetic, error) {
+	switch strings.ToLower(s) {
+	case "", "reference":
+		return tflite.Reference, nil
+	case "litert":
+		return tflite.LiteRT, nil
+	}
+	return 0, fmt.Errorf("--arithmetic %q: want reference or litert", s)
+}
+
+// openInterpreter loads a model and prepares an interpreter.
+func openInterpreter(path string, threads int, arith string) (*tflite.Interpreter, error) {
+	a, err := parseArithmetic(arith)
+	if err != nil {
+		return nil, err
+	}
+	if path == "" {
+		return nil, fmt.Errorf("--model is required")
+	}
+	if threads < 1 {
+		return nil, fmt.Errorf("--threads %d: want at least 1", threads)
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, err
+	}
+	m, err := tflite.LoadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	it, err := tflite.NewInterpreter(m, &tflite.Options{Threads: threads, Arithmetic: a})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return it, nil
+}

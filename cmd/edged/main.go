@@ -1,0 +1,97 @@
+// Command edged is the edge inference agent: it serves TFLite models on the
+// local Open Inference Protocol endpoint and feeds them from its sources.
+// Under systemd (Type=notify) it reports READY once its models are loaded.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+
+	"github.com/edged-dev/edged/agent"
+	"github.com/edged-dev/edged/agent/config"
+)
+
+// version is set at link time (-X main.version=...).
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "edged:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("edged", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "/etc/edged/edged.yaml", "configuration `file`")
+	check := fs.Bool("check", false, "validate the configuration and its models, then exit")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, "edged", version)
+		return nil
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.Log, stderr)
+	agent.Version = version
+	a, err := agent.New(cfg, log)
+	if err != nil {
+		return err
+	}
+	if *check {
+		fmt.Fprintf(stdout, "%s: ok (%d models)\n", *cfgPath, len(cfg.Models))
+		return nil
+	}
+	go func() {
+		addr, err := a.Addr(ctx)
+		if err != nil {
+			return
+		}
+		// Not under systemd, this is a no-op.
+		daemon.SdNotify(false, daemon.SdNotifyReady+"\nSTATUS=serving "+fmt.Sprint(len(cfg.Models))+" models on "+addr.String())
+	}()
+	err = a.Run(ctx)
+	daemon.SdNotify(false, daemon.SdNotifyStopping)
+	return err
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	switch strings.ToLower(c.Level) {
+	case "debug":
+		level = slog.LevelDebug
+	case "warn":
+		level = slog.LevelWarn
+	case "error":
+		level = slog.LevelError
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

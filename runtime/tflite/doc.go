@@ -1,0 +1,47 @@
+// Package tflite loads TensorFlow Lite flatbuffers and runs them with
+// edged's pure-Go kernels (package kernels): no cgo, no TFLite library.
+//
+// # Load
+//
+// Load (or LoadFile) checks the whole file before anything else reads it:
+// the flatbuffer structure (every offset, vtable, vector length and string
+// against the buffer), then the schema's invariants (tensor, buffer,
+// opcode and subgraph indices in range, constant buffers the size their
+// shape and type need, quantization parameters consistent with the shape),
+// then that every operator and version is one this runtime implements.
+// A malformed file gives an error wrapping ErrMalformed that says where;
+// an unknown operator gives ErrUnsupportedOp naming it (an Edge TPU graph
+// says it needs an Edge TPU). Known quirks of real files are tolerated:
+// rank-1 per-channel bias tensors with quantized_dimension 3
+// (person_detect.tflite) and outputs without a shape whose kernel sets
+// it (TFLite_Detection_PostProcess). A Model is immutable and shared.
+//
+// # Prepare
+//
+// NewInterpreter prepares subgraph 0: operators are visited in order and
+// each kernel constructor checks its operands, sets its output shapes and
+// precomputes what Invoke needs (per-channel fixed-point multipliers,
+// activation clamps, scratch buffers). Then one arena is planned from the
+// tensors' lifetimes (first producer to last consumer; graph inputs and
+// outputs live throughout), greedily by size like TFLite's arena planner,
+// so tensors that are never alive together share memory. ResizeInput
+// changes an input's variable dimensions (the batch) and prepares again.
+//
+// # Invoke
+//
+// Invoke runs the kernels in order on the arena. It allocates nothing.
+// An Interpreter is for one goroutine at a time; any number of
+// interpreters may share a Model.
+//
+// # Arithmetic
+//
+// Quantized kernels follow TFLite's reference kernels: 32-bit fixed-point
+// multipliers (QuantizeMultiplier) and MultiplyByQuantizedMultiplier's
+// double rounding, gemmlowp's fixed-point exp/logistic/tanh, so int8
+// results are bit-exact with TFLite Micro. This is the default
+// (Options.Arithmetic = Reference). A second mode, LiteRT, will reproduce
+// XNNPACK's float-based requantization so that results match the official
+// runtime's CPU path byte for byte; kernels receive the mode at prepare
+// time and choose their epilogue from it. Float kernels accumulate in
+// float32 in the reference kernels' order.
+package tflite

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what `make test` needs on a fresh Debian machine: qemu-user-static
+# (arm64/armv7 test runs) and the TFLite oracle's npm packages. Idempotent.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+
+need=()
+command -v qemu-aarch64-static >/dev/null || need+=(qemu-user-static)
+command -v node >/dev/null || need+=(nodejs npm)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  else
+    echo "test-deps: missing ${need[*]}; install them (sudo apt-get install ${need[*]})" >&2
+    exit 1
+  fi
+fi
+"$root/scripts/oracle-setup.sh" >/dev/null
+echo "test-deps: ok (qemu $(qemu-aarch64-static --version | head -1 | awk '{print $3}'), node $(node --version), oracle $("$root/scripts/oracle-setup.sh"))"
