@@ -267,4 +267,3 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 		s.opts.Log.Warn("status page", "err", err)
 	}
 }
-
