@@ -1,6 +1,7 @@
 package tflite
 
 import (
+	"math"
 	"testing"
 
 	"github.com/edged-dev/edged/internal/golden"
@@ -115,6 +116,10 @@ func checkAgainstOracle(t *testing.T, it *Interpreter, s *golden.Suite, c *golde
 	if len(want) != len(outs) {
 		t.Fatalf("%d outputs; oracle has %d", len(outs), len(want))
 	}
+	if it.Model().OpHistogram()["TFLite_Detection_PostProcess"] > 0 && len(want) == 4 {
+		checkDetections(t, s, outs, want)
+		return
+	}
 	for k := range want {
 		o := it.Output(k)
 		if wt := s.Outputs[k].DType; wt != o.Type.String() {
@@ -205,3 +210,50 @@ func BenchmarkInvoke(b *testing.B) {
 	}
 }
 
+// checkDetections compares a detector's post-processed outputs (boxes,
+// classes, scores, count) with the oracle's. A ±1 difference in the
+// quantized scores upstream (XNNPACK's rounding) can reorder or swap weak
+// detections, so element-wise tolerance is the wrong test: instead every
+// confident oracle detection (score >= 0.5) must be found with the same
+// class, a box with IoU >= 0.9 and a score within 4 quantized steps (the
+// drift the reference arithmetic shows on deep models, at the scores'
+// 1/256 scale); a moderate one (score >= 0.3) with the same class and
+// score and IoU >= 0.75, since NMS may keep a neighbouring anchor.
+func checkDetections(t *testing.T, s *golden.Suite, got, want [][]byte) {
+	t.Helper()
+	dec := func(outs [][]byte) (boxes, classes, scores []float64, n int) {
+		var err error
+		var count []float64
+		if boxes, err = golden.Decode(tensor.Float32, outs[0]); err != nil {
+			t.Fatal(err)
+		}
+		classes, _ = golden.Decode(tensor.Float32, outs[1])
+		scores, _ = golden.Decode(tensor.Float32, outs[2])
+		count, _ = golden.Decode(tensor.Float32, outs[3])
+		return boxes, classes, scores, int(count[0])
+	}
+	gb, gc, gs, gn := dec(got)
+	wb, wc, ws, wn := dec(want)
+	if gn != wn {
+		t.Errorf("num_detections = %d; oracle %d", gn, wn)
+	}
+	for i := 0; i < wn && i < len(ws); i++ {
+		if ws[i] < 0.3 {
+			continue
+		}
+		minIoU := 0.9
+		if ws[i] < 0.5 {
+			minIoU = 0.75
+		}
+		found := false
+		for j := 0; j < gn && j < len(gs); j++ {
+			if gc[j] == wc[i] && golden.IoU(gb[4*j:4*j+4], wb[4*i:4*i+4]) >= minIoU && math.Abs(gs[j]-ws[i]) <= 4.0/256 {
+				found = true
+				break
+			}
+		}
+		if !found {
+			t.Errorf("oracle detection %d (class %g, score %g, box %v) has no match", i, wc[i], ws[i], wb[4*i:4*i+4])
+		}
+	}
+}

@@ -561,4 +561,3 @@ func (op *Operator) builtinOptions(obj optionsObject, want schema.BuiltinOptions
 
 // CustomOptions returns the raw custom options of a custom operator.
 func (op *Operator) CustomOptions() []byte { return op.custom }
-
