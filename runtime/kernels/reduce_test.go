@@ -1,0 +1,172 @@
+package kernels
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/edged-dev/edged/runtime/tensor"
+)
+
+func TestReduce(t *testing.T) {
+	x23 := []float64{1, 2, 3, 4, 5, 6} // [[1,2,3],[4,5,6]]
+	tests := []struct {
+		name      string
+		p         ReduceParams
+		dt        tensor.DType
+		qin, qout *tensor.Quant
+		inShape   []int
+		in        []float64
+		wantShape []int
+		want      []float64
+		wantErr   error
+	}{
+		{
+			name: "mean float axis 1",
+			p:    ReduceParams{Kind: ReduceMean, Axes: []int{1}}, dt: tensor.Float32,
+			inShape: []int{2, 3}, in: x23, wantShape: []int{2}, want: []float64{2, 5},
+		},
+		{
+			name: "mean float axis -2 keep_dims",
+			p:    ReduceParams{Kind: ReduceMean, Axes: []int{-2}, KeepDims: true}, dt: tensor.Float32,
+			inShape: []int{2, 3}, in: x23, wantShape: []int{1, 3}, want: []float64{2.5, 3.5, 4.5},
+		},
+		{
+			name: "sum float all axes, repeated",
+			p:    ReduceParams{Kind: ReduceSum, Axes: []int{0, 1, -1}}, dt: tensor.Float32,
+			inShape: []int{2, 3}, in: x23, wantShape: []int{}, want: []float64{21},
+		},
+		{
+			name: "sum float middle axis of rank 3",
+			p:    ReduceParams{Kind: ReduceSum, Axes: []int{1}}, dt: tensor.Float32,
+			inShape: []int{2, 2, 2}, in: []float64{1, 2, 3, 4, 5, 6, 7, 8},
+			wantShape: []int{2, 2}, want: []float64{4, 6, 12, 14},
+		},
+		{
+			name: "max float axes 0 and 2",
+			p:    ReduceParams{Kind: ReduceMax, Axes: []int{0, 2}}, dt: tensor.Float32,
+			inShape: []int{2, 2, 2}, in: []float64{-1, -2, 3, -4, -5, -6, -7, -8},
+			wantShape: []int{2}, want: []float64{-1, 3},
+		},
+		{
+			name: "min float keep_dims",
+			p:    ReduceParams{Kind: ReduceMin, Axes: []int{1}, KeepDims: true}, dt: tensor.Float32,
+			inShape: []int{2, 3}, in: x23, wantShape: []int{2, 1}, want: []float64{1, 4},
+		},
+		{
+			name: "no axes copies",
+			p:    ReduceParams{Kind: ReduceMean}, dt: tensor.Float32,
+			inShape: []int{2, 3}, in: x23, wantShape: []int{2, 3}, want: x23,
+		},
+		{
+			name: "mean int32 truncates toward zero",
+			p:    ReduceParams{Kind: ReduceMean, Axes: []int{0}}, dt: tensor.Int32,
+			inShape: []int{2, 2}, in: []float64{-7, 7, 2, 2}, wantShape: []int{2}, want: []float64{-2, 4},
+		},
+		{
+			name: "sum int64",
+			p:    ReduceParams{Kind: ReduceSum, Axes: []int{1}}, dt: tensor.Int64,
+			inShape: []int{2, 3}, in: x23, wantShape: []int{2}, want: []float64{6, 15},
+		},
+		{
+			name: "max int8 raw values",
+			p:    ReduceParams{Kind: ReduceMax, Axes: []int{0}}, dt: tensor.Int8,
+			qin: poolQ(0.5, 3), qout: poolQ(0.5, 3),
+			inShape: []int{2, 2}, in: []float64{1, -5, -3, 4}, wantShape: []int{2}, want: []float64{1, 4},
+		},
+		{
+			// 4-D over {1,2} with keep_dims: integer Mean. Σ(q-zp) =
+			// -2-1+6+8 = 11; multiplier 0.5/0.25 = 2 gives 22; 22/4 = 5.5
+			// rounds to 6; +3.
+			name: "mean int8 hw special path",
+			p:    ReduceParams{Kind: ReduceMean, Axes: []int{1, 2}, KeepDims: true}, dt: tensor.Int8,
+			qin: poolQ(0.5, -1), qout: poolQ(0.25, 3),
+			inShape: []int{1, 2, 2, 1}, in: []float64{-3, -2, 5, 7}, wantShape: []int{1, 1, 1, 1}, want: []float64{9},
+		},
+		{
+			// Σ(q-zp) = -6 with multiplier 1: -6/4 = -1.5 rounds to -2; +0.
+			name: "mean int8 hw special path negative half",
+			p:    ReduceParams{Kind: ReduceMean, Axes: []int{2, 1}, KeepDims: true}, dt: tensor.Int8,
+			qin: poolQ(0.5, 1), qout: poolQ(0.5, 0),
+			inShape: []int{1, 2, 2, 1}, in: []float64{0, -1, -1, -1}, wantShape: []int{1, 1, 1, 1}, want: []float64{-2},
+		},
+		{
+			// Same parameters, not the special path: raw sum -5 / 2
+			// truncates to -2.
+			name: "mean int8 equal params truncates",
+			p:    ReduceParams{Kind: ReduceMean, Axes: []int{1}}, dt: tensor.Int8,
+			qin: poolQ(0.5, 2), qout: poolQ(0.5, 2),
+			inShape: []int{1, 2}, in: []float64{-3, -2}, wantShape: []int{1}, want: []float64{-2},
+		},
+		{
+			// QuantizedMeanOrSum: Σ(q-zp) = 4+6 = 10 over 2 elements, real
+			// mean 0.5*5 = 2.5, /0.25 = 10, +0.
+			name: "mean uint8 requantized",
+			p:    ReduceParams{Kind: ReduceMean, Axes: []int{0}}, dt: tensor.UInt8,
+			qin: poolQ(0.5, 10), qout: poolQ(0.25, 0),
+			inShape: []int{2, 1}, in: []float64{14, 16}, wantShape: []int{1}, want: []float64{10},
+		},
+		{
+			// Σ(q-zp) = 2+4-2 = 4, real 2.0, /1.0 = 2, +(-2) = 0.
+			name: "sum int8 requantized",
+			p:    ReduceParams{Kind: ReduceSum, Axes: []int{-1}}, dt: tensor.Int8,
+			qin: poolQ(0.5, 1), qout: poolQ(1, -2),
+			inShape: []int{1, 3}, in: []float64{3, 5, -1}, wantShape: []int{1}, want: []float64{0},
+		},
+		{
+			name: "sum int8 equal params saturates",
+			p:    ReduceParams{Kind: ReduceSum, Axes: []int{0}}, dt: tensor.Int8,
+			qin: poolQ(1, 0), qout: poolQ(1, 0),
+			inShape: []int{2, 2}, in: []float64{100, -100, 100, -20}, wantShape: []int{2}, want: []float64{127, -120},
+		},
+		{
+			name: "axis out of range",
+			p:    ReduceParams{Kind: ReduceSum, Axes: []int{2}}, dt: tensor.Float32,
+			inShape: []int{2, 3}, in: x23, wantErr: errAny,
+		},
+		{
+			name: "bool unsupported",
+			p:    ReduceParams{Kind: ReduceSum, Axes: []int{0}}, dt: tensor.Bool,
+			inShape: []int{2}, in: []float64{1, 0}, wantErr: ErrUnsupported,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := poolTensor("in", tt.dt, tt.inShape, tt.qin, tt.in)
+			out := poolTensor("out", tt.dt, nil, tt.qout, nil)
+			k, err := Reduce(&Config{}, tt.p, in, out)
+			if tt.wantErr != nil {
+				if err == nil || (tt.wantErr != errAny && !errors.Is(err, tt.wantErr)) {
+					t.Fatalf("Reduce(%s) err = %v; want %v", tt.name, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Reduce(%s): %v", tt.name, err)
+			}
+			poolCheck(t, "Reduce", tt.name, k, out, tt.wantShape, tt.want)
+		})
+	}
+}
+
+func TestReduceMeanFold(t *testing.T) {
+	tests := []struct {
+		name      string
+		mult      int32
+		shift, n  int
+		wantMult  int32
+		wantShift int
+	}{
+		// 2^30 * 2^2 / 4 = 2^30.
+		{"power of two", 1 << 30, 1, 4, 1 << 30, -1},
+		// k = 1: (2^30 << 1) / 3 = 715827882.
+		{"three", 1 << 30, 0, 3, 715827882, -1},
+		// k limited to 31+shift = 1.
+		{"limited by shift", 1 << 30, -30, 8, 1 << 30 >> 2, -31},
+	}
+	for _, tt := range tests {
+		m, s := reduceMeanFold(tt.mult, tt.shift, tt.n)
+		if m != tt.wantMult || s != tt.wantShift {
+			t.Errorf("reduceMeanFold(%s) = %d, %d; want %d, %d", tt.name, m, s, tt.wantMult, tt.wantShift)
+		}
+	}
+}
