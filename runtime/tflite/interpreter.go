@@ -336,12 +336,33 @@ func (it *Interpreter) ResizeInput(i int, shape []int) error {
 	}
 	old := it.inputShapes[i]
 	it.inputShapes[i] = slices.Clone(shape)
-	if err := it.Prepare(); err != nil {
+	err := it.Prepare()
+	if err == nil && shape[0] != ti.Shape[0] {
+		err = it.checkBatchCarried(ti.Shape[0], shape[0])
+	}
+	if err != nil {
 		it.inputShapes[i] = old
 		if perr := it.Prepare(); perr != nil {
 			return errors.Join(err, perr)
 		}
 		return fmt.Errorf("tflite.ResizeInput: input %d to %v: %w", i, shape, err)
+	}
+	return nil
+}
+
+// checkBatchCarried verifies that a new batch size reaches every output as
+// its leading dimension. A graph that reshapes the batch away (e.g. to
+// [1, -1, 16]) would otherwise run, but mix the samples together.
+func (it *Interpreter) checkBatchCarried(from, to int) error {
+	for k, o := range it.sg.Outputs {
+		orig := it.sg.Tensors[o].Shape
+		got := it.tensors[o].Shape
+		if len(orig) == 0 || orig[0] != from {
+			continue
+		}
+		if len(got) == 0 || got[0] != to {
+			return fmt.Errorf("the graph does not carry the batch dimension to output %d %q (shape %v at batch %d)", k, it.tensors[o].Name, got, to)
+		}
 	}
 	return nil
 }
