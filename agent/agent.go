@@ -151,6 +151,24 @@ func (a *Agent) Ready() bool {
 	return len(a.models) == len(a.cfg.Models)
 }
 
+// StuckAfter is how long one invocation may run before the inference
+// path counts as stuck (Healthy turns false and the systemd watchdog
+// stops being fed, so systemd restarts the service).
+const StuckAfter = 60 * time.Second
+
+// Healthy reports whether no invocation has been running longer than
+// StuckAfter; it names the stuck model otherwise.
+func (a *Agent) Healthy() (bool, string) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	for _, s := range a.models {
+		if t := s.stuckSince(); !t.IsZero() && time.Since(t) > StuckAfter {
+			return false, fmt.Sprintf("model %q has an invocation running for %s", s.info.Name, time.Since(t).Round(time.Second))
+		}
+	}
+	return true, ""
+}
+
 // Status is the JSON document of GET /v1/status.
 type Status struct {
 	Version   string            `json:"version"`

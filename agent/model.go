@@ -23,7 +23,8 @@ import (
 type servedModel struct {
 	info   infer.ModelInfo
 	model  *tflite.Model
-	pool   chan *tflite.Interpreter
+	pool   chan *instance
+	all    []*instance
 	queued atomic.Int64
 	limit  int64
 	loaded time.Time
@@ -46,7 +47,7 @@ func loadModel(c *config.Config, mc config.Model) (*servedModel, error) {
 	if c.Runtime.Arithmetic == "litert" {
 		arith = tflite.LiteRT
 	}
-	s := &servedModel{model: m, pool: make(chan *tflite.Interpreter, mc.Instances), loaded: time.Now()}
+	s := &servedModel{model: m, pool: make(chan *instance, mc.Instances), loaded: time.Now()}
 	for i := 0; i < mc.Instances; i++ {
 		it, err := tflite.NewInterpreter(m, &tflite.Options{Threads: threads, Arithmetic: arith})
 		if err != nil {
@@ -58,10 +59,12 @@ func loadModel(c *config.Config, mc config.Model) (*servedModel, error) {
 				return nil, fmt.Errorf("model %q: smoke invoke: %w", mc.Name, err)
 			}
 		}
-		s.pool <- it
+		in := &instance{it: it}
+		s.all = append(s.all, in)
+		s.pool <- in
 	}
 	s.limit = int64(mc.Batch.QueueCapacity + mc.Instances)
-	it := <-s.pool
+	it := s.all[0].it
 	s.info = infer.ModelInfo{
 		Name: mc.Name, Version: mc.Version, SHA256: hex.EncodeToString(m.SHA256[:]), Path: path,
 		Ready: true, MaxBatch: mc.Batch.MaxBatch,
@@ -72,7 +75,6 @@ func loadModel(c *config.Config, mc config.Model) (*servedModel, error) {
 	for i := 0; i < it.NumOutputs(); i++ {
 		s.info.Outputs = append(s.info.Outputs, spec(it.Output(i), ioName(m, false, i, it.Output(i).Name)))
 	}
-	s.pool <- it
 	if mc.Labels != "" {
 		labels, err := readLabels(c.Path(mc.Labels))
 		if err != nil {
@@ -117,6 +119,28 @@ func readLabels(path string) ([]string, error) {
 	return out, sc.Err()
 }
 
+// instance is one interpreter of a model; busySince is the start of the
+// invocation running on it (UnixNano), 0 when idle.
+type instance struct {
+	it        *tflite.Interpreter
+	busySince atomic.Int64
+}
+
+// stuckSince returns the start of the oldest invocation still running, or
+// the zero time.
+func (s *servedModel) stuckSince() time.Time {
+	var oldest int64
+	for _, in := range s.all {
+		if b := in.busySince.Load(); b != 0 && (oldest == 0 || b < oldest) {
+			oldest = b
+		}
+	}
+	if oldest == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, oldest)
+}
+
 // run performs one inference on a pooled interpreter.
 func (s *servedModel) run(ctx context.Context, in []infer.Tensor) ([]infer.Tensor, error) {
 	if len(in) != len(s.info.Inputs) {
@@ -139,13 +163,16 @@ func (s *servedModel) run(ctx context.Context, in []infer.Tensor) ([]infer.Tenso
 		return nil, fmt.Errorf("%w: model %q has %d requests waiting", infer.ErrOverloaded, s.info.Name, s.limit)
 	}
 	defer s.queued.Add(-1)
-	var it *tflite.Interpreter
+	var inst *instance
 	select {
-	case it = <-s.pool:
+	case inst = <-s.pool:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	defer func() { s.pool <- it }()
+	defer func() { s.pool <- inst }()
+	inst.busySince.Store(time.Now().UnixNano())
+	defer inst.busySince.Store(0)
+	it := inst.it
 	for i, t := range in {
 		copy(it.Input(i).Data, t.Data)
 	}

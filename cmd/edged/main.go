@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
 
@@ -74,9 +75,32 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		// Not under systemd, this is a no-op.
 		daemon.SdNotify(false, daemon.SdNotifyReady+"\nSTATUS=serving "+fmt.Sprint(len(cfg.Models))+" models on "+addr.String())
 	}()
+	if interval, err := daemon.SdWatchdogEnabled(false); err == nil && interval > 0 {
+		go watchdog(ctx, a, interval/2, log)
+	}
 	err = a.Run(ctx)
 	daemon.SdNotify(false, daemon.SdNotifyStopping)
 	return err
+}
+
+// watchdog feeds systemd's watchdog while the inference path is healthy;
+// a stuck executor stops the pings, so systemd restarts the service.
+func watchdog(ctx context.Context, a *agent.Agent, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if ok, why := a.Healthy(); !ok {
+			log.Error("inference path stuck; not feeding the watchdog", "reason", why)
+			daemon.SdNotify(false, "STATUS=stuck: "+why)
+			continue
+		}
+		daemon.SdNotify(false, daemon.SdNotifyWatchdog)
+	}
 }
 
 func newLogger(c config.Log, w io.Writer) *slog.Logger {
