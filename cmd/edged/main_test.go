@@ -1,0 +1,77 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestRunFlags(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("version: 1\nmodels:\n  - name: a\n    path: a.tflite\n    batch:\n      max_delay: -1ms\n"), 0o644)
+	tests := []struct {
+		name    string
+		args    []string
+		wantOut string
+		wantErr string
+	}{
+		{"version", []string{"--version"}, "edged dev", ""},
+		{"check demo", []string{"--config", "../../examples/demo.yaml", "--check"}, "ok (1 models)", ""},
+		{"check full example", []string{"--config", "../../examples/edged.yaml", "--check"}, "ok (1 models)", ""},
+		{"missing config", []string{"--config", filepath.Join(dir, "none.yaml")}, "", "no such file"},
+		{"invalid config", []string{"--config", bad, "--check"}, "", "models[0].batch.max_delay: must be > 0"},
+		{"stray argument", []string{"serve"}, "", "unexpected argument"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			err := run(context.Background(), tc.args, &out, &errb)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("run(%v) error = %v; want %q", tc.args, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || !strings.Contains(out.String(), tc.wantOut) {
+				t.Fatalf("run(%v) = %v, %q; want output containing %q", tc.args, err, out.String(), tc.wantOut)
+			}
+		})
+	}
+}
+
+// TestRunStops: the daemon serves the demo until its context ends, then
+// exits cleanly (SIGTERM in production cancels the context).
+func TestRunStops(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "demo.yaml")
+	b, err := os.ReadFile("../../examples/demo.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	abs, _ := filepath.Abs("../../examples")
+	doc := strings.ReplaceAll(string(b), "../testdata", filepath.Join(abs, "..", "testdata"))
+	doc = strings.ReplaceAll(doc, "person_detect_labels.txt", filepath.Join(abs, "person_detect_labels.txt"))
+	doc = strings.ReplaceAll(doc, "127.0.0.1:9410", "127.0.0.1:0")
+	os.WriteFile(cfg, []byte(doc), 0o644)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var out, errb bytes.Buffer
+	go func() { done <- run(ctx, []string{"--config", cfg}, &out, &errb) }()
+	time.Sleep(500 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run returned %v; want nil on cancellation\n%s", err, errb.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("run did not return after cancel")
+	}
+	if !strings.Contains(errb.String(), "local endpoint listening") {
+		t.Errorf("log lacks the listening line:\n%s", errb.String())
+	}
+}
