@@ -32,3 +32,8 @@ package schema
 DOC
 gofmt -w "$out"
 echo "generated $(ls "$out" | wc -l) files in $out"
+
+# The flatbuffer verifier's table layouts come from the same schema; its
+# generator reads the original file ("(deprecated)" fields keep their slot
+# and are skipped; deprecated tables and union members are still verified).
+(cd "$root" && go run ./scripts/genverify -in spec/schema.fbs -out runtime/tflite/verify_gen.go)

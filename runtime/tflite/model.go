@@ -221,21 +221,22 @@ func (m *Model) decode() error {
 	var tm schema.TensorMap
 	for i := 0; i < fm.SignatureDefsLength(); i++ {
 		fm.SignatureDefs(&sd, i)
-		s := Signature{Key: string(sd.SignatureKey()), Subgraph: int(sd.SubgraphIndex())}
-		if s.Subgraph >= len(m.Subgraphs) {
-			return malformedf("signature %q: subgraph %d of %d", s.Key, s.Subgraph, len(m.Subgraphs))
+		s := Signature{Key: string(sd.SignatureKey())}
+		if sd.SubgraphIndex() >= uint32(len(m.Subgraphs)) {
+			return malformedf("signature %q: subgraph %d of %d", s.Key, sd.SubgraphIndex(), len(m.Subgraphs))
 		}
+		s.Subgraph = int(sd.SubgraphIndex())
 		nt := len(m.Subgraphs[s.Subgraph].Tensors)
 		for j := 0; j < sd.InputsLength(); j++ {
 			sd.Inputs(&tm, j)
-			if int(tm.TensorIndex()) >= nt {
+			if tm.TensorIndex() >= uint32(nt) {
 				return malformedf("signature %q input %d: tensor %d of %d", s.Key, j, tm.TensorIndex(), nt)
 			}
 			s.Inputs = append(s.Inputs, SignatureTensor{Name: string(tm.Name()), Tensor: int(tm.TensorIndex())})
 		}
 		for j := 0; j < sd.OutputsLength(); j++ {
 			sd.Outputs(&tm, j)
-			if int(tm.TensorIndex()) >= nt {
+			if tm.TensorIndex() >= uint32(nt) {
 				return malformedf("signature %q output %d: tensor %d of %d", s.Key, j, tm.TensorIndex(), nt)
 			}
 			s.Outputs = append(s.Outputs, SignatureTensor{Name: string(tm.Name()), Tensor: int(tm.TensorIndex())})
@@ -246,7 +247,7 @@ func (m *Model) decode() error {
 	var md schema.Metadata
 	for i := 0; i < fm.MetadataLength(); i++ {
 		fm.Metadata(&md, i)
-		if int(md.Buffer()) < len(m.buffers) {
+		if md.Buffer() < uint32(len(m.buffers)) {
 			if m.Metadata == nil {
 				m.Metadata = map[string][]byte{}
 			}
@@ -301,10 +302,10 @@ func (m *Model) decodeSubgraph(fsg *schema.SubGraph) (*Subgraph, error) {
 		if !fsg.Operators(&op.op, i) {
 			return nil, malformedf("operator %d missing", i)
 		}
-		op.Opcode = int(op.op.OpcodeIndex())
-		if op.Opcode >= len(m.opcodes) {
-			return nil, malformedf("operator %d: opcode index %d; the model has %d", i, op.Opcode, len(m.opcodes))
+		if op.op.OpcodeIndex() >= uint32(len(m.opcodes)) {
+			return nil, malformedf("operator %d: opcode index %d; the model has %d", i, op.op.OpcodeIndex(), len(m.opcodes))
 		}
+		op.Opcode = int(op.op.OpcodeIndex())
 		for j := 0; j < op.op.InputsLength(); j++ {
 			v, err := idx(fmt.Sprintf("operator %d (%s) input %d", i, m.opcodes[op.Opcode], j), op.op.Inputs(j), true)
 			if err != nil {
@@ -328,7 +329,51 @@ func (m *Model) decodeSubgraph(fsg *schema.SubGraph) (*Subgraph, error) {
 			op.custom = op.op.CustomOptionsBytes()
 		}
 	}
+	if err := checkDataflow(sg); err != nil {
+		return nil, err
+	}
 	return sg, nil
+}
+
+// checkDataflow requires the operators to be in execution order: every
+// tensor an operator reads is a constant, a graph input or the output of
+// an earlier operator, and every tensor is produced at most once and never
+// when it is a constant or a graph input. Kernels rely on it (their
+// shapes are fixed at prepare time in this order).
+func checkDataflow(sg *Subgraph) error {
+	const (
+		unset = iota
+		available
+	)
+	state := make([]uint8, len(sg.Tensors))
+	for i, t := range sg.Tensors {
+		if t.Data != nil {
+			state[i] = available
+		}
+	}
+	for _, t := range sg.Inputs {
+		state[t] = available
+	}
+	for oi := range sg.Operators {
+		op := &sg.Operators[oi]
+		for j, t := range op.Inputs {
+			if t >= 0 && state[t] != available && !sg.Tensors[t].IsVariable {
+				return malformedf("operator %d input %d reads tensor %d %q before any operator produces it", oi, j, t, sg.Tensors[t].Name)
+			}
+		}
+		for j, t := range op.Outputs {
+			if state[t] == available {
+				return malformedf("operator %d output %d writes tensor %d %q, which is a constant, a graph input or already produced", oi, j, t, sg.Tensors[t].Name)
+			}
+			state[t] = available
+		}
+	}
+	for k, t := range sg.Outputs {
+		if state[t] != available {
+			return malformedf("graph output %d (tensor %d %q) is never produced", k, t, sg.Tensors[t].Name)
+		}
+	}
+	return nil
 }
 
 const maxRank = 8
@@ -371,10 +416,10 @@ func (m *Model) decodeTensor(ft *schema.Tensor, fq *schema.QuantizationParameter
 			t.ShapeSignature[i] = int(ft.ShapeSignature(i))
 		}
 	}
+	if ft.Buffer() >= uint32(len(m.buffers)) && ft.Buffer() != 0 {
+		return t, malformedf("buffer %d; the model has %d", ft.Buffer(), len(m.buffers))
+	}
 	if b := int(ft.Buffer()); b != 0 {
-		if b >= len(m.buffers) {
-			return t, malformedf("buffer %d; the model has %d", b, len(m.buffers))
-		}
 		if data := m.buffers[b]; len(data) > 0 {
 			if t.Type.Size() == 0 {
 				return t, fmt.Errorf("%w: constant %s tensors", ErrUnsupportedOp, t.Type)

@@ -1,0 +1,623 @@
+package kernels
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/bits"
+	"unsafe"
+
+	"github.com/edged-dev/edged/runtime/tensor"
+)
+
+// BinaryOp is an element-wise binary operator.
+type BinaryOp int
+
+// Element-wise binary operators.
+const (
+	OpAdd BinaryOp = iota
+	OpSub
+	OpMul
+	OpDiv
+	OpFloorDiv
+	OpSquaredDifference
+	OpMaximum
+	OpMinimum
+)
+
+var binaryOpNames = [...]string{
+	OpAdd: "ADD", OpSub: "SUB", OpMul: "MUL", OpDiv: "DIV", OpFloorDiv: "FLOOR_DIV",
+	OpSquaredDifference: "SQUARED_DIFFERENCE", OpMaximum: "MAXIMUM", OpMinimum: "MINIMUM",
+}
+
+func (op BinaryOp) String() string {
+	if op >= 0 && int(op) < len(binaryOpNames) {
+		return binaryOpNames[op]
+	}
+	return fmt.Sprintf("binary(%d)", int(op))
+}
+
+// BinaryParams are the options of the element-wise binary operators.
+type BinaryParams struct {
+	// Activation is the fused activation (ADD, SUB, MUL, DIV only).
+	Activation Activation
+	// PotScaleInt16 is ADD's and SUB's pot_scale_int16 option (schema
+	// default true): int16 operands with power-of-two scales and zero
+	// points 0 then take TFLite's legacy power-of-two path.
+	PotScaleInt16 bool
+}
+
+// ErrDivisionByZero is returned by Eval of an integer DIV or FLOOR_DIV whose
+// divisor has a zero element (TFLite fails the same way).
+var ErrDivisionByZero = errors.New("division by zero")
+
+// Add returns a kernel computing act(a + b) with broadcasting.
+func Add(cfg *Config, p BinaryParams, a, b, out *tensor.Tensor) (Kernel, error) {
+	return Binary(cfg, OpAdd, p, a, b, out)
+}
+
+// Sub returns a kernel computing act(a - b) with broadcasting.
+func Sub(cfg *Config, p BinaryParams, a, b, out *tensor.Tensor) (Kernel, error) {
+	return Binary(cfg, OpSub, p, a, b, out)
+}
+
+// Mul returns a kernel computing act(a * b) with broadcasting.
+func Mul(cfg *Config, p BinaryParams, a, b, out *tensor.Tensor) (Kernel, error) {
+	return Binary(cfg, OpMul, p, a, b, out)
+}
+
+// Binary checks the operands of an element-wise binary operator, sets the
+// output shape to the broadcast of the input shapes and returns its kernel.
+// Integer results follow TFLite's reference kernels (TFLite Micro's for
+// int8 and int16 where they differ).
+func Binary(cfg *Config, op BinaryOp, p BinaryParams, a, b, out *tensor.Tensor) (Kernel, error) {
+	if a == nil || b == nil || out == nil {
+		return nil, fmt.Errorf("%s: missing operand", op)
+	}
+	if a.Type != b.Type {
+		return nil, fmt.Errorf("%s: inputs %q and %q have types %s and %s; want the same", op, a.Name, b.Name, a.Type, b.Type)
+	}
+	if out.Type != a.Type {
+		return nil, fmt.Errorf("%s: output %q has type %s; want %s", op, out.Name, out.Type, a.Type)
+	}
+	if a.Rank() > MaxBroadcastRank || b.Rank() > MaxBroadcastRank {
+		return nil, unsupportedf("%s on operands of rank %d and %d (at most %d)", op, a.Rank(), b.Rank(), MaxBroadcastRank)
+	}
+	shape, err := BroadcastShape(a.Shape, b.Shape)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	out.Shape = append(out.Shape[:0], shape...)
+	plan := newBcastPlan(a.Shape, b.Shape, out.Shape)
+	switch op {
+	case OpMaximum, OpMinimum, OpFloorDiv, OpSquaredDifference:
+		if p.Activation != ActNone {
+			return nil, fmt.Errorf("%s has no fused activation; got %s", op, p.Activation)
+		}
+	}
+
+	switch a.Type {
+	case tensor.Float32:
+		return binaryFloat(op, p, plan, a, b, out)
+	case tensor.Int32:
+		return binaryInt[int32](op, p, plan, a, b, out)
+	case tensor.Int64:
+		return binaryInt[int64](op, p, plan, a, b, out)
+	case tensor.Int8, tensor.UInt8, tensor.Int16:
+		if op == OpMaximum || op == OpMinimum {
+			// TFLite compares the raw values: both inputs and the output
+			// share their quantization.
+			switch a.Type {
+			case tensor.Int8:
+				return binaryInt[int8](op, p, plan, a, b, out)
+			case tensor.UInt8:
+				return binaryMinMaxU8(op, plan, a, b, out), nil
+			}
+			return binaryInt[int16](op, p, plan, a, b, out)
+		}
+		if op == OpFloorDiv && a.Type != tensor.UInt8 && a.Quant == nil {
+			// FLOOR_DIV works on plain integers.
+			if a.Type == tensor.Int8 {
+				return binaryInt[int8](op, p, plan, a, b, out)
+			}
+			return binaryInt[int16](op, p, plan, a, b, out)
+		}
+		return binaryQuant(cfg, op, p, plan, a, b, out)
+	}
+	return nil, unsupportedf("%s on %s operands", op, a.Type)
+}
+
+// binView views a tensor's data as T without allocating.
+func binView[T any](t *tensor.Tensor) []T {
+	var z T
+	n := len(t.Data) / int(unsafe.Sizeof(z))
+	if n == 0 {
+		return nil
+	}
+	return unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(t.Data))), n)
+}
+
+func binaryFloat(op BinaryOp, p BinaryParams, plan *bcastPlan, a, b, out *tensor.Tensor) (Kernel, error) {
+	lo, hi, err := FloatActivationRange(p.Activation)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	var f func(x, y float32) float32
+	switch op {
+	case OpAdd:
+		f = func(x, y float32) float32 { return ClampF(x+y, lo, hi) }
+	case OpSub:
+		f = func(x, y float32) float32 { return ClampF(x-y, lo, hi) }
+	case OpMul:
+		f = func(x, y float32) float32 { return ClampF(x*y, lo, hi) }
+	case OpDiv:
+		f = func(x, y float32) float32 { return ClampF(x/y, lo, hi) }
+	case OpFloorDiv:
+		// TFLite divides in double precision before flooring.
+		f = func(x, y float32) float32 { return float32(math.Floor(float64(x) / float64(y))) }
+	case OpSquaredDifference:
+		f = func(x, y float32) float32 { d := x - y; return d * d }
+	case OpMaximum:
+		// TFLite's MaximumOp: el1 > el2 ? el1 : el2 (NaN in a yields b).
+		f = func(x, y float32) float32 {
+			if x > y {
+				return x
+			}
+			return y
+		}
+	case OpMinimum:
+		f = func(x, y float32) float32 {
+			if x < y {
+				return x
+			}
+			return y
+		}
+	default:
+		return nil, unsupportedf("%s on float32 operands", op)
+	}
+	return Func(func() error {
+		bcastApply(plan, a.Float32s(), b.Float32s(), out.Float32s(), f)
+		return nil
+	}), nil
+}
+
+type binInt interface {
+	~int8 | ~int16 | ~int32 | ~int64
+}
+
+// intActivationRange is TFLite's CalculateActivationRange for integer
+// outputs of unquantized integer ops.
+func intActivationRange[T binInt](a Activation) (lo, hi T, err error) {
+	var z T
+	nbits := int(unsafe.Sizeof(z)) * 8
+	minV := int64(-1) << (nbits - 1)
+	maxV := -(minV + 1)
+	switch a {
+	case ActNone:
+		return T(minV), T(maxV), nil
+	case ActRelu:
+		return 0, T(maxV), nil
+	case ActRelu6:
+		return 0, 6, nil
+	case ActReluN1To1:
+		return -1, 1, nil
+	}
+	return 0, 0, unsupportedf("fused activation %s on integer output", a)
+}
+
+func clampInt[T binInt](v, lo, hi T) T {
+	if v < lo {
+		return lo
+	}
+	if v > hi {
+		return hi
+	}
+	return v
+}
+
+// binaryInt handles unquantized integer operands (and the raw comparisons
+// of MAXIMUM/MINIMUM on quantized ones). Overflow wraps, as it does in
+// practice in TFLite's C++.
+func binaryInt[T binInt](op BinaryOp, p BinaryParams, plan *bcastPlan, a, b, out *tensor.Tensor) (Kernel, error) {
+	lo, hi, err := intActivationRange[T](p.Activation)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	var f func(x, y T) T
+	checkZero := false
+	switch op {
+	case OpAdd:
+		f = func(x, y T) T { return clampInt(x+y, lo, hi) }
+	case OpSub:
+		f = func(x, y T) T { return clampInt(x-y, lo, hi) }
+	case OpMul:
+		f = func(x, y T) T { return clampInt(x*y, lo, hi) }
+	case OpDiv:
+		checkZero = true
+		// Truncating division, as C++'s; MinInt / -1 wraps in Go.
+		f = func(x, y T) T { return clampInt(x/y, lo, hi) }
+	case OpFloorDiv:
+		checkZero = true
+		f = func(x, y T) T {
+			q := x / y
+			if (x%y != 0) && ((x < 0) != (y < 0)) {
+				q--
+			}
+			return q
+		}
+	case OpSquaredDifference:
+		f = func(x, y T) T { d := x - y; return d * d }
+	case OpMaximum:
+		f = func(x, y T) T {
+			if x > y {
+				return x
+			}
+			return y
+		}
+	case OpMinimum:
+		f = func(x, y T) T {
+			if x < y {
+				return x
+			}
+			return y
+		}
+	default:
+		return nil, unsupportedf("%s on %s operands", op, a.Type)
+	}
+	nb := b.NumElements()
+	errZero := fmt.Errorf("%s: %w", op, ErrDivisionByZero)
+	return Func(func() error {
+		bv := binView[T](b)
+		if checkZero {
+			for _, v := range bv[:nb] {
+				if v == 0 {
+					return errZero
+				}
+			}
+		}
+		bcastApply(plan, binView[T](a), bv, binView[T](out), f)
+		return nil
+	}), nil
+}
+
+func binaryMinMaxU8(op BinaryOp, plan *bcastPlan, a, b, out *tensor.Tensor) Kernel {
+	f := func(x, y uint8) uint8 { return max(x, y) }
+	if op == OpMinimum {
+		f = func(x, y uint8) uint8 { return min(x, y) }
+	}
+	return Func(func() error {
+		bcastApply(plan, a.UInt8s(), b.UInt8s(), out.UInt8s(), f)
+		return nil
+	})
+}
+
+// quantizeMultiplierSmallerThanOne is TFLite's
+// QuantizeMultiplierSmallerThanOneExp: the multiplier must be below 1.
+func quantizeMultiplierSmallerThanOne(what string, m float64) (int32, int, error) {
+	q, shift := QuantizeMultiplier(m)
+	if shift > 0 {
+		return 0, 0, unsupportedf("%s multiplier %g is not below 1", what, m)
+	}
+	return q, shift, nil
+}
+
+// binaryQuant handles int8, uint8 and int16 quantized operands.
+func binaryQuant(cfg *Config, op BinaryOp, p BinaryParams, plan *bcastPlan, a, b, out *tensor.Tensor) (Kernel, error) {
+	if cfg.Arithmetic != Reference {
+		return nil, unsupportedf("%s: %s arithmetic", op, cfg.Arithmetic)
+	}
+	for _, t := range []*tensor.Tensor{a, b, out} {
+		if err := CheckQuantized(op.String()+" operand", t); err != nil {
+			return nil, err
+		}
+		if t.Quant.PerChannel() {
+			return nil, unsupportedf("%s: per-channel quantized operand %q", op, t.Name)
+		}
+	}
+	typ := a.Type
+	qmin, qmax, err := TypeRange(typ)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range []*tensor.Tensor{a, b, out} {
+		if zp := t.ZeroPoint(); zp < qmin || zp > qmax {
+			return nil, fmt.Errorf("%s: operand %q zero point %d is outside the %s range", op, t.Name, zp, typ)
+		}
+		if typ == tensor.Int16 && t.ZeroPoint() != 0 {
+			return nil, unsupportedf("%s: int16 operand %q has zero point %d; want 0", op, t.Name, t.ZeroPoint())
+		}
+	}
+	lo, hi, err := QuantizedActivationRange(p.Activation, out)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	var f func(x, y int32) int32
+	switch op {
+	case OpAdd, OpSub:
+		q, err := addSubQuant(op, p, a, b, out, lo, hi)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
+		switch typ {
+		case tensor.Int8:
+			return addSub8[int8](q, plan, a, b, out), nil
+		case tensor.UInt8:
+			return addSub8[uint8](q, plan, a, b, out), nil
+		}
+		f = func(x, y int32) int32 { return q.out(q.in1(x), q.in2(y)) }
+	case OpMul:
+		f, err = mulQuant(a, b, out, lo, hi)
+	case OpDiv:
+		if typ == tensor.Int16 {
+			return nil, unsupportedf("DIV on int16 operands")
+		}
+		return divQuant(a, b, out, plan, lo, hi)
+	case OpSquaredDifference:
+		if typ != tensor.Int8 {
+			return nil, unsupportedf("SQUARED_DIFFERENCE on %s operands", typ)
+		}
+		f, err = squaredDiffQuant(a, b, out)
+	default:
+		return nil, unsupportedf("%s on quantized %s operands", op, typ)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return quantKernel(typ, plan, a, b, out, f), nil
+}
+
+// quantKernel applies f (whose results are already clamped to the type)
+// to the raw values of the operands.
+func quantKernel(typ tensor.DType, plan *bcastPlan, a, b, out *tensor.Tensor, f func(x, y int32) int32) Kernel {
+	switch typ {
+	case tensor.Int8:
+		g := func(x, y int8) int8 { return int8(f(int32(x), int32(y))) }
+		return Func(func() error {
+			bcastApply(plan, a.Int8s(), b.Int8s(), out.Int8s(), g)
+			return nil
+		})
+	case tensor.UInt8:
+		g := func(x, y uint8) uint8 { return uint8(f(int32(x), int32(y))) }
+		return Func(func() error {
+			bcastApply(plan, a.UInt8s(), b.UInt8s(), out.UInt8s(), g)
+			return nil
+		})
+	}
+	g := func(x, y int16) int16 { return int16(f(int32(x), int32(y))) }
+	return Func(func() error {
+		bcastApply(plan, a.Int16s(), b.Int16s(), out.Int16s(), g)
+		return nil
+	})
+}
+
+// isPOT reports whether a scale is a power of two within TFLite's
+// CheckedLog2 tolerance (1e-3 in log2 space).
+func isPOT(s float32) bool {
+	l := math.Log2(float64(s))
+	return math.Abs(l-math.Round(l)) < 1e-3
+}
+
+// addSubQuant prepares quantized ADD or SUB: both inputs are rescaled to a
+// common scale (2*max input scale) with left_shift bits of headroom (20
+// for 8-bit, 15 for int16), added and requantized to the output.
+//
+// ADD derives the multipliers in double precision (TFLite and TFLite
+// Micro agree). TFLite Micro's SUB, the reference for int8 and int16,
+// derives them in float32; TFLite's uint8 SUB uses double.
+func addSubQuant(op BinaryOp, p BinaryParams, a, b, out *tensor.Tensor, lo, hi int32) (*addSubQ, error) {
+	leftShift := 20
+	if a.Type == tensor.Int16 {
+		leftShift = 15
+		// Zero points are all 0 here (checked by the caller).
+		if isPOT(a.Scale()) && isPOT(b.Scale()) && isPOT(out.Scale()) && (op == OpSub || p.PotScaleInt16) {
+			return nil, unsupportedf("int16 %s with power-of-two scales (TFLite's legacy pot_scale_int16 path)", op)
+		}
+	}
+	s1, s2, so := a.Scale(), b.Scale(), out.Scale()
+	var r1, r2, ro float64
+	if op == OpSub && a.Type != tensor.UInt8 {
+		twice := 2 * max(s1, s2)
+		r1 = float64(s1 / twice)
+		r2 = float64(s2 / twice)
+		ro = float64(twice / (float32(int32(1)<<leftShift) * so))
+	} else {
+		twice := 2 * float64(max(s1, s2))
+		r1 = float64(s1) / twice
+		r2 = float64(s2) / twice
+		ro = twice / float64(float32(int32(1)<<leftShift)*so)
+	}
+	m1, sh1, err := quantizeMultiplierSmallerThanOne("input 1", r1)
+	if err != nil {
+		return nil, err
+	}
+	m2, sh2, err := quantizeMultiplierSmallerThanOne("input 2", r2)
+	if err != nil {
+		return nil, err
+	}
+	mo, sho, err := quantizeMultiplierSmallerThanOne("output", ro)
+	if err != nil {
+		return nil, err
+	}
+	q := &addSubQ{
+		sub: op == OpSub, off1: -a.ZeroPoint(), off2: -b.ZeroPoint(), scale: int32(1) << leftShift,
+		m1: m1, m2: m2, mo: mo, sh1: sh1, sh2: sh2, sho: sho, outOff: out.ZeroPoint(), lo: lo, hi: hi,
+	}
+	return q, nil
+}
+
+// addSubQ holds the prepared arithmetic of quantized ADD and SUB.
+type addSubQ struct {
+	sub               bool
+	off1, off2, scale int32
+	m1, m2, mo        int32
+	sh1, sh2, sho     int
+	outOff, lo, hi    int32
+}
+
+// in1 and in2 rescale a raw input to the common scale.
+func (q *addSubQ) in1(x int32) int32 {
+	return MultiplyByQuantizedMultiplierSmallerThanOneExp((x+q.off1)*q.scale, q.m1, q.sh1)
+}
+
+func (q *addSubQ) in2(y int32) int32 {
+	return MultiplyByQuantizedMultiplierSmallerThanOneExp((y+q.off2)*q.scale, q.m2, q.sh2)
+}
+
+// out combines two rescaled inputs into the clamped output value.
+func (q *addSubQ) out(v1, v2 int32) int32 {
+	if q.sub {
+		v2 = -v2
+	}
+	r := MultiplyByQuantizedMultiplierSmallerThanOneExp(v1+v2, q.mo, q.sho) + q.outOff
+	return Clamp(r, q.lo, q.hi)
+}
+
+// addSub8 is the 8-bit ADD/SUB kernel: the input rescaling depends on the
+// raw byte only, so it is tabulated once; each element then costs one
+// requantization.
+func addSub8[T int8 | uint8](q *addSubQ, plan *bcastPlan, a, b, out *tensor.Tensor) Kernel {
+	lo, hi, _ := TypeRange(a.Type)
+	var t1, t2 [256]int32
+	for v := lo; v <= hi; v++ {
+		t1[uint8(v)] = q.in1(v)
+		t2[uint8(v)] = q.in2(v)
+		if q.sub {
+			// v1 - v2 == v1 + (-v2): the scaled values are far from
+			// the int32 limits.
+			t2[uint8(v)] = -t2[uint8(v)]
+		}
+	}
+	mo, sho, outOff, olo, ohi := q.mo, q.sho, q.outOff, q.lo, q.hi
+	f := func(x, y T) T {
+		r := MultiplyByQuantizedMultiplierSmallerThanOneExp(t1[uint8(x)]+t2[uint8(y)], mo, sho) + outOff
+		return T(Clamp(r, olo, ohi))
+	}
+	return Func(func() error {
+		av, bv, ov := binView[T](a), binView[T](b), binView[T](out)
+		if plan.kind == bcastSame {
+			n := plan.n
+			av, bv, ov = av[:n], bv[:n], ov[:n]
+			for i := range ov {
+				r := MultiplyByQuantizedMultiplierSmallerThanOneExp(t1[uint8(av[i])]+t2[uint8(bv[i])], mo, sho) + outOff
+				ov[i] = T(Clamp(r, olo, ohi))
+			}
+			return nil
+		}
+		bcastApply(plan, av, bv, ov, f)
+		return nil
+	})
+}
+
+// mulQuant prepares quantized MUL: the product of the offset inputs is
+// requantized by in1_scale*in2_scale/out_scale (double precision).
+func mulQuant(a, b, out *tensor.Tensor, lo, hi int32) (func(x, y int32) int32, error) {
+	real := float64(a.Scale()) * float64(b.Scale()) / float64(out.Scale())
+	m, sh := QuantizeMultiplier(real)
+	off1, off2, outOff := -a.ZeroPoint(), -b.ZeroPoint(), out.ZeroPoint()
+	return func(x, y int32) int32 {
+		r := MultiplyByQuantizedMultiplier((x+off1)*(y+off2), m, sh) + outOff
+		return Clamp(r, lo, hi)
+	}, nil
+}
+
+// squaredDiffQuant prepares int8 SQUARED_DIFFERENCE (TFLite's
+// squared_difference.cc): inputs rescaled with 7 bits of headroom, the
+// difference squared and requantized; no fused activation.
+func squaredDiffQuant(a, b, out *tensor.Tensor) (func(x, y int32) int32, error) {
+	const leftShift = 7
+	twice := 2 * float64(max(a.Scale(), b.Scale()))
+	r1 := float64(a.Scale()) / twice
+	r2 := float64(b.Scale()) / twice
+	ro := twice * twice / float64(float32(1<<(2*leftShift))*out.Scale())
+	m1, sh1, err := quantizeMultiplierSmallerThanOne("input 1", r1)
+	if err != nil {
+		return nil, err
+	}
+	m2, sh2, err := quantizeMultiplierSmallerThanOne("input 2", r2)
+	if err != nil {
+		return nil, err
+	}
+	mo, sho := QuantizeMultiplier(ro)
+	off1, off2, outOff := -a.ZeroPoint(), -b.ZeroPoint(), out.ZeroPoint()
+	return func(x, y int32) int32 {
+		v1 := MultiplyByQuantizedMultiplierSmallerThanOneExp((x+off1)<<leftShift, m1, sh1)
+		v2 := MultiplyByQuantizedMultiplierSmallerThanOneExp((y+off2)<<leftShift, m2, sh2)
+		d := v1 - v2
+		r := MultiplyByQuantizedMultiplier(d*d, mo, sho) + outOff
+		return Clamp(r, math.MinInt8, math.MaxInt8)
+	}, nil
+}
+
+// countLeadingSignBits is TFLite's CountLeadingSignBits for int32.
+func countLeadingSignBits(x int32) int {
+	switch {
+	case x >= 0:
+		return bits.LeadingZeros32(uint32(x)) - 1
+	case x != math.MinInt32:
+		return bits.LeadingZeros32(2*uint32(-x) - 1)
+	}
+	return 0
+}
+
+// divQuant prepares 8-bit quantized DIV (TFLite's DivElementwise): the
+// divisor's fixed-point reciprocal times the dividend, requantized by
+// in1_scale/(in2_scale*out_scale), a multiplier TFLite computes in float32.
+func divQuant(a, b, out *tensor.Tensor, plan *bcastPlan, lo, hi int32) (Kernel, error) {
+	real := float64(a.Scale() / (b.Scale() * out.Scale()))
+	m, sh := QuantizeMultiplier(real)
+	off1, off2, outOff := -a.ZeroPoint(), -b.ZeroPoint(), out.ZeroPoint()
+	f := func(x, y int32) int32 {
+		v1, v2 := x+off1, y+off2
+		if v2 < 0 {
+			v1, v2 = -v1, -v2
+		}
+		inv, recipShift := GetReciprocal(v2, 31)
+		headroom := countLeadingSignBits(v1)
+		q := MultiplyByQuantizedMultiplierGreaterThanOne(v1, inv, headroom)
+		total := sh - recipShift - headroom
+		var r int32
+		switch {
+		case total > 0:
+			// Unreachable for sane scales; TFLite shifts right by a
+			// negative amount there (undefined).
+			r = MultiplyByQuantizedMultiplier(q, m, total)
+		case total < -31:
+			// TFLite shifts an int32 by 32 or more here (undefined: x86
+			// and Wasm reduce the count mod 32, so the oracle returns
+			// garbage). The exact result of dividing an int32 by 2^32 or
+			// more, rounded to nearest, is 0.
+			r = 0
+		default:
+			r = MultiplyByQuantizedMultiplierSmallerThanOneExp(q, m, total)
+		}
+		return Clamp(r+outOff, lo, hi)
+	}
+	nb := b.NumElements()
+	errZero := fmt.Errorf("DIV: %w (a divisor element equals its zero point)", ErrDivisionByZero)
+	if a.Type == tensor.Int8 {
+		zero := int8(b.ZeroPoint())
+		g := func(x, y int8) int8 { return int8(f(int32(x), int32(y))) }
+		return Func(func() error {
+			bv := b.Int8s()
+			for _, v := range bv[:nb] {
+				if v == zero {
+					return errZero
+				}
+			}
+			bcastApply(plan, a.Int8s(), bv, out.Int8s(), g)
+			return nil
+		}), nil
+	}
+	zero := uint8(b.ZeroPoint())
+	g := func(x, y uint8) uint8 { return uint8(f(int32(x), int32(y))) }
+	return Func(func() error {
+		bv := b.UInt8s()
+		for _, v := range bv[:nb] {
+			if v == zero {
+				return errZero
+			}
+		}
+		bcastApply(plan, a.UInt8s(), bv, out.UInt8s(), g)
+		return nil
+	}), nil
+}

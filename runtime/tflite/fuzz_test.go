@@ -1,0 +1,79 @@
+package tflite
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/edged-dev/edged/runtime/tensor"
+)
+
+// Bounds that keep every execution well under the fuzzer's hang timeout
+// (a slow input is reported as a hung worker): models whose declared
+// activations exceed fuzzMaxDeclared are only loaded, and models larger
+// than fuzzMaxInvokeFile (big weights, long invocations) or whose planned
+// arena exceeds fuzzMaxArena are prepared but not invoked. Kernels may
+// compute outputs larger than the file declares, so the arena is checked
+// after planning too.
+const (
+	fuzzMaxDeclared   = 1 << 20
+	fuzzMaxArena      = 8 << 20
+	fuzzMaxInvokeFile = 1 << 20
+)
+
+// FuzzLoad feeds arbitrary bytes to Load and, when they load, prepares and
+// runs the model on zeroed inputs. Nothing may panic, and no error may come
+// from a recover backstop ("internal error").
+func FuzzLoad(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join(modelsDir, "*.tflite"))
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Add(buildFCModel(f, fcModel{}))
+	f.Add(buildFCModel(f, fcModel{keepNumDims: true}))
+	f.Add(buildFCModel(f, fcModel{xShape: []int32{2, 1, 2}}))
+	f.Add(buildFCModel(f, fcModel{keepNumDims: true, xShape: []int32{1, 1}, wShape: []int32{3, 1}}))
+	f.Add([]byte("\x08\x00\x00\x00TFL3\x04\x00\x04\x00\x04\x00\x00\x00"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		exerciseModel(t, data)
+	})
+}
+
+func exerciseModel(t *testing.T, data []byte) {
+	t.Helper()
+	internal := func(stage string, err error) {
+		t.Helper()
+		if err != nil && strings.Contains(err.Error(), "internal error") {
+			t.Fatalf("%s: %v", stage, err)
+		}
+	}
+	m, err := Load(data)
+	internal("Load", err)
+	if err != nil || declaredActivationBytes(m) > fuzzMaxDeclared {
+		return
+	}
+	it, err := NewInterpreter(m, nil)
+	internal("NewInterpreter", err)
+	if err != nil || it.ArenaBytes() > fuzzMaxArena || len(data) > fuzzMaxInvokeFile {
+		return
+	}
+	// The planner zeroes the arena, so the inputs are zero.
+	internal("Invoke", it.Invoke())
+}
+
+// declaredActivationBytes sums the sizes the file declares for the
+// non-constant tensors of subgraph 0.
+func declaredActivationBytes(m *Model) int64 {
+	var n int64
+	for _, ti := range m.Subgraphs[0].Tensors {
+		if ti.Data == nil {
+			n += int64(tensor.NumElements(ti.Shape)) * int64(max(ti.Type.Size(), 1))
+		}
+	}
+	return n
+}
