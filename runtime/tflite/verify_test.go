@@ -162,7 +162,6 @@ func TestVerifyByteFlips(t *testing.T) {
 	}
 }
 
-
 // fbw reads a known-good flatbuffer to find where to damage it.
 type fbw []byte
 
@@ -309,7 +308,7 @@ func TestVerifyHostile(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if strings.Contains(tt.name, "2^31") {
-						}
+			}
 			data := tt.model()
 			tt.patch(fbw(data))
 			m, err := Load(data)
