@@ -421,8 +421,8 @@ var elemGens = []elemGen{
 // element-wise op and type through edged and the TFLite oracle (set
 // EDGED_ORACLE to the oracle directory; skipped otherwise). Floats must
 // agree within 1e-4+1e-4|want|, quantized values within 1, other integers
-// exactly. EDGED_ELEM_CASES sets the number of cases per op and type
-// (default 6).
+// exactly. EDGED_DIFF_CASES (or EDGED_ELEM_CASES) sets the number of cases
+// per op and type (default 20, 5 with -short), like TestDifferential.
 func TestElementwiseOracle(t *testing.T) {
 	oracle := os.Getenv("EDGED_ORACLE")
 	if oracle == "" {
@@ -439,9 +439,14 @@ func TestElementwiseOracle(t *testing.T) {
 		t.Skip("node not found")
 	}
 	script, _ := filepath.Abs("../../scripts/oracle-batch.mjs")
-	perGen := 6
-	if n, err := strconv.Atoi(os.Getenv("EDGED_ELEM_CASES")); err == nil && n > 0 {
-		perGen = n
+	perGen := 20
+	if testing.Short() {
+		perGen = 5
+	}
+	for _, env := range []string{"EDGED_DIFF_CASES", "EDGED_ELEM_CASES"} {
+		if n, err := strconv.Atoi(os.Getenv(env)); err == nil && n > 0 {
+			perGen = n
+		}
 	}
 	work := t.TempDir()
 	type job struct {
