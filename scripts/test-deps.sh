@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Installs what `make test` needs on a fresh Debian machine: qemu-user-static
-# (arm64/armv7 test runs) and the TFLite oracle's npm packages. Idempotent.
+# (arm64/armv7 test runs), mosquitto (MQTT integration tests), binutils
+# (readelf for the static-binary check) and the TFLite oracle's npm
+# packages. Idempotent.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 
 need=()
 command -v qemu-aarch64-static >/dev/null || need+=(qemu-user-static)
 command -v node >/dev/null || need+=(nodejs npm)
+command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+command -v readelf >/dev/null || need+=(binutils)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
