@@ -41,6 +41,7 @@ test-deps:
 	./scripts/test-deps.sh
 
 unit:
+	sh scripts/edged.service_test.sh
 	EDGED_ORACLE=$$(dirname "$$(./scripts/oracle-setup.sh)") $(GO) test -count=1 $(PKGS)
 
 # Each fuzz target for FUZZTIME; `make fuzz FUZZTIME=30m` for a long run.

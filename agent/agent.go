@@ -5,6 +5,7 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -256,7 +257,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	srcCtx, stopSources := context.WithCancel(ctx)
 	defer stopSources()
 	for i, sc := range a.cfg.Sources {
-		src, err := source.NewSynthetic(sc, a.cfg.Path, a, a.log.With("source", i))
+		src, err := a.newSource(i, sc, a.log.With("source", i, "type", sc.Type))
 		if err != nil {
 			stopSources()
 			srv.Close()
@@ -286,6 +287,54 @@ func (a *Agent) Run(ctx context.Context) error {
 	wg.Wait()
 	a.log.Info("stopped")
 	return runErr
+}
+
+// sourceRunner is what the agent needs of a source.
+type sourceRunner interface {
+	Run(ctx context.Context) error
+}
+
+// newSource builds the source a config entry asks for; a periph source
+// opens its sensor here, so a missing bus fails the start.
+func (a *Agent) newSource(i int, sc config.Source, log *slog.Logger) (sourceRunner, error) {
+	switch sc.Type {
+	case "mqtt":
+		m := sc.MQTT
+		// Unique per device and source: a broker drops the older of two
+		// connections with one client id.
+		clientID := cmp.Or(m.ClientID, fmt.Sprintf("edged-%s-src%d", a.cfg.Device.ID, i))
+		src, err := source.NewMQTT(source.MQTTOptions{
+			Broker: m.Broker, ClientID: clientID, Username: m.Username, Password: m.Password,
+			CAFile: a.cfg.Path(m.CAFile), CertFile: a.cfg.Path(m.CertFile), KeyFile: a.cfg.Path(m.KeyFile),
+			Topic: m.Topic, ResultTopic: m.ResultTopic, QoS: m.QoS, Encoding: m.Encoding, MaxPayload: m.MaxPayload,
+			Model: sc.Model, Dequantize: m.Dequantize, Queue: m.Queue, RequestTimeout: a.cfg.HTTP.RequestTimeout.D(),
+		}, a, log)
+		if err != nil {
+			return nil, err
+		}
+		return src, nil
+	case "periph":
+		p := sc.Periph
+		dev, err := source.OpenBME280(p.Bus, p.Address)
+		if err != nil {
+			return nil, err
+		}
+		src, err := source.NewPeriph(source.PeriphOptions{
+			Model: sc.Model, Interval: sc.Interval.D(), Window: p.Window, Stride: p.Stride,
+			RequestTimeout: a.cfg.HTTP.RequestTimeout.D(),
+		}, dev, a, log)
+		if err != nil {
+			dev.Close()
+			return nil, err
+		}
+		return src, nil
+	default:
+		src, err := source.NewSynthetic(sc, a.cfg.Path, a, log)
+		if err != nil {
+			return nil, err
+		}
+		return src, nil
+	}
 }
 
 func trimSpace(b []byte) []byte {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -121,7 +122,7 @@ type Cache struct {
 
 // Source produces inference requests.
 type Source struct {
-	// Type is "synthetic" (more types come with their drivers).
+	// Type is "synthetic", "mqtt" or "periph".
 	Type string `yaml:"type"`
 	// Model the requests go to.
 	Model string `yaml:"model"`
@@ -132,6 +133,54 @@ type Source struct {
 	// Files replayed in turn by the "replay" pattern: raw tensor bytes, or
 	// BMP images whose pixel bytes are fed as they are.
 	Files []string `yaml:"files"`
+	// MQTT configures a source of type "mqtt".
+	MQTT *SourceMQTT `yaml:"mqtt"`
+	// Periph configures a source of type "periph".
+	Periph *SourcePeriph `yaml:"periph"`
+}
+
+// SourceMQTT feeds a model from an MQTT topic and publishes each result.
+type SourceMQTT struct {
+	// Broker URL: tcp://host:1883, ssl://host:8883, ws://, wss://.
+	Broker string `yaml:"broker"`
+	// ClientID must be unique on the broker; default edged-src-<model>-<pid>.
+	ClientID string `yaml:"client_id"`
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	// CAFile trusts a PEM bundle for the broker instead of the system roots;
+	// CertFile and KeyFile are a client certificate.
+	CAFile   string `yaml:"ca_file"`
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// Topic filter subscribed to; '+' and '#' allowed.
+	Topic string `yaml:"topic"`
+	// ResultTopic receives results; "{topic}" is replaced by the input's topic.
+	ResultTopic string `yaml:"result_topic"`
+	// QoS of the subscription and the results: 0, 1 or 2.
+	QoS byte `yaml:"qos"`
+	// Encoding of inputs: "json" (nested arrays of numbers, real values for
+	// quantized inputs) or "raw" (the input's little-endian bytes).
+	Encoding string `yaml:"encoding"`
+	// MaxPayload bounds an input message in bytes.
+	MaxPayload int `yaml:"max_payload"`
+	// Dequantize publishes quantized outputs as real values.
+	Dequantize bool `yaml:"dequantize"`
+	// Queue is how many inputs may wait; more are dropped and counted.
+	Queue int `yaml:"queue"`
+}
+
+// SourcePeriph samples an I2C sensor and feeds windows of samples to a model.
+type SourcePeriph struct {
+	// Driver of the sensor: "bme280".
+	Driver string `yaml:"driver"`
+	// Bus is the I2C bus: "" for the first, "1" or "/dev/i2c-1".
+	Bus string `yaml:"bus"`
+	// Address of the sensor: 0x76 or 0x77 for a BME280.
+	Address uint16 `yaml:"address"`
+	// Window is the number of samples in one input [1, window, features].
+	Window int `yaml:"window"`
+	// Stride is the number of new samples between inferences; 0 = window.
+	Stride int `yaml:"stride"`
 }
 
 // Duration is a time.Duration written as "150ms", "2s", "1h".
@@ -268,6 +317,25 @@ func (c *Config) setDefaults() {
 		if s.Type == "synthetic" && s.Pattern == "" {
 			s.Pattern = "noise"
 		}
+		if m := s.MQTT; m != nil {
+			if m.Encoding == "" {
+				m.Encoding = "json"
+			}
+			if m.MaxPayload == 0 {
+				m.MaxPayload = 1 << 20
+			}
+			if m.Queue == 0 {
+				m.Queue = 16
+			}
+		}
+		if p := s.Periph; p != nil {
+			if p.Driver == "" {
+				p.Driver = "bme280"
+			}
+			if p.Address == 0 {
+				p.Address = 0x76
+			}
+		}
 	}
 }
 
@@ -398,10 +466,20 @@ func (c *Config) Validate() error {
 			default:
 				bad(p+".pattern", "is %q; want noise, sine or replay", s.Pattern)
 			}
+		case "mqtt":
+			validateMQTT(p+".mqtt", s.MQTT, bad)
+		case "periph":
+			validatePeriph(p+".periph", s.Periph, bad)
 		case "":
 			bad(p+".type", "must be set")
 		default:
-			bad(p+".type", "is %q; want synthetic", s.Type)
+			bad(p+".type", "is %q; want synthetic, mqtt or periph", s.Type)
+		}
+		if s.Type != "mqtt" && s.MQTT != nil {
+			bad(p+".mqtt", "is set but type is %q", s.Type)
+		}
+		if s.Type != "periph" && s.Periph != nil {
+			bad(p+".periph", "is set but type is %q", s.Type)
 		}
 		if !names[s.Model] {
 			bad(p+".model", "%q is not a configured model", s.Model)
@@ -411,6 +489,68 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func validateMQTT(p string, m *SourceMQTT, bad func(path, format string, args ...any)) {
+	if m == nil {
+		bad(p, "must be set for type mqtt")
+		return
+	}
+	if u, err := url.Parse(m.Broker); m.Broker == "" || err != nil || u.Host == "" {
+		bad(p+".broker", "%q: want a URL such as tcp://host:1883", m.Broker)
+	} else {
+		switch u.Scheme {
+		case "tcp", "mqtt", "ssl", "tls", "mqtts", "ws", "wss":
+		default:
+			bad(p+".broker", "scheme %q: want tcp, ssl, ws or wss", u.Scheme)
+		}
+	}
+	if m.Topic == "" {
+		bad(p+".topic", "must be set")
+	}
+	if m.ResultTopic == "" {
+		bad(p+".result_topic", "must be set")
+	} else if strings.ContainsAny(strings.ReplaceAll(m.ResultTopic, "{topic}", ""), "+#") {
+		bad(p+".result_topic", "%q: a topic to publish to has no wildcards", m.ResultTopic)
+	}
+	if m.QoS > 2 {
+		bad(p+".qos", "is %d; want 0, 1 or 2", m.QoS)
+	}
+	switch m.Encoding {
+	case "json", "raw":
+	default:
+		bad(p+".encoding", "is %q; want json or raw", m.Encoding)
+	}
+	if m.MaxPayload < 1 || m.MaxPayload > 256<<20 {
+		bad(p+".max_payload", "is %d; want 1 to %d", m.MaxPayload, 256<<20)
+	}
+	if m.Queue < 1 || m.Queue > 4096 {
+		bad(p+".queue", "is %d; want 1 to 4096", m.Queue)
+	}
+	if (m.CertFile == "") != (m.KeyFile == "") {
+		bad(p+".cert_file", "cert_file and key_file go together")
+	}
+}
+
+func validatePeriph(p string, s *SourcePeriph, bad func(path, format string, args ...any)) {
+	if s == nil {
+		bad(p, "must be set for type periph")
+		return
+	}
+	switch s.Driver {
+	case "bme280":
+		if s.Address != 0x76 && s.Address != 0x77 {
+			bad(p+".address", "is %#x; a BME280 answers at 0x76 or 0x77", s.Address)
+		}
+	default:
+		bad(p+".driver", "is %q; want bme280", s.Driver)
+	}
+	if s.Window < 1 || s.Window > 1<<16 {
+		bad(p+".window", "is %d; want 1 to 65536 samples", s.Window)
+	}
+	if s.Stride < 0 || s.Stride > s.Window {
+		bad(p+".stride", "is %d; want 0 (= window) to window (%d)", s.Stride, s.Window)
+	}
 }
 
 // IsLoopback reports whether host is a loopback name or address.
