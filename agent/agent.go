@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sort"
 	"sync"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/edged-dev/edged/agent/cache"
 	"github.com/edged-dev/edged/agent/config"
 	"github.com/edged-dev/edged/agent/infer"
 	"github.com/edged-dev/edged/agent/localapi"
@@ -38,8 +40,12 @@ type Agent struct {
 
 	mu     sync.RWMutex
 	models map[string]*servedModel
+	caches map[string]*cache.Store // by model name, when enabled
+
+	closeOnce sync.Once
 
 	inferTotal    *prometheus.CounterVec
+	cacheHit      *prometheus.HistogramVec
 	inferDuration *prometheus.HistogramVec
 	modelInfo     *prometheus.GaugeVec
 
@@ -51,24 +57,69 @@ type Agent struct {
 // New loads every configured model. A model that fails to load is an
 // error: the daemon should not start half-configured.
 func New(cfg *config.Config, log *slog.Logger) (*Agent, error) {
-	a := &Agent{cfg: cfg, log: log, reg: prometheus.NewRegistry(), started: time.Now(), models: map[string]*servedModel{}, ready: make(chan struct{})}
+	a := &Agent{cfg: cfg, log: log, reg: prometheus.NewRegistry(), started: time.Now(), models: map[string]*servedModel{}, caches: map[string]*cache.Store{}, ready: make(chan struct{})}
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.inferTotal = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edged_inferences_total", Help: "Inference requests by model, version and outcome."}, []string{"model", "version", "outcome"})
 	a.inferDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "edged_inference_duration_seconds", Help: "Time from request to result, including queueing.", Buckets: prometheus.ExponentialBuckets(50e-6, 2, 18)}, []string{"model", "version"})
 	a.modelInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "edged_model_info", Help: "Served models (value 1) with version and sha256."}, []string{"model", "version", "sha256"})
-	a.reg.MustRegister(a.inferTotal, a.inferDuration, a.modelInfo)
+	a.cacheHit = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "edged_cache_hit_duration_seconds", Help: "Time to answer a request from the result cache.", Buckets: prometheus.ExponentialBuckets(5e-6, 2, 16)}, []string{"model"})
+	a.reg.MustRegister(a.inferTotal, a.inferDuration, a.modelInfo, a.cacheHit)
 	for _, mc := range cfg.Models {
+		if mc.Cache.Enabled {
+			st, err := a.openCache(mc)
+			if err != nil {
+				a.Close()
+				return nil, err
+			}
+			a.caches[mc.Name] = st
+		}
 		if err := a.LoadModel(mc); err != nil {
+			a.Close()
 			return nil, err
 		}
 	}
 	return a, nil
 }
 
+// openCache opens the model's result cache under state_dir/cache.
+func (a *Agent) openCache(mc config.Model) (*cache.Store, error) {
+	dir := filepath.Join(a.cfg.StateDir, "cache")
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("model %q: cache: %w", mc.Name, err)
+	}
+	st, err := cache.Open(filepath.Join(dir, mc.Name+".db"), &cache.Options{
+		MaxEntries: mc.Cache.MaxEntries, TTL: mc.Cache.TTL.D(), Log: a.log,
+		Registerer: a.reg, ConstLabels: prometheus.Labels{"model": mc.Name},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("model %q: cache: %w", mc.Name, err)
+	}
+	return st, nil
+}
+
+// Close stops every model's batchers and closes the caches. Run calls it
+// when it returns; call it yourself for an Agent that never ran.
+func (a *Agent) Close() {
+	a.closeOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		for _, s := range a.models {
+			s.close(ctx)
+		}
+		for name, st := range a.caches {
+			if err := st.Close(); err != nil {
+				a.log.Warn("closing cache", "model", name, "err", err)
+			}
+		}
+	})
+}
+
 // LoadModel loads (or reloads) a model and swaps it in atomically:
 // requests in flight finish on the version they started on.
 func (a *Agent) LoadModel(mc config.Model) error {
-	s, err := loadModel(a.cfg, mc)
+	s, err := loadModel(a.cfg, mc, a.reg, a.log)
 	if err != nil {
 		return err
 	}
@@ -78,6 +129,12 @@ func (a *Agent) LoadModel(mc config.Model) error {
 	a.mu.Unlock()
 	if old != nil {
 		a.modelInfo.DeleteLabelValues(old.info.Name, old.info.Version, old.info.SHA256)
+		// Requests the old version accepted finish on it.
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), a.cfg.HTTP.RequestTimeout.D())
+			defer cancel()
+			old.close(ctx)
+		}()
 	}
 	a.modelInfo.WithLabelValues(s.info.Name, s.info.Version, s.info.SHA256).Set(1)
 	a.log.Info("model loaded", "model", s.info.Name, "version", s.info.Version, "sha256", s.info.SHA256[:12], "inputs", len(s.info.Inputs), "outputs", len(s.info.Outputs))
@@ -104,7 +161,28 @@ func (a *Agent) Infer(ctx context.Context, name, version string, in []infer.Tens
 		return nil, err
 	}
 	start := time.Now()
+	a.mu.RLock()
+	st := a.caches[name]
+	a.mu.RUnlock()
+	var key []byte
+	if st != nil && s.check(in) == nil {
+		for _, t := range in {
+			key = append(key, t.Data...)
+		}
+		if out, ok, err := st.Get(s.info.SHA256, key); err == nil && ok {
+			a.cacheHit.WithLabelValues(s.info.Name).Observe(time.Since(start).Seconds())
+			a.inferTotal.WithLabelValues(s.info.Name, s.info.Version, "cache_hit").Inc()
+			return out, nil
+		} else if err != nil {
+			a.log.Warn("cache read", "model", s.info.Name, "err", err)
+		}
+	}
 	out, err := s.run(ctx, in)
+	if err == nil && key != nil {
+		if perr := st.Put(s.info.SHA256, key, out); perr != nil {
+			a.log.Warn("cache write", "model", s.info.Name, "err", perr)
+		}
+	}
 	outcome := "ok"
 	switch {
 	case err == nil:
@@ -112,6 +190,8 @@ func (a *Agent) Infer(ctx context.Context, name, version string, in []infer.Tens
 		outcome = "bad_input"
 	case errors.Is(err, infer.ErrOverloaded):
 		outcome = "overloaded"
+	case errors.Is(err, infer.ErrNotReady):
+		outcome = "not_ready"
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		outcome = "deadline"
 	default:
@@ -184,13 +264,25 @@ type Status struct {
 
 // ModelStatus is one model in Status.
 type ModelStatus struct {
-	Name     string    `json:"name"`
-	Version  string    `json:"version"`
-	SHA256   string    `json:"sha256"`
-	Path     string    `json:"path"`
-	Loaded   time.Time `json:"loaded"`
-	Queued   int64     `json:"queued"`
-	Capacity int64     `json:"capacity"`
+	Name      string       `json:"name"`
+	Version   string       `json:"version"`
+	SHA256    string       `json:"sha256"`
+	Path      string       `json:"path"`
+	Loaded    time.Time    `json:"loaded"`
+	Queued    int          `json:"queued"`
+	Capacity  int          `json:"capacity"`
+	Instances int          `json:"instances"`
+	MaxBatch  int          `json:"max_batch"`
+	Batchable bool         `json:"batchable"`
+	Cache     *CacheStatus `json:"cache,omitempty"`
+}
+
+// CacheStatus is a model's result cache in Status.
+type CacheStatus struct {
+	Entries   int    `json:"entries"`
+	Hits      uint64 `json:"hits"`
+	Misses    uint64 `json:"misses"`
+	Evictions uint64 `json:"evictions"`
 }
 
 // Status reports the agent's state.
@@ -198,7 +290,13 @@ func (a *Agent) Status() any {
 	st := Status{Version: Version, DeviceID: a.cfg.Device.ID, Started: a.started, UptimeSec: time.Since(a.started).Seconds(), Ready: a.Ready(), HTTP: a.cfg.HTTP.Listen}
 	a.mu.RLock()
 	for _, s := range a.models {
-		st.Models = append(st.Models, ModelStatus{Name: s.info.Name, Version: s.info.Version, SHA256: s.info.SHA256, Path: s.info.Path, Loaded: s.loaded, Queued: s.queued.Load(), Capacity: s.limit})
+		ms := ModelStatus{Name: s.info.Name, Version: s.info.Version, SHA256: s.info.SHA256, Path: s.info.Path, Loaded: s.loaded,
+			Queued: s.queued(), Capacity: s.capacity, Instances: len(s.instances), MaxBatch: s.info.MaxBatch, Batchable: s.batchable}
+		if c := a.caches[s.info.Name]; c != nil {
+			cs := c.Stats()
+			ms.Cache = &CacheStatus{Entries: cs.Entries, Hits: cs.Hits, Misses: cs.Misses, Evictions: cs.Evictions}
+		}
+		st.Models = append(st.Models, ms)
 	}
 	a.mu.RUnlock()
 	sort.Slice(st.Models, func(i, j int) bool { return st.Models[i].Name < st.Models[j].Name })
@@ -285,6 +383,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		srv.Close()
 	}
 	wg.Wait()
+	a.Close()
 	a.log.Info("stopped")
 	return runErr
 }

@@ -19,7 +19,9 @@ type fakeClock struct {
 }
 
 func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), changed: make(chan struct{})}
+	// It starts at the real time so that context deadlines set from it
+	// are in the real future too.
+	return &fakeClock{now: time.Now().Truncate(time.Second), changed: make(chan struct{})}
 }
 
 func (c *fakeClock) Now() time.Time {

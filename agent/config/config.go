@@ -439,13 +439,6 @@ func (c *Config) Validate() error {
 		default:
 			bad(p+".batch.overload", "is %q; want reject or drop_oldest", m.Batch.Overload)
 		}
-		// Not built yet: refuse rather than silently ignore.
-		if m.Batch.MaxBatch > 1 {
-			bad(p+".batch.max_batch", "is %d; dynamic batching is not implemented in this version (use 1)", m.Batch.MaxBatch)
-		}
-		if m.Cache.Enabled {
-			bad(p+".cache.enabled", "the result cache is not implemented in this version")
-		}
 		if m.Cache.TTL < 0 {
 			bad(p+".cache.ttl", "must be >= 0")
 		}
