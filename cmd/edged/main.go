@@ -63,6 +63,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	defer a.Close()
 	if *check {
 		fmt.Fprintf(stdout, "%s: ok (%d models)\n", *cfgPath, len(cfg.Models))
 		return nil

@@ -56,6 +56,7 @@ func TestRunStops(t *testing.T) {
 	doc := strings.ReplaceAll(string(b), "../testdata", filepath.Join(abs, "..", "testdata"))
 	doc = strings.ReplaceAll(doc, "person_detect_labels.txt", filepath.Join(abs, "person_detect_labels.txt"))
 	doc = strings.ReplaceAll(doc, "127.0.0.1:9410", "127.0.0.1:0")
+	doc = strings.ReplaceAll(doc, "/tmp/edged-demo", t.TempDir())
 	os.WriteFile(cfg, []byte(doc), 0o644)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
