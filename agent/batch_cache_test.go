@@ -20,6 +20,10 @@ import (
 )
 
 func newTestAgent(t *testing.T, stateDir, modelsYAML string) (*Agent, string, func()) {
+	return newTestAgentTB(t, stateDir, modelsYAML)
+}
+
+func newTestAgentTB(t testing.TB, stateDir, modelsYAML string) (*Agent, string, func()) {
 	t.Helper()
 	doc := fmt.Sprintf("version: 1\nstate_dir: %s\nhttp:\n  listen: 127.0.0.1:0\nmodels:\n%s", stateDir, modelsYAML)
 	cfg, err := config.Parse([]byte(doc), t.TempDir())
