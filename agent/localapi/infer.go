@@ -430,13 +430,16 @@ func encodeResponse(req *inferRequest, mi infer.ModelInfo, outs []infer.Tensor) 
 			return nil, false, err
 		}
 		dequant := paramBool(params, "dequantize") || paramBool(req.Parameters, "dequantize")
-		if dequant && sp.Quantized {
+		k, classification := paramInt(params, "classification")
+		classification = classification && k > 0
+		// Classification scores are real values, as a person reads them.
+		if (dequant || classification) && sp.Quantized {
 			for i := range vals {
 				vals[i] = float64(sp.Scale * float32(vals[i]-float64(sp.ZeroPoint)))
 			}
 			ro.Datatype = "FP32"
 		}
-		if k, ok := paramInt(params, "classification"); ok && k > 0 {
+		if classification {
 			ro.Data, ro.Shape, ro.Datatype = classify(vals, mi.Labels, k), []int{min(k, len(vals))}, "BYTES"
 			resp.Outputs = append(resp.Outputs, ro)
 			continue

@@ -152,8 +152,9 @@ func TestQuantizeAndClassify(t *testing.T) {
 	if err := json.Unmarshal(w.Body.Bytes(), &c); err != nil || w.Code != 200 {
 		t.Fatalf("%d %s", w.Code, w.Body)
 	}
-	if got := fmt.Sprint(c.Outputs[0].Data); got != "[32:2:owl 20:1:dog]" {
-		t.Errorf("classification = %s; want [32:2:owl 20:1:dog]", got)
+	// Scores dequantized: (32-4)*0.25 = 7, (20-4)*0.25 = 4.
+	if got := fmt.Sprint(c.Outputs[0].Data); got != "[7:2:owl 4:1:dog]" {
+		t.Errorf("classification = %s; want [7:2:owl 4:1:dog]", got)
 	}
 }
 

@@ -2,6 +2,8 @@ package kernels
 
 import (
 	"fmt"
+	"math"
+	"sync"
 	"unsafe"
 
 	"github.com/edged-dev/edged/runtime/tensor"
@@ -195,6 +197,9 @@ func Conv2D(cfg *Config, p ConvParams, in, filter, bias, out *tensor.Tensor) (Ke
 		return nil, err
 	}
 	out.Shape = append(out.Shape[:0], g.batch, g.outH, g.outW, outC)
+	if fast, err := newConvFast(cfg, p, g, groups, in, filter, bias, out); fast != nil || err != nil {
+		return fast, err
+	}
 	k := &convKernel{g: g, fC: fC, perGroup: outC / groups, in: in, filter: filter, bias: bias, out: out}
 	switch in.Type {
 	case tensor.Float32:
@@ -396,4 +401,199 @@ func (k *convKernel) evalInt16() error {
 		}
 	}
 	return nil
+}
+
+// convFast is CONV_2D as a GEMM over packed weights: used for float32,
+// int8 and uint8 convolutions without groups whose weights (and bias) are
+// constant, i.e. present at construction. Output pixels are processed in
+// tiles of tileM rows; a tile's A matrix is the input itself for 1×1
+// stride-1 convolutions and an im2col copy otherwise, whose padding
+// entries hold the input zero point (0 for floats) so that they add
+// exactly nothing to the reference sum.
+type convFast struct {
+	g      convGeom
+	k      int  // filter height × width × input channels
+	m      int  // output pixels (batch × height × width)
+	direct bool // A is the input itself
+	u8     bool
+	tileM  int
+	nparts int
+	wg     sync.WaitGroup
+
+	in, out *tensor.Tensor
+	q       *gemmQ
+	f       *gemmF
+
+	// Per part scratch: the im2col tile and the rows' input sums.
+	scratch [][]byte
+	asum    [][]int32
+	fill    [4]byte // the padding value, as the first bytes of one element
+}
+
+func newConvFast(cfg *Config, p ConvParams, g convGeom, groups int, in, filter, bias, out *tensor.Tensor) (Kernel, error) {
+	if groups != 1 || filter.Data == nil || (bias != nil && bias.Data == nil) {
+		return nil, nil
+	}
+	k := &convFast{g: g, k: g.fH * g.fW * g.inC, m: g.batch * g.outH * g.outW, in: in, out: out}
+	k.direct = g.fH == 1 && g.fW == 1 && g.strideH == 1 && g.strideW == 1 && g.padH == 0 && g.padW == 0
+	var esize int
+	switch in.Type {
+	case tensor.Float32:
+		var lo, hi float32
+		if err := convFloatSetup("CONV_2D", p.Activation, filter, bias, out, &lo, &hi); err != nil {
+			return nil, err
+		}
+		var bs []float32
+		if bias != nil {
+			bs = bias.Float32s()
+		}
+		k.f = newGemmF(filter.Float32s(), bs, g.outC, k.k, lo, hi)
+		esize = 4
+	case tensor.Int8, tensor.UInt8:
+		mult, shift, lo, hi, err := convQuantSetup(cfg, "CONV_2D", p.Activation, in, filter, bias, out, g.outC, in.Type, tensor.Int32)
+		if err != nil {
+			return nil, err
+		}
+		var bs []int32
+		if bias != nil {
+			bs = bias.Int32s()
+		}
+		inOff, fOff, outOff := -in.ZeroPoint(), -filter.ZeroPoint(), out.ZeroPoint()
+		if in.Type == tensor.Int8 {
+			k.q = newGemmQ(filter.Int8s(), bs, g.outC, k.k, inOff, fOff, mult, shift, outOff, lo, hi)
+		} else {
+			k.q = newGemmQ(filter.UInt8s(), bs, g.outC, k.k, inOff, fOff, mult, shift, outOff, lo, hi)
+		}
+		k.fill[0] = byte(-inOff)
+		k.u8 = in.Type == tensor.UInt8
+		esize = 1
+	default:
+		return nil, nil
+	}
+	// Tiles of A small enough to stay in L1 while every weight block is
+	// run over them.
+	k.tileM = min(max(4, (16<<10)/(k.k*esize))&^3, 64)
+	tiles := (k.m + k.tileM - 1) / k.tileM
+	k.nparts = parallelThreads(cfg, tiles, convWork(k.m, k.k, g.outC))
+	parallelReserve(k.nparts)
+	k.scratch = make([][]byte, k.nparts)
+	k.asum = make([][]int32, k.nparts)
+	for i := range k.scratch {
+		if !k.direct {
+			k.scratch[i] = make([]byte, k.tileM*k.k*esize+8)
+		}
+		k.asum[i] = make([]int32, k.tileM)
+	}
+	switch in.Type {
+	case tensor.Float32:
+		return Func(func() error { parallelRun(convFastTask[float32]{k}, k.nparts, &k.wg); return nil }), nil
+	case tensor.Int8:
+		return Func(func() error { parallelRun(convFastTask[int8]{k}, k.nparts, &k.wg); return nil }), nil
+	}
+	return Func(func() error { parallelRun(convFastTask[uint8]{k}, k.nparts, &k.wg); return nil }), nil
+}
+
+// convFastTask runs convFast's tiles for one element type.
+type convFastTask[T float32 | int8 | uint8] struct{ k *convFast }
+
+func (t convFastTask[T]) runPart(part, nparts int) {
+	k := t.k
+	x, y := convView[T](k.in.Data), convView[T](k.out.Data)
+	tiles := (k.m + k.tileM - 1) / k.tileM
+	lo, hi := parallelRange(part, nparts, tiles)
+	var scratch []T
+	if !k.direct {
+		scratch = convView[T](k.scratch[part])[:k.tileM*k.k]
+	}
+	fill := convView[T](k.fill[:])[0]
+	asum := k.asum[part]
+	n := k.g.outC
+	for tile := lo; tile < hi; tile++ {
+		m0 := tile * k.tileM
+		rows := min(k.tileM, k.m-m0)
+		var a []T
+		if k.direct {
+			a = x[m0*k.k : (m0+rows)*k.k]
+		} else {
+			a = scratch[:rows*k.k]
+			convIm2col(&k.g, x, a, m0, rows, fill)
+		}
+		ys := y[m0*n : (m0+rows)*n]
+		switch {
+		case k.f != nil:
+			gemmFRun(k.f, convAs[float32](a), rows, 0, k.f.nb, convAs[float32](ys), n)
+		default:
+			// uint8 data is handed to the GEMM as int8 bytes (see gemmQ).
+			a := convAs[int8](a)
+			if k.q.fOff != 0 {
+				gemmQRowSums(a, k.k, k.q.flip, asum[:rows])
+			}
+			if k.u8 {
+				gemmQRun(k.q, a, rows, asum, 0, k.q.nb, convAs[uint8](ys), n)
+			} else {
+				gemmQRun(k.q, a, rows, asum, 0, k.q.nb, convAs[int8](ys), n)
+			}
+		}
+	}
+}
+
+// convAs reinterprets a slice whose element type is known to be U (used
+// where generic code has already checked it) without copying.
+func convAs[U, T any](s []T) []U {
+	if len(s) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*U)(unsafe.Pointer(unsafe.SliceData(s))), len(s))
+}
+
+// convWork is a×b×c saturated at math.MaxInt32, so that it cannot
+// overflow a 32-bit int.
+func convWork(a, b, c int) int {
+	w := int64(a) * int64(b)
+	w = min(w, math.MaxInt32) * int64(c)
+	return int(min(w, math.MaxInt32))
+}
+
+// convIm2col writes the receptive fields of output pixels [m0, m0+rows)
+// to dst, one row of fH·fW·inC values per pixel, in the filter's (y, x,
+// channel) order; taps outside the input hold fill.
+func convIm2col[T float32 | int8 | uint8](g *convGeom, x, dst []T, m0, rows int, fill T) {
+	c := g.inC
+	rowLen := g.fW * c
+	for r := 0; r < rows; r++ {
+		m := m0 + r
+		ox := m % g.outW
+		oy := (m / g.outW) % g.outH
+		b := m / (g.outW * g.outH)
+		iy0 := oy*g.strideH - g.padH
+		ix0 := ox*g.strideW - g.padW
+		fx0, fx1 := convTaps(ix0, g.dilW, g.fW, g.inW)
+		d := dst[r*g.fH*rowLen : (r+1)*g.fH*rowLen]
+		for fy := 0; fy < g.fH; fy++ {
+			dr := d[fy*rowLen : fy*rowLen+rowLen]
+			iy := iy0 + fy*g.dilH
+			if iy < 0 || iy >= g.inH {
+				convFill(dr, fill)
+				continue
+			}
+			convFill(dr[:fx0*c], fill)
+			convFill(dr[fx1*c:], fill)
+			// ix0 may be negative: index from the row start.
+			row := (b*g.inH + iy) * g.inW
+			if g.dilW == 1 {
+				copy(dr[fx0*c:fx1*c], x[(row+ix0+fx0)*c:(row+ix0+fx1)*c])
+				continue
+			}
+			for fx := fx0; fx < fx1; fx++ {
+				xi := (row + ix0 + fx*g.dilW) * c
+				copy(dr[fx*c:fx*c+c], x[xi:xi+c])
+			}
+		}
+	}
+}
+
+func convFill[T float32 | int8 | uint8](d []T, v T) {
+	for i := range d {
+		d[i] = v
+	}
 }

@@ -58,3 +58,32 @@ func BenchmarkConv2DFloat3x3(b *testing.B) {
 		_ = k.Eval()
 	}
 }
+
+func BenchmarkConv2DPointwiseUInt8(b *testing.B) {
+	p := ConvParams{Padding: PaddingSame, StrideH: 1, StrideW: 1, DilationH: 1, DilationW: 1}
+	in := convT("in", tensor.UInt8, []int{1, 56, 56, 24}, convQ(0.05, 128), make([]uint8, 56*56*24))
+	f := convT("w", tensor.UInt8, []int{144, 1, 1, 24}, convQ(0.01, 120), make([]uint8, 144*24))
+	out := convT("out", tensor.UInt8, []int{1, 56, 56, 144}, convQ(0.1, 2), nil)
+	k, err := Conv2D(&Config{}, p, in, f, nil, out)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(56*56*24*144), "MACs/op")
+	for b.Loop() {
+		_ = k.Eval()
+	}
+}
+
+func BenchmarkFullyConnectedUInt8(b *testing.B) {
+	in := convT("in", tensor.UInt8, []int{1, 1280}, convQ(0.05, 3), make([]uint8, 1280))
+	f := convT("w", tensor.UInt8, []int{1001, 1280}, convQ(0.01, 120), make([]uint8, 1001*1280))
+	out := convT("out", tensor.UInt8, []int{1, 1001}, convQ(0.1, 2), nil)
+	k, err := FullyConnected(&Config{}, FullyConnectedParams{}, in, f, nil, out)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(1280*1001), "MACs/op")
+	for b.Loop() {
+		_ = k.Eval()
+	}
+}

@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/edged-dev/edged/runtime/tensor"
 )
@@ -31,6 +32,9 @@ func DepthwiseConv2D(cfg *Config, p DepthwiseConvParams, in, filter, bias, out *
 		return nil, err
 	}
 	out.Shape = append(out.Shape[:0], g.batch, g.outH, g.outW, outC)
+	if fast, err := newDWFast(cfg, p, g, in, filter, bias, out); fast != nil || err != nil {
+		return fast, err
+	}
 	k := &dwKernel{g: g, dm: outC / g.inC, in: in, filter: filter, bias: bias, out: out}
 	switch in.Type {
 	case tensor.Float32:
@@ -240,4 +244,336 @@ func (k *dwKernel) evalInt16() error {
 		}
 	}
 	return nil
+}
+
+// dwFast is DEPTHWISE_CONV_2D with constant weights, for int8 and uint8
+// (any depth multiplier) and float32 (depth multiplier 1). Output rows are
+// split across threads. 3×3 windows keep each channel's sum in a register
+// over all nine taps, with weights interleaved per channel; other window
+// sizes accumulate tap by tap in a scratch row. Both visit the taps in the
+// reference order.
+//
+// Quantized weights are stored with the filter offset added (w+fOff). On
+// the fast path the input offset is folded into a per-channel constant
+// (bias + inOff·Σw'), exact in wrapping int32 arithmetic.
+type dwFast struct {
+	g      convGeom
+	nparts int
+	wg     sync.WaitGroup
+
+	in, out *tensor.Tensor
+
+	// Quantized.
+	wq    []int32    // [tap][channel] w+fOff
+	w9    [][9]int32 // [channel][tap] for 3×3 windows
+	bias  []int32    // nil: no bias
+	inOff int32
+	rq    gemmRequantParams // cst: bias + inOff·Σ_taps w'
+
+	// Float.
+	wf       []float32
+	w9f      [][9]float32
+	biasF    []float32
+	flo, fhi float32
+
+	acc  [][]int32 // per part scratch
+	accF [][]float32
+	// pad stands for taps outside the input on the 3×3 path: one pixel of
+	// the input zero point (quantized; its product with w' cancels the
+	// inOff·w' in cst exactly) or of zeros (float; adding 0·w leaves the
+	// sum unchanged for finite weights).
+	pad []byte
+}
+
+func newDWFast(cfg *Config, p ConvParams, g convGeom, in, filter, bias, out *tensor.Tensor) (Kernel, error) {
+	if filter.Data == nil || (bias != nil && bias.Data == nil) || (in.Type == tensor.Float32 && g.outC != g.inC) {
+		return nil, nil
+	}
+	const op = "DEPTHWISE_CONV_2D"
+	k := &dwFast{g: g, in: in, out: out}
+	c, taps := g.outC, g.fH*g.fW
+	is3x3 := g.fH == 3 && g.fW == 3
+	switch in.Type {
+	case tensor.Float32:
+		if err := convFloatSetup(op, p.Activation, filter, bias, out, &k.flo, &k.fhi); err != nil {
+			return nil, err
+		}
+		k.wf = filter.Float32s()[:taps*c]
+		if bias != nil {
+			k.biasF = bias.Float32s()[:c]
+		}
+		if is3x3 {
+			k.w9f = make([][9]float32, c)
+			for t := 0; t < 9; t++ {
+				for ch := 0; ch < c; ch++ {
+					k.w9f[ch][t] = k.wf[t*c+ch]
+				}
+			}
+		}
+	case tensor.Int8, tensor.UInt8:
+		mult, shift, lo, hi, err := convQuantSetup(cfg, op, p.Activation, in, filter, bias, out, c, in.Type, tensor.Int32)
+		if err != nil {
+			return nil, err
+		}
+		k.rq = newGemmRequantParams(mult, shift, out.ZeroPoint(), lo, hi)
+		k.inOff = -in.ZeroPoint()
+		fOff := -filter.ZeroPoint()
+		k.wq = make([]int32, taps*c)
+		for i := range k.wq {
+			if in.Type == tensor.Int8 {
+				k.wq[i] = int32(filter.Int8s()[i]) + fOff
+			} else {
+				k.wq[i] = int32(filter.UInt8s()[i]) + fOff
+			}
+		}
+		if bias != nil {
+			k.bias = bias.Int32s()[:c]
+		}
+		for ch := 0; ch < c; ch++ {
+			var s int32
+			for t := 0; t < taps; t++ {
+				s += k.wq[t*c+ch]
+			}
+			k.rq.ch[ch].cst = k.inOff * s
+			if k.bias != nil {
+				k.rq.ch[ch].cst += k.bias[ch]
+			}
+		}
+		if is3x3 {
+			k.w9 = make([][9]int32, c)
+			for t := 0; t < 9; t++ {
+				for ch := 0; ch < c; ch++ {
+					k.w9[ch][t] = k.wq[t*c+ch]
+				}
+			}
+		}
+	default:
+		return nil, nil
+	}
+	k.pad = make([]byte, g.inC*4)
+	if in.Type != tensor.Float32 {
+		for i := range k.pad {
+			k.pad[i] = byte(-k.inOff)
+		}
+	}
+	rows := g.batch * g.outH
+	k.nparts = parallelThreads(cfg, rows, convWork(rows*g.outW, taps, c))
+	parallelReserve(k.nparts)
+	k.acc = make([][]int32, k.nparts)
+	k.accF = make([][]float32, k.nparts)
+	for i := range k.acc {
+		if in.Type == tensor.Float32 {
+			k.accF[i] = make([]float32, c)
+		} else {
+			k.acc[i] = make([]int32, c)
+		}
+	}
+	switch in.Type {
+	case tensor.Float32:
+		return Func(func() error { parallelRun(dwFloatTask{k}, k.nparts, &k.wg); return nil }), nil
+	case tensor.Int8:
+		return Func(func() error { parallelRun(dwQuantTask[int8]{k}, k.nparts, &k.wg); return nil }), nil
+	}
+	return Func(func() error { parallelRun(dwQuantTask[uint8]{k}, k.nparts, &k.wg); return nil }), nil
+}
+
+type dwQuantTask[T int8 | uint8] struct{ k *dwFast }
+
+func (t dwQuantTask[T]) runPart(part, nparts int) {
+	k := t.k
+	g := &k.g
+	x, y := convView[T](k.in.Data), convView[T](k.out.Data)
+	c, ci := g.outC, g.inC
+	dm := c / ci
+	r0, r1 := parallelRange(part, nparts, g.batch*g.outH)
+	acc := k.acc[part]
+	pad := convView[T](k.pad)[:ci]
+	var taps [9][]T
+	for row := r0; row < r1; row++ {
+		b, oy := row/g.outH, row%g.outH
+		for ox := 0; ox < g.outW; ox++ {
+			o := (row*g.outW + ox) * c
+			yo := y[o : o+c]
+			iy0, ix0 := oy*g.strideH-g.padH, ox*g.strideW-g.padW
+			if k.w9 != nil {
+				dwTaps3x3(g, &taps, x, pad, b, iy0, ix0)
+				if dm == 1 {
+					dwQuant3x3(yo, &taps, k.w9, &k.rq)
+				} else {
+					dwQuant3x3DM(yo, &taps, dm, k.w9, &k.rq)
+				}
+				continue
+			}
+			// Tap by tap, with the reference formula.
+			fy0, fy1 := convTaps(iy0, g.dilH, g.fH, g.inH)
+			fx0, fx1 := convTaps(ix0, g.dilW, g.fW, g.inW)
+			a := acc[:c]
+			clear(a)
+			for fy := fy0; fy < fy1; fy++ {
+				xrow := (b*g.inH + iy0 + fy*g.dilH) * g.inW
+				for fx := fx0; fx < fx1; fx++ {
+					xi := (xrow + ix0 + fx*g.dilW) * ci
+					xs := x[xi : xi+ci]
+					ws := k.wq[(fy*g.fW+fx)*c:][:c]
+					if dm == 1 {
+						ws := ws[:len(xs)]
+						a := a[:len(xs)]
+						for i, v := range xs {
+							a[i] += ws[i] * (int32(v) + k.inOff)
+						}
+						continue
+					}
+					for i, v := range xs {
+						xv := int32(v) + k.inOff
+						for oc := i * dm; oc < i*dm+dm; oc++ {
+							a[oc] += ws[oc] * xv
+						}
+					}
+				}
+			}
+			for i, v := range a {
+				if k.bias != nil {
+					v += k.bias[i]
+				}
+				yo[i] = T(k.rq.out(v, i))
+			}
+		}
+	}
+}
+
+// dwTaps3x3 points taps at the input pixels of a 3×3 window whose
+// top-left corner is (iy0, ix0) in batch b, and at pad where the window
+// leaves the input.
+func dwTaps3x3[T float32 | int8 | uint8](g *convGeom, taps *[9][]T, x, pad []T, b, iy0, ix0 int) {
+	ci := g.inC
+	for fy := 0; fy < 3; fy++ {
+		iy := iy0 + fy*g.dilH
+		rowIn := iy >= 0 && iy < g.inH
+		for fx := 0; fx < 3; fx++ {
+			ix := ix0 + fx*g.dilW
+			if rowIn && ix >= 0 && ix < g.inW {
+				off := ((b*g.inH+iy)*g.inW + ix) * ci
+				taps[fy*3+fx] = x[off : off+ci]
+			} else {
+				taps[fy*3+fx] = pad
+			}
+		}
+	}
+}
+
+// dwQuant3x3DM is dwQuant3x3 for a depth multiplier dm > 1: each input
+// channel's nine taps are loaded once for its dm output channels.
+func dwQuant3x3DM[T int8 | uint8](y []T, taps *[9][]T, dm int, w9 [][9]int32, rq *gemmRequantParams) {
+	ci := len(y) / dm
+	x0, x1, x2 := taps[0][:ci], taps[1][:ci], taps[2][:ci]
+	x3, x4, x5 := taps[3][:ci], taps[4][:ci], taps[5][:ci]
+	x6, x7, x8 := taps[6][:ci], taps[7][:ci], taps[8][:ci]
+	w9, chans := w9[:len(y)], rq.ch[:len(y)]
+	outOff, lo, hi := rq.outOff, rq.lo, rq.hi
+	for i := range x0 {
+		v0, v1, v2 := int32(x0[i]), int32(x1[i]), int32(x2[i])
+		v3, v4, v5 := int32(x3[i]), int32(x4[i]), int32(x5[i])
+		v6, v7, v8 := int32(x6[i]), int32(x7[i]), int32(x8[i])
+		for c := i * dm; c < i*dm+dm; c++ {
+			w, ch := &w9[c], &chans[c]
+			acc := ch.cst + w[0]*v0 + w[1]*v1 + w[2]*v2 + w[3]*v3 + w[4]*v4 +
+				w[5]*v5 + w[6]*v6 + w[7]*v7 + w[8]*v8
+			v := ch.requant(acc) + outOff
+			y[c] = T(min(max(v, lo), hi))
+		}
+	}
+}
+
+// dwQuant3x3 computes one output pixel from the nine taps of its window.
+func dwQuant3x3[T int8 | uint8](y []T, taps *[9][]T, w9 [][9]int32, rq *gemmRequantParams) {
+	n := len(y)
+	x0, x1, x2 := taps[0][:n], taps[1][:n], taps[2][:n]
+	x3, x4, x5 := taps[3][:n], taps[4][:n], taps[5][:n]
+	x6, x7, x8 := taps[6][:n], taps[7][:n], taps[8][:n]
+	w9, chans := w9[:n], rq.ch[:n]
+	outOff, lo, hi := rq.outOff, rq.lo, rq.hi
+	for c := range y {
+		w, ch := &w9[c], &chans[c]
+		acc := ch.cst + w[0]*int32(x0[c]) + w[1]*int32(x1[c]) + w[2]*int32(x2[c]) +
+			w[3]*int32(x3[c]) + w[4]*int32(x4[c]) + w[5]*int32(x5[c]) +
+			w[6]*int32(x6[c]) + w[7]*int32(x7[c]) + w[8]*int32(x8[c])
+		v := ch.requant(acc) + outOff
+		y[c] = T(min(max(v, lo), hi))
+	}
+}
+
+type dwFloatTask struct{ k *dwFast }
+
+func (t dwFloatTask) runPart(part, nparts int) {
+	k := t.k
+	g := &k.g
+	x, y := k.in.Float32s(), k.out.Float32s()
+	c := g.outC
+	r0, r1 := parallelRange(part, nparts, g.batch*g.outH)
+	acc := k.accF[part]
+	pad := convView[float32](k.pad)[:c]
+	var taps [9][]float32
+	for row := r0; row < r1; row++ {
+		b, oy := row/g.outH, row%g.outH
+		for ox := 0; ox < g.outW; ox++ {
+			o := (row*g.outW + ox) * c
+			yo := y[o : o+c]
+			iy0, ix0 := oy*g.strideH-g.padH, ox*g.strideW-g.padW
+			if k.w9f != nil {
+				dwTaps3x3(g, &taps, x, pad, b, iy0, ix0)
+				k.float3x3(yo, &taps)
+				continue
+			}
+			fy0, fy1 := convTaps(iy0, g.dilH, g.fH, g.inH)
+			fx0, fx1 := convTaps(ix0, g.dilW, g.fW, g.inW)
+			a := acc[:c]
+			clear(a)
+			for fy := fy0; fy < fy1; fy++ {
+				xrow := (b*g.inH + iy0 + fy*g.dilH) * g.inW
+				for fx := fx0; fx < fx1; fx++ {
+					xi := (xrow + ix0 + fx*g.dilW) * c
+					xs := x[xi : xi+c]
+					ws := k.wf[(fy*g.fW+fx)*c:][:len(xs)]
+					a := a[:len(xs)]
+					for i, v := range xs {
+						a[i] += v * ws[i]
+					}
+				}
+			}
+			for i, v := range a {
+				if k.biasF != nil {
+					v += k.biasF[i]
+				}
+				yo[i] = ClampF(v, k.flo, k.fhi)
+			}
+		}
+	}
+}
+
+// float3x3 is dwQuant3x3 for floats: the products are added one by one
+// from 0 in tap order, then the bias, as the reference does.
+func (k *dwFast) float3x3(y []float32, taps *[9][]float32) {
+	n := len(y)
+	x0, x1, x2 := taps[0][:n], taps[1][:n], taps[2][:n]
+	x3, x4, x5 := taps[3][:n], taps[4][:n], taps[5][:n]
+	x6, x7, x8 := taps[6][:n], taps[7][:n], taps[8][:n]
+	w9 := k.w9f[:n]
+	lo, hi := k.flo, k.fhi
+	for c := range y {
+		w := &w9[c]
+		var acc float32
+		acc += x0[c] * w[0]
+		acc += x1[c] * w[1]
+		acc += x2[c] * w[2]
+		acc += x3[c] * w[3]
+		acc += x4[c] * w[4]
+		acc += x5[c] * w[5]
+		acc += x6[c] * w[6]
+		acc += x7[c] * w[7]
+		acc += x8[c] * w[8]
+		if k.biasF != nil {
+			acc += k.biasF[c]
+		}
+		y[c] = ClampF(acc, lo, hi)
+	}
 }

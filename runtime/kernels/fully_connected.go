@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/edged-dev/edged/runtime/tensor"
 )
@@ -30,6 +31,9 @@ func FullyConnected(cfg *Config, p FullyConnectedParams, in, filter, bias, out *
 		out.Shape = append(append(out.Shape[:0], in.Shape[:in.Rank()-1]...), units)
 	} else {
 		out.Shape = append(out.Shape[:0], batch, units)
+	}
+	if fast, err := newFCFast(cfg, p, in, filter, bias, out, batch, units, depth); fast != nil || err != nil {
+		return fast, err
 	}
 	switch in.Type {
 	case tensor.Float32:
@@ -80,38 +84,51 @@ func fullyConnectedFloat(p FullyConnectedParams, in, filter, bias, out *tensor.T
 	}), nil
 }
 
-func fullyConnectedQuant(cfg *Config, p FullyConnectedParams, in, filter, bias, out *tensor.Tensor, batch, units, depth int) (Kernel, error) {
+// fullyConnectedQuantSetup checks quantized operands and returns the
+// multipliers, activation range and offsets.
+func fullyConnectedQuantSetup(cfg *Config, p FullyConnectedParams, in, filter, bias, out *tensor.Tensor, units int) (mult []int32, shift []int, lo, hi, inOff, filterOff, outOff int32, err error) {
+	fail := func(err error) ([]int32, []int, int32, int32, int32, int32, int32, error) {
+		return nil, nil, 0, 0, 0, 0, 0, err
+	}
 	if cfg.Arithmetic != Reference {
-		return nil, unsupportedf("%s arithmetic", cfg.Arithmetic)
+		return fail(unsupportedf("%s arithmetic", cfg.Arithmetic))
 	}
 	if err := CheckType("filter", filter, in.Type); err != nil {
-		return nil, err
+		return fail(err)
 	}
 	if err := CheckType("output", out, in.Type); err != nil {
-		return nil, err
+		return fail(err)
 	}
 	for _, t := range []*tensor.Tensor{in, filter, out} {
 		if err := CheckQuantized("operand", t); err != nil {
-			return nil, err
+			return fail(err)
 		}
 	}
 	if bias != nil {
 		if err := CheckType("bias", bias, tensor.Int32); err != nil {
-			return nil, err
+			return fail(err)
 		}
 	}
-	lo, hi, err := QuantizedActivationRange(p.Activation, out)
+	lo, hi, err = QuantizedActivationRange(p.Activation, out)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
-	mult, shift, err := ChannelMultipliers(in, filter, out, units)
+	mult, shift, err = ChannelMultipliers(in, filter, out, units)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
-	inOff, outOff := -in.ZeroPoint(), out.ZeroPoint()
-	filterOff := -filter.ZeroPoint()
+	inOff, outOff = -in.ZeroPoint(), out.ZeroPoint()
+	filterOff = -filter.ZeroPoint()
 	if in.Type == tensor.Int8 && filterOff != 0 {
-		return nil, fmt.Errorf("int8 filter %q has zero point %d; want 0", filter.Name, -filterOff)
+		return fail(fmt.Errorf("int8 filter %q has zero point %d; want 0", filter.Name, -filterOff))
+	}
+	return mult, shift, lo, hi, inOff, filterOff, outOff, nil
+}
+
+func fullyConnectedQuant(cfg *Config, p FullyConnectedParams, in, filter, bias, out *tensor.Tensor, batch, units, depth int) (Kernel, error) {
+	mult, shift, lo, hi, inOff, filterOff, outOff, err := fullyConnectedQuantSetup(cfg, p, in, filter, bias, out, units)
+	if err != nil {
+		return nil, err
 	}
 	return Func(func() error {
 		var b []int32
@@ -176,4 +193,97 @@ func ChannelMultipliers(in, filter, out *tensor.Tensor, n int) (mult []int32, sh
 		mult[c], shift[c] = QuantizeMultiplier(real)
 	}
 	return mult, shift, nil
+}
+
+// fcFast is FULLY_CONNECTED as a GEMM over weights packed at construction
+// (see gemm.go), used when the weights and bias are constant. Threads
+// split the output units.
+type fcFast struct {
+	batch, depth int
+	u8           bool
+	nparts       int
+	wg           sync.WaitGroup
+	in, out      *tensor.Tensor
+	q            *gemmQ
+	f            *gemmF
+	asum         [][]int32 // per part: the rows' input sums
+}
+
+func newFCFast(cfg *Config, p FullyConnectedParams, in, filter, bias, out *tensor.Tensor, batch, units, depth int) (Kernel, error) {
+	if filter.Data == nil || (bias != nil && bias.Data == nil) || filter.NumElements() != units*depth {
+		return nil, nil
+	}
+	k := &fcFast{batch: batch, depth: depth, in: in, out: out}
+	var nb int
+	switch in.Type {
+	case tensor.Float32:
+		if err := CheckType("filter", filter, tensor.Float32); err != nil {
+			return nil, err
+		}
+		if err := CheckType("output", out, tensor.Float32); err != nil {
+			return nil, err
+		}
+		var bs []float32
+		if bias != nil {
+			if err := CheckType("bias", bias, tensor.Float32); err != nil {
+				return nil, err
+			}
+			bs = bias.Float32s()
+		}
+		lo, hi, err := FloatActivationRange(p.Activation)
+		if err != nil {
+			return nil, err
+		}
+		k.f = newGemmF(filter.Float32s(), bs, units, depth, lo, hi)
+		nb = k.f.nb
+	case tensor.Int8, tensor.UInt8:
+		mult, shift, lo, hi, inOff, fOff, outOff, err := fullyConnectedQuantSetup(cfg, p, in, filter, bias, out, units)
+		if err != nil {
+			return nil, err
+		}
+		var bs []int32
+		if bias != nil {
+			bs = bias.Int32s()
+		}
+		if in.Type == tensor.Int8 {
+			k.q = newGemmQ(filter.Int8s(), bs, units, depth, inOff, fOff, mult, shift, outOff, lo, hi)
+		} else {
+			k.q = newGemmQ(filter.UInt8s(), bs, units, depth, inOff, fOff, mult, shift, outOff, lo, hi)
+			k.u8 = true
+		}
+		// Parts take pairs of blocks, the main kernel's width.
+		nb = (k.q.nb + 1) / 2
+	default:
+		return nil, nil
+	}
+	k.nparts = parallelThreads(cfg, nb, convWork(batch, depth, units))
+	parallelReserve(k.nparts)
+	k.asum = make([][]int32, k.nparts)
+	if k.q != nil && k.q.fOff != 0 {
+		for i := range k.asum {
+			k.asum[i] = make([]int32, batch)
+		}
+	}
+	return Func(func() error { parallelRun(k, k.nparts, &k.wg); return nil }), nil
+}
+
+func (k *fcFast) runPart(part, nparts int) {
+	if k.f != nil {
+		j0, j1 := parallelRange(part, nparts, k.f.nb)
+		gemmFRun(k.f, k.in.Float32s()[:k.batch*k.depth], k.batch, j0, j1, k.out.Float32s(), k.f.n)
+		return
+	}
+	pairs := (k.q.nb + 1) / 2
+	j0, j1 := parallelRange(part, nparts, pairs)
+	j0, j1 = 2*j0, min(2*j1, k.q.nb)
+	a := convView[int8](k.in.Data)[:k.batch*k.depth]
+	asum := k.asum[part]
+	if k.q.fOff != 0 {
+		gemmQRowSums(a, k.depth, k.q.flip, asum)
+	}
+	if k.u8 {
+		gemmQRun(k.q, a, k.batch, asum, j0, j1, k.out.UInt8s(), k.q.n)
+	} else {
+		gemmQRun(k.q, a, k.batch, asum, j0, j1, k.out.Int8s(), k.q.n)
+	}
 }
