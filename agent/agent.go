@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/edged-dev/edged/agent/batch"
 	"github.com/edged-dev/edged/agent/cache"
 	"github.com/edged-dev/edged/agent/config"
 	"github.com/edged-dev/edged/agent/infer"
@@ -119,7 +120,13 @@ func (a *Agent) Close() {
 // LoadModel loads (or reloads) a model and swaps it in atomically:
 // requests in flight finish on the version they started on.
 func (a *Agent) LoadModel(mc config.Model) error {
-	s, err := loadModel(a.cfg, mc, a.reg, a.log)
+	var s *servedModel
+	var err error
+	if mc.Ensemble != nil {
+		s, err = a.loadEnsemble(mc)
+	} else {
+		s, err = loadModel(a.cfg, mc, a.reg, a.log)
+	}
 	if err != nil {
 		return err
 	}
@@ -137,7 +144,7 @@ func (a *Agent) LoadModel(mc config.Model) error {
 		}()
 	}
 	a.modelInfo.WithLabelValues(s.info.Name, s.info.Version, s.info.SHA256).Set(1)
-	a.log.Info("model loaded", "model", s.info.Name, "version", s.info.Version, "sha256", s.info.SHA256[:12], "inputs", len(s.info.Inputs), "outputs", len(s.info.Outputs))
+	a.log.Info("model loaded", "model", s.info.Name, "version", s.info.Version, "sha256", s.info.SHA256[:12], "path", s.info.Path, "inputs", len(s.info.Inputs), "outputs", len(s.info.Outputs))
 	return nil
 }
 
@@ -178,6 +185,20 @@ func (a *Agent) Infer(ctx context.Context, name, version string, in []infer.Tens
 		}
 	}
 	out, err := s.run(ctx, in)
+	// A request that picked a version just as it was swapped out (its
+	// batchers closing) goes to the new version: a swap drops nothing.
+	for try := 0; try < 3 && errors.Is(err, batch.ErrClosed); try++ {
+		var cur *servedModel
+		if cur, err = a.model(name, version); err != nil {
+			break
+		}
+		if cur == s {
+			err = fmt.Errorf("model %q: %w", name, batch.ErrClosed)
+			break
+		}
+		s = cur
+		out, err = s.run(ctx, in)
+	}
 	if err == nil && key != nil {
 		if perr := st.Put(s.info.SHA256, key, out); perr != nil {
 			a.log.Warn("cache write", "model", s.info.Name, "err", perr)

@@ -30,7 +30,9 @@ type servedModel struct {
 	info      infer.ModelInfo
 	model     *tflite.Model
 	instances []*instance
-	next      atomic.Uint64
+	// batchers feed the instances (or, for an ensemble, its members).
+	batchers []*batch.Batcher
+	next     atomic.Uint64
 	// batchable: the graph carries a batch dimension, so a batch of n
 	// requests runs as one invocation at batch n.
 	batchable bool
@@ -123,6 +125,7 @@ func loadModel(c *config.Config, mc config.Model, reg prometheus.Registerer, log
 			return nil, fmt.Errorf("model %q: %w", mc.Name, err)
 		}
 		in.batcher = batch.New(in, batch.Options{MaxBatch: mc.Batch.MaxBatch, MaxDelay: mc.Batch.MaxDelay.D(), QueueCapacity: perInstance, Overload: policy, Metrics: met})
+		s.batchers = append(s.batchers, in.batcher)
 	}
 	return s, nil
 }
@@ -193,8 +196,8 @@ func (s *servedModel) stuckSince() time.Time {
 // queued is the number of requests waiting in the model's batchers.
 func (s *servedModel) queued() int {
 	n := 0
-	for _, in := range s.instances {
-		n += in.batcher.Len()
+	for _, b := range s.batchers {
+		n += b.Len()
 	}
 	return n
 }
@@ -225,13 +228,13 @@ func (s *servedModel) run(ctx context.Context, in []infer.Tensor) ([]infer.Tenso
 	if err := s.check(in); err != nil {
 		return nil, err
 	}
-	best := s.instances[int(s.next.Add(1)%uint64(len(s.instances)))]
-	for _, c := range s.instances {
-		if c.batcher.Len() < best.batcher.Len() {
-			best = c
+	best := s.batchers[int(s.next.Add(1)%uint64(len(s.batchers)))]
+	for _, b := range s.batchers {
+		if b.Len() < best.Len() {
+			best = b
 		}
 	}
-	out, err := best.batcher.Submit(ctx, in)
+	out, err := best.Submit(ctx, in)
 	if err != nil {
 		return nil, fmt.Errorf("model %q: %w", s.info.Name, err)
 	}
@@ -240,9 +243,9 @@ func (s *servedModel) run(ctx context.Context, in []infer.Tensor) ([]infer.Tenso
 
 // close stops the batchers: waiting requests run first, within ctx.
 func (s *servedModel) close(ctx context.Context) {
-	for _, in := range s.instances {
-		if err := in.batcher.Shutdown(ctx); err != nil {
-			in.batcher.Close()
+	for _, b := range s.batchers {
+		if err := b.Shutdown(ctx); err != nil {
+			b.Close()
 		}
 	}
 }

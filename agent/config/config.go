@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -99,6 +100,19 @@ type Model struct {
 	Instances int   `yaml:"instances"`
 	Batch     Batch `yaml:"batch"`
 	Cache     Cache `yaml:"cache"`
+	// Ensemble, when set, makes this entry an ensemble of earlier models
+	// (no path): they run in parallel on the same input and their first
+	// outputs are combined.
+	Ensemble *Ensemble `yaml:"ensemble"`
+}
+
+// Ensemble combines models that take the same input.
+type Ensemble struct {
+	// Members name models defined earlier in the list (not ensembles).
+	Members []string `yaml:"members"`
+	// Combine is "mean" (of dequantized outputs), "vote" (majority of
+	// top-1 classes) or "concat" (dequantized, along the last axis).
+	Combine string `yaml:"combine"`
 }
 
 // Batch configures dynamic batching of one model.
@@ -416,7 +430,27 @@ func (c *Config) Validate() error {
 		if !ValidName(m.Version) {
 			bad(p+".version", "%q: want 1-128 letters, digits, '.', '_' or '-'", m.Version)
 		}
-		if m.Path == "" {
+		if m.Ensemble != nil {
+			if m.Path != "" {
+				bad(p+".path", "an ensemble has no path; its members have")
+			}
+			if len(m.Ensemble.Members) < 2 {
+				bad(p+".ensemble.members", "lists %d models; want at least 2", len(m.Ensemble.Members))
+			}
+			for j, name := range m.Ensemble.Members {
+				k := slices.IndexFunc(c.Models[:i], func(o Model) bool { return o.Name == name })
+				if k < 0 {
+					bad(fmt.Sprintf("%s.ensemble.members[%d]", p, j), "%q is not a model defined before this one", name)
+				} else if c.Models[k].Ensemble != nil {
+					bad(fmt.Sprintf("%s.ensemble.members[%d]", p, j), "%q is an ensemble; members must be models", name)
+				}
+			}
+			switch m.Ensemble.Combine {
+			case "mean", "vote", "concat":
+			default:
+				bad(p+".ensemble.combine", "is %q; want mean, vote or concat", m.Ensemble.Combine)
+			}
+		} else if m.Path == "" {
 			bad(p+".path", "must be set")
 		}
 		if m.Threads < 0 || m.Threads > 256 {

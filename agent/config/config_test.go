@@ -105,3 +105,29 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestEnsembleConfig(t *testing.T) {
+	base := "version: 1\nmodels:\n  - name: a\n    path: a.tflite\n  - name: b\n    path: b.tflite\n"
+	tests := []struct{ name, doc, wantErr string }{
+		{"ok", base + "  - name: e\n    ensemble: {members: [a, b], combine: vote}\n", ""},
+		{"one member", base + "  - name: e\n    ensemble: {members: [a], combine: mean}\n", "models[2].ensemble.members: lists 1 models"},
+		{"unknown member", base + "  - name: e\n    ensemble: {members: [a, z], combine: mean}\n", `models[2].ensemble.members[1]: "z" is not a model defined before this one`},
+		{"nested", base + "  - name: e\n    ensemble: {members: [a, b], combine: mean}\n  - name: f\n    ensemble: {members: [a, e], combine: mean}\n", `"e" is an ensemble`},
+		{"bad combine", base + "  - name: e\n    ensemble: {members: [a, b], combine: max}\n", `models[2].ensemble.combine: is "max"`},
+		{"path too", base + "  - name: e\n    path: x.tflite\n    ensemble: {members: [a, b], combine: mean}\n", "models[2].path: an ensemble has no path"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.doc), "/tmp")
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("error %v; want %q", err, tc.wantErr)
+			}
+		})
+	}
+}
