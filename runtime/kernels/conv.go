@@ -415,7 +415,7 @@ type convFast struct {
 	k      int  // filter height × width × input channels
 	m      int  // output pixels (batch × height × width)
 	direct bool // A is the input itself
-	u8     bool
+	u8     bool // uint8 operands
 	tileM  int
 	nparts int
 	wg     sync.WaitGroup
@@ -519,20 +519,19 @@ func (t convFastTask[T]) runPart(part, nparts int) {
 			convIm2col(&k.g, x, a, m0, rows, fill)
 		}
 		ys := y[m0*n : (m0+rows)*n]
-		switch {
-		case k.f != nil:
+		if k.f != nil {
 			gemmFRun(k.f, convAs[float32](a), rows, 0, k.f.nb, convAs[float32](ys), n)
-		default:
-			// uint8 data is handed to the GEMM as int8 bytes (see gemmQ).
-			a := convAs[int8](a)
-			if k.q.fOff != 0 {
-				gemmQRowSums(a, k.k, k.q.flip, asum[:rows])
-			}
-			if k.u8 {
-				gemmQRun(k.q, a, rows, asum, 0, k.q.nb, convAs[uint8](ys), n)
-			} else {
-				gemmQRun(k.q, a, rows, asum, 0, k.q.nb, convAs[int8](ys), n)
-			}
+			continue
+		}
+		// uint8 data is handed to the GEMM as int8 bytes (see gemmQ).
+		aq := convAs[int8](a)
+		if k.q.fOff != 0 {
+			gemmQRowSums(aq, k.k, k.q.flip, asum[:rows])
+		}
+		if k.u8 {
+			gemmQRun(k.q, aq, rows, asum, 0, k.q.nb, convAs[uint8](ys), n)
+		} else {
+			gemmQRun(k.q, aq, rows, asum, 0, k.q.nb, convAs[int8](ys), n)
 		}
 	}
 }

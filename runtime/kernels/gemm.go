@@ -1,0 +1,476 @@
+package kernels
+
+// Portable GEMM micro-kernels shared by CONV_2D and FULLY_CONNECTED.
+//
+// C[m][n] = Σ_k A[m][k]·B[n][k]: A holds one row of K inputs per output
+// pixel (the input itself for 1×1 convolutions and FC, an im2col copy
+// otherwise), B the weights, packed once by the constructor in blocks of
+// output channels.
+//
+// Quantized kernels multiply raw int8/uint8 values and add the zero-point
+// corrections afterwards (see gemmQ). They compute three channels per
+// 64-bit multiply (SWAR): the packed weight w0 + w1·2²¹ + w2·2⁴² times x
+// accumulates S0 + S1·2²¹ + S2·2⁴² in one int64. Every gemmQChunk depth
+// steps, before a 21-bit lane can overflow, the three sums are extracted
+// exactly and added to int32 totals, so the totals are the same wrapping
+// int32 sums as the reference's for any depth.
+//
+// uint8 operands are shifted to int8 (x-128, one XOR of the sign bit), so
+// that products stay within 2¹⁴ and a lane holds 63 of them; the shift is
+// folded into the zero-point corrections.
+
+// gemmQNR is the number of output channels per packed quantized block: two
+// int64 of three lanes each.
+const gemmQNR = 6
+
+// gemmNR is the number of output channels per packed float block.
+const gemmNR = 4
+
+// gemmQChunk is the number of depth steps whose int8 products fit a
+// signed 21-bit lane: 63·128·128 < 2²⁰.
+const gemmQChunk = (1<<20 - 1) / (128 * 128)
+
+// gemmQPack packs n rows of k weights into blocks of gemmQNR channels:
+// block j, depth d holds {w[6j][d] + w[6j+1][d]·2²¹ + w[6j+2][d]·2⁴², the
+// same for channels 6j+3..6j+5}; missing channels are 0. It also returns
+// each row's sum.
+func gemmQPack(w []int8, n, k int) (packed [][2]int64, sums []int32) {
+	nb := (n + gemmQNR - 1) / gemmQNR
+	packed = make([][2]int64, nb*k)
+	sums = make([]int32, nb*gemmQNR)
+	at := func(c, d int) int64 {
+		if c >= n {
+			return 0
+		}
+		return int64(w[c*k+d])
+	}
+	for j := 0; j < nb; j++ {
+		c := j * gemmQNR
+		for d := 0; d < k; d++ {
+			packed[j*k+d] = [2]int64{
+				at(c, d) + at(c+1, d)<<21 + at(c+2, d)<<42,
+				at(c+3, d) + at(c+4, d)<<21 + at(c+5, d)<<42,
+			}
+		}
+	}
+	for c := 0; c < n; c++ {
+		var s int32
+		for _, v := range w[c*k : c*k+k] {
+			s += int32(v)
+		}
+		sums[c] = s
+	}
+	return packed, sums
+}
+
+// gemmQLanes adds the three lanes of a SWAR accumulator to t[0..2].
+func gemmQLanes(acc int64, t []int32) {
+	s0 := acc << 43 >> 43
+	acc = (acc - s0) >> 21
+	s1 := acc << 43 >> 43
+	t = t[:3]
+	t[0] += int32(s0)
+	t[1] += int32(s1)
+	t[2] += int32((acc - s1) >> 21)
+}
+
+// gemmQDot2x2 multiplies two rows of A by two blocks of B (12 channels),
+// adding to t[row][channel]; flip shifts uint8 inputs (viewed as int8) to
+// the signed range. The SWAR loops are separate functions so that their
+// accumulators stay in registers.
+func gemmQDot2x2(a0, a1 []int8, b, b2 [][2]int64, flip bool, t *[2][2 * gemmQNR]int32) {
+	n := len(a0)
+	a1, b, b2 = a1[:n], b[:n], b2[:n]
+	for k0 := 0; k0 < n; k0 += gemmQChunk {
+		k1 := min(k0+gemmQChunk, n)
+		var c00, c01, c02, c03, c10, c11, c12, c13 int64
+		if flip {
+			c00, c01, c02, c03, c10, c11, c12, c13 = gemmQSwar2x2Flip(a0[k0:k1], a1[k0:k1], b[k0:k1], b2[k0:k1])
+		} else {
+			c00, c01, c02, c03, c10, c11, c12, c13 = gemmQSwar2x2(a0[k0:k1], a1[k0:k1], b[k0:k1], b2[k0:k1])
+		}
+		gemmQLanes(c00, t[0][0:])
+		gemmQLanes(c01, t[0][3:])
+		gemmQLanes(c02, t[0][6:])
+		gemmQLanes(c03, t[0][9:])
+		gemmQLanes(c10, t[1][0:])
+		gemmQLanes(c11, t[1][3:])
+		gemmQLanes(c12, t[1][6:])
+		gemmQLanes(c13, t[1][9:])
+	}
+}
+
+func gemmQSwar2x2(a0, a1 []int8, b, b2 [][2]int64) (c00, c01, c02, c03, c10, c11, c12, c13 int64) {
+	b = b[:len(a0)]
+	b2 = b2[:len(a0)]
+	a1 = a1[:len(a0)]
+	for k, v := range a0 {
+		x := int64(v)
+		y := int64(a1[k])
+		w0, w1 := b[k][0], b[k][1]
+		c00 += w0 * x
+		c01 += w1 * x
+		c10 += w0 * y
+		c11 += w1 * y
+		w0, w1 = b2[k][0], b2[k][1]
+		c02 += w0 * x
+		c03 += w1 * x
+		c12 += w0 * y
+		c13 += w1 * y
+	}
+	return
+}
+
+func gemmQSwar2x2Flip(a0, a1 []int8, b, b2 [][2]int64) (c00, c01, c02, c03, c10, c11, c12, c13 int64) {
+	b = b[:len(a0)]
+	b2 = b2[:len(a0)]
+	a1 = a1[:len(a0)]
+	for k, v := range a0 {
+		x := int64(v ^ -128)
+		y := int64(a1[k] ^ -128)
+		w0, w1 := b[k][0], b[k][1]
+		c00 += w0 * x
+		c01 += w1 * x
+		c10 += w0 * y
+		c11 += w1 * y
+		w0, w1 = b2[k][0], b2[k][1]
+		c02 += w0 * x
+		c03 += w1 * x
+		c12 += w0 * y
+		c13 += w1 * y
+	}
+	return
+}
+
+// gemmQDot2 multiplies two rows of A by one block of B.
+func gemmQDot2(a0, a1 []int8, b [][2]int64, flip bool, t *[2][2 * gemmQNR]int32) {
+	n := len(a0)
+	a1, b = a1[:n], b[:n]
+	var fx int8
+	if flip {
+		fx = -128
+	}
+	for k0 := 0; k0 < n; k0 += gemmQChunk {
+		k1 := min(k0+gemmQChunk, n)
+		var c00, c01, c10, c11 int64
+		a0, a1, b := a0[k0:k1], a1[k0:k1], b[k0:k1]
+		for k, v := range a0 {
+			x := int64(v ^ fx)
+			y := int64(a1[k] ^ fx)
+			w0, w1 := b[k][0], b[k][1]
+			c00 += w0 * x
+			c01 += w1 * x
+			c10 += w0 * y
+			c11 += w1 * y
+		}
+		gemmQLanes(c00, t[0][0:])
+		gemmQLanes(c01, t[0][3:])
+		gemmQLanes(c10, t[1][0:])
+		gemmQLanes(c11, t[1][3:])
+	}
+}
+
+// gemmQDot1 multiplies one row of A by one block of B.
+func gemmQDot1(a []int8, b [][2]int64, flip bool, t *[2][2 * gemmQNR]int32) {
+	n := len(a)
+	b = b[:n]
+	var fx int8
+	if flip {
+		fx = -128
+	}
+	for k0 := 0; k0 < n; k0 += gemmQChunk {
+		k1 := min(k0+gemmQChunk, n)
+		var c0, c1 int64
+		bs := b[k0:k1]
+		for k, v := range a[k0:k1] {
+			x := int64(v ^ fx)
+			c0 += bs[k][0] * x
+			c1 += bs[k][1] * x
+		}
+		gemmQLanes(c0, t[0][0:])
+		gemmQLanes(c1, t[0][3:])
+	}
+}
+
+// gemmChan is one output channel's requantization: the constant added to
+// its accumulator, then MultiplyByQuantizedMultiplier with the shift split
+// into its left and right parts.
+type gemmChan struct {
+	cst         int32
+	mult        int32
+	rnd         int32 // 2^(right-1), 0 if right is 0
+	left, right uint8
+	neg         int8 // -1 if right > 0: negative values round one less
+}
+
+// gemmRequantParams turn int32 accumulators into clamped outputs.
+type gemmRequantParams struct {
+	ch     []gemmChan
+	outOff int32
+	lo, hi int32
+}
+
+// newGemmRequantParams splits each channel's shift into its left and right
+// parts; ch is padded to a whole number of gemmQNR blocks, cst left 0.
+func newGemmRequantParams(mult []int32, shift []int, outOff, lo, hi int32) gemmRequantParams {
+	nn := (len(mult) + gemmQNR - 1) / gemmQNR * gemmQNR
+	p := gemmRequantParams{ch: make([]gemmChan, nn), outOff: outOff, lo: lo, hi: hi}
+	for c, s := range shift {
+		ch := &p.ch[c]
+		ch.mult = mult[c]
+		if s > 0 {
+			ch.left = uint8(s)
+		} else if s < 0 {
+			ch.right = uint8(-s)
+			ch.rnd = 1 << (ch.right - 1)
+			ch.neg = -1
+		}
+	}
+	return p
+}
+
+// out requantizes acc (without the channel constant) for channel c.
+func (p *gemmRequantParams) out(acc int32, c int) int32 {
+	v := p.ch[c].requant(acc) + p.outOff
+	return min(max(v, p.lo), p.hi)
+}
+
+// requant is MultiplyByQuantizedMultiplier(x, mult, shift) in fewer
+// operations:
+//
+//   - SaturatingRoundingDoublingHighMul(a, m) rounds a·m/2³¹ to nearest,
+//     ties up for positive and toward zero for negative products, which
+//     is floor((a·m + 2³⁰) / 2³¹) in both cases. It never saturates here:
+//     m is never math.MinInt32 (QuantizeMultiplier's significands are
+//     non-negative).
+//   - RoundingDivideByPOT(h, r) rounds h/2^r to nearest, ties away from
+//     zero: floor((h + 2^(r-1) - [h<0]) / 2^r) for r > 0.
+//
+// The masks tell the compiler the shifts are in range (QuantizeMultiplier
+// keeps them within [-31, 30]), sparing it the overflow handling.
+func (ch *gemmChan) requant(x int32) int32 {
+	h := (int64(x<<(ch.left&31))*int64(ch.mult) + 1<<30) >> 31
+	return int32((h + int64(ch.rnd) + (h>>63)&int64(ch.neg)) >> (ch.right & 63))
+}
+
+// gemmQ is a packed quantized weight matrix with everything needed to turn
+// raw dot products into requantized outputs bit-exactly as TFLite's
+// reference kernels do:
+//
+//	Σ(w+fOff)(x+inOff) + bias = Σw·x + fOff·Σx + [bias + inOff·Σw + K·fOff·inOff]
+//
+// in wrapping int32 arithmetic, so the accumulator is the same value. The
+// bracket is per channel (cst); Σx is per row and only needed when the
+// filter has a zero point (legacy uint8). For uint8, w and x above are
+// the shifted values w-128 and x-128, and the offsets grow by 128.
+type gemmQ struct {
+	k, n, nb int
+	flip     bool // uint8 operands
+	b        [][2]int64
+	fOff     int32
+	rq       gemmRequantParams // with the bracket above as cst
+}
+
+// newGemmQ packs w ([n][k]) and precomputes the per-channel constants.
+// bias may be nil.
+func newGemmQ[T int8 | uint8](w []T, bias []int32, n, k int, inOff, fOff int32, mult []int32, shift []int, outOff, lo, hi int32) *gemmQ {
+	var z T
+	g := &gemmQ{k: k, n: n, nb: (n + gemmQNR - 1) / gemmQNR, flip: ^z > 0}
+	ws := make([]int8, n*k)
+	for i, v := range w[:n*k] {
+		if g.flip {
+			ws[i] = int8(uint8(v) ^ 0x80)
+		} else {
+			ws[i] = int8(v)
+		}
+	}
+	if g.flip {
+		inOff += 128
+		fOff += 128
+	}
+	g.fOff = fOff
+	var sums []int32
+	g.b, sums = gemmQPack(ws, n, k)
+	g.rq = newGemmRequantParams(mult, shift, outOff, lo, hi)
+	kk := int32(k) * fOff * inOff
+	for c := 0; c < n; c++ {
+		var bc int32
+		if bias != nil {
+			bc = bias[c]
+		}
+		g.rq.ch[c].cst = bc + inOff*sums[c] + kk
+	}
+	return g
+}
+
+// gemmQRowSums sets sums[r] to the sum of row r of a (row stride k), as
+// shifted to int8 if flip.
+func gemmQRowSums(a []int8, k int, flip bool, sums []int32) {
+	for r := range sums {
+		var s int32
+		if flip {
+			for _, v := range a[r*k : r*k+k] {
+				s += int32(uint8(v))
+			}
+			s -= int32(128 * k)
+		} else {
+			for _, v := range a[r*k : r*k+k] {
+				s += int32(v)
+			}
+		}
+		sums[r] = s
+	}
+}
+
+// gemmQRun computes rows [0, rows) of a (row stride g.k) against channel
+// blocks [j0, j1) and writes requantized results to y, row r at
+// y[r·ldy:], channel c at offset c. asum holds the row sums when fOff≠0.
+// The main kernel takes 2 rows × 2 blocks (12 channels): 8 multiplies per
+// depth step keep the multiplier busy without spilling registers.
+func gemmQRun[T int8 | uint8](g *gemmQ, a []int8, rows int, asum []int32, j0, j1 int, y []T, ldy int) {
+	k := g.k
+	var s0, s1 int32
+	for j := j0; j < j1; j += 2 {
+		bj := g.b[j*k : j*k+k]
+		c := j * gemmQNR
+		two := j+1 < j1
+		var bj2 [][2]int64
+		if two {
+			bj2 = g.b[(j+1)*k : (j+1)*k+k]
+		}
+		r := 0
+		for ; r+2 <= rows; r += 2 {
+			var t [2][2 * gemmQNR]int32
+			if two {
+				gemmQDot2x2(a[r*k:r*k+k], a[(r+1)*k:(r+1)*k+k], bj, bj2, g.flip, &t)
+			} else {
+				gemmQDot2(a[r*k:r*k+k], a[(r+1)*k:(r+1)*k+k], bj, g.flip, &t)
+			}
+			if g.fOff != 0 {
+				s0, s1 = asum[r], asum[r+1]
+			}
+			gemmQStore(g, y[r*ldy:], c, s0, &t[0], two)
+			gemmQStore(g, y[(r+1)*ldy:], c, s1, &t[1], two)
+		}
+		if r < rows {
+			var t [2][2 * gemmQNR]int32
+			gemmQDot1(a[r*k:r*k+k], bj, g.flip, &t)
+			if two {
+				var t2 [2][2 * gemmQNR]int32
+				gemmQDot1(a[r*k:r*k+k], bj2, g.flip, &t2)
+				copy(t[0][gemmQNR:], t2[0][:gemmQNR])
+			}
+			if g.fOff != 0 {
+				s0 = asum[r]
+			}
+			gemmQStore(g, y[r*ldy:], c, s0, &t[0], two)
+		}
+	}
+}
+
+// gemmQStore requantizes and writes the valid channels among c..c+5 (or
+// c..c+11 if two) of one row.
+func gemmQStore[T int8 | uint8](g *gemmQ, y []T, c int, asum int32, t *[2 * gemmQNR]int32, two bool) {
+	nv := gemmQNR
+	if two {
+		nv *= 2
+	}
+	nv = min(nv, g.n-c)
+	// The parameter slices are padded to whole blocks, but not to pairs.
+	rq := &g.rq
+	chans := rq.ch[c : c+nv]
+	off := g.fOff * asum
+	outOff, lo, hi := rq.outOff, rq.lo, rq.hi
+	y = y[c : c+nv]
+	for i := range y {
+		ch := &chans[i]
+		v := ch.requant(t[i]+ch.cst+off) + outOff
+		y[i] = T(min(max(v, lo), hi))
+	}
+}
+
+// gemmF is a packed float32 weight matrix: block j, depth d holds the
+// weights of channels 4j..4j+3 (0 for missing channels). Each output is
+// accumulated over k in order, then the bias is added, exactly as the
+// reference loops do, so results are bit-identical to them.
+type gemmF struct {
+	k, n, nb int
+	b        [][gemmNR]float32
+	bias     []float32 // nil: no bias
+	lo, hi   float32
+}
+
+func newGemmF(w, bias []float32, n, k int, lo, hi float32) *gemmF {
+	g := &gemmF{k: k, n: n, nb: (n + gemmNR - 1) / gemmNR, lo: lo, hi: hi}
+	g.b = make([][gemmNR]float32, g.nb*k)
+	for c := 0; c < n; c++ {
+		j, i := c/gemmNR, c%gemmNR
+		for d := 0; d < k; d++ {
+			g.b[j*k+d][i] = w[c*k+d]
+		}
+	}
+	if bias != nil {
+		g.bias = make([]float32, g.nb*gemmNR)
+		copy(g.bias, bias)
+	}
+	return g
+}
+
+// gemmFDot1 multiplies one row of A by one block of B. Unrolled by two
+// depth steps; each sum still adds its products in depth order.
+func gemmFDot1(a []float32, b [][gemmNR]float32) [gemmNR]float32 {
+	b = b[:len(a)]
+	var c0, c1, c2, c3 float32
+	k := 0
+	for ; k+2 <= len(a); k += 2 {
+		x, y := a[k], a[k+1]
+		bk := (*[2][gemmNR]float32)(b[k : k+2])
+		c0 += x * bk[0][0]
+		c1 += x * bk[0][1]
+		c2 += x * bk[0][2]
+		c3 += x * bk[0][3]
+		c0 += y * bk[1][0]
+		c1 += y * bk[1][1]
+		c2 += y * bk[1][2]
+		c3 += y * bk[1][3]
+	}
+	if k < len(a) {
+		x := a[k]
+		bk := &b[k]
+		c0 += x * bk[0]
+		c1 += x * bk[1]
+		c2 += x * bk[2]
+		c3 += x * bk[3]
+	}
+	return [gemmNR]float32{c0, c1, c2, c3}
+}
+
+// gemmFRun is gemmQRun for floats. Its kernel takes one row by 4
+// channels: wider ones make the compiler spill accumulators.
+func gemmFRun(g *gemmF, a []float32, rows int, j0, j1 int, y []float32, ldy int) {
+	k, n := g.k, g.n
+	for j := j0; j < j1; j++ {
+		bj := g.b[j*k : j*k+k]
+		c := j * gemmNR
+		nv := min(gemmNR, n-c)
+		for r := 0; r < rows; r++ {
+			acc := gemmFDot1(a[r*k:r*k+k], bj)
+			g.store(y[r*ldy+c:], nv, c, &acc)
+		}
+	}
+}
+
+func (g *gemmF) store(y []float32, nv, c int, acc *[gemmNR]float32) {
+	y = y[:nv]
+	lo, hi := g.lo, g.hi
+	if g.bias != nil {
+		b := g.bias[c : c+nv]
+		for i := range y {
+			y[i] = ClampF(acc[i]+b[i], lo, hi)
+		}
+		return
+	}
+	for i := range y {
+		y[i] = ClampF(acc[i], lo, hi)
+	}
+}
