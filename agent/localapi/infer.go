@@ -245,52 +245,175 @@ func inputNames(mi infer.ModelInfo) string {
 	return strings.Join(ns, ", ")
 }
 
-// flatten reads a JSON array of numbers, nested to any depth (row-major).
+// flatten reads a JSON array of numbers (or booleans), nested to any
+// depth up to 16, in row-major order. It is a small scanner rather than
+// encoding/json's token stream, which costs an allocation per number: an
+// image of 150 000 values is common here.
 func flatten(raw json.RawMessage) ([]float64, error) {
-	if len(raw) == 0 {
+	b := []byte(raw)
+	i := 0
+	skip := func() {
+		for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+			i++
+		}
+	}
+	skip()
+	if i == len(b) {
 		return nil, fmt.Errorf("missing")
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var out []float64
+	if b[i] != '[' {
+		return nil, fmt.Errorf("want a JSON array at offset %d", i)
+	}
+	out := make([]float64, 0, len(b)/2)
 	depth := 0
+	expectValue := true // after '[' or ','
 	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			break
+		skip()
+		if i == len(b) {
+			return nil, fmt.Errorf("unexpected end of data (unclosed array)")
 		}
-		if err != nil {
-			return nil, err
-		}
-		switch v := tok.(type) {
-		case json.Delim:
-			if v == '[' {
-				depth++
-				if depth > 16 {
-					return nil, fmt.Errorf("nested deeper than 16")
+		c := b[i]
+		switch {
+		case c == '[':
+			if !expectValue {
+				return nil, fmt.Errorf("missing ',' at offset %d", i)
+			}
+			depth++
+			if depth > 16 {
+				return nil, fmt.Errorf("nested deeper than 16")
+			}
+			i++
+			expectValue = true
+			continue
+		case c == ']':
+			if expectValue && i > 0 && b[i-1-countSpaceBefore(b, i)] == ',' {
+				return nil, fmt.Errorf("unexpected ']' after ',' at offset %d", i)
+			}
+			depth--
+			i++
+			if depth == 0 {
+				skip()
+				if i != len(b) {
+					return nil, fmt.Errorf("data after the array at offset %d", i)
 				}
-			} else if v == ']' {
-				depth--
-			} else {
-				return nil, fmt.Errorf("objects are not tensor data")
+				return out, nil
 			}
-		case json.Number:
-			f, err := v.Float64()
-			if err != nil {
-				return nil, fmt.Errorf("number %s: %v", v, err)
+			expectValue = false
+			continue
+		case c == ',':
+			if expectValue {
+				return nil, fmt.Errorf("unexpected ',' at offset %d", i)
 			}
-			out = append(out, f)
-		case bool:
-			if v {
-				out = append(out, 1)
-			} else {
-				out = append(out, 0)
+			i++
+			expectValue = true
+			continue
+		}
+		if !expectValue {
+			return nil, fmt.Errorf("missing ',' at offset %d", i)
+		}
+		start := i
+		for i < len(b) && (b[i] == '-' || b[i] == '+' || b[i] == '.' || b[i] == 'e' || b[i] == 'E' || (b[i] >= '0' && b[i] <= '9') || (b[i] >= 'a' && b[i] <= 'z')) {
+			i++
+		}
+		tok := b[start:i]
+		v, err := parseNumber(tok)
+		if err != nil {
+			return nil, fmt.Errorf("value %q at offset %d: %v", tok, start, err)
+		}
+		out = append(out, v)
+		expectValue = false
+	}
+}
+
+// countSpaceBefore counts the white space just before b[i].
+func countSpaceBefore(b []byte, i int) int {
+	n := 0
+	for i-1-n >= 0 && (b[i-1-n] == ' ' || b[i-1-n] == '\t' || b[i-1-n] == '\n' || b[i-1-n] == '\r') {
+		n++
+	}
+	return n
+}
+
+// parseNumber parses a JSON number (integers without allocating) or a
+// boolean.
+func parseNumber(tok []byte) (float64, error) {
+	switch string(tok) {
+	case "true":
+		return 1, nil
+	case "false":
+		return 0, nil
+	case "":
+		return 0, fmt.Errorf("not a number")
+	}
+	neg := tok[0] == '-'
+	digits := tok
+	if neg {
+		digits = tok[1:]
+	}
+	if len(digits) > 0 && len(digits) <= 15 && (digits[0] != '0' || len(digits) == 1) {
+		var n int64
+		ok := true
+		for _, d := range digits {
+			if d < '0' || d > '9' {
+				ok = false
+				break
 			}
-		default:
-			return nil, fmt.Errorf("unexpected %T %v", tok, tok)
+			n = n*10 + int64(d-'0')
+		}
+		if ok {
+			if neg {
+				return -float64(n), nil
+			}
+			return float64(n), nil
 		}
 	}
-	return out, nil
+	// JSON's grammar is stricter than ParseFloat's (no "Inf", "0x1p3",
+	// "+1", ".5", "1.", or underscores).
+	if !validJSONNumber(tok) {
+		return 0, fmt.Errorf("not a JSON number")
+	}
+	return strconv.ParseFloat(string(tok), 64)
+}
+
+func validJSONNumber(t []byte) bool {
+	i := 0
+	if i < len(t) && t[i] == '-' {
+		i++
+	}
+	if i == len(t) {
+		return false
+	}
+	if t[i] == '0' {
+		i++
+	} else if t[i] >= '1' && t[i] <= '9' {
+		for i < len(t) && t[i] >= '0' && t[i] <= '9' {
+			i++
+		}
+	} else {
+		return false
+	}
+	if i < len(t) && t[i] == '.' {
+		i++
+		if i == len(t) || t[i] < '0' || t[i] > '9' {
+			return false
+		}
+		for i < len(t) && t[i] >= '0' && t[i] <= '9' {
+			i++
+		}
+	}
+	if i < len(t) && (t[i] == 'e' || t[i] == 'E') {
+		i++
+		if i < len(t) && (t[i] == '+' || t[i] == '-') {
+			i++
+		}
+		if i == len(t) || t[i] < '0' || t[i] > '9' {
+			return false
+		}
+		for i < len(t) && t[i] >= '0' && t[i] <= '9' {
+			i++
+		}
+	}
+	return i == len(t)
 }
 
 // encodeExact writes values that must be representable in dt exactly.

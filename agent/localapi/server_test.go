@@ -172,3 +172,48 @@ func FuzzDecodeRequest(f *testing.F) {
 		}
 	})
 }
+
+// TestFlatten compares the scanner with encoding/json's reading of the
+// same documents (a second, independent implementation).
+func TestFlatten(t *testing.T) {
+	good := []string{`[1,2,3]`, ` [ [1, -2], [3.5e2, 0] ] `, `[[[-0.25]]]`, `[true,false,1e-3]`, `[123456789012345678901234567890]`, `[-0, 0.0, 1E+2]`}
+	for _, doc := range good {
+		got, err := flatten(json.RawMessage(doc))
+		if err != nil {
+			t.Errorf("flatten(%s): %v", doc, err)
+			continue
+		}
+		var want []float64
+		var walk func(v any)
+		walk = func(v any) {
+			switch x := v.(type) {
+			case []any:
+				for _, e := range x {
+					walk(e)
+				}
+			case float64:
+				want = append(want, x)
+			case bool:
+				if x {
+					want = append(want, 1)
+				} else {
+					want = append(want, 0)
+				}
+			}
+		}
+		var v any
+		if err := json.Unmarshal([]byte(doc), &v); err != nil {
+			t.Fatal(err)
+		}
+		walk(v)
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("flatten(%s) = %v; encoding/json reads %v", doc, got, want)
+		}
+	}
+	bad := []string{``, `1`, `[1,]`, `[,1]`, `[1 2]`, `[1,2`, `[1]]`, `[[1][2]]`, `[Inf]`, `[0x10]`, `[+1]`, `[.5]`, `[1.]`, `[01]`, `["1"]`, `[{"a":1}]`, `[null]`, `[1_000]`, strings.Repeat("[", 17) + strings.Repeat("]", 17)}
+	for _, doc := range bad {
+		if got, err := flatten(json.RawMessage(doc)); err == nil {
+			t.Errorf("flatten(%q) = %v; want an error", doc, got)
+		}
+	}
+}
