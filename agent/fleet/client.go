@@ -1,0 +1,541 @@
+package fleet
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+)
+
+// ErrNotConnected is returned (wrapped) by Publish, Subscribe and
+// WriteStatus while the Client has no connection to the broker.
+var ErrNotConnected = errors.New("not connected to the broker")
+
+// Options configures a Client. Zero durations mean the defaults named.
+type Options struct {
+	// Broker is the broker URL: tcp://host:1883, or ssl:// (also tls://,
+	// mqtts://) for TLS; ws:// and wss:// for websockets.
+	Broker string
+	// DeviceID makes this a device's client: it publishes the retained
+	// birth on connect, sets the offline will and subscribes to its
+	// commands. Empty for an operator's client (edgectl).
+	DeviceID string
+	// Groups whose commands the device also receives.
+	Groups []string
+	// ClientID must be unique per broker; default "edged-<DeviceID>", or
+	// "edgectl-<pid>-<random>" without a DeviceID.
+	ClientID string
+	Username string
+	Password string
+	// CAFile is a PEM bundle trusted for the broker's certificate instead
+	// of the system roots; CertFile and KeyFile a client certificate. TLS
+	// files need a TLS broker URL.
+	CAFile   string
+	CertFile string
+	KeyFile  string
+	// ServerName is the name the broker's certificate must carry; default
+	// the broker URL's host.
+	ServerName string
+	// InsecureSkipVerify turns off verification of the broker's
+	// certificate. For tests only: anyone on the path can then read and
+	// forge commands.
+	InsecureSkipVerify bool
+	// KeepAlive is the MQTT keepalive; default 30s. On a cellular link it
+	// bounds how long a dead connection goes unnoticed (about 1.5x).
+	KeepAlive time.Duration
+	// ConnectTimeout bounds one connection attempt; default 10s.
+	ConnectTimeout time.Duration
+	// PublishTimeout bounds the wait for the broker's acknowledgement when
+	// the caller's context has no earlier deadline; default 30s.
+	PublishTimeout time.Duration
+	// MinBackoff and MaxBackoff bound the exponential backoff (with ±20%
+	// jitter) between connection attempts; defaults 500ms and 1m.
+	MinBackoff time.Duration
+	MaxBackoff time.Duration
+	// Birth returns the device's State for the birth message published at
+	// each connection; the Client sets V, State (Online) and Time if zero.
+	// Nil publishes a bare online State.
+	Birth func() State
+	// OnCommand receives the device's and its groups' commands, one at a
+	// time on a goroutine of Run; it may block and may call Publish and
+	// WriteStatus. Malformed commands do not reach it: the Client answers
+	// them with a StatusRejected status.
+	OnCommand CommandHandler
+	// OnConnect, if set, is called after each connection is up (birth
+	// published, subscriptions acknowledged), on Run's goroutine; it must
+	// not block. Use it to wake an outbox.
+	OnConnect func()
+	// CommandQueue is how many received commands may wait for OnCommand;
+	// beyond it they are dropped and counted (retained, they come again on
+	// the next connection). Default 64.
+	CommandQueue int
+	// Log receives connection events; default slog.Default().
+	Log *slog.Logger
+}
+
+// CommandHandler handles one command; from is the topic it came on
+// (KindCommand or KindGroupCommand).
+type CommandHandler func(ctx context.Context, from Topic, cmd Command)
+
+// MessageHandler receives a message of a subscription made with
+// Subscribe. It runs on the network goroutine: it must return quickly and
+// must not wait for a Publish.
+type MessageHandler func(topic string, payload []byte)
+
+// Stats counts what a Client has seen.
+type Stats struct {
+	Connected       bool
+	Connects        uint64 // connections established (CONNACK received)
+	ConnectFailures uint64 // attempts that failed, before or after CONNACK
+	Lost            uint64 // connections lost
+	Commands        uint64 // commands passed to OnCommand
+	Rejected        uint64 // malformed commands answered with StatusRejected
+	Dropped         uint64 // commands dropped because the queue was full
+	LastError       string // of the last failed attempt or lost connection
+}
+
+// Client keeps one MQTT connection up while Run runs. Its methods are
+// safe for concurrent use.
+type Client struct {
+	o       Options
+	tls     *tls.Config
+	log     *slog.Logger
+	offline []byte // the will
+
+	conn    atomic.Pointer[mqtt.Client] // nil between connections
+	cmds    chan mqtt.Message
+	running atomic.Bool
+
+	mu   sync.Mutex
+	subs map[string]subscription
+
+	connects, failures, lost, commands, rejected, dropped atomic.Uint64
+	lastErr                                               atomic.Pointer[string]
+}
+
+type subscription struct {
+	qos byte
+	h   MessageHandler
+}
+
+// New checks the options and reads the TLS files; it does not connect.
+func New(o Options) (*Client, error) {
+	if err := check(&o); err != nil {
+		return nil, fmt.Errorf("fleet.New: %w", err)
+	}
+	t, err := tlsConfig(&o)
+	if err != nil {
+		return nil, fmt.Errorf("fleet.New: %w", err)
+	}
+	offline, err := Encode(&State{State: Offline})
+	if err != nil {
+		return nil, fmt.Errorf("fleet.New: %w", err)
+	}
+	return &Client{o: o, tls: t, log: o.Log, offline: offline, cmds: make(chan mqtt.Message, o.CommandQueue), subs: map[string]subscription{}}, nil
+}
+
+// check validates o and fills in defaults.
+func check(o *Options) error {
+	if o.Broker == "" {
+		return errors.New("broker must be set")
+	}
+	if o.DeviceID != "" {
+		if err := ValidID(o.DeviceID); err != nil {
+			return fmt.Errorf("device id: %w", err)
+		}
+	} else if len(o.Groups) > 0 || o.OnCommand != nil || o.Birth != nil {
+		return errors.New("groups, OnCommand and Birth need a device id")
+	}
+	for i, g := range o.Groups {
+		if err := ValidID(g); err != nil {
+			return fmt.Errorf("groups[%d]: %w", i, err)
+		}
+	}
+	for _, d := range []time.Duration{o.KeepAlive, o.ConnectTimeout, o.PublishTimeout, o.MinBackoff, o.MaxBackoff} {
+		if d < 0 {
+			return errors.New("durations must be >= 0")
+		}
+	}
+	if o.CommandQueue < 0 {
+		return errors.New("command queue must be >= 0")
+	}
+	setDefault(&o.KeepAlive, 30*time.Second)
+	setDefault(&o.ConnectTimeout, 10*time.Second)
+	setDefault(&o.PublishTimeout, 30*time.Second)
+	setDefault(&o.MinBackoff, 500*time.Millisecond)
+	setDefault(&o.MaxBackoff, time.Minute)
+	setDefault(&o.CommandQueue, 64)
+	if o.MinBackoff > o.MaxBackoff {
+		return fmt.Errorf("min backoff %v > max backoff %v", o.MinBackoff, o.MaxBackoff)
+	}
+	if o.ClientID == "" {
+		if o.DeviceID != "" {
+			o.ClientID = "edged-" + o.DeviceID
+		} else {
+			o.ClientID = fmt.Sprintf("edgectl-%d-%08x", os.Getpid(), rand.Uint32())
+		}
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	return nil
+}
+
+func setDefault[T comparable](p *T, v T) {
+	var zero T
+	if *p == zero {
+		*p = v
+	}
+}
+
+// Stats returns the counters.
+func (c *Client) Stats() Stats {
+	s := Stats{
+		Connected: c.conn.Load() != nil, Connects: c.connects.Load(), ConnectFailures: c.failures.Load(), Lost: c.lost.Load(),
+		Commands: c.commands.Load(), Rejected: c.rejected.Load(), Dropped: c.dropped.Load(),
+	}
+	if e := c.lastErr.Load(); e != nil {
+		s.LastError = *e
+	}
+	return s
+}
+
+func (c *Client) setErr(err error) {
+	s := err.Error()
+	c.lastErr.Store(&s)
+}
+
+// Run connects and stays connected until ctx ends, reconnecting with
+// exponential backoff whenever the connection drops or cannot be made.
+// It returns nil once ctx ends and every goroutine it started has
+// stopped; a device client first publishes its offline State, since the
+// broker sends the will only when a connection dies.
+//
+// Reconnection is done here rather than by paho's auto-reconnect, whose
+// backoff sleeps cannot be interrupted and outlive Disconnect.
+func (c *Client) Run(ctx context.Context) error {
+	if !c.running.CompareAndSwap(false, true) {
+		return errors.New("fleet.Client.Run: already running")
+	}
+	defer c.running.Store(false)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c.work(ctx)
+	}()
+	defer wg.Wait()
+
+	backoff := c.o.MinBackoff
+	for {
+		lost := make(chan error, 1)
+		pc, err := c.connect(ctx, lost)
+		if err == nil {
+			up := time.Now()
+			c.log.Info("fleet: connected", "broker", c.o.Broker, "client_id", c.o.ClientID)
+			if c.o.OnConnect != nil {
+				c.o.OnConnect()
+			}
+			select {
+			case <-ctx.Done():
+			case err = <-lost:
+			}
+			c.conn.Store(nil)
+			if ctx.Err() != nil {
+				c.goodbye(pc)
+				return nil
+			}
+			pc.Disconnect(0)
+			c.lost.Add(1)
+			c.setErr(err)
+			c.log.Warn("fleet: connection lost", "broker", c.o.Broker, "err", err)
+			if time.Since(up) > backoff {
+				backoff = c.o.MinBackoff
+			}
+		} else {
+			if ctx.Err() != nil {
+				return nil
+			}
+			c.failures.Add(1)
+			c.setErr(err)
+			c.log.Warn("fleet: cannot connect", "broker", c.o.Broker, "retry_in", backoff, "err", err)
+		}
+		// ±20% jitter, so that a fleet does not come back in step after a
+		// broker restart.
+		t := time.NewTimer(time.Duration(float64(backoff) * (0.8 + 0.4*rand.Float64())))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		backoff = min(2*backoff, c.o.MaxBackoff)
+	}
+}
+
+// goodbye ends a connection cleanly.
+func (c *Client) goodbye(pc mqtt.Client) {
+	if c.o.DeviceID != "" {
+		pc.Publish(StateTopic(c.o.DeviceID), 1, true, c.offline).WaitTimeout(time.Second)
+	}
+	pc.Disconnect(250)
+}
+
+// connect makes one connection attempt: connect, subscribe, publish the
+// birth. lost hears of the connection's end.
+func (c *Client) connect(ctx context.Context, lost chan<- error) (mqtt.Client, error) {
+	o := mqtt.NewClientOptions().
+		AddBroker(c.o.Broker).
+		SetClientID(c.o.ClientID).
+		SetUsername(c.o.Username).
+		SetPassword(c.o.Password).
+		SetCleanSession(true).
+		SetAutoReconnect(false).
+		SetConnectRetry(false).
+		SetConnectTimeout(c.o.ConnectTimeout).
+		SetKeepAlive(c.o.KeepAlive).
+		SetPingTimeout(min(c.o.KeepAlive, 10*time.Second)).
+		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+			select {
+			case lost <- err:
+			default:
+			}
+		})
+	if c.o.DeviceID != "" {
+		o.SetBinaryWill(StateTopic(c.o.DeviceID), c.offline, 1, true)
+	}
+	if c.tls != nil {
+		o.SetTLSConfig(c.tls)
+	}
+	pc := mqtt.NewClient(o)
+	tok := pc.Connect()
+	if err := wait(ctx, tok, c.o.ConnectTimeout+time.Second); err != nil {
+		// Let a dial in progress end (within the connect timeout) so that
+		// none of paho's goroutines outlives Run.
+		tok.WaitTimeout(c.o.ConnectTimeout + time.Second)
+		pc.Disconnect(0)
+		return nil, fmt.Errorf("connect %s: %w", c.o.Broker, err)
+	}
+	c.conn.Store(&pc)
+	c.connects.Add(1)
+	fail := func(err error) (mqtt.Client, error) {
+		c.conn.Store(nil)
+		pc.Disconnect(0)
+		return nil, err
+	}
+	filters := map[string]byte{}
+	if c.o.DeviceID != "" {
+		for _, f := range append([]string{CommandFilter(c.o.DeviceID)}, groupFilters(c.o.Groups)...) {
+			pc.AddRoute(f, c.receive)
+			filters[f] = 1
+		}
+	}
+	c.mu.Lock()
+	for f, s := range c.subs {
+		pc.AddRoute(f, route(s.h))
+		filters[f] = s.qos
+	}
+	c.mu.Unlock()
+	if len(filters) > 0 {
+		if err := wait(ctx, pc.SubscribeMultiple(filters, nil), c.o.ConnectTimeout); err != nil {
+			return fail(fmt.Errorf("subscribe: %w", err))
+		}
+	}
+	if c.o.DeviceID != "" {
+		birth, err := c.birth()
+		if err != nil {
+			return fail(err)
+		}
+		if err := wait(ctx, pc.Publish(StateTopic(c.o.DeviceID), 1, true, birth), c.o.PublishTimeout); err != nil {
+			return fail(fmt.Errorf("publish birth: %w", err))
+		}
+	}
+	return pc, nil
+}
+
+func groupFilters(groups []string) []string {
+	f := make([]string, len(groups))
+	for i, g := range groups {
+		f[i] = GroupCommandFilter(g)
+	}
+	return f
+}
+
+func route(h MessageHandler) mqtt.MessageHandler {
+	return func(_ mqtt.Client, m mqtt.Message) { h(m.Topic(), m.Payload()) }
+}
+
+func (c *Client) birth() ([]byte, error) {
+	var s State
+	if c.o.Birth != nil {
+		s = c.o.Birth()
+	}
+	s.State = Online
+	if s.Time.IsZero() {
+		s.Time = time.Now().UTC()
+	}
+	b, err := Encode(&s)
+	if err != nil {
+		return nil, fmt.Errorf("birth: %w", err)
+	}
+	return b, nil
+}
+
+// wait waits for a paho token, the context or a timeout, whichever first.
+func wait(ctx context.Context, t mqtt.Token, timeout time.Duration) error {
+	tm := time.NewTimer(timeout)
+	defer tm.Stop()
+	select {
+	case <-t.Done():
+		return t.Error()
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-tm.C:
+		return fmt.Errorf("no answer from the broker within %v", timeout)
+	}
+}
+
+// receive runs on paho's router goroutine, so it never blocks: a full
+// queue drops the command.
+func (c *Client) receive(_ mqtt.Client, m mqtt.Message) {
+	if len(m.Payload()) == 0 {
+		return // the operator cleared the command
+	}
+	select {
+	case c.cmds <- m:
+	default:
+		c.dropped.Add(1)
+		c.log.Warn("fleet: command queue full; command dropped until the next connection", "topic", m.Topic(), "queue", cap(c.cmds))
+	}
+}
+
+func (c *Client) work(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m := <-c.cmds:
+			c.handle(ctx, m.Topic(), m.Payload())
+		}
+	}
+}
+
+// handle checks one command and passes it on, or rejects it.
+func (c *Client) handle(ctx context.Context, topic string, payload []byte) {
+	t, err := ParseTopic(topic)
+	if err != nil || (t.Kind != KindCommand && t.Kind != KindGroupCommand) {
+		c.rejected.Add(1)
+		c.log.Warn("fleet: command on a malformed topic ignored", "topic", topic, "err", err)
+		return
+	}
+	var cmd Command
+	err = Decode(payload, &cmd)
+	if err == nil && (cmd.Op != t.Op || cmd.ID != t.CmdID) {
+		err = fmt.Errorf("command op %q id %q on topic of op %q id %q", cmd.Op, cmd.ID, t.Op, t.CmdID)
+	}
+	if err != nil {
+		c.rejected.Add(1)
+		c.log.Warn("fleet: command rejected", "topic", topic, "err", err)
+		if werr := c.WriteStatus(ctx, t.Op, CommandStatus{ID: t.CmdID, State: StatusRejected, Reason: err.Error()}); werr != nil {
+			c.log.Warn("fleet: cannot write status", "topic", topic, "err", werr)
+		}
+		return
+	}
+	c.commands.Add(1)
+	if c.o.OnCommand != nil {
+		c.o.OnCommand(ctx, t, cmd)
+	}
+}
+
+// WriteStatus publishes st, retained, on the device's status topic of the
+// command (op, st.ID), whether the command came for the device or for a
+// group. Time is set to now if zero; a reason is cut to fit.
+func (c *Client) WriteStatus(ctx context.Context, op string, st CommandStatus) error {
+	if c.o.DeviceID == "" {
+		return errors.New("fleet.WriteStatus: not a device client")
+	}
+	if err := ValidID(op); err != nil {
+		return fmt.Errorf("fleet.WriteStatus: op: %w", err)
+	}
+	if st.Time.IsZero() {
+		st.Time = time.Now().UTC()
+	}
+	if len(st.Reason) > maxText {
+		st.Reason = strings.ToValidUTF8(st.Reason[:maxText-3], "") + "..."
+	}
+	b, err := Encode(&st)
+	if err != nil {
+		return fmt.Errorf("fleet.WriteStatus: %w", err)
+	}
+	return c.Publish(ctx, StatusTopic(c.o.DeviceID, op, st.ID), b, 1, true)
+}
+
+// Publish sends payload on topic and, for QoS 1 and 2, waits until the
+// broker has acknowledged it, ctx ends or PublishTimeout passes. An error
+// means the message may or may not have arrived; a nil error at QoS 1
+// means the broker has it.
+func (c *Client) Publish(ctx context.Context, topic string, payload []byte, qos byte, retained bool) error {
+	if qos > 2 {
+		return fmt.Errorf("fleet.Publish %s: qos %d; want 0, 1 or 2", topic, qos)
+	}
+	if topic == "" || strings.ContainsAny(topic, "+#\x00") || len(topic) > 65535 {
+		return fmt.Errorf("fleet.Publish %q: not a topic name", clip(topic))
+	}
+	p := c.conn.Load()
+	if p == nil {
+		return fmt.Errorf("fleet.Publish %s: %w", topic, ErrNotConnected)
+	}
+	if err := wait(ctx, (*p).Publish(topic, qos, retained, payload), c.o.PublishTimeout); err != nil {
+		return fmt.Errorf("fleet.Publish %s: %w", topic, err)
+	}
+	return nil
+}
+
+// Subscribe subscribes to filter now, if connected, and after every
+// reconnection until Unsubscribe. h runs on the network goroutine (see
+// MessageHandler). Subscribing again to the same filter replaces h. The
+// error is that of the current subscription; the filter stays recorded
+// even when it fails for want of a connection.
+func (c *Client) Subscribe(ctx context.Context, filter string, qos byte, h MessageHandler) error {
+	if filter == "" || qos > 2 || h == nil {
+		return fmt.Errorf("fleet.Subscribe %q: want a filter, qos 0..2 and a handler", filter)
+	}
+	c.mu.Lock()
+	c.subs[filter] = subscription{qos: qos, h: h}
+	c.mu.Unlock()
+	p := c.conn.Load()
+	if p == nil {
+		return fmt.Errorf("fleet.Subscribe %s: %w", filter, ErrNotConnected)
+	}
+	(*p).AddRoute(filter, route(h))
+	if err := wait(ctx, (*p).Subscribe(filter, qos, nil), c.o.ConnectTimeout); err != nil {
+		return fmt.Errorf("fleet.Subscribe %s: %w", filter, err)
+	}
+	return nil
+}
+
+// Unsubscribe ends subscriptions made with Subscribe.
+func (c *Client) Unsubscribe(ctx context.Context, filters ...string) error {
+	c.mu.Lock()
+	for _, f := range filters {
+		delete(c.subs, f)
+	}
+	c.mu.Unlock()
+	p := c.conn.Load()
+	if p == nil || len(filters) == 0 {
+		return nil
+	}
+	if err := wait(ctx, (*p).Unsubscribe(filters...), c.o.ConnectTimeout); err != nil {
+		return fmt.Errorf("fleet.Unsubscribe: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,43 @@
+// Package fleet is the MQTT protocol between edged devices and the
+// operator's edgectl: topic names, the JSON messages sent on them, and a
+// Client that keeps a device connected over a flaky link.
+//
+// # Topics
+//
+// Every topic starts with [Prefix] ("edged/v1"):
+//
+//	dev/{id}/state                  retained, QoS 1: birth (State "online"); the MQTT will sets State "offline"
+//	dev/{id}/telemetry              QoS 0: periodic Telemetry snapshot
+//	dev/{id}/drift                  QoS 1: drift reports, through the outbox
+//	dev/{id}/events                 QoS 1: Event, through the outbox
+//	dev/{id}/cmd/{op}/{cmdid}       retained, QoS 1: a Command for one device
+//	dev/{id}/cmd/{op}/{cmdid}/status retained, QoS 1: the device's CommandStatus
+//	group/{group}/cmd/{op}/{cmdid}  retained, QoS 1: a Command for every device of a group
+//	blob/{sha256}/{index}           retained, QoS 1: raw chunk index of a blob
+//	blob/{sha256}/meta              retained, QoS 1: BlobMeta
+//
+// A device answers a group command on its own status topic,
+// dev/{id}/cmd/{op}/{cmdid}/status, since a retained topic holds one
+// message and a group has many devices. The operator clears a command by
+// publishing an empty retained message on its topic (and on the status
+// topics); a Client ignores empty command messages.
+//
+// Ids (device, group, command id, op) are 1 to [MaxIDLen] bytes of UTF-8
+// without '/', '+', '#', control characters or white space; see [ValidID].
+// Topic builders do not check their arguments (they are called with ids
+// already checked); [ParseTopic] checks everything and never panics.
+//
+// # Messages
+//
+// Payloads are JSON objects with "v":1. Decoding is strict: an unknown
+// version, an unknown field, trailing data or a message larger than
+// [MaxMessageSize] is an error, and so is a field out of its range (see
+// each type). A field added to a message therefore needs a new version.
+//
+// # Retained commands
+//
+// Commands are retained so that a device that was offline finds them when
+// it comes back; the broker sends them again after every reconnect and
+// every restart. Handlers must therefore be idempotent by Command.ID, for
+// example by looking at the status they last wrote.
+package fleet

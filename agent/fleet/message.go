@@ -1,0 +1,360 @@
+package fleet
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"time"
+)
+
+// Version is the message version this package writes and reads.
+const Version = 1
+
+// MaxMessageSize bounds an encoded message; a signed manifest in a
+// Command's payload must fit.
+const MaxMessageSize = 256 << 10
+
+// ErrVersion is returned (wrapped) by Decode for a message whose "v" is
+// missing or not Version.
+var ErrVersion = errors.New("unsupported message version")
+
+// Message is implemented by the pointer types of the messages of this
+// package; Encode and Decode take one.
+type Message interface {
+	setVersion()
+	check() error
+}
+
+// Device states in State.
+const (
+	Online  = "online"
+	Offline = "offline"
+)
+
+// State is the retained birth message on dev/{id}/state. The will the
+// broker publishes when a device vanishes has only V and State (Offline).
+type State struct {
+	V            int          `json:"v"`
+	State        string       `json:"state"` // Online or Offline
+	Version      string       `json:"version,omitempty"`
+	Board        string       `json:"board,omitempty"`
+	Accelerators []string     `json:"accelerators,omitempty"`
+	Models       []ModelState `json:"models,omitempty"`
+	Uptime       int64        `json:"uptime_s,omitempty"` // seconds since the agent started
+	Time         time.Time    `json:"time,omitzero"`
+}
+
+// ModelState names the versions of one model a device holds.
+type ModelState struct {
+	Name     string `json:"name"`
+	Active   string `json:"active,omitempty"`
+	Canary   string `json:"canary,omitempty"`
+	Previous string `json:"previous,omitempty"`
+}
+
+// Telemetry is a periodic snapshot on dev/{id}/telemetry: small, counters
+// since start and quantiles over the interval.
+type Telemetry struct {
+	V        int              `json:"v"`
+	Time     time.Time        `json:"time"`
+	Interval float64          `json:"interval_s,omitempty"`
+	Uptime   int64            `json:"uptime_s,omitempty"`
+	CPUTemp  *float64         `json:"cpu_temp_c,omitempty"`
+	Throttle bool             `json:"throttled,omitempty"`
+	Models   []ModelTelemetry `json:"models,omitempty"`
+	// Metrics holds further named values (Prometheus names).
+	Metrics map[string]float64 `json:"metrics,omitempty"`
+}
+
+// ModelTelemetry is one model's part of a Telemetry snapshot.
+type ModelTelemetry struct {
+	Name       string  `json:"name"`
+	Version    string  `json:"version,omitempty"`
+	Inferences uint64  `json:"inferences"`
+	Errors     uint64  `json:"errors,omitempty"`
+	Fallbacks  uint64  `json:"fallbacks,omitempty"`
+	P50        float64 `json:"p50_ms,omitempty"`
+	P90        float64 `json:"p90_ms,omitempty"`
+	P99        float64 `json:"p99_ms,omitempty"`
+	CacheHit   float64 `json:"cache_hit_ratio,omitempty"` // 0..1
+	QueueDepth int     `json:"queue_depth,omitempty"`
+	Delegate   string  `json:"delegate,omitempty"`
+}
+
+// Event is a rollout, fallback, update or error event on dev/{id}/events.
+// Seq is filled in by the outbox when it sends the event (the producer
+// leaves it 0); receivers de-duplicate by it.
+type Event struct {
+	V      int             `json:"v"`
+	Seq    uint64          `json:"seq,omitempty"`
+	Time   time.Time       `json:"time"`
+	Kind   string          `json:"kind"` // e.g. "rollout", "fallback", "drift", "update", "error"
+	Model  string          `json:"model,omitempty"`
+	Detail json.RawMessage `json:"detail,omitempty"` // a JSON value whose shape depends on Kind
+}
+
+// Ops of a Command.
+const (
+	OpDeploy      = "deploy"       // payload: a signed model manifest
+	OpRollback    = "rollback"     // payload: optional {"model": name}
+	OpUpdateAgent = "update-agent" // payload: a signed agent manifest
+	OpConfig      = "config"       // payload: configuration changes
+	OpPing        = "ping"         // no payload
+)
+
+// Ops lists the ops a Command may carry.
+var Ops = []string{OpDeploy, OpRollback, OpUpdateAgent, OpConfig, OpPing}
+
+// Command is an operator's request, retained on dev/{id}/cmd/{op}/{cmdid}
+// or group/{group}/cmd/{op}/{cmdid}; Op and ID equal the topic's.
+type Command struct {
+	V       int             `json:"v"`
+	Op      string          `json:"op"`
+	ID      string          `json:"id"`
+	Payload json.RawMessage `json:"payload,omitempty"`
+	Issued  time.Time       `json:"issued"`
+	Expires time.Time       `json:"expires,omitzero"` // zero: never
+}
+
+// Expired reports whether the command must no longer be acted on at now.
+func (c *Command) Expired(now time.Time) bool {
+	return !c.Expires.IsZero() && !now.Before(c.Expires)
+}
+
+// Generic command states in CommandStatus; a command's handler may use
+// others of its own (OTA: "downloading", "verified", "staged", ...).
+const (
+	StatusAccepted = "accepted"
+	StatusRunning  = "running"
+	StatusDone     = "done"
+	StatusFailed   = "failed"
+	StatusRejected = "rejected" // not understood or not allowed: Reason says why
+	StatusExpired  = "expired"
+)
+
+// CommandStatus is a device's progress on a command, retained on
+// dev/{id}/cmd/{op}/{cmdid}/status.
+type CommandStatus struct {
+	V        int       `json:"v"`
+	ID       string    `json:"id"`
+	State    string    `json:"state"`
+	Progress float64   `json:"progress,omitempty"` // 0..1
+	Reason   string    `json:"reason,omitempty"`
+	Time     time.Time `json:"time"`
+}
+
+// BlobMeta describes a blob published in chunks on blob/{sha256}/{index}:
+// chunk i holds bytes [i*ChunkSize, min((i+1)*ChunkSize, Size)).
+type BlobMeta struct {
+	V         int    `json:"v"`
+	SHA256    string `json:"sha256"`
+	Size      int64  `json:"size"`
+	ChunkSize int    `json:"chunk_size"`
+	Count     int    `json:"count"`
+}
+
+// Limits of BlobMeta.
+const (
+	MaxChunkSize = 1 << 20
+	MaxBlobSize  = 4 << 30
+)
+
+// Encode sets m's version to Version, checks m and marshals it.
+func Encode(m Message) ([]byte, error) {
+	m.setVersion()
+	if err := m.check(); err != nil {
+		return nil, fmt.Errorf("fleet.Encode %T: %w", m, err)
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("fleet.Encode %T: %w", m, err)
+	}
+	if len(b) > MaxMessageSize {
+		return nil, fmt.Errorf("fleet.Encode %T: %d bytes; want at most %d", m, len(b), MaxMessageSize)
+	}
+	return b, nil
+}
+
+// Decode parses data into m strictly: the version must be Version, no
+// unknown field, no trailing data, at most MaxMessageSize bytes, and every
+// field within its range.
+func Decode(data []byte, m Message) error {
+	if err := decode(data, m); err != nil {
+		return fmt.Errorf("fleet.Decode %T: %w", m, err)
+	}
+	return nil
+}
+
+func decode(data []byte, m Message) error {
+	if len(data) > MaxMessageSize {
+		return fmt.Errorf("%d bytes; want at most %d", len(data), MaxMessageSize)
+	}
+	// The version first, so that a newer message is reported as such
+	// rather than as an unknown field.
+	var v struct {
+		V *json.RawMessage `json:"v"`
+	}
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	if v.V == nil {
+		return fmt.Errorf("%w: no \"v\"; want %d", ErrVersion, Version)
+	}
+	if string(*v.V) != "1" {
+		return fmt.Errorf("%w: \"v\":%s; this build reads %d", ErrVersion, clip(string(*v.V)), Version)
+	}
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.DisallowUnknownFields()
+	if err := d.Decode(m); err != nil {
+		return err
+	}
+	if _, err := d.Token(); err != io.EOF {
+		return errors.New("trailing data after the message")
+	}
+	return m.check()
+}
+
+func (m *State) setVersion()         { m.V = Version }
+func (m *Telemetry) setVersion()     { m.V = Version }
+func (m *Event) setVersion()         { m.V = Version }
+func (m *Command) setVersion()       { m.V = Version }
+func (m *CommandStatus) setVersion() { m.V = Version }
+func (m *BlobMeta) setVersion()      { m.V = Version }
+
+const maxText = 1024 // bound of free-text fields
+
+func (m *State) check() error {
+	switch m.State {
+	case Online, Offline:
+	default:
+		return fmt.Errorf("state %q; want %q or %q", clip(m.State), Online, Offline)
+	}
+	if err := errors.Join(checkText("version", m.Version, MaxIDLen), checkText("board", m.Board, maxText)); err != nil {
+		return err
+	}
+	if len(m.Accelerators) > 16 || len(m.Models) > 64 {
+		return fmt.Errorf("%d accelerators and %d models; want at most 16 and 64", len(m.Accelerators), len(m.Models))
+	}
+	for i, a := range m.Accelerators {
+		if err := checkText(fmt.Sprintf("accelerators[%d]", i), a, MaxIDLen); err != nil {
+			return err
+		}
+	}
+	for i, ms := range m.Models {
+		if err := ValidID(ms.Name); err != nil {
+			return fmt.Errorf("models[%d].name: %w", i, err)
+		}
+		if err := errors.Join(checkText("active", ms.Active, MaxIDLen), checkText("canary", ms.Canary, MaxIDLen),
+			checkText("previous", ms.Previous, MaxIDLen)); err != nil {
+			return fmt.Errorf("models[%d].%w", i, err)
+		}
+	}
+	if m.Uptime < 0 {
+		return fmt.Errorf("uptime_s %d; want >= 0", m.Uptime)
+	}
+	return nil
+}
+
+func (m *Telemetry) check() error {
+	if m.Time.IsZero() {
+		return errors.New("time: must be set")
+	}
+	if m.Interval < 0 || m.Uptime < 0 {
+		return fmt.Errorf("interval_s %g, uptime_s %d; want >= 0", m.Interval, m.Uptime)
+	}
+	if len(m.Models) > 64 || len(m.Metrics) > 1024 {
+		return fmt.Errorf("%d models and %d metrics; want at most 64 and 1024", len(m.Models), len(m.Metrics))
+	}
+	for i, mt := range m.Models {
+		if err := ValidID(mt.Name); err != nil {
+			return fmt.Errorf("models[%d].name: %w", i, err)
+		}
+		if mt.CacheHit < 0 || mt.CacheHit > 1 {
+			return fmt.Errorf("models[%d].cache_hit_ratio %g; want 0..1", i, mt.CacheHit)
+		}
+	}
+	return nil
+}
+
+func (m *Event) check() error {
+	if m.Time.IsZero() {
+		return errors.New("time: must be set")
+	}
+	if err := ValidID(m.Kind); err != nil {
+		return fmt.Errorf("kind: %w", err)
+	}
+	return checkText("model", m.Model, MaxIDLen)
+}
+
+func (m *Command) check() error {
+	if !isOp(m.Op) {
+		return fmt.Errorf("op %q; want one of %q", clip(m.Op), Ops)
+	}
+	if err := ValidID(m.ID); err != nil {
+		return fmt.Errorf("id: %w", err)
+	}
+	if m.Issued.IsZero() {
+		return errors.New("issued: must be set")
+	}
+	if !m.Expires.IsZero() && !m.Expires.After(m.Issued) {
+		return fmt.Errorf("expires %s is not after issued %s", m.Expires.Format(time.RFC3339), m.Issued.Format(time.RFC3339))
+	}
+	return nil
+}
+
+func isOp(op string) bool {
+	for _, o := range Ops {
+		if op == o {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *CommandStatus) check() error {
+	if err := ValidID(m.ID); err != nil {
+		return fmt.Errorf("id: %w", err)
+	}
+	if err := ValidID(m.State); err != nil {
+		return fmt.Errorf("state: %w", err)
+	}
+	if m.Time.IsZero() {
+		return errors.New("time: must be set")
+	}
+	if math.IsNaN(m.Progress) || m.Progress < 0 || m.Progress > 1 {
+		return fmt.Errorf("progress %g; want 0..1", m.Progress)
+	}
+	return checkText("reason", m.Reason, maxText)
+}
+
+func (m *BlobMeta) check() error {
+	if err := checkSHA256(m.SHA256); err != nil {
+		return err
+	}
+	if m.Size < 0 || m.Size > MaxBlobSize {
+		return fmt.Errorf("size %d; want 0..%d", m.Size, int64(MaxBlobSize))
+	}
+	if m.ChunkSize <= 0 || m.ChunkSize > MaxChunkSize {
+		return fmt.Errorf("chunk_size %d; want 1..%d", m.ChunkSize, MaxChunkSize)
+	}
+	want := (m.Size + int64(m.ChunkSize) - 1) / int64(m.ChunkSize)
+	if int64(m.Count) != want {
+		return fmt.Errorf("count %d; size %d in chunks of %d needs %d", m.Count, m.Size, m.ChunkSize, want)
+	}
+	if m.Count > MaxChunkIndex+1 {
+		return fmt.Errorf("count %d; want at most %d chunks", m.Count, MaxChunkIndex+1)
+	}
+	return nil
+}
+
+// checkText bounds a free-text field. (Invalid UTF-8 needs no check:
+// encoding/json replaces it on both sides.)
+func checkText(name, s string, max int) error {
+	if len(s) > max {
+		return fmt.Errorf("%s: %d bytes; want at most %d", name, len(s), max)
+	}
+	return nil
+}
