@@ -42,7 +42,7 @@ test-deps:
 
 unit:
 	sh scripts/edged.service_test.sh
-	EDGED_ORACLE=$$(dirname "$$(./scripts/oracle-setup.sh)") $(GO) test -count=1 $(PKGS)
+	EDGED_REQUIRE_TOOLS=1 EDGED_ORACLE=$$(dirname "$$(./scripts/oracle-setup.sh)") $(GO) test -count=1 $(PKGS)
 
 # Each fuzz target for FUZZTIME; `make fuzz FUZZTIME=30m` for a long run.
 fuzz-short:

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"github.com/edged-dev/edged/internal/testenv"
 	"math/big"
 	"net"
 	"os"
@@ -33,7 +34,7 @@ func mosquittoBin(t *testing.T) string {
 			return bin
 		}
 	}
-	t.Skip("mosquitto is not installed; skipping the real-broker tests (apt-get install mosquitto)")
+	testenv.Missing(t, "mosquitto is not installed; skipping the real-broker tests (apt-get install mosquitto)")
 	return ""
 }
 

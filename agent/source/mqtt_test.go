@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/edged-dev/edged/internal/testenv"
 	"log/slog"
 	"net"
 	"os"
@@ -456,7 +457,7 @@ func TestMQTTUnreachable(t *testing.T) {
 func TestMQTTMosquitto(t *testing.T) {
 	bin, err := exec.LookPath("mosquitto")
 	if err != nil {
-		t.Skip("mosquitto is not installed; skipping the real-broker round trip (apt-get install mosquitto)")
+		testenv.Missing(t, "mosquitto is not installed; skipping the real-broker round trip (apt-get install mosquitto)")
 	}
 	checkLeaks(t)
 	addr := freeAddr(t)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/edged-dev/edged/internal/testenv"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -431,12 +432,12 @@ func TestElementwiseOracle(t *testing.T) {
 		}
 	}
 	if oracle == "" {
-		t.Skip("no oracle (set EDGED_ORACLE)")
+		testenv.Missing(t, "no oracle (set EDGED_ORACLE)")
 	}
 	oracle, _ = filepath.Abs(oracle)
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Skip("node not found")
+		testenv.Missing(t, "node not found")
 	}
 	script, _ := filepath.Abs("../../scripts/oracle-batch.mjs")
 	perGen := 20

@@ -59,6 +59,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/edged-dev/edged/internal/testenv"
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
@@ -142,11 +143,11 @@ func TestDifferential(t *testing.T) {
 	}
 	oracleDir, why := findOracle(t)
 	if oracleDir == "" {
-		t.Skipf("no TFLite oracle (%s). Set EDGED_ORACLE=/path/to/oracle (a directory with oracle.mjs and node_modules), or run scripts/oracle-setup.sh once", why)
+		testenv.Missing(t, "no TFLite oracle (%s). Set EDGED_ORACLE=/path/to/oracle (a directory with oracle.mjs and node_modules), or run scripts/oracle-setup.sh once", why)
 	}
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Skipf("node is not installed; the oracle needs Node.js >= 20 (%v)", err)
+		testenv.Missing(t, "node is not installed; the oracle needs Node.js >= 20 (%v)", err)
 	}
 	root, err := repoRoot()
 	if err != nil {
@@ -802,7 +803,7 @@ func diffInt32Bytes(r *rand.Rand, n, lo, hi int) []byte {
 func TestOracleBatchRestart(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Skip("node is not installed")
+		testenv.Missing(t, "node is not installed")
 	}
 	work := t.TempDir()
 	script := filepath.Join(work, "fake-batch.mjs")

@@ -1,0 +1,20 @@
+// Package testenv decides what a test does when a tool it needs (node and
+// the TFLite oracle, mosquitto, qemu) is missing: it skips on a developer's
+// machine, and fails where EDGED_REQUIRE_TOOLS is set — as `make test` and
+// CI set it — so that a missing tool can never turn a check into a pass.
+package testenv
+
+import (
+	"os"
+	"testing"
+)
+
+// Missing reports that what the test needs is absent: t.Skip normally,
+// t.Fatal when EDGED_REQUIRE_TOOLS is set.
+func Missing(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("EDGED_REQUIRE_TOOLS") != "" {
+		t.Fatalf("EDGED_REQUIRE_TOOLS is set, but: "+format, args...)
+	}
+	t.Skipf(format, args...)
+}
