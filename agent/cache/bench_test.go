@@ -2,7 +2,9 @@ package cache
 
 import (
 	"path/filepath"
+	"slices"
 	"testing"
+	"time"
 )
 
 const benchEntries = 100_000
@@ -56,4 +58,39 @@ func BenchmarkPut(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkGetLatency times every hit on a store of 100 000 entries drawn
+// uniformly from all of them, and reports the p50 and p99 of a single Get
+// (recency writes included) besides the mean.
+func BenchmarkGetLatency(b *testing.B) {
+	s := benchStore(b, &Options{MaxEntries: benchEntries})
+	var lat []time.Duration
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		k := int(uint32(i) * 2654435761 % benchEntries)
+		t0 := time.Now()
+		_, ok, err := s.Get(modelA, input(k))
+		lat = append(lat, time.Since(t0))
+		if !ok || err != nil {
+			b.Fatalf("Get(%d) = %t, %v; want a hit", k, ok, err)
+		}
+	}
+	slices.Sort(lat)
+	q := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Nanoseconds()) / 1e3 }
+	b.ReportMetric(q(0.50), "p50-µs")
+	b.ReportMetric(q(0.99), "p99-µs")
+}
+
+// BenchmarkMiss looks up keys that are not in a store of 100 000 entries.
+func BenchmarkMiss(b *testing.B) {
+	s := benchStore(b, &Options{MaxEntries: benchEntries})
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if _, ok, err := s.Get(modelA, input(benchEntries+i)); ok || err != nil {
+			b.Fatalf("Get(new %d) = %t, %v; want a miss", i, ok, err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "misses/s")
 }
