@@ -25,6 +25,7 @@ import (
 	"github.com/edged-dev/edged/agent/cache"
 	"github.com/edged-dev/edged/agent/config"
 	"github.com/edged-dev/edged/agent/infer"
+	"github.com/edged-dev/edged/agent/link"
 	"github.com/edged-dev/edged/agent/localapi"
 	"github.com/edged-dev/edged/agent/source"
 )
@@ -49,6 +50,10 @@ type Agent struct {
 	cacheHit      *prometheus.HistogramVec
 	inferDuration *prometheus.HistogramVec
 	modelInfo     *prometheus.GaugeVec
+	driftG        *driftGauges
+
+	// link connects to the fleet when fleet.broker is set (else nil).
+	link *link.Link
 
 	// Ready is closed once the HTTP endpoint listens.
 	ready chan struct{}
@@ -65,6 +70,14 @@ func New(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 	a.modelInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "edged_model_info", Help: "Served models (value 1) with version and sha256."}, []string{"model", "version", "sha256"})
 	a.cacheHit = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "edged_cache_hit_duration_seconds", Help: "Time to answer a request from the result cache.", Buckets: prometheus.ExponentialBuckets(5e-6, 2, 16)}, []string{"model"})
 	a.reg.MustRegister(a.inferTotal, a.inferDuration, a.modelInfo, a.cacheHit)
+	a.driftG = newDriftGauges(a.reg)
+	if cfg.Fleet.Enabled() {
+		l, err := a.newLink()
+		if err != nil {
+			return nil, err
+		}
+		a.link = l
+	}
 	for _, mc := range cfg.Models {
 		if mc.Cache.Enabled {
 			st, err := a.openCache(mc)
@@ -114,6 +127,11 @@ func (a *Agent) Close() {
 				a.log.Warn("closing cache", "model", name, "err", err)
 			}
 		}
+		if a.link != nil {
+			if err := a.link.Close(); err != nil {
+				a.log.Warn("closing outbox", "err", err)
+			}
+		}
 	})
 }
 
@@ -129,6 +147,19 @@ func (a *Agent) LoadModel(mc config.Model) error {
 	}
 	if err != nil {
 		return err
+	}
+	if dc := a.cfg.DriftFor(mc); dc.Profile != "" {
+		var dm *driftMonitor
+		dm, err = newDriftMonitor(a.cfg, mc, s.info, a.emitDrift, a.driftG.dropped.WithLabelValues(mc.Name), a.log)
+		if err == nil {
+			s.drift = dm.start()
+		}
+		if err != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			s.close(ctx)
+			cancel()
+			return err
+		}
 	}
 	a.mu.Lock()
 	old := a.models[mc.Name]
@@ -177,8 +208,13 @@ func (a *Agent) Infer(ctx context.Context, name, version string, in []infer.Tens
 			key = append(key, t.Data...)
 		}
 		if out, ok, err := st.Get(s.info.SHA256, key); err == nil && ok {
-			a.cacheHit.WithLabelValues(s.info.Name).Observe(time.Since(start).Seconds())
+			d := time.Since(start)
+			a.cacheHit.WithLabelValues(s.info.Name).Observe(d.Seconds())
 			a.inferTotal.WithLabelValues(s.info.Name, s.info.Version, "cache_hit").Inc()
+			s.stats.observe(d, true)
+			if s.drift != nil {
+				s.drift.offer(in, out)
+			}
 			return out, nil
 		} else if err != nil {
 			a.log.Warn("cache read", "model", s.info.Name, "err", err)
@@ -220,7 +256,14 @@ func (a *Agent) Infer(ctx context.Context, name, version string, in []infer.Tens
 	}
 	a.inferTotal.WithLabelValues(s.info.Name, s.info.Version, outcome).Inc()
 	if err == nil {
-		a.inferDuration.WithLabelValues(s.info.Name, s.info.Version).Observe(time.Since(start).Seconds())
+		d := time.Since(start)
+		a.inferDuration.WithLabelValues(s.info.Name, s.info.Version).Observe(d.Seconds())
+		s.stats.observe(d, false)
+		if s.drift != nil {
+			s.drift.offer(in, out)
+		}
+	} else {
+		s.stats.errors.Add(1)
 	}
 	return out, err
 }
@@ -296,6 +339,8 @@ type ModelStatus struct {
 	MaxBatch  int          `json:"max_batch"`
 	Batchable bool         `json:"batchable"`
 	Cache     *CacheStatus `json:"cache,omitempty"`
+	// Drift is the model's drift state when it is watched.
+	Drift string `json:"drift,omitempty"`
 }
 
 // CacheStatus is a model's result cache in Status.
@@ -316,6 +361,9 @@ func (a *Agent) Status() any {
 		if c := a.caches[s.info.Name]; c != nil {
 			cs := c.Stats()
 			ms.Cache = &CacheStatus{Entries: cs.Entries, Hits: cs.Hits, Misses: cs.Misses, Evictions: cs.Evictions}
+		}
+		if s.drift != nil {
+			ms.Drift = s.drift.status().State.String()
 		}
 		st.Models = append(st.Models, ms)
 	}
@@ -353,6 +401,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	api := localapi.New(a, localapi.Options{
 		Token: token, MaxRequestBytes: a.cfg.HTTP.MaxRequestBytes, RequestTimeout: a.cfg.HTTP.RequestTimeout.D(),
 		Gatherer: a.reg, Registerer: a.reg, Pprof: pprof, Log: a.log,
+		Drift: func() any { return a.Drift() }, DriftPlots: func() []localapi.DriftPlot { return a.driftPlots(3) },
 	})
 	ln, err := net.Listen("tcp", a.cfg.HTTP.Listen)
 	if err != nil {
@@ -363,7 +412,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
 
 	var wg sync.WaitGroup
-	errc := make(chan error, 1+len(a.cfg.Sources))
+	errc := make(chan error, 3+len(a.cfg.Sources))
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -390,6 +439,18 @@ func (a *Agent) Run(ctx context.Context) error {
 				errc <- fmt.Errorf("sources[%d]: %w", i, err)
 			}
 		}()
+	}
+
+	if a.link != nil {
+		for _, run := range []func(context.Context) error{a.link.Run, a.telemetry().Run} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := run(srcCtx); err != nil {
+					errc <- err
+				}
+			}()
+		}
 	}
 
 	var runErr error

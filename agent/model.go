@@ -39,6 +39,9 @@ type servedModel struct {
 	loaded    time.Time
 	opts      *tflite.Options
 	capacity  int
+	// drift watches the inputs and outputs when the model has a profile.
+	drift *driftMonitor
+	stats modelCounters
 }
 
 // instance is one interpreter of a model and the batcher feeding it.
@@ -247,6 +250,9 @@ func (s *servedModel) close(ctx context.Context) {
 		if err := b.Shutdown(ctx); err != nil {
 			b.Close()
 		}
+	}
+	if s.drift != nil {
+		s.drift.close()
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -40,6 +41,11 @@ type Config struct {
 	Sources  []Source   `yaml:"sources"`
 	Device   Device     `yaml:"device"`
 	Runtime  RuntimeCfg `yaml:"runtime"`
+	// Fleet connects to an MQTT broker; empty broker: standalone.
+	Fleet     Fleet     `yaml:"fleet"`
+	Telemetry Telemetry `yaml:"telemetry"`
+	// Drift holds defaults for every model's drift detection.
+	Drift Drift `yaml:"drift"`
 
 	// dir is the directory of the file; relative paths resolve against it.
 	dir string
@@ -104,6 +110,9 @@ type Model struct {
 	// (no path): they run in parallel on the same input and their first
 	// outputs are combined.
 	Ensemble *Ensemble `yaml:"ensemble"`
+	// Drift watches the model's inputs and outputs against a reference
+	// profile; fields left zero take the global drift settings.
+	Drift *Drift `yaml:"drift"`
 }
 
 // Ensemble combines models that take the same input.
@@ -151,6 +160,16 @@ type Source struct {
 	MQTT *SourceMQTT `yaml:"mqtt"`
 	// Periph configures a source of type "periph".
 	Periph *SourcePeriph `yaml:"periph"`
+	// Shift moves a synthetic source's values after some requests: a
+	// drifting input for demos and tests.
+	Shift *SourceShift `yaml:"shift"`
+}
+
+// SourceShift adds Mean to every generated value (in real units, before
+// quantization) from request After on.
+type SourceShift struct {
+	After int     `yaml:"after"`
+	Mean  float64 `yaml:"mean"`
 }
 
 // SourceMQTT feeds a model from an MQTT topic and publishes each result.
@@ -299,6 +318,7 @@ func (c *Config) setDefaults() {
 	if c.Device.ID == "" {
 		c.Device.ID, _ = os.Hostname()
 	}
+	c.setFleetDefaults()
 	for i := range c.Models {
 		m := &c.Models[i]
 		if m.Version == "" {
@@ -514,7 +534,19 @@ func (c *Config) Validate() error {
 		if s.Interval <= 0 {
 			bad(p+".interval", "must be > 0")
 		}
+		if sh := s.Shift; sh != nil {
+			if s.Type != "synthetic" || s.Pattern == "replay" {
+				bad(p+".shift", "applies to synthetic noise and sine sources only")
+			}
+			if sh.After < 0 {
+				bad(p+".shift.after", "is %d; want >= 0 requests", sh.After)
+			}
+			if math.IsNaN(sh.Mean) || math.IsInf(sh.Mean, 0) {
+				bad(p+".shift.mean", "is %g; want a finite number", sh.Mean)
+			}
+		}
 	}
+	c.validateFleet(bad)
 	return errors.Join(errs...)
 }
 

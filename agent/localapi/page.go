@@ -6,6 +6,7 @@ type statusPage struct {
 	Status any
 	Ready  bool
 	Models []modelMetadata
+	Drift  []DriftPlot
 }
 
 var indexTmpl = template.Must(template.New("index").Parse(`<!doctype html>
@@ -17,7 +18,7 @@ th{background:#f4f4f4}.ok{color:#080}.bad{color:#b00}code{background:#f4f4f4;pad
 </style></head><body>
 <h1>edged</h1>
 <p>Status: {{if .Ready}}<b class="ok">ready</b>{{else}}<b class="bad">not ready</b>{{end}} ·
-<a href="/v1/status">/v1/status</a> · <a href="/metrics">/metrics</a> · <a href="/v2/health/ready">/v2/health/ready</a></p>
+<a href="/v1/status">/v1/status</a> · <a href="/v1/drift">/v1/drift</a> · <a href="/metrics">/metrics</a> · <a href="/v2/health/ready">/v2/health/ready</a></p>
 <h2>Models</h2>
 {{range .Models}}
 <h3><a href="/v2/models/{{.Name}}">{{.Name}}</a> version {{index .Versions 0}}</h3>
@@ -28,5 +29,11 @@ th{background:#f4f4f4}.ok{color:#080}.bad{color:#b00}code{background:#f4f4f4;pad
 </table>
 <p>Infer: <code>POST /v2/models/{{.Name}}/infer</code></p>
 {{else}}<p>No models configured.</p>{{end}}
+{{if .Drift}}<h2>Drift</h2>
+<p>The most shifted features of the last window (<a href="/v1/drift">/v1/drift</a>): reference and live proportions per reference bin.</p>
+{{range .Drift}}<h3>{{.Model}} · {{.Feature}} · <span class="{{if eq .State "ok"}}ok{{else}}bad{{end}}">{{.State}}</span></h3>
+<p>PSI {{printf "%.3f" .PSI}} · KS p {{printf "%.2g" .KSP}}</p>
+{{.SVG}}
+{{end}}{{end}}
 </body></html>
 `))

@@ -47,6 +47,10 @@ type Options struct {
 	Log            *slog.Logger
 	// ServerName and Version are reported by GET /v2.
 	Version string
+	// Drift, when set, answers GET /v1/drift (JSON); DriftPlots gives the
+	// histograms the status page draws for the worst features.
+	Drift      func() any
+	DriftPlots func() []DriftPlot
 }
 
 // Server is the HTTP handler.
@@ -94,6 +98,13 @@ func New(b Backend, opts Options) *Server {
 	s.handle("POST /v2/models/{name}/versions/{version}/infer", "infer", s.infer)
 	s.handle("GET /v1/status", "status", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, b.Status())
+	})
+	s.handle("GET /v1/drift", "drift", func(w http.ResponseWriter, r *http.Request) {
+		if opts.Drift == nil {
+			writeJSON(w, http.StatusOK, []any{})
+			return
+		}
+		writeJSON(w, http.StatusOK, opts.Drift())
 	})
 	s.handle("GET /{$}", "index", s.index)
 	if opts.Gatherer != nil {
@@ -260,6 +271,9 @@ func metadataOf(mi infer.ModelInfo) modelMetadata {
 func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	page := statusPage{Status: s.b.Status(), Ready: s.b.Ready()}
+	if s.opts.DriftPlots != nil {
+		page.Drift = s.opts.DriftPlots()
+	}
 	for _, m := range s.b.Models() {
 		page.Models = append(page.Models, metadataOf(m))
 	}

@@ -103,6 +103,11 @@ func (s *Synthetic) Run(ctx context.Context) error {
 
 func (s *Synthetic) next(mi infer.ModelInfo) []infer.Tensor {
 	s.n++
+	// A configured shift makes a drifting input (demos, drift tests).
+	var shift float64
+	if sh := s.cfg.Shift; sh != nil && s.n > sh.After {
+		shift = sh.Mean
+	}
 	in := make([]infer.Tensor, len(mi.Inputs))
 	for i, spec := range mi.Inputs {
 		n := tensor.NumElements(spec.Shape)
@@ -113,11 +118,11 @@ func (s *Synthetic) next(mi infer.ModelInfo) []infer.Tensor {
 		case "sine":
 			for k := 0; k < n; k++ {
 				v := math.Sin(2 * math.Pi * (float64(s.n) + float64(k)/float64(n)) / 16)
-				putValue(t.Data, k, spec, v)
+				putValue(t.Data, k, spec, v+shift)
 			}
 		default:
 			for k := 0; k < n; k++ {
-				putValue(t.Data, k, spec, s.rng.Float64()*2-1)
+				putValue(t.Data, k, spec, s.rng.Float64()*2-1+shift)
 			}
 		}
 		in[i] = t
@@ -132,7 +137,7 @@ func putValue(b []byte, k int, spec infer.TensorSpec, v float64) {
 		if spec.Quantized && spec.Scale > 0 {
 			return math.Max(lo, math.Min(hi, math.Round(v/float64(spec.Scale))+float64(spec.ZeroPoint)))
 		}
-		return math.Round(lo + (v+1)/2*(hi-lo))
+		return math.Max(lo, math.Min(hi, math.Round(lo+(v+1)/2*(hi-lo))))
 	}
 	switch spec.DType {
 	case tensor.Float32:

@@ -13,13 +13,15 @@ import (
 // (a slow input is reported as a hung worker): models whose declared
 // activations exceed fuzzMaxDeclared are only loaded, and models larger
 // than fuzzMaxInvokeFile (big weights, long invocations) or whose planned
-// arena exceeds fuzzMaxArena are prepared but not invoked. Kernels may
+// arena exceeds fuzzMaxArena, or that need more than fuzzMaxMACs
+// multiply-accumulates, are prepared but not invoked. Kernels may
 // compute outputs larger than the file declares, so the arena is checked
 // after planning too.
 const (
 	fuzzMaxDeclared   = 1 << 20
 	fuzzMaxArena      = 8 << 20
 	fuzzMaxInvokeFile = 1 << 20
+	fuzzMaxMACs       = 50e6
 )
 
 // FuzzLoad feeds arbitrary bytes to Load and, when they load, prepares and
@@ -59,7 +61,7 @@ func exerciseModel(t *testing.T, data []byte) {
 	}
 	it, err := NewInterpreter(m, nil)
 	internal("NewInterpreter", err)
-	if err != nil || it.ArenaBytes() > fuzzMaxArena || len(data) > fuzzMaxInvokeFile {
+	if err != nil || it.ArenaBytes() > fuzzMaxArena || len(data) > fuzzMaxInvokeFile || it.MACs() > fuzzMaxMACs {
 		return
 	}
 	// The planner zeroes the arena, so the inputs are zero.

@@ -1,0 +1,189 @@
+package agent
+
+import (
+	"cmp"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"sync/atomic"
+	"time"
+
+	"github.com/edged-dev/edged/agent/drift"
+	"github.com/edged-dev/edged/agent/fleet"
+	"github.com/edged-dev/edged/agent/link"
+	"github.com/edged-dev/edged/agent/localapi"
+	"github.com/edged-dev/edged/telemetry"
+	"github.com/edged-dev/edged/telemetry/outbox"
+)
+
+// newLink builds the fleet link from fleet: (the outbox opens now, so
+// drift reports made before Run are kept).
+func (a *Agent) newLink() (*link.Link, error) {
+	f := a.cfg.Fleet
+	password := f.Password
+	if f.PasswordFile != "" {
+		b, err := os.ReadFile(a.cfg.Path(f.PasswordFile))
+		if err != nil {
+			return nil, fmt.Errorf("fleet.password_file: %w", err)
+		}
+		password = string(trimSpace(b))
+	}
+	path := cmp.Or(a.cfg.Path(f.Outbox.Path), filepath.Join(a.cfg.StateDir, "outbox.db"))
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("fleet.outbox: %w", err)
+	}
+	var groups []string
+	if a.cfg.Device.Group != "" {
+		groups = append(groups, a.cfg.Device.Group)
+	}
+	for _, g := range f.Groups {
+		if g != a.cfg.Device.Group {
+			groups = append(groups, g)
+		}
+	}
+	l, err := link.New(link.Options{
+		Fleet: fleet.Options{
+			Broker: f.Broker, DeviceID: a.cfg.Device.ID, Groups: groups, ClientID: f.ClientID,
+			Username: f.Username, Password: password,
+			CAFile: a.cfg.Path(f.CAFile), CertFile: a.cfg.Path(f.CertFile), KeyFile: a.cfg.Path(f.KeyFile),
+			KeepAlive: f.KeepAlive.D(), MinBackoff: f.MinBackoff.D(), MaxBackoff: f.MaxBackoff.D(),
+			Log: a.log.With("component", "fleet"),
+		},
+		Birth:      a.birth,
+		OutboxPath: path,
+		Outbox:     &outbox.Options{MaxBytes: f.Outbox.MaxBytes},
+		Log:        a.log.With("component", "fleet"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("fleet: %w", err)
+	}
+	return l, nil
+}
+
+// Link is the fleet link, or nil without a broker; the lead plugs the
+// deploy and rollback handlers in with Link().Handle.
+func (a *Agent) Link() *link.Link { return a.link }
+
+// birth is the retained state message published at each connection.
+func (a *Agent) birth() fleet.State {
+	st := fleet.State{Version: Version, Board: runtime.GOOS + "/" + runtime.GOARCH, Uptime: int64(time.Since(a.started) / time.Second)}
+	for _, mi := range a.Models() {
+		st.Models = append(st.Models, fleet.ModelState{Name: mi.Name, Active: mi.Version})
+	}
+	return st
+}
+
+// telemetry builds the snapshot publisher.
+func (a *Agent) telemetry() *telemetry.Publisher {
+	return &telemetry.Publisher{
+		Topic: fleet.TelemetryTopic(a.cfg.Device.ID), Interval: a.cfg.Telemetry.Interval.D(), Publish: a.link.Publish,
+		Collectors: []telemetry.Collector{
+			telemetry.Uptime{Started: a.started},
+			telemetry.Thermal{FS: os.DirFS(a.cfg.Telemetry.ThermalRoot)},
+			telemetry.NewModels(a),
+		},
+		Log: a.log,
+	}
+}
+
+// emitDrift runs on a monitor's goroutine for every closed window.
+func (a *Agent) emitDrift(m *driftMonitor, res drift.Result) {
+	r := res.Report
+	a.driftG.observe(r)
+	if c := res.Change; c != nil {
+		a.driftG.changes.WithLabelValues(c.Model, c.To.String()).Inc()
+		a.log.Warn("drift state changed", "model", c.Model, "from", c.From, "to", c.To, "stat", c.Cause.Stat, "feature", c.Cause.Feature, "value", c.Cause.Value)
+	}
+	if a.link == nil {
+		return
+	}
+	if _, err := a.link.Drift(m.publicReport(r)); err != nil {
+		a.log.Warn("drift report not queued", "model", r.Model, "err", err)
+	}
+	if c := res.Change; c != nil {
+		if _, err := a.link.Event(fleet.Event{Kind: "drift", Model: c.Model, Time: c.At.UTC(), Detail: changeDetail(c)}); err != nil {
+			a.log.Warn("drift event not queued", "model", c.Model, "err", err)
+		}
+	}
+}
+
+// Drift reports every watched model's drift (GET /v1/drift).
+func (a *Agent) Drift() []DriftStatus {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	out := []DriftStatus{}
+	for _, s := range a.models {
+		if s.drift != nil {
+			out = append(out, s.drift.status())
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Model < out[j].Model })
+	return out
+}
+
+func (a *Agent) driftPlots(worst int) []localapi.DriftPlot {
+	a.mu.RLock()
+	var ms []*driftMonitor
+	for _, s := range a.models {
+		if s.drift != nil {
+			ms = append(ms, s.drift)
+		}
+	}
+	a.mu.RUnlock()
+	sort.Slice(ms, func(i, j int) bool { return ms[i].model < ms[j].model })
+	var out []localapi.DriftPlot
+	for _, m := range ms {
+		out = append(out, m.plots(worst)...)
+	}
+	return out
+}
+
+// latencyBounds are the latency buckets of the telemetry quantiles, in
+// seconds: 50 µs doubling to 6.6 s, as edged_inference_duration_seconds.
+var latencyBounds = func() []float64 {
+	b := make([]float64, 18)
+	for i := range b {
+		b[i] = 50e-6 * float64(uint(1)<<i)
+	}
+	return b
+}()
+
+// modelCounters count a served model's requests for telemetry: a few
+// atomic adds per request.
+type modelCounters struct {
+	inferences, cacheHits, errors atomic.Uint64
+	latency                       [19]atomic.Uint64 // len(latencyBounds)+1
+}
+
+func (c *modelCounters) observe(d time.Duration, cacheHit bool) {
+	c.inferences.Add(1)
+	if cacheHit {
+		c.cacheHits.Add(1)
+	}
+	sec := d.Seconds()
+	i := 0
+	for i < len(latencyBounds) && sec > latencyBounds[i] {
+		i++
+	}
+	c.latency[i].Add(1)
+}
+
+// TelemetryStats implements telemetry.Stats.
+func (a *Agent) TelemetryStats() []telemetry.ModelStats {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	out := make([]telemetry.ModelStats, 0, len(a.models))
+	for _, s := range a.models {
+		st := telemetry.ModelStats{Name: s.info.Name, Version: s.info.Version, Inferences: s.stats.inferences.Load(),
+			CacheHits: s.stats.cacheHits.Load(), Errors: s.stats.errors.Load(), QueueDepth: s.queued(),
+			Latency: telemetry.Histogram{Bounds: latencyBounds, Counts: make([]uint64, len(s.stats.latency))}}
+		for i := range s.stats.latency {
+			st.Latency.Counts[i] = s.stats.latency[i].Load()
+		}
+		out = append(out, st)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
