@@ -25,6 +25,15 @@ var commands = map[string]command{
 	"infer":   {"run a model on raw input tensors and write its outputs", runInfer},
 	"inspect": {"describe a model: inputs, outputs, ops, parameters, MACs, support", runInspect},
 	"bench":   {"time Invoke on a model", runBench},
+	"keys":    {"make a root and signing key (init DIR) or a new signing key (rotate DIR)", runKeys},
+	"bundle":  {"check models and write a signed model bundle", runBundle},
+	"verify":  {"verify a bundle against a root public key", runVerify},
+	"push":    {"publish a bundle's blobs to the broker as retained chunks", runPush},
+	"gc":      {"clear a bundle's blobs from the broker", runGC},
+	"deploy":  {"push a bundle and send a deploy command to a device or group", runDeploy},
+	"profile": {"run a model over reference inputs and write its drift profile", runProfile},
+	"drift":   {"show the fleet's latest drift states (from the broker)", runDrift},
+	"status":  {"show the fleet's devices and telemetry (from the broker)", runStatus},
 	"version": {"print the version", func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, "edgectl", version)
 		return nil

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/edged-dev/edged/ota/bundle"
+	"github.com/edged-dev/edged/ota/sign"
+	"gopkg.in/yaml.v3"
+)
+
+func runBundle(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("bundle", stderr)
+	name := fs.String("name", "", "model name (required)")
+	version := fs.Uint64("version", 0, "manifest version, greater than every earlier one of this model (required)")
+	modelPath := fs.String("model", "", "the cpu variant: a .tflite the runtime loads (required)")
+	var variants multiFlag
+	fs.Var(&variants, "variant", "another variant as NAME=FILE, e.g. edgetpu=model_edgetpu.tflite (repeatable)")
+	labels := fs.String("labels", "", "labels file, one label a line")
+	profile := fs.String("profile", "", "drift reference profile (JSON)")
+	policy := fs.String("policy", "", "canary policy (YAML or JSON)")
+	keyPath := fs.String("key", "", "signing key file (edgectl keys init / rotate)")
+	out := fs.String("out", "", "bundle directory to create (required)")
+	validFor := fs.Duration("valid-for", bundle.DefaultValidity, "how long devices may install the bundle")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *name == "" || *version == 0 || *modelPath == "" || *keyPath == "" || *out == "" {
+		return fmt.Errorf("bundle: --name, --version, --model, --key and --out are required")
+	}
+	key, err := sign.LoadSigningKey(*keyPath)
+	if err != nil {
+		return fmt.Errorf("bundle: %w", err)
+	}
+	spec := bundle.Spec{Name: *name, Version: *version, Created: time.Now()}
+	spec.Expires = spec.Created.Add(*validFor)
+	add := func(variant, path string) error {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("bundle: variant %s: %w", variant, err)
+		}
+		spec.Models = append(spec.Models, bundle.Model{Variant: variant, Data: data})
+		return nil
+	}
+	if err := add(bundle.VariantCPU, *modelPath); err != nil {
+		return err
+	}
+	for _, v := range variants {
+		variant, path, ok := strings.Cut(v, "=")
+		if !ok || variant == "" || path == "" {
+			return fmt.Errorf("bundle: --variant %q: want NAME=FILE", v)
+		}
+		if err := add(variant, path); err != nil {
+			return err
+		}
+	}
+	if *labels != "" {
+		if spec.Labels, err = readLabels(*labels); err != nil {
+			return fmt.Errorf("bundle: %w", err)
+		}
+	}
+	if *profile != "" {
+		b, err := os.ReadFile(*profile)
+		if err != nil {
+			return fmt.Errorf("bundle: %w", err)
+		}
+		if !json.Valid(b) {
+			return fmt.Errorf("bundle: profile %s is not valid JSON", *profile)
+		}
+		var c bytes.Buffer
+		json.Compact(&c, b)
+		spec.Profile = c.Bytes()
+	}
+	if *policy != "" {
+		if spec.Policy, err = yamlToJSON(*policy); err != nil {
+			return fmt.Errorf("bundle: %w", err)
+		}
+	}
+	b, err := bundle.Write(*out, spec, key)
+	if err != nil {
+		return fmt.Errorf("bundle: %w", err)
+	}
+	printManifest(stdout, b)
+	return nil
+}
+
+func printManifest(w io.Writer, b *bundle.Bundle) {
+	m := b.Manifest
+	fmt.Fprintf(w, "%s: %s version %d, expires %s\n", b.Dir, m.Name, m.Version, m.Expires.Format(time.RFC3339))
+	for _, blob := range m.Blobs {
+		fmt.Fprintf(w, "  %-8s %s %d bytes\n", blob.Variant, blob.SHA256, blob.Size)
+	}
+	for _, s := range m.Signatures {
+		fmt.Fprintf(w, "  signed by %s\n", s.KeyID)
+	}
+}
+
+func readLabels(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var ls []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if l := strings.TrimSpace(sc.Text()); l != "" {
+			ls = append(ls, l)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("labels %s: %w", path, err)
+	}
+	return ls, nil
+}
+
+// yamlToJSON reads a YAML (or JSON) document as JSON, which is how the
+// manifest carries it.
+func yamlToJSON(path string) (json.RawMessage, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var v any
+	if err := yaml.Unmarshal(b, &v); err != nil {
+		return nil, fmt.Errorf("policy %s: %w", path, err)
+	}
+	j, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("policy %s: %w", path, err)
+	}
+	return j, nil
+}
+
+func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("verify", stderr)
+	root := fs.String("root", "", "root public key file (root.pub) (required)")
+	dir := fs.String("bundle", "", "bundle directory (required)")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *root == "" || *dir == "" {
+		return fmt.Errorf("verify: --root and --bundle are required")
+	}
+	pub, err := sign.LoadPublicKey(*root)
+	if err != nil {
+		return fmt.Errorf("verify: %w", err)
+	}
+	b, err := bundle.Read(*dir, pub, sign.VerifyOptions{})
+	if err != nil {
+		return fmt.Errorf("verify: %w", err)
+	}
+	printManifest(stdout, b)
+	fmt.Fprintln(stdout, "OK")
+	return nil
+}

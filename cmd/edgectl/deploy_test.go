@@ -1,0 +1,220 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/edged-dev/edged/agent/fleet"
+	"github.com/edged-dev/edged/internal/testenv"
+	"github.com/edged-dev/edged/ota/sign"
+	"github.com/edged-dev/edged/ota/transfer"
+	"go.uber.org/goleak"
+)
+
+// startMosquitto runs mosquitto on a free loopback port until the test
+// ends and returns its URL.
+func startMosquitto(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("mosquitto")
+	if err != nil {
+		bin = "/usr/sbin/mosquitto"
+		if _, err := os.Stat(bin); err != nil {
+			testenv.Missing(t, "mosquitto is not installed (apt-get install mosquitto)")
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	_, port, _ := net.SplitHostPort(addr)
+	conf := filepath.Join(t.TempDir(), "mosquitto.conf")
+	text := "listener " + port + " 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n"
+	if os.Getuid() == 0 {
+		text += "user root\n"
+	}
+	os.WriteFile(conf, []byte(text), 0o644)
+	var out bytes.Buffer
+	cmd := exec.Command(bin, "-c", conf)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("mosquitto:\n%s", out.String())
+		}
+	})
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("mosquitto did not listen on %s", addr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return "tcp://" + addr
+}
+
+// fakeDevice acts on deploy commands as the agent will: verify the
+// manifest, fetch the blobs, report progress, and end active, or
+// rolled_back when fail is set.
+func fakeDevice(t *testing.T, broker, id string, root ed25519.PublicKey, fail string) {
+	t.Helper()
+	var c *fleet.Client
+	ready := make(chan struct{})
+	var once sync.Once
+	dir := t.TempDir()
+	status := func(ctx context.Context, cmd fleet.Command, state string, progress float64, reason string) {
+		c.WriteStatus(ctx, cmd.Op, fleet.CommandStatus{ID: cmd.ID, State: state, Progress: progress, Reason: reason})
+	}
+	handle := func(ctx context.Context, _ fleet.Topic, cmd fleet.Command) {
+		m, err := sign.Verify(cmd.Payload, root, sign.VerifyOptions{Kind: sign.KindModel})
+		if err != nil {
+			status(ctx, cmd, fleet.StatusFailed, 0, err.Error())
+			return
+		}
+		for _, blob := range m.Blobs {
+			meta, err := transfer.FetchMeta(ctx, c, blob.SHA256, blob.Size)
+			if err != nil {
+				status(ctx, cmd, fleet.StatusFailed, 0, err.Error())
+				return
+			}
+			r := &transfer.Receiver{Sub: c, Dir: dir, Log: slog.New(slog.DiscardHandler), Progress: func(p transfer.Progress) {
+				status(ctx, cmd, "downloading", float64(p.Bytes)/float64(p.Size)*0.99, "")
+			}}
+			if _, err := r.Fetch(ctx, meta); err != nil {
+				status(ctx, cmd, fleet.StatusFailed, 0, err.Error())
+				return
+			}
+		}
+		status(ctx, cmd, "verified", 0, "")
+		if fail != "" {
+			status(ctx, cmd, "rolled_back", 0, fail)
+			return
+		}
+		status(ctx, cmd, "active", 0, "")
+	}
+	c, err := fleet.New(fleet.Options{Broker: broker, DeviceID: id, Groups: []string{"lab"}, OnCommand: handle,
+		Log: slog.New(slog.DiscardHandler), OnConnect: func() { once.Do(func() { close(ready) }) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { c.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	<-ready
+}
+
+// retained collects the retained messages under edged/v1/.
+func retained(t *testing.T, broker string) map[string]int {
+	t.Helper()
+	c, err := fleet.New(fleet.Options{Broker: broker, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { c.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	var mu sync.Mutex
+	got := map[string]int{}
+	for c.Subscribe(ctx, fleet.Prefix+"/#", 1, func(topic string, p []byte) {
+		mu.Lock()
+		got[topic] = len(p)
+		mu.Unlock()
+	}) != nil {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	return got
+}
+
+func TestDeploy(t *testing.T) {
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	broker := startMosquitto(t)
+	keys, key := makeKeys(t)
+	root, err := sign.LoadPublicKey(filepath.Join(keys, "root.pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := bundleWith(t, key, "mobilenet_v1_0.25_128_quant.tflite")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fakeDevice(t, broker, "pi-1", root, "")
+	fakeDevice(t, broker, "pi-2", root, "")
+
+	out, err := edgectl(t, "deploy", "--broker", broker, "--bundle", dir, "--group", "lab", "--wait", "--expect", "2", "--timeout", "30s", "--id", "d1")
+	if err != nil {
+		t.Fatalf("deploy --group lab: %v\n%s", err, out)
+	}
+	t.Logf("edgectl deploy output:\n%s", out)
+	for _, want := range []string{"pi-1", "pi-2", "downloading", "verified", "2 device(s) active on m version 7"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("deploy output lacks %q:\n%s", want, out)
+		}
+	}
+	// The command and statuses are cleared; the blobs stay until gc.
+	left := retained(t, broker)
+	for topic := range left {
+		if strings.Contains(topic, "/cmd/") {
+			t.Errorf("retained after deploy --wait: %s", topic)
+		}
+	}
+	if len(left) == 0 {
+		t.Error("no blob retained after deploy")
+	}
+	if out, err := edgectl(t, "gc", "--broker", broker, "--bundle", dir); err != nil {
+		t.Fatalf("gc: %v\n%s", err, out)
+	}
+	for topic := range retained(t, broker) {
+		if strings.Contains(topic, "/blob/") {
+			t.Errorf("retained after gc: %s", topic)
+		}
+	}
+}
+
+func TestDeployRolledBack(t *testing.T) {
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	broker := startMosquitto(t)
+	keys, key := makeKeys(t)
+	root, _ := sign.LoadPublicKey(filepath.Join(keys, "root.pub"))
+	dir, err := bundleWith(t, key, "iris.tflite")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fakeDevice(t, broker, "pi-9", root, "smoke inference failed")
+	out, err := edgectl(t, "deploy", "--broker", broker, "--bundle", dir, "--device", "pi-9", "--wait", "--timeout", "30s")
+	if err == nil || !strings.Contains(err.Error(), "pi-9: rolled_back: smoke inference failed") {
+		t.Fatalf("deploy = %v\n%s; want pi-9 rolled back with its reason", err, out)
+	}
+
+	// Nobody answers: --wait times out.
+	out, err = edgectl(t, "deploy", "--broker", broker, "--bundle", dir, "--device", "pi-404", "--wait", "--timeout", "500ms")
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("0 of 1 device(s) finished within %v", 500*time.Millisecond)) {
+		t.Fatalf("deploy to nobody = %v\n%s; want a timeout", err, out)
+	}
+}

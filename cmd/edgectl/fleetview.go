@@ -1,0 +1,307 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/edged-dev/edged/agent/drift"
+	"github.com/edged-dev/edged/agent/fleet"
+)
+
+// fleetView is what edgectl drift and status learn by listening: the
+// retained state of every device, then whatever telemetry and drift
+// reports arrive within the wait.
+type fleetView struct {
+	mu      sync.Mutex
+	devices map[string]*deviceView
+}
+
+type deviceView struct {
+	state     *fleet.State
+	telemetry *fleet.Telemetry
+	drift     map[string]*drift.Report // by model, the latest window
+	seen      time.Time
+}
+
+func (v *fleetView) device(id string) *deviceView {
+	d := v.devices[id]
+	if d == nil {
+		d = &deviceView{drift: map[string]*drift.Report{}}
+		v.devices[id] = d
+	}
+	d.seen = time.Now()
+	return d
+}
+
+// handle files one message; malformed ones are skipped.
+func (v *fleetView) handle(topic string, payload []byte) {
+	t, err := fleet.ParseTopic(topic)
+	if err != nil || len(payload) == 0 {
+		return
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	switch t.Kind {
+	case fleet.KindState:
+		var st fleet.State
+		if fleet.Decode(payload, &st) == nil {
+			v.device(t.Device).state = &st
+		}
+	case fleet.KindTelemetry:
+		var tm fleet.Telemetry
+		if fleet.Decode(payload, &tm) == nil {
+			v.device(t.Device).telemetry = &tm
+		}
+	case fleet.KindDrift:
+		var r struct {
+			Seq uint64 `json:"seq"`
+			drift.Report
+		}
+		if json.Unmarshal(payload, &r) == nil && r.Model != "" {
+			d := v.device(t.Device)
+			if old := d.drift[r.Model]; old == nil || !r.End.Before(old.End) {
+				d.drift[r.Model] = &r.Report
+			}
+		}
+	}
+}
+
+// listenFleet subscribes to the devices' state, telemetry and drift topics
+// for wait and returns what it heard. With group set it first asks the
+// group to answer a ping and keeps the devices that do (the state message
+// does not carry groups).
+func listenFleet(ctx context.Context, bf *brokerFlags, device, group string, wait time.Duration) (map[string]*deviceView, error) {
+	c, stop, err := bf.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
+	id := "+"
+	if device != "" {
+		if err := fleet.ValidID(device); err != nil {
+			return nil, fmt.Errorf("--device: %w", err)
+		}
+		id = device
+	}
+	v := &fleetView{devices: map[string]*deviceView{}}
+	var members map[string]bool
+	if group != "" {
+		if err := fleet.ValidID(group); err != nil {
+			return nil, fmt.Errorf("--group: %w", err)
+		}
+		if members, err = pingGroup(ctx, c, group, wait); err != nil {
+			return nil, err
+		}
+	}
+	for _, kind := range []string{"state", "telemetry", "drift"} {
+		if err := c.Subscribe(ctx, fleet.Prefix+"/dev/"+id+"/"+kind, 1, v.handle); err != nil {
+			return nil, err
+		}
+	}
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(wait):
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	out := map[string]*deviceView{}
+	for id, d := range v.devices {
+		if members == nil || members[id] {
+			out[id] = d
+		}
+	}
+	return out, nil
+}
+
+// pingGroup sends a retained ping to the group, collects the devices that
+// answer within wait, and clears the command and their statuses.
+func pingGroup(ctx context.Context, c *fleet.Client, group string, wait time.Duration) (map[string]bool, error) {
+	cmdID := fmt.Sprintf("edgectl-%d-%04x", time.Now().Unix(), rand.Uint32()&0xffff)
+	var mu sync.Mutex
+	members := map[string]bool{}
+	statusFilter := fleet.Prefix + "/dev/+/cmd/" + fleet.OpPing + "/" + cmdID + "/status"
+	if err := c.Subscribe(ctx, statusFilter, 1, func(topic string, payload []byte) {
+		if t, err := fleet.ParseTopic(topic); err == nil && len(payload) > 0 {
+			mu.Lock()
+			members[t.Device] = true
+			mu.Unlock()
+		}
+	}); err != nil {
+		return nil, err
+	}
+	now := time.Now().UTC()
+	b, err := fleet.Encode(&fleet.Command{Op: fleet.OpPing, ID: cmdID, Issued: now, Expires: now.Add(wait + 30*time.Second)})
+	if err != nil {
+		return nil, err
+	}
+	topic := fleet.GroupCommandTopic(group, fleet.OpPing, cmdID)
+	if err := c.Publish(ctx, topic, b, 1, true); err != nil {
+		return nil, err
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(wait):
+	}
+	cctx := context.WithoutCancel(ctx)
+	c.Publish(cctx, topic, nil, 1, true)
+	c.Unsubscribe(cctx, statusFilter)
+	mu.Lock()
+	defer mu.Unlock()
+	for id := range members {
+		c.Publish(cctx, fleet.StatusTopic(id, fleet.OpPing, cmdID), nil, 1, true)
+	}
+	return members, ctx.Err()
+}
+
+func viewFlags(name string, stderr io.Writer) (*brokerFlags, *string, *string, *time.Duration, func([]string) error) {
+	fs := newFlags(name, stderr)
+	bf := &brokerFlags{}
+	bf.register(fs)
+	device := fs.String("device", "", "only this device `id`")
+	group := fs.String("group", "", "only the devices of this `group` (they are pinged to find them)")
+	wait := fs.Duration("wait", 5*time.Second, "how long to listen for telemetry and drift reports")
+	parse := func(args []string) error {
+		pos, err := parseFlags(fs, args)
+		if err != nil {
+			return err
+		}
+		if len(pos) > 0 {
+			return fmt.Errorf("%s: unexpected argument %q", name, pos[0])
+		}
+		if *device != "" && *group != "" {
+			return fmt.Errorf("%s: give --device or --group, not both", name)
+		}
+		if *wait <= 0 {
+			return fmt.Errorf("%s: --wait must be > 0", name)
+		}
+		return nil
+	}
+	return bf, device, group, wait, parse
+}
+
+func sortedIDs(devs map[string]*deviceView) []string {
+	ids := make([]string, 0, len(devs))
+	for id := range devs {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// runDrift prints the latest drift state of every model of the devices.
+func runDrift(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	bf, device, group, wait, parse := viewFlags("drift", stderr)
+	if err := parse(args); err != nil {
+		return err
+	}
+	devs, err := listenFleet(ctx, bf, *device, *group, *wait)
+	if err != nil {
+		return fmt.Errorf("drift: %w", err)
+	}
+	printDrift(stdout, devs)
+	return nil
+}
+
+func printDrift(w io.Writer, devs map[string]*deviceView) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "DEVICE\tMODEL\tSTATE\tWINDOW END\tN\tPSI MAX\tKS P\tWORST")
+	rows := 0
+	for _, id := range sortedIDs(devs) {
+		d := devs[id]
+		models := make([]string, 0, len(d.drift))
+		for m := range d.drift {
+			models = append(models, m)
+		}
+		sort.Strings(models)
+		for _, m := range models {
+			r := d.drift[m]
+			worst := r.Worst.Stat
+			if r.Worst.Feature != "" {
+				worst += " " + r.Worst.Feature
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%.3f\t%.2g\t%s=%.3g\n", id, m, r.State, r.End.UTC().Format(time.RFC3339), r.N, r.PSI, r.KSP, worst, r.Worst.Value)
+			rows++
+		}
+		if len(d.drift) == 0 {
+			fmt.Fprintf(tw, "%s\t-\t(no report heard)\t\t\t\t\t\n", id)
+			rows++
+		}
+	}
+	tw.Flush()
+	if rows == 0 {
+		fmt.Fprintln(w, "no devices heard")
+	}
+}
+
+// runStatus prints every device's state and latest telemetry.
+func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	bf, device, group, wait, parse := viewFlags("status", stderr)
+	if err := parse(args); err != nil {
+		return err
+	}
+	devs, err := listenFleet(ctx, bf, *device, *group, *wait)
+	if err != nil {
+		return fmt.Errorf("status: %w", err)
+	}
+	printStatus(stdout, devs)
+	return nil
+}
+
+func printStatus(w io.Writer, devs map[string]*deviceView) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "DEVICE\tSTATE\tVERSION\tUPTIME\tMODEL\tINFERENCES\tP50 MS\tP99 MS\tCACHE HIT\tQUEUE\tCPU °C\tDRIFT")
+	for _, id := range sortedIDs(devs) {
+		d := devs[id]
+		state, version, uptime := "?", "", ""
+		if s := d.state; s != nil {
+			state, version = s.State, s.Version
+			if s.Uptime > 0 {
+				uptime = (time.Duration(s.Uptime) * time.Second).String()
+			}
+		}
+		temp := ""
+		var models []fleet.ModelTelemetry
+		if t := d.telemetry; t != nil {
+			if t.CPUTemp != nil {
+				temp = fmt.Sprintf("%.1f", *t.CPUTemp)
+			}
+			if t.Uptime > 0 {
+				uptime = (time.Duration(t.Uptime) * time.Second).String()
+			}
+			models = t.Models
+		}
+		if len(models) == 0 && d.state != nil {
+			for _, m := range d.state.Models {
+				models = append(models, fleet.ModelTelemetry{Name: m.Name, Version: m.Active})
+			}
+		}
+		if len(models) == 0 {
+			models = []fleet.ModelTelemetry{{Name: "-"}}
+		}
+		for _, m := range models {
+			ds := ""
+			if r := d.drift[m.Name]; r != nil {
+				ds = r.State.String()
+			}
+			inf, p50, p99, hit := "", "", "", ""
+			if d.telemetry != nil {
+				inf, p50, p99 = fmt.Sprint(m.Inferences), fmt.Sprintf("%.2f", m.P50), fmt.Sprintf("%.2f", m.P99)
+				hit = fmt.Sprintf("%.0f%%", 100*m.CacheHit)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", id, state, version, uptime, strings.TrimSpace(m.Name+" "+m.Version), inf, p50, p99, hit, m.QueueDepth, temp, ds)
+		}
+	}
+	tw.Flush()
+	if len(devs) == 0 {
+		fmt.Fprintln(w, "no devices heard")
+	}
+}

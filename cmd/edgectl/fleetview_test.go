@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/edged-dev/edged/agent/drift"
+	"github.com/edged-dev/edged/agent/fleet"
+	"github.com/edged-dev/edged/agent/link"
+	"github.com/edged-dev/edged/telemetry/outbox"
+)
+
+func TestProfile(t *testing.T) {
+	data := t.TempDir()
+	// 600 samples of hello_world_int8's one int8 input, values -100..99.
+	for i := range 600 {
+		if err := os.WriteFile(filepath.Join(data, fmt.Sprintf("%04d.bin", i)), []byte{byte(int8(i%200 - 100))}, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "p.json")
+	msg, err := edgectl(t, "profile", "--model", "../../testdata/models/hello_world_int8.tflite", "--data", data, "--out", out)
+	if err != nil {
+		t.Fatalf("edgectl profile: %v\n%s", err, msg)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := drift.Unmarshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A [1,1] input and a [1,1] output: one feature each, no classes.
+	if len(p.Features) != 2 || p.Features[0].Name != "input0[0]" || p.Features[1].Name != "output0[0]" || p.Classes != nil {
+		t.Fatalf("profile features %v, classes %v; want input0[0], output0[0] and none", p.Features, p.Classes)
+	}
+	if f := p.Features[0]; f.Stats.Count != 600 {
+		t.Errorf("input0[0] count = %d; want 600", f.Stats.Count)
+	}
+	os.WriteFile(filepath.Join(data, "bad.bin"), []byte{1, 2}, 0o644)
+	if _, err := edgectl(t, "profile", "--model", "../../testdata/models/hello_world_int8.tflite", "--data", data, "--out", out); err == nil || !strings.Contains(err.Error(), "bad.bin has 2 bytes") {
+		t.Errorf("profile with a 2-byte file: %v; want it named", err)
+	}
+}
+
+// fakeFleetDevice runs a link (birth, ping answers) and keeps publishing
+// a drift report and a telemetry snapshot until the test ends.
+func fakeFleetDevice(t *testing.T, broker, id string, groups []string, state drift.State) {
+	t.Helper()
+	l, err := link.New(link.Options{
+		Fleet: fleet.Options{Broker: broker, DeviceID: id, Groups: groups, MinBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Log: slog.New(slog.DiscardHandler)},
+		Birth: func() fleet.State {
+			return fleet.State{Version: "v-test", Models: []fleet.ModelState{{Name: "iris", Active: "3"}}, Uptime: 3600}
+		},
+		OutboxPath: filepath.Join(t.TempDir(), "outbox.db"), Outbox: &outbox.Options{NoSync: true}, Log: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); l.Run(ctx) }()
+	go func() {
+		defer wg.Done()
+		temp := 47.5
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			now := time.Now().UTC()
+			l.Drift(&drift.Report{V: 1, Model: "iris", Start: now.Add(-time.Minute), End: now, N: 500, State: state, Level: state,
+				Worst: drift.Score{Stat: "psi", Feature: "input0[2]", Value: 0.42, Level: state}, PSI: 0.42, KSP: 1e-9})
+			b, _ := fleet.Encode(&fleet.Telemetry{Time: now, Uptime: 3600, CPUTemp: &temp,
+				Models: []fleet.ModelTelemetry{{Name: "iris", Version: "3", Inferences: 12345, P50: 0.8, P99: 2.5, CacheHit: 0.25}}})
+			l.Publish(ctx, fleet.TelemetryTopic(id), b, 0, false)
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+		l.Close()
+	})
+}
+
+func TestDriftAndStatusTables(t *testing.T) {
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	broker := startMosquitto(t)
+	fakeFleetDevice(t, broker, "pi-kitchen", []string{"kitchen"}, drift.Drift)
+	fakeFleetDevice(t, broker, "pi-garage", nil, drift.OK)
+
+	msg, err := edgectl(t, "drift", "--broker", broker, "--group", "kitchen", "--wait", "1500ms")
+	if err != nil {
+		t.Fatalf("edgectl drift: %v\n%s", err, msg)
+	}
+	t.Logf("edgectl drift --group kitchen:\n%s", msg)
+	if !strings.Contains(msg, "pi-kitchen") || !strings.Contains(msg, "drift") || !strings.Contains(msg, "psi input0[2]=0.42") || strings.Contains(msg, "pi-garage") {
+		t.Errorf("drift table lacks pi-kitchen in drift, or shows pi-garage (not in the group)")
+	}
+
+	msg, err = edgectl(t, "status", "--broker", broker, "--wait", "1s")
+	if err != nil {
+		t.Fatalf("edgectl status: %v\n%s", err, msg)
+	}
+	t.Logf("edgectl status:\n%s", msg)
+	for _, want := range []string{"pi-kitchen", "pi-garage", "online", "v-test", "iris 3", "12345", "0.80", "2.50", "25%", "47.5"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("status table lacks %q", want)
+		}
+	}
+}

@@ -1,0 +1,662 @@
+// Package store keeps the model files a device has downloaded, and which
+// version of each model is active, previous (the one to roll back to) and
+// staged (verified, not yet serving).
+//
+// # Layout
+//
+//	DIR/state.db                          bbolt: per-model state, agent start times
+//	DIR/models/{name}/{version}/{file}    one directory per version
+//
+// Files are staged into a temporary directory, each fsynced, the
+// directory renamed into place and its parent fsynced, so after a power
+// cut a version directory is either complete or absent. Promote and
+// Rollback change the state in one bbolt transaction; the files of a
+// version no longer active, previous or staged are deleted afterwards (a
+// crash in between leaves a directory that the next Open removes).
+//
+// # Crash loops
+//
+// A model that crashes the agent must not keep it down. The agent calls
+// RecordStart then CheckCrashLoop at every start, and MarkGood once the
+// new model has served (e.g. after a smoke inference). If, since the last
+// Promote and before MarkGood, CrashStarts starts fell within
+// CrashWindow, CheckCrashLoop rolls the model back to the previous
+// version.
+package store
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// Defaults of Options.
+const (
+	DefaultCrashWindow = 10 * time.Minute
+	DefaultCrashStarts = 3
+)
+
+// Errors.
+var (
+	// ErrCorrupt is returned by Open when state.db cannot be read; the
+	// file has been moved aside (the error names where) and the next Open
+	// starts with no model state.
+	ErrCorrupt = errors.New("state file corrupt")
+	// ErrNotFound is returned for a model the store does not know, or an
+	// operation that needs a version the model does not have (Promote
+	// without a staged version, Rollback without a previous one).
+	ErrNotFound = errors.New("not found")
+	// ErrInUse is returned by Stage for a version that is active or
+	// previous: its files may be in use and are never rewritten.
+	ErrInUse = errors.New("version in use")
+)
+
+// Options configure a Store; nil means all defaults.
+type Options struct {
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// CrashWindow and CrashStarts define a crash loop; defaults
+	// DefaultCrashWindow and DefaultCrashStarts.
+	CrashWindow time.Duration
+	CrashStarts int
+	// Timeout bounds the wait for another process's lock on state.db;
+	// default 1s.
+	Timeout time.Duration
+	// Log receives the removal of stale files; default slog.Default().
+	Log *slog.Logger
+}
+
+// Model is the state of one model. Versions are manifest versions; 0
+// means none.
+type Model struct {
+	Name     string `json:"name"`
+	Active   uint64 `json:"active,omitempty"`
+	Previous uint64 `json:"previous,omitempty"`
+	Staged   uint64 `json:"staged,omitempty"`
+	// LastVersion is the highest version ever staged: pass it to
+	// sign.VerifyOptions.LastVersion so that no manifest is installed
+	// twice, not even one that was rolled back.
+	LastVersion uint64 `json:"last_version,omitempty"`
+	// Changed is when Active last changed by Promote; Good whether
+	// MarkGood was called since.
+	Changed time.Time `json:"changed,omitzero"`
+	Good    bool      `json:"good,omitempty"`
+}
+
+// File is one file of a version to stage.
+type File struct {
+	Name string // a plain file name: A-Z a-z 0-9 . _ -, not starting with . or -
+	Data io.Reader
+}
+
+// Store is an open model store. Its methods are safe for concurrent use
+// (bbolt serialises the writers).
+type Store struct {
+	dir string
+	db  *bolt.DB
+	o   Options
+}
+
+var (
+	bucketModels = []byte("models")
+	bucketMeta   = []byte("meta")
+	keyStarts    = []byte("starts")
+)
+
+// Open opens the store in dir, creating it if needed, and removes files
+// no state refers to (versions left by a crash, temporary directories).
+func Open(dir string, opts *Options) (*Store, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.CrashWindow <= 0 {
+		o.CrashWindow = DefaultCrashWindow
+	}
+	if o.CrashStarts <= 0 {
+		o.CrashStarts = DefaultCrashStarts
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = time.Second
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "models"), 0o755); err != nil {
+		return nil, fmt.Errorf("store.Open %s: %w", dir, err)
+	}
+	path := filepath.Join(dir, "state.db")
+	db, err := openChecked(path, o.Timeout)
+	var ce corruptError
+	if errors.As(err, &ce) {
+		aside := fmt.Sprintf("%s.corrupt-%s", path, time.Now().UTC().Format("20060102T150405.000000000Z"))
+		if rerr := os.Rename(path, aside); rerr != nil {
+			return nil, fmt.Errorf("store.Open %s: %w: %w; moving it aside: %w", path, ErrCorrupt, ce.err, rerr)
+		}
+		return nil, fmt.Errorf("store.Open %s: %w: %w; moved to %s, the next Open starts with no model state", path, ErrCorrupt, ce.err, aside)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store.Open %s: %w", path, err)
+	}
+	s := &Store{dir: dir, db: db, o: o}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketModels, bucketMeta} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store.Open %s: %w", path, err)
+	}
+	if err := s.sweep(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store.Open %s: %w", dir, err)
+	}
+	return s, nil
+}
+
+// Close closes state.db.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Path is the path of a staged file.
+func (s *Store) Path(name string, version uint64, file string) string {
+	return filepath.Join(s.versionDir(name, version), file)
+}
+
+func (s *Store) modelDir(name string) string { return filepath.Join(s.dir, "models", name) }
+func (s *Store) versionDir(name string, v uint64) string {
+	return filepath.Join(s.modelDir(name), strconv.FormatUint(v, 10))
+}
+
+// Stage writes the files of a version of a model and records it as the
+// model's staged version, replacing a staged version not yet promoted.
+// It fails with ErrInUse for the active or previous version.
+func (s *Store) Stage(name string, version uint64, files []File) error {
+	if err := checkName("model name", name); err != nil {
+		return fmt.Errorf("store.Stage: %w", err)
+	}
+	where := fmt.Sprintf("store.Stage %s version %d", name, version)
+	if version == 0 {
+		return fmt.Errorf("%s: version 0; versions start at 1", where)
+	}
+	for i, f := range files {
+		if err := checkName("file name", f.Name); err != nil {
+			return fmt.Errorf("%s: files[%d]: %w", where, i, err)
+		}
+		for _, o := range files[:i] {
+			if o.Name == f.Name {
+				return fmt.Errorf("%s: file %q appears twice", where, f.Name)
+			}
+		}
+	}
+	m, _, err := s.Model(name)
+	if err != nil {
+		return fmt.Errorf("%s: %w", where, err)
+	}
+	if version == m.Active || version == m.Previous {
+		return fmt.Errorf("%s: %w: it is the model's active or previous version", where, ErrInUse)
+	}
+	if err := os.MkdirAll(s.modelDir(name), 0o755); err != nil {
+		return fmt.Errorf("%s: %w", where, err)
+	}
+	tmp, err := os.MkdirTemp(s.modelDir(name), ".stage-*")
+	if err != nil {
+		return fmt.Errorf("%s: %w", where, err)
+	}
+	defer os.RemoveAll(tmp) // a no-op once renamed
+	for _, f := range files {
+		if err := writeSynced(filepath.Join(tmp, f.Name), f.Data); err != nil {
+			return fmt.Errorf("%s: %s: %w", where, f.Name, err)
+		}
+	}
+	if err := syncDir(tmp); err != nil {
+		return fmt.Errorf("%s: %w", where, err)
+	}
+	dst := s.versionDir(name, version)
+	if err := os.RemoveAll(dst); err != nil { // an earlier staging of it
+		return fmt.Errorf("%s: %w", where, err)
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		return fmt.Errorf("%s: %w", where, err)
+	}
+	if err := syncDir(s.modelDir(name)); err != nil {
+		return fmt.Errorf("%s: %w", where, err)
+	}
+	var old Model
+	err = s.update(name, func(m *Model) error {
+		if version == m.Active || version == m.Previous {
+			return fmt.Errorf("%w: it became the model's active or previous version meanwhile", ErrInUse)
+		}
+		old = *m
+		m.Name = name
+		m.Staged = version
+		m.LastVersion = max(m.LastVersion, version)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", where, err)
+	}
+	if old.Staged != 0 && old.Staged != version {
+		s.remove(name, old.Staged)
+	}
+	return nil
+}
+
+// Model returns the state of model name and whether the store knows it.
+func (s *Store) Model(name string) (Model, bool, error) {
+	var m Model
+	var ok bool
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketModels).Get([]byte(name))
+		if v == nil {
+			return nil
+		}
+		ok = true
+		return json.Unmarshal(v, &m)
+	})
+	if err != nil {
+		return Model{}, false, fmt.Errorf("store: model %s: %w", name, err)
+	}
+	return m, ok, nil
+}
+
+// Models returns the state of every model, by name.
+func (s *Store) Models() ([]Model, error) {
+	var ms []Model
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketModels).ForEach(func(k, v []byte) error {
+			var m Model
+			if err := json.Unmarshal(v, &m); err != nil {
+				return fmt.Errorf("model %s: %w", k, err)
+			}
+			ms = append(ms, m)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store.Models: %w", err)
+	}
+	return ms, nil
+}
+
+// Promote makes the staged version active and the active one previous,
+// in one transaction, and deletes the files of the version that was
+// previous. The new version is on probation (not Good) until MarkGood.
+func (s *Store) Promote(name string) (Model, error) {
+	var m, old Model
+	err := s.update(name, func(cur *Model) error {
+		if cur.Staged == 0 {
+			return fmt.Errorf("%w: no staged version", ErrNotFound)
+		}
+		old = *cur
+		cur.Previous, cur.Active, cur.Staged = cur.Active, cur.Staged, 0
+		cur.Changed, cur.Good = s.o.Now().UTC(), false
+		m = *cur
+		return nil
+	})
+	if err != nil {
+		return Model{}, fmt.Errorf("store.Promote %s: %w", name, err)
+	}
+	if old.Previous != 0 {
+		s.remove(name, old.Previous)
+	}
+	return m, nil
+}
+
+// Rollback makes the previous version active again, in one transaction,
+// and deletes the files of the version that was active. The model then
+// has no previous version.
+func (s *Store) Rollback(name string) (Model, error) {
+	var m Model
+	var bad uint64
+	err := s.update(name, func(cur *Model) error {
+		bad = cur.Active
+		if err := rollback(cur); err != nil {
+			return err
+		}
+		m = *cur
+		return nil
+	})
+	if err != nil {
+		return Model{}, fmt.Errorf("store.Rollback %s: %w", name, err)
+	}
+	s.remove(name, bad)
+	return m, nil
+}
+
+func rollback(m *Model) error {
+	if m.Previous == 0 {
+		return fmt.Errorf("%w: no previous version to roll back to (active %d)", ErrNotFound, m.Active)
+	}
+	// The previous version served before the change, so it counts as good.
+	m.Active, m.Previous = m.Previous, 0
+	m.Good = true
+	return nil
+}
+
+// MarkGood ends the probation of the active version: crash loops no
+// longer roll it back.
+func (s *Store) MarkGood(name string) error {
+	err := s.update(name, func(m *Model) error {
+		if m.Active == 0 {
+			return fmt.Errorf("%w: no active version", ErrNotFound)
+		}
+		m.Good = true
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store.MarkGood %s: %w", name, err)
+	}
+	return nil
+}
+
+// update runs f on model name's state in one write transaction. The
+// model must exist unless f sets its Name.
+func (s *Store) update(name string, f func(m *Model) error) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketModels)
+		var m Model
+		if v := b.Get([]byte(name)); v != nil {
+			if err := json.Unmarshal(v, &m); err != nil {
+				return err
+			}
+		}
+		if err := f(&m); err != nil {
+			return err
+		}
+		if m.Name == "" {
+			return fmt.Errorf("%w: no model %q", ErrNotFound, name)
+		}
+		v, err := json.Marshal(&m)
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(name), v)
+	})
+}
+
+// RecordStart records that the agent started now. Call it once per start,
+// before CheckCrashLoop. Only starts within CrashWindow are kept.
+func (s *Store) RecordStart() error {
+	now := s.o.Now()
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketMeta)
+		starts := append(decodeStarts(b.Get(keyStarts)), now)
+		starts = slices.DeleteFunc(starts, func(t time.Time) bool { return !t.After(now.Add(-s.o.CrashWindow)) })
+		if len(starts) > 64 {
+			starts = starts[len(starts)-64:]
+		}
+		return b.Put(keyStarts, encodeStarts(starts))
+	})
+	if err != nil {
+		return fmt.Errorf("store.RecordStart: %w", err)
+	}
+	return nil
+}
+
+// Rolled is one rollback done by CheckCrashLoop.
+type Rolled struct {
+	Name     string
+	From, To uint64
+	Starts   int // starts counted within the window since the change
+}
+
+// CheckCrashLoop rolls back, in one transaction, every model whose active
+// version is on probation (promoted, not yet marked good) and has a
+// previous version, if CrashStarts starts happened within CrashWindow
+// since its promotion. It returns what it rolled back.
+func (s *Store) CheckCrashLoop() ([]Rolled, error) {
+	now := s.o.Now()
+	var rolled []Rolled
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		rolled = nil
+		starts := decodeStarts(tx.Bucket(bucketMeta).Get(keyStarts))
+		b := tx.Bucket(bucketModels)
+		var changed []Model
+		err := b.ForEach(func(k, v []byte) error {
+			var m Model
+			if err := json.Unmarshal(v, &m); err != nil {
+				return fmt.Errorf("model %s: %w", k, err)
+			}
+			n, loop := CrashLooping(starts, m.Changed, now, s.o.CrashWindow, s.o.CrashStarts)
+			if m.Good || m.Previous == 0 || !loop {
+				return nil
+			}
+			r := Rolled{Name: m.Name, From: m.Active, To: m.Previous, Starts: n}
+			if err := rollback(&m); err != nil {
+				return err
+			}
+			rolled = append(rolled, r)
+			changed = append(changed, m)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, m := range changed {
+			v, err := json.Marshal(&m)
+			if err != nil {
+				return err
+			}
+			if err := b.Put([]byte(m.Name), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store.CheckCrashLoop: %w", err)
+	}
+	for _, r := range rolled {
+		s.o.Log.Warn("store: crash loop after a model change; rolled back", "model", r.Name, "from", r.From, "to", r.To, "starts", r.Starts, "window", s.o.CrashWindow)
+		s.remove(r.Name, r.From)
+	}
+	return rolled, nil
+}
+
+// CrashLooping counts the starts at or after changed and within window
+// before now, and reports whether they are at least n. It is the pure
+// decision behind CheckCrashLoop.
+func CrashLooping(starts []time.Time, changed, now time.Time, window time.Duration, n int) (int, bool) {
+	count := 0
+	for _, t := range starts {
+		if !t.Before(changed) && t.After(now.Add(-window)) && !t.After(now) {
+			count++
+		}
+	}
+	return count, count >= n
+}
+
+func encodeStarts(ts []time.Time) []byte {
+	b := make([]byte, 8*len(ts))
+	for i, t := range ts {
+		binary.BigEndian.PutUint64(b[8*i:], uint64(t.UnixNano()))
+	}
+	return b
+}
+
+func decodeStarts(b []byte) []time.Time {
+	ts := make([]time.Time, 0, len(b)/8)
+	for i := 0; i+8 <= len(b); i += 8 {
+		ts = append(ts, time.Unix(0, int64(binary.BigEndian.Uint64(b[i:]))))
+	}
+	return ts
+}
+
+// remove deletes a version's files if no state refers to them any more.
+// Failures are only logged: Open sweeps again.
+func (s *Store) remove(name string, v uint64) {
+	if v == 0 {
+		return
+	}
+	m, _, err := s.Model(name)
+	if err != nil || v == m.Active || v == m.Previous || v == m.Staged {
+		return
+	}
+	if err := os.RemoveAll(s.versionDir(name, v)); err != nil {
+		s.o.Log.Warn("store: cannot remove old version", "model", name, "version", v, "err", err)
+	}
+}
+
+// sweep removes directories no state refers to.
+func (s *Store) sweep() error {
+	ms, err := s.Models()
+	if err != nil {
+		return err
+	}
+	keep := map[string]Model{}
+	for _, m := range ms {
+		keep[m.Name] = m
+	}
+	root := filepath.Join(s.dir, "models")
+	names, err := os.ReadDir(root)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		m, known := keep[n.Name()]
+		versions, err := os.ReadDir(filepath.Join(root, n.Name()))
+		if err != nil {
+			continue
+		}
+		for _, v := range versions {
+			ver, perr := strconv.ParseUint(v.Name(), 10, 64)
+			if known && perr == nil && ver != 0 && (ver == m.Active || ver == m.Previous || ver == m.Staged) {
+				continue
+			}
+			if !known && !strings.HasPrefix(v.Name(), ".stage-") && perr == nil {
+				// Files of a model the state does not know: after a corrupt
+				// state was moved aside they may be all the device has, so
+				// they stay for the operator to judge.
+				continue
+			}
+			p := filepath.Join(root, n.Name(), v.Name())
+			s.o.Log.Info("store: removing stale files", "path", p)
+			if err := os.RemoveAll(p); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func checkName(what, s string) error {
+	ok := len(s) > 0 && len(s) <= 128 && s[0] != '.' && s[0] != '-'
+	for i := 0; ok && i < len(s); i++ {
+		c := s[i]
+		ok = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-'
+	}
+	if !ok {
+		return fmt.Errorf("%s %q: want 1 to 128 of A-Z a-z 0-9 . _ - (not starting with . or -)", what, s)
+	}
+	return nil
+}
+
+func writeSynced(path string, r io.Reader) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(f, r)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// corruptError says the file's content is at fault, not the file system.
+type corruptError struct{ err error }
+
+func (e corruptError) Error() string { return e.err.Error() }
+func (e corruptError) Unwrap() error { return e.err }
+
+// openChecked opens path with bbolt and proves it readable. bbolt trusts
+// its file: a corrupt page can make it panic or fault, so both are caught
+// here (as agent/cache does) before the state is used.
+func openChecked(path string, timeout time.Duration) (db *bolt.DB, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if p := recover(); p != nil {
+			if db != nil {
+				func() { defer func() { _ = recover() }(); db.Close() }()
+			}
+			db, err = nil, corruptError{fmt.Errorf("reading the file panicked: %v", p)}
+		}
+	}()
+	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
+	if err != nil {
+		var pe *fs.PathError
+		if errors.Is(err, bolterrors.ErrTimeout) || errors.As(err, &pe) {
+			return nil, err
+		}
+		return nil, corruptError{err}
+	}
+	err = db.View(func(tx *bolt.Tx) error {
+		var errs []error
+		for err := range tx.Check() {
+			if len(errs) < 3 {
+				errs = append(errs, err)
+			}
+		}
+		if len(errs) > 0 {
+			return fmt.Errorf("consistency check: %w", errors.Join(errs...))
+		}
+		n := 0
+		err := tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+			n++
+			if string(name) != string(bucketModels) && string(name) != string(bucketMeta) {
+				return fmt.Errorf("bucket %q: not a model store", name)
+			}
+			if string(name) == string(bucketModels) {
+				return b.ForEach(func(k, v []byte) error {
+					var m Model
+					if err := json.Unmarshal(v, &m); err != nil || m.Name != string(k) {
+						return fmt.Errorf("model %q: unreadable state %q", k, v)
+					}
+					return nil
+				})
+			}
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		db.Close()
+		return nil, corruptError{err}
+	}
+	return db, nil
+}

@@ -1,0 +1,253 @@
+package transfer
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/edged-dev/edged/agent/fleet"
+	"github.com/edged-dev/edged/internal/testenv"
+	"go.uber.org/goleak"
+)
+
+func checkLeaks(t testing.TB) {
+	t.Helper()
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+}
+
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// broker is a mosquitto on a loopback port, with retained messages
+// persisted to disk so that they survive Restart.
+type broker struct {
+	t    testing.TB
+	bin  string
+	conf string
+	addr string
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	out  bytes.Buffer
+}
+
+func startBroker(t testing.TB) *broker {
+	t.Helper()
+	bin, err := exec.LookPath("mosquitto")
+	if err != nil {
+		bin = "/usr/sbin/mosquitto"
+		if _, err := os.Stat(bin); err != nil {
+			testenv.Missing(t, "mosquitto is not installed (apt-get install mosquitto)")
+		}
+	}
+	dir := t.TempDir()
+	b := &broker{t: t, bin: bin, addr: freeAddr(t), conf: filepath.Join(dir, "mosquitto.conf")}
+	_, port, _ := net.SplitHostPort(b.addr)
+	text := "listener " + port + " 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location " + dir + "/\n" +
+		"autosave_interval 0\nlog_dest stderr\nmax_inflight_messages 0\nmax_queued_messages 0\n"
+	if os.Getuid() == 0 {
+		text += "user root\n"
+	}
+	if err := os.WriteFile(b.conf, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b.start()
+	t.Cleanup(func() {
+		b.stop()
+		if t.Failed() {
+			t.Logf("mosquitto output:\n%s", b.out.String())
+		}
+	})
+	return b
+}
+
+func (b *broker) start() {
+	b.t.Helper()
+	b.mu.Lock()
+	b.cmd = exec.Command(b.bin, "-c", b.conf)
+	b.cmd.Stdout, b.cmd.Stderr = &b.out, &b.out
+	err := b.cmd.Start()
+	b.mu.Unlock()
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	waitFor(b.t, "mosquitto on "+b.addr, func() bool {
+		c, err := net.DialTimeout("tcp", b.addr, 100*time.Millisecond)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+}
+
+// stop ends mosquitto with SIGTERM, which saves the retained messages.
+func (b *broker) stop() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cmd == nil {
+		return
+	}
+	b.cmd.Process.Signal(syscall.SIGTERM)
+	b.cmd.Wait()
+	b.cmd = nil
+}
+
+func (b *broker) url() string { return "tcp://" + b.addr }
+
+// runClient runs a fleet.Client until the test ends and waits for its
+// first connection.
+func runClient(t testing.TB, url string) *fleet.Client {
+	t.Helper()
+	var up atomic.Bool
+	c, err := fleet.New(fleet.Options{Broker: url, Log: slog.New(slog.DiscardHandler), OnConnect: func() { up.Store(true) },
+		MinBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { c.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	waitFor(t, "connection to "+url, up.Load)
+	return c
+}
+
+// countingSub counts the chunk subscriptions a Receiver makes.
+type countingSub struct {
+	Subscriber
+	mu     sync.Mutex
+	chunks map[int]int // index -> subscriptions
+}
+
+func (c *countingSub) Subscribe(ctx context.Context, filter string, qos byte, h fleet.MessageHandler) error {
+	if t, err := fleet.ParseTopic(filter); err == nil && t.Kind == fleet.KindBlobChunk {
+		c.mu.Lock()
+		if c.chunks == nil {
+			c.chunks = map[int]int{}
+		}
+		c.chunks[t.Index]++
+		c.mu.Unlock()
+	}
+	return c.Subscriber.Subscribe(ctx, filter, qos, h)
+}
+
+func randomBlob(n int, seed uint64) []byte {
+	r := rand.New(rand.NewPCG(seed, seed))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+func quietLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// counter is a TCP proxy that counts the bytes it forwards.
+type counter struct {
+	ln       net.Listener
+	upstream string
+	bytes    atomic.Int64
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	conns    []net.Conn
+}
+
+func startCounter(t testing.TB, upstream string) *counter {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &counter{ln: ln, upstream: upstream}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		for {
+			down, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", upstream)
+			if err != nil {
+				down.Close()
+				continue
+			}
+			c.mu.Lock()
+			c.conns = append(c.conns, down, up)
+			c.mu.Unlock()
+			pipe := func(dst, src net.Conn) {
+				defer c.wg.Done()
+				io.Copy(countWriter{dst, &c.bytes}, src)
+				dst.Close()
+				src.Close()
+			}
+			c.wg.Add(2)
+			go pipe(up, down)
+			go pipe(down, up)
+		}
+	}()
+	t.Cleanup(c.close)
+	return c
+}
+
+// close waits for every connection to end (count final only then).
+func (c *counter) close() {
+	c.ln.Close()
+	c.mu.Lock()
+	for _, conn := range c.conns {
+		conn.Close()
+	}
+	c.mu.Unlock()
+	c.wg.Wait()
+}
+
+type countWriter struct {
+	w io.Writer
+	n *atomic.Int64
+}
+
+func (w countWriter) Write(p []byte) (int, error) {
+	n, err := w.w.Write(p)
+	w.n.Add(int64(n))
+	return n, err
+}
+
+func (c *counter) url() string { return "tcp://" + c.ln.Addr().String() }
+
+func readModel(t testing.TB) []byte {
+	t.Helper()
+	b, err := os.ReadFile("../../testdata/models/mobilenet_v2_1.0_224_quant.tflite")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -1,0 +1,117 @@
+package transfer
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/edged-dev/edged/agent/fleet"
+)
+
+// TestKillResume kills (SIGKILL) a process in the middle of a Fetch, so
+// nothing is flushed on exit, and resumes in this one: no chunk the
+// persisted bitmap holds is requested again, and every other chunk once.
+func TestKillResume(t *testing.T) {
+	if os.Getenv("EDGED_TRANSFER_CHILD") != "" {
+		killChild()
+		return
+	}
+	checkLeaks(t)
+	br := startBroker(t)
+	blob := randomBlob(40*4096, 8)
+	meta, err := Publish(context.Background(), runClient(t, br.url()), bytes.NewReader(blob), int64(len(blob)), &PublishOptions{ChunkSize: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	metaJSON, _ := json.Marshal(meta)
+	child := exec.Command(os.Args[0], "-test.run=^TestKillResume$")
+	child.Env = append(os.Environ(), "EDGED_TRANSFER_CHILD=1", "EDGED_BROKER="+br.url(), "EDGED_DIR="+dir, "EDGED_META="+string(metaJSON))
+	var stderr bytes.Buffer
+	child.Stderr = &stderr
+	out, err := child.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line := make(chan string, 1)
+	go func() {
+		s, _ := bufio.NewReader(out).ReadString('\n')
+		line <- s
+	}()
+	select {
+	case s := <-line:
+		if !strings.HasPrefix(s, "HELD 22") {
+			child.Process.Kill()
+			child.Wait()
+			t.Fatalf("child said %q; want HELD 22\n%s", s, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		child.Process.Kill()
+		child.Wait()
+		t.Fatalf("child did not reach 22 chunks\n%s", stderr.String())
+	}
+	child.Process.Kill() // SIGKILL: no deferred flush runs
+	child.Wait()
+
+	data, err := os.ReadFile((&Receiver{Dir: dir}).BitmapPath(meta.SHA256))
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := parseBitmap(data, meta.Size, meta.ChunkSize, meta.Count)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// SyncEvery 4: the bitmap was last written at 20 chunks; chunks 21
+	// and 22 were written to the part file but not recorded.
+	if held.have != 20 {
+		t.Errorf("bitmap after SIGKILL holds %d chunks; want 20", held.have)
+	}
+	sub := &countingSub{Subscriber: runClient(t, br.url())}
+	path, err := (&Receiver{Sub: sub, Dir: dir, Window: 4, Log: quietLog()}).Fetch(context.Background(), meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(path); !bytes.Equal(got, blob) {
+		t.Fatal("blob resumed after SIGKILL differs")
+	}
+	for i := range meta.Count {
+		if n, want := sub.chunks[i], map[bool]int{true: 0, false: 1}[held.has(i)]; n != want {
+			t.Errorf("chunk %d (held %v) subscribed %d times after the kill; want %d", i, held.has(i), n, want)
+		}
+	}
+	t.Logf("killed at 22 of %d chunks; bitmap held %d; resumed with %d chunk requests", meta.Count, held.have, len(sub.chunks))
+}
+
+// killChild fetches until 22 chunks are held, says so and hangs.
+func killChild() {
+	var meta fleet.BlobMeta
+	json.Unmarshal([]byte(os.Getenv("EDGED_META")), &meta)
+	c, err := fleet.New(fleet.Options{Broker: os.Getenv("EDGED_BROKER"), Log: quietLog()})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	go c.Run(context.Background())
+	for !c.Stats().Connected {
+		time.Sleep(10 * time.Millisecond)
+	}
+	r := &Receiver{Sub: c, Dir: os.Getenv("EDGED_DIR"), Window: 4, SyncEvery: 4, Log: quietLog(), Progress: func(p Progress) {
+		if p.Chunks >= 22 {
+			fmt.Printf("HELD %d\n", p.Chunks)
+			select {} // until killed
+		}
+	}}
+	_, err = r.Fetch(context.Background(), meta)
+	fmt.Fprintln(os.Stderr, "Fetch returned:", err)
+	os.Exit(1)
+}
