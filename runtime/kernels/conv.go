@@ -526,7 +526,7 @@ func (t convFastTask[T]) runPart(part, nparts int) {
 		// uint8 data is handed to the GEMM as int8 bytes (see gemmQ).
 		aq := convAs[int8](a)
 		if k.q.fOff != 0 {
-			gemmQRowSums(aq, k.k, k.q.flip, asum[:rows])
+			gemmQRowSums(k.q, aq, asum[:rows])
 		}
 		if k.u8 {
 			gemmQRun(k.q, aq, rows, asum, 0, k.q.nb, convAs[uint8](ys), n)

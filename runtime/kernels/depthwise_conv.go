@@ -3,6 +3,7 @@ package kernels
 import (
 	"fmt"
 	"sync"
+	"unsafe"
 
 	"github.com/edged-dev/edged/runtime/tensor"
 )
@@ -251,7 +252,9 @@ func (k *dwKernel) evalInt16() error {
 // split across threads. 3×3 windows keep each channel's sum in a register
 // over all nine taps, with weights interleaved per channel; other window
 // sizes accumulate tap by tap in a scratch row. Both visit the taps in the
-// reference order.
+// reference order. 3×3 windows with depth multiplier 1 run on SIMD
+// kernels where the CPU has them (depthwise_rows.go), bit-identical to
+// the Go loops.
 //
 // Quantized weights are stored with the filter offset added (w+fOff). On
 // the fast path the input offset is folded into a per-channel constant
@@ -278,6 +281,12 @@ type dwFast struct {
 
 	acc  [][]int32 // per part scratch
 	accF [][]float32
+
+	// SIMD 3×3 kernels (depth multiplier 1), chosen from features at
+	// construction; nil when not available.
+	qblk []int32
+	fblk []float32
+	nb   int
 	// pad stands for taps outside the input on the 3×3 path: one pixel of
 	// the input zero point (quantized; its product with w' cancels the
 	// inOff·w' in cst exactly) or of zeros (float; adding 0·w leaves the
@@ -356,6 +365,13 @@ func newDWFast(cfg *Config, p ConvParams, g convGeom, in, filter, bias, out *ten
 			k.pad[i] = byte(-k.inOff)
 		}
 	}
+	if is3x3 && g.outC == g.inC {
+		if in.Type == tensor.Float32 {
+			k.fblk, k.nb = dwPackF(k.w9f, k.biasF, k.flo, k.fhi, c)
+		} else {
+			k.qblk, k.nb = dwPackQ(k.w9, &k.rq, c)
+		}
+	}
 	rows := g.batch * g.outH
 	k.nparts = parallelThreads(cfg, rows, convWork(rows*g.outW, taps, c))
 	parallelReserve(k.nparts)
@@ -386,6 +402,15 @@ func (t dwQuantTask[T]) runPart(part, nparts int) {
 	c, ci := g.outC, g.inC
 	dm := c / ci
 	r0, r1 := parallelRange(part, nparts, g.batch*g.outH)
+	if k.qblk != nil {
+		var z T
+		kind := dwInt8
+		if ^z > 0 {
+			kind = dwUInt8
+		}
+		dwRows3x3(g, kind, k.in.Data, k.out.Data, k.pad, 1, unsafe.Pointer(unsafe.SliceData(k.qblk)), k.nb, r0, r1)
+		return
+	}
 	acc := k.acc[part]
 	pad := convView[T](k.pad)[:ci]
 	var taps [9][]T
@@ -510,6 +535,10 @@ func (t dwFloatTask) runPart(part, nparts int) {
 	x, y := k.in.Float32s(), k.out.Float32s()
 	c := g.outC
 	r0, r1 := parallelRange(part, nparts, g.batch*g.outH)
+	if k.fblk != nil {
+		dwRows3x3(g, dwFloat32, k.in.Data, k.out.Data, k.pad, 4, unsafe.Pointer(unsafe.SliceData(k.fblk)), k.nb, r0, r1)
+		return
+	}
 	acc := k.accF[part]
 	pad := convView[float32](k.pad)[:c]
 	var taps [9][]float32

@@ -279,7 +279,7 @@ func (k *fcFast) runPart(part, nparts int) {
 	a := convView[int8](k.in.Data)[:k.batch*k.depth]
 	asum := k.asum[part]
 	if k.q.fOff != 0 {
-		gemmQRowSums(a, k.depth, k.q.flip, asum)
+		gemmQRowSums(k.q, a, asum)
 	}
 	if k.u8 {
 		gemmQRun(k.q, a, k.batch, asum, j0, j1, k.out.UInt8s(), k.q.n)

@@ -269,6 +269,7 @@ type gemmQ struct {
 	b        [][2]int64
 	fOff     int32
 	rq       gemmRequantParams // with the bracket above as cst
+	v        *gemmV            // SIMD packing; then b is nil and nb counts 16-channel blocks
 }
 
 // newGemmQ packs w ([n][k]) and precomputes the per-channel constants.
@@ -289,8 +290,18 @@ func newGemmQ[T int8 | uint8](w []T, bias []int32, n, k int, inOff, fOff int32, 
 		fOff += 128
 	}
 	g.fOff = fOff
-	var sums []int32
-	g.b, sums = gemmQPack(ws, n, k)
+	var sums, corr []int32
+	if g.v, corr = newGemmV(ws, n, k, g.flip); g.v != nil {
+		g.nb = (n + gemmVNB - 1) / gemmVNB
+		sums = make([]int32, n)
+		for c := range sums {
+			for _, v := range ws[c*k : c*k+k] {
+				sums[c] += int32(v)
+			}
+		}
+	} else {
+		g.b, sums = gemmQPack(ws, n, k)
+	}
 	g.rq = newGemmRequantParams(mult, shift, outOff, lo, hi)
 	kk := int32(k) * fOff * inOff
 	for c := 0; c < n; c++ {
@@ -299,13 +310,24 @@ func newGemmQ[T int8 | uint8](w []T, bias []int32, n, k int, inOff, fOff int32, 
 			bc = bias[c]
 		}
 		g.rq.ch[c].cst = bc + inOff*sums[c] + kk
+		if corr != nil {
+			g.rq.ch[c].cst += corr[c]
+		}
+	}
+	if g.v != nil {
+		g.v.setRequant(&g.rq, n)
 	}
 	return g
 }
 
-// gemmQRowSums sets sums[r] to the sum of row r of a (row stride k), as
-// shifted to int8 if flip.
-func gemmQRowSums(a []int8, k int, flip bool, sums []int32) {
+// gemmQRowSums sets sums[r] to the sum of row r of a (row stride g.k),
+// as shifted to int8 if g.flip.
+func gemmQRowSums(g *gemmQ, a []int8, sums []int32) {
+	k, flip := g.k, g.flip
+	if g.v != nil && g.v.kern.vecRequant {
+		gemmVRowSumsAsm(a, k, flip, sums)
+		return
+	}
 	for r := range sums {
 		var s int32
 		if flip {
@@ -328,6 +350,10 @@ func gemmQRowSums(a []int8, k int, flip bool, sums []int32) {
 // The main kernel takes 2 rows × 2 blocks (12 channels): 8 multiplies per
 // depth step keep the multiplier busy without spilling registers.
 func gemmQRun[T int8 | uint8](g *gemmQ, a []int8, rows int, asum []int32, j0, j1 int, y []T, ldy int) {
+	if g.v != nil {
+		gemmVRun(g, a, rows, asum, j0, j1, y, ldy)
+		return
+	}
 	k := g.k
 	var s0, s1 int32
 	for j := j0; j < j1; j += 2 {
@@ -392,12 +418,15 @@ func gemmQStore[T int8 | uint8](g *gemmQ, y []T, c int, asum int32, t *[2 * gemm
 // gemmF is a packed float32 weight matrix: block j, depth d holds the
 // weights of channels 4j..4j+3 (0 for missing channels). Each output is
 // accumulated over k in order, then the bias is added, exactly as the
-// reference loops do, so results are bit-identical to them.
+// reference loops do, so results are bit-identical to them. When the CPU
+// has a SIMD kernel, simd holds its own packing instead of b, and results
+// are no longer bit-identical (see float_gemm.go).
 type gemmF struct {
 	k, n, nb int
 	b        [][gemmNR]float32
 	bias     []float32 // nil: no bias
 	lo, hi   float32
+	simd     *gemmFSIMD
 }
 
 func newGemmF(w, bias []float32, n, k int, lo, hi float32) *gemmF {
@@ -412,6 +441,9 @@ func newGemmF(w, bias []float32, n, k int, lo, hi float32) *gemmF {
 	if bias != nil {
 		g.bias = make([]float32, g.nb*gemmNR)
 		copy(g.bias, bias)
+	}
+	if g.simd = newGemmFSIMD(w, bias, n, k); g.simd != nil {
+		g.b = nil // not read: keep one copy of the weights
 	}
 	return g
 }
@@ -448,16 +480,11 @@ func gemmFDot1(a []float32, b [][gemmNR]float32) [gemmNR]float32 {
 // gemmFRun is gemmQRun for floats. Its kernel takes one row by 4
 // channels: wider ones make the compiler spill accumulators.
 func gemmFRun(g *gemmF, a []float32, rows int, j0, j1 int, y []float32, ldy int) {
-	k, n := g.k, g.n
-	for j := j0; j < j1; j++ {
-		bj := g.b[j*k : j*k+k]
-		c := j * gemmNR
-		nv := min(gemmNR, n-c)
-		for r := 0; r < rows; r++ {
-			acc := gemmFDot1(a[r*k:r*k+k], bj)
-			g.store(y[r*ldy+c:], nv, c, &acc)
-		}
+	if g.simd != nil {
+		gemmFRunSIMD(g, a, rows, j0, j1, y, ldy)
+		return
 	}
+	gemmFRunPortable(g, a, rows, j0, j1, y, ldy)
 }
 
 func (g *gemmF) store(y []float32, nv, c int, acc *[gemmNR]float32) {

@@ -1,0 +1,322 @@
+#include "textflag.h"
+
+// 3×3 depthwise convolution, depth multiplier 1, AVX2. See dwPackQ for
+// the block layout and dwArgs (depthwise_rows.go) for the argument block;
+// the offsets below are those layouts'.
+//
+// Per 16 channels: the taps are widened to int16 and interleaved in
+// pairs, so that VPMADDWD adds two products per int32 lane; the sums are
+// exact (|w'·x| <= 255·255). The lanes hold channels 0-3,8-11 (low) and
+// 4-7,12-15 (high), the order VPUNPCK*WD leaves them in; the packed
+// parameters follow it, and VPACKSSDW restores the channel order.
+
+// REQUANT is gemmChan.requant plus offset and clamp, on 8 int32 lanes:
+// SaturatingRoundingDoublingHighMul as floor((x<<left)·mult + 2³⁰) / 2³¹)
+// (which fits in int32, so bits 31-62 of the 64-bit sum are the result),
+// then RoundingDivideByPOT as TFLite writes it: (h>>r) + (h&mask >
+// mask>>1 + [h<0]). Uses Y6-Y8; Y12 holds 2³⁰ in each quadword.
+#define REQUANT(ACC, MULT, LEFT, RIGHT, MASK, HALF) \
+	VPSLLVD LEFT(BX), ACC, ACC \
+	VMOVDQU MULT(BX), Y6 \
+	VPMULDQ Y6, ACC, Y7 \
+	VPSRLQ $32, ACC, Y8 \
+	VPSRLQ $32, Y6, Y6 \
+	VPMULDQ Y6, Y8, Y8 \
+	VPADDQ Y12, Y7, Y7 \
+	VPADDQ Y12, Y8, Y8 \
+	VPSRLQ $31, Y7, Y7 \
+	VPSLLQ $1, Y8, Y8 \
+	VPBLENDD $0xAA, Y8, Y7, ACC \
+	VPAND MASK(BX), ACC, Y7 \
+	VPSRAD $31, ACC, Y8 \
+	VMOVDQU HALF(BX), Y6 \
+	VPSUBD Y8, Y6, Y6 \
+	VPSRAVD RIGHT(BX), ACC, ACC \
+	VPCMPGTD Y6, Y7, Y7 \
+	VPSUBD Y7, ACC, ACC \
+	VPADDD 736(BX), ACC, ACC \
+	VPMAXSD 768(BX), ACC, ACC \
+	VPMINSD 800(BX), ACC, ACC
+
+// func dwQ3x3I8AVX2(a *dwArgs)
+TEXT ·dwQ3x3I8AVX2(SB), NOSPLIT, $0-8
+	MOVQ a+0(FP), DI
+	MOVQ 0(DI), R8
+	MOVQ 8(DI), R9
+	MOVQ 16(DI), R10
+	MOVQ 24(DI), R11
+	MOVQ 32(DI), R12
+	MOVQ 40(DI), R13
+	MOVQ 48(DI), R14
+	MOVQ 56(DI), R15
+	MOVQ 64(DI), SI
+	MOVQ 144(DI), DX
+	MOVQ $0x40000000, AX
+	MOVQ AX, X12
+	VPBROADCASTQ X12, Y12
+	VPXOR Y11, Y11, Y11
+
+pixel:
+	MOVQ 168(DI), BX
+	MOVQ 176(DI), AX
+
+block:
+	MOVQ 0(BX), CX
+
+	// Taps 0 and 1.
+	VPMOVSXBW (R8)(CX*1), Y0
+	VPMOVSXBW (R9)(CX*1), Y1
+	VPUNPCKLWD Y1, Y0, Y2
+	VPUNPCKHWD Y1, Y0, Y3
+	VPMADDWD 32(BX), Y2, Y2
+	VPMADDWD 64(BX), Y3, Y3
+	VPADDD 352(BX), Y2, Y4
+	VPADDD 384(BX), Y3, Y5
+
+	// Taps 2 and 3.
+	VPMOVSXBW (R10)(CX*1), Y0
+	VPMOVSXBW (R11)(CX*1), Y1
+	VPUNPCKLWD Y1, Y0, Y2
+	VPUNPCKHWD Y1, Y0, Y3
+	VPMADDWD 96(BX), Y2, Y2
+	VPMADDWD 128(BX), Y3, Y3
+	VPADDD Y2, Y4, Y4
+	VPADDD Y3, Y5, Y5
+
+	// Taps 4 and 5.
+	VPMOVSXBW (R12)(CX*1), Y0
+	VPMOVSXBW (R13)(CX*1), Y1
+	VPUNPCKLWD Y1, Y0, Y2
+	VPUNPCKHWD Y1, Y0, Y3
+	VPMADDWD 160(BX), Y2, Y2
+	VPMADDWD 192(BX), Y3, Y3
+	VPADDD Y2, Y4, Y4
+	VPADDD Y3, Y5, Y5
+
+	// Taps 6 and 7.
+	VPMOVSXBW (R14)(CX*1), Y0
+	VPMOVSXBW (R15)(CX*1), Y1
+	VPUNPCKLWD Y1, Y0, Y2
+	VPUNPCKHWD Y1, Y0, Y3
+	VPMADDWD 224(BX), Y2, Y2
+	VPMADDWD 256(BX), Y3, Y3
+	VPADDD Y2, Y4, Y4
+	VPADDD Y3, Y5, Y5
+
+	// Tap 8, paired with zeros.
+	VPMOVSXBW (SI)(CX*1), Y0
+	VPUNPCKLWD Y11, Y0, Y2
+	VPUNPCKHWD Y11, Y0, Y3
+	VPMADDWD 288(BX), Y2, Y2
+	VPMADDWD 320(BX), Y3, Y3
+	VPADDD Y2, Y4, Y4
+	VPADDD Y3, Y5, Y5
+
+	REQUANT(Y4, 416, 480, 544, 608, 672)
+	REQUANT(Y5, 448, 512, 576, 640, 704)
+
+	// Channels 0-3,8-11 in Y4 and 4-7,12-15 in Y5 pack back in order.
+	VPACKSSDW Y5, Y4, Y4
+	VEXTRACTI128 $1, Y4, X5
+	VPACKSSWB X5, X4, X4
+	VMOVDQU X4, (DX)(CX*1)
+
+	ADDQ $832, BX
+	DECQ AX
+	JNZ block
+
+	ADDQ 72(DI), R8
+	ADDQ 80(DI), R9
+	ADDQ 88(DI), R10
+	ADDQ 96(DI), R11
+	ADDQ 104(DI), R12
+	ADDQ 112(DI), R13
+	ADDQ 120(DI), R14
+	ADDQ 128(DI), R15
+	ADDQ 136(DI), SI
+	ADDQ 152(DI), DX
+	DECQ 160(DI)
+	JNZ pixel
+	VZEROUPPER
+	RET
+
+// func dwQ3x3U8AVX2(a *dwArgs)
+TEXT ·dwQ3x3U8AVX2(SB), NOSPLIT, $0-8
+	MOVQ a+0(FP), DI
+	MOVQ 0(DI), R8
+	MOVQ 8(DI), R9
+	MOVQ 16(DI), R10
+	MOVQ 24(DI), R11
+	MOVQ 32(DI), R12
+	MOVQ 40(DI), R13
+	MOVQ 48(DI), R14
+	MOVQ 56(DI), R15
+	MOVQ 64(DI), SI
+	MOVQ 144(DI), DX
+	MOVQ $0x40000000, AX
+	MOVQ AX, X12
+	VPBROADCASTQ X12, Y12
+	VPXOR Y11, Y11, Y11
+
+pixel:
+	MOVQ 168(DI), BX
+	MOVQ 176(DI), AX
+
+block:
+	MOVQ 0(BX), CX
+
+	// Taps 0 and 1.
+	VPMOVZXBW (R8)(CX*1), Y0
+	VPMOVZXBW (R9)(CX*1), Y1
+	VPUNPCKLWD Y1, Y0, Y2
+	VPUNPCKHWD Y1, Y0, Y3
+	VPMADDWD 32(BX), Y2, Y2
+	VPMADDWD 64(BX), Y3, Y3
+	VPADDD 352(BX), Y2, Y4
+	VPADDD 384(BX), Y3, Y5
+
+	// Taps 2 and 3.
+	VPMOVZXBW (R10)(CX*1), Y0
+	VPMOVZXBW (R11)(CX*1), Y1
+	VPUNPCKLWD Y1, Y0, Y2
+	VPUNPCKHWD Y1, Y0, Y3
+	VPMADDWD 96(BX), Y2, Y2
+	VPMADDWD 128(BX), Y3, Y3
+	VPADDD Y2, Y4, Y4
+	VPADDD Y3, Y5, Y5
+
+	// Taps 4 and 5.
+	VPMOVZXBW (R12)(CX*1), Y0
+	VPMOVZXBW (R13)(CX*1), Y1
+	VPUNPCKLWD Y1, Y0, Y2
+	VPUNPCKHWD Y1, Y0, Y3
+	VPMADDWD 160(BX), Y2, Y2
+	VPMADDWD 192(BX), Y3, Y3
+	VPADDD Y2, Y4, Y4
+	VPADDD Y3, Y5, Y5
+
+	// Taps 6 and 7.
+	VPMOVZXBW (R14)(CX*1), Y0
+	VPMOVZXBW (R15)(CX*1), Y1
+	VPUNPCKLWD Y1, Y0, Y2
+	VPUNPCKHWD Y1, Y0, Y3
+	VPMADDWD 224(BX), Y2, Y2
+	VPMADDWD 256(BX), Y3, Y3
+	VPADDD Y2, Y4, Y4
+	VPADDD Y3, Y5, Y5
+
+	// Tap 8, paired with zeros.
+	VPMOVZXBW (SI)(CX*1), Y0
+	VPUNPCKLWD Y11, Y0, Y2
+	VPUNPCKHWD Y11, Y0, Y3
+	VPMADDWD 288(BX), Y2, Y2
+	VPMADDWD 320(BX), Y3, Y3
+	VPADDD Y2, Y4, Y4
+	VPADDD Y3, Y5, Y5
+
+	REQUANT(Y4, 416, 480, 544, 608, 672)
+	REQUANT(Y5, 448, 512, 576, 640, 704)
+
+	// Channels 0-3,8-11 in Y4 and 4-7,12-15 in Y5 pack back in order.
+	VPACKSSDW Y5, Y4, Y4
+	VEXTRACTI128 $1, Y4, X5
+	VPACKUSWB X5, X4, X4
+	VMOVDQU X4, (DX)(CX*1)
+
+	ADDQ $832, BX
+	DECQ AX
+	JNZ block
+
+	ADDQ 72(DI), R8
+	ADDQ 80(DI), R9
+	ADDQ 88(DI), R10
+	ADDQ 96(DI), R11
+	ADDQ 104(DI), R12
+	ADDQ 112(DI), R13
+	ADDQ 120(DI), R14
+	ADDQ 128(DI), R15
+	ADDQ 136(DI), SI
+	ADDQ 152(DI), DX
+	DECQ 160(DI)
+	JNZ pixel
+	VZEROUPPER
+	RET
+
+// func dwF3x3AVX2(a *dwArgs)
+//
+// Float32, 8 channels per block: the products are added one by one to 0
+// in tap order, then the bias, with separate VMULPS and VADDPS (no FMA),
+// so that the sums round exactly as the portable Go loop's do. The clamp
+// keeps NaN as ClampF does: VMAXPS and VMINPS return their second source
+// when either is NaN.
+TEXT ·dwF3x3AVX2(SB), NOSPLIT, $0-8
+	MOVQ a+0(FP), DI
+	MOVQ 0(DI), R8
+	MOVQ 8(DI), R9
+	MOVQ 16(DI), R10
+	MOVQ 24(DI), R11
+	MOVQ 32(DI), R12
+	MOVQ 40(DI), R13
+	MOVQ 48(DI), R14
+	MOVQ 56(DI), R15
+	MOVQ 64(DI), SI
+	MOVQ 144(DI), DX
+
+fpixel:
+	MOVQ 168(DI), BX
+	MOVQ 176(DI), AX
+
+fblock:
+	MOVQ 0(BX), CX
+	VXORPS Y0, Y0, Y0
+	VMOVUPS (R8)(CX*1), Y1
+	VMULPS 32(BX), Y1, Y1
+	VADDPS Y1, Y0, Y0
+	VMOVUPS (R9)(CX*1), Y2
+	VMULPS 64(BX), Y2, Y2
+	VADDPS Y2, Y0, Y0
+	VMOVUPS (R10)(CX*1), Y3
+	VMULPS 96(BX), Y3, Y3
+	VADDPS Y3, Y0, Y0
+	VMOVUPS (R11)(CX*1), Y1
+	VMULPS 128(BX), Y1, Y1
+	VADDPS Y1, Y0, Y0
+	VMOVUPS (R12)(CX*1), Y2
+	VMULPS 160(BX), Y2, Y2
+	VADDPS Y2, Y0, Y0
+	VMOVUPS (R13)(CX*1), Y3
+	VMULPS 192(BX), Y3, Y3
+	VADDPS Y3, Y0, Y0
+	VMOVUPS (R14)(CX*1), Y1
+	VMULPS 224(BX), Y1, Y1
+	VADDPS Y1, Y0, Y0
+	VMOVUPS (R15)(CX*1), Y2
+	VMULPS 256(BX), Y2, Y2
+	VADDPS Y2, Y0, Y0
+	VMOVUPS (SI)(CX*1), Y3
+	VMULPS 288(BX), Y3, Y3
+	VADDPS Y3, Y0, Y0
+	VADDPS 320(BX), Y0, Y0
+	VMOVUPS 352(BX), Y1
+	VMAXPS Y0, Y1, Y0
+	VMOVUPS 384(BX), Y1
+	VMINPS Y0, Y1, Y0
+	VMOVUPS Y0, (DX)(CX*1)
+	ADDQ $416, BX
+	DECQ AX
+	JNZ fblock
+
+	ADDQ 72(DI), R8
+	ADDQ 80(DI), R9
+	ADDQ 88(DI), R10
+	ADDQ 96(DI), R11
+	ADDQ 104(DI), R12
+	ADDQ 112(DI), R13
+	ADDQ 120(DI), R14
+	ADDQ 128(DI), R15
+	ADDQ 136(DI), SI
+	ADDQ 152(DI), DX
+	DECQ 160(DI)
+	JNZ fpixel
+	VZEROUPPER
+	RET

@@ -1,0 +1,270 @@
+package kernels
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"unsafe"
+
+	"github.com/edged-dev/edged/runtime/tensor"
+)
+
+// The SIMD depthwise kernels are checked against the portable Go path,
+// the reference every variant must match: quantized outputs byte for
+// byte, float outputs too (the float kernel adds the products in the same
+// order without fusing them), with a tolerance only as a fallback for a
+// build whose Go code fuses multiply-adds (GOAMD64=v3), reported as such.
+
+// dwCase is one random depthwise convolution.
+type dwCase struct {
+	name          string // benchmarks only
+	dt            tensor.DType
+	h, w, c, dm   int
+	stride, dil   int
+	pad           Padding
+	act           Activation
+	inZP, filZP   int32 // filZP: uint8 only
+	bias, threads bool
+}
+
+func (tc dwCase) String() string {
+	return fmt.Sprintf("%s/%dx%dx%d/dm%d/s%d/d%d/pad%d/act%d/zp%d,%d/bias%v/thr%v",
+		tc.dt, tc.h, tc.w, tc.c, tc.dm, tc.stride, tc.dil, tc.pad, tc.act, tc.inZP, tc.filZP, tc.bias, tc.threads)
+}
+
+func dwCases() []dwCase {
+	var cases []dwCase
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, dt := range []tensor.DType{tensor.Int8, tensor.UInt8, tensor.Float32} {
+		for _, c := range []int{3, 8, 16, 17, 24, 32, 33, 40, 72} {
+			for _, hw := range [][2]int{{1, 1}, {2, 2}, {5, 7}, {7, 1}, {1, 7}, {9, 6}} {
+				for _, stride := range []int{1, 2} {
+					for _, pad := range []Padding{PaddingSame, PaddingValid} {
+						if pad == PaddingValid && (hw[0] < 3 || hw[1] < 3) {
+							continue
+						}
+						tc := dwCase{dt: dt, h: hw[0], w: hw[1], c: c, dm: 1, stride: stride, dil: 1, pad: pad}
+						tc.act = []Activation{ActNone, ActRelu, ActRelu6, ActReluN1To1}[rng.IntN(4)]
+						tc.bias = rng.IntN(4) != 0
+						tc.threads = rng.IntN(3) == 0
+						switch dt {
+						case tensor.Int8:
+							tc.inZP = []int32{-128, 127, 0, int32(rng.IntN(256) - 128)}[rng.IntN(4)]
+						case tensor.UInt8:
+							tc.inZP = []int32{0, 255, 128, int32(rng.IntN(256))}[rng.IntN(4)]
+							tc.filZP = []int32{0, 255, 128, int32(rng.IntN(256))}[rng.IntN(4)]
+						}
+						cases = append(cases, tc)
+					}
+				}
+			}
+		}
+	}
+	// Dilation, depth multipliers and a MobileNet-sized layer.
+	cases = append(cases,
+		dwCase{dt: tensor.Int8, h: 9, w: 9, c: 32, dm: 1, stride: 1, dil: 2, pad: PaddingSame, inZP: -5, bias: true},
+		dwCase{dt: tensor.UInt8, h: 9, w: 9, c: 17, dm: 1, stride: 2, dil: 2, pad: PaddingSame, inZP: 200, filZP: 3},
+		dwCase{dt: tensor.Float32, h: 9, w: 9, c: 20, dm: 1, stride: 1, dil: 2, pad: PaddingValid, bias: true},
+		dwCase{dt: tensor.Int8, h: 5, w: 5, c: 16, dm: 2, stride: 1, dil: 1, pad: PaddingSame, inZP: 7, bias: true},
+		dwCase{dt: tensor.UInt8, h: 5, w: 5, c: 9, dm: 3, stride: 2, dil: 1, pad: PaddingSame, inZP: 128, filZP: 128},
+		dwCase{dt: tensor.Int8, h: 28, w: 28, c: 144, dm: 1, stride: 2, dil: 1, pad: PaddingSame, act: ActRelu6, inZP: -128, bias: true, threads: true},
+		dwCase{dt: tensor.UInt8, h: 14, w: 14, c: 96, dm: 1, stride: 1, dil: 1, pad: PaddingSame, act: ActRelu6, inZP: 0, filZP: 160, bias: true, threads: true},
+	)
+	return cases
+}
+
+// dwBuild makes the tensors of tc from rng and constructs the kernel.
+func dwBuild(t testing.TB, tc dwCase, seed uint64) (Kernel, *tensor.Tensor) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 7))
+	oc := tc.c * tc.dm
+	inShape := []int{1, tc.h, tc.w, tc.c}
+	n := tc.h * tc.w * tc.c
+	var in, f, bias, out *tensor.Tensor
+	switch tc.dt {
+	case tensor.Float32:
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+		w := make([]float32, 9*oc)
+		for i := range w {
+			w[i] = float32(rng.NormFloat64())
+		}
+		in = convT("in", tc.dt, inShape, nil, x)
+		f = convT("w", tc.dt, []int{1, 3, 3, oc}, nil, w)
+		if tc.bias {
+			b := make([]float32, oc)
+			for i := range b {
+				b[i] = float32(rng.NormFloat64())
+			}
+			bias = convT("b", tc.dt, []int{oc}, nil, b)
+		}
+		out = convT("out", tc.dt, []int{1, tc.h, tc.w, oc}, nil, nil)
+	case tensor.Int8:
+		x := make([]int8, n)
+		for i := range x {
+			x[i] = int8(rng.IntN(256) - 128)
+		}
+		w := make([]int8, 9*oc)
+		for i := range w {
+			w[i] = int8(rng.IntN(255) - 127)
+		}
+		scales := make([]float32, oc)
+		for i := range scales {
+			// Effective multipliers from about 2⁻¹⁴ to 4: right and left shifts.
+			scales[i] = float32(math.Exp2(-12 + 14*rng.Float64()))
+		}
+		in = convT("in", tc.dt, inShape, convQ(0.5, tc.inZP), x)
+		f = convT("w", tc.dt, []int{1, 3, 3, oc}, convPCQ(3, scales...), w)
+		out = convT("out", tc.dt, []int{1, tc.h, tc.w, oc}, convQ(float32(math.Exp2(-2+4*rng.Float64())), int32(rng.IntN(256)-128)), nil)
+	case tensor.UInt8:
+		x := make([]uint8, n)
+		for i := range x {
+			x[i] = uint8(rng.IntN(256))
+		}
+		w := make([]uint8, 9*oc)
+		for i := range w {
+			w[i] = uint8(rng.IntN(256))
+		}
+		in = convT("in", tc.dt, inShape, convQ(0.02, tc.inZP), x)
+		f = convT("w", tc.dt, []int{1, 3, 3, oc}, convQ(float32(math.Exp2(-10+6*rng.Float64())), tc.filZP), w)
+		out = convT("out", tc.dt, []int{1, tc.h, tc.w, oc}, convQ(float32(math.Exp2(-6+6*rng.Float64())), int32(rng.IntN(256))), nil)
+	}
+	if tc.dt != tensor.Float32 && tc.bias {
+		b := make([]int32, oc)
+		for i := range b {
+			b[i] = int32(rng.IntN(1<<16) - 1<<15)
+		}
+		bias = convT("b", tensor.Int32, []int{oc}, nil, b)
+	}
+	p := ConvParams{Padding: tc.pad, StrideH: tc.stride, StrideW: tc.stride, DilationH: tc.dil, DilationW: tc.dil, Activation: tc.act}
+	cfg := &Config{Threads: 1}
+	if tc.threads {
+		cfg.Threads = 3
+	}
+	k, err := DepthwiseConv2D(cfg, p, in, f, bias, out)
+	if err != nil {
+		t.Fatalf("DepthwiseConv2D(%v): %v", tc, err)
+	}
+	return k, out
+}
+
+// forEachVariant runs fn under every variant this CPU offers and restores
+// the variant in use.
+func forEachVariant(t *testing.T, fn func(t *testing.T, v string)) {
+	start := Variant()
+	t.Cleanup(func() {
+		if _, err := SetVariant(start); err != nil {
+			t.Errorf("restoring variant %q: %v", start, err)
+		}
+	})
+	for _, v := range Variants() {
+		if _, err := SetVariant(v); err != nil {
+			t.Fatalf("SetVariant(%q): %v", v, err)
+		}
+		fn(t, v)
+	}
+}
+
+func TestDepthwiseVariants(t *testing.T) {
+	old := parallelMinWork
+	parallelMinWork = 1
+	t.Cleanup(func() { parallelMinWork = old })
+	t.Logf("variants: %v", Variants())
+	cases := dwCases()
+	want := make([][]byte, len(cases))
+	if _, err := SetVariant(VariantPortable); err != nil {
+		t.Fatal(err)
+	}
+	for i, tc := range cases {
+		k, out := dwBuild(t, tc, uint64(i))
+		if err := k.Eval(); err != nil {
+			t.Fatalf("Eval(%v): %v", tc, err)
+		}
+		want[i] = append([]byte(nil), out.Data[:out.NumElements()*tc.dt.Size()]...)
+	}
+	forEachVariant(t, func(t *testing.T, v string) {
+		inexact := 0
+		for i, tc := range cases {
+			k, out := dwBuild(t, tc, uint64(i))
+			// Poison the output: every element must be written.
+			for j := range out.Data {
+				out.Data[j] = 0x5a
+			}
+			if err := k.Eval(); err != nil {
+				t.Fatalf("%s: Eval(%v): %v", v, tc, err)
+			}
+			got := out.Data[:len(want[i])]
+			if bytes.Equal(got, want[i]) {
+				continue
+			}
+			if tc.dt != tensor.Float32 {
+				for j := range got {
+					if got[j] != want[i][j] {
+						t.Errorf("%s: DepthwiseConv2D(%v) output byte %d = %d; want %d (portable)", v, tc, j, got[j], want[i][j])
+						break
+					}
+				}
+				continue
+			}
+			inexact++
+			g := unsafe.Slice((*float32)(unsafe.Pointer(&got[0])), len(got)/4)
+			w := unsafe.Slice((*float32)(unsafe.Pointer(&want[i][0])), len(got)/4)
+			for j := range g {
+				if d := math.Abs(float64(g[j] - w[j])); !(d <= 1e-4+1e-4*math.Abs(float64(w[j]))) {
+					t.Errorf("%s: DepthwiseConv2D(%v) output %d = %g; want %g (portable) within 1e-4+1e-4|want|", v, tc, j, g[j], w[j])
+					break
+				}
+			}
+		}
+		if inexact > 0 {
+			t.Logf("%s: %d float cases within tolerance but not bit-identical to portable", v, inexact)
+		}
+	})
+}
+
+func TestDWArgsLayout(t *testing.T) {
+	var a dwArgs
+	tests := []struct {
+		name      string
+		got, want uintptr
+	}{
+		{"steps", unsafe.Offsetof(a.steps), 72},
+		{"y", unsafe.Offsetof(a.y), 144},
+		{"ystep", unsafe.Offsetof(a.ystep), 152},
+		{"n", unsafe.Offsetof(a.n), 160},
+		{"blocks", unsafe.Offsetof(a.blocks), 168},
+		{"nb", unsafe.Offsetof(a.nb), 176},
+	}
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		t.Skip("the assembly kernels are 64-bit only")
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("Offsetof(dwArgs.%s) = %d; want %d (the assembly's)", tt.name, tt.got, tt.want)
+		}
+	}
+}
+
+// Benchmarks of MobileNetV2-sized depthwise layers under the variant in
+// use (EDGED_KERNELS selects it), reporting multiply-adds per second.
+func BenchmarkDW(b *testing.B) {
+	for _, tc := range []dwCase{
+		{name: "int8/112x112x96/s2", dt: tensor.Int8, h: 112, w: 112, c: 96, dm: 1, stride: 2, dil: 1, pad: PaddingSame, act: ActRelu6, inZP: -128, bias: true},
+		{name: "uint8/56x56x144/s1", dt: tensor.UInt8, h: 56, w: 56, c: 144, dm: 1, stride: 1, dil: 1, pad: PaddingSame, act: ActRelu6, inZP: 0, filZP: 120, bias: true},
+		{name: "float32/56x56x144/s1", dt: tensor.Float32, h: 56, w: 56, c: 144, dm: 1, stride: 1, dil: 1, pad: PaddingSame, act: ActRelu6, bias: true},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			k, out := dwBuild(b, tc, 1)
+			macs := float64(out.NumElements() * 9)
+			b.ResetTimer()
+			for b.Loop() {
+				_ = k.Eval()
+			}
+			b.ReportMetric(macs*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")
+		})
+	}
+}

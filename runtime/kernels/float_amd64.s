@@ -1,0 +1,111 @@
+#include "textflag.h"
+
+// Float32 GEMM micro-kernels, AVX2 + FMA: rows of A times a panel of 16
+// output channels ([k][16] floats, see newGemmFSIMD), then bias and clamp.
+// The argument block is gemmFArgs (float_gemm.go):
+//	0 a, 8 lda (bytes), 16 b, 24 k (>= 1), 32 y, 40 ldy (bytes),
+//	48 bias (16 floats), 56 lo, 60 hi
+//
+// The clamp keeps NaN as ClampF does: VMAXPS/VMINPS return their second
+// source when either is NaN.
+
+#define EPILOGUE(ACC0, ACC1, DST) \
+	VADDPS Y12, ACC0, ACC0 \
+	VADDPS Y13, ACC1, ACC1 \
+	VMAXPS ACC0, Y14, ACC0 \
+	VMAXPS ACC1, Y14, ACC1 \
+	VMINPS ACC0, Y15, ACC0 \
+	VMINPS ACC1, Y15, ACC1 \
+	VMOVUPS ACC0, (DST) \
+	VMOVUPS ACC1, 32(DST)
+
+// func gemmF4x16(p *gemmFArgs)
+TEXT ·gemmF4x16(SB), NOSPLIT, $0-8
+	MOVQ p+0(FP), DI
+	MOVQ 0(DI), SI
+	MOVQ 8(DI), AX
+	LEAQ (SI)(AX*1), R8
+	LEAQ (R8)(AX*1), R9
+	LEAQ (R9)(AX*1), R10
+	MOVQ 16(DI), BX
+	MOVQ 24(DI), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+
+loop4:
+	VMOVUPS (BX), Y8
+	VMOVUPS 32(BX), Y9
+	VBROADCASTSS (SI), Y10
+	VBROADCASTSS (R8), Y11
+	VFMADD231PS Y8, Y10, Y0
+	VFMADD231PS Y9, Y10, Y1
+	VFMADD231PS Y8, Y11, Y2
+	VFMADD231PS Y9, Y11, Y3
+	VBROADCASTSS (R9), Y10
+	VBROADCASTSS (R10), Y11
+	VFMADD231PS Y8, Y10, Y4
+	VFMADD231PS Y9, Y10, Y5
+	VFMADD231PS Y8, Y11, Y6
+	VFMADD231PS Y9, Y11, Y7
+	ADDQ $4, SI
+	ADDQ $4, R8
+	ADDQ $4, R9
+	ADDQ $4, R10
+	ADDQ $64, BX
+	DECQ CX
+	JNZ loop4
+
+	MOVQ 48(DI), AX
+	VMOVUPS (AX), Y12
+	VMOVUPS 32(AX), Y13
+	VBROADCASTSS 56(DI), Y14
+	VBROADCASTSS 60(DI), Y15
+	MOVQ 32(DI), DX
+	MOVQ 40(DI), AX
+	EPILOGUE(Y0, Y1, DX)
+	ADDQ AX, DX
+	EPILOGUE(Y2, Y3, DX)
+	ADDQ AX, DX
+	EPILOGUE(Y4, Y5, DX)
+	ADDQ AX, DX
+	EPILOGUE(Y6, Y7, DX)
+	VZEROUPPER
+	RET
+
+// func gemmF1x16(p *gemmFArgs)
+//
+// One row, with the same sequence of FMAs per output as gemmF4x16, so
+// that a row's result does not depend on how rows are grouped (a batch
+// gives the same outputs as single runs).
+TEXT ·gemmF1x16(SB), NOSPLIT, $0-8
+	MOVQ p+0(FP), DI
+	MOVQ 0(DI), SI
+	MOVQ 16(DI), BX
+	MOVQ 24(DI), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+
+loop1:
+	VBROADCASTSS (SI), Y10
+	VFMADD231PS (BX), Y10, Y0
+	VFMADD231PS 32(BX), Y10, Y1
+	ADDQ $4, SI
+	ADDQ $64, BX
+	DECQ CX
+	JNZ loop1
+
+	MOVQ 48(DI), AX
+	VMOVUPS (AX), Y12
+	VMOVUPS 32(AX), Y13
+	VBROADCASTSS 56(DI), Y14
+	VBROADCASTSS 60(DI), Y15
+	MOVQ 32(DI), DX
+	EPILOGUE(Y0, Y1, DX)
+	VZEROUPPER
+	RET

@@ -1,0 +1,111 @@
+package kernels
+
+import "unsafe"
+
+// The SIMD float GEMM packs the weights a second time, in panels of
+// gemmFPanel output channels ([k][16] floats, zero past the last channel),
+// and runs micro-kernels of 4 or 1 rows by one panel with fused
+// multiply-adds. Fusing rounds each product-sum once instead of twice, so
+// results differ from the portable (reference-order) path in the last
+// bits; they stay well within the float tolerance the golden tests allow
+// against TFLite (1e-4 + 1e-4·|want|), and TestGemmFloatVariants checks
+// that against the portable path.
+
+const gemmFPanel = 16
+
+// gemmFArgs is the argument block of the float micro-kernels; the
+// assembly reads it by offset (TestGemmFArgsLayout).
+type gemmFArgs struct {
+	a      unsafe.Pointer // row 0 of A
+	lda    int            // bytes between rows of A
+	b      unsafe.Pointer // panel
+	k      int            // depth, at least 1
+	y      unsafe.Pointer // row 0, first channel of the panel
+	ldy    int            // bytes between output rows
+	bias   unsafe.Pointer // gemmFPanel floats
+	lo, hi float32
+}
+
+// gemmFSIMD is gemmF's second packing.
+type gemmFSIMD struct {
+	b    []float32 // panel p, depth d, lane i at (p·k+d)·16+i
+	bias []float32 // padded to whole panels, 0 if none
+}
+
+// newGemmFSIMD packs w ([n][k]) for the SIMD kernels, or returns nil if
+// the CPU has none.
+func newGemmFSIMD(w, bias []float32, n, k int) *gemmFSIMD {
+	if !gemmFHaveSIMD() || k < 1 || n < 1 {
+		return nil
+	}
+	np := (n + gemmFPanel - 1) / gemmFPanel
+	s := &gemmFSIMD{b: make([]float32, np*k*gemmFPanel), bias: make([]float32, np*gemmFPanel)}
+	for c := 0; c < n; c++ {
+		p, i := c/gemmFPanel, c%gemmFPanel
+		for d := 0; d < k; d++ {
+			s.b[(p*k+d)*gemmFPanel+i] = w[c*k+d]
+		}
+	}
+	copy(s.bias, bias)
+	return s
+}
+
+// gemmFRunSIMD is gemmFRun on the SIMD kernels. Every channel goes
+// through the same kernel whatever the range: panels that the range cuts
+// are computed whole into a scratch tile and only the range is copied, so
+// that outputs do not depend on how threads split the channels.
+func gemmFRunSIMD(g *gemmF, a []float32, rows, j0, j1 int, y []float32, ldy int) {
+	k, n := g.k, g.n
+	c0, c1 := j0*gemmNR, min(j1*gemmNR, n)
+	s := g.simd
+	var tmp [4 * gemmFPanel]float32
+	args := gemmFArgs{k: k, lda: k * 4, lo: g.lo, hi: g.hi}
+	for p := c0 / gemmFPanel; p*gemmFPanel < c1; p++ {
+		c := p * gemmFPanel
+		// The channels [w0, w1) of this panel are wanted.
+		w0, w1 := max(c0, c)-c, min(c1, c+gemmFPanel)-c
+		whole := w0 == 0 && w1 == gemmFPanel
+		args.b = unsafe.Pointer(unsafe.SliceData(s.b[p*k*gemmFPanel : (p+1)*k*gemmFPanel]))
+		args.bias = unsafe.Pointer(unsafe.SliceData(s.bias[c : c+gemmFPanel]))
+		r := 0
+		for ; r+4 <= rows; r += 4 {
+			args.a = unsafe.Pointer(unsafe.SliceData(a[r*k : (r+4)*k]))
+			if whole {
+				args.y = unsafe.Pointer(unsafe.SliceData(y[r*ldy+c : (r+3)*ldy+c+gemmFPanel]))
+				args.ldy = ldy * 4
+				gemmF4x16(&args)
+				continue
+			}
+			args.y, args.ldy = unsafe.Pointer(&tmp[0]), gemmFPanel*4
+			gemmF4x16(&args)
+			for i := 0; i < 4; i++ {
+				copy(y[(r+i)*ldy+c+w0:(r+i)*ldy+c+w1], tmp[i*gemmFPanel+w0:])
+			}
+		}
+		for ; r < rows; r++ {
+			args.a = unsafe.Pointer(unsafe.SliceData(a[r*k : (r+1)*k]))
+			if whole {
+				args.y = unsafe.Pointer(unsafe.SliceData(y[r*ldy+c : r*ldy+c+gemmFPanel]))
+				gemmF1x16(&args)
+				continue
+			}
+			args.y = unsafe.Pointer(&tmp[0])
+			gemmF1x16(&args)
+			copy(y[r*ldy+c+w0:r*ldy+c+w1], tmp[w0:])
+		}
+	}
+}
+
+// gemmFRunPortable is gemmFRun's portable loop over blocks [j0, j1).
+func gemmFRunPortable(g *gemmF, a []float32, rows, j0, j1 int, y []float32, ldy int) {
+	k, n := g.k, g.n
+	for j := j0; j < j1; j++ {
+		bj := g.b[j*k : j*k+k]
+		c := j * gemmNR
+		nv := min(gemmNR, n-c)
+		for r := 0; r < rows; r++ {
+			acc := gemmFDot1(a[r*k:r*k+k], bj)
+			g.store(y[r*ldy+c:], nv, c, &acc)
+		}
+	}
+}

@@ -1,0 +1,148 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"unsafe"
+
+	"github.com/edged-dev/edged/runtime/tensor"
+)
+
+// The SIMD float GEMM fuses multiply-adds, so its results may differ from
+// the portable path's in the last bits: it is compared with a tolerance,
+// the one the golden tests use against TFLite (1e-4 + 1e-4·|want|), not
+// bit for bit.
+
+func floatRand(rng *rand.Rand, n int) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(rng.NormFloat64())
+	}
+	return v
+}
+
+// floatClose reports the first element of got not within the tolerance
+// of want, or -1.
+func floatClose(got, want []float32) int {
+	for i := range want {
+		if d := math.Abs(float64(got[i] - want[i])); !(d <= 1e-4+1e-4*math.Abs(float64(want[i]))) {
+			return i
+		}
+	}
+	return -1
+}
+
+type floatGemmCase struct {
+	name  string
+	build func(rng *rand.Rand) (Kernel, *tensor.Tensor, error)
+}
+
+func floatGemmCases() []floatGemmCase {
+	var cases []floatGemmCase
+	for _, units := range []int{1, 5, 16, 17, 37, 100} {
+		for _, batch := range []int{1, 3, 4, 9} {
+			for _, depth := range []int{1, 3, 64, 301} {
+				for _, threads := range []int{1, 3} {
+					units, batch, depth, threads := units, batch, depth, threads
+					cases = append(cases, floatGemmCase{
+						name: fmt.Sprintf("FC/u%d/b%d/d%d/t%d", units, batch, depth, threads),
+						build: func(rng *rand.Rand) (Kernel, *tensor.Tensor, error) {
+							in := convT("in", tensor.Float32, []int{batch, depth}, nil, floatRand(rng, batch*depth))
+							f := convT("w", tensor.Float32, []int{units, depth}, nil, floatRand(rng, units*depth))
+							var bias *tensor.Tensor
+							if units%2 == 1 {
+								bias = convT("b", tensor.Float32, []int{units}, nil, floatRand(rng, units))
+							}
+							out := convT("out", tensor.Float32, []int{batch, units}, nil, nil)
+							k, err := FullyConnected(&Config{Threads: threads}, FullyConnectedParams{Activation: Activation(units % 4)}, in, f, bias, out)
+							return k, out, err
+						},
+					})
+				}
+			}
+		}
+	}
+	for _, c := range [][4]int{{1, 1, 3, 8}, {3, 3, 3, 16}, {3, 3, 8, 17}, {1, 1, 32, 24}, {3, 3, 16, 40}, {5, 5, 3, 7}, {1, 1, 17, 64}} {
+		for _, stride := range []int{1, 2} {
+			for _, hw := range [][2]int{{1, 1}, {7, 5}, {12, 12}} {
+				fh, fw, ci, co := c[0], c[1], c[2], c[3]
+				stride, h, w := stride, hw[0], hw[1]
+				cases = append(cases, floatGemmCase{
+					name: fmt.Sprintf("Conv/%dx%dx%d->%d/s%d/%dx%d", fh, fw, ci, co, stride, h, w),
+					build: func(rng *rand.Rand) (Kernel, *tensor.Tensor, error) {
+						in := convT("in", tensor.Float32, []int{2, h, w, ci}, nil, floatRand(rng, 2*h*w*ci))
+						f := convT("w", tensor.Float32, []int{co, fh, fw, ci}, nil, floatRand(rng, co*fh*fw*ci))
+						bias := convT("b", tensor.Float32, []int{co}, nil, floatRand(rng, co))
+						out := convT("out", tensor.Float32, []int{2, h, w, co}, nil, nil)
+						p := ConvParams{Padding: PaddingSame, StrideH: stride, StrideW: stride, DilationH: 1, DilationW: 1, Activation: ActRelu6}
+						k, err := Conv2D(&Config{Threads: 2}, p, in, f, bias, out)
+						return k, out, err
+					},
+				})
+			}
+		}
+	}
+	return cases
+}
+
+func TestGemmFloatVariants(t *testing.T) {
+	old := parallelMinWork
+	parallelMinWork = 1
+	t.Cleanup(func() { parallelMinWork = old })
+	cases := floatGemmCases()
+	run := func(i int, tc floatGemmCase) []float32 {
+		k, out, err := tc.build(rand.New(rand.NewPCG(uint64(i), 3)))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		for j := range out.Data {
+			out.Data[j] = 0xff // NaN: every element must be written
+		}
+		if err := k.Eval(); err != nil {
+			t.Fatalf("%s: Eval: %v", tc.name, err)
+		}
+		return append([]float32(nil), out.Float32s()[:out.NumElements()]...)
+	}
+	if _, err := SetVariant(VariantPortable); err != nil {
+		t.Fatal(err)
+	}
+	want := make([][]float32, len(cases))
+	for i, tc := range cases {
+		want[i] = run(i, tc)
+	}
+	forEachVariant(t, func(t *testing.T, v string) {
+		for i, tc := range cases {
+			got := run(i, tc)
+			if j := floatClose(got, want[i]); j >= 0 {
+				t.Errorf("%s: %s output %d = %g; want %g (portable) within 1e-4+1e-4|want|", v, tc.name, j, got[j], want[i][j])
+			}
+		}
+	})
+}
+
+func TestGemmFArgsLayout(t *testing.T) {
+	var a gemmFArgs
+	tests := []struct {
+		name      string
+		got, want uintptr
+	}{
+		{"lda", unsafe.Offsetof(a.lda), 8},
+		{"b", unsafe.Offsetof(a.b), 16},
+		{"k", unsafe.Offsetof(a.k), 24},
+		{"y", unsafe.Offsetof(a.y), 32},
+		{"ldy", unsafe.Offsetof(a.ldy), 40},
+		{"bias", unsafe.Offsetof(a.bias), 48},
+		{"lo", unsafe.Offsetof(a.lo), 56},
+		{"hi", unsafe.Offsetof(a.hi), 60},
+	}
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		t.Skip("the assembly kernels are 64-bit only")
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("Offsetof(gemmFArgs.%s) = %d; want %d (the assembly's)", tt.name, tt.got, tt.want)
+		}
+	}
+}
