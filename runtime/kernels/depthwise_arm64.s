@@ -263,10 +263,11 @@ block:
 
 // func dwF3x3NEON(a *dwArgs)
 //
-// Float32, 8 channels per block: the products are added one by one to 0
-// in tap order, then the bias, with separate FMUL and FADD (no FMLA), so
-// that the sums round exactly as the portable Go loop's do. FMAX and
-// FMIN return NaN for a NaN sum, as ClampF does.
+// Float32, 8 channels per block: the products are added to 0 in tap
+// order with FMLA, then the bias with FADD. That is what the portable Go
+// loop compiles to on arm64 (the compiler fuses acc += x*w into FMADD),
+// so the sums round alike. FMAX and FMIN return NaN for a NaN sum, as
+// ClampF does.
 TEXT ·dwF3x3NEON(SB), NOSPLIT, $0-8
 	MOVD a+0(FP), R0
 	MOVD 0(R0), R1
@@ -297,58 +298,40 @@ fblock:
 	VEOR V17.B16, V17.B16, V17.B16
 	ADD R13, R1, R15
 	VLD1 (R15), [V0.S4, V1.S4]
-	WORD $0x6e28dc00 // FMUL V0.4S, V0.4S, V8.4S
-	WORD $0x6e29dc21 // FMUL V1.4S, V1.4S, V9.4S
-	WORD $0x4e20d610 // FADD V16.4S, V16.4S, V0.4S
-	WORD $0x4e21d631 // FADD V17.4S, V17.4S, V1.4S
+	WORD $0x4e28cc10 // FMLA V16.4S, V0.4S, V8.4S
+	WORD $0x4e29cc31 // FMLA V17.4S, V1.4S, V9.4S
 	ADD R13, R2, R15
 	VLD1 (R15), [V0.S4, V1.S4]
-	WORD $0x6e2adc00 // FMUL V0.4S, V0.4S, V10.4S
-	WORD $0x6e2bdc21 // FMUL V1.4S, V1.4S, V11.4S
-	WORD $0x4e20d610 // FADD V16.4S, V16.4S, V0.4S
-	WORD $0x4e21d631 // FADD V17.4S, V17.4S, V1.4S
+	WORD $0x4e2acc10 // FMLA V16.4S, V0.4S, V10.4S
+	WORD $0x4e2bcc31 // FMLA V17.4S, V1.4S, V11.4S
 	ADD R13, R3, R15
 	VLD1 (R15), [V0.S4, V1.S4]
-	WORD $0x6e2cdc00 // FMUL V0.4S, V0.4S, V12.4S
-	WORD $0x6e2ddc21 // FMUL V1.4S, V1.4S, V13.4S
-	WORD $0x4e20d610 // FADD V16.4S, V16.4S, V0.4S
-	WORD $0x4e21d631 // FADD V17.4S, V17.4S, V1.4S
+	WORD $0x4e2ccc10 // FMLA V16.4S, V0.4S, V12.4S
+	WORD $0x4e2dcc31 // FMLA V17.4S, V1.4S, V13.4S
 	ADD R13, R4, R15
 	VLD1 (R15), [V0.S4, V1.S4]
-	WORD $0x6e2edc00 // FMUL V0.4S, V0.4S, V14.4S
-	WORD $0x6e2fdc21 // FMUL V1.4S, V1.4S, V15.4S
-	WORD $0x4e20d610 // FADD V16.4S, V16.4S, V0.4S
-	WORD $0x4e21d631 // FADD V17.4S, V17.4S, V1.4S
+	WORD $0x4e2ecc10 // FMLA V16.4S, V0.4S, V14.4S
+	WORD $0x4e2fcc31 // FMLA V17.4S, V1.4S, V15.4S
 	ADD R13, R5, R15
 	VLD1 (R15), [V0.S4, V1.S4]
-	WORD $0x6e32dc00 // FMUL V0.4S, V0.4S, V18.4S
-	WORD $0x6e33dc21 // FMUL V1.4S, V1.4S, V19.4S
-	WORD $0x4e20d610 // FADD V16.4S, V16.4S, V0.4S
-	WORD $0x4e21d631 // FADD V17.4S, V17.4S, V1.4S
+	WORD $0x4e32cc10 // FMLA V16.4S, V0.4S, V18.4S
+	WORD $0x4e33cc31 // FMLA V17.4S, V1.4S, V19.4S
 	ADD R13, R6, R15
 	VLD1 (R15), [V0.S4, V1.S4]
-	WORD $0x6e34dc00 // FMUL V0.4S, V0.4S, V20.4S
-	WORD $0x6e35dc21 // FMUL V1.4S, V1.4S, V21.4S
-	WORD $0x4e20d610 // FADD V16.4S, V16.4S, V0.4S
-	WORD $0x4e21d631 // FADD V17.4S, V17.4S, V1.4S
+	WORD $0x4e34cc10 // FMLA V16.4S, V0.4S, V20.4S
+	WORD $0x4e35cc31 // FMLA V17.4S, V1.4S, V21.4S
 	ADD R13, R7, R15
 	VLD1 (R15), [V0.S4, V1.S4]
-	WORD $0x6e36dc00 // FMUL V0.4S, V0.4S, V22.4S
-	WORD $0x6e37dc21 // FMUL V1.4S, V1.4S, V23.4S
-	WORD $0x4e20d610 // FADD V16.4S, V16.4S, V0.4S
-	WORD $0x4e21d631 // FADD V17.4S, V17.4S, V1.4S
+	WORD $0x4e36cc10 // FMLA V16.4S, V0.4S, V22.4S
+	WORD $0x4e37cc31 // FMLA V17.4S, V1.4S, V23.4S
 	ADD R13, R8, R15
 	VLD1 (R15), [V0.S4, V1.S4]
-	WORD $0x6e38dc00 // FMUL V0.4S, V0.4S, V24.4S
-	WORD $0x6e39dc21 // FMUL V1.4S, V1.4S, V25.4S
-	WORD $0x4e20d610 // FADD V16.4S, V16.4S, V0.4S
-	WORD $0x4e21d631 // FADD V17.4S, V17.4S, V1.4S
+	WORD $0x4e38cc10 // FMLA V16.4S, V0.4S, V24.4S
+	WORD $0x4e39cc31 // FMLA V17.4S, V1.4S, V25.4S
 	ADD R13, R9, R15
 	VLD1 (R15), [V0.S4, V1.S4]
-	WORD $0x6e3adc00 // FMUL V0.4S, V0.4S, V26.4S
-	WORD $0x6e3bdc21 // FMUL V1.4S, V1.4S, V27.4S
-	WORD $0x4e20d610 // FADD V16.4S, V16.4S, V0.4S
-	WORD $0x4e21d631 // FADD V17.4S, V17.4S, V1.4S
+	WORD $0x4e3acc10 // FMLA V16.4S, V0.4S, V26.4S
+	WORD $0x4e3bcc31 // FMLA V17.4S, V1.4S, V27.4S
 	WORD $0x4e3cd610 // FADD V16.4S, V16.4S, V28.4S
 	WORD $0x4e3dd631 // FADD V17.4S, V17.4S, V29.4S
 	WORD $0x4e3ef610 // FMAX V16.4S, V16.4S, V30.4S

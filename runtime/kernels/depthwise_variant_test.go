@@ -13,9 +13,10 @@ import (
 
 // The SIMD depthwise kernels are checked against the portable Go path,
 // the reference every variant must match: quantized outputs byte for
-// byte, float outputs too (the float kernel adds the products in the same
-// order without fusing them), with a tolerance only as a fallback for a
-// build whose Go code fuses multiply-adds (GOAMD64=v3), reported as such.
+// byte, float outputs too (the float kernels add the products in the same
+// order, fused where the Go compiler fuses them: on arm64, not on amd64),
+// with the golden tolerance 1e-4+1e-4|want| only as a fallback for a build
+// that fuses otherwise (GOAMD64=v3); the test logs such cases.
 
 // dwCase is one random depthwise convolution.
 type dwCase struct {
