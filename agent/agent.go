@@ -54,6 +54,8 @@ type Agent struct {
 
 	// link connects to the fleet when fleet.broker is set (else nil).
 	link *link.Link
+	// ota takes model deployments when ota.root_key is set too (else nil).
+	ota *deployer
 
 	// Ready is closed once the HTTP endpoint listens.
 	ready chan struct{}
@@ -78,6 +80,16 @@ func New(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 		}
 		a.link = l
 	}
+	var fromStore map[string]bool
+	if cfg.OTA.Enabled(&cfg.Fleet) {
+		var err error
+		if fromStore, err = a.startOTA(); err != nil {
+			a.Close()
+			return nil, err
+		}
+	} else if cfg.OTA.RootKey != "" {
+		log.Warn("ota.root_key is set but fleet.broker is not; no deployments are taken")
+	}
 	for _, mc := range cfg.Models {
 		if mc.Cache.Enabled {
 			st, err := a.openCache(mc)
@@ -86,6 +98,9 @@ func New(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 				return nil, err
 			}
 			a.caches[mc.Name] = st
+		}
+		if fromStore[mc.Name] {
+			continue // a version deployed over the air serves instead
 		}
 		if err := a.LoadModel(mc); err != nil {
 			a.Close()
@@ -127,6 +142,9 @@ func (a *Agent) Close() {
 				a.log.Warn("closing cache", "model", name, "err", err)
 			}
 		}
+		if a.ota != nil {
+			a.ota.close()
+		}
 		if a.link != nil {
 			if err := a.link.Close(); err != nil {
 				a.log.Warn("closing outbox", "err", err)
@@ -138,6 +156,17 @@ func (a *Agent) Close() {
 // LoadModel loads (or reloads) a model and swaps it in atomically:
 // requests in flight finish on the version they started on.
 func (a *Agent) LoadModel(mc config.Model) error {
+	s, err := a.prepareModel(mc)
+	if err != nil {
+		return err
+	}
+	a.installModel(s)
+	return nil
+}
+
+// prepareModel loads a model, runs its smoke inference and starts its
+// drift monitor, without serving it yet.
+func (a *Agent) prepareModel(mc config.Model) (*servedModel, error) {
 	var s *servedModel
 	var err error
 	if mc.Ensemble != nil {
@@ -146,7 +175,7 @@ func (a *Agent) LoadModel(mc config.Model) error {
 		s, err = loadModel(a.cfg, mc, a.reg, a.log)
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if dc := a.cfg.DriftFor(mc); dc.Profile != "" {
 		var dm *driftMonitor
@@ -158,12 +187,17 @@ func (a *Agent) LoadModel(mc config.Model) error {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			s.close(ctx)
 			cancel()
-			return err
+			return nil, err
 		}
 	}
+	return s, nil
+}
+
+// installModel serves s in place of the version of its model serving now.
+func (a *Agent) installModel(s *servedModel) {
 	a.mu.Lock()
-	old := a.models[mc.Name]
-	a.models[mc.Name] = s
+	old := a.models[s.info.Name]
+	a.models[s.info.Name] = s
 	a.mu.Unlock()
 	if old != nil {
 		a.modelInfo.DeleteLabelValues(old.info.Name, old.info.Version, old.info.SHA256)
@@ -176,7 +210,6 @@ func (a *Agent) LoadModel(mc config.Model) error {
 	}
 	a.modelInfo.WithLabelValues(s.info.Name, s.info.Version, s.info.SHA256).Set(1)
 	a.log.Info("model loaded", "model", s.info.Name, "version", s.info.Version, "sha256", s.info.SHA256[:12], "path", s.info.Path, "inputs", len(s.info.Inputs), "outputs", len(s.info.Outputs))
-	return nil
 }
 
 func (a *Agent) model(name, version string) (*servedModel, error) {
@@ -293,7 +326,13 @@ func (a *Agent) Models() []infer.ModelInfo {
 func (a *Agent) Ready() bool {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	return len(a.models) == len(a.cfg.Models)
+	// Models deployed over the air may add to the configured ones.
+	for _, mc := range a.cfg.Models {
+		if a.models[mc.Name] == nil {
+			return false
+		}
+	}
+	return true
 }
 
 // StuckAfter is how long one invocation may run before the inference

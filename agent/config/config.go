@@ -46,6 +46,8 @@ type Config struct {
 	Telemetry Telemetry `yaml:"telemetry"`
 	// Drift holds defaults for every model's drift detection.
 	Drift Drift `yaml:"drift"`
+	// OTA takes signed model deployments over the fleet link.
+	OTA OTA `yaml:"ota"`
 
 	// dir is the directory of the file; relative paths resolve against it.
 	dir string
@@ -319,29 +321,9 @@ func (c *Config) setDefaults() {
 		c.Device.ID, _ = os.Hostname()
 	}
 	c.setFleetDefaults()
+	c.setOTADefaults()
 	for i := range c.Models {
-		m := &c.Models[i]
-		if m.Version == "" {
-			m.Version = "1"
-		}
-		if m.Instances == 0 {
-			m.Instances = 1
-		}
-		if m.Batch.MaxBatch == 0 {
-			m.Batch.MaxBatch = 1
-		}
-		if m.Batch.QueueCapacity == 0 {
-			m.Batch.QueueCapacity = 64
-		}
-		if m.Batch.Overload == "" {
-			m.Batch.Overload = "reject"
-		}
-		if m.Batch.MaxDelay == 0 {
-			m.Batch.MaxDelay = Duration(2 * time.Millisecond)
-		}
-		if m.Cache.MaxEntries == 0 {
-			m.Cache.MaxEntries = 10000
-		}
+		c.Models[i].setDefaults()
 	}
 	for i := range c.Sources {
 		s := &c.Sources[i]
@@ -370,6 +352,32 @@ func (c *Config) setDefaults() {
 				p.Address = 0x76
 			}
 		}
+	}
+}
+
+// setDefaults fills in a model's unset fields; models deployed over the
+// air (NewModel) get the same defaults as configured ones.
+func (m *Model) setDefaults() {
+	if m.Version == "" {
+		m.Version = "1"
+	}
+	if m.Instances == 0 {
+		m.Instances = 1
+	}
+	if m.Batch.MaxBatch == 0 {
+		m.Batch.MaxBatch = 1
+	}
+	if m.Batch.QueueCapacity == 0 {
+		m.Batch.QueueCapacity = 64
+	}
+	if m.Batch.Overload == "" {
+		m.Batch.Overload = "reject"
+	}
+	if m.Batch.MaxDelay == 0 {
+		m.Batch.MaxDelay = Duration(2 * time.Millisecond)
+	}
+	if m.Cache.MaxEntries == 0 {
+		m.Cache.MaxEntries = 10000
 	}
 }
 
@@ -547,6 +555,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.validateFleet(bad)
+	c.validateOTA(bad)
 	return errors.Join(errs...)
 }
 

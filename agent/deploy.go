@@ -1,0 +1,840 @@
+package agent
+
+// Model deployment over the fleet link (DESIGN §4-§6): the deploy and
+// rollback commands, and at start the models the store holds.
+//
+// A deploy command carries a signed manifest. The deployer verifies it
+// against the root key with the store's highest version as the replay
+// bound, fetches the cpu variant over MQTT (or its https URL) with
+// resume, checks its sha256 and size against the manifest, stages it in
+// ota/store, loads it and runs a smoke inference on zero inputs within
+// ota.smoke_timeout, and only then promotes it and swaps it in; requests
+// in flight finish on the old version. At every step a failure leaves the
+// old version serving. The states written to the command's status topic:
+//
+//	downloading (progress, every 10%) -> verified -> staged -> active
+//	rejected   the manifest is expired, replayed, unsigned, tampered, ...
+//	failed     a download or write error; the command is retried when it
+//	           is delivered again (the next reconnect or start)
+//	rolled_back the new version did not load or its smoke inference failed
+//
+// A promoted version is on probation until it has served for
+// ota.crash_loop.window without the agent restarting; then it is marked
+// good. Restarts within the window after a promotion count towards a
+// crash loop (ota/store), which rolls it back on the next start. So a
+// model that crashes the agent on real inputs does not keep it down,
+// while one that survived the window is not rolled back by later,
+// unrelated restarts.
+//
+// Before a model's first deployment, the config's file is copied into the
+// store as the active version (when its version is a number below the new
+// one), so that rollback and crash loops have a version to return to.
+// From then on the store's active version serves, not the config's file.
+//
+// Commands are retained and come again after every reconnect and
+// restart; the deployer remembers the command ids it finished in
+// commands.db beside the store and answers a repeated one with its
+// recorded status instead of acting again.
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/edged-dev/edged/agent/config"
+	"github.com/edged-dev/edged/agent/fleet"
+	"github.com/edged-dev/edged/ota/bundle"
+	"github.com/edged-dev/edged/ota/sign"
+	"github.com/edged-dev/edged/ota/store"
+	"github.com/edged-dev/edged/ota/transfer"
+)
+
+// Command states written by the deploy and rollback handlers besides
+// fleet's generic ones; edgectl deploy knows them.
+const (
+	statusDownloading = "downloading"
+	statusVerified    = "verified"
+	statusStaged      = "staged"
+	statusActive      = "active"
+	statusRolledBack  = "rolled_back"
+)
+
+// Files of a version in the store.
+const (
+	fileModel    = "model.tflite"
+	fileManifest = "manifest.json"
+	fileLabels   = "labels.txt"
+	fileProfile  = "profile.json"
+)
+
+const (
+	// clockSkew is how far a manifest's created time may lie ahead of the
+	// device clock: devices without a real-time clock drift.
+	clockSkew = 5 * time.Minute
+	// metaTimeout bounds the wait for a blob's retained meta: edgectl
+	// publishes it before the command, so a missing one was never pushed
+	// or was cleared.
+	metaTimeout = 2 * time.Minute
+	// idleTimeout ends a download that received nothing for this long; the
+	// command fails and resumes when it is delivered again.
+	idleTimeout = 5 * time.Minute
+	// keepCommands is how long finished command ids are remembered; a
+	// deploy command expires with its manifest (30 days by default).
+	keepCommands = 90 * 24 * time.Hour
+)
+
+// modelStore is what the deployer needs of ota/store; tests wrap it to
+// inject write errors.
+type modelStore interface {
+	Model(name string) (store.Model, bool, error)
+	Models() ([]store.Model, error)
+	Stage(name string, version uint64, files []store.File) error
+	Promote(name string) (store.Model, error)
+	Rollback(name string) (store.Model, error)
+	MarkGood(name string) error
+	Path(name string, version uint64, file string) string
+}
+
+// deployer runs the OTA commands of one agent.
+type deployer struct {
+	a       *Agent
+	log     *slog.Logger
+	root    ed25519.PublicKey
+	db      *store.Store
+	st      modelStore
+	cmds    *bolt.DB
+	dlDir   string
+	maxBlob int64
+	smoke   time.Duration
+	window  time.Duration
+	now     func() time.Time
+
+	// mu serialises model changes: the command handlers and probation
+	// timers.
+	mu     sync.Mutex
+	timers map[string]*time.Timer
+	closed bool
+
+	// onProgress, if set, sees every download progress on the handler's
+	// goroutine (tests).
+	onProgress func(context.Context, transfer.Progress)
+}
+
+var bucketCommands = []byte("commands")
+
+// cmdRecord is a handled command, as remembered in commands.db.
+type cmdRecord struct {
+	Op     string    `json:"op"`
+	State  string    `json:"state"`
+	Reason string    `json:"reason,omitempty"`
+	Time   time.Time `json:"time"`
+}
+
+// outcome is where a command ended.
+type outcome struct {
+	state   string // "" when interrupted by the agent stopping
+	reason  string
+	check   string // which manifest check failed, for rejections
+	model   string
+	version uint64 // the version the command was about
+	from    uint64 // the version serving before
+	to      uint64 // the version serving after
+}
+
+// startOTA opens the store, handles crash loops, serves the store's active
+// versions and registers the command handlers. It returns the models it
+// loaded, which the config's files then do not replace.
+func (a *Agent) startOTA() (map[string]bool, error) {
+	o := a.cfg.OTA
+	root, err := loadRootKey(a.cfg)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := filepath.Abs(a.cfg.Path(o.StoreDir))
+	if err != nil {
+		return nil, fmt.Errorf("ota.store_dir: %w", err)
+	}
+	log := a.log.With("component", "ota")
+	d := &deployer{
+		a: a, log: log, root: root, dlDir: filepath.Join(dir, "downloads"), maxBlob: o.MaxBlobBytes,
+		smoke: o.SmokeTimeout.D(), window: o.CrashLoop.Window.D(), now: time.Now, timers: map[string]*time.Timer{},
+	}
+	sopts := &store.Options{CrashWindow: d.window, CrashStarts: o.CrashLoop.Starts, Log: log}
+	db, err := store.Open(dir, sopts)
+	if errors.Is(err, store.ErrCorrupt) {
+		// Moved aside: start from the config's models, and say so.
+		log.Error("model store corrupt; serving the configured models", "err", err)
+		d.event(fleet.Event{Kind: "error", Detail: detail(map[string]any{"op": "store", "reason": err.Error()})})
+		db, err = store.Open(dir, sopts)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ota: %w", err)
+	}
+	d.db, d.st = db, db
+	if d.cmds, err = openCommands(filepath.Join(dir, "commands.db"), log); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("ota: %w", err)
+	}
+	a.ota = d
+
+	if err := db.RecordStart(); err != nil {
+		log.Warn("cannot record the start; crash loops go unnoticed", "err", err)
+	}
+	rolled, err := db.CheckCrashLoop()
+	if err != nil {
+		log.Warn("cannot check for a crash loop", "err", err)
+	}
+	for _, r := range rolled {
+		d.event(fleet.Event{Kind: "update", Model: r.Name, Detail: detail(map[string]any{
+			"op": "crash_loop", "state": statusRolledBack, "from": r.From, "to": r.To,
+			"reason": fmt.Sprintf("%d starts within %v after version %d was promoted", r.Starts, d.window, r.From),
+		})})
+	}
+
+	loaded := map[string]bool{}
+	ms, err := d.st.Models()
+	if err != nil {
+		return nil, fmt.Errorf("ota: %w", err)
+	}
+	for _, m := range ms {
+		if m.Active == 0 {
+			continue
+		}
+		if mc, ok := a.configModel(m.Name); ok && mc.Ensemble != nil {
+			continue
+		}
+		mc := d.modelConfig(m.Name, m.Active)
+		s, err := d.prepare(context.Background(), mc)
+		if err != nil {
+			// Passed its smoke test once, so its files changed: serve the
+			// configured file, if any.
+			log.Error("cannot serve the deployed version; serving the configured model if any", "model", m.Name, "version", m.Active, "err", err)
+			d.event(fleet.Event{Kind: "error", Model: m.Name, Detail: detail(map[string]any{"op": "start", "version": m.Active, "reason": err.Error()})})
+			continue
+		}
+		a.installModel(s)
+		loaded[m.Name] = true
+		if !m.Good {
+			d.probation(m.Name, m.Active, m.Changed)
+		}
+	}
+	a.link.Handle(fleet.OpDeploy, d.deploy)
+	a.link.Handle(fleet.OpRollback, d.rollback)
+	return loaded, nil
+}
+
+// loadRootKey reads ota.root_key: a key file or the key in base64.
+func loadRootKey(c *config.Config) (ed25519.PublicKey, error) {
+	if b, ok := c.OTA.InlineRootKey(); ok {
+		return ed25519.PublicKey(b), nil
+	}
+	k, err := sign.LoadPublicKey(c.Path(c.OTA.RootKey))
+	if err != nil {
+		return nil, fmt.Errorf("ota.root_key: %w", err)
+	}
+	return k, nil
+}
+
+// openCommands opens the record of handled commands, starting afresh if
+// the file is unreadable (the worst that costs is a status rewritten as
+// rejected for a replayed manifest), and forgets old records.
+func openCommands(path string, log *slog.Logger) (*bolt.DB, error) {
+	open := func() (*bolt.DB, error) {
+		db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+		if err != nil {
+			return nil, err
+		}
+		if err := db.Update(func(tx *bolt.Tx) error {
+			_, err := tx.CreateBucketIfNotExists(bucketCommands)
+			return err
+		}); err != nil {
+			db.Close()
+			return nil, err
+		}
+		return db, nil
+	}
+	db, err := open()
+	if err != nil && !errors.Is(err, bolt.ErrTimeout) {
+		aside := path + ".corrupt-" + time.Now().UTC().Format("20060102T150405Z")
+		log.Warn("command record unreadable; moved aside", "path", path, "aside", aside, "err", err)
+		if rerr := os.Rename(path, aside); rerr == nil {
+			db, err = open()
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("commands %s: %w", path, err)
+	}
+	cutoff := time.Now().Add(-keepCommands)
+	err = db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketCommands)
+		var old [][]byte
+		b.ForEach(func(k, v []byte) error {
+			var r cmdRecord
+			if json.Unmarshal(v, &r) != nil || r.Time.Before(cutoff) {
+				old = append(old, bytes.Clone(k))
+			}
+			return nil
+		})
+		for _, k := range old {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		log.Warn("cannot prune the command record", "err", err)
+	}
+	return db, nil
+}
+
+// close stops the probation timers and closes the store.
+func (d *deployer) close() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return
+	}
+	d.closed = true
+	for _, t := range d.timers {
+		t.Stop()
+	}
+	if err := d.cmds.Close(); err != nil {
+		d.log.Warn("closing the command record", "err", err)
+	}
+	if err := d.db.Close(); err != nil {
+		d.log.Warn("closing the model store", "err", err)
+	}
+}
+
+// configModel returns the config's entry for a model.
+func (a *Agent) configModel(name string) (config.Model, bool) {
+	for _, mc := range a.cfg.Models {
+		if mc.Name == name {
+			return mc, true
+		}
+	}
+	return config.Model{}, false
+}
+
+// modelConfig is the entry that serves a version from the store: the
+// config's settings for the model (or the defaults) with the store's
+// files, and the bundle's labels and drift profile when it carried them.
+func (d *deployer) modelConfig(name string, version uint64) config.Model {
+	path := d.st.Path(name, version, fileModel)
+	v := strconv.FormatUint(version, 10)
+	mc, ok := d.a.configModel(name)
+	if ok {
+		mc.Path, mc.Version = path, v
+	} else {
+		mc = config.NewModel(name, path, v)
+	}
+	if p := d.st.Path(name, version, fileLabels); exists(p) {
+		mc.Labels = p
+	}
+	if p := d.st.Path(name, version, fileProfile); exists(p) {
+		dc := config.Drift{}
+		if mc.Drift != nil {
+			dc = *mc.Drift
+		}
+		dc.Profile = p
+		mc.Drift = &dc
+	}
+	return mc
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// prepare loads a version and runs its smoke inference within
+// ota.smoke_timeout. A load that outlasts it is abandoned: its model is
+// closed whenever it finishes.
+func (d *deployer) prepare(ctx context.Context, mc config.Model) (*servedModel, error) {
+	type result struct {
+		s   *servedModel
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		s, err := d.a.prepareModel(mc)
+		ch <- result{s, err}
+	}()
+	abandon := func() {
+		go func() {
+			if r := <-ch; r.s != nil {
+				closeModel(r.s)
+			}
+		}()
+	}
+	t := time.NewTimer(d.smoke)
+	defer t.Stop()
+	select {
+	case r := <-ch:
+		return r.s, r.err
+	case <-t.C:
+		abandon()
+		return nil, fmt.Errorf("model %q version %s: loading and the smoke inference took longer than ota.smoke_timeout (%v)", mc.Name, mc.Version, d.smoke)
+	case <-ctx.Done():
+		abandon()
+		return nil, ctx.Err()
+	}
+}
+
+func closeModel(s *servedModel) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	s.close(ctx)
+}
+
+// probation marks version good once it has served for the crash-loop
+// window since changed without a restart.
+func (d *deployer) probation(name string, version uint64, changed time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.probationLocked(name, version, changed)
+}
+
+// probationLocked is probation for a caller holding d.mu.
+func (d *deployer) probationLocked(name string, version uint64, changed time.Time) {
+	if d.closed {
+		return
+	}
+	if t := d.timers[name]; t != nil {
+		t.Stop()
+	}
+	wait := max(0, changed.Add(d.window).Sub(d.now()))
+	d.timers[name] = time.AfterFunc(wait, func() {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if d.closed {
+			return
+		}
+		m, _, err := d.st.Model(name)
+		if err != nil || m.Active != version || m.Good {
+			return
+		}
+		if err := d.st.MarkGood(name); err != nil {
+			d.log.Warn("cannot end the probation of a model", "model", name, "version", version, "err", err)
+			return
+		}
+		d.log.Info("model version marked good", "model", name, "version", version)
+	})
+}
+
+// deploy handles a deploy command.
+func (d *deployer) deploy(ctx context.Context, _ fleet.Topic, cmd fleet.Command) {
+	if d.repeat(ctx, cmd) {
+		return
+	}
+	out := d.runDeploy(ctx, cmd)
+	d.finish(ctx, cmd, out)
+}
+
+// rollback handles a rollback command: payload {"model": name}, optional
+// when the store holds exactly one model with a previous version.
+func (d *deployer) rollback(ctx context.Context, _ fleet.Topic, cmd fleet.Command) {
+	if d.repeat(ctx, cmd) {
+		return
+	}
+	out := d.runRollback(ctx, cmd)
+	d.finish(ctx, cmd, out)
+}
+
+// repeat answers a command handled before with its recorded status.
+func (d *deployer) repeat(ctx context.Context, cmd fleet.Command) bool {
+	var rec cmdRecord
+	var found bool
+	d.cmds.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketCommands).Get([]byte(cmd.Op + "/" + cmd.ID)); v != nil {
+			found = json.Unmarshal(v, &rec) == nil
+		}
+		return nil
+	})
+	if !found || rec.State == fleet.StatusFailed {
+		return false // failed commands are tried again
+	}
+	d.log.Info("command already handled; status repeated", "op", cmd.Op, "id", cmd.ID, "state", rec.State)
+	d.status(ctx, cmd, rec.State, 0, rec.Reason)
+	return true
+}
+
+// finish records the outcome, writes the final status, publishes the event
+// and, after a change, the device's state.
+func (d *deployer) finish(ctx context.Context, cmd fleet.Command, out outcome) {
+	if out.state == "" {
+		d.log.Info("command interrupted; it resumes when delivered again", "op", cmd.Op, "id", cmd.ID)
+		return
+	}
+	rec, _ := json.Marshal(cmdRecord{Op: cmd.Op, State: out.state, Reason: out.reason, Time: d.now().UTC()})
+	if err := d.cmds.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketCommands).Put([]byte(cmd.Op+"/"+cmd.ID), rec)
+	}); err != nil {
+		d.log.Warn("cannot record the command; a repeated delivery is handled again", "id", cmd.ID, "err", err)
+	}
+	d.status(ctx, cmd, out.state, 0, out.reason)
+	det := map[string]any{"op": cmd.Op, "cmd": cmd.ID, "state": out.state}
+	for k, v := range map[string]uint64{"version": out.version, "from": out.from, "to": out.to} {
+		if v != 0 {
+			det[k] = v
+		}
+	}
+	if out.reason != "" {
+		det["reason"] = out.reason
+	}
+	if out.check != "" {
+		det["check"] = out.check
+	}
+	d.event(fleet.Event{Kind: "update", Model: out.model, Detail: detail(det)})
+	lvl := slog.LevelInfo
+	if out.state != statusActive && out.state != fleet.StatusDone {
+		lvl = slog.LevelWarn
+	}
+	d.log.Log(ctx, lvl, "command finished", "op", cmd.Op, "id", cmd.ID, "model", out.model, "state", out.state, "reason", out.reason)
+	if out.to != 0 {
+		d.republish(ctx)
+	}
+}
+
+func (d *deployer) runDeploy(ctx context.Context, cmd fleet.Command) outcome {
+	hdr, err := sign.Peek(cmd.Payload)
+	if err != nil {
+		return outcome{state: fleet.StatusRejected, check: "malformed", reason: err.Error()}
+	}
+	out := outcome{model: hdr.Name, version: hdr.Version}
+	if !config.ValidName(hdr.Name) {
+		out.state, out.check, out.reason = fleet.StatusRejected, "malformed", fmt.Sprintf("manifest names model %q; want 1-128 letters, digits, '.', '_' or '-'", hdr.Name)
+		out.model = ""
+		return out
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	cur, _, err := d.st.Model(hdr.Name)
+	if err != nil {
+		return d.failed(out, err)
+	}
+	if s, err := d.a.model(hdr.Name, ""); err == nil {
+		out.from, _ = strconv.ParseUint(s.info.Version, 10, 64)
+	}
+	m, err := sign.Verify(cmd.Payload, d.root, sign.VerifyOptions{
+		Now: d.now, Skew: clockSkew, Kind: sign.KindModel, Name: hdr.Name, LastVersion: cur.LastVersion,
+	})
+	if err != nil {
+		out.state, out.check, out.reason = fleet.StatusRejected, verifyCheck(cmd.Payload, err), err.Error()
+		return out
+	}
+	if mc, ok := d.a.configModel(m.Name); ok && mc.Ensemble != nil {
+		out.state, out.check, out.reason = fleet.StatusRejected, "ensemble", fmt.Sprintf("model %q is an ensemble in the config; deploy its members", m.Name)
+		return out
+	}
+	blob, ok := m.Blob(bundle.VariantCPU)
+	if !ok {
+		// Other variants need a delegate this agent does not have.
+		out.state, out.check, out.reason = fleet.StatusRejected, "variant", fmt.Sprintf("manifest has no %q variant; this device runs models on the cpu", bundle.VariantCPU)
+		return out
+	}
+	if blob.Size > d.maxBlob {
+		out.state, out.check, out.reason = fleet.StatusRejected, "size", fmt.Sprintf("the %s variant is %d bytes; ota.max_blob_bytes allows %d", blob.Variant, blob.Size, d.maxBlob)
+		return out
+	}
+
+	d.log.Info("deploying", "id", cmd.ID, "model", m.Name, "version", m.Version, "from", out.from, "bytes", blob.Size)
+	path, err := d.fetch(ctx, cmd, blob)
+	if ctx.Err() != nil {
+		return outcome{}
+	}
+	if err != nil {
+		return d.failed(out, err)
+	}
+	defer os.Remove(path)
+	if err := verifyFile(path, blob); err != nil {
+		return d.failed(out, err)
+	}
+	d.status(ctx, cmd, statusVerified, 0, "")
+
+	if cur.Active == 0 {
+		d.adopt(m.Name, m.Version)
+	}
+	if err := d.stage(m, cmd.Payload, path); err != nil {
+		return d.failed(out, err)
+	}
+	d.status(ctx, cmd, statusStaged, 0, "")
+
+	mc := d.modelConfig(m.Name, m.Version)
+	s, err := d.prepare(ctx, mc)
+	if ctx.Err() != nil {
+		return outcome{}
+	}
+	if err != nil {
+		// Only staged: the store still names the old version active.
+		out.state, out.reason = statusRolledBack, err.Error()
+		return out
+	}
+	pm, err := d.st.Promote(m.Name)
+	if err != nil {
+		closeModel(s)
+		return d.failed(out, err)
+	}
+	d.a.installModel(s)
+	d.probationLocked(m.Name, pm.Active, pm.Changed)
+	out.state, out.to = statusActive, m.Version
+	out.reason = fmt.Sprintf("model %s version %d serving", m.Name, m.Version)
+	return out
+}
+
+func (d *deployer) failed(out outcome, err error) outcome {
+	out.state, out.reason = fleet.StatusFailed, err.Error()
+	return out
+}
+
+// verifyCheck names the manifest check that failed, for the event.
+func verifyCheck(payload []byte, err error) string {
+	switch {
+	case errors.Is(err, sign.ErrExpired):
+		return "expired"
+	case errors.Is(err, sign.ErrReplay):
+		return "replayed"
+	case errors.Is(err, sign.ErrNotYetValid):
+		return "not_yet_valid"
+	case errors.Is(err, sign.ErrMismatch):
+		return "mismatch"
+	case errors.Is(err, sign.ErrUntrustedKey):
+		return "untrusted_key"
+	case errors.Is(err, sign.ErrBadSignature):
+		var m struct {
+			Signatures []json.RawMessage `json:"signatures"`
+		}
+		if json.Unmarshal(payload, &m) == nil && len(m.Signatures) == 0 {
+			return "unsigned"
+		}
+		return "tampered"
+	default:
+		return "malformed"
+	}
+}
+
+// fetch downloads blob into the downloads directory, over MQTT or its
+// URL, reporting progress every 10%. An interrupted fetch resumes from
+// what the directory holds.
+func (d *deployer) fetch(ctx context.Context, cmd fleet.Command, blob sign.Blob) (string, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	errIdle := fmt.Errorf("no data for %v", idleTimeout)
+	idle := time.AfterFunc(idleTimeout, func() { cancel(errIdle) })
+	defer idle.Stop()
+	step := -1
+	r := &transfer.Receiver{Sub: d.a.link.Client(), Dir: d.dlDir, Log: d.log, Progress: func(p transfer.Progress) {
+		idle.Reset(idleTimeout)
+		if d.onProgress != nil {
+			d.onProgress(ctx, p)
+		}
+		if p.Size <= 0 {
+			return
+		}
+		if s := int(10 * p.Bytes / p.Size); s != step {
+			step = s
+			d.status(ctx, cmd, statusDownloading, float64(p.Bytes)/float64(p.Size), "")
+		}
+	}}
+	var path string
+	var err error
+	if blob.URL != "" {
+		path, err = r.FetchURL(ctx, nil, blob.URL, blob.SHA256, blob.Size)
+	} else {
+		mctx, mcancel := context.WithTimeout(ctx, metaTimeout)
+		var meta fleet.BlobMeta
+		meta, err = transfer.FetchMeta(mctx, d.a.link.Client(), blob.SHA256, blob.Size)
+		mcancel()
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			err = fmt.Errorf("blob %s was not published (no retained %s within %v): %w", blob.SHA256, fleet.BlobMetaTopic(blob.SHA256), metaTimeout, err)
+		}
+		if err == nil {
+			path, err = r.Fetch(ctx, meta)
+		}
+	}
+	if cause := context.Cause(ctx); errors.Is(cause, errIdle) {
+		return "", fmt.Errorf("download of %s: %w", blob.SHA256, cause)
+	}
+	return path, err
+}
+
+func verifyFile(path string, blob sign.Blob) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := sign.VerifyBlob(blob, f); err != nil {
+		return fmt.Errorf("downloaded %s variant: %w", blob.Variant, err)
+	}
+	return nil
+}
+
+// stage writes the model, the manifest and what the manifest carries
+// into the store; a failure leaves nothing staged.
+func (d *deployer) stage(m *sign.Manifest, raw []byte, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	files := []store.File{{Name: fileModel, Data: f}, {Name: fileManifest, Data: bytes.NewReader(raw)}}
+	if len(m.Labels) > 0 {
+		files = append(files, store.File{Name: fileLabels, Data: strings.NewReader(strings.Join(m.Labels, "\n") + "\n")})
+	}
+	if len(m.Profile) > 0 && string(m.Profile) != "null" {
+		files = append(files, store.File{Name: fileProfile, Data: bytes.NewReader(m.Profile)})
+	}
+	return d.st.Stage(m.Name, m.Version, files)
+}
+
+// adopt copies the config's file of a model into the store as its active
+// version before the model's first deployment, so that a rollback or a
+// crash loop has a version to return to. It needs a numeric config
+// version below the deployed one; without it the first deployment has no
+// previous version. Failures only cost that.
+func (d *deployer) adopt(name string, deploying uint64) {
+	mc, ok := d.a.configModel(name)
+	if !ok || mc.Ensemble != nil {
+		return
+	}
+	v, err := strconv.ParseUint(mc.Version, 10, 64)
+	if err != nil || v == 0 || v >= deploying {
+		d.log.Info("the configured version cannot be rolled back to: it is not a number below the deployed one", "model", name, "version", mc.Version, "deploying", deploying)
+		return
+	}
+	f, err := os.Open(d.a.cfg.Path(mc.Path))
+	if err == nil {
+		err = d.st.Stage(name, v, []store.File{{Name: fileModel, Data: f}})
+		f.Close()
+	}
+	if err == nil {
+		_, err = d.st.Promote(name)
+	}
+	if err == nil {
+		// It served before the deployment.
+		err = d.st.MarkGood(name)
+	}
+	if err != nil {
+		d.log.Warn("cannot keep the configured version to roll back to", "model", name, "version", v, "err", err)
+	}
+}
+
+func (d *deployer) runRollback(ctx context.Context, cmd fleet.Command) outcome {
+	var p struct {
+		Model string `json:"model"`
+	}
+	if len(cmd.Payload) > 0 && string(cmd.Payload) != "null" {
+		dec := json.NewDecoder(bytes.NewReader(cmd.Payload))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&p); err != nil {
+			return outcome{state: fleet.StatusRejected, reason: fmt.Sprintf("payload: %v; want {\"model\": NAME}", err)}
+		}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if p.Model == "" {
+		ms, err := d.st.Models()
+		if err != nil {
+			return d.failed(outcome{}, err)
+		}
+		var names []string
+		for _, m := range ms {
+			if m.Previous != 0 {
+				names = append(names, m.Name)
+			}
+		}
+		sort.Strings(names)
+		if len(names) != 1 {
+			return outcome{state: fleet.StatusRejected, reason: fmt.Sprintf("name the model: %d models have a previous version %q", len(names), names)}
+		}
+		p.Model = names[0]
+	}
+	out := outcome{model: p.Model}
+	m, ok, err := d.st.Model(p.Model)
+	if err != nil {
+		return d.failed(out, err)
+	}
+	if !ok || m.Previous == 0 {
+		out.state, out.reason = fleet.StatusRejected, fmt.Sprintf("model %q has no previous version in the store (active %d)", p.Model, m.Active)
+		return out
+	}
+	out.from, out.version = m.Active, m.Previous
+	s, err := d.prepare(ctx, d.modelConfig(p.Model, m.Previous))
+	if ctx.Err() != nil {
+		return outcome{}
+	}
+	if err != nil {
+		return d.failed(out, fmt.Errorf("previous version: %w", err))
+	}
+	rm, err := d.st.Rollback(p.Model)
+	if err != nil {
+		closeModel(s)
+		return d.failed(out, err)
+	}
+	d.a.installModel(s)
+	if t := d.timers[p.Model]; t != nil {
+		t.Stop() // the previous version counts as good
+	}
+	out.state, out.to = fleet.StatusDone, rm.Active
+	out.reason = fmt.Sprintf("model %s rolled back from version %d to %d", p.Model, out.from, rm.Active)
+	return out
+}
+
+// status writes a command's status; a device offline now loses it, and
+// the final one is written again when the command is delivered again.
+func (d *deployer) status(ctx context.Context, cmd fleet.Command, state string, progress float64, reason string) {
+	err := d.a.link.Client().WriteStatus(ctx, cmd.Op, fleet.CommandStatus{ID: cmd.ID, State: state, Progress: progress, Reason: reason})
+	if err != nil {
+		d.log.Debug("cannot write command status", "op", cmd.Op, "id", cmd.ID, "state", state, "err", err)
+	}
+}
+
+func (d *deployer) event(ev fleet.Event) {
+	if _, err := d.a.link.Event(ev); err != nil {
+		d.log.Warn("event not queued", "kind", ev.Kind, "model", ev.Model, "err", err)
+	}
+}
+
+func detail(v map[string]any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// republish replaces the retained birth after a model change, so that the
+// fleet's view of the device does not wait for its next connection.
+func (d *deployer) republish(ctx context.Context) {
+	st := d.a.birth()
+	st.State, st.Time = fleet.Online, d.now().UTC()
+	d.mu.Lock()
+	for i := range st.Models {
+		if m, ok, err := d.st.Model(st.Models[i].Name); err == nil && ok && m.Previous != 0 {
+			st.Models[i].Previous = strconv.FormatUint(m.Previous, 10)
+		}
+	}
+	d.mu.Unlock()
+	b, err := fleet.Encode(&st)
+	if err == nil {
+		err = d.a.link.Publish(ctx, fleet.StateTopic(d.a.cfg.Device.ID), b, 1, true)
+	}
+	if err != nil {
+		d.log.Debug("state not republished; the next connection publishes it", "err", err)
+	}
+}

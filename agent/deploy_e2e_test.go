@@ -1,0 +1,143 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDeployBinaries is the issue's "done when", with the real binaries:
+// mosquitto, edged with a root public key, edgectl keys init, bundle and
+// deploy --wait; the new version is served on /v2/models/{name}, and a
+// tampered bundle is refused while the old version keeps serving.
+func TestDeployBinaries(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds edged and edgectl")
+	}
+	checkAgentLeaks(t)
+	t0 := time.Now()
+	bin := t.TempDir()
+	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	for _, cmd := range []string{"edged", "edgectl"} {
+		build := exec.Command(goBin, "build", "-o", filepath.Join(bin, cmd), "./cmd/"+cmd)
+		build.Dir = ".."
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("go build ./cmd/%s: %v\n%s", cmd, err, out)
+		}
+	}
+	t.Logf("go build edged, edgectl: %v", time.Since(t0).Round(time.Millisecond))
+	edgectl := func(args ...string) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, filepath.Join(bin, "edgectl"), args...).CombinedOutput()
+		return string(out), err
+	}
+	broker := startBroker(t)
+	dir := t.TempDir()
+	keys := filepath.Join(dir, "keys")
+	if out, err := edgectl("keys", "init", keys); err != nil {
+		t.Fatalf("edgectl keys init: %v\n%s", err, out)
+	}
+	signing, _ := filepath.Glob(filepath.Join(keys, "signing-*.key"))
+	if len(signing) != 1 {
+		t.Fatalf("signing keys %q; want one", signing)
+	}
+	model := modelPath(t, "person_detect.tflite")
+	bundleV := func(v int) string {
+		out := filepath.Join(dir, fmt.Sprintf("person-v%d", v))
+		if o, err := edgectl("bundle", "--name", "person", "--version", fmt.Sprint(v), "--model", model, "--key", signing[0], "--out", out); err != nil {
+			t.Fatalf("edgectl bundle v%d: %v\n%s", v, err, o)
+		}
+		return out
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	listen := ln.Addr().String()
+	ln.Close()
+	cfg := filepath.Join(dir, "edged.yaml")
+	must(t, os.WriteFile(cfg, []byte(fmt.Sprintf(`version: 1
+state_dir: %s
+device: {id: e2e}
+http: {listen: %q}
+models:
+  - {name: person, version: "1", path: %s}
+fleet: {broker: "tcp://%s", min_backoff: 50ms, max_backoff: 500ms}
+telemetry: {interval: 1h}
+ota: {root_key: %s}
+`, filepath.Join(dir, "state"), listen, model, broker, filepath.Join(keys, "root.pub"))), 0o644))
+	var log bytes.Buffer
+	edged := exec.Command(filepath.Join(bin, "edged"), "-config", cfg)
+	edged.Stdout, edged.Stderr = &log, &log
+	must(t, edged.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- edged.Wait() }()
+	defer func() {
+		edged.Process.Signal(os.Interrupt)
+		select {
+		case <-exited:
+		case <-time.After(15 * time.Second):
+			edged.Process.Kill()
+			<-exited
+			t.Error("edged did not stop within 15s of SIGINT")
+		}
+		if t.Failed() {
+			t.Logf("edged:\n%s", log.String())
+		}
+	}()
+	base := "http://" + listen
+	version := func() string {
+		resp, err := http.Get(base + "/v2/models/person")
+		if err != nil {
+			return ""
+		}
+		defer resp.Body.Close()
+		var md struct{ Versions []string }
+		if json.NewDecoder(resp.Body).Decode(&md) != nil || len(md.Versions) != 1 {
+			return ""
+		}
+		return md.Versions[0]
+	}
+	waitUntil(t, "edged serving version 1", 20*time.Second, func() bool { return version() == "1" })
+
+	deploy := func(b string) (string, error) {
+		return edgectl("deploy", "--broker", "tcp://"+broker, "--bundle", b, "--device", "e2e", "--wait", "--timeout", "40s")
+	}
+	start := time.Now()
+	out, err := deploy(bundleV(2))
+	t.Logf("edgectl bundle + deploy --wait v2: %v\n%s", time.Since(start).Round(time.Millisecond), out)
+	if err != nil || !strings.Contains(out, "active") {
+		t.Fatalf("edgectl deploy v2: %v\n%s", err, out)
+	}
+	if v := version(); v != "2" {
+		t.Fatalf("GET /v2/models/person: version %q after deploy; want 2", v)
+	}
+
+	// A bundle whose manifest was changed after signing.
+	b3 := bundleV(3)
+	mf := filepath.Join(b3, "manifest.json")
+	raw, err := os.ReadFile(mf)
+	must(t, err)
+	tampered := bytes.Replace(raw, []byte(`"version": 3`), []byte(`"version": 4`), 1)
+	if bytes.Equal(tampered, raw) {
+		t.Fatalf("manifest.json has no \"version\": 3:\n%s", raw)
+	}
+	must(t, os.WriteFile(mf, tampered, 0o644))
+	out, err = deploy(b3)
+	if err == nil || !strings.Contains(out, "rejected") || !strings.Contains(out, "bad signature") {
+		t.Errorf("edgectl deploy of a tampered bundle: %v\n%s; want it to fail with rejected: bad signature", err, out)
+	}
+	if v := version(); v != "2" {
+		t.Errorf("GET /v2/models/person: version %q after the tampered deploy; want 2", v)
+	}
+}
