@@ -38,6 +38,7 @@ var commands = map[string]command{
 		fmt.Fprintln(stdout, "edgectl", version)
 		return nil
 	}},
+	"update-agent": {"sign an edged binary, push it and send an update-agent command", runUpdateAgent},
 }
 
 // version is set at link time (-X main.version=...).

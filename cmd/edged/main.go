@@ -20,6 +20,7 @@ import (
 
 	"github.com/edged-dev/edged/agent"
 	"github.com/edged-dev/edged/agent/config"
+	"github.com/edged-dev/edged/ota/selfupdate"
 )
 
 // version is set at link time (-X main.version=...).
@@ -32,6 +33,9 @@ func main() {
 	if err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "edged:", err)
+		}
+		if errors.Is(err, selfupdate.ErrRestart) {
+			os.Exit(selfupdate.ExitRestart) // systemd starts the binary now in place
 		}
 		os.Exit(1)
 	}
@@ -53,11 +57,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, "edged", version)
 		return nil
 	}
+	ctx, restart := context.WithCancelCause(ctx)
+	defer restart(nil)
+	upd := &selfupdate.Updater{Version: version, Log: slog.New(slog.NewTextHandler(stderr, nil))}
+	var trial *selfupdate.Trial
+	if !*check {
+		// Before the configuration is read, so that a new binary that
+		// cannot read it still counts its starts and is rolled back.
+		var err error
+		if trial, err = upd.Check(ctx); errors.Is(err, selfupdate.ErrRestart) {
+			return err
+		} else if err != nil {
+			fmt.Fprintln(stderr, "edged: self-update check (starting anyway):", err)
+		}
+	}
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
 		return err
 	}
 	log := newLogger(cfg.Log, stderr)
+	upd.Log = log
 	agent.Version = version
 	a, err := agent.New(cfg, log)
 	if err != nil {
@@ -67,6 +86,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *check {
 		fmt.Fprintf(stdout, "%s: ok (%d models)\n", *cfgPath, len(cfg.Models))
 		return nil
+	}
+	if err := a.EnableSelfUpdate(ctx, agent.SelfUpdate{Updater: upd, Trial: trial, Restart: restart}); err != nil {
+		return err
 	}
 	go func() {
 		addr, err := a.Addr(ctx)
@@ -80,6 +102,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		go watchdog(ctx, a, interval/2, log)
 	}
 	err = a.Run(ctx)
+	if cause := context.Cause(ctx); errors.Is(cause, selfupdate.ErrRestart) {
+		err = cause
+	}
 	daemon.SdNotify(false, daemon.SdNotifyStopping)
 	return err
 }

@@ -1,0 +1,276 @@
+package agent
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/edged-dev/edged/agent/fleet"
+	"github.com/edged-dev/edged/ota/selfupdate"
+	"github.com/edged-dev/edged/ota/sign"
+	"github.com/edged-dev/edged/ota/transfer"
+)
+
+// statusRestarting is the update-agent state between the swap and the
+// exit; the next one comes from the new binary (active) or, after a
+// rollback, from the old one (rolled_back).
+const statusRestarting = "restarting"
+
+// SelfUpdate is what the agent needs to update its own binary.
+type SelfUpdate struct {
+	// Updater swaps binaries and keeps the trial state; cmd/edged made it
+	// for its start-up check.
+	Updater *selfupdate.Updater
+	// Trial is that check's result: a new binary on probation, or nil.
+	Trial *selfupdate.Trial
+	// Restart ends the process so that systemd starts the binary now in
+	// place: cmd/edged cancels Run's context with the cause and exits with
+	// selfupdate.ExitRestart.
+	Restart func(cause error)
+}
+
+// selfUpdater handles update-agent commands.
+type selfUpdater struct {
+	a       *Agent
+	su      SelfUpdate
+	root    ed25519.PublicKey
+	dlDir   string
+	log     *slog.Logger
+	fetched func(path string) // test hook: called with each downloaded binary
+}
+
+// EnableSelfUpdate takes update-agent commands on the fleet link when
+// ota: is enabled, confirms a binary on trial once the agent is healthy
+// (or rolls it back at its deadline and restarts), and reports an outcome
+// the previous process could not. Call it once, before Run; the watch
+// ends with ctx.
+func (a *Agent) EnableSelfUpdate(ctx context.Context, su SelfUpdate) error {
+	if su.Updater == nil || su.Restart == nil {
+		return errors.New("agent.EnableSelfUpdate: Updater and Restart are required")
+	}
+	s := &selfUpdater{a: a, su: su, dlDir: filepath.Join(a.cfg.StateDir, "selfupdate"), log: a.log.With("component", "selfupdate")}
+	if a.link != nil && a.cfg.OTA.Enabled(&a.cfg.Fleet) {
+		root, err := loadRootKey(a.cfg)
+		if err != nil {
+			return err
+		}
+		s.root = root
+		a.link.Handle(fleet.OpUpdateAgent, s.handle)
+	}
+	if last, err := su.Updater.TakeUnreported(); err != nil {
+		s.log.Warn("cannot read the self-update state", "err", err)
+	} else if last != nil && last.State != selfupdate.OutcomeActive {
+		// A rollback at start-up, or a swap that did not take: the
+		// process that saw it exited before it had a link.
+		s.event(last.Command, last.State, last.Version, last.Reason)
+	}
+	if t := su.Trial; t != nil {
+		go s.watch(ctx, t)
+	}
+	return nil
+}
+
+// updateHealthy is the new binary's test: every model served, the
+// inference path not stuck, and, with a fleet, the broker reached, since
+// a binary that cannot take the next update must not be kept.
+func (a *Agent) updateHealthy() bool {
+	select {
+	case <-a.ready:
+	default:
+		return false
+	}
+	if ok, _ := a.Healthy(); !ok || !a.Ready() {
+		return false
+	}
+	return a.link == nil || a.link.Client().Stats().Connected
+}
+
+// watch confirms the trial or rolls it back.
+func (s *selfUpdater) watch(ctx context.Context, t *selfupdate.Trial) {
+	err := t.Wait(ctx, s.a.updateHealthy)
+	switch {
+	case err == nil:
+		s.finish(ctx, t.Command(), statusActive, t.Version(), "running version "+selfupdate.FormatVersion(t.Version()))
+	case errors.Is(err, selfupdate.ErrRolledBack):
+		s.finish(ctx, t.Command(), statusRolledBack, t.Version(), err.Error())
+		s.su.Restart(err)
+	case ctx.Err() != nil:
+		// Stopping: the next start goes on with the trial.
+	default:
+		s.log.Error("self-update trial failed", "err", err)
+	}
+}
+
+func (s *selfUpdater) finish(ctx context.Context, cmdID, state string, version uint64, reason string) {
+	if _, err := s.su.Updater.TakeUnreported(); err != nil {
+		s.log.Warn("cannot mark the outcome reported", "err", err)
+	}
+	s.event(cmdID, state, version, reason)
+	if cmdID != "" && s.a.link != nil {
+		s.status(ctx, cmdID, state, 0, reason)
+	}
+}
+
+// handle handles an update-agent command. A retained command comes again
+// after every reconnect, and in particular after the restart it caused:
+// the state file says how that ended.
+func (s *selfUpdater) handle(ctx context.Context, _ fleet.Topic, cmd fleet.Command) {
+	st, err := s.su.Updater.State()
+	if err != nil {
+		s.status(ctx, cmd.ID, fleet.StatusFailed, 0, err.Error())
+		return
+	}
+	if p := st.Pending; p != nil && p.Command == cmd.ID {
+		return // this binary is on trial for it; watch reports
+	}
+	// A failed update (the swap did not take) is tried again, as deploy
+	// does; the state file answers for the others.
+	if o := st.Last; o != nil && o.Command == cmd.ID && o.State != selfupdate.OutcomeFailed {
+		state := o.State
+		if state == selfupdate.OutcomeActive {
+			state, o.Reason = statusActive, "running version "+selfupdate.FormatVersion(o.Version)
+		}
+		s.status(ctx, cmd.ID, state, 0, o.Reason)
+		return
+	}
+	version, state, reason := s.run(ctx, cmd)
+	if state == "" {
+		s.log.Info("update interrupted; it resumes when the command comes again", "id", cmd.ID)
+		return
+	}
+	s.status(ctx, cmd.ID, state, 0, reason)
+	s.event(cmd.ID, state, version, reason)
+	if state == statusRestarting {
+		s.su.Restart(fmt.Errorf("version %s installed: %w", selfupdate.FormatVersion(version), selfupdate.ErrRestart))
+	}
+}
+
+// run verifies, downloads and installs; state "" means interrupted.
+func (s *selfUpdater) run(ctx context.Context, cmd fleet.Command) (version uint64, state, reason string) {
+	if h, err := sign.Peek(cmd.Payload); err == nil {
+		version = h.Version
+	}
+	m, blob, err := s.su.Updater.Verify(cmd.Payload, s.root, sign.VerifyOptions{Skew: time.Minute})
+	if err != nil {
+		if errors.Is(err, sign.ErrReplay) && version != 0 && version == s.running() {
+			return version, statusActive, "already running version " + selfupdate.FormatVersion(version)
+		}
+		return version, fleet.StatusRejected, updateCheck(cmd.Payload, err) + ": " + err.Error()
+	}
+	if lim := s.a.cfg.OTA.MaxBlobBytes; lim > 0 && blob.Size > lim {
+		return version, fleet.StatusRejected, fmt.Sprintf("binary is %d bytes; ota.max_blob_bytes is %d", blob.Size, lim)
+	}
+	s.log.Info("agent update accepted", "id", cmd.ID, "version", selfupdate.FormatVersion(m.Version), "variant", blob.Variant, "size", blob.Size)
+	path, err := s.fetch(ctx, cmd.ID, blob)
+	if err != nil {
+		if ctx.Err() != nil {
+			return version, "", ""
+		}
+		return version, fleet.StatusFailed, "download: " + err.Error()
+	}
+	defer os.Remove(path)
+	if s.fetched != nil {
+		s.fetched(path)
+	}
+	s.status(ctx, cmd.ID, statusVerified, 0, "")
+	start := time.Now()
+	if err := s.su.Updater.Apply(m, path, cmd.ID); err != nil {
+		return version, fleet.StatusFailed, err.Error()
+	}
+	s.log.Info("new binary in place", "id", cmd.ID, "version", selfupdate.FormatVersion(m.Version), "apply", time.Since(start).Round(time.Millisecond))
+	return version, statusRestarting, "version " + selfupdate.FormatVersion(m.Version) + " installed; restarting"
+}
+
+// updateCheck names the check that refused an update, for the status and
+// the event: verifyCheck's names plus the two of this device.
+func updateCheck(payload []byte, err error) string {
+	switch {
+	case errors.Is(err, selfupdate.ErrNoVariant):
+		return "no_variant"
+	case errors.Is(err, selfupdate.ErrBadVersion):
+		return "rolled_back_before"
+	}
+	return verifyCheck(payload, err)
+}
+
+func (s *selfUpdater) running() uint64 {
+	v, _ := selfupdate.ParseVersion(s.su.Updater.Version)
+	return v
+}
+
+// fetch downloads the binary over MQTT or its URL, writing progress every
+// 10%; an interrupted download resumes.
+func (s *selfUpdater) fetch(ctx context.Context, cmdID string, blob sign.Blob) (string, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	errIdle := fmt.Errorf("no data for %v", idleTimeout)
+	idle := time.AfterFunc(idleTimeout, func() { cancel(errIdle) })
+	defer idle.Stop()
+	step := -1
+	r := &transfer.Receiver{Sub: s.a.link.Client(), Dir: s.dlDir, Log: s.log, Progress: func(p transfer.Progress) {
+		idle.Reset(idleTimeout)
+		if p.Size > 0 && int(10*p.Bytes/p.Size) != step {
+			step = int(10 * p.Bytes / p.Size)
+			s.status(ctx, cmdID, statusDownloading, float64(p.Bytes)/float64(p.Size), "")
+		}
+	}}
+	if err := os.MkdirAll(s.dlDir, 0o750); err != nil {
+		return "", err
+	}
+	var path string
+	var err error
+	if blob.URL != "" {
+		path, err = r.FetchURL(ctx, nil, blob.URL, blob.SHA256, blob.Size)
+	} else {
+		mctx, mcancel := context.WithTimeout(ctx, metaTimeout)
+		var meta fleet.BlobMeta
+		meta, err = transfer.FetchMeta(mctx, s.a.link.Client(), blob.SHA256, blob.Size)
+		mcancel()
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			err = fmt.Errorf("blob %s was not published (no retained %s within %v): %w", blob.SHA256, fleet.BlobMetaTopic(blob.SHA256), metaTimeout, err)
+		}
+		if err == nil {
+			path, err = r.Fetch(ctx, meta)
+		}
+	}
+	if cause := context.Cause(ctx); errors.Is(cause, errIdle) {
+		return "", fmt.Errorf("download of %s: %w", blob.SHA256, cause)
+	}
+	return path, err
+}
+
+func (s *selfUpdater) status(ctx context.Context, cmdID, state string, progress float64, reason string) {
+	if s.a.link == nil {
+		return
+	}
+	err := s.a.link.Client().WriteStatus(ctx, fleet.OpUpdateAgent, fleet.CommandStatus{ID: cmdID, State: state, Progress: progress, Reason: reason})
+	if err != nil {
+		s.log.Debug("cannot write command status", "id", cmdID, "state", state, "err", err)
+	}
+}
+
+// event queues an "update" event through the outbox, so it survives the
+// restart that follows.
+func (s *selfUpdater) event(cmdID, state string, version uint64, reason string) {
+	if s.a.link == nil {
+		return
+	}
+	det := map[string]any{"op": fleet.OpUpdateAgent, "state": state, "from": s.su.Updater.Version}
+	if cmdID != "" {
+		det["cmd"] = cmdID
+	}
+	if version != 0 {
+		det["version"] = selfupdate.FormatVersion(version)
+	}
+	if reason != "" {
+		det["reason"] = reason
+	}
+	if _, err := s.a.link.Event(fleet.Event{Kind: "update", Detail: detail(det)}); err != nil {
+		s.log.Warn("event not queued", "err", err)
+	}
+}

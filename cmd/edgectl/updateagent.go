@@ -1,0 +1,284 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/edged-dev/edged/agent/fleet"
+	"github.com/edged-dev/edged/ota/selfupdate"
+	"github.com/edged-dev/edged/ota/sign"
+	"github.com/edged-dev/edged/ota/transfer"
+)
+
+// Terminal states of an update-agent command, as devices report them;
+// "downloading", "verified" and "restarting" come before.
+var updateOK = []string{"active", fleet.StatusDone}
+
+// variantName is what a variant looks like: GOOS-GOARCH or linux-armv6.
+var variantName = regexp.MustCompile(`^[a-z0-9]+-[a-z0-9]+$`)
+
+func runUpdateAgent(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("update-agent", stderr)
+	var bf brokerFlags
+	bf.register(fs)
+	var binaries multiFlag
+	fs.Var(&binaries, "binary", "edged binary: `FILE` named edged-VARIANT (edged-linux-arm64) or VARIANT=FILE; repeat for a fleet of several platforms (required)")
+	versionFlag := fs.String("version", "", "the binaries' release, MAJOR.MINOR.PATCH: what they print with --version (required)")
+	keyPath := fs.String("key", "", "signing key certified for agent manifests (required)")
+	device := fs.String("device", "", "device id to update")
+	group := fs.String("group", "", "group to update")
+	validity := fs.Duration("expires", 7*24*time.Hour, "the manifest may be installed until this long from now")
+	wait := fs.Bool("wait", false, "print each device's progress until done, then clear the command and the binaries")
+	timeout := fs.Duration("timeout", 15*time.Minute, "with --wait: give up after this")
+	expect := fs.Int("expect", 1, "with --wait and --group: how many devices must finish")
+	cmdID := fs.String("id", "", "command id; default edged-vVERSION-UNIXTIME")
+	chunk := fs.Int("chunk-size", transfer.DefaultChunkSize, "chunk size in bytes")
+	out := fs.String("out", "", "also write the signed manifest to this `file`")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if len(binaries) == 0 || *versionFlag == "" || *keyPath == "" || (*device == "") == (*group == "") {
+		return errors.New("update-agent: want --binary, --version, --key and one of --device or --group")
+	}
+	version, err := selfupdate.ParseVersion(*versionFlag)
+	if err != nil {
+		return fmt.Errorf("update-agent: --version: %w", err)
+	}
+	key, err := sign.LoadSigningKey(*keyPath)
+	if err != nil {
+		return fmt.Errorf("update-agent: --key: %w", err)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	m := &sign.Manifest{V: 1, Kind: sign.KindAgent, Name: selfupdate.Name, Version: version, Created: now, Expires: now.Add(*validity)}
+	files := map[string]string{} // sha256 -> path
+	for _, b := range binaries {
+		blob, path, err := binaryBlob(b)
+		if err != nil {
+			return fmt.Errorf("update-agent: --binary %s: %w", b, err)
+		}
+		if _, dup := m.Blob(blob.Variant); dup {
+			return fmt.Errorf("update-agent: two binaries for variant %s", blob.Variant)
+		}
+		m.Blobs = append(m.Blobs, blob)
+		files[blob.SHA256] = path
+	}
+	if err := sign.Sign(m, key); err != nil {
+		return fmt.Errorf("update-agent: %w", err)
+	}
+	raw, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return fmt.Errorf("update-agent: %w", err)
+	}
+	if *out != "" {
+		if err := os.WriteFile(*out, append(raw, '\n'), 0o644); err != nil {
+			return fmt.Errorf("update-agent: %w", err)
+		}
+	}
+	if *cmdID == "" {
+		*cmdID = fmt.Sprintf("edged-v%s-%d", selfupdate.FormatVersion(version), now.Unix())
+	}
+	for _, id := range []string{*device, *group, *cmdID} {
+		if id != "" {
+			if err := fleet.ValidID(id); err != nil {
+				return fmt.Errorf("update-agent: %w", err)
+			}
+		}
+	}
+	cmd := fleet.Command{Op: fleet.OpUpdateAgent, ID: *cmdID, Payload: json.RawMessage(raw), Issued: now, Expires: m.Expires}
+	payload, err := fleet.Encode(&cmd)
+	if err != nil {
+		return fmt.Errorf("update-agent: %w", err)
+	}
+	topic, target := fleet.CommandTopic(*device, fleet.OpUpdateAgent, *cmdID), "device "+*device
+	if *group != "" {
+		topic, target = fleet.GroupCommandTopic(*group, fleet.OpUpdateAgent, *cmdID), "group "+*group
+	}
+
+	c, stop, err := bf.connect(ctx)
+	if err != nil {
+		return fmt.Errorf("update-agent: %w", err)
+	}
+	defer stop()
+	var metas []fleet.BlobMeta
+	for _, blob := range m.Blobs {
+		meta, err := publishFile(ctx, c, files[blob.SHA256], blob, *chunk, stderr)
+		if err != nil {
+			return fmt.Errorf("update-agent: %w", err)
+		}
+		metas = append(metas, meta)
+	}
+
+	type update struct {
+		device string
+		st     fleet.CommandStatus
+	}
+	updates := make(chan update, 256)
+	statusFilter := fleet.Prefix + "/dev/+/cmd/" + fleet.OpUpdateAgent + "/" + *cmdID + "/status"
+	if *wait {
+		err := c.Subscribe(ctx, statusFilter, 1, func(topic string, p []byte) {
+			t, err := fleet.ParseTopic(topic)
+			if err != nil || t.Kind != fleet.KindStatus || len(p) == 0 {
+				return
+			}
+			var st fleet.CommandStatus
+			if fleet.Decode(p, &st) != nil {
+				return
+			}
+			select {
+			case updates <- update{t.Device, st}:
+			default:
+			}
+		})
+		if err != nil {
+			return fmt.Errorf("update-agent: %w", err)
+		}
+	}
+	if err := c.Publish(ctx, topic, payload, 1, true); err != nil {
+		return fmt.Errorf("update-agent: %w", err)
+	}
+	fmt.Fprintf(stdout, "update-agent edged %s (%d) to %s: command %s\n", selfupdate.FormatVersion(version), version, target, *cmdID)
+	if !*wait {
+		fmt.Fprintf(stdout, "the command stays retained on %s; clear it with an empty retained message and the binaries with edgectl gc when done\n", topic)
+		return nil
+	}
+
+	wctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	states := map[string]fleet.CommandStatus{}
+	terminal := func(s string) bool { return isOne(s, updateOK) || isOne(s, deployFailed) }
+	finished := func() bool {
+		n := 0
+		for _, st := range states {
+			if terminal(st.State) {
+				n++
+			}
+		}
+		if *device != "" {
+			return n == 1 && len(states) == 1
+		}
+		return n >= *expect && n == len(states)
+	}
+	var waitErr error
+	for !finished() {
+		select {
+		case <-wctx.Done():
+			n := 0
+			for _, st := range states {
+				if terminal(st.State) {
+					n++
+				}
+			}
+			waitErr = fmt.Errorf("update-agent: %d of %d device(s) finished within %v", n, max(len(states), *expect), *timeout)
+		case u := <-updates:
+			if *device != "" && u.device != *device {
+				continue
+			}
+			old, seen := states[u.device]
+			states[u.device] = u.st
+			if seen && old.State == u.st.State && int(10*old.Progress) == int(10*u.st.Progress) && old.Reason == u.st.Reason {
+				continue
+			}
+			fmt.Fprintf(stdout, "%s  %-20s %s\n", u.st.Time.Local().Format("15:04:05"), u.device, describeStatus(u.st))
+			continue
+		}
+		break
+	}
+
+	// Clear the command, the statuses and the binaries: a device that
+	// comes back later must not act on the command, and without it the
+	// chunks only take the broker's memory.
+	cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer ccancel()
+	c.Unsubscribe(cctx, statusFilter)
+	clear := []string{topic}
+	for d := range states {
+		clear = append(clear, fleet.StatusTopic(d, fleet.OpUpdateAgent, *cmdID))
+	}
+	for _, t := range clear {
+		if err := c.Publish(cctx, t, nil, 1, true); err != nil {
+			return errors.Join(waitErr, fmt.Errorf("update-agent: clearing %s: %w", t, err))
+		}
+	}
+	for _, meta := range metas {
+		if err := transfer.Clear(cctx, c, meta); err != nil {
+			return errors.Join(waitErr, fmt.Errorf("update-agent: clearing blob %s: %w", meta.SHA256, err))
+		}
+	}
+	if waitErr != nil {
+		return waitErr
+	}
+	var failed []string
+	for d, st := range states {
+		if isOne(st.State, deployFailed) {
+			failed = append(failed, d+": "+describeStatus(st))
+		}
+	}
+	if len(failed) > 0 {
+		sort.Strings(failed)
+		return fmt.Errorf("update-agent: %d of %d device(s) failed:\n  %s", len(failed), len(states), strings.Join(failed, "\n  "))
+	}
+	fmt.Fprintf(stdout, "%d device(s) running edged %s\n", len(states), selfupdate.FormatVersion(version))
+	return nil
+}
+
+// binaryBlob describes one --binary: "VARIANT=FILE" or a FILE named
+// edged-VARIANT.
+func binaryBlob(arg string) (sign.Blob, string, error) {
+	variant, path, ok := strings.Cut(arg, "=")
+	if !ok {
+		path = arg
+		variant, ok = strings.CutPrefix(filepath.Base(path), "edged-")
+		if !ok {
+			return sign.Blob{}, "", errors.New("the file name does not say the variant (edged-linux-arm64); write VARIANT=FILE")
+		}
+	}
+	if !variantName.MatchString(variant) {
+		return sign.Blob{}, "", fmt.Errorf("variant %q: want GOOS-GOARCH, or linux-armv6 / linux-armv7", variant)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return sign.Blob{}, "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return sign.Blob{}, "", err
+	}
+	if n == 0 {
+		return sign.Blob{}, "", errors.New("empty file")
+	}
+	return sign.Blob{Variant: variant, SHA256: hex.EncodeToString(h.Sum(nil)), Size: n}, path, nil
+}
+
+// publishFile publishes one binary as retained chunks with a progress bar.
+func publishFile(ctx context.Context, c *fleet.Client, path string, blob sign.Blob, chunkSize int, stderr io.Writer) (fleet.BlobMeta, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return fleet.BlobMeta{}, err
+	}
+	defer f.Close()
+	bar := newBar(stderr, blob.Variant)
+	start := time.Now()
+	meta, err := transfer.Publish(ctx, c, f, blob.Size, &transfer.PublishOptions{ChunkSize: chunkSize, Progress: bar.update})
+	bar.done()
+	if err != nil {
+		return fleet.BlobMeta{}, err
+	}
+	if meta.SHA256 != blob.SHA256 {
+		return fleet.BlobMeta{}, fmt.Errorf("%s changed on disk while it was pushed (sha256 %s, now %s)", path, blob.SHA256, meta.SHA256)
+	}
+	fmt.Fprintf(stderr, "%s: %d bytes in %d chunks of %d in %v\n", blob.Variant, meta.Size, meta.Count, meta.ChunkSize, time.Since(start).Round(time.Millisecond))
+	return meta, nil
+}

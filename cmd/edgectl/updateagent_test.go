@@ -1,0 +1,211 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/edged-dev/edged/ota/selfupdate"
+)
+
+// buildEdged builds cmd/edged as release version into dir.
+func buildEdged(t *testing.T, out, version string) {
+	t.Helper()
+	cmd := exec.Command("go", "build", "-o", out, "-ldflags", "-X main.version="+version, "../edged")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build edged %s: %v\n%s", version, err, b)
+	}
+}
+
+// syncBuffer is a bytes.Buffer that exec's copying goroutines and the
+// test may use at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// supervisor restarts a command when it exits with ExitRestart, as
+// systemd's Restart=on-failure does for edged.service.
+type supervisor struct {
+	mu    sync.Mutex
+	cmd   *exec.Cmd
+	log   syncBuffer
+	exits []int
+	done  chan struct{}
+	stop  bool
+}
+
+func supervise(t *testing.T, exe string, args ...string) *supervisor {
+	s := &supervisor{done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		for {
+			s.mu.Lock()
+			if s.stop {
+				s.mu.Unlock()
+				return
+			}
+			cmd := exec.Command(exe, args...)
+			cmd.Stdout, cmd.Stderr = &s.log, &s.log
+			err := cmd.Start()
+			s.cmd = cmd
+			s.mu.Unlock()
+			if err != nil {
+				fmt.Fprintln(&s.log, "supervisor:", err)
+				return
+			}
+			err = cmd.Wait()
+			code := 0
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				code = ee.ExitCode()
+			}
+			s.mu.Lock()
+			s.exits = append(s.exits, code)
+			s.mu.Unlock()
+			if code != selfupdate.ExitRestart {
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		s.mu.Lock()
+		s.stop = true
+		if s.cmd != nil && s.cmd.Process != nil {
+			s.cmd.Process.Signal(syscall.SIGTERM)
+		}
+		s.mu.Unlock()
+		select {
+		case <-s.done:
+		case <-time.After(30 * time.Second):
+			t.Error("edged did not stop 30s after SIGTERM")
+		}
+		if t.Failed() {
+			t.Logf("edged output:\n%s", s.log.String())
+		}
+	})
+	return s
+}
+
+// TestUpdateAgentRealEdged updates a real edged from 1.0.0 to 2.0.0
+// through the broker: edgectl signs and pushes the binary, the agent
+// downloads, verifies and swaps it and exits with ExitRestart, the
+// supervisor starts it again, and the new binary reports active once it is
+// healthy.
+func TestUpdateAgentRealEdged(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds edged twice")
+	}
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	broker := startMosquitto(t)
+	keys := filepath.Join(t.TempDir(), "keys")
+	if out, err := edgectl(t, "keys", "init", keys, "--purpose", "model,agent"); err != nil {
+		t.Fatalf("keys init: %v\n%s", err, out)
+	}
+	signing, _ := filepath.Glob(filepath.Join(keys, "signing-*.key"))
+	if len(signing) != 1 {
+		t.Fatalf("signing keys: %v", signing)
+	}
+
+	bins := t.TempDir()
+	v1 := filepath.Join(bins, "edged-1.0.0")
+	v2 := filepath.Join(bins, "edged-"+selfupdate.CurrentVariant())
+	start := time.Now()
+	buildEdged(t, v1, "1.0.0")
+	buildEdged(t, v2, "2.0.0")
+	t.Logf("built edged twice in %v", time.Since(start).Round(time.Millisecond))
+	fi, err := os.Stat(v2)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	dev := t.TempDir()
+	exe := filepath.Join(dev, "bin", "edged")
+	checkErr(t, os.MkdirAll(filepath.Dir(exe), 0o755))
+	b, err := os.ReadFile(v1)
+	checkErr(t, err)
+	checkErr(t, os.WriteFile(exe, b, 0o755))
+	model, err := filepath.Abs("../../testdata/models/person_detect.tflite")
+	checkErr(t, err)
+	cfg := filepath.Join(dev, "edged.yaml")
+	checkErr(t, os.WriteFile(cfg, []byte(fmt.Sprintf(`
+version: 1
+state_dir: %s
+device: {id: pi-1}
+http: {listen: "127.0.0.1:0"}
+models:
+  - {name: person, version: "1", path: %s}
+fleet: {broker: %s, min_backoff: 50ms, max_backoff: 500ms}
+telemetry: {interval: 1h}
+ota: {root_key: %s}
+`, filepath.Join(dev, "state"), model, broker, filepath.Join(keys, "root.pub"))), 0o644))
+	sup := supervise(t, exe, "--config", cfg)
+
+	start = time.Now()
+	out, err := edgectl(t, "update-agent", "--broker", broker, "--binary", v2, "--version", "2.0.0", "--key", signing[0],
+		"--device", "pi-1", "--wait", "--timeout", "2m", "--id", "u1")
+	elapsed := time.Since(start)
+	if err != nil {
+		t.Fatalf("update-agent: %v\n%s", err, out)
+	}
+	t.Logf("edgectl update-agent (%.1f MB) took %v:\n%s", float64(fi.Size())/1e6, elapsed.Round(time.Millisecond), out)
+	for _, want := range []string{"downloading", "verified", "restarting", "active: running version 2.0.0", "1 device(s) running edged 2.0.0"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("update-agent output lacks %q", want)
+		}
+	}
+	for path, want := range map[string]string{exe: "edged 2.0.0", exe + ".old": "edged 1.0.0"} {
+		got, err := exec.Command(path, "--version").Output()
+		if err != nil || strings.TrimSpace(string(got)) != want {
+			t.Errorf("%s --version = %q, %v; want %q", path, got, err, want)
+		}
+	}
+	sup.mu.Lock()
+	exits := append([]int(nil), sup.exits...)
+	sup.mu.Unlock()
+	if len(exits) != 1 || exits[0] != selfupdate.ExitRestart {
+		t.Errorf("edged exits = %v; want one exit %d for the update", exits, selfupdate.ExitRestart)
+	}
+	for _, line := range strings.Split(sup.log.String(), "\n") {
+		if strings.Contains(line, "new binary in place") || strings.Contains(line, "new version is healthy") {
+			t.Logf("edged: %s", line)
+		}
+	}
+	// No retained command, status or chunk is left behind.
+	for topic := range retained(t, broker) {
+		if strings.Contains(topic, "/cmd/") || strings.Contains(topic, "/blob/") {
+			t.Errorf("retained after update-agent --wait: %s", topic)
+		}
+	}
+}
+
+func checkErr(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
