@@ -23,7 +23,8 @@ bad() {
 # The settings the agent and the issue rely on, each exactly as written.
 for want in \
 	'Type=notify' 'NotifyAccess=main' 'WatchdogSec=30' 'Restart=on-failure' \
-	'ExecStart=/usr/bin/edged --config /etc/edged/edged.yaml' \
+	'ExecStart=/opt/edged/bin/edged --config /etc/edged/edged.yaml' \
+	'RestartForceExitStatus=75' 'ReadWritePaths=/opt/edged/bin' \
 	'User=edged' 'StateDirectory=edged' 'ConfigurationDirectory=edged' \
 	'ProtectSystem=strict' 'ProtectHome=yes' 'PrivateTmp=yes' 'NoNewPrivileges=yes' \
 	'ProtectKernelTunables=yes' 'ProtectKernelModules=yes' 'ProtectControlGroups=yes' \
@@ -37,7 +38,7 @@ if grep -q '^PrivateDevices=yes' edged.service; then bad "PrivateDevices=yes hid
 
 if command -v systemd-analyze >/dev/null 2>&1; then
 	# verify also checks that ExecStart exists; point it at a binary that does.
-	sed 's|^ExecStart=/usr/bin/edged|ExecStart=/bin/true|' edged.service >"$tmp/edged.service"
+	sed 's|^ExecStart=/opt/edged/bin/edged|ExecStart=/bin/true|' edged.service >"$tmp/edged.service"
 	if out=$(systemd-analyze verify "$tmp/edged.service" 2>&1) && [ -z "$out" ]; then
 		ok "systemd-analyze verify"
 	else
@@ -60,7 +61,7 @@ plan=$(sh install.sh --dry-run --prefix /opt/e "$tmp/edged" 2>&1)
 rc=$?
 if [ $rc = 0 ]; then ok "dry run exits 0"; else bad "dry run exit $rc: $plan"; fi
 for want in \
-	"+ install -m 0755 $tmp/edged /opt/e/bin/edged" \
+	"+ install -m 0755 -o edged -g edged $tmp/edged /opt/e/bin/edged" \
 	"(ExecStart=/opt/e/bin/edged)" \
 	"+ systemctl daemon-reload" \
 	"+ systemctl enable edged.service" \
@@ -75,7 +76,7 @@ done
 plan=$(sh install.sh --dry-run --no-start "$tmp/edged" 2>&1)
 case $plan in
 *"systemctl restart"*) bad "--no-start still restarts" ;;
-*"(ExecStart=/usr/bin/edged)"*) ok "--no-start does not restart; default prefix /usr" ;;
+*"(ExecStart=/opt/edged/bin/edged)"*) ok "--no-start does not restart; default prefix /opt/edged" ;;
 *) bad "--no-start plan: $plan" ;;
 esac
 

@@ -3,7 +3,8 @@
 #
 #   sudo scripts/install.sh [--prefix DIR] [--no-start] [--dry-run] path/to/edged
 #
-# It copies the binary to PREFIX/bin/edged (PREFIX defaults to /usr), creates
+# It copies the binary to PREFIX/bin/edged (PREFIX defaults to /opt/edged;
+# PREFIX/bin is owned by edged so that signed self-updates can swap it), creates
 # the edged system user and the device groups the unit names, writes
 # /etc/edged/edged.yaml from examples/edged.yaml unless it exists, installs
 # scripts/edged.service, reloads systemd, enables the service and (re)starts
@@ -20,7 +21,7 @@ usage() {
 	exit 2
 }
 
-prefix=/usr
+prefix=/opt/edged
 start=1
 dry=0
 bin=
@@ -109,8 +110,10 @@ if ! getent passwd edged >/dev/null 2>&1; then
 		--shell "$nologin" --comment "edged inference agent" edged
 fi
 
-run install -d -m 0755 "$prefix/bin"
-run install -m 0755 "$bin" "$target"
+# The agent replaces its own binary on a signed update (write beside,
+# rename over, keep edged.old): the directory and the file are edged's.
+run install -d -m 0750 -o edged -g edged "$prefix/bin"
+run install -m 0755 -o edged -g edged "$bin" "$target"
 
 # The config may hold MQTT passwords and tokens: root writes, edged reads.
 run install -d -m 0750 -o root -g edged "$confdir"
@@ -126,7 +129,8 @@ if [ "$dry" = 1 ]; then
 else
 	tmp=$(mktemp)
 	trap 'rm -f "$tmp"' EXIT
-	sed "s|^ExecStart=/usr/bin/edged |ExecStart=$target |" "$unit_src" >"$tmp"
+	sed -e "s|^ExecStart=/opt/edged/bin/edged |ExecStart=$target |" \
+		-e "s|^ReadWritePaths=/opt/edged/bin\$|ReadWritePaths=$prefix/bin|" "$unit_src" >"$tmp"
 	install -m 0644 "$tmp" "$unit"
 fi
 run systemctl daemon-reload
