@@ -39,6 +39,7 @@ var commands = map[string]command{
 		return nil
 	}},
 	"update-agent": {"sign an edged binary, push it and send an update-agent command", runUpdateAgent},
+	"rollout":      {"roll a bundle out to the fleet in waves, aborting and rolling back on failures (start, resume, status)", runRollout},
 }
 
 // version is set at link time (-X main.version=...).
