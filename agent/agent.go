@@ -23,6 +23,7 @@ import (
 
 	"github.com/edged-dev/edged/agent/batch"
 	"github.com/edged-dev/edged/agent/cache"
+	"github.com/edged-dev/edged/agent/canary"
 	"github.com/edged-dev/edged/agent/config"
 	"github.com/edged-dev/edged/agent/infer"
 	"github.com/edged-dev/edged/agent/link"
@@ -56,6 +57,9 @@ type Agent struct {
 	link *link.Link
 	// ota takes model deployments when ota.root_key is set too (else nil).
 	ota *deployer
+	// rollouts are candidates under evaluation beside the served version
+	// of their model (canary_run.go), guarded by mu.
+	rollouts map[string]*rollout
 
 	// Ready is closed once the HTTP endpoint listens.
 	ready chan struct{}
@@ -130,6 +134,10 @@ func (a *Agent) openCache(mc config.Model) (*cache.Store, error) {
 // when it returns; call it yourself for an Agent that never ran.
 func (a *Agent) Close() {
 	a.closeOnce.Do(func() {
+		if a.ota != nil {
+			// Before a.mu: rollouts take it as they stop.
+			a.ota.stopRollouts()
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		a.mu.Lock()
@@ -234,7 +242,22 @@ func (a *Agent) Infer(ctx context.Context, name, version string, in []infer.Tens
 	start := time.Now()
 	a.mu.RLock()
 	st := a.caches[name]
+	r := a.rollouts[name]
 	a.mu.RUnlock()
+	var route canary.Route
+	var reqID string
+	if r != nil {
+		if version != "" {
+			r = nil // a pinned version is not part of the experiment
+		} else {
+			var k uint64
+			k, reqID = r.key(ctx)
+			if route = r.route(k); route.Serve == canary.ArmCandidate {
+				return r.serveCandidate(ctx, a, reqID, in)
+			}
+			st = nil // both arms are timed without the cache
+		}
+	}
 	var key []byte
 	if st != nil && s.check(in) == nil {
 		for _, t := range in {
@@ -288,6 +311,9 @@ func (a *Agent) Infer(ctx context.Context, name, version string, in []infer.Tens
 		outcome = "error"
 	}
 	a.inferTotal.WithLabelValues(s.info.Name, s.info.Version, outcome).Inc()
+	if r != nil {
+		r.afterActive(route, reqID, in, out, time.Since(start), err)
+	}
 	if err == nil {
 		d := time.Since(start)
 		a.inferDuration.WithLabelValues(s.info.Name, s.info.Version).Observe(d.Seconds())
@@ -380,6 +406,8 @@ type ModelStatus struct {
 	Cache     *CacheStatus `json:"cache,omitempty"`
 	// Drift is the model's drift state when it is watched.
 	Drift string `json:"drift,omitempty"`
+	// Canary is the candidate under evaluation, if any.
+	Canary *CanaryStatus `json:"canary,omitempty"`
 }
 
 // CacheStatus is a model's result cache in Status.
@@ -403,6 +431,9 @@ func (a *Agent) Status() any {
 		}
 		if s.drift != nil {
 			ms.Drift = s.drift.status().State.String()
+		}
+		if r := a.rollouts[s.info.Name]; r != nil {
+			ms.Canary = r.statusView()
 		}
 		st.Models = append(st.Models, ms)
 	}
@@ -441,6 +472,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		Token: token, MaxRequestBytes: a.cfg.HTTP.MaxRequestBytes, RequestTimeout: a.cfg.HTTP.RequestTimeout.D(),
 		Gatherer: a.reg, Registerer: a.reg, Pprof: pprof, Log: a.log,
 		Drift: func() any { return a.Drift() }, DriftPlots: func() []localapi.DriftPlot { return a.driftPlots(3) },
+		Feedback: a.canaryFeedback, Canary: a.canaryLines,
 	})
 	ln, err := net.Listen("tcp", a.cfg.HTTP.Listen)
 	if err != nil {

@@ -54,6 +54,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/edged-dev/edged/agent/canary"
 	"github.com/edged-dev/edged/agent/config"
 	"github.com/edged-dev/edged/agent/fleet"
 	"github.com/edged-dev/edged/ota/bundle"
@@ -131,6 +132,14 @@ type deployer struct {
 	// onProgress, if set, sees every download progress on the handler's
 	// goroutine (tests).
 	onProgress func(context.Context, transfer.Progress)
+
+	// Rollouts of candidates under evaluation (canary_run.go): their
+	// record, lifetime and tick.
+	canaryDB   *bolt.DB
+	rctx       context.Context
+	rcancel    context.CancelFunc
+	rwg        sync.WaitGroup
+	canaryTick time.Duration
 }
 
 var bucketCommands = []byte("commands")
@@ -230,6 +239,9 @@ func (a *Agent) startOTA() (map[string]bool, error) {
 		if !m.Good {
 			d.probation(m.Name, m.Active, m.Changed)
 		}
+	}
+	if err := d.startRollouts(dir); err != nil {
+		return nil, fmt.Errorf("ota: %w", err)
 	}
 	a.link.Handle(fleet.OpDeploy, d.deploy)
 	a.link.Handle(fleet.OpRollback, d.rollback)
@@ -451,6 +463,11 @@ func (d *deployer) rollback(ctx context.Context, _ fleet.Topic, cmd fleet.Comman
 	if d.repeat(ctx, cmd) {
 		return
 	}
+	if d.candidateNamed(cmd) {
+		// An operator's rollback of a candidate under evaluation.
+		d.finish(ctx, cmd, d.resolve(cmd, canary.Rollback))
+		return
+	}
 	out := d.runRollback(ctx, cmd)
 	d.finish(ctx, cmd, out)
 }
@@ -527,6 +544,11 @@ func (d *deployer) runDeploy(ctx context.Context, cmd fleet.Command) outcome {
 	if err != nil {
 		return d.failed(out, err)
 	}
+	if r := d.rolloutOf(hdr.Name); r != nil && r.version == hdr.Version {
+		// The candidate under evaluation deployed again: the operator's
+		// go-ahead to promote it.
+		return d.redeployLocked(cmd, r, out)
+	}
 	if s, err := d.a.model(hdr.Name, ""); err == nil {
 		out.from, _ = strconv.ParseUint(s.info.Version, 10, 64)
 	}
@@ -540,6 +562,15 @@ func (d *deployer) runDeploy(ctx context.Context, cmd fleet.Command) outcome {
 	if mc, ok := d.a.configModel(m.Name); ok && mc.Ensemble != nil {
 		out.state, out.check, out.reason = fleet.StatusRejected, "ensemble", fmt.Sprintf("model %q is an ensemble in the config; deploy its members", m.Name)
 		return out
+	}
+	var policy *canary.Policy
+	if len(m.Policy) > 0 && string(m.Policy) != "null" {
+		p, err := canary.ParsePolicy(m.Policy)
+		if err != nil {
+			out.state, out.check, out.reason = fleet.StatusRejected, "policy", err.Error()
+			return out
+		}
+		policy = &p
 	}
 	blob, ok := m.Blob(bundle.VariantCPU)
 	if !ok {
@@ -566,6 +597,8 @@ func (d *deployer) runDeploy(ctx context.Context, cmd fleet.Command) outcome {
 	}
 	d.status(ctx, cmd, statusVerified, 0, "")
 
+	// A newer deploy replaces a candidate still under evaluation.
+	d.endRolloutLocked(m.Name, fmt.Sprintf("superseded by version %d (command %s)", m.Version, cmd.ID))
 	if cur.Active == 0 {
 		d.adopt(m.Name, m.Version)
 	}
@@ -582,6 +615,16 @@ func (d *deployer) runDeploy(ctx context.Context, cmd fleet.Command) outcome {
 	if err != nil {
 		// Only staged: the store still names the old version active.
 		out.state, out.reason = statusRolledBack, err.Error()
+		return out
+	}
+	if policy != nil {
+		// Evaluated beside the active version before it is promoted.
+		if err := d.beginRollout(cmd, m.Name, m.Version, out.from, *policy, s); err != nil {
+			closeModel(s)
+			return d.failed(out, err)
+		}
+		out.state = statusShadow
+		out.reason = fmt.Sprintf("model %s version %d in shadow: %g of requests also run on it, %d comparisons to decide", m.Name, m.Version, policy.SampleRate, policy.MinSamples)
 		return out
 	}
 	pm, err := d.st.Promote(m.Name)

@@ -100,13 +100,14 @@ type Event struct {
 const (
 	OpDeploy      = "deploy"       // payload: a signed model manifest
 	OpRollback    = "rollback"     // payload: optional {"model": name}
+	OpPromote     = "promote"      // payload: {"model": name}: end a shadow/canary evaluation by promoting
 	OpUpdateAgent = "update-agent" // payload: a signed agent manifest
 	OpConfig      = "config"       // payload: configuration changes
 	OpPing        = "ping"         // no payload
 )
 
 // Ops lists the ops a Command may carry.
-var Ops = []string{OpDeploy, OpRollback, OpUpdateAgent, OpConfig, OpPing}
+var Ops = []string{OpDeploy, OpRollback, OpPromote, OpUpdateAgent, OpConfig, OpPing}
 
 // Command is an operator's request, retained on dev/{id}/cmd/{op}/{cmdid}
 // or group/{group}/cmd/{op}/{cmdid}; Op and ID equal the topic's.

@@ -98,7 +98,7 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 		writeError(w, statusOf(err), err.Error())
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
+	ctx, cancel := context.WithTimeout(WithRequestID(r.Context(), req.ID), s.opts.RequestTimeout)
 	defer cancel()
 	outs, err := s.b.Infer(ctx, mi.Name, version, inputs)
 	if err != nil {

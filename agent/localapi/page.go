@@ -7,6 +7,7 @@ type statusPage struct {
 	Ready  bool
 	Models []modelMetadata
 	Drift  []DriftPlot
+	Canary []string
 }
 
 var indexTmpl = template.Must(template.New("index").Parse(`<!doctype html>
@@ -29,6 +30,8 @@ th{background:#f4f4f4}.ok{color:#080}.bad{color:#b00}code{background:#f4f4f4;pad
 </table>
 <p>Infer: <code>POST /v2/models/{{.Name}}/infer</code></p>
 {{else}}<p>No models configured.</p>{{end}}
+{{if .Canary}}<h2>Canary</h2>
+<ul>{{range .Canary}}<li>{{.}}</li>{{end}}</ul>{{end}}
 {{if .Drift}}<h2>Drift</h2>
 <p>The most shifted features of the last window (<a href="/v1/drift">/v1/drift</a>): reference and live proportions per reference bin.</p>
 {{range .Drift}}<h3>{{.Model}} · {{.Feature}} · <span class="{{if eq .State "ok"}}ok{{else}}bad{{end}}">{{.State}}</span></h3>

@@ -51,6 +51,10 @@ type Options struct {
 	// histograms the status page draws for the worst features.
 	Drift      func() any
 	DriftPlots func() []DriftPlot
+	// Feedback, when set, takes POST /v1/feedback; Canary gives the status
+	// page one line per candidate model under evaluation.
+	Feedback func(context.Context, Feedback) error
+	Canary   func() []string
 }
 
 // Server is the HTTP handler.
@@ -106,6 +110,7 @@ func New(b Backend, opts Options) *Server {
 		}
 		writeJSON(w, http.StatusOK, opts.Drift())
 	})
+	s.handle("POST /v1/feedback", "feedback", s.feedback)
 	s.handle("GET /{$}", "index", s.index)
 	if opts.Gatherer != nil {
 		s.mux.Handle("GET /metrics", s.auth(promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{})))
@@ -271,6 +276,9 @@ func metadataOf(mi infer.ModelInfo) modelMetadata {
 func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	page := statusPage{Status: s.b.Status(), Ready: s.b.Ready()}
+	if s.opts.Canary != nil {
+		page.Canary = s.opts.Canary()
+	}
 	if s.opts.DriftPlots != nil {
 		page.Drift = s.opts.DriftPlots()
 	}

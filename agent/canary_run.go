@@ -1,0 +1,932 @@
+package agent
+
+// On-device shadow and canary of a deployed model (DESIGN §5). A deploy
+// whose manifest carries a canary policy does not promote after its smoke
+// test: the active version keeps serving and the candidate is loaded
+// beside it as a rollout, which agent/canary's Machine drives:
+//
+//	shadow  a sampled share of requests also runs on the candidate, off
+//	        the serving path (a bounded queue and one goroutine; a full
+//	        queue drops the sample, never delays the answer); outputs are
+//	        compared and fed to the machine.
+//	canary  the candidate serves canary_fraction of requests, routed by
+//	        the request id (the same id always gets the same arm, so
+//	        feedback can be attributed); per-arm latency and errors, and
+//	        the outcomes posted to /v1/feedback or the feedback topic.
+//	promote store.Promote and an atomic swap; status active.
+//	rollback the candidate is closed, the store keeps the old version
+//	        active (the candidate was only staged); status rolled_back.
+//	hold    the active version serves everything until a promote or
+//	        rollback command.
+//
+// Every phase change is written to the deploy command's status topic and
+// as an update event. The machine's state is kept in canary.db beside the
+// store after every decision and every tick, so a restart resumes the
+// evaluation; each start is fed to the machine, whose crash-loop rule
+// rolls back a candidate that keeps taking the agent down.
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/edged-dev/edged/agent/batch"
+	"github.com/edged-dev/edged/agent/canary"
+	"github.com/edged-dev/edged/agent/fleet"
+	"github.com/edged-dev/edged/agent/infer"
+	"github.com/edged-dev/edged/agent/localapi"
+	"github.com/edged-dev/edged/ota/sign"
+	"github.com/edged-dev/edged/runtime/tensor"
+)
+
+// Deploy command states of a rollout, besides active and rolled_back.
+const (
+	statusShadow = "shadow"
+	statusCanary = "canary"
+	statusHold   = "hold"
+)
+
+// OpPromote resolves a held (or running) evaluation in the candidate's
+// favour; payload {"model": name}, optional with one rollout.
+const OpPromote = fleet.OpPromote
+
+const (
+	// defaultCanaryTick is how often the machine is ticked and its state
+	// saved when it changed.
+	defaultCanaryTick = 2 * time.Second
+	// shadowQueue bounds the shadow runs waiting for the candidate.
+	shadowQueue = 32
+	// recentServed is how many canary request ids remember their served
+	// top-1, so that a label posted later can be scored.
+	recentServed = 4096
+)
+
+var bucketRollouts = []byte("rollouts")
+
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }
+
+// rolloutRecord is a rollout as kept in canary.db.
+type rolloutRecord struct {
+	Model   string           `json:"model"`
+	Version uint64           `json:"version"`
+	From    string           `json:"from,omitempty"`
+	CmdOp   string           `json:"cmd_op"`
+	CmdID   string           `json:"cmd_id"`
+	Status  string           `json:"status"`
+	Last    *canary.Decision `json:"last,omitempty"`
+	Machine json.RawMessage  `json:"machine"`
+}
+
+// rollout is one candidate under evaluation.
+type rollout struct {
+	d       *deployer
+	name    string
+	version uint64
+	from    string
+	cmd     fleet.Command // Op and ID only, for status writes
+	cand    *servedModel
+
+	counter atomic.Uint64
+	dropped atomic.Uint64
+	shadowQ chan shadowJob
+	kick    chan struct{}
+	cancel  context.CancelFunc
+
+	// ended is set, under d.mu, once the rollout is promoted or rolled
+	// back and no longer registered.
+	ended bool
+
+	mu      sync.Mutex // guards the fields below; never held while taking a.mu or d.mu
+	m       *canary.Machine
+	status  string
+	last    *canary.Decision
+	pending []canary.Decision
+	dirty   bool
+	top1    map[string]int
+	order   []string // keys of top1, oldest first
+}
+
+type shadowJob struct {
+	in     []infer.Tensor
+	out    []infer.Tensor
+	active time.Duration
+}
+
+// canaryDB opens the rollout record beside the store.
+func openCanaryDB(dir string) (*bolt.DB, error) {
+	db, err := bolt.Open(filepath.Join(dir, "canary.db"), 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("canary.db: %w", err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bucketRollouts)
+		return err
+	}); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("canary.db: %w", err)
+	}
+	return db, nil
+}
+
+// startRollouts opens canary.db, resumes the rollouts it holds whose
+// candidate is still staged, and subscribes to the feedback topic.
+func (d *deployer) startRollouts(dir string) error {
+	db, err := openCanaryDB(dir)
+	if errors.Is(err, bolt.ErrTimeout) || err == nil {
+		if err != nil {
+			return err
+		}
+	} else {
+		// Unreadable: evaluations in progress restart from scratch on the
+		// next deploy; the active versions serve meanwhile.
+		aside := filepath.Join(dir, "canary.db.corrupt-"+time.Now().UTC().Format("20060102T150405Z"))
+		d.log.Warn("canary record unreadable; moved aside", "aside", aside, "err", err)
+		if rerr := os.Rename(filepath.Join(dir, "canary.db"), aside); rerr != nil {
+			return err
+		}
+		if db, err = openCanaryDB(dir); err != nil {
+			return err
+		}
+	}
+	d.canaryDB = db
+	d.rctx, d.rcancel = context.WithCancel(context.Background())
+	if d.canaryTick <= 0 {
+		d.canaryTick = defaultCanaryTick
+	}
+	var recs []rolloutRecord
+	db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketRollouts).ForEach(func(k, v []byte) error {
+			var rec rolloutRecord
+			if err := json.Unmarshal(v, &rec); err != nil {
+				d.log.Warn("canary record of a model unreadable; dropped", "model", string(k), "err", err)
+				rec = rolloutRecord{Model: string(k)}
+			}
+			recs = append(recs, rec)
+			return nil
+		})
+	})
+	for _, rec := range recs {
+		if err := d.resume(rec); err != nil {
+			d.log.Warn("cannot resume the evaluation of a candidate; the active version serves", "model", rec.Model, "version", rec.Version, "err", err)
+			d.dropRecord(rec.Model)
+		}
+	}
+	c := d.a.link.Client()
+	topic := fleet.Prefix + "/dev/" + d.a.cfg.Device.ID + "/feedback"
+	// Recorded even when not connected: the client subscribes on connect.
+	if err := c.Subscribe(d.rctx, topic, 1, d.mqttFeedback); err != nil && !errors.Is(err, fleet.ErrNotConnected) {
+		d.log.Warn("cannot subscribe to the feedback topic", "topic", topic, "err", err)
+	}
+	d.a.link.Handle(OpPromote, d.promote)
+	return nil
+}
+
+// resume reloads a rollout from its record, if it is still evaluating or
+// held and its candidate is still the staged version.
+func (d *deployer) resume(rec rolloutRecord) error {
+	if rec.Machine == nil {
+		return errors.New("no machine state")
+	}
+	m, err := canary.Restore(rec.Machine, wallClock{})
+	if err != nil {
+		return err
+	}
+	if m.Phase().Final() {
+		d.dropRecord(rec.Model)
+		return nil
+	}
+	sm, ok, err := d.st.Model(rec.Model)
+	if err != nil {
+		return err
+	}
+	if !ok || sm.Staged != rec.Version {
+		return fmt.Errorf("version %d is no longer staged (staged %d)", rec.Version, sm.Staged)
+	}
+	cmd := fleet.Command{Op: rec.CmdOp, ID: rec.CmdID}
+	// This start counts towards a crash loop, decided before the
+	// candidate loads: loading it may be what crashes the agent.
+	if dec := m.Start(); dec.Action == canary.Rollback {
+		r := d.newRollout(cmd, rec.Model, rec.Version, rec.From, m, nil)
+		r.status, r.last = rec.Status, rec.Last
+		r.finishDecision(statusRolledBack, dec, map[string]any{"op": cmd.Op, "cmd": cmd.ID, "version": rec.Version,
+			"reason": dec.Reason, "phase": dec.Phase.String(), "state": statusRolledBack})
+		return nil
+	}
+	s, err := d.prepare(context.Background(), d.modelConfig(rec.Model, rec.Version))
+	if err != nil {
+		return fmt.Errorf("candidate: %w", err)
+	}
+	r := d.newRollout(cmd, rec.Model, rec.Version, rec.From, m, s)
+	r.status, r.last = rec.Status, rec.Last
+	d.log.Info("resuming the evaluation of a candidate", "model", rec.Model, "version", rec.Version, "phase", m.Phase())
+	d.register(r)
+	return nil
+}
+
+// newRollout builds a rollout; register starts it.
+func (d *deployer) newRollout(cmd fleet.Command, name string, version uint64, from string, m *canary.Machine, cand *servedModel) *rollout {
+	return &rollout{
+		d: d, name: name, version: version, from: from, cmd: fleet.Command{Op: cmd.Op, ID: cmd.ID}, cand: cand, m: m,
+		shadowQ: make(chan shadowJob, shadowQueue), kick: make(chan struct{}, 1), top1: map[string]int{}, dirty: true,
+	}
+}
+
+// register serves r beside the active version and starts its goroutines.
+func (d *deployer) register(r *rollout) {
+	ctx, cancel := context.WithCancel(d.rctx)
+	r.cancel = cancel
+	d.a.mu.Lock()
+	if d.a.rollouts == nil {
+		d.a.rollouts = map[string]*rollout{}
+	}
+	d.a.rollouts[r.name] = r
+	d.a.mu.Unlock()
+	d.rwg.Add(2)
+	go func() { defer d.rwg.Done(); r.shadowLoop(ctx) }()
+	go func() { defer d.rwg.Done(); r.control(ctx) }()
+	r.wake()
+}
+
+// stopRollouts stops every rollout's goroutines, saves their state and
+// closes their candidates. The agent calls it before it closes.
+func (d *deployer) stopRollouts() {
+	if d.rcancel == nil {
+		return
+	}
+	d.rcancel()
+	d.rwg.Wait()
+	d.a.mu.Lock()
+	rs := d.a.rollouts
+	d.a.rollouts = nil
+	d.a.mu.Unlock()
+	for _, r := range rs {
+		r.save()
+		closeModel(r.cand)
+	}
+	if d.canaryDB != nil {
+		if err := d.canaryDB.Close(); err != nil {
+			d.log.Warn("closing canary.db", "err", err)
+		}
+	}
+}
+
+// beginRollout starts evaluating a prepared candidate instead of promoting
+// it. The caller holds d.mu.
+func (d *deployer) beginRollout(cmd fleet.Command, name string, version uint64, from uint64, p canary.Policy, cand *servedModel) error {
+	var seed uint64
+	if len(cand.info.SHA256) >= 16 {
+		fmt.Sscanf(cand.info.SHA256[:16], "%x", &seed)
+	}
+	m, err := canary.New(p, seed, wallClock{})
+	if err != nil {
+		return err
+	}
+	fromS := ""
+	if from != 0 {
+		fromS = fmt.Sprint(from)
+	}
+	r := d.newRollout(cmd, name, version, fromS, m, cand)
+	r.status = statusShadow
+	m.Start()
+	r.save()
+	d.register(r)
+	return nil
+}
+
+// endRolloutLocked rolls back the rollout of a model, if any, for reason
+// (a newer deploy supersedes it). The caller holds d.mu.
+func (d *deployer) endRolloutLocked(name, reason string) {
+	r := d.rolloutOf(name)
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	dec, err := r.m.Resolve(canary.Rollback, reason)
+	r.mu.Unlock()
+	if err == nil {
+		r.actLocked(dec)
+	}
+}
+
+func (d *deployer) rolloutOf(name string) *rollout {
+	d.a.mu.RLock()
+	defer d.a.mu.RUnlock()
+	return d.a.rollouts[name]
+}
+
+// onlyRollout is the rollout named, or the single one when name is "".
+func (d *deployer) onlyRollout(name string) (*rollout, error) {
+	d.a.mu.RLock()
+	defer d.a.mu.RUnlock()
+	if name != "" {
+		if r := d.a.rollouts[name]; r != nil {
+			return r, nil
+		}
+		return nil, fmt.Errorf("%w: model %q has no candidate under evaluation", localapi.ErrNoCanary, name)
+	}
+	if len(d.a.rollouts) != 1 {
+		return nil, fmt.Errorf("%w: name the model: %d models have a candidate under evaluation", localapi.ErrNoCanary, len(d.a.rollouts))
+	}
+	for _, r := range d.a.rollouts {
+		return r, nil
+	}
+	return nil, nil
+}
+
+// promote handles a promote command.
+func (d *deployer) promote(ctx context.Context, _ fleet.Topic, cmd fleet.Command) {
+	if d.repeat(ctx, cmd) {
+		return
+	}
+	d.finish(ctx, cmd, d.resolve(cmd, canary.Promote))
+}
+
+// resolveCandidate applies an operator's rollback to a rollout, if the
+// command names one (or names none and one exists); ok is false when the
+// command is about the store's versions instead.
+func (d *deployer) resolve(cmd fleet.Command, a canary.Action) outcome {
+	var p struct {
+		Model string `json:"model"`
+	}
+	if len(cmd.Payload) > 0 && string(cmd.Payload) != "null" {
+		dec := json.NewDecoder(bytes.NewReader(cmd.Payload))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&p); err != nil {
+			return outcome{state: fleet.StatusRejected, reason: fmt.Sprintf("payload: %v; want {\"model\": NAME}", err)}
+		}
+	}
+	r, err := d.onlyRollout(p.Model)
+	if err != nil {
+		return outcome{state: fleet.StatusRejected, model: p.Model, reason: err.Error()}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if r.ended {
+		return outcome{state: fleet.StatusRejected, model: r.name, reason: fmt.Sprintf("model %q: the candidate's evaluation already ended", r.name)}
+	}
+	r.mu.Lock()
+	dec, err := r.m.Resolve(a, fmt.Sprintf("%s command %s", cmd.Op, cmd.ID))
+	r.mu.Unlock()
+	if err != nil {
+		return outcome{state: fleet.StatusRejected, model: r.name, reason: err.Error()}
+	}
+	r.actLocked(dec)
+	out := outcome{state: fleet.StatusDone, model: r.name, version: r.version, reason: dec.Reason}
+	if a == canary.Promote {
+		out.to = r.version
+	}
+	return out
+}
+
+// key is the routing key of a request: its id when it has one, else a
+// counter (such a request cannot get feedback).
+func (r *rollout) key(ctx context.Context) (uint64, string) {
+	if id := localapi.RequestID(ctx); id != "" {
+		return canary.Key(id), id
+	}
+	return r.counter.Add(1), ""
+}
+
+func (r *rollout) route(key uint64) canary.Route {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.m.Route(key)
+}
+
+// serveCandidate answers a request the candidate serves in canary.
+func (r *rollout) serveCandidate(ctx context.Context, a *Agent, id string, in []infer.Tensor) ([]infer.Tensor, error) {
+	start := time.Now()
+	out, err := r.cand.run(ctx, in)
+	lat := time.Since(start)
+	if errors.Is(err, batch.ErrClosed) {
+		// Rolled back as the request was routed: the active version
+		// answers (the rollout is no longer registered).
+		return a.Infer(ctx, r.name, "", in)
+	}
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+		if errors.Is(err, infer.ErrBadInput) {
+			outcome = "bad_input"
+		}
+	}
+	a.inferTotal.WithLabelValues(r.cand.info.Name, r.cand.info.Version, outcome).Inc()
+	if err == nil {
+		a.inferDuration.WithLabelValues(r.cand.info.Name, r.cand.info.Version).Observe(lat.Seconds())
+	}
+	if !errors.Is(err, infer.ErrBadInput) && ctx.Err() == nil {
+		r.served(canary.ArmCandidate, id, lat, err, out)
+	}
+	return out, err
+}
+
+// afterActive reports a request the active version served.
+func (r *rollout) afterActive(route canary.Route, id string, in, out []infer.Tensor, lat time.Duration, err error) {
+	if errors.Is(err, infer.ErrBadInput) {
+		return
+	}
+	if route.Shadow {
+		if err != nil {
+			return // nothing to compare with
+		}
+		// The caller may reuse its buffers once answered.
+		cp := make([]infer.Tensor, len(in))
+		for i, t := range in {
+			cp[i] = t
+			cp[i].Data = bytes.Clone(t.Data)
+		}
+		select {
+		case r.shadowQ <- shadowJob{in: cp, out: out, active: lat}:
+		default:
+			r.dropped.Add(1)
+		}
+		return
+	}
+	r.served(canary.ArmActive, id, lat, err, out)
+}
+
+// served records a request served in canary (ignored in other phases).
+func (r *rollout) served(arm canary.Arm, id string, lat time.Duration, err error, out []infer.Tensor) {
+	top := -1
+	if id != "" && err == nil && len(out) > 0 {
+		// Before r.mu: specs takes a.mu, which Status holds while it
+		// takes r.mu.
+		top = argmax32(dequantizeAll(out[:1], r.specs(arm)))
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m.Phase() != canary.PhaseCanary {
+		return
+	}
+	if top >= 0 {
+		r.remember(id, top)
+	}
+	r.applyLocked(r.m.Served(canary.Request{Arm: arm, Latency: lat, Err: err != nil}))
+}
+
+func (r *rollout) specs(arm canary.Arm) []infer.TensorSpec {
+	if arm == canary.ArmCandidate {
+		return r.cand.info.Outputs
+	}
+	if s, err := r.d.a.model(r.name, ""); err == nil {
+		return s.info.Outputs
+	}
+	return nil
+}
+
+// remember keeps id's served top-1 for a later label; the oldest is
+// forgotten beyond recentServed.
+func (r *rollout) remember(id string, top int) {
+	if _, ok := r.top1[id]; !ok {
+		if len(r.order) >= recentServed {
+			delete(r.top1, r.order[0])
+			r.order = r.order[1:]
+		}
+		r.order = append(r.order, id)
+	}
+	r.top1[id] = top
+}
+
+// shadowLoop runs the candidate on the sampled inputs, one at a time.
+func (r *rollout) shadowLoop(ctx context.Context) {
+	timeout := r.d.a.cfg.HTTP.RequestTimeout.D()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case j := <-r.shadowQ:
+			r.mu.Lock()
+			stale := r.m.Phase() != canary.PhaseShadow
+			r.mu.Unlock()
+			if stale {
+				continue // queued before the advance: it would slow the canary arm
+			}
+			rctx, cancel := context.WithTimeout(ctx, timeout)
+			start := time.Now()
+			out, err := r.cand.run(rctx, j.in)
+			lat := time.Since(start)
+			cancel()
+			if ctx.Err() != nil {
+				return
+			}
+			c := canary.Comparison{Err: true}
+			if err == nil {
+				active := r.specs(canary.ArmActive)
+				c = canary.Compare(dequantizeAll(j.out, active), dequantizeAll(out, r.cand.info.Outputs))
+			}
+			c.ActiveLatency, c.CandidateLatency = j.active, lat
+			r.mu.Lock()
+			r.applyLocked(r.m.Shadow(c))
+			r.mu.Unlock()
+		}
+	}
+}
+
+// apply queues a decision for the control goroutine.
+func (r *rollout) apply(dec canary.Decision) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.applyLocked(dec)
+}
+
+func (r *rollout) applyLocked(dec canary.Decision) {
+	r.dirty = true
+	if dec.Action == canary.Continue {
+		return
+	}
+	r.pending = append(r.pending, dec)
+	r.wake()
+}
+
+func (r *rollout) wake() {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// control ticks the machine, saves its state and acts on its decisions.
+func (r *rollout) control(ctx context.Context) {
+	t := time.NewTicker(r.d.canaryTick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			r.apply(r.tick())
+		case <-r.kick:
+		}
+		r.mu.Lock()
+		pending := r.pending
+		r.pending = nil
+		dirty := r.dirty
+		r.mu.Unlock()
+		changed := false
+		if len(pending) > 0 {
+			r.d.mu.Lock()
+			for _, dec := range pending {
+				if !r.ended {
+					changed = r.actLocked(dec) || changed
+				}
+			}
+			ended := r.ended
+			r.d.mu.Unlock()
+			if changed {
+				r.d.republish(context.Background())
+			}
+			if ended {
+				return
+			}
+		} else if dirty {
+			r.save()
+		}
+	}
+}
+
+func (r *rollout) tick() canary.Decision {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.m.Tick()
+}
+
+// actLocked carries out a decision; the caller holds d.mu. It reports
+// whether the served version changed.
+func (r *rollout) actLocked(dec canary.Decision) bool {
+	d := r.d
+	var state string
+	changed := false
+	det := map[string]any{"op": r.cmd.Op, "cmd": r.cmd.ID, "version": r.version, "reason": dec.Reason, "phase": dec.Phase.String()}
+	switch dec.Action {
+	case canary.Advance:
+		state = statusCanary
+	case canary.Hold:
+		state = statusHold
+	case canary.Promote:
+		pm, err := d.st.Promote(r.name)
+		if err != nil {
+			// The store cannot name it active: keep the old version.
+			d.log.Error("cannot promote the candidate in the store; rolling it back", "model", r.name, "err", err)
+			dec.Action, dec.Reason = canary.Rollback, fmt.Sprintf("%s; but the store refused the promotion: %v", dec.Reason, err)
+			det["reason"] = dec.Reason
+			return r.rollbackLocked(dec, det)
+		}
+		d.a.installModel(r.cand)
+		r.unregister()
+		d.probationLocked(r.name, pm.Active, pm.Changed)
+		state, changed = statusActive, true
+		det["from"], det["to"] = r.from, r.version
+	case canary.Rollback:
+		return r.rollbackLocked(dec, det)
+	default:
+		return false
+	}
+	det["state"] = state
+	r.finishDecision(state, dec, det)
+	return changed
+}
+
+func (r *rollout) rollbackLocked(dec canary.Decision, det map[string]any) bool {
+	r.unregister()
+	// Requests the candidate accepted finish first; the store never
+	// promoted it, so the old version stays active.
+	closeModel(r.cand)
+	det["state"] = statusRolledBack
+	r.finishDecision(statusRolledBack, dec, det)
+	return false
+}
+
+// unregister stops routing to the candidate and ends the goroutines.
+func (r *rollout) unregister() {
+	r.ended = true
+	r.d.a.mu.Lock()
+	if r.d.a.rollouts[r.name] == r {
+		delete(r.d.a.rollouts, r.name)
+	}
+	r.d.a.mu.Unlock()
+	if r.cancel != nil {
+		r.cancel()
+	}
+}
+
+// finishDecision records, reports and saves a decision.
+func (r *rollout) finishDecision(state string, dec canary.Decision, det map[string]any) {
+	d := r.d
+	r.mu.Lock()
+	r.status = state
+	last := dec
+	r.last = &last
+	r.mu.Unlock()
+	if dec.Figures != nil {
+		det["figures"] = dec.Figures
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	rec, _ := json.Marshal(cmdRecord{Op: r.cmd.Op, State: state, Reason: dec.Reason, Time: d.now().UTC()})
+	if err := d.cmds.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketCommands).Put([]byte(r.cmd.Op+"/"+r.cmd.ID), rec)
+	}); err != nil {
+		d.log.Warn("cannot record the command's state", "id", r.cmd.ID, "err", err)
+	}
+	d.status(ctx, r.cmd, state, 0, dec.Reason)
+	d.event(fleet.Event{Kind: "update", Model: r.name, Detail: detail(det)})
+	d.log.Info("canary decision", "model", r.name, "version", r.version, "action", dec.Action, "state", state, "reason", dec.Reason)
+	r.save()
+}
+
+// save writes the rollout's record; a final phase's record is deleted.
+func (r *rollout) save() {
+	r.mu.Lock()
+	b, err := r.m.Marshal()
+	rec := rolloutRecord{Model: r.name, Version: r.version, From: r.from, CmdOp: r.cmd.Op, CmdID: r.cmd.ID, Status: r.status, Last: r.last, Machine: b}
+	final := r.m.Phase().Final()
+	r.dirty = false
+	r.mu.Unlock()
+	if err != nil {
+		r.d.log.Warn("cannot save the canary state", "model", r.name, "err", err)
+		return
+	}
+	if final {
+		r.d.dropRecord(r.name)
+		return
+	}
+	v, err := json.Marshal(&rec)
+	if err == nil {
+		err = r.d.canaryDB.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketRollouts).Put([]byte(r.name), v) })
+	}
+	if err != nil {
+		r.d.log.Warn("cannot save the canary state; a restart restarts the evaluation's evidence", "model", r.name, "err", err)
+	}
+}
+
+func (d *deployer) dropRecord(name string) {
+	if err := d.canaryDB.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketRollouts).Delete([]byte(name)) }); err != nil {
+		d.log.Warn("cannot delete a canary record", "model", name, "err", err)
+	}
+}
+
+// feedback attributes an application's outcome to the arm that served
+// the request.
+func (d *deployer) feedback(_ context.Context, f localapi.Feedback) error {
+	r, err := d.onlyRollout(f.Model)
+	if err != nil {
+		return err
+	}
+	key := canary.Key(f.ID)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if ph := r.m.Phase(); ph != canary.PhaseCanary {
+		return fmt.Errorf("%w: model %q's candidate is in %s, not canary", localapi.ErrNoCanary, r.name, ph)
+	}
+	fb := canary.Feedback{Arm: r.m.ArmOf(key)}
+	switch {
+	case f.Label != nil:
+		top, ok := r.top1[f.ID]
+		if !ok {
+			return fmt.Errorf("feedback: request id %q is not among the last %d canary requests with an id", f.ID, recentServed)
+		}
+		fb.Kind, fb.Correct = canary.FeedbackLabel, top == *f.Label
+	case f.Correct != nil:
+		fb.Kind, fb.Correct = canary.FeedbackLabel, *f.Correct
+	default:
+		fb.Kind, fb.Score = canary.FeedbackScore, *f.Score
+	}
+	dec, err := r.m.Feedback(fb)
+	if err != nil {
+		return err
+	}
+	r.applyLocked(dec)
+	return nil
+}
+
+// mqttFeedback takes feedback from the device's feedback topic.
+func (d *deployer) mqttFeedback(topic string, payload []byte) {
+	f, err := localapi.ParseFeedback(payload)
+	if err == nil {
+		err = d.feedback(context.Background(), f)
+	}
+	if err != nil {
+		d.log.Debug("feedback dropped", "topic", topic, "err", err)
+	}
+}
+
+// CanaryStatus is a candidate under evaluation in /v1/status.
+type CanaryStatus struct {
+	Candidate      string           `json:"candidate"`
+	Status         string           `json:"status"`
+	Phase          string           `json:"phase"`
+	MinSamples     int              `json:"min_samples"`
+	SampleRate     float64          `json:"sample_rate"`
+	CanaryFraction float64          `json:"canary_fraction"`
+	Agreement      float64          `json:"agreement"`
+	ShadowDropped  uint64           `json:"shadow_dropped"`
+	Figures        canary.Figures   `json:"figures"`
+	Last           *canary.Decision `json:"last,omitempty"`
+}
+
+func (r *rollout) statusView() *CanaryStatus {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p := r.m.Policy()
+	f := r.m.Figures()
+	cs := &CanaryStatus{
+		Candidate: fmt.Sprint(r.version), Status: r.status, Phase: r.m.Phase().String(),
+		MinSamples: p.MinSamples, SampleRate: p.SampleRate, CanaryFraction: p.CanaryFraction,
+		Agreement: 1 - f.Shadow.Disagreement, ShadowDropped: r.dropped.Load(), Figures: f,
+	}
+	if r.last != nil {
+		l := *r.last
+		l.Figures = nil // the current ones are above
+		cs.Last = &l
+	}
+	return cs
+}
+
+// canaryLines are the status page's lines, one per rollout.
+func (a *Agent) canaryLines() []string {
+	a.mu.RLock()
+	rs := make([]*rollout, 0, len(a.rollouts))
+	for _, r := range a.rollouts {
+		rs = append(rs, r)
+	}
+	a.mu.RUnlock()
+	sort.Slice(rs, func(i, j int) bool { return rs[i].name < rs[j].name })
+	var out []string
+	for _, r := range rs {
+		cs := r.statusView()
+		f := cs.Figures
+		var b strings.Builder
+		fmt.Fprintf(&b, "%s: version %s in %s for %s; shadow %d/%d comparisons, agreement %.1f%%, errors %.1f%%, latency %.2f× active",
+			r.name, cs.Candidate, cs.Phase, f.Elapsed.Round(time.Second), f.Shadow.Samples, cs.MinSamples,
+			100*cs.Agreement, 100*f.Shadow.ErrorRate, f.Shadow.LatencyRatio)
+		if cs.Phase != "shadow" {
+			fmt.Fprintf(&b, "; canary: active %d requests (errors %.1f%%), candidate %d (errors %.1f%%), latency %.2f× active",
+				f.Active.Requests, 100*f.Active.ErrorRate, f.Candidate.Requests, 100*f.Candidate.ErrorRate, f.LatencyRatio)
+		}
+		if f.Statement != "" {
+			fmt.Fprintf(&b, "; %s", f.Statement)
+		}
+		if cs.Last != nil {
+			fmt.Fprintf(&b, "; last decision %s: %s", cs.Last.Action, cs.Last.Reason)
+		}
+		out = append(out, b.String())
+	}
+	return out
+}
+
+// dequantize concatenates outputs as float32, applying each output's
+// scale and zero point.
+func dequantizeAll(out []infer.Tensor, specs []infer.TensorSpec) []float32 {
+	var v []float32
+	for j, t := range out {
+		scale, zp := float32(1), int32(0)
+		if j < len(specs) && specs[j].Quantized {
+			scale, zp = specs[j].Scale, specs[j].ZeroPoint
+		}
+		switch t.DType {
+		case tensor.Float32:
+			for i := 0; i+4 <= len(t.Data); i += 4 {
+				v = append(v, math.Float32frombits(binary.LittleEndian.Uint32(t.Data[i:])))
+			}
+		case tensor.Int8:
+			for _, b := range t.Data {
+				v = append(v, scale*float32(int32(int8(b))-zp))
+			}
+		case tensor.UInt8:
+			for _, b := range t.Data {
+				v = append(v, scale*float32(int32(b)-zp))
+			}
+		case tensor.Int16:
+			for i := 0; i+2 <= len(t.Data); i += 2 {
+				v = append(v, scale*float32(int32(int16(binary.LittleEndian.Uint16(t.Data[i:])))-zp))
+			}
+		case tensor.Int32:
+			for i := 0; i+4 <= len(t.Data); i += 4 {
+				v = append(v, scale*float32(int32(binary.LittleEndian.Uint32(t.Data[i:]))-zp))
+			}
+		default:
+			// Compared bytewise: equal outputs agree, others differ.
+			for _, b := range t.Data {
+				v = append(v, float32(b))
+			}
+		}
+	}
+	return v
+}
+
+// argmax is the first index of the largest value (-1 for none).
+func argmax32(v []float32) int {
+	best := -1
+	for i, x := range v {
+		if best < 0 || x > v[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+// candidateNamed reports whether a rollback command is about a candidate
+// under evaluation: it names a model with one, or names none and exactly
+// one model has one.
+func (d *deployer) candidateNamed(cmd fleet.Command) bool {
+	var p struct {
+		Model string `json:"model"`
+	}
+	if len(cmd.Payload) > 0 && string(cmd.Payload) != "null" {
+		if json.Unmarshal(cmd.Payload, &p) != nil {
+			return false // runRollback rejects it
+		}
+	}
+	_, err := d.onlyRollout(p.Model)
+	return err == nil
+}
+
+// canaryFeedback takes POST /v1/feedback.
+func (a *Agent) canaryFeedback(ctx context.Context, f localapi.Feedback) error {
+	if a.ota == nil || a.ota.canaryDB == nil {
+		return fmt.Errorf("%w: this device takes no deployments", localapi.ErrNoCanary)
+	}
+	return a.ota.feedback(ctx, f)
+}
+
+// redeployLocked promotes the candidate under evaluation when a new
+// deploy command carries its manifest again (an operator's promote; the
+// fleet protocol has no promote op yet). The caller holds d.mu.
+func (d *deployer) redeployLocked(cmd fleet.Command, r *rollout, out outcome) outcome {
+	_, err := sign.Verify(cmd.Payload, d.root, sign.VerifyOptions{
+		Now: d.now, Skew: clockSkew, Kind: sign.KindModel, Name: r.name, LastVersion: r.version - 1,
+	})
+	if err != nil {
+		out.state, out.check, out.reason = fleet.StatusRejected, verifyCheck(cmd.Payload, err), err.Error()
+		return out
+	}
+	r.mu.Lock()
+	dec, err := r.m.Resolve(canary.Promote, fmt.Sprintf("deploy command %s repeated the candidate's manifest", cmd.ID))
+	r.mu.Unlock()
+	if err != nil || r.ended {
+		out.state, out.reason = fleet.StatusRejected, fmt.Sprintf("model %q version %d: the evaluation already ended", r.name, r.version)
+		return out
+	}
+	r.actLocked(dec)
+	if r.status != statusActive {
+		out.state, out.reason = r.status, dec.Reason
+		return out
+	}
+	out.state, out.to, out.reason = statusActive, r.version, dec.Reason
+	return out
+}

@@ -1,0 +1,440 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/edged-dev/edged/agent/canary"
+	"github.com/edged-dev/edged/agent/fleet"
+	"github.com/edged-dev/edged/agent/infer"
+	"github.com/edged-dev/edged/agent/localapi"
+	"github.com/edged-dev/edged/ota/bundle"
+	"github.com/edged-dev/edged/runtime/tensor"
+	"github.com/edged-dev/edged/runtime/tflite"
+	"github.com/edged-dev/edged/runtime/tflite/tflitetest"
+)
+
+// goldenCases are person_detect's golden inputs and the top-1 of the
+// reference (TFLM) arithmetic's outputs, which the agent uses by default
+// (testdata/golden_ref_tflm/person_detect/*/output_0.bin: no_person
+// [57 -57], person [-113 113], random_0 [95 -95], random_1 [101 -101]).
+var goldenCases = []struct {
+	name string
+	top1 int
+}{{"no_person", 0}, {"person", 1}, {"random_0", 0}, {"random_1", 0}}
+
+type goldenIO struct {
+	in, out []byte
+}
+
+func loadGolden(t *testing.T) []goldenIO {
+	t.Helper()
+	var g []goldenIO
+	for _, c := range goldenCases {
+		dir := "../testdata/golden/person_detect/" + c.name
+		ref := "../testdata/golden_ref_tflm/person_detect/" + c.name
+		g = append(g, goldenIO{in: mustRead(t, dir+"/input_0.bin"), out: mustRead(t, ref+"/output_0.bin")})
+	}
+	return g
+}
+
+// testPolicy decides after 50 samples; the latency bound is loose since
+// tests share two cores with other work.
+const testPolicy = `{"min_samples": 50, "sample_rate": 1, "canary_fraction": 0.5, "max_latency_ratio": 20}`
+
+// withPolicy sets a bundle's canary policy.
+func withPolicy(p string) func(*bundle.Spec) {
+	return func(s *bundle.Spec) { s.Policy = json.RawMessage(p) }
+}
+
+// waitState waits until command id's status has reached want and returns
+// the distinct states seen.
+func (e *otaEnv) waitState(id, want string, d time.Duration, drive func()) []string {
+	e.t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		e.mu.Lock()
+		sts := states(e.statuses[id])
+		e.mu.Unlock()
+		if slices.Contains(sts, want) {
+			return sts
+		}
+		if len(sts) > 0 && isFinal(sts[len(sts)-1]) {
+			e.t.Fatalf("command %s: states %v; want %s before a final state", id, sts, want)
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("command %s: states %v after %v; want %s", id, sts, d, want)
+		}
+		if drive != nil {
+			drive()
+		} else {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+// driver sends golden inputs with request ids and checks every answer
+// against the active model's golden output when check is set.
+type driver struct {
+	t     *testing.T
+	a     *Agent
+	g     []goldenIO
+	n     int
+	check bool
+}
+
+func (dr *driver) one() (string, int) {
+	dr.t.Helper()
+	k := dr.n % len(dr.g)
+	id := fmt.Sprintf("req-%d", dr.n)
+	dr.n++
+	ctx, cancel := context.WithTimeout(localapi.WithRequestID(context.Background(), id), 10*time.Second)
+	defer cancel()
+	out, err := dr.a.Infer(ctx, "person", "", []infer.Tensor{{DType: tensor.Int8, Data: dr.g[k].in}})
+	if err != nil {
+		dr.t.Fatalf("Infer(person, %s) = %v", id, err)
+	}
+	if dr.check && string(out[0].Data) != string(dr.g[k].out) {
+		dr.t.Fatalf("Infer(person, %s) output %v; want %v (the active model's golden output)", id, out[0].Data, dr.g[k].out)
+	}
+	return id, k
+}
+
+func (dr *driver) batch() {
+	for range 10 {
+		dr.one()
+	}
+}
+
+func canaryOf(t *testing.T, a *Agent) *CanaryStatus {
+	t.Helper()
+	st := a.Status().(Status)
+	for _, m := range st.Models {
+		if m.Name == "person" {
+			return m.Canary
+		}
+	}
+	return nil
+}
+
+// TestCanaryPromote: a candidate identical to the active model goes
+// through shadow and canary and is promoted.
+func TestCanaryPromote(t *testing.T) {
+	checkAgentLeaks(t)
+	e := newOTAEnv(t)
+	ra := e.start()
+	dr := &driver{t: t, a: ra.a, g: loadGolden(t), check: true}
+	e.deploy("c1", e.bundleOf(2, "person_detect.tflite", withPolicy(testPolicy)))
+	e.waitState("c1", statusShadow, 30*time.Second, nil)
+	if v := servedVersion(t, ra.url); v != "1" {
+		t.Errorf("in shadow: served version %q; want 1", v)
+	}
+	if cs := canaryOf(t, ra.a); cs == nil || cs.Phase != "shadow" || cs.Candidate != "2" {
+		t.Fatalf("in shadow: /v1/status canary %+v; want phase shadow, candidate 2", cs)
+	}
+	e.waitState("c1", statusCanary, 30*time.Second, dr.batch)
+	cs := canaryOf(t, ra.a)
+	if cs == nil || cs.Figures.Shadow.Samples < 50 || cs.Agreement != 1 || cs.Last == nil || !strings.Contains(cs.Last.Reason, "shadow passed") {
+		t.Fatalf("in canary: /v1/status canary %+v; want >= 50 shadow samples, agreement 1 and the reason of the advance", cs)
+	}
+	code, page, _ := do(t, "GET", ra.url+"/", "", nil)
+	if code != 200 || !strings.Contains(string(page), "person: version 2 in canary") {
+		t.Errorf("status page: %d, no canary line:\n%s", code, page)
+	}
+	dr.check = false // the candidate serves too (identical outputs, but not checked per arm here)
+	sts := e.waitState("c1", statusActive, 60*time.Second, dr.batch)
+	var seq []string
+	for _, s := range sts {
+		if s == statusShadow || s == statusCanary || s == statusActive {
+			seq = append(seq, s)
+		}
+	}
+	if want := []string{statusShadow, statusCanary, statusActive}; !slices.Equal(seq, want) {
+		t.Errorf("states %v; want %v in that order", sts, want)
+	}
+	if v := servedVersion(t, ra.url); v != "2" {
+		t.Errorf("after promotion: served version %q; want 2", v)
+	}
+	if cs := canaryOf(t, ra.a); cs != nil {
+		t.Errorf("after promotion: canary %+v; want none", cs)
+	}
+	checkPerson(t, ra.a)
+	ra.stop()
+}
+
+// sliceModel takes person_detect's input and outputs its first two
+// pixels as the two classes: a model of the same input whose top-1
+// is 1 exactly when pixel 1 > pixel 0.
+func sliceModel(t *testing.T) []byte {
+	t.Helper()
+	m, err := tflite.LoadFile(modelPath(t, "person_detect.tflite"))
+	must(t, err)
+	it, err := tflite.NewInterpreter(m, nil)
+	must(t, err)
+	q := it.Input(0).Quant
+	b := tflitetest.NewBuilder()
+	in := b.Tensor("input", tensor.Int8, []int{1, 96, 96, 1}, q, nil)
+	begin := b.Const("begin", tensor.Int32, []int{4}, nil, tflitetest.Int32Bytes([]int32{0, 0, 0, 0}))
+	size := b.Const("size", tensor.Int32, []int{4}, nil, tflitetest.Int32Bytes([]int32{1, 1, 2, 1}))
+	mid := b.Tensor("slice", tensor.Int8, []int{1, 1, 2, 1}, q, nil)
+	out := b.Tensor("output", tensor.Int8, []int{1, 2}, q, nil)
+	// The schema's package is internal to runtime/tflite: the builtin
+	// codes of TFLite's schema.fbs, SLICE 65 and RESHAPE 22.
+	const opSlice, opReshape = 65, 22
+	b.Op(opSlice, 1, []int{in, begin, size}, []int{mid}, nil)
+	b.Op(opReshape, 1, []int{mid}, []int{out}, tflitetest.ReshapeOptions([]int{1, 2}))
+	b.Inputs(in)
+	b.Outputs(out)
+	data, err := b.Bytes()
+	must(t, err)
+	return data
+}
+
+// TestCanaryDisagreement: a candidate that disagrees with the active
+// model is rolled back in shadow, and the active model answers every
+// request. On the golden inputs the slice model's top-1 (first two
+// pixels: no_person 10,10 -> 0; person 11,16 -> 1; random_0 -115,96 -> 1;
+// random_1 -67,47 -> 1) differs from person_detect's (0, 1, 0, 0) on 2
+// of 4, 50% > the default max_disagreement 5%.
+func TestCanaryDisagreement(t *testing.T) {
+	checkAgentLeaks(t)
+	e := newOTAEnv(t)
+	ra := e.start()
+	dr := &driver{t: t, a: ra.a, g: loadGolden(t), check: true}
+	cand := sliceModel(t)
+	e.deploy("d1", e.bundleOf(2, "person_detect.tflite", func(s *bundle.Spec) {
+		s.Models[0].Data = cand
+		withPolicy(testPolicy)(s)
+	}))
+	e.waitState("d1", statusShadow, 30*time.Second, nil)
+	sts := e.waitState("d1", statusRolledBack, 30*time.Second, dr.batch)
+	if slices.Contains(sts, statusCanary) || slices.Contains(sts, statusActive) {
+		t.Errorf("states %v; want rolled_back straight from shadow", sts)
+	}
+	e.mu.Lock()
+	last := e.statuses["d1"][len(e.statuses["d1"])-1]
+	e.mu.Unlock()
+	if last.State != statusRolledBack || !strings.Contains(last.Reason, "disagreement") {
+		t.Errorf("final status %+v; want rolled_back with a reason naming the disagreement", last)
+	}
+	dr.batch() // still the active model
+	if v := servedVersion(t, ra.url); v != "1" {
+		t.Errorf("after rollback: served version %q; want 1", v)
+	}
+	if cs := canaryOf(t, ra.a); cs != nil {
+		t.Errorf("after rollback: canary %+v; want none", cs)
+	}
+	ra.stop()
+}
+
+// inferHTTP posts one JSON inference with a request id.
+func inferHTTP(t *testing.T, base, id string, in []byte) {
+	t.Helper()
+	vals := make([]string, len(in))
+	for i, b := range in {
+		vals[i] = fmt.Sprint(int8(b))
+	}
+	body := fmt.Sprintf(`{"id":%q,"inputs":[{"name":"input","datatype":"INT8","shape":[1,96,96,1],"data":[%s]}]}`, id, strings.Join(vals, ","))
+	if code, resp, _ := do(t, "POST", base+"/v2/models/person/infer", body, nil); code != 200 {
+		t.Fatalf("POST infer %s = %d %s", id, code, resp)
+	}
+}
+
+// TestCanaryFeedback: in canary, feedback posted to /v1/feedback says
+// the candidate's answers are wrong and the active model's right; the
+// A/B test rolls the candidate back.
+func TestCanaryFeedback(t *testing.T) {
+	checkAgentLeaks(t)
+	e := newOTAEnv(t)
+	ra := e.start()
+	g := loadGolden(t)
+	dr := &driver{t: t, a: ra.a, g: g, check: true}
+
+	for _, tc := range []struct {
+		name, body string
+		want       int
+	}{
+		{"no canary", `{"id":"x","correct":true}`, 404},
+		{"bad json", `{"id":`, 400},
+		{"unknown field", `{"id":"x","correct":true,"extra":1}`, 400},
+		{"no outcome", `{"id":"x"}`, 400},
+		{"two outcomes", `{"id":"x","correct":true,"score":1}`, 400},
+		{"no id", `{"label":1}`, 400},
+		{"oversized", `{"id":"` + strings.Repeat("a", 5000) + `","correct":true}`, 413},
+	} {
+		if code, body, _ := do(t, "POST", ra.url+"/v1/feedback", tc.body, nil); code != tc.want {
+			t.Errorf("%s: POST /v1/feedback = %d %s; want %d", tc.name, code, body, tc.want)
+		}
+	}
+
+	e.deploy("f1", e.bundleOf(2, "person_detect.tflite", withPolicy(testPolicy)))
+	e.waitState("f1", statusCanary, 60*time.Second, dr.batch)
+
+	// The arm of a request id, as the rollout's sampler assigns it (seed:
+	// the candidate's sha256 prefix).
+	r := ra.a.ota.rolloutOf("person")
+	if r == nil {
+		t.Fatal("no rollout in canary")
+	}
+	arm := func(id string) canary.Arm {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.m.ArmOf(canary.Key(id))
+	}
+	// Feedback over MQTT counts too.
+	must(t, e.op.Publish(context.Background(), fleet.Prefix+"/dev/"+otaDevice+"/feedback", []byte(`{"id":"mq-1","correct":true}`), 1, false))
+	waitUntil(t, "MQTT feedback counted", 10*time.Second, func() bool {
+		cs := canaryOf(t, ra.a)
+		return cs != nil && cs.Figures.Active.Labeled+cs.Figures.Candidate.Labeled == 1
+	})
+	deadline := time.Now().Add(60 * time.Second)
+	for n := 0; ; n++ {
+		e.mu.Lock()
+		sts := states(e.statuses["f1"])
+		e.mu.Unlock()
+		if isFinal(sts[len(sts)-1]) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("states %v after 60s; want rolled_back", sts)
+		}
+		id := fmt.Sprintf("fb-%d", n)
+		k := n % len(g)
+		inferHTTP(t, ra.url, id, g[k].in)
+		// The true label is the golden top-1 for the active arm (right)
+		// and the other class for the candidate (wrong), as an
+		// application that found the candidate's answers wrong reports.
+		label := goldenCases[k].top1
+		if arm(id) == canary.ArmCandidate {
+			label = 1 - label
+		}
+		body := fmt.Sprintf(`{"id":%q,"label":%d}`, id, label)
+		code, resp, _ := do(t, "POST", ra.url+"/v1/feedback", body, nil)
+		if code != http.StatusAccepted && code != http.StatusNotFound { // 404 once decided
+			t.Fatalf("POST /v1/feedback %s = %d %s; want 202", body, code, resp)
+		}
+	}
+	e.mu.Lock()
+	last := e.statuses["f1"][len(e.statuses["f1"])-1]
+	e.mu.Unlock()
+	if last.State != statusRolledBack || !strings.Contains(last.Reason, "accuracy") {
+		t.Errorf("final status %+v; want rolled_back on the accuracy test", last)
+	}
+	if v := servedVersion(t, ra.url); v != "1" {
+		t.Errorf("after rollback: served version %q; want 1", v)
+	}
+	ra.stop()
+}
+
+// TestCanaryRestart: a restart in canary resumes the same phase with its
+// counters, and the evaluation then completes.
+func TestCanaryRestart(t *testing.T) {
+	checkAgentLeaks(t)
+	e := newOTAEnv(t)
+	ra := e.start()
+	g := loadGolden(t)
+	dr := &driver{t: t, a: ra.a, g: g, check: true}
+	e.deploy("r1", e.bundleOf(2, "person_detect.tflite", withPolicy(testPolicy)))
+	e.waitState("r1", statusCanary, 60*time.Second, dr.batch)
+	dr.check = false
+	for range 20 { // fewer than min_samples on the candidate arm
+		dr.one()
+	}
+	before := canaryOf(t, ra.a)
+	if before == nil || before.Phase != "canary" || before.Figures.Active.Requests+before.Figures.Candidate.Requests < 20 || before.Figures.Candidate.Requests >= 50 {
+		t.Fatalf("before the restart: %+v; want canary with at least 20 requests, under 50 on the candidate", before)
+	}
+	ra.stop()
+
+	ra = e.start()
+	after := canaryOf(t, ra.a)
+	if after == nil {
+		t.Fatal("after the restart: no canary; want the evaluation resumed")
+	}
+	if after.Phase != "canary" || after.Figures.Active.Requests != before.Figures.Active.Requests ||
+		after.Figures.Candidate.Requests != before.Figures.Candidate.Requests || after.Figures.Shadow.Samples != before.Figures.Shadow.Samples {
+		t.Errorf("after the restart: phase %s, requests %d/%d, shadow %d; want canary, %d/%d, %d", after.Phase,
+			after.Figures.Active.Requests, after.Figures.Candidate.Requests, after.Figures.Shadow.Samples,
+			before.Figures.Active.Requests, before.Figures.Candidate.Requests, before.Figures.Shadow.Samples)
+	}
+	if v := servedVersion(t, ra.url); v != "1" {
+		t.Errorf("after the restart: served version %q; want 1 (the candidate is not promoted yet)", v)
+	}
+	dr.a = ra.a
+	e.waitState("r1", statusActive, 60*time.Second, dr.batch)
+	if v := servedVersion(t, ra.url); v != "2" {
+		t.Errorf("after promotion: served version %q; want 2", v)
+	}
+	ra.stop()
+}
+
+// TestCanaryOperator: a rollback command ends an evaluation; a deploy
+// command repeating the candidate's manifest promotes it.
+func TestCanaryOperator(t *testing.T) {
+	checkAgentLeaks(t)
+	e := newOTAEnv(t)
+	ra := e.start()
+	dr := &driver{t: t, a: ra.a, g: loadGolden(t), check: true}
+	slow := withPolicy(`{"min_samples": 1000, "sample_rate": 1, "canary_fraction": 0.5}`)
+	e.deploy("o1", e.bundleOf(2, "person_detect.tflite", slow))
+	e.waitState("o1", statusShadow, 30*time.Second, nil)
+	e.command(fleet.OpRollback, "rb1", []byte(`{"model":"person"}`), time.Now().Add(time.Hour))
+	if sts := e.final("rb1"); sts[len(sts)-1].State != fleet.StatusDone {
+		t.Fatalf("rollback command: %+v; want done", sts[len(sts)-1])
+	}
+	if sts := e.final("o1"); sts[len(sts)-1].State != statusRolledBack || !strings.Contains(sts[len(sts)-1].Reason, "operator") {
+		t.Errorf("deploy after the rollback command: %+v; want rolled_back by the operator", sts[len(sts)-1])
+	}
+	dr.batch()
+
+	b := e.bundleOf(3, "person_detect.tflite", slow)
+	e.deploy("o2", b)
+	e.waitState("o2", statusShadow, 30*time.Second, nil)
+	e.command(fleet.OpDeploy, "o3", b.Raw, b.Manifest.Expires)
+	if sts := e.final("o3"); sts[len(sts)-1].State != statusActive {
+		t.Fatalf("repeated deploy: %+v; want active", sts[len(sts)-1])
+	}
+	if sts := e.final("o2"); sts[len(sts)-1].State != statusActive {
+		t.Errorf("the candidate's deploy: %+v; want active", sts[len(sts)-1])
+	}
+	if v := servedVersion(t, ra.url); v != "3" {
+		t.Errorf("after the promotion: served version %q; want 3", v)
+	}
+	dr.batch() // identical model: the same golden outputs
+	ra.stop()
+}
+
+// TestCanaryCrashLoop: the third start within crash_loop_window (the
+// deploy counts as one) while a candidate is in shadow rolls it back
+// before it loads.
+func TestCanaryCrashLoop(t *testing.T) {
+	checkAgentLeaks(t)
+	e := newOTAEnv(t)
+	ra := e.start()
+	e.deploy("k1", e.bundleOf(2, "person_detect.tflite", withPolicy(`{"min_samples": 1000, "crash_loop_starts": 3, "crash_loop_window": "10m"}`)))
+	e.waitState("k1", statusShadow, 30*time.Second, nil)
+	ra.stop()
+	ra = e.start()
+	if cs := canaryOf(t, ra.a); cs == nil || cs.Phase != "shadow" {
+		t.Fatalf("second start: canary %+v; want shadow resumed", cs)
+	}
+	ra.stop()
+	ra = e.start()
+	sts := e.final("k1")
+	if last := sts[len(sts)-1]; last.State != statusRolledBack || !strings.Contains(last.Reason, "crash loop") {
+		t.Errorf("third start: %+v; want rolled_back naming the crash loop", last)
+	}
+	if cs := canaryOf(t, ra.a); cs != nil {
+		t.Errorf("third start: canary %+v; want none", cs)
+	}
+	if v := servedVersion(t, ra.url); v != "1" {
+		t.Errorf("third start: served version %q; want 1", v)
+	}
+	ra.stop()
+}
