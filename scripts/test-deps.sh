@@ -11,6 +11,7 @@ command -v qemu-aarch64-static >/dev/null || need+=(qemu-user-static)
 command -v node >/dev/null || need+=(nodejs npm)
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 command -v readelf >/dev/null || need+=(binutils)
+command -v gcc >/dev/null || need+=(gcc libc6-dev)
 command -v shellcheck >/dev/null || need+=(shellcheck)
 command -v systemd-analyze >/dev/null || need+=(systemd)
 if [ ${#need[@]} -gt 0 ]; then

@@ -1,0 +1,160 @@
+//go:build edged_dynamic && linux
+
+package litert
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/ebitengine/purego"
+
+	"github.com/edged-dev/edged/delegates"
+	"github.com/edged-dev/edged/internal/testenv"
+	"github.com/edged-dev/edged/runtime/tensor"
+)
+
+// These tests run the FFI plumbing against testdata/fakeabi.c, a fake of
+// the TFLite C and libedgetpu ABIs built here with gcc: it checks that the
+// symbols bind, that arguments and buffers cross in both directions and
+// that resources are released in order. It says nothing about the real
+// libraries; see the package README for running on a board.
+
+var (
+	fakeOnce sync.Once
+	fakeLib  string
+	fakeErr  error
+	fakeLog  func() string
+	fakeRst  func()
+)
+
+func buildFake(t *testing.T) string {
+	t.Helper()
+	fakeOnce.Do(func() {
+		gcc, err := exec.LookPath("gcc")
+		if err != nil {
+			fakeErr = err
+			return
+		}
+		dir, err := mkdirTemp()
+		if err != nil {
+			fakeErr = err
+			return
+		}
+		fakeLib = filepath.Join(dir, "libfaketflite.so")
+		if out, err := exec.Command(gcc, "-shared", "-fPIC", "-Wall", "-o", fakeLib, "testdata/fakeabi.c").CombinedOutput(); err != nil {
+			fakeErr = errors.New(string(out))
+			return
+		}
+		h, err := open(fakeLib)
+		if err != nil {
+			fakeErr = err
+			return
+		}
+		os.RemoveAll(dir) // the mapping outlives the file
+		purego.RegisterLibFunc(&fakeLog, h, "fake_log")
+		purego.RegisterLibFunc(&fakeRst, h, "fake_log_reset")
+	})
+	if fakeErr != nil {
+		if errors.Is(fakeErr, exec.ErrNotFound) {
+			testenv.Missing(t, "gcc: %v", fakeErr)
+		}
+		t.Fatalf("building the fake ABI library: %v", fakeErr)
+	}
+	fakeRst()
+	return fakeLib
+}
+
+func floats(v ...float32) []byte {
+	b := make([]byte, 4*len(v))
+	for i, f := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(f))
+	}
+	return b
+}
+
+func TestFakeABI(t *testing.T) {
+	lib := buildFake(t)
+	tests := []struct {
+		name    string
+		opts    Options
+		want    []float32
+		wantLog string
+	}{
+		{
+			name: XNNPACK, opts: Options{Threads: 3}, want: []float32{2, -4, 1, 0},
+			wantLog: "ModelCreate;OptionsCreate;SetNumThreads=3;InterpreterCreate;AllocateTensors;Invoke;InterpreterDelete;OptionsDelete;ModelDelete;",
+		},
+		{
+			name: GPU, want: []float32{5, -10, 2.5, 0},
+			wantLog: "ModelCreate;OptionsCreate;SetNumThreads=1;GpuCreate defaults;AddDelegate;InterpreterCreate;AllocateTensors;Invoke;InterpreterDelete;GpuDelete;OptionsDelete;ModelDelete;",
+		},
+		{
+			name: EdgeTPU, opts: Options{Device: "usb:0"}, want: []float32{10, -20, 5, 0},
+			wantLog: "ModelCreate;OptionsCreate;SetNumThreads=1;CreateDelegate device=usb:0;AddDelegate;InterpreterCreate;AllocateTensors;Invoke;InterpreterDelete;DestroyDelegate;OptionsDelete;ModelDelete;",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fakeRst()
+			tt.opts.Paths = Paths{TFLite: lib, EdgeTPU: lib, GPU: lib}
+			b := New(tt.name, tt.opts)
+			if present, err := b.Probe(context.Background()); !present || err != nil {
+				t.Fatalf("Probe = %v, %v; want true, nil", present, err)
+			}
+			r, err := b.Prepare(context.Background(), []byte("not really a model"), "cpu")
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := r.(delegates.Describer)
+			wantSpec := "float32[1 4]"
+			if len(d.Inputs()) != 1 || d.Inputs()[0].String() != wantSpec || d.Inputs()[0].Name != "x" || len(d.Outputs()) != 1 || d.Outputs()[0].String() != wantSpec {
+				t.Errorf("Inputs, Outputs = %v, %v; want [x %s], [y %s]", d.Inputs(), d.Outputs(), wantSpec, wantSpec)
+			}
+			out := make([]tensor.Tensor, 1)
+			if err := r.Invoke(context.Background(), []tensor.Tensor{{Type: tensor.Float32, Data: floats(1, -2, 0.5, 0)}}, out); err != nil {
+				t.Fatal(err)
+			}
+			if string(out[0].Data) != string(floats(tt.want...)) || out[0].Type != tensor.Float32 {
+				t.Errorf("Invoke output = %s %v; want float32 %v", out[0].Type, out[0].Float32s(), tt.want)
+			}
+			if err := r.Invoke(context.Background(), []tensor.Tensor{{Type: tensor.Float32, Data: floats(1)}}, out); !errors.Is(err, delegates.ErrBadInput) {
+				t.Errorf("Invoke(4 bytes) = %v; want ErrBadInput", err)
+			}
+			r.Close()
+			r.Close() // twice is harmless
+			if got := fakeLog(); got != tt.wantLog {
+				t.Errorf("calls = %s\nwant %s", got, tt.wantLog)
+			}
+		})
+	}
+}
+
+func TestFakeEdgeTPUNoDevice(t *testing.T) {
+	lib := buildFake(t)
+	t.Setenv("FAKE_EDGETPU_DEVICES", "0")
+	b := New(EdgeTPU, Options{Paths: Paths{TFLite: lib, EdgeTPU: lib}})
+	present, err := b.Probe(context.Background())
+	if present || !errors.Is(err, delegates.ErrNotPresent) || !strings.Contains(err.Error(), "sees no Edge TPU") {
+		t.Errorf("Probe = %v, %v; want false, ErrNotPresent: sees no Edge TPU", present, err)
+	}
+}
+
+func TestFakeEdgeTPUDevices(t *testing.T) {
+	lib := buildFake(t)
+	got, err := New(EdgeTPU, Options{Paths: Paths{TFLite: lib, EdgeTPU: lib}}).Devices()
+	if err != nil || len(got) != 1 || got[0] != "usb:/sys/bus/usb/devices/2-1" {
+		t.Errorf("Devices() = %v, %v; want [usb:/sys/bus/usb/devices/2-1]", got, err)
+	}
+}
+
+// mkdirTemp makes a directory that outlives one test: the library stays
+// loaded for the whole process.
+func mkdirTemp() (string, error) { return os.MkdirTemp("", "litert-fakeabi-") }
