@@ -36,7 +36,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	arith := fs.String("arithmetic", "reference", "requantization: reference or litert")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: edgectl bench --model M.tflite [--threads N] [--runs N] [--warmup N] [--json]")
+		fmt.Fprintln(stderr, "usage: edgectl bench --model M.tflite [--threads N] [--runs N] [--warmup N] [--arithmetic reference|litert] [--json]")
 		fs.PrintDefaults()
 	}
 	pos, err := parseFlags(fs, args)

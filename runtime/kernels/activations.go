@@ -71,7 +71,7 @@ func actPrepare(cfg *Config, op string, in, out *tensor.Tensor, types ...tensor.
 	if in.Type == tensor.Float32 {
 		return false, nil
 	}
-	if cfg.Arithmetic != Reference {
+	if cfg.Arithmetic != Reference && !litertOp(op) {
 		return false, unsupportedf("%s: %s arithmetic", op, cfg.Arithmetic)
 	}
 	if err := CheckQuantized(op+" input", in); err != nil {
@@ -142,6 +142,9 @@ func Logistic(cfg *Config, in, out *tensor.Tensor) (Kernel, error) {
 		}
 		return actUnaryQuant(in, out, f)
 	}
+	if cfg.Arithmetic == LiteRT {
+		return actLUTKernel(in, out, litertLUT8(in, out, sigmoid32)), nil
+	}
 	if out.Scale() != 1.0/256 {
 		return nil, unsupportedf("LOGISTIC output %q has scale %g; want 1/256", out.Name, out.Scale())
 	}
@@ -173,6 +176,9 @@ func Tanh(cfg *Config, in, out *tensor.Tensor) (Kernel, error) {
 			return nil, fmt.Errorf("TANH: %w", err)
 		}
 		return actUnaryQuant(in, out, f)
+	}
+	if cfg.Arithmetic == LiteRT {
+		return actLUTKernel(in, out, litertLUT8(in, out, tanh32)), nil
 	}
 	if in.Type == tensor.Int8 && out.Scale() == 1.0/128 && out.ZeroPoint() == 0 {
 		f, err := actFixedSigmoid(in, true)
@@ -268,6 +274,11 @@ func LeakyRelu(cfg *Config, alpha float32, in, out *tensor.Tensor) (Kernel, erro
 			}
 			return x * alpha
 		}), nil
+	}
+	if cfg.Arithmetic == LiteRT {
+		if f := litertLeakyRelu(alpha, in, out); f != nil {
+			return actUnaryQuant(in, out, f)
+		}
 	}
 	idMult, idShift := QuantizeMultiplier(float64(in.Scale() / out.Scale()))
 	alMult, alShift := QuantizeMultiplier(float64(in.Scale() * alpha / out.Scale()))

@@ -303,9 +303,6 @@ func quantizeMultiplierSmallerThanOne(what string, m float64) (int32, int, error
 
 // binaryQuant handles int8, uint8 and int16 quantized operands.
 func binaryQuant(cfg *Config, op BinaryOp, p BinaryParams, plan *bcastPlan, a, b, out *tensor.Tensor) (Kernel, error) {
-	if cfg.Arithmetic != Reference {
-		return nil, unsupportedf("%s: %s arithmetic", op, cfg.Arithmetic)
-	}
 	for _, t := range []*tensor.Tensor{a, b, out} {
 		if err := CheckQuantized(op.String()+" operand", t); err != nil {
 			return nil, err
@@ -325,6 +322,12 @@ func binaryQuant(cfg *Config, op BinaryOp, p BinaryParams, plan *bcastPlan, a, b
 		}
 		if typ == tensor.Int16 && t.ZeroPoint() != 0 {
 			return nil, unsupportedf("%s: int16 operand %q has zero point %d; want 0", op, t.Name, t.ZeroPoint())
+		}
+	}
+	if cfg.Arithmetic == LiteRT {
+		// Operations XNNPACK does not take stay in reference arithmetic.
+		if k, err := litertBinary(op, p, plan, a, b, out); k != nil || err != nil {
+			return k, err
 		}
 	}
 	lo, hi, err := QuantizedActivationRange(p.Activation, out)

@@ -115,7 +115,7 @@ func convTaps(origin, dil, n, size int) (lo, hi int) {
 // returns its per-channel multipliers and activation range. bias may be
 // nil; wantBias lists its accepted types.
 func convQuantSetup(cfg *Config, op string, act Activation, in, filter, bias, out *tensor.Tensor, outC int, wantFilter tensor.DType, wantBias ...tensor.DType) (mult []int32, shift []int, lo, hi int32, err error) {
-	if cfg.Arithmetic != Reference {
+	if cfg.Arithmetic != Reference && !litertOp(op) {
 		return nil, nil, 0, 0, unsupportedf("%s: %s arithmetic", op, cfg.Arithmetic)
 	}
 	if err := CheckType(op+" filter", filter, wantFilter); err != nil {
@@ -151,7 +151,7 @@ func convQuantSetup(cfg *Config, op string, act Activation, in, filter, bias, ou
 			return nil, nil, 0, 0, fmt.Errorf("%s: int16 input %q and output %q must have zero point 0", op, in.Name, out.Name)
 		}
 	}
-	lo, hi, err = QuantizedActivationRange(act, out)
+	lo, hi, err = activationRange(cfg, act, out)
 	if err != nil {
 		return nil, nil, 0, 0, err
 	}
@@ -212,6 +212,9 @@ func Conv2D(cfg *Config, p ConvParams, in, filter, bias, out *tensor.Tensor) (Ke
 		if k.mult, k.shift, k.lo, k.hi, err = convQuantSetup(cfg, op, p.Activation, in, filter, bias, out, outC, wantFilter, tensor.Int32); err != nil {
 			return nil, err
 		}
+		if k.scale, err = litertScales(cfg, in, filter, out, outC); err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
 		k.inOff, k.fOff, k.outOff = -in.ZeroPoint(), -filter.ZeroPoint(), out.ZeroPoint()
 		if in.Type == tensor.Int8 {
 			return Func(func() error { return convEvalQuant[int8](k) }), nil
@@ -255,6 +258,7 @@ type convKernel struct {
 	flo, fhi            float32
 	mult                []int32
 	shift               []int
+	scale               []float32 // LiteRT arithmetic (litert.go), else nil
 	lo, hi              int32
 	inOff, fOff, outOff int32
 }
@@ -340,8 +344,7 @@ func convEvalQuant[T int8 | uint8](k *convKernel) error {
 					if bs != nil {
 						acc += bs[oc]
 					}
-					acc = MultiplyByQuantizedMultiplier(acc, k.mult[oc], k.shift[oc]) + k.outOff
-					y[o] = T(Clamp(acc, k.lo, k.hi))
+					y[o] = T(requantOut(acc, oc, k.mult, k.shift, k.scale, k.outOff, k.lo, k.hi))
 					o++
 				}
 			}
@@ -464,6 +467,11 @@ func newConvFast(cfg *Config, p ConvParams, g convGeom, groups int, in, filter, 
 		} else {
 			k.q = newGemmQ(filter.UInt8s(), bs, g.outC, k.k, inOff, fOff, mult, shift, outOff, lo, hi)
 		}
+		scales, err := litertScales(cfg, in, filter, out, g.outC)
+		if err != nil {
+			return nil, fmt.Errorf("CONV_2D: %w", err)
+		}
+		k.q.setLiteRT(scales)
 		k.fill[0] = byte(-inOff)
 		k.u8 = in.Type == tensor.UInt8
 		esize = 1

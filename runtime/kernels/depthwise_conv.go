@@ -48,6 +48,9 @@ func DepthwiseConv2D(cfg *Config, p DepthwiseConvParams, in, filter, bias, out *
 		if k.mult, k.shift, k.lo, k.hi, err = convQuantSetup(cfg, op, p.Activation, in, filter, bias, out, outC, in.Type, tensor.Int32); err != nil {
 			return nil, err
 		}
+		if k.scale, err = litertScales(cfg, in, filter, out, outC); err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
 		k.inOff, k.fOff, k.outOff = -in.ZeroPoint(), -filter.ZeroPoint(), out.ZeroPoint()
 		k.acc32 = make([]int32, outC)
 		if in.Type == tensor.Int8 {
@@ -76,6 +79,7 @@ type dwKernel struct {
 	flo, fhi            float32
 	mult                []int32
 	shift               []int
+	scale               []float32 // LiteRT arithmetic (litert.go), else nil
 	lo, hi              int32
 	inOff, fOff, outOff int32
 
@@ -183,8 +187,7 @@ func dwEvalQuant[T int8 | uint8](k *dwKernel) error {
 					if bs != nil {
 						a += bs[oc]
 					}
-					a = MultiplyByQuantizedMultiplier(a, k.mult[oc], k.shift[oc]) + k.outOff
-					yo[oc] = T(Clamp(a, k.lo, k.hi))
+					yo[oc] = T(requantOut(a, oc, k.mult, k.shift, k.scale, k.outOff, k.lo, k.hi))
 				}
 				o += len(acc)
 			}
@@ -325,6 +328,11 @@ func newDWFast(cfg *Config, p ConvParams, g convGeom, in, filter, bias, out *ten
 			return nil, err
 		}
 		k.rq = newGemmRequantParams(mult, shift, out.ZeroPoint(), lo, hi)
+		scales, err := litertScales(cfg, in, filter, out, c)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
+		k.rq.setLiteRT(scales)
 		k.inOff = -in.ZeroPoint()
 		fOff := -filter.ZeroPoint()
 		k.wq = make([]int32, taps*c)
@@ -368,7 +376,8 @@ func newDWFast(cfg *Config, p ConvParams, g convGeom, in, filter, bias, out *ten
 	if is3x3 && g.outC == g.inC {
 		if in.Type == tensor.Float32 {
 			k.fblk, k.nb = dwPackF(k.w9f, k.biasF, k.flo, k.fhi, c)
-		} else {
+		} else if k.rq.scale == nil {
+			// The SIMD kernels requantize with the fixed-point multipliers only.
 			k.qblk, k.nb = dwPackQ(k.w9, &k.rq, c)
 		}
 	}
@@ -503,6 +512,10 @@ func dwQuant3x3DM[T int8 | uint8](y []T, taps *[9][]T, dm int, w9 [][9]int32, rq
 			w, ch := &w9[c], &chans[c]
 			acc := ch.cst + w[0]*v0 + w[1]*v1 + w[2]*v2 + w[3]*v3 + w[4]*v4 +
 				w[5]*v5 + w[6]*v6 + w[7]*v7 + w[8]*v8
+			if rq.scale != nil {
+				y[c] = T(litertRequant(acc, rq.scale[c], outOff, lo, hi))
+				continue
+			}
 			v := ch.requant(acc) + outOff
 			y[c] = T(min(max(v, lo), hi))
 		}
@@ -522,6 +535,10 @@ func dwQuant3x3[T int8 | uint8](y []T, taps *[9][]T, w9 [][9]int32, rq *gemmRequ
 		acc := ch.cst + w[0]*int32(x0[c]) + w[1]*int32(x1[c]) + w[2]*int32(x2[c]) +
 			w[3]*int32(x3[c]) + w[4]*int32(x4[c]) + w[5]*int32(x5[c]) +
 			w[6]*int32(x6[c]) + w[7]*int32(x7[c]) + w[8]*int32(x8[c])
+		if rq.scale != nil {
+			y[c] = T(litertRequant(acc, rq.scale[c], outOff, lo, hi))
+			continue
+		}
 		v := ch.requant(acc) + outOff
 		y[c] = T(min(max(v, lo), hi))
 	}

@@ -90,9 +90,6 @@ func fullyConnectedQuantSetup(cfg *Config, p FullyConnectedParams, in, filter, b
 	fail := func(err error) ([]int32, []int, int32, int32, int32, int32, int32, error) {
 		return nil, nil, 0, 0, 0, 0, 0, err
 	}
-	if cfg.Arithmetic != Reference {
-		return fail(unsupportedf("%s arithmetic", cfg.Arithmetic))
-	}
 	if err := CheckType("filter", filter, in.Type); err != nil {
 		return fail(err)
 	}
@@ -109,7 +106,7 @@ func fullyConnectedQuantSetup(cfg *Config, p FullyConnectedParams, in, filter, b
 			return fail(err)
 		}
 	}
-	lo, hi, err = QuantizedActivationRange(p.Activation, out)
+	lo, hi, err = activationRange(cfg, p.Activation, out)
 	if err != nil {
 		return fail(err)
 	}
@@ -127,6 +124,10 @@ func fullyConnectedQuantSetup(cfg *Config, p FullyConnectedParams, in, filter, b
 
 func fullyConnectedQuant(cfg *Config, p FullyConnectedParams, in, filter, bias, out *tensor.Tensor, batch, units, depth int) (Kernel, error) {
 	mult, shift, lo, hi, inOff, filterOff, outOff, err := fullyConnectedQuantSetup(cfg, p, in, filter, bias, out, units)
+	if err != nil {
+		return nil, err
+	}
+	scales, err := litertScales(cfg, in, filter, out, units)
 	if err != nil {
 		return nil, err
 	}
@@ -148,8 +149,7 @@ func fullyConnectedQuant(cfg *Config, p FullyConnectedParams, in, filter, bias, 
 					if b != nil {
 						acc += b[u]
 					}
-					acc = MultiplyByQuantizedMultiplier(acc, mult[u], shift[u]) + outOff
-					y[bi*units+u] = int8(Clamp(acc, lo, hi))
+					y[bi*units+u] = int8(requantOut(acc, u, mult, shift, scales, outOff, lo, hi))
 				}
 			}
 			return nil
@@ -166,8 +166,7 @@ func fullyConnectedQuant(cfg *Config, p FullyConnectedParams, in, filter, bias, 
 				if b != nil {
 					acc += b[u]
 				}
-				acc = MultiplyByQuantizedMultiplier(acc, mult[u], shift[u]) + outOff
-				y[bi*units+u] = uint8(Clamp(acc, lo, hi))
+				y[bi*units+u] = uint8(requantOut(acc, u, mult, shift, scales, outOff, lo, hi))
 			}
 		}
 		return nil
@@ -251,6 +250,11 @@ func newFCFast(cfg *Config, p FullyConnectedParams, in, filter, bias, out *tenso
 			k.q = newGemmQ(filter.UInt8s(), bs, units, depth, inOff, fOff, mult, shift, outOff, lo, hi)
 			k.u8 = true
 		}
+		scales, err := litertScales(cfg, in, filter, out, units)
+		if err != nil {
+			return nil, err
+		}
+		k.q.setLiteRT(scales)
 		// Parts take pairs of blocks, the main kernel's width.
 		nb = (k.q.nb + 1) / 2
 	default:

@@ -208,6 +208,11 @@ type gemmRequantParams struct {
 	ch     []gemmChan
 	outOff int32
 	lo, hi int32
+	// scale, if set, replaces the multipliers with XNNPACK's float
+	// requantization (LiteRT arithmetic, see litert.go); cst then holds
+	// the channel constants contiguously.
+	scale []float32
+	cst   []int32
 }
 
 // newGemmRequantParams splits each channel's shift into its left and right
@@ -231,6 +236,9 @@ func newGemmRequantParams(mult []int32, shift []int, outOff, lo, hi int32) gemmR
 
 // out requantizes acc (without the channel constant) for channel c.
 func (p *gemmRequantParams) out(acc int32, c int) int32 {
+	if p.scale != nil {
+		return litertRequant(acc, p.scale[c], p.outOff, p.lo, p.hi)
+	}
 	v := p.ch[c].requant(acc) + p.outOff
 	return min(max(v, p.lo), p.hi)
 }
@@ -408,6 +416,10 @@ func gemmQStore[T int8 | uint8](g *gemmQ, y []T, c int, asum int32, t *[2 * gemm
 	off := g.fOff * asum
 	outOff, lo, hi := rq.outOff, rq.lo, rq.hi
 	y = y[c : c+nv]
+	if rq.scale != nil {
+		litertStoreRow(y, t[:], rq.cst[c:], rq.scale[c:], off, newLiteRTClamp(outOff, lo, hi))
+		return
+	}
 	for i := range y {
 		ch := &chans[i]
 		v := ch.requant(t[i]+ch.cst+off) + outOff

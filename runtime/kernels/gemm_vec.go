@@ -222,6 +222,10 @@ func gemmVStore[T int8 | uint8](g *gemmQ, y []T, c, nv int, asum int32, t *[gemm
 	outOff, lo, hi := rq.outOff, rq.lo, rq.hi
 	y = y[c : c+nv]
 	ts := t[:len(y)]
+	if rq.scale != nil {
+		litertStoreRow(y, ts, rq.cst[c:], rq.scale[c:], off, newLiteRTClamp(outOff, lo, hi))
+		return
+	}
 	for i := range y {
 		ch := &chans[i]
 		v := ch.requant(ts[i]+ch.cst+off) + outOff

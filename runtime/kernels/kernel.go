@@ -7,8 +7,8 @@
 // kernel reads Tensor.Data only in Eval. Eval must not allocate.
 //
 // Integer arithmetic follows TFLite's reference kernels exactly (see
-// quant.go); Config.Arithmetic leaves room for a second requantization
-// scheme chosen per interpreter.
+// quant.go), or, with Config.Arithmetic = LiteRT, what TFLite computes
+// with its XNNPACK delegate (see litert.go).
 package kernels
 
 import (
@@ -38,8 +38,10 @@ const (
 	// Reference is TFLite's reference kernels' fixed-point arithmetic
 	// (MultiplyByQuantizedMultiplier), bit-exact with TFLite Micro.
 	Reference Arithmetic = iota
-	// LiteRT reproduces XNNPACK's float-based requantization (not yet
-	// implemented; constructors return ErrUnsupported for it).
+	// LiteRT reproduces LiteRT's default CPU path: XNNPACK's arithmetic
+	// (float requantization) for the operators its delegate takes, the
+	// reference one for the rest. Constructors of quantized operators not
+	// yet matched to it return ErrUnsupported.
 	LiteRT
 )
 

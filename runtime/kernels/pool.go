@@ -127,9 +127,9 @@ func Pool2D(cfg *Config, p PoolParams, in, out *tensor.Tensor) (Kernel, error) {
 		if err := CheckQuantized("output", out); err != nil {
 			return nil, fmt.Errorf("%s: %w", p.Kind, err)
 		}
-		if cfg.Arithmetic != Reference {
-			return nil, unsupportedf("%s: %s arithmetic", p.Kind, cfg.Arithmetic)
-		}
+		// LiteRT: TFLite's XNNPACK delegate takes quantized max pooling,
+		// which only compares and clamps, and leaves quantized average
+		// pooling to TFLite's kernels: the reference arithmetic is theirs.
 		lo, hi, err := QuantizedActivationRange(p.Activation, out)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", p.Kind, err)

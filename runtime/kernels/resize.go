@@ -103,6 +103,12 @@ func ResizeBilinear(cfg *Config, p ResizeParams, in *tensor.Tensor, height, widt
 		return nil, err
 	}
 	batch, inH, inW, depth := in.Shape[0], in.Shape[1], in.Shape[2], in.Shape[3]
+	if cfg.Arithmetic == LiteRT && (in.Type == tensor.Int8 || in.Type == tensor.UInt8) {
+		// XNNPACK interpolates quantized images with its own fixed-point
+		// weights; until that scheme is implemented, refuse rather than
+		// silently compute the reference values in this mode.
+		return nil, unsupportedf("RESIZE_BILINEAR on %s: %s arithmetic", in.Type, cfg.Arithmetic)
+	}
 	switch in.Type {
 	case tensor.Float32, tensor.UInt8:
 		ya, xa := newBilinearAxis(inH, height, p), newBilinearAxis(inW, width, p)

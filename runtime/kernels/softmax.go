@@ -88,9 +88,6 @@ func softmaxRowFloat(x, y []float32, beta float32) {
 }
 
 func softmaxQuant(cfg *Config, p SoftmaxParams, in, out *tensor.Tensor, outer, depth int) (Kernel, error) {
-	if cfg.Arithmetic != Reference {
-		return nil, unsupportedf("%s arithmetic", cfg.Arithmetic)
-	}
 	if err := CheckQuantized("input", in); err != nil {
 		return nil, err
 	}
@@ -252,9 +249,6 @@ func LogSoftmax(cfg *Config, in, out *tensor.Tensor) (Kernel, error) {
 }
 
 func logSoftmaxQuant(cfg *Config, in, out *tensor.Tensor, outer, depth int) (Kernel, error) {
-	if cfg.Arithmetic != Reference {
-		return nil, unsupportedf("%s arithmetic", cfg.Arithmetic)
-	}
 	if err := CheckQuantized("input", in); err != nil {
 		return nil, err
 	}

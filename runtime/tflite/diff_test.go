@@ -591,6 +591,7 @@ func diffRunCase(t *testing.T, c *diffCase, st *diffStats, strict bool) {
 		}
 		diffCompare(t, c.gen, k, o, want, st)
 	}
+	diffLiteRT(t, c.gen, model, inputs, oracleOuts)
 }
 
 // diffCompare compares output k with the oracle's bytes.

@@ -39,9 +39,16 @@
 // multipliers (QuantizeMultiplier) and MultiplyByQuantizedMultiplier's
 // double rounding, gemmlowp's fixed-point exp/logistic/tanh, so int8
 // results are bit-exact with TFLite Micro. This is the default
-// (Options.Arithmetic = Reference). A second mode, LiteRT, will reproduce
-// XNNPACK's float-based requantization so that results match the official
-// runtime's CPU path byte for byte; kernels receive the mode at prepare
-// time and choose their epilogue from it. Float kernels accumulate in
-// float32 in the reference kernels' order.
+// (Options.Arithmetic = Reference). The second mode, LiteRT, reproduces
+// what the official runtime computes on its CPU path with XNNPACK: fp32
+// requantization (float32 scale, round half to even) for CONV_2D,
+// DEPTHWISE_CONV_2D, FULLY_CONNECTED and MUL, XNNPACK's fixed-point scheme
+// for ADD and SUB, float32-built lookup tables for LOGISTIC and TANH, and
+// TFLite's reference kernels for the ops XNNPACK leaves to TFLite. It is
+// bit-exact with the oracle on testdata/golden and on the differential
+// tests; operators whose XNNPACK scheme is not implemented yet (quantized
+// MEAN/SUM, requantizing QUANTIZE, TRANSPOSE_CONV, quantized
+// RESIZE_BILINEAR) return ErrUnsupported in that mode. Kernels receive the
+// mode at prepare time and choose their epilogue from it. Float kernels
+// accumulate in float32 in the reference kernels' order.
 package tflite
