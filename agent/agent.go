@@ -25,6 +25,7 @@ import (
 	"github.com/edged-dev/edged/agent/cache"
 	"github.com/edged-dev/edged/agent/canary"
 	"github.com/edged-dev/edged/agent/config"
+	"github.com/edged-dev/edged/agent/fleet"
 	"github.com/edged-dev/edged/agent/infer"
 	"github.com/edged-dev/edged/agent/link"
 	"github.com/edged-dev/edged/agent/localapi"
@@ -55,6 +56,8 @@ type Agent struct {
 
 	// link connects to the fleet when fleet.broker is set (else nil).
 	link *link.Link
+	// dl builds the models' delegate chains (delegate.go).
+	dl *delegateSet
 	// ota takes model deployments when ota.root_key is set too (else nil).
 	ota *deployer
 	// rollouts are candidates under evaluation beside the served version
@@ -84,6 +87,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 		}
 		a.link = l
 	}
+	a.dl = newDelegateSet(cfg.Delegates, a.reg, log, a.delegateEvent)
 	var fromStore map[string]bool
 	if cfg.OTA.Enabled(&cfg.Fleet) {
 		var err error
@@ -111,7 +115,18 @@ func New(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 			return nil, err
 		}
 	}
+	a.dl.armFake()
 	return a, nil
+}
+
+// delegateEvent queues a delegate chain's event for the fleet.
+func (a *Agent) delegateEvent(ev fleet.Event) {
+	if a.link == nil {
+		return
+	}
+	if _, err := a.link.Event(ev); err != nil {
+		a.log.Warn("delegate event not queued", "model", ev.Model, "err", err)
+	}
 }
 
 // openCache opens the model's result cache under state_dir/cache.
@@ -153,6 +168,9 @@ func (a *Agent) Close() {
 		if a.ota != nil {
 			a.ota.close()
 		}
+		if a.dl != nil {
+			a.dl.close()
+		}
 		if a.link != nil {
 			if err := a.link.Close(); err != nil {
 				a.log.Warn("closing outbox", "err", err)
@@ -180,7 +198,7 @@ func (a *Agent) prepareModel(mc config.Model) (*servedModel, error) {
 	if mc.Ensemble != nil {
 		s, err = a.loadEnsemble(mc)
 	} else {
-		s, err = loadModel(a.cfg, mc, a.reg, a.log)
+		s, err = loadModel(a.cfg, mc, a.reg, a.log, a.dl)
 	}
 	if err != nil {
 		return nil, err
@@ -408,6 +426,9 @@ type ModelStatus struct {
 	Drift string `json:"drift,omitempty"`
 	// Canary is the candidate under evaluation, if any.
 	Canary *CanaryStatus `json:"canary,omitempty"`
+	// Delegates has one line per backend of the model's chain, in order,
+	// the CPU fallback last, with its state and the reason.
+	Delegates []DelegateStatus `json:"delegates"`
 }
 
 // CacheStatus is a model's result cache in Status.
@@ -435,6 +456,7 @@ func (a *Agent) Status() any {
 		if r := a.rollouts[s.info.Name]; r != nil {
 			ms.Canary = r.statusView()
 		}
+		ms.Delegates = s.delegateStatus()
 		st.Models = append(st.Models, ms)
 	}
 	a.mu.RUnlock()
@@ -472,7 +494,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		Token: token, MaxRequestBytes: a.cfg.HTTP.MaxRequestBytes, RequestTimeout: a.cfg.HTTP.RequestTimeout.D(),
 		Gatherer: a.reg, Registerer: a.reg, Pprof: pprof, Log: a.log,
 		Drift: func() any { return a.Drift() }, DriftPlots: func() []localapi.DriftPlot { return a.driftPlots(3) },
-		Feedback: a.canaryFeedback, Canary: a.canaryLines,
+		Feedback: a.canaryFeedback, Canary: a.canaryLines, Delegates: a.delegateLines,
 	})
 	ln, err := net.Listen("tcp", a.cfg.HTTP.Listen)
 	if err != nil {

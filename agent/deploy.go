@@ -5,7 +5,8 @@ package agent
 //
 // A deploy command carries a signed manifest. The deployer verifies it
 // against the root key with the store's highest version as the replay
-// bound, fetches the cpu variant over MQTT (or its https URL) with
+// bound, fetches the cpu variant (and the edgetpu variant when an Edge
+// TPU here would run it) over MQTT (or its https URL) with
 // resume, checks its sha256 and size against the manifest, stages it in
 // ota/store, loads it and runs a smoke inference on zero inputs within
 // ota.smoke_timeout, and only then promotes it and swaps it in; requests
@@ -79,6 +80,9 @@ const (
 	fileManifest = "manifest.json"
 	fileLabels   = "labels.txt"
 	fileProfile  = "profile.json"
+	// fileEdgeTPU is the edgetpu variant, fetched only when this host's
+	// delegate chain would run it.
+	fileEdgeTPU = "model_edgetpu.tflite"
 )
 
 const (
@@ -350,12 +354,16 @@ func (d *deployer) modelConfig(name string, version uint64) config.Model {
 	v := strconv.FormatUint(version, 10)
 	mc, ok := d.a.configModel(name)
 	if ok {
-		mc.Path, mc.Version = path, v
+		// The config's variants are of the config's version.
+		mc.Path, mc.Version, mc.Variants = path, v, nil
 	} else {
 		mc = config.NewModel(name, path, v)
 	}
 	if p := d.st.Path(name, version, fileLabels); exists(p) {
 		mc.Labels = p
+	}
+	if p := d.st.Path(name, version, fileEdgeTPU); exists(p) {
+		mc.Variants = map[string]string{bundle.VariantEdgeTPU: p}
 	}
 	if p := d.st.Path(name, version, fileProfile); exists(p) {
 		dc := config.Drift{}
@@ -574,8 +582,9 @@ func (d *deployer) runDeploy(ctx context.Context, cmd fleet.Command) outcome {
 	}
 	blob, ok := m.Blob(bundle.VariantCPU)
 	if !ok {
-		// Other variants need a delegate this agent does not have.
-		out.state, out.check, out.reason = fleet.StatusRejected, "variant", fmt.Sprintf("manifest has no %q variant; this device runs models on the cpu", bundle.VariantCPU)
+		// An accelerator variant alone leaves nothing to fall back on
+		// when the accelerator fails; the old version keeps serving.
+		out.state, out.check, out.reason = fleet.StatusRejected, "variant", fmt.Sprintf("manifest has no %q variant; every model needs one as its CPU fallback", bundle.VariantCPU)
 		return out
 	}
 	if blob.Size > d.maxBlob {
@@ -595,6 +604,21 @@ func (d *deployer) runDeploy(ctx context.Context, cmd fleet.Command) outcome {
 	if err := verifyFile(path, blob); err != nil {
 		return d.failed(out, err)
 	}
+	// The edgetpu variant too, when an Edge TPU here would run it.
+	var tpuPath string
+	if tb, ok := m.Blob(bundle.VariantEdgeTPU); ok && tb.Size <= d.maxBlob && d.a.dl.present(ctx, bundle.VariantEdgeTPU) {
+		tpuPath, err = d.fetch(ctx, cmd, tb)
+		if ctx.Err() != nil {
+			return outcome{}
+		}
+		if err == nil {
+			defer os.Remove(tpuPath)
+			err = verifyFile(tpuPath, tb)
+		}
+		if err != nil {
+			return d.failed(out, err)
+		}
+	}
 	d.status(ctx, cmd, statusVerified, 0, "")
 
 	// A newer deploy replaces a candidate still under evaluation.
@@ -602,7 +626,7 @@ func (d *deployer) runDeploy(ctx context.Context, cmd fleet.Command) outcome {
 	if cur.Active == 0 {
 		d.adopt(m.Name, m.Version)
 	}
-	if err := d.stage(m, cmd.Payload, path); err != nil {
+	if err := d.stage(m, cmd.Payload, path, tpuPath); err != nil {
 		return d.failed(out, err)
 	}
 	d.status(ctx, cmd, statusStaged, 0, "")
@@ -729,13 +753,21 @@ func verifyFile(path string, blob sign.Blob) error {
 
 // stage writes the model, the manifest and what the manifest carries
 // into the store; a failure leaves nothing staged.
-func (d *deployer) stage(m *sign.Manifest, raw []byte, path string) error {
+func (d *deployer) stage(m *sign.Manifest, raw []byte, path, tpuPath string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
 	files := []store.File{{Name: fileModel, Data: f}, {Name: fileManifest, Data: bytes.NewReader(raw)}}
+	if tpuPath != "" {
+		tf, err := os.Open(tpuPath)
+		if err != nil {
+			return err
+		}
+		defer tf.Close()
+		files = append(files, store.File{Name: fileEdgeTPU, Data: tf})
+	}
 	if len(m.Labels) > 0 {
 		files = append(files, store.File{Name: fileLabels, Data: strings.NewReader(strings.Join(m.Labels, "\n") + "\n")})
 	}

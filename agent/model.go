@@ -18,6 +18,7 @@ import (
 	"github.com/edged-dev/edged/agent/batch"
 	"github.com/edged-dev/edged/agent/config"
 	"github.com/edged-dev/edged/agent/infer"
+	"github.com/edged-dev/edged/delegates"
 	"github.com/edged-dev/edged/runtime/tensor"
 	"github.com/edged-dev/edged/runtime/tflite"
 )
@@ -42,6 +43,13 @@ type servedModel struct {
 	// drift watches the inputs and outputs when the model has a profile.
 	drift *driftMonitor
 	stats modelCounters
+	// chain, when set, runs every request through the delegate chain
+	// (accelerators, then the CPU) instead of the instances' interpreters;
+	// first is its first backend and falls counts requests served by a
+	// later one.
+	chain *delegates.Chain
+	first string
+	falls prometheus.Counter
 }
 
 // instance is one interpreter of a model and the batcher feeding it.
@@ -56,7 +64,13 @@ type instance struct {
 	mu        sync.Mutex // guards it and byBatch (one batch at a time anyway)
 }
 
-func loadModel(c *config.Config, mc config.Model, reg prometheus.Registerer, log *slog.Logger) (*servedModel, error) {
+// loadModel loads a model; dl, when set, builds its delegate chain.
+func loadModel(c *config.Config, mc config.Model, reg prometheus.Registerer, log *slog.Logger, dl *delegateSet) (*servedModel, error) {
+	if mc.Path == "" && len(mc.Variants) > 0 {
+		// Only accelerator variants: nothing to fall back on.
+		_, _, err := delegates.Plan([]delegates.Backend{delegates.CPU{}}, variantNames(mc))
+		return nil, fmt.Errorf("model %q: %w", mc.Name, err)
+	}
 	path := c.Path(mc.Path)
 	m, err := tflite.LoadFile(path)
 	if err != nil {
@@ -78,7 +92,24 @@ func loadModel(c *config.Config, mc config.Model, reg prometheus.Registerer, log
 	if err != nil {
 		return nil, fmt.Errorf("model %q: %w", mc.Name, err)
 	}
+	if dl != nil {
+		if s.chain, err = dl.chain(c, mc, s.opts, mc.Instances); err != nil {
+			return nil, fmt.Errorf("model %q: %w", mc.Name, err)
+		}
+	}
+	loaded := false
+	defer func() {
+		if !loaded {
+			s.closeChain()
+		}
+	}()
 	for i := 0; i < mc.Instances; i++ {
+		if s.chain != nil && i > 0 {
+			// The chain holds the interpreters; instance 0's describes
+			// the model and proves it invokes.
+			s.instances = append(s.instances, &instance{s: s, byBatch: map[int]*tflite.Interpreter{}})
+			continue
+		}
 		it, err := tflite.NewInterpreter(m, s.opts)
 		if err != nil {
 			return nil, fmt.Errorf("model %q: %w", mc.Name, err)
@@ -109,7 +140,12 @@ func loadModel(c *config.Config, mc config.Model, reg prometheus.Registerer, log
 		}
 		s.info.Labels = labels
 	}
-	if mc.Batch.MaxBatch > 1 {
+	if s.chain != nil {
+		st := s.chain.Status()
+		s.first = st[0].Delegate
+		s.falls = dl.falls.WithLabelValues(mc.Name, s.first)
+	}
+	if mc.Batch.MaxBatch > 1 && s.chain == nil {
 		probe, err := tflite.NewInterpreter(m, s.opts)
 		if err == nil {
 			err = resizeBatch(probe, mc.Batch.MaxBatch)
@@ -130,6 +166,7 @@ func loadModel(c *config.Config, mc config.Model, reg prometheus.Registerer, log
 		in.batcher = batch.New(in, batch.Options{MaxBatch: mc.Batch.MaxBatch, MaxDelay: mc.Batch.MaxDelay.D(), QueueCapacity: perInstance, Overload: policy, Metrics: met})
 		s.batchers = append(s.batchers, in.batcher)
 	}
+	loaded = true
 	return s, nil
 }
 
@@ -254,6 +291,30 @@ func (s *servedModel) close(ctx context.Context) {
 	if s.drift != nil {
 		s.drift.close()
 	}
+	s.closeChain()
+}
+
+// closeChain closes the delegate chain after the batchers stopped.
+func (s *servedModel) closeChain() {
+	if s.chain == nil {
+		return
+	}
+	if err := s.chain.Close(); err != nil {
+		slog.Warn("closing the delegate chain", "model", s.info.Name, "err", err)
+	}
+}
+
+// variantNames maps a model's variants to placeholders, enough for Plan
+// to say which are missing.
+func variantNames(mc config.Model) map[string][]byte {
+	v := map[string][]byte{}
+	for name := range mc.Variants {
+		v[name] = nil
+	}
+	if mc.Path != "" {
+		v["cpu"] = nil
+	}
+	return v
 }
 
 // InvokeBatch implements batch.Invoker: a batch of n > 1 requests runs as
@@ -292,6 +353,10 @@ func (in *instance) InvokeBatch(ctx context.Context, reqs [][]infer.Tensor) ([][
 	for k, req := range reqs {
 		if err := ctx.Err(); err != nil {
 			errs[k] = err
+			continue
+		}
+		if in.s.chain != nil {
+			outs[k], errs[k] = in.s.invokeChain(ctx, req)
 			continue
 		}
 		for i, t := range req {

@@ -48,6 +48,8 @@ type Config struct {
 	Drift Drift `yaml:"drift"`
 	// OTA takes signed model deployments over the fleet link.
 	OTA OTA `yaml:"ota"`
+	// Delegates chooses accelerators and the CPU fallback (delegates.go).
+	Delegates Delegates `yaml:"delegates"`
 
 	// dir is the directory of the file; relative paths resolve against it.
 	dir string
@@ -98,8 +100,13 @@ type Model struct {
 	Name string `yaml:"name"`
 	// Version label; defaults to "1".
 	Version string `yaml:"version"`
-	// Path of the .tflite file.
+	// Path of the .tflite file: the cpu variant, which every model needs
+	// as its fallback.
 	Path string `yaml:"path"`
+	// Variants are other compilations of the model by backend name
+	// ("edgetpu": a file compiled by edgetpu_compiler), run when that
+	// backend is present and healthy.
+	Variants map[string]string `yaml:"variants"`
 	// Labels is an optional file with one class label per line.
 	Labels string `yaml:"labels"`
 	// Threads per inference; 0 takes runtime.threads.
@@ -322,6 +329,7 @@ func (c *Config) setDefaults() {
 	}
 	c.setFleetDefaults()
 	c.setOTADefaults()
+	c.setDelegatesDefaults()
 	for i := range c.Models {
 		c.Models[i].setDefaults()
 	}
@@ -478,9 +486,12 @@ func (c *Config) Validate() error {
 			default:
 				bad(p+".ensemble.combine", "is %q; want mean, vote or concat", m.Ensemble.Combine)
 			}
-		} else if m.Path == "" {
+		} else if m.Path == "" && len(m.Variants) == 0 {
+			// With variants only, loading refuses it and says why: no
+			// cpu variant to fall back on.
 			bad(p+".path", "must be set")
 		}
+		validateVariants(p, m, bad)
 		if m.Threads < 0 || m.Threads > 256 {
 			bad(p+".threads", "is %d; want 0 (runtime default) to 256", m.Threads)
 		}
@@ -556,6 +567,7 @@ func (c *Config) Validate() error {
 	}
 	c.validateFleet(bad)
 	c.validateOTA(bad)
+	c.validateDelegates(bad)
 	return errors.Join(errs...)
 }
 

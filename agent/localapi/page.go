@@ -8,6 +8,8 @@ type statusPage struct {
 	Models []modelMetadata
 	Drift  []DriftPlot
 	Canary []string
+	// Delegates: one line per backend of each model's delegate chain.
+	Delegates []string
 }
 
 var indexTmpl = template.Must(template.New("index").Parse(`<!doctype html>
@@ -30,6 +32,8 @@ th{background:#f4f4f4}.ok{color:#080}.bad{color:#b00}code{background:#f4f4f4;pad
 </table>
 <p>Infer: <code>POST /v2/models/{{.Name}}/infer</code></p>
 {{else}}<p>No models configured.</p>{{end}}
+{{if .Delegates}}<h2>Delegates</h2>
+<ul>{{range .Delegates}}<li>{{.}}</li>{{end}}</ul>{{end}}
 {{if .Canary}}<h2>Canary</h2>
 <ul>{{range .Canary}}<li>{{.}}</li>{{end}}</ul>{{end}}
 {{if .Drift}}<h2>Drift</h2>

@@ -55,6 +55,9 @@ type Options struct {
 	// page one line per candidate model under evaluation.
 	Feedback func(context.Context, Feedback) error
 	Canary   func() []string
+	// Delegates gives the status page one line per backend of every
+	// model's delegate chain (state and reason).
+	Delegates func() []string
 }
 
 // Server is the HTTP handler.
@@ -276,6 +279,9 @@ func metadataOf(mi infer.ModelInfo) modelMetadata {
 func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	page := statusPage{Status: s.b.Status(), Ready: s.b.Ready()}
+	if s.opts.Delegates != nil {
+		page.Delegates = s.opts.Delegates()
+	}
 	if s.opts.Canary != nil {
 		page.Canary = s.opts.Canary()
 	}

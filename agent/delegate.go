@@ -1,0 +1,288 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/edged-dev/edged/agent/config"
+	"github.com/edged-dev/edged/agent/fleet"
+	"github.com/edged-dev/edged/agent/infer"
+	"github.com/edged-dev/edged/delegates"
+	"github.com/edged-dev/edged/delegates/delegatetest"
+	"github.com/edged-dev/edged/delegates/litert"
+	"github.com/edged-dev/edged/runtime/tensor"
+	"github.com/edged-dev/edged/runtime/tflite"
+)
+
+// probeAtLoad bounds the probe that decides whether a backend the model
+// has no variant of joins its chain.
+const probeAtLoad = 2 * time.Second
+
+// delegateSet builds every model's delegate chain and reports what the
+// chains do: the health gauge, the fallback counter, log lines and fleet
+// events. One per agent.
+type delegateSet struct {
+	cfg     config.Delegates
+	log     *slog.Logger
+	healthy *prometheus.GaugeVec
+	falls   *prometheus.CounterVec
+	// emit sends an event over the fleet link (nil without one).
+	emit func(fleet.Event)
+
+	// fake stands in for the edgetpu backend when delegates.fake is on;
+	// like a device it is shared by every model.
+	fake      *delegatetest.Accelerator
+	mu        sync.Mutex
+	healTimer *time.Timer
+	closed    bool
+}
+
+func newDelegateSet(cfg config.Delegates, reg prometheus.Registerer, log *slog.Logger, emit func(fleet.Event)) *delegateSet {
+	d := &delegateSet{cfg: cfg, log: log, emit: emit}
+	d.healthy = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "edged_delegate_healthy", Help: "1 when the backend serves the model, 0 when it is absent or failed and the next one in the chain serves."}, []string{"model", "delegate"})
+	d.falls = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edged_delegate_fallbacks_total", Help: "Requests served further down the chain than the model's first backend (the delegate label)."}, []string{"model", "delegate"})
+	reg.MustRegister(d.healthy, d.falls)
+	if f := cfg.Fake; f != nil && f.Enabled {
+		d.fake = delegatetest.New(f.Name, delegates.CPU{})
+	}
+	return d
+}
+
+// armFake starts the fake's failure countdown once every model is loaded,
+// so that the chains' check calls at load time are not counted.
+func (d *delegateSet) armFake() {
+	if d.fake != nil && d.cfg.Fake.Mode == "fail_after" {
+		d.fake.FailAfter(d.cfg.Fake.FailAfter)
+	}
+}
+
+func (d *delegateSet) close() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.closed = true
+	if d.healTimer != nil {
+		d.healTimer.Stop()
+	}
+}
+
+// fakeBackend runs the cpu variant: the fake computes with the CPU.
+type fakeBackend struct{ *delegatetest.Accelerator }
+
+func (fakeBackend) Variants() []string { return []string{"cpu"} }
+
+// backend returns the backend called name; opts configure the CPU.
+func (d *delegateSet) backend(name string, opts *tflite.Options) delegates.Backend {
+	switch {
+	case name == "cpu":
+		return delegates.CPU{Options: opts}
+	case name == litert.EdgeTPU && d.fake != nil:
+		return fakeBackend{d.fake}
+	}
+	l := d.cfg.LiteRT
+	return litert.New(name, litert.Options{Paths: litert.Paths{TFLite: l.TFLite, EdgeTPU: l.EdgeTPU, GPU: l.GPU}, Device: l.Device, Threads: opts.Threads})
+}
+
+// chain builds a model's delegate chain from delegates.prefer and the
+// model's variants, or returns nil when the CPU alone would serve (the
+// agent's own batched interpreters do that faster). A backend joins when
+// the model has a variant of its own for it (so an absent Edge TPU is
+// reported and probed again: USB devices come back) or when it probes
+// present now; the others would only run the cpu variant on a device
+// that is not there.
+func (d *delegateSet) chain(c *config.Config, mc config.Model, opts *tflite.Options, runners int) (*delegates.Chain, error) {
+	variants := map[string][]byte{}
+	if mc.Path != "" {
+		b, err := os.ReadFile(c.Path(mc.Path))
+		if err != nil {
+			return nil, err
+		}
+		variants["cpu"] = b
+	}
+	for v, p := range mc.Variants {
+		b, err := os.ReadFile(c.Path(p))
+		if err != nil {
+			return nil, fmt.Errorf("variants.%s: %w", v, err)
+		}
+		variants[v] = b
+	}
+	var prefer []delegates.Backend
+	for _, name := range d.cfg.Prefer {
+		b := d.backend(name, opts)
+		if name != "cpu" && mc.Variants[name] == "" && !(name == litert.EdgeTPU && d.fake != nil) {
+			ctx, cancel := context.WithTimeout(context.Background(), probeAtLoad)
+			ok, err := b.Probe(ctx)
+			cancel()
+			if !ok || err != nil {
+				continue
+			}
+		}
+		prefer = append(prefer, b)
+	}
+	links, skipped, err := delegates.Plan(prefer, variants)
+	if err != nil {
+		return nil, err
+	}
+	if len(skipped) > 0 {
+		d.log.Debug("backends without a variant of the model", "model", mc.Name, "skipped", skipped)
+	}
+	if len(links) == 1 {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*delegates.DefaultProbeTimeout)
+	defer cancel()
+	return delegates.NewChain(ctx, mc.Name, links, &delegates.Options{
+		AttemptTimeout: d.cfg.AttemptTimeout.D(),
+		BackoffInitial: d.cfg.BackoffInitial.D(),
+		BackoffMax:     d.cfg.BackoffMax.D(),
+		// As many CPU interpreters as the model has instances.
+		FallbackRunners: runners,
+		OnEvent:         d.event,
+		OnHealth: func(model, delegate string, ok bool) {
+			v := 0.0
+			if ok {
+				v = 1
+			}
+			d.healthy.WithLabelValues(model, delegate).Set(v)
+		},
+	})
+}
+
+// event logs a chain's state change, sends it to the fleet and schedules
+// the fake's recovery.
+func (d *delegateSet) event(e delegates.Event) {
+	attrs := []any{"model", e.Model, "delegate", e.Delegate, "variant", e.Variant}
+	switch {
+	case e.To == delegates.Healthy:
+		d.log.Info("delegate back in use", append(attrs, "from", e.From)...)
+	case e.From == e.To:
+		// A failed re-probe: no news for the fleet.
+		d.log.Info("delegate still out of use", append(attrs, "state", e.To, "reason", e.Reason, "next_probe", e.Next)...)
+		return
+	default:
+		d.log.Warn("delegate out of use; the next backend in the chain serves", append(attrs, "state", e.To, "reason", e.Reason)...)
+	}
+	if d.emit != nil {
+		detail, _ := json.Marshal(map[string]any{
+			"delegate": e.Delegate, "variant": e.Variant, "from": e.From.String(), "to": e.To.String(), "reason": e.Reason,
+		})
+		d.emit(fleet.Event{Kind: "delegate", Model: e.Model, Time: e.Time.UTC(), Detail: detail})
+	}
+	if d.fake == nil || e.Delegate != d.fake.Name() || e.To == delegates.Healthy {
+		return
+	}
+	after := d.cfg.Fake.RecoverAfter.D()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if after > 0 && d.healTimer == nil && !d.closed {
+		d.healTimer = time.AfterFunc(after, func() {
+			d.log.Info("fake accelerator heals", "delegate", d.fake.Name())
+			d.fake.Recover()
+		})
+	}
+}
+
+// invokeChain runs one request through the model's chain and counts a
+// fallback when a backend other than the first answered.
+func (s *servedModel) invokeChain(ctx context.Context, req []infer.Tensor) ([]infer.Tensor, error) {
+	ins := make([]tensor.Tensor, len(req))
+	for i, t := range req {
+		spec := s.info.Inputs[i]
+		ins[i] = tensor.Tensor{Type: spec.DType, Shape: spec.Shape, Data: t.Data}
+	}
+	outs := make([]tensor.Tensor, len(s.info.Outputs))
+	served, err := s.chain.Run(ctx, ins, outs)
+	if err != nil {
+		if errors.Is(err, delegates.ErrBadInput) {
+			return nil, fmt.Errorf("%w: %w", infer.ErrBadInput, err)
+		}
+		return nil, err
+	}
+	if served != s.first {
+		s.falls.Inc()
+	}
+	res := make([]infer.Tensor, len(outs))
+	for j, o := range outs {
+		res[j] = infer.Tensor{Name: s.info.Outputs[j].Name, DType: o.Type, Shape: slices.Clone(o.Shape), Data: o.Data}
+	}
+	return res, nil
+}
+
+// DelegateStatus is one backend of a model's chain in Status.
+type DelegateStatus struct {
+	Delegate  string    `json:"delegate"`
+	Variant   string    `json:"variant"`
+	Fallback  bool      `json:"fallback,omitempty"`
+	State     string    `json:"state"`
+	Reason    string    `json:"reason,omitempty"`
+	Since     time.Time `json:"since"`
+	NextProbe time.Time `json:"next_probe,omitzero"`
+	Served    uint64    `json:"served"`
+	Failures  uint64    `json:"failures"`
+}
+
+// delegateStatus reports the model's chain; a model without one is served
+// by the CPU alone.
+func (s *servedModel) delegateStatus() []DelegateStatus {
+	if s.chain == nil {
+		return []DelegateStatus{{Delegate: "cpu", Variant: "cpu", Fallback: true, State: delegates.Healthy.String(), Since: s.loaded}}
+	}
+	var out []DelegateStatus
+	for _, st := range s.chain.Status() {
+		out = append(out, DelegateStatus{
+			Delegate: st.Delegate, Variant: st.Variant, Fallback: st.Fallback, State: st.State.String(), Reason: st.Reason,
+			Since: st.Since, NextProbe: st.NextProbe, Served: st.Served, Failures: st.Failures,
+		})
+	}
+	return out
+}
+
+// delegateLines gives the status page one line per backend of every
+// model that has a chain.
+func (a *Agent) delegateLines() []string {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	names := make([]string, 0, len(a.models))
+	for name, s := range a.models {
+		if s.chain != nil {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	var lines []string
+	for _, name := range names {
+		s := a.models[name]
+		for _, st := range s.delegateStatus() {
+			l := fmt.Sprintf("%s · %s (%s variant): %s, %d served, %d failed", s.info.Name, st.Delegate, st.Variant, st.State, st.Served, st.Failures)
+			if st.Fallback {
+				l += " · fallback"
+			}
+			if st.Reason != "" {
+				l += " — " + st.Reason
+			}
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}
+
+// present reports whether a backend that delegates.prefer lists is on
+// this host now, so that OTA fetches its variant; the fake computes from
+// the cpu variant and needs none.
+func (d *delegateSet) present(ctx context.Context, name string) bool {
+	if d == nil || !slices.Contains(d.cfg.Prefer, name) || (name == litert.EdgeTPU && d.fake != nil) {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, probeAtLoad)
+	defer cancel()
+	ok, err := d.backend(name, &tflite.Options{Threads: 1}).Probe(ctx)
+	return ok && err == nil
+}
