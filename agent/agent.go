@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/edged-dev/edged/boards"
 	"log/slog"
 	"net"
 	"net/http"
@@ -41,6 +42,7 @@ type Agent struct {
 	log     *slog.Logger
 	reg     *prometheus.Registry
 	started time.Time
+	board   boards.Board
 
 	mu     sync.RWMutex
 	models map[string]*servedModel
@@ -79,6 +81,11 @@ func New(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 	a.modelInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "edged_model_info", Help: "Served models (value 1) with version and sha256."}, []string{"model", "version", "sha256"})
 	a.cacheHit = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "edged_cache_hit_duration_seconds", Help: "Time to answer a request from the result cache.", Buckets: prometheus.ExponentialBuckets(5e-6, 2, 16)}, []string{"model"})
 	a.reg.MustRegister(a.inferTotal, a.inferDuration, a.modelInfo, a.cacheHit)
+	a.board = detectBoard(log)
+	if cfg.Runtime.Threads == 0 {
+		// runtime.threads: 0 means the board's default.
+		cfg.Runtime.Threads = a.board.DefaultThreads()
+	}
 	a.driftG = newDriftGauges(a.reg)
 	if cfg.Fleet.Enabled() {
 		l, err := a.newLink()
@@ -404,6 +411,7 @@ type Status struct {
 	Started   time.Time         `json:"started"`
 	UptimeSec float64           `json:"uptime_s"`
 	Ready     bool              `json:"ready"`
+	Board     boards.Board      `json:"board"`
 	Models    []ModelStatus     `json:"models"`
 	HTTP      string            `json:"http"`
 	Extra     map[string]string `json:"extra,omitempty"`
@@ -441,7 +449,7 @@ type CacheStatus struct {
 
 // Status reports the agent's state.
 func (a *Agent) Status() any {
-	st := Status{Version: Version, DeviceID: a.cfg.Device.ID, Started: a.started, UptimeSec: time.Since(a.started).Seconds(), Ready: a.Ready(), HTTP: a.cfg.HTTP.Listen}
+	st := Status{Version: Version, DeviceID: a.cfg.Device.ID, Started: a.started, UptimeSec: time.Since(a.started).Seconds(), Ready: a.Ready(), Board: a.board, HTTP: a.cfg.HTTP.Listen}
 	a.mu.RLock()
 	for _, s := range a.models {
 		ms := ModelStatus{Name: s.info.Name, Version: s.info.Version, SHA256: s.info.SHA256, Path: s.info.Path, Loaded: s.loaded,

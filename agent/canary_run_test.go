@@ -48,6 +48,25 @@ func loadGolden(t *testing.T) []goldenIO {
 // tests share two cores with other work.
 const testPolicy = `{"min_samples": 50, "sample_rate": 1, "canary_fraction": 0.5, "max_latency_ratio": 20}`
 
+// untilPhase drives requests only until the model's machine itself is in
+// phase ph, then idles: the status message lags behind the machine, and
+// an identical candidate given min_samples canary requests would be
+// promoted before the test looks at its canary.
+func untilPhase(a *Agent, name string, ph canary.Phase, drive func()) func() {
+	return func() {
+		if r := a.ota.rolloutOf(name); r != nil {
+			r.mu.Lock()
+			cur := r.m.Phase()
+			r.mu.Unlock()
+			if cur == ph {
+				time.Sleep(10 * time.Millisecond)
+				return
+			}
+		}
+		drive()
+	}
+}
+
 // withPolicy sets a bundle's canary policy.
 func withPolicy(p string) func(*bundle.Spec) {
 	return func(s *bundle.Spec) { s.Policy = json.RawMessage(p) }
@@ -138,7 +157,7 @@ func TestCanaryPromote(t *testing.T) {
 	if cs := canaryOf(t, ra.a); cs == nil || cs.Phase != "shadow" || cs.Candidate != "2" {
 		t.Fatalf("in shadow: /v1/status canary %+v; want phase shadow, candidate 2", cs)
 	}
-	e.waitState("c1", statusCanary, 30*time.Second, dr.batch)
+	e.waitState("c1", statusCanary, 30*time.Second, untilPhase(ra.a, "person", canary.PhaseCanary, dr.batch))
 	cs := canaryOf(t, ra.a)
 	if cs == nil || cs.Figures.Shadow.Samples < 50 || cs.Agreement != 1 || cs.Last == nil || !strings.Contains(cs.Last.Reason, "shadow passed") {
 		t.Fatalf("in canary: /v1/status canary %+v; want >= 50 shadow samples, agreement 1 and the reason of the advance", cs)
@@ -274,7 +293,7 @@ func TestCanaryFeedback(t *testing.T) {
 	}
 
 	e.deploy("f1", e.bundleOf(2, "person_detect.tflite", withPolicy(testPolicy)))
-	e.waitState("f1", statusCanary, 60*time.Second, dr.batch)
+	e.waitState("f1", statusCanary, 60*time.Second, untilPhase(ra.a, "person", canary.PhaseCanary, dr.batch))
 
 	// The arm of a request id, as the rollout's sampler assigns it (seed:
 	// the candidate's sha256 prefix).
@@ -341,7 +360,7 @@ func TestCanaryRestart(t *testing.T) {
 	g := loadGolden(t)
 	dr := &driver{t: t, a: ra.a, g: g, check: true}
 	e.deploy("r1", e.bundleOf(2, "person_detect.tflite", withPolicy(testPolicy)))
-	e.waitState("r1", statusCanary, 60*time.Second, dr.batch)
+	e.waitState("r1", statusCanary, 60*time.Second, untilPhase(ra.a, "person", canary.PhaseCanary, dr.batch))
 	dr.check = false
 	for range 20 { // fewer than min_samples on the candidate arm
 		dr.one()

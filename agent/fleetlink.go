@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -68,7 +67,10 @@ func (a *Agent) Link() *link.Link { return a.link }
 
 // birth is the retained state message published at each connection.
 func (a *Agent) birth() fleet.State {
-	st := fleet.State{Version: Version, Board: runtime.GOOS + "/" + runtime.GOARCH, Uptime: int64(time.Since(a.started) / time.Second)}
+	st := fleet.State{Version: Version, Board: a.board.Summary(), Uptime: int64(time.Since(a.started) / time.Second)}
+	for _, acc := range a.board.Accelerators {
+		st.Accelerators = append(st.Accelerators, acc.Kind+" "+acc.Path)
+	}
 	for _, mi := range a.Models() {
 		st.Models = append(st.Models, fleet.ModelState{Name: mi.Name, Active: mi.Version})
 	}

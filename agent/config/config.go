@@ -64,7 +64,7 @@ type Device struct {
 
 // RuntimeCfg are defaults for the inference runtime.
 type RuntimeCfg struct {
-	// Threads per inference; 0 picks the number of CPUs (at most 4).
+	// Threads per inference; 0 takes the board's default (boards.Board.DefaultThreads).
 	Threads int `yaml:"threads"`
 	// Arithmetic is "reference" (TFLite reference kernels) or "litert".
 	Arithmetic string `yaml:"arithmetic"`
