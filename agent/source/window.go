@@ -120,7 +120,13 @@ func encodeValues(vals []float64, spec infer.TensorSpec) ([]byte, error) {
 			return nil, fmt.Errorf("value %d: %w", i, errNotFinite)
 		}
 		if spec.DType == tensor.Float32 {
-			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(float32(v)))
+			// A finite float64 beyond float32's range would reach the model
+			// as an infinity.
+			f := float32(v)
+			if math.IsInf(float64(f), 0) {
+				return nil, fmt.Errorf("value %d is %g: %w as float32", i, v, errNotFinite)
+			}
+			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(f))
 			continue
 		}
 		if quant {

@@ -505,7 +505,7 @@ func decodeStarts(b []byte) []time.Time {
 // remove deletes a version's files if no state refers to them any more.
 // Failures are only logged: Open sweeps again.
 func (s *Store) remove(name string, v uint64) {
-	if v == 0 {
+	if v == 0 || checkName("model name", name) != nil {
 		return
 	}
 	m, _, err := s.Model(name)
@@ -647,7 +647,9 @@ func openChecked(path string, timeout time.Duration) (db *bolt.DB, err error) {
 					if err := json.Unmarshal(v, &m); err != nil || m.Name != string(k) {
 						return fmt.Errorf("model %q: unreadable state %q", k, v)
 					}
-					return nil
+					// Names become paths (removal of old versions): one
+					// Stage would refuse must not come in through the file.
+					return checkName("model name", m.Name)
 				})
 			}
 			return nil
