@@ -238,7 +238,11 @@ func ReluX(cfg *Config, act Activation, in, out *tensor.Tensor) (Kernel, error) 
 		if err != nil {
 			return nil, err
 		}
-		return actMapFloat(in, out, func(x float32) float32 { return ClampF(x, lo, hi) }), nil
+		clamp := clampF32sKernel()
+		return Func(func() error {
+			clamp(in.Float32s(), out.Float32s(), lo, hi)
+			return nil
+		}), nil
 	}
 	if in.Type == tensor.Int16 && (in.ZeroPoint() != 0 || out.ZeroPoint() != 0) {
 		return nil, unsupportedf("%s int16 with nonzero zero points", op)

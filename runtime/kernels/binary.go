@@ -142,6 +142,13 @@ func binaryFloat(op BinaryOp, p BinaryParams, plan *bcastPlan, a, b, out *tensor
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
+	if op == OpAdd && plan.kind == bcastSame {
+		add := addClampF32sKernel()
+		return Func(func() error {
+			add(a.Float32s()[:plan.n], b.Float32s()[:plan.n], out.Float32s()[:plan.n], lo, hi)
+			return nil
+		}), nil
+	}
 	var f func(x, y float32) float32
 	switch op {
 	case OpAdd:

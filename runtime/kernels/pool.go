@@ -113,10 +113,7 @@ func Pool2D(cfg *Config, p PoolParams, in, out *tensor.Tensor) (Kernel, error) {
 			return nil, fmt.Errorf("%s: %w", p.Kind, err)
 		}
 		if p.Kind == PoolMax {
-			return Func(func() error {
-				maxPool(g, in.Float32s(), out.Float32s(), -math.MaxFloat32, func(v float32) float32 { return ClampF(v, lo, hi) })
-				return nil
-			}), nil
+			return maxPoolFloatKernel(g, in, out, lo, hi), nil
 		}
 		acc := make([]float32, g.depth)
 		return Func(func() error { return avgPoolFloat(g, in.Float32s(), out.Float32s(), acc, lo, hi) }), nil

@@ -1,0 +1,14 @@
+package kernels
+
+// n is a positive multiple of 8.
+//
+//go:noescape
+func clampF32sAsm(x, y *float32, n int, lo, hi float32)
+
+//go:noescape
+func addClampF32sAsm(a, b, y *float32, n int, lo, hi float32)
+
+//go:noescape
+func maxF32sAsm(acc, x *float32, n int)
+
+func eltwiseHaveSIMD() bool { return features.avx2 }

@@ -1,0 +1,17 @@
+//go:build !amd64
+
+package kernels
+
+func clampF32sAsm(x, y *float32, n int, lo, hi float32) {
+	panic("kernels: no SIMD element-wise float loop on this architecture")
+}
+
+func addClampF32sAsm(a, b, y *float32, n int, lo, hi float32) {
+	panic("kernels: no SIMD element-wise float loop on this architecture")
+}
+
+func maxF32sAsm(acc, x *float32, n int) {
+	panic("kernels: no SIMD element-wise float loop on this architecture")
+}
+
+func eltwiseHaveSIMD() bool { return false }
