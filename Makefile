@@ -25,8 +25,15 @@ run:
 	@echo "edged demo: status page http://127.0.0.1:9410/  (Ctrl-C stops)"
 	$(BIN)/edged --config examples/demo.yaml
 
+# The static default flavour for this machine, and the dynamic-delegate
+# flavour of edged (-tags edged_dynamic: TFLite C API, Edge TPU and GPU
+# delegates loaded at run time through purego; linked against glibc only)
+# for linux amd64, arm64 and armv7 (armhf loader path given explicitly).
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
+	GOOS=linux GOARCH=amd64 $(GO) build -trimpath -tags edged_dynamic -ldflags '$(LDFLAGS)' -o $(BIN)/dynamic/linux-amd64/edged ./cmd/edged
+	GOOS=linux GOARCH=arm64 $(GO) build -trimpath -tags edged_dynamic -ldflags '$(LDFLAGS)' -o $(BIN)/dynamic/linux-arm64/edged ./cmd/edged
+	GOOS=linux GOARCH=arm GOARM=7 $(GO) build -trimpath -tags edged_dynamic -ldflags '$(LDFLAGS) -I /lib/ld-linux-armhf.so.3' -o $(BIN)/dynamic/linux-armv7/edged ./cmd/edged
 
 # Static binaries for the boards edged runs on.
 cross:
