@@ -41,6 +41,7 @@ var commands = map[string]command{
 	"update-agent": {"sign an edged binary, push it and send an update-agent command", runUpdateAgent},
 	"rollout":      {"roll a bundle out to the fleet in waves, aborting and rolling back on failures (start, resume, status)", runRollout},
 	"board":        {"print the detected board: model, cores, features, accelerators, thread and delegate defaults", runBoard},
+	"smoketest":    {"on a board: probe every delegate, run models on each backend and compare with the CPU runtime", runSmoketest},
 }
 
 // version is set at link time (-X main.version=...).
