@@ -23,13 +23,19 @@ func gemmVRequantAVX2(t *[gemmVMR][gemmVNR]int32, rows int, p *int32, stride int
 func gemmVRequantAVX512(t *[gemmVMR][gemmVNR]int32, rows int, p *int32, stride int, offs *[gemmVMR]int32, dst *[gemmVMR]*byte, outOff, lo, hi int32)
 
 //go:noescape
+func gemmVRequantF32AVX2(t *[gemmVMR][gemmVNR]int32, rows int, p *int32, stride int, offs *[gemmVMR]int32, dst *[gemmVMR]*byte, zp int32, lo, hi float32)
+
+//go:noescape
+func gemmVRequantF32AVX512(t *[gemmVMR][gemmVNR]int32, rows int, p *int32, stride int, offs *[gemmVMR]int32, dst *[gemmVMR]*byte, zp int32, lo, hi float32)
+
+//go:noescape
 func gemmRowSumsAVX2(a *int8, k, rows int, xor uint32, sums *int32)
 
 var (
 	// VPDPBUSD multiplies unsigned bytes of A by signed weights.
-	gemmVKernVNNI = gemmVKernels{name: VariantVNNI, id: gemmVIDVNNI, unsigned: true, vecRequant: true}
+	gemmVKernVNNI = gemmVKernels{name: VariantVNNI, id: gemmVIDVNNI, unsigned: true, vecRequant: true, f32Requant: true}
 	// VPMADDWD on int16 weights: exact int16 products summed in pairs.
-	gemmVKernAVX2 = gemmVKernels{name: VariantAVX2, id: gemmVIDAVX2, vecRequant: true, wide: true}
+	gemmVKernAVX2 = gemmVKernels{name: VariantAVX2, id: gemmVIDAVX2, vecRequant: true, f32Requant: true, wide: true}
 )
 
 func (k *gemmVKernels) run(four bool, a *[gemmVMR]*int8, tails *[gemmVMR]uint32, k4, tail int, b *byte, t *[gemmVMR][gemmVNR]int32, xor uint32) {
@@ -64,6 +70,16 @@ func (k *gemmVKernels) requant(t *[gemmVMR][gemmVNR]int32, rows int, p *int32, s
 		return
 	}
 	gemmVRequantAVX2(t, rows, p, stride, offs, dst, outOff, lo, hi)
+}
+
+// requantF32 is gemmVStore in the LiteRT arithmetic for rows of t, in
+// assembly (see gemmV.setLiteRT for p); lo and hi are relative to zp.
+func (k *gemmVKernels) requantF32(t *[gemmVMR][gemmVNR]int32, rows int, p *int32, stride int, offs *[gemmVMR]int32, dst *[gemmVMR]*byte, zp int32, lo, hi float32) {
+	if k.id == gemmVIDVNNI {
+		gemmVRequantF32AVX512(t, rows, p, stride, offs, dst, zp, lo, hi)
+		return
+	}
+	gemmVRequantF32AVX2(t, rows, p, stride, offs, dst, zp, lo, hi)
 }
 
 func gemmVRowSumsAsm(a []int8, k int, flip bool, sums []int32) {

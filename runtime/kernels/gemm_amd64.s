@@ -483,3 +483,112 @@ req16row:
 	JNZ req16row
 	VZEROUPPER
 	RET
+
+// ---- LiteRT (XNNPACK fp32) requantization of t, see litertClamp.requant:
+// the sum plus constant and row offset to float (VCVTDQ2PS), times the
+// channel's float32 scale (one VMULPS: no fused multiply-add, as in Go),
+// clamped to [lo, hi] relative to the zero point, rounded half to even
+// (VCVTPS2DQ in the default MXCSR mode, which the Go runtime keeps), plus
+// the zero point. The float clamp comes first so that the conversion
+// never sees an out-of-range value.
+//
+// func gemmVRequantF32AVX2(t *[4][32]int32, rows int, p *int32, stride int, offs *[4]int32, dst *[4]*byte, zp int32, lo, hi float32)
+//
+// p points at channel c of two arrays stride bytes apart: the constant
+// and the scale (float32 bits). 32 bytes go to each dst[r].
+
+// REQF8 requantizes t row at SI, channels at off, into Y0; row offset in
+// Y9, zp in Y11, lo and hi in Y12, Y13.
+#define REQF8(off) \
+	VMOVDQU off(SI), Y0; \
+	VPADDD off(BX), Y0, Y0; \
+	VPADDD Y9, Y0, Y0; \
+	VCVTDQ2PS Y0, Y0; \
+	VMULPS off(BX)(R8*1), Y0, Y0; \
+	VMAXPS Y12, Y0, Y0; \
+	VMINPS Y13, Y0, Y0; \
+	VCVTPS2DQ Y0, Y0; \
+	VPADDD Y11, Y0, Y0
+
+TEXT ·gemmVRequantF32AVX2(SB), NOSPLIT, $0-60
+	MOVQ t+0(FP), SI
+	MOVQ rows+8(FP), CX
+	MOVQ p+16(FP), BX
+	MOVQ stride+24(FP), R8
+	MOVQ offs+32(FP), R12
+	MOVQ dst+40(FP), R13
+	MOVL zp+48(FP), AX
+	MOVQ AX, X11
+	VPBROADCASTD X11, Y11
+	VBROADCASTSS lo+52(FP), Y12
+	VBROADCASTSS hi+56(FP), Y13
+	MOVL $0x00ff00ff, AX
+	MOVQ AX, X14
+	VPBROADCASTD X14, Y14
+
+reqfrow:
+	VPBROADCASTD (R12), Y9
+	MOVQ (R13), DI
+	REQF8(0)
+	VMOVDQA Y0, Y6
+	REQF8(32)
+	VMOVDQA Y0, Y7
+	PACK16(0)
+	REQF8(64)
+	VMOVDQA Y0, Y6
+	REQF8(96)
+	VMOVDQA Y0, Y7
+	PACK16(16)
+	ADDQ $128, SI
+	ADDQ $4, R12
+	ADDQ $8, R13
+	DECQ CX
+	JNZ reqfrow
+	VZEROUPPER
+	RET
+
+// func gemmVRequantF32AVX512(t *[4][32]int32, rows int, p *int32, stride int, offs *[4]int32, dst *[4]*byte, zp int32, lo, hi float32)
+// gemmVRequantF32AVX2 on 16 lanes; VPMOVDB narrows (after the clamp,
+// truncation is exact for int8 and uint8 alike).
+
+// REQF16 requantizes 16 channels at off into Z0; row offset in Z9, zp in
+// Z11, lo and hi in Z12, Z13.
+#define REQF16(off) \
+	VMOVDQU32 off(SI), Z0; \
+	VPADDD off(BX), Z0, Z0; \
+	VPADDD Z9, Z0, Z0; \
+	VCVTDQ2PS Z0, Z0; \
+	VMULPS off(BX)(R8*1), Z0, Z0; \
+	VMAXPS Z12, Z0, Z0; \
+	VMINPS Z13, Z0, Z0; \
+	VCVTPS2DQ Z0, Z0; \
+	VPADDD Z11, Z0, Z0
+
+TEXT ·gemmVRequantF32AVX512(SB), NOSPLIT, $0-60
+	MOVQ t+0(FP), SI
+	MOVQ rows+8(FP), CX
+	MOVQ p+16(FP), BX
+	MOVQ stride+24(FP), R8
+	MOVQ offs+32(FP), R12
+	MOVQ dst+40(FP), R13
+	MOVL zp+48(FP), AX
+	VPBROADCASTD AX, Z11
+	VBROADCASTSS lo+52(FP), Z12
+	VBROADCASTSS hi+56(FP), Z13
+
+reqf16row:
+	VPBROADCASTD (R12), Z9
+	MOVQ (R13), DI
+	REQF16(0)
+	VPMOVDB Z0, X6
+	VMOVDQU X6, 0(DI)
+	REQF16(64)
+	VPMOVDB Z0, X6
+	VMOVDQU X6, 16(DI)
+	ADDQ $128, SI
+	ADDQ $4, R12
+	ADDQ $8, R13
+	DECQ CX
+	JNZ reqf16row
+	VZEROUPPER
+	RET

@@ -16,9 +16,9 @@ const (
 
 var (
 	// SMULL/SMULL2 + SADALP: exact int16 products summed into int32.
-	gemmVKernNEON = gemmVKernels{name: VariantNEON, id: gemmVIDNEON, vecRequant: true}
+	gemmVKernNEON = gemmVKernels{name: VariantNEON, id: gemmVIDNEON, vecRequant: true, f32Requant: true}
 	// SDOT: four int8 products summed into each int32 lane.
-	gemmVKernDotProd = gemmVKernels{name: VariantDotProd, id: gemmVIDDotProd, vecRequant: true}
+	gemmVKernDotProd = gemmVKernels{name: VariantDotProd, id: gemmVIDDotProd, vecRequant: true, f32Requant: true}
 )
 
 // gemmVPick returns the micro-kernels of the variant in use.
@@ -53,6 +53,15 @@ func gemmRowSumsNEON(a *int8, k, rows int, xor uint32, sums *int32)
 // requant is gemmVStore for rows of t, in assembly.
 func (k *gemmVKernels) requant(t *[gemmVMR][gemmVNR]int32, rows int, p *int32, stride int, offs *[gemmVMR]int32, dst *[gemmVMR]*byte, outOff, lo, hi int32) {
 	gemmVRequantNEON(t, rows, p, stride, offs, dst, outOff, lo, hi)
+}
+
+//go:noescape
+func gemmVRequantF32NEON(t *[gemmVMR][gemmVNR]int32, rows int, p *int32, stride int, offs *[gemmVMR]int32, dst *[gemmVMR]*byte, zp int32, lo, hi float32)
+
+// requantF32 is gemmVStore in the LiteRT arithmetic for rows of t, in
+// assembly (see gemmV.setLiteRT for p); lo and hi are relative to zp.
+func (k *gemmVKernels) requantF32(t *[gemmVMR][gemmVNR]int32, rows int, p *int32, stride int, offs *[gemmVMR]int32, dst *[gemmVMR]*byte, zp int32, lo, hi float32) {
+	gemmVRequantF32NEON(t, rows, p, stride, offs, dst, zp, lo, hi)
 }
 
 func gemmVRowSumsAsm(a []int8, k int, flip bool, sums []int32) {

@@ -324,3 +324,72 @@ rsdone:
 	SUB $1, R2
 	CBNZ R2, rsrow
 	RET
+
+// ---- LiteRT (XNNPACK fp32) requantization, as gemmVRequantF32AVX2 on
+// amd64 (see litertClamp.requant). FCVTNS rounds half to even whatever
+// the FPCR mode; SCVTF and FMUL round to nearest, the mode Go keeps.
+
+// SCVTF Vd.4S, Vn.4S
+#define SCVTF4S(d, n) WORD $(0x4E21D800 | ((n)<<5) | (d))
+// FMUL Vd.4S, Vn.4S, Vm.4S
+#define FMUL4S(d, n, m) WORD $(0x6E20DC00 | ((m)<<16) | ((n)<<5) | (d))
+// FMAX Vd.4S, Vn.4S, Vm.4S
+#define FMAX4S(d, n, m) WORD $(0x4E20F400 | ((m)<<16) | ((n)<<5) | (d))
+// FMIN Vd.4S, Vn.4S, Vm.4S
+#define FMIN4S(d, n, m) WORD $(0x4EA0F400 | ((m)<<16) | ((n)<<5) | (d))
+// FCVTNS Vd.4S, Vn.4S
+#define FCVTNS4S(d, n) WORD $(0x4E21A800 | ((n)<<5) | (d))
+// ADD Vd.4S, Vn.4S, Vm.4S
+#define ADD4S(d, n, m) WORD $(0x4EA08400 | ((m)<<16) | ((n)<<5) | (d))
+
+// NFREQ4 requantizes the next 4 channels of t (R0) into V(out). Parameter
+// cursors: R7 constant, R8 scale. V27 holds the row offset, V28 the zero
+// point, V29 and V30 lo and hi (float32, relative to the zero point).
+#define NFREQ4(out) \
+	VLD1.P 16(R0), [V0.S4]; \
+	VLD1.P 16(R7), [V1.S4]; \
+	VADD V1.S4, V0.S4, V0.S4; \
+	VADD V27.S4, V0.S4, V0.S4; \
+	SCVTF4S(0, 0); \
+	VLD1.P 16(R8), [V3.S4]; \
+	FMUL4S(0, 0, 3); \
+	FMAX4S(0, 0, 29); \
+	FMIN4S(0, 0, 30); \
+	FCVTNS4S(0, 0); \
+	ADD4S(out, 0, 28)
+
+// func gemmVRequantF32NEON(t *[4][32]int32, rows int, p *int32, stride int, offs *[4]int32, dst *[4]*byte, zp int32, lo, hi float32)
+// p points at channel c of two arrays stride bytes apart: the constant
+// and the scale (see gemmV.setLiteRT).
+TEXT ·gemmVRequantF32NEON(SB), NOSPLIT, $0-60
+	MOVD t+0(FP), R0
+	MOVD rows+8(FP), R1
+	MOVD p+16(FP), R2
+	MOVD stride+24(FP), R3
+	MOVD offs+32(FP), R4
+	MOVD dst+40(FP), R5
+	MOVW zp+48(FP), R11
+	VDUP R11, V28.S4
+	MOVWU lo+52(FP), R11
+	VDUP R11, V29.S4
+	MOVWU hi+56(FP), R11
+	VDUP R11, V30.S4
+
+nfreqrow:
+	VLD1R.P 4(R4), [V27.S4]
+	MOVD.P 8(R5), R6
+	MOVD R2, R7
+	ADD R3, R2, R8
+	NFREQ4(16)
+	NFREQ4(17)
+	NFREQ4(18)
+	NFREQ4(19)
+	NPACK16
+	NFREQ4(16)
+	NFREQ4(17)
+	NFREQ4(18)
+	NFREQ4(19)
+	NPACK16
+	SUB $1, R1
+	CBNZ R1, nfreqrow
+	RET

@@ -46,6 +46,9 @@ type gemmVKernels struct {
 	// vecRequant: the requant method is implemented (else gemmVStore, in
 	// Go), and so is gemmVRowSumsAsm.
 	vecRequant bool
+	// f32Requant: the requantF32 method (LiteRT arithmetic) is
+	// implemented, else the Go store does it.
+	f32Requant bool
 	wide       bool // weights packed as int16, not bytes
 }
 
@@ -63,6 +66,10 @@ type gemmV struct {
 	// if it is not used.
 	epi  []int32
 	npad int
+	// f32: epi holds the LiteRT layout (gemmV.setLiteRT) for requantF32,
+	// with the clamp bounds relative to the zero point.
+	f32          bool
+	f32lo, f32hi float32
 }
 
 // newGemmV packs ws ([n][k], int8 or shifted uint8) for the variant in
@@ -206,7 +213,11 @@ func gemmVOut[T int8 | uint8](g *gemmQ, t *[gemmVMR][gemmVNR]int32, rows int, as
 		}
 	}
 	rq := &g.rq
-	v.kern.requant(t, rows, &v.epi[c], v.npad*4, &offs, &dst, rq.outOff, rq.lo, rq.hi)
+	if v.f32 {
+		v.kern.requantF32(t, rows, &v.epi[c], v.npad*4, &offs, &dst, rq.outOff, v.f32lo, v.f32hi)
+	} else {
+		v.kern.requant(t, rows, &v.epi[c], v.npad*4, &offs, &dst, rq.outOff, rq.lo, rq.hi)
+	}
 	if nv != gemmVNR {
 		for i := range rows {
 			copy(y[i*ldy+c:i*ldy+c+nv], convAs[T](scratch[i][:nv]))

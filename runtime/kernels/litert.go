@@ -161,16 +161,36 @@ func litertStoreRow[T int8 | uint8](y []T, t, cst []int32, scale []float32, off 
 	}
 }
 
-// setLiteRT switches g to XNNPACK's requantization; the assembly epilogue
-// implements only the fixed-point one, so the Go store takes over.
+// setLiteRT switches g to XNNPACK's requantization: the variant's fp32
+// assembly epilogue if it has one, else the Go store.
 func (g *gemmQ) setLiteRT(scales []float32) {
 	if scales == nil {
 		return
 	}
 	g.rq.setLiteRT(scales)
 	if g.v != nil {
-		g.v.epi = nil
+		g.v.setLiteRT(&g.rq)
 	}
+}
+
+// setLiteRT lays out rq's LiteRT parameters for the requantF32 method:
+// two arrays of npad channels, the constants and the scales' float32
+// bits (padding channels get 0 and 0: their outputs go to scratch).
+func (v *gemmV) setLiteRT(rq *gemmRequantParams) {
+	v.f32 = false
+	if !v.kern.f32Requant {
+		v.epi = nil
+		return
+	}
+	n := len(rq.scale)
+	v.npad = (n + gemmVNR - 1) / gemmVNR * gemmVNR
+	v.epi = make([]int32, 2*v.npad)
+	for c := 0; c < n; c++ {
+		v.epi[c] = rq.cst[c]
+		v.epi[v.npad+c] = int32(math.Float32bits(rq.scale[c]))
+	}
+	lc := newLiteRTClamp(rq.outOff, rq.lo, rq.hi)
+	v.f32, v.f32lo, v.f32hi = true, lc.lo, lc.hi
 }
 
 // litertOp reports whether op implements the LiteRT arithmetic.
