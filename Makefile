@@ -112,3 +112,18 @@ gen:
 
 clean:
 	rm -rf $(BIN) .cache
+
+# Bounded load test (loopback only, a few minutes): sustainable rates of
+# /v2/models/{name}/infer for person_detect and an MLP (binary and JSON),
+# p50/p99 at 50% and 90%, overload at 2x, the MQTT source at stepped rates.
+# `make load SOAK=30m` adds the soak at 50% with RSS sampled every 10s.
+.PHONY: load
+load:
+	$(GO) test -count=1 -timeout 2h -v -run 'TestLoad$$' ./internal/loadtest/ -args -load
+	@if [ -n "$(SOAK)" ]; then $(GO) test -count=1 -timeout 0 -v -run 'TestSoak$$' ./internal/loadtest/ -args -soak $(SOAK); fi
+
+# Power-loss harness (issue 9): SIGKILL edged at random points, check the
+# state it leaves; CRASH_SEED=N replays a run.
+.PHONY: crash
+crash:
+	EDGED_REQUIRE_TOOLS=1 $(GO) test -count=1 -timeout 2h -v -run 'TestCrash$$' ./internal/crashtest/ -args -crash.iterations $${CRASH_ITERATIONS:-300} -crash.seed $${CRASH_SEED:-0}

@@ -13,6 +13,12 @@ func dwQ3x3U8AVX2(a *dwArgs)
 //go:noescape
 func dwF3x3AVX2(a *dwArgs)
 
+//go:noescape
+func dwQ3x3I8x8AVX2(a *dwArgs)
+
+//go:noescape
+func dwQ3x3U8x8AVX2(a *dwArgs)
+
 func dwCall(a *dwArgs, kind int) {
 	switch kind {
 	case dwInt8:
@@ -21,6 +27,10 @@ func dwCall(a *dwArgs, kind int) {
 		dwQ3x3U8AVX2(a)
 	case dwFloat32:
 		dwF3x3AVX2(a)
+	case dwInt8Narrow:
+		dwQ3x3I8x8AVX2(a)
+	case dwUInt8Narrow:
+		dwQ3x3U8x8AVX2(a)
 	}
 }
 
@@ -47,11 +57,16 @@ func dwLane(h, j int) int {
 }
 
 // dwPackQ lays out the 3×3 weights w9 (w+fOff, per channel) and the
-// requantization parameters for the AVX2 kernels. It returns nil when
-// they are not available or c is below one block.
-func dwPackQ(w9 [][9]int32, rq *gemmRequantParams, c int) (blocks []int32, nb int) {
-	if !features.avx2 || c < dwQBlock {
-		return nil, 0
+// requantization parameters for the AVX2 kernels: blocks of 16 channels,
+// or narrow ones of 8 (dwPackQ8) when c is below 16. It returns nil when
+// they are not available or c is below 8.
+func dwPackQ(w9 [][9]int32, rq *gemmRequantParams, c int) (blocks []int32, nb int, narrow bool) {
+	if !features.avx2 || c < dwQ8Block {
+		return nil, 0, false
+	}
+	if c < dwQBlock {
+		blocks, nb = dwPackQ8(w9, rq, c)
+		return blocks, nb, true
 	}
 	starts := dwBlockStarts(c, dwQBlock)
 	blocks = make([]int32, len(starts)*dwQRecord)
@@ -83,6 +98,45 @@ func dwPackQ(w9 [][9]int32, rq *gemmRequantParams, c int) (blocks []int32, nb in
 		}
 		for j := 0; j < 8; j++ {
 			r[184+j], r[192+j], r[200+j] = rq.outOff, rq.lo, rq.hi
+		}
+	}
+	return blocks, len(starts), false
+}
+
+// Narrow quantized blocks of 8 channels, 152 int32 (608 bytes) each, in
+// channel order (the kernel widens each tap to int32 and multiplies with
+// VPMULLD, exact in wrapping int32 as the Go loop is), at int32 indices:
+//
+//	0      the block's first channel (int64, also its byte offset)
+//	8+8t   weights of tap t (t = 0..8)
+//	80     cst, 88 mult, 96 left shift, 104 right shift,
+//	112    2^right-1, 120 (2^right-1)>>1,
+//	128    output offset, 136 lo, 144 hi: 8 lanes each
+const (
+	dwQ8Block  = 8
+	dwQ8Record = 152
+)
+
+func dwPackQ8(w9 [][9]int32, rq *gemmRequantParams, c int) (blocks []int32, nb int) {
+	starts := dwBlockStarts(c, dwQ8Block)
+	blocks = make([]int32, len(starts)*dwQ8Record)
+	for bi, o := range starts {
+		r := blocks[bi*dwQ8Record:][:dwQ8Record]
+		r[0] = int32(o)
+		for j := 0; j < dwQ8Block; j++ {
+			ch := o + j
+			for t := 0; t < 9; t++ {
+				r[8+8*t+j] = w9[ch][t]
+			}
+			q := &rq.ch[ch]
+			mask := int32(1)<<q.right - 1
+			r[80+j] = q.cst
+			r[88+j] = q.mult
+			r[96+j] = int32(q.left)
+			r[104+j] = int32(q.right)
+			r[112+j] = mask
+			r[120+j] = mask >> 1
+			r[128+j], r[136+j], r[144+j] = rq.outOff, rq.lo, rq.hi
 		}
 	}
 	return blocks, len(starts)

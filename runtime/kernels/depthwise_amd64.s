@@ -320,3 +320,102 @@ fblock:
 	JNZ fpixel
 	VZEROUPPER
 	RET
+
+// Narrow quantized kernels: 8 channels per block (dwPackQ8), for 8 to 15
+// channels. Each tap is widened to int32 in channel order and multiplied
+// by its weights with VPMULLD; the requantization is REQUANT's with the
+// narrow record's offsets.
+
+// REQUANT8 is REQUANT on the narrow record; it clobbers Y6-Y8.
+#define REQUANT8(ACC) \
+	VPSLLVD 384(BX), ACC, ACC \
+	VMOVDQU 352(BX), Y6 \
+	VPMULDQ Y6, ACC, Y7 \
+	VPSRLQ $32, ACC, Y8 \
+	VPSRLQ $32, Y6, Y6 \
+	VPMULDQ Y6, Y8, Y8 \
+	VPADDQ Y12, Y7, Y7 \
+	VPADDQ Y12, Y8, Y8 \
+	VPSRLQ $31, Y7, Y7 \
+	VPSLLQ $1, Y8, Y8 \
+	VPBLENDD $0xAA, Y8, Y7, ACC \
+	VPAND 448(BX), ACC, Y7 \
+	VPSRAD $31, ACC, Y8 \
+	VMOVDQU 480(BX), Y6 \
+	VPSUBD Y8, Y6, Y6 \
+	VPSRAVD 416(BX), ACC, ACC \
+	VPCMPGTD Y6, Y7, Y7 \
+	VPSUBD Y7, ACC, ACC \
+	VPADDD 512(BX), ACC, ACC \
+	VPMAXSD 544(BX), ACC, ACC \
+	VPMINSD 576(BX), ACC, ACC
+
+// TAP8 adds tap PTR times its weights at W(BX) to Y4; TMP is scratch.
+#define TAP8(LOAD, PTR, W, TMP) \
+	LOAD (PTR)(CX*1), TMP \
+	VPMULLD W(BX), TMP, TMP \
+	VPADDD TMP, Y4, Y4
+
+// NARROW8 is the body of the narrow kernels: LOAD widens 8 bytes to
+// int32, PACK packs int16 to bytes.
+#define NARROW8(LOAD, PACK) \
+	MOVQ a+0(FP), DI \
+	MOVQ 0(DI), R8 \
+	MOVQ 8(DI), R9 \
+	MOVQ 16(DI), R10 \
+	MOVQ 24(DI), R11 \
+	MOVQ 32(DI), R12 \
+	MOVQ 40(DI), R13 \
+	MOVQ 48(DI), R14 \
+	MOVQ 56(DI), R15 \
+	MOVQ 64(DI), SI \
+	MOVQ 144(DI), DX \
+	MOVQ $0x40000000, AX \
+	MOVQ AX, X12 \
+	VPBROADCASTQ X12, Y12 \
+npixel: \
+	MOVQ 168(DI), BX \
+	MOVQ 176(DI), AX \
+nblock: \
+	MOVQ 0(BX), CX \
+	LOAD (R8)(CX*1), Y4 \
+	VPMULLD 32(BX), Y4, Y4 \
+	VPADDD 320(BX), Y4, Y4 \
+	TAP8(LOAD, R9, 64, Y0) \
+	TAP8(LOAD, R10, 96, Y1) \
+	TAP8(LOAD, R11, 128, Y2) \
+	TAP8(LOAD, R12, 160, Y3) \
+	TAP8(LOAD, R13, 192, Y0) \
+	TAP8(LOAD, R14, 224, Y1) \
+	TAP8(LOAD, R15, 256, Y2) \
+	TAP8(LOAD, SI, 288, Y3) \
+	REQUANT8(Y4) \
+	VEXTRACTI128 $1, Y4, X5 \
+	VPACKSSDW X5, X4, X4 \
+	PACK X4, X4, X4 \
+	VMOVQ X4, (DX)(CX*1) \
+	ADDQ $608, BX \
+	DECQ AX \
+	JNZ nblock \
+	ADDQ 72(DI), R8 \
+	ADDQ 80(DI), R9 \
+	ADDQ 88(DI), R10 \
+	ADDQ 96(DI), R11 \
+	ADDQ 104(DI), R12 \
+	ADDQ 112(DI), R13 \
+	ADDQ 120(DI), R14 \
+	ADDQ 128(DI), R15 \
+	ADDQ 136(DI), SI \
+	ADDQ 152(DI), DX \
+	DECQ 160(DI) \
+	JNZ npixel \
+	VZEROUPPER \
+	RET
+
+// func dwQ3x3I8x8AVX2(a *dwArgs)
+TEXT ·dwQ3x3I8x8AVX2(SB), NOSPLIT, $0-8
+	NARROW8(VPMOVSXBD, VPACKSSWB)
+
+// func dwQ3x3U8x8AVX2(a *dwArgs)
+TEXT ·dwQ3x3U8x8AVX2(SB), NOSPLIT, $0-8
+	NARROW8(VPMOVZXBD, VPACKUSWB)

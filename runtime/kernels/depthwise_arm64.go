@@ -37,9 +37,9 @@ const (
 // dwPackQ lays out the 3×3 weights w9 (w+fOff, per channel) and the
 // requantization parameters for the NEON kernels. It returns nil when
 // they are not available or c is below one block.
-func dwPackQ(w9 [][9]int32, rq *gemmRequantParams, c int) (blocks []int32, nb int) {
+func dwPackQ(w9 [][9]int32, rq *gemmRequantParams, c int) (blocks []int32, nb int, narrow bool) {
 	if !features.neon || c < dwQBlock {
-		return nil, 0
+		return nil, 0, false
 	}
 	starts := dwBlockStarts(c, dwQBlock)
 	blocks = make([]int32, len(starts)*dwQRecord)
@@ -61,7 +61,7 @@ func dwPackQ(w9 [][9]int32, rq *gemmRequantParams, c int) (blocks []int32, nb in
 			r[72+j], r[76+j], r[80+j] = rq.outOff, rq.lo, rq.hi
 		}
 	}
-	return blocks, len(starts)
+	return blocks, len(starts), false
 }
 
 // Float blocks of 8 channels, 92 float32 (368 bytes) each, at these

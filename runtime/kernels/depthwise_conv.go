@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"encoding/binary"
 	"fmt"
 	"sync"
 	"unsafe"
@@ -255,9 +256,10 @@ func (k *dwKernel) evalInt16() error {
 // split across threads. 3×3 windows keep each channel's sum in a register
 // over all nine taps, with weights interleaved per channel; other window
 // sizes accumulate tap by tap in a scratch row. Both visit the taps in the
-// reference order. 3×3 windows with depth multiplier 1 run on SIMD
-// kernels where the CPU has them (depthwise_rows.go), bit-identical to
-// the Go loops.
+// reference order. 3×3 windows run on SIMD kernels where the CPU has them
+// (depthwise_rows.go), bit-identical to the Go loops; for a quantized
+// depth multiplier above 1 the input is first copied with each channel
+// repeated dm times (xdm), which makes it a depth multiplier 1 problem.
 //
 // Quantized weights are stored with the filter offset added (w+fOff). On
 // the fast path the input offset is folded into a per-channel constant
@@ -287,9 +289,14 @@ type dwFast struct {
 
 	// SIMD 3×3 kernels (depth multiplier 1), chosen from features at
 	// construction; nil when not available.
-	qblk []int32
-	fblk []float32
-	nb   int
+	qblk    []int32
+	qnarrow bool // qblk holds dwPackQ's narrow blocks
+	fblk    []float32
+	nb      int
+	// xdm is the input with channels repeated dm times and gdm its
+	// geometry, for quantized SIMD kernels with depth multiplier dm > 1.
+	xdm []byte
+	gdm convGeom
 	// pad stands for taps outside the input on the 3×3 path: one pixel of
 	// the input zero point (quantized; its product with w' cancels the
 	// inOff·w' in cst exactly) or of zeros (float; adding 0·w leaves the
@@ -367,18 +374,21 @@ func newDWFast(cfg *Config, p ConvParams, g convGeom, in, filter, bias, out *ten
 	default:
 		return nil, nil
 	}
-	k.pad = make([]byte, g.inC*4)
+	k.pad = make([]byte, g.outC*4)
 	if in.Type != tensor.Float32 {
 		for i := range k.pad {
 			k.pad[i] = byte(-k.inOff)
 		}
 	}
-	if is3x3 && g.outC == g.inC {
-		if in.Type == tensor.Float32 {
-			k.fblk, k.nb = dwPackF(k.w9f, k.biasF, k.flo, k.fhi, c)
-		} else if k.rq.scale == nil {
-			// The SIMD kernels requantize with the fixed-point multipliers only.
-			k.qblk, k.nb = dwPackQ(k.w9, &k.rq, c)
+	if is3x3 && in.Type == tensor.Float32 {
+		k.fblk, k.nb = dwPackF(k.w9f, k.biasF, k.flo, k.fhi, c)
+	} else if is3x3 && k.rq.scale == nil {
+		// The SIMD kernels requantize with the fixed-point multipliers only.
+		k.qblk, k.nb, k.qnarrow = dwPackQ(k.w9, &k.rq, c)
+		if k.qblk != nil && g.outC != g.inC {
+			k.gdm = g
+			k.gdm.inC = g.outC
+			k.xdm = make([]byte, g.batch*g.inH*g.inW*g.outC)
 		}
 	}
 	rows := g.batch * g.outH
@@ -397,9 +407,33 @@ func newDWFast(cfg *Config, p ConvParams, g convGeom, in, filter, bias, out *ten
 	case tensor.Float32:
 		return Func(func() error { parallelRun(dwFloatTask{k}, k.nparts, &k.wg); return nil }), nil
 	case tensor.Int8:
-		return Func(func() error { parallelRun(dwQuantTask[int8]{k}, k.nparts, &k.wg); return nil }), nil
+		return Func(func() error { k.repeatChannels(); parallelRun(dwQuantTask[int8]{k}, k.nparts, &k.wg); return nil }), nil
 	}
-	return Func(func() error { parallelRun(dwQuantTask[uint8]{k}, k.nparts, &k.wg); return nil }), nil
+	return Func(func() error { k.repeatChannels(); parallelRun(dwQuantTask[uint8]{k}, k.nparts, &k.wg); return nil }), nil
+}
+
+// repeatChannels fills xdm, if used, with the input's channels each
+// repeated dm times: output channel oc reads input channel oc/dm.
+func (k *dwFast) repeatChannels() {
+	if k.xdm == nil {
+		return
+	}
+	ci, co := k.g.inC, k.g.outC
+	dm := co / ci
+	x := k.in.Data[:len(k.xdm)/dm]
+	if dm == 8 {
+		// One byte to eight with a multiplication.
+		for i, v := range x {
+			binary.LittleEndian.PutUint64(k.xdm[i*8:], uint64(v)*0x0101010101010101)
+		}
+		return
+	}
+	for i, v := range x {
+		d := k.xdm[i*dm : i*dm+dm]
+		for j := range d {
+			d[j] = v
+		}
+	}
 }
 
 type dwQuantTask[T int8 | uint8] struct{ k *dwFast }
@@ -417,7 +451,14 @@ func (t dwQuantTask[T]) runPart(part, nparts int) {
 		if ^z > 0 {
 			kind = dwUInt8
 		}
-		dwRows3x3(g, kind, k.in.Data, k.out.Data, k.pad, 1, unsafe.Pointer(unsafe.SliceData(k.qblk)), k.nb, r0, r1)
+		if k.qnarrow {
+			kind += dwInt8Narrow - dwInt8
+		}
+		xs := k.in.Data
+		if k.xdm != nil {
+			g, xs = &k.gdm, k.xdm
+		}
+		dwRows3x3(g, kind, xs, k.out.Data, k.pad, 1, unsafe.Pointer(unsafe.SliceData(k.qblk)), k.nb, r0, r1)
 		return
 	}
 	acc := k.acc[part]

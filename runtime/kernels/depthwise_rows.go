@@ -2,8 +2,9 @@ package kernels
 
 import "unsafe"
 
-// The SIMD 3×3 depthwise kernels (depth multiplier 1) are driven from Go
-// one output row at a time: the pixels whose window lies inside the input
+// The SIMD 3×3 depthwise kernels (depth multiplier 1; dwFast repeats the
+// input channels for larger ones) are driven from Go one output row at a
+// time: the pixels whose window lies inside the input
 // columns go to the kernel in one call, each tap pointer advancing by the
 // stride; border pixels go one by one, their outside taps pointing at the
 // padding pixel (step 0). The kernel covers the channels in blocks of
@@ -30,6 +31,9 @@ const (
 	dwInt8 = iota
 	dwUInt8
 	dwFloat32
+	// Narrow quantized blocks (dwPackQ's narrow result).
+	dwInt8Narrow
+	dwUInt8Narrow
 )
 
 // dwRows3x3 computes output rows [r0, r1) (batch × height) with the

@@ -28,6 +28,7 @@ type dwCase struct {
 	act           Activation
 	inZP, filZP   int32 // filZP: uint8 only
 	bias, threads bool
+	perTensor     bool // int8: one filter scale instead of one per channel
 }
 
 func (tc dwCase) String() string {
@@ -119,7 +120,11 @@ func dwBuild(t testing.TB, tc dwCase, seed uint64) (Kernel, *tensor.Tensor) {
 			scales[i] = float32(math.Exp2(-12 + 14*rng.Float64()))
 		}
 		in = convT("in", tc.dt, inShape, convQ(0.5, tc.inZP), x)
-		f = convT("w", tc.dt, []int{1, 3, 3, oc}, convPCQ(3, scales...), w)
+		fq := convPCQ(3, scales...)
+		if tc.perTensor {
+			fq = convQ(scales[0], 0)
+		}
+		f = convT("w", tc.dt, []int{1, 3, 3, oc}, fq, w)
 		out = convT("out", tc.dt, []int{1, tc.h, tc.w, oc}, convQ(float32(math.Exp2(-2+4*rng.Float64())), int32(rng.IntN(256)-128)), nil)
 	case tensor.UInt8:
 		x := make([]uint8, n)

@@ -1,0 +1,284 @@
+// Package loadtest drives an edged endpoint at a fixed request rate and
+// summarises what came back: status codes, latency percentiles, resident
+// memory. The scheduler is open-loop: requests start on a fixed timetable
+// whether or not earlier ones have answered, and latency is measured from
+// the scheduled start, so a server that falls behind shows it in the
+// percentiles instead of silently slowing the client down (coordinated
+// omission).
+package loadtest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Do sends one request and returns its HTTP status (0 with an error when
+// no answer came).
+type Do func(ctx context.Context) (status int, err error)
+
+// Result summarises one run at a fixed rate.
+type Result struct {
+	Rate     float64 // requests per second asked for
+	Duration time.Duration
+	Sent     int         // requests started
+	Skipped  int         // not started: MaxInFlight reached (the client gave up keeping the timetable)
+	Codes    map[int]int // by HTTP status; 0: transport error
+	OK       []time.Duration
+	Rejected []time.Duration // 429 and 503 answers, from when each was due
+	// RejectedSent is the 429 and 503 latency from when the request was
+	// actually sent: the server's share, without the client's lag.
+	RejectedSent []time.Duration
+}
+
+// Errors counts requests that did not answer 200, including skipped ones.
+func (r Result) Errors() int { return r.Sent + r.Skipped - r.Codes[200] }
+
+// ErrorRate is Errors over everything scheduled.
+func (r Result) ErrorRate() float64 {
+	n := r.Sent + r.Skipped
+	if n == 0 {
+		return 0
+	}
+	return float64(r.Errors()) / float64(n)
+}
+
+// Throughput is 200 answers per second of the run.
+func (r Result) Throughput() float64 {
+	if r.Duration <= 0 {
+		return 0
+	}
+	return float64(r.Codes[200]) / r.Duration.Seconds()
+}
+
+func (r Result) String() string {
+	return fmt.Sprintf("rate %.0f/s: sent %d skipped %d codes %v ok/s %.1f p50 %v p99 %v reject-p99 %v",
+		r.Rate, r.Sent, r.Skipped, r.Codes, r.Throughput(),
+		Percentile(r.OK, 50).Round(10*time.Microsecond), Percentile(r.OK, 99).Round(10*time.Microsecond),
+		Percentile(r.Rejected, 99).Round(10*time.Microsecond))
+}
+
+// Percentile is the nearest-rank p-th percentile of ds (0 when empty).
+func Percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	k := int(math.Ceil(p/100*float64(len(s)))) - 1
+	return s[max(0, min(k, len(s)-1))]
+}
+
+// Options bound a run.
+type Options struct {
+	// MaxInFlight caps requests outstanding at once; beyond it scheduled
+	// requests are skipped and counted. Default 512.
+	MaxInFlight int
+	// Timeout of one request. Default 10s.
+	Timeout time.Duration
+	// OnTick, when set, is called about every 100ms during the run (the
+	// caller samples memory with it).
+	OnTick func()
+}
+
+// Run sends requests at rate per second for dur and waits for the last
+// answer. It stops early when ctx ends.
+func Run(ctx context.Context, rate float64, dur time.Duration, do Do, o *Options) Result {
+	var opt Options
+	if o != nil {
+		opt = *o
+	}
+	if opt.MaxInFlight <= 0 {
+		opt.MaxInFlight = 512
+	}
+	if opt.Timeout <= 0 {
+		opt.Timeout = 10 * time.Second
+	}
+	res := Result{Rate: rate, Codes: map[int]int{}}
+	if rate <= 0 || dur <= 0 {
+		return res
+	}
+	var (
+		mu   sync.Mutex
+		wg   sync.WaitGroup
+		slot = make(chan struct{}, opt.MaxInFlight)
+	)
+	interval := time.Duration(float64(time.Second) / rate)
+	n := int(rate * dur.Seconds())
+	start := time.Now()
+	lastTick := start
+	for i := 0; i < n; i++ {
+		due := start.Add(time.Duration(i) * interval)
+		if d := time.Until(due); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+			case <-t.C:
+			}
+			if ctx.Err() != nil {
+				break
+			}
+		}
+		if opt.OnTick != nil && time.Since(lastTick) >= 100*time.Millisecond {
+			opt.OnTick()
+			lastTick = time.Now()
+		}
+		select {
+		case slot <- struct{}{}:
+		default:
+			res.Skipped++
+			continue
+		}
+		res.Sent++
+		wg.Add(1)
+		go func(due time.Time) {
+			defer wg.Done()
+			defer func() { <-slot }()
+			rctx, cancel := context.WithTimeout(ctx, opt.Timeout)
+			sent := time.Now()
+			code, err := do(rctx)
+			cancel()
+			lat, svc := time.Since(due), time.Since(sent)
+			if err != nil {
+				code = 0
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			res.Codes[code]++
+			switch code {
+			case 200:
+				res.OK = append(res.OK, lat)
+			case 429, 503:
+				res.Rejected = append(res.Rejected, lat)
+				res.RejectedSent = append(res.RejectedSent, svc)
+			}
+		}(due)
+	}
+	wg.Wait()
+	res.Duration = time.Since(start)
+	if opt.OnTick != nil {
+		opt.OnTick()
+	}
+	return res
+}
+
+// Criteria decide when a rate is no longer sustained.
+type Criteria struct {
+	// MaxErrorRate is the share of non-200 answers tolerated (default 0.01).
+	MaxErrorRate float64
+	// MaxP99 is the p99 latency tolerated (default 250ms).
+	MaxP99 time.Duration
+}
+
+func (c Criteria) ok(r Result) bool {
+	if c.MaxErrorRate == 0 {
+		c.MaxErrorRate = 0.01
+	}
+	if c.MaxP99 == 0 {
+		c.MaxP99 = 250 * time.Millisecond
+	}
+	return r.ErrorRate() <= c.MaxErrorRate && Percentile(r.OK, 99) <= c.MaxP99 && r.Throughput() >= 0.9*r.Rate
+}
+
+// Search steps the rate up from start by factor (>1) per step of dur until
+// a step fails c or the rate passes limit, then bisects twice between the
+// last rate that held and the first that failed. A failing step is run
+// once more before it counts, so that one stall of a shared machine does
+// not end the search. It returns the highest rate that held (0 when even
+// start failed) with every step's result.
+func Search(ctx context.Context, start, factor, limit float64, dur time.Duration, c Criteria, do Do, o *Options) (float64, []Result) {
+	var steps []Result
+	holds := func(rate float64) bool {
+		for try := 0; try < 2 && ctx.Err() == nil; try++ {
+			r := Run(ctx, rate, dur, do, o)
+			steps = append(steps, r)
+			// Let the queue drain so one step does not bleed into the next.
+			time.Sleep(300 * time.Millisecond)
+			if c.ok(r) {
+				return true
+			}
+		}
+		return false
+	}
+	good, bad := 0.0, 0.0
+	for rate := start; rate <= limit && ctx.Err() == nil; rate *= factor {
+		if !holds(rate) {
+			bad = rate
+			break
+		}
+		good = rate
+	}
+	if good == 0 || bad == 0 {
+		return good, steps
+	}
+	for range 2 {
+		mid := (good + bad) / 2
+		if holds(mid) {
+			good = mid
+		} else {
+			bad = mid
+		}
+	}
+	return good, steps
+}
+
+// RSS is the process's resident memory in bytes, from /proc/self/status.
+func RSS() (int64, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, fmt.Errorf("loadtest.RSS: %w", err)
+	}
+	return parseVmRSS(b)
+}
+
+// parseVmRSS finds "VmRSS:   1234 kB" in a /proc/<pid>/status file.
+func parseVmRSS(b []byte) (int64, error) {
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		line := sc.Text()
+		rest, ok := strings.CutPrefix(line, "VmRSS:")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) != 2 || f[1] != "kB" {
+			return 0, fmt.Errorf("loadtest.RSS: VmRSS line %q; want \"VmRSS: <n> kB\"", line)
+		}
+		n, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("loadtest.RSS: VmRSS line %q: %w", line, err)
+		}
+		return n << 10, nil
+	}
+	return 0, fmt.Errorf("loadtest.RSS: no VmRSS line in /proc/self/status")
+}
+
+// Slope fits v = a + b·t by least squares and returns b (units per second).
+func Slope(ts []time.Duration, vs []float64) float64 {
+	n := float64(len(ts))
+	if len(ts) < 2 || len(ts) != len(vs) {
+		return 0
+	}
+	var st, sv, stt, stv float64
+	for i := range ts {
+		t := ts[i].Seconds()
+		st += t
+		sv += vs[i]
+		stt += t * t
+		stv += t * vs[i]
+	}
+	den := n*stt - st*st
+	if den == 0 {
+		return 0
+	}
+	return (n*stv - st*sv) / den
+}
