@@ -33,6 +33,28 @@ DOC
 gofmt -w "$out"
 echo "generated $(ls "$out" | wc -l) files in $out"
 
+# A second copy with flatc's object API (ModelT, Pack, UnPack), which
+# runtime/tflite/compress uses to rewrite whole models. It is a separate
+# package so that edged, which only reads models, does not link it: the
+# object API adds about 0.5 MB to a binary whose templates keep every
+# exported method of reachable types.
+objout="$root/runtime/tflite/internal/schemaobj"
+flatc --go --gen-object-api --go-namespace schemaobj -o "$tmp/genobj" "$tmp/schema.fbs"
+rm -rf "$objout"
+mkdir -p "$objout"
+cp "$tmp"/genobj/schemaobj/*.go "$objout/"
+cat >"$objout/doc.go" <<'DOC'
+// Package schemaobj holds the TFLite flatbuffer bindings with flatc's
+// object API (ModelT and friends, Pack and UnPack), generated from
+// spec/schema.fbs by scripts/gen-schema.sh. Do not edit.
+//
+// The accessors trust the buffer: callers must verify it first (load it
+// with runtime/tflite); a malformed buffer panics here.
+package schemaobj
+DOC
+gofmt -w "$objout"
+echo "generated $(ls "$objout" | wc -l) files in $objout"
+
 # The flatbuffer verifier's table layouts come from the same schema; its
 # generator reads the original file ("(deprecated)" fields keep their slot
 # and are skipped; deprecated tables and union members are still verified).
