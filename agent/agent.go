@@ -361,6 +361,17 @@ func (a *Agent) Model(name, version string) (infer.ModelInfo, error) {
 	return s.info, nil
 }
 
+// Admit tells the HTTP endpoint, before it reads a request body, whether
+// the model can take a request now. It errs towards admitting: a request
+// the cache could answer is refused only when the queues are full anyway.
+func (a *Agent) Admit(name, version string) error {
+	s, err := a.model(name, version)
+	if err != nil {
+		return err
+	}
+	return s.admit()
+}
+
 // Models lists the served models by name.
 func (a *Agent) Models() []infer.ModelInfo {
 	a.mu.RLock()

@@ -263,6 +263,17 @@ func (s *servedModel) check(in []infer.Tensor) error {
 	return nil
 }
 
+// admit fails with infer.ErrOverloaded when every instance's batcher would
+// refuse a new request.
+func (s *servedModel) admit() error {
+	for _, b := range s.batchers {
+		if !b.WouldReject() {
+			return nil
+		}
+	}
+	return fmt.Errorf("model %q: %w: every instance's queue is full", s.info.Name, infer.ErrOverloaded)
+}
+
 // run submits one request to the least loaded instance's batcher.
 func (s *servedModel) run(ctx context.Context, in []infer.Tensor) ([]infer.Tensor, error) {
 	if err := s.check(in); err != nil {

@@ -10,9 +10,11 @@ for arch in amd64 arm64; do
       echo "check: $b is dynamically linked" >&2; exit 1
     fi
     printf 'check: %-8s %-8s static, %s bytes\n' "$arch" "$(basename "$b")" "$(stat -c %s "$b")"
-    # The issue's budget: a stripped arm64 edged under 15 MiB.
-    if [ "$arch" = arm64 ] && [ "$(basename "$b")" = edged ] && [ "$(stat -c %s "$b")" -ge $((15 * 1024 * 1024)) ]; then
-      echo "check: stripped arm64 edged is $(stat -c %s "$b") bytes; want under 15 MiB" >&2; exit 1
+    # The issue's budget: a stripped arm64 edged under 15 MB (10^6 bytes,
+    # the stricter reading). html/template would cost 2.3 MB of it: see
+    # agent/localapi/page.go.
+    if [ "$arch" = arm64 ] && [ "$(basename "$b")" = edged ] && [ "$(stat -c %s "$b")" -ge 15000000 ]; then
+      echo "check: stripped arm64 edged is $(stat -c %s "$b") bytes; want under 15 MB (15000000)" >&2; exit 1
     fi
   done
 done

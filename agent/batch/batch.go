@@ -262,6 +262,15 @@ func (b *Batcher) Shutdown(ctx context.Context) error {
 	}
 }
 
+// WouldReject reports whether Submit would now refuse a new request: the
+// queue is full and the policy is Reject. The HTTP endpoint asks before it
+// reads a request body, so that overload costs a header, not a decode.
+func (b *Batcher) WouldReject() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return !b.closed && b.opts.Overload != DropOldest && len(b.queue) >= b.opts.QueueCapacity
+}
+
 // Len reports the number of requests waiting for a batch.
 func (b *Batcher) Len() int {
 	b.mu.Lock()

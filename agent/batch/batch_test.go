@@ -205,8 +205,9 @@ func TestOverload(t *testing.T) {
 		wantOverl   []int // request ids that get ErrOverloaded
 		wantReject  float64
 		wantDropped float64
+		wantRefuse  bool // WouldReject with a full queue
 	}{
-		{name: "reject", policy: Reject, wantOK: []int{0, 1, 2}, wantOverl: []int{3}, wantReject: 1},
+		{name: "reject", policy: Reject, wantOK: []int{0, 1, 2}, wantOverl: []int{3}, wantReject: 1, wantRefuse: true},
 		{name: "drop oldest", policy: DropOldest, wantOK: []int{0, 2, 3}, wantOverl: []int{1}, wantDropped: 1},
 	}
 	for _, tt := range tests {
@@ -223,8 +224,14 @@ func TestOverload(t *testing.T) {
 			<-inv.started // request 0 is in flight and holds the dispatcher
 			cs[1] = submitAsync(context.Background(), b, 1)
 			waitLen(t, b, 1)
+			if b.WouldReject() {
+				t.Errorf("WouldReject with 1 of 2 queued = true; want false")
+			}
 			cs[2] = submitAsync(context.Background(), b, 2)
 			waitLen(t, b, 2)
+			if got := b.WouldReject(); got != tt.wantRefuse {
+				t.Errorf("WouldReject with 2 of 2 queued = %v; want %v", got, tt.wantRefuse)
+			}
 			if got := testutil.ToFloat64(m.queueDepth); got != 2 {
 				t.Errorf("queue depth = %v; want 2", got)
 			}

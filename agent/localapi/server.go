@@ -291,7 +291,7 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 	for _, m := range s.b.Models() {
 		page.Models = append(page.Models, metadataOf(m))
 	}
-	if err := indexTmpl.Execute(w, page); err != nil {
+	if err := page.render(w); err != nil {
 		s.opts.Log.Warn("status page", "err", err)
 	}
 }

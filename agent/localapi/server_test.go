@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -214,6 +215,71 @@ func TestFlatten(t *testing.T) {
 	for _, doc := range bad {
 		if got, err := flatten(json.RawMessage(doc)); err == nil {
 			t.Errorf("flatten(%q) = %v; want an error", doc, got)
+		}
+	}
+}
+
+// admittingBackend refuses every request before its body is read.
+type admittingBackend struct{ fakeBackend }
+
+func (admittingBackend) Admit(model, version string) error {
+	return fmt.Errorf("model %q: %w: every instance's queue is full", model, infer.ErrOverloaded)
+}
+
+// unreadBody fails the test if the handler reads it.
+type unreadBody struct{ t *testing.T }
+
+func (b unreadBody) Read([]byte) (int, error) {
+	b.t.Error("request body read although the backend refused admission")
+	return 0, io.EOF
+}
+
+// Under overload the endpoint answers 429 from the model's queue state
+// alone: the body, possibly megabytes of JSON, is not read or decoded.
+func TestOverloadRefusedBeforeBody(t *testing.T) {
+	s := New(&admittingBackend{}, Options{RequestTimeout: time.Second, MaxRequestBytes: 1 << 20})
+	r := httptest.NewRequest("POST", "/v2/models/m/infer", unreadBody{t})
+	w := httptest.NewRecorder()
+	s.ServeHTTP(w, r)
+	if w.Code != http.StatusTooManyRequests {
+		t.Errorf("POST /v2/models/m/infer under overload = %d; want 429 (%s)", w.Code, w.Body)
+	}
+	// An unknown model is still 404, not 429.
+	r = httptest.NewRequest("POST", "/v2/models/nope/infer", unreadBody{t})
+	w = httptest.NewRecorder()
+	s.ServeHTTP(w, r)
+	if w.Code != http.StatusNotFound {
+		t.Errorf("POST /v2/models/nope/infer = %d; want 404", w.Code)
+	}
+}
+
+// The status page shows names and lines from outside (models, delegates,
+// canary reasons, drift features): they must reach the browser as text.
+func TestStatusPageEscapes(t *testing.T) {
+	evil := `<img src=x onerror="alert(1)">`
+	s := New(&fakeBackend{}, Options{
+		Delegates:  func() []string { return []string{"m: edgetpu " + evil} },
+		Canary:     func() []string { return []string{evil} },
+		DriftPlots: func() []DriftPlot { return []DriftPlot{{Model: "m", Feature: evil, State: "drift", PSI: 0.5, KSP: 0.001, Ref: []float64{0.5, 0.5}, Live: []float64{0.1, 0.9}}} },
+	})
+	r := httptest.NewRequest("GET", "/", nil)
+	w := httptest.NewRecorder()
+	s.ServeHTTP(w, r)
+	page := w.Body.String()
+	if strings.Contains(page, "<img") {
+		t.Errorf("status page carries raw markup from a name:\n%s", page)
+	}
+	for _, want := range []string{
+		`&lt;img src=x onerror=&#34;alert(1)&#34;&gt;`, // html.EscapeString's spelling
+		`<b class="ok">ready</b>`,
+		`<a href="/v2/models/m">m</a> version 1`,
+		`scale 0.5, zero point 10`,
+		`<span class="bad">drift</span>`,
+		`PSI 0.500 · KS p 0.001`,
+		`<svg `,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("status page lacks %q:\n%s", want, page)
 		}
 	}
 }

@@ -6,6 +6,7 @@ package testenv
 
 import (
 	"os"
+	"os/exec"
 	"testing"
 )
 
@@ -17,4 +18,15 @@ func Missing(t testing.TB, format string, args ...any) {
 		t.Fatalf("EDGED_REQUIRE_TOOLS is set, but: "+format, args...)
 	}
 	t.Skipf(format, args...)
+}
+
+// SelfCommand runs the test binary itself again (for tests that kill a
+// child process). Under qemu-user without binfmt_misc the binary cannot
+// be executed directly: scripts/cross-test.sh names the emulator in
+// EDGED_TEST_EMULATOR, and the child runs under it.
+func SelfCommand(args ...string) *exec.Cmd {
+	if emu := os.Getenv("EDGED_TEST_EMULATOR"); emu != "" {
+		return exec.Command(emu, append([]string{os.Args[0]}, args...)...)
+	}
+	return exec.Command(os.Args[0], args...)
 }

@@ -7,12 +7,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/edged-dev/edged/agent/fleet"
+	"github.com/edged-dev/edged/internal/testenv"
 )
 
 // TestKillResume kills (SIGKILL) a process in the middle of a Fetch, so
@@ -32,7 +32,7 @@ func TestKillResume(t *testing.T) {
 	}
 	dir := t.TempDir()
 	metaJSON, _ := json.Marshal(meta)
-	child := exec.Command(os.Args[0], "-test.run=^TestKillResume$")
+	child := testenv.SelfCommand("-test.run=^TestKillResume$")
 	child.Env = append(os.Environ(), "EDGED_TRANSFER_CHILD=1", "EDGED_BROKER="+br.url(), "EDGED_DIR="+dir, "EDGED_META="+string(metaJSON))
 	var stderr bytes.Buffer
 	child.Stderr = &stderr

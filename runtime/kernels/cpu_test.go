@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"os"
 	"slices"
 	"testing"
 )
@@ -65,5 +66,20 @@ func TestLimitFeatures(t *testing.T) {
 		if !tt.wantErr && got != tt.want {
 			t.Errorf("limitFeatures(%q) = %+v; want %+v", tt.name, got, tt.want)
 		}
+	}
+}
+
+// TestDetectedVariant checks run-time detection against the CPU the test
+// runs on when the caller knows it: scripts/cross-test.sh runs this under
+// qemu-aarch64 with QEMU_CPU=cortex-a53 (no dot product: Pi 3/4, Jetson
+// Nano) and QEMU_CPU=cortex-a76 (dot product: Pi 5), naming the variant
+// each must select in EDGED_WANT_VARIANT.
+func TestDetectedVariant(t *testing.T) {
+	want := os.Getenv("EDGED_WANT_VARIANT")
+	if want == "" {
+		t.Skip("EDGED_WANT_VARIANT is not set")
+	}
+	if got := variantOf(detectFeaturesRaw()); got != want {
+		t.Errorf("detected variant = %q; want %q on this CPU (QEMU_CPU=%q)", got, want, os.Getenv("QEMU_CPU"))
 	}
 }

@@ -65,7 +65,10 @@ func TestSizeBound(t *testing.T) {
 			stop()
 			var got []string
 			for _, s := range pub.sent() {
-				var m struct{ Seq, N int }
+				var m struct {
+					Seq uint64 // microseconds since 1970: more than 32 bits
+					N   int
+				}
 				if err := json.Unmarshal([]byte(s.payload), &m); err != nil || m.Seq == 0 {
 					t.Fatalf("sent %s: %v; want a seq", s.payload, err)
 				}
