@@ -38,7 +38,7 @@ func BenchmarkCanaryShadow(b *testing.B) {
 	}
 	b.Run("no_candidate", run)
 
-	db, err := openCanaryDB(b.TempDir())
+	db, err := openRecord(filepath.Join(b.TempDir(), "canary.db"), bucketRollouts, slog.New(slog.DiscardHandler))
 	must(b, err)
 	d := &deployer{a: a, log: slog.New(slog.DiscardHandler), canaryDB: db, canaryTick: defaultCanaryTick}
 	d.rctx, d.rcancel = context.WithCancel(context.Background())

@@ -33,7 +33,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -127,41 +126,14 @@ type shadowJob struct {
 	active time.Duration
 }
 
-// canaryDB opens the rollout record beside the store.
-func openCanaryDB(dir string) (*bolt.DB, error) {
-	db, err := bolt.Open(filepath.Join(dir, "canary.db"), 0o600, &bolt.Options{Timeout: time.Second})
-	if err != nil {
-		return nil, fmt.Errorf("canary.db: %w", err)
-	}
-	if err := db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(bucketRollouts)
-		return err
-	}); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("canary.db: %w", err)
-	}
-	return db, nil
-}
-
 // startRollouts opens canary.db, resumes the rollouts it holds whose
 // candidate is still staged, and subscribes to the feedback topic.
 func (d *deployer) startRollouts(dir string) error {
-	db, err := openCanaryDB(dir)
-	if errors.Is(err, bolt.ErrTimeout) || err == nil {
-		if err != nil {
-			return err
-		}
-	} else {
-		// Unreadable: evaluations in progress restart from scratch on the
-		// next deploy; the active versions serve meanwhile.
-		aside := filepath.Join(dir, "canary.db.corrupt-"+time.Now().UTC().Format("20060102T150405Z"))
-		d.log.Warn("canary record unreadable; moved aside", "aside", aside, "err", err)
-		if rerr := os.Rename(filepath.Join(dir, "canary.db"), aside); rerr != nil {
-			return err
-		}
-		if db, err = openCanaryDB(dir); err != nil {
-			return err
-		}
+	// Unreadable, it is moved aside: evaluations in progress restart from
+	// scratch on the next deploy; the active versions serve meanwhile.
+	db, err := openRecord(filepath.Join(dir, "canary.db"), bucketRollouts, d.log)
+	if err != nil {
+		return fmt.Errorf("canary record: %w", err)
 	}
 	d.canaryDB = db
 	d.rctx, d.rcancel = context.WithCancel(context.Background())

@@ -58,6 +58,7 @@ import (
 	"github.com/edged-dev/edged/agent/canary"
 	"github.com/edged-dev/edged/agent/config"
 	"github.com/edged-dev/edged/agent/fleet"
+	"github.com/edged-dev/edged/internal/boltfile"
 	"github.com/edged-dev/edged/ota/bundle"
 	"github.com/edged-dev/edged/ota/sign"
 	"github.com/edged-dev/edged/ota/store"
@@ -264,34 +265,40 @@ func loadRootKey(c *config.Config) (ed25519.PublicKey, error) {
 	return k, nil
 }
 
+// openRecord opens one of the agent's small bbolt records (handled
+// commands, canary rollouts) holding the one bucket named, starting afresh
+// with a warning if the file is unreadable.
+func openRecord(path string, bucket []byte, log *slog.Logger) (*bolt.DB, error) {
+	check := func(tx *bolt.Tx) error {
+		if tx.Bucket(bucket) == nil {
+			return fmt.Errorf("no %s bucket", bucket)
+		}
+		return nil
+	}
+	db, moved, err := boltfile.OpenOrMoveAside(path, boltfile.Options{}, check)
+	if moved != nil {
+		log.Warn("record unreadable; moved aside, starting empty", "path", path, "aside", moved.Aside, "err", moved.Cause)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bucket)
+		return err
+	}); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return db, nil
+}
+
 // openCommands opens the record of handled commands, starting afresh if
 // the file is unreadable (the worst that costs is a status rewritten as
 // rejected for a replayed manifest), and forgets old records.
 func openCommands(path string, log *slog.Logger) (*bolt.DB, error) {
-	open := func() (*bolt.DB, error) {
-		db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
-		if err != nil {
-			return nil, err
-		}
-		if err := db.Update(func(tx *bolt.Tx) error {
-			_, err := tx.CreateBucketIfNotExists(bucketCommands)
-			return err
-		}); err != nil {
-			db.Close()
-			return nil, err
-		}
-		return db, nil
-	}
-	db, err := open()
-	if err != nil && !errors.Is(err, bolt.ErrTimeout) {
-		aside := path + ".corrupt-" + time.Now().UTC().Format("20060102T150405Z")
-		log.Warn("command record unreadable; moved aside", "path", path, "aside", aside, "err", err)
-		if rerr := os.Rename(path, aside); rerr == nil {
-			db, err = open()
-		}
-	}
+	db, err := openRecord(path, bucketCommands, log)
 	if err != nil {
-		return nil, fmt.Errorf("commands %s: %w", path, err)
+		return nil, fmt.Errorf("commands: %w", err)
 	}
 	cutoff := time.Now().Add(-keepCommands)
 	err = db.Update(func(tx *bolt.Tx) error {

@@ -46,10 +46,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
-	"os"
-	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -57,9 +54,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	bolt "go.etcd.io/bbolt"
-	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/edged-dev/edged/agent/infer"
+	"github.com/edged-dev/edged/internal/boltfile"
 )
 
 // formatVersion is stored in the meta bucket; a file of another version
@@ -172,15 +169,9 @@ func Open(path string, opts *Options) (*Store, error) {
 		o.TouchBatch = DefaultTouchBatch
 	}
 	s := &Store{path: path, opts: o, log: o.Log, touches: map[key]uint64{}, drops: map[key]struct{}{}}
-	db, err := openChecked(path, &o)
-	var ce corruptError
-	if errors.As(err, &ce) {
-		aside := fmt.Sprintf("%s.corrupt-%s", path, time.Now().UTC().Format("20060102T150405.000000000Z"))
-		if rerr := os.Rename(path, aside); rerr != nil {
-			return nil, fmt.Errorf("cache.Open %s: %w; moving it aside: %w", path, ce.err, rerr)
-		}
-		o.Log.Warn("cache file unreadable; moved aside, starting empty", "path", path, "moved_to", aside, "err", ce.err)
-		db, err = openChecked(path, &o)
+	db, moved, err := boltfile.OpenOrMoveAside(path, boltfile.Options{Timeout: o.Timeout, NoSync: o.NoSync}, checkLayout)
+	if moved != nil {
+		o.Log.Warn("cache file unreadable; moved aside, starting empty", "path", path, "moved_to", moved.Aside, "err", moved.Cause)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("cache.Open %s: %w", path, err)
@@ -217,111 +208,26 @@ func Open(path string, opts *Options) (*Store, error) {
 	return s, nil
 }
 
-// corruptError says the file's content is at fault, not the file system.
-type corruptError struct{ err error }
-
-func (e corruptError) Error() string { return e.err.Error() }
-func (e corruptError) Unwrap() error { return e.err }
-
-// openChecked opens path with bbolt and proves the whole file readable.
-// bbolt trusts its file: a corrupt page can make it panic, or read past
-// the end of the mapping and fault, so both are caught here, in the
-// calling goroutine, before the file is used.
-func openChecked(path string, o *Options) (db *bolt.DB, err error) {
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer func() {
-		if p := recover(); p != nil {
-			if db != nil {
-				closeQuietly(db)
-			}
-			// If bolt.Open itself panicked, its file descriptor (and lock)
-			// is lost until exit; the file is renamed, so the fresh one
-			// does not conflict with it.
-			db, err = nil, corruptError{fmt.Errorf("reading the file panicked: %v", p)}
-		}
-	}()
-	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: o.Timeout, NoSync: o.NoSync, FreelistType: bolt.FreelistMapType})
-	if err != nil {
-		var pe *fs.PathError
-		if errors.Is(err, bolterrors.ErrTimeout) || errors.As(err, &pe) {
-			return nil, err
-		}
-		return nil, corruptError{err}
+// checkLayout accepts a non-empty file only with the cache's buckets, its
+// format version and one recency and sequence record per entry.
+func checkLayout(tx *bolt.Tx) error {
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		return errors.New("no meta bucket: not a cache file")
 	}
-	if err := verify(db, path); err != nil {
-		closeQuietly(db)
-		return nil, corruptError{err}
+	if v := meta.Get(keyFormat); len(v) != 1 || v[0] != formatVersion {
+		return fmt.Errorf("format version %v; want [%d]", v, formatVersion)
 	}
-	return db, nil
-}
-
-func closeQuietly(db *bolt.DB) {
-	defer func() { _ = recover() }()
-	_ = db.Close()
-}
-
-// verify reads every page reachable from the root (so that a bad page
-// faults here, where it is recovered), then runs bbolt's consistency
-// check and checks the format version.
-func verify(db *bolt.DB, path string) error {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return err
+	for _, name := range [][]byte{bucketEntries, bucketRecency, bucketSeq} {
+		if tx.Bucket(name) == nil {
+			return fmt.Errorf("no %s bucket", name)
+		}
 	}
-	return db.View(func(tx *bolt.Tx) error {
-		if tx.Size() > fi.Size() {
-			return fmt.Errorf("file is %d bytes; its pages need %d (truncated)", fi.Size(), tx.Size())
-		}
-		var walk func(b *bolt.Bucket) error
-		walk = func(b *bolt.Bucket) error {
-			c := b.Cursor()
-			for k, v := c.First(); k != nil; k, v = c.Next() {
-				if v == nil {
-					if err := walk(b.Bucket(k)); err != nil {
-						return err
-					}
-				}
-			}
-			return nil
-		}
-		n := 0
-		err := tx.ForEach(func(name []byte, b *bolt.Bucket) error {
-			n++
-			return walk(b)
-		})
-		if err != nil {
-			return err
-		}
-		var errs []error
-		for err := range tx.Check() {
-			if len(errs) < 3 {
-				errs = append(errs, err)
-			}
-		}
-		if len(errs) > 0 {
-			return fmt.Errorf("consistency check: %w", errors.Join(errs...))
-		}
-		if n == 0 {
-			return nil // a new file
-		}
-		meta := tx.Bucket(bucketMeta)
-		if meta == nil {
-			return errors.New("no meta bucket: not a cache file")
-		}
-		if v := meta.Get(keyFormat); len(v) != 1 || v[0] != formatVersion {
-			return fmt.Errorf("format version %v; want [%d]", v, formatVersion)
-		}
-		for _, name := range [][]byte{bucketEntries, bucketRecency, bucketSeq} {
-			if tx.Bucket(name) == nil {
-				return fmt.Errorf("no %s bucket", name)
-			}
-		}
-		e, r, q := tx.Bucket(bucketEntries).Stats().KeyN, tx.Bucket(bucketRecency).Stats().KeyN, tx.Bucket(bucketSeq).Stats().KeyN
-		if e != r || e != q {
-			return fmt.Errorf("%d entries, %d recency records and %d sequence records; want equal counts", e, r, q)
-		}
-		return nil
-	})
+	e, r, q := tx.Bucket(bucketEntries).Stats().KeyN, tx.Bucket(bucketRecency).Stats().KeyN, tx.Bucket(bucketSeq).Stats().KeyN
+	if e != r || e != q {
+		return fmt.Errorf("%d entries, %d recency records and %d sequence records; want equal counts", e, r, q)
+	}
+	return nil
 }
 
 // makeKey builds the key of (model, input). model is the model's sha256 in hex.

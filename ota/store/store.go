@@ -30,18 +30,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/edged-dev/edged/internal/boltfile"
 )
 
 // Defaults of Options.
@@ -143,14 +142,13 @@ func Open(dir string, opts *Options) (*Store, error) {
 		return nil, fmt.Errorf("store.Open %s: %w", dir, err)
 	}
 	path := filepath.Join(dir, "state.db")
-	db, err := openChecked(path, o.Timeout)
-	var ce corruptError
-	if errors.As(err, &ce) {
-		aside := fmt.Sprintf("%s.corrupt-%s", path, time.Now().UTC().Format("20060102T150405.000000000Z"))
-		if rerr := os.Rename(path, aside); rerr != nil {
-			return nil, fmt.Errorf("store.Open %s: %w: %w; moving it aside: %w", path, ErrCorrupt, ce.err, rerr)
+	db, err := boltfile.Open(path, boltfile.Options{Timeout: o.Timeout}, checkLayout)
+	if boltfile.IsCorrupt(err) {
+		aside, rerr := boltfile.MoveAside(path)
+		if rerr != nil {
+			return nil, fmt.Errorf("store.Open %s: %w: %w; moving it aside: %w", path, ErrCorrupt, err, rerr)
 		}
-		return nil, fmt.Errorf("store.Open %s: %w: %w; moved to %s, the next Open starts with no model state", path, ErrCorrupt, ce.err, aside)
+		return nil, fmt.Errorf("store.Open %s: %w: %w; moved to %s, the next Open starts with no model state", path, ErrCorrupt, err, aside)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store.Open %s: %w", path, err)
@@ -598,67 +596,24 @@ func syncDir(dir string) error {
 	return err
 }
 
-// corruptError says the file's content is at fault, not the file system.
-type corruptError struct{ err error }
-
-func (e corruptError) Error() string { return e.err.Error() }
-func (e corruptError) Unwrap() error { return e.err }
-
-// openChecked opens path with bbolt and proves it readable. bbolt trusts
-// its file: a corrupt page can make it panic or fault, so both are caught
-// here (as agent/cache does) before the state is used.
-func openChecked(path string, timeout time.Duration) (db *bolt.DB, err error) {
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer func() {
-		if p := recover(); p != nil {
-			if db != nil {
-				func() { defer func() { _ = recover() }(); db.Close() }()
-			}
-			db, err = nil, corruptError{fmt.Errorf("reading the file panicked: %v", p)}
+// checkLayout accepts a non-empty state file only with the store's
+// buckets and readable model records whose names are valid: names become
+// paths (removal of old versions), so one Stage would refuse must not
+// come in through the file.
+func checkLayout(tx *bolt.Tx) error {
+	return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+		if string(name) != string(bucketModels) && string(name) != string(bucketMeta) {
+			return fmt.Errorf("bucket %q: not a model store", name)
 		}
-	}()
-	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
-	if err != nil {
-		var pe *fs.PathError
-		if errors.Is(err, bolterrors.ErrTimeout) || errors.As(err, &pe) {
-			return nil, err
+		if string(name) == string(bucketModels) {
+			return b.ForEach(func(k, v []byte) error {
+				var m Model
+				if err := json.Unmarshal(v, &m); err != nil || m.Name != string(k) {
+					return fmt.Errorf("model %q: unreadable state %q", k, v)
+				}
+				return checkName("model name", m.Name)
+			})
 		}
-		return nil, corruptError{err}
-	}
-	err = db.View(func(tx *bolt.Tx) error {
-		var errs []error
-		for err := range tx.Check() {
-			if len(errs) < 3 {
-				errs = append(errs, err)
-			}
-		}
-		if len(errs) > 0 {
-			return fmt.Errorf("consistency check: %w", errors.Join(errs...))
-		}
-		n := 0
-		err := tx.ForEach(func(name []byte, b *bolt.Bucket) error {
-			n++
-			if string(name) != string(bucketModels) && string(name) != string(bucketMeta) {
-				return fmt.Errorf("bucket %q: not a model store", name)
-			}
-			if string(name) == string(bucketModels) {
-				return b.ForEach(func(k, v []byte) error {
-					var m Model
-					if err := json.Unmarshal(v, &m); err != nil || m.Name != string(k) {
-						return fmt.Errorf("model %q: unreadable state %q", k, v)
-					}
-					// Names become paths (removal of old versions): one
-					// Stage would refuse must not come in through the file.
-					return checkName("model name", m.Name)
-				})
-			}
-			return nil
-		})
-		return err
+		return nil
 	})
-	if err != nil {
-		db.Close()
-		return nil, corruptError{err}
-	}
-	return db, nil
 }

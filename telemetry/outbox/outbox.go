@@ -4,16 +4,14 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
-	"os"
-	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/edged-dev/edged/internal/boltfile"
 )
 
 // Kind is the kind of a message; it decides what is dropped first when
@@ -178,15 +176,9 @@ func Open(path string, opts *Options) (*Outbox, error) {
 		o.Log = slog.Default()
 	}
 	b := &Outbox{path: path, o: o, log: o.Log, wake: make(chan struct{}, 1), kick: make(chan struct{}, 1)}
-	db, err := openChecked(path, &o)
-	var ce corruptError
-	if errors.As(err, &ce) {
-		aside := fmt.Sprintf("%s.corrupt-%s", path, time.Now().UTC().Format("20060102T150405.000000000Z"))
-		if rerr := os.Rename(path, aside); rerr != nil {
-			return nil, fmt.Errorf("outbox.Open %s: %w; moving it aside: %w", path, ce.err, rerr)
-		}
-		o.Log.Warn("outbox file unreadable; moved aside, starting empty: its messages are not sent", "path", path, "moved_to", aside, "err", ce.err)
-		db, err = openChecked(path, &o)
+	db, moved, err := boltfile.OpenOrMoveAside(path, boltfile.Options{Timeout: o.Timeout, NoSync: o.NoSync}, checkLayout)
+	if moved != nil {
+		o.Log.Warn("outbox file unreadable; moved aside, starting empty: its messages are not sent", "path", path, "moved_to", moved.Aside, "err", moved.Cause)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("outbox.Open %s: %w", path, err)
@@ -232,115 +224,47 @@ func (b *Outbox) load(tx *bolt.Tx) error {
 	return err
 }
 
-// corruptError says the file's content is at fault, not the file system.
-type corruptError struct{ err error }
-
-func (e corruptError) Error() string { return e.err.Error() }
-func (e corruptError) Unwrap() error { return e.err }
-
-// openChecked opens path with bbolt and proves the whole file readable.
-// bbolt trusts its file: a corrupt page can make it panic, or read past
-// the end of the mapping and fault, so both are caught here, in the
-// calling goroutine, before the file is used.
-func openChecked(path string, o *Options) (db *bolt.DB, err error) {
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer func() {
-		if p := recover(); p != nil {
-			if db != nil {
-				closeQuietly(db)
-			}
-			// If bolt.Open itself panicked, its file descriptor (and lock)
-			// is lost until exit; the file is renamed, so the fresh one
-			// does not conflict with it.
-			db, err = nil, corruptError{fmt.Errorf("reading the file panicked: %v", p)}
-		}
-	}()
-	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: o.Timeout, NoSync: o.NoSync, FreelistType: bolt.FreelistMapType})
-	if err != nil {
-		var pe *fs.PathError
-		if errors.Is(err, bolterrors.ErrTimeout) || errors.As(err, &pe) {
-			return nil, err
-		}
-		return nil, corruptError{err}
+// checkLayout accepts a non-empty file only with the outbox's buckets and
+// format, every message decodable, below the next sequence number and in
+// the per-kind index, and no index record without its message.
+func checkLayout(tx *bolt.Tx) error {
+	meta, msgs, kinds := tx.Bucket(bucketMeta), tx.Bucket(bucketMsgs), tx.Bucket(bucketKinds)
+	if meta == nil || msgs == nil || kinds == nil {
+		return errors.New("missing buckets: not an outbox file")
 	}
-	if err := verify(db, path); err != nil {
-		closeQuietly(db)
-		return nil, corruptError{err}
+	if v := meta.Get(keyFormat); len(v) != 1 || v[0] != formatVersion {
+		return fmt.Errorf("format version %v; want [%d]", v, formatVersion)
 	}
-	return db, nil
-}
-
-func closeQuietly(db *bolt.DB) {
-	defer func() { _ = recover() }()
-	_ = db.Close()
-}
-
-// verify reads every page and entry (so that a bad page faults here,
-// where it is recovered), runs bbolt's consistency check, and checks the
-// format and that the per-kind index matches the messages.
-func verify(db *bolt.DB, path string) error {
-	fi, err := os.Stat(path)
+	next := meta.Get(keyNext)
+	if len(next) != 8 {
+		return fmt.Errorf("next sequence number of %d bytes; want 8", len(next))
+	}
+	count := 0
+	err := msgs.ForEach(func(k, v []byte) error {
+		if len(k) != 8 {
+			return fmt.Errorf("message key of %d bytes; want 8", len(k))
+		}
+		seq := binary.BigEndian.Uint64(k)
+		if seq >= binary.BigEndian.Uint64(next) {
+			return fmt.Errorf("message %d at or above the next sequence number %d", seq, binary.BigEndian.Uint64(next))
+		}
+		kind, _, _, err := decodeEntry(v)
+		if err != nil {
+			return fmt.Errorf("message %d: %w", seq, err)
+		}
+		if kinds.Get(kindKey(kind, seq)) == nil {
+			return fmt.Errorf("message %d missing from the %s index", seq, kind)
+		}
+		count++
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	return db.View(func(tx *bolt.Tx) error {
-		if tx.Size() > fi.Size() {
-			return fmt.Errorf("file is %d bytes; its pages need %d (truncated)", fi.Size(), tx.Size())
-		}
-		n := 0
-		if err := tx.ForEach(func([]byte, *bolt.Bucket) error { n++; return nil }); err != nil {
-			return err
-		}
-		var errs []error
-		for err := range tx.Check() {
-			if len(errs) < 3 {
-				errs = append(errs, err)
-			}
-		}
-		if len(errs) > 0 {
-			return fmt.Errorf("consistency check: %w", errors.Join(errs...))
-		}
-		if n == 0 {
-			return nil // a new file
-		}
-		meta, msgs, kinds := tx.Bucket(bucketMeta), tx.Bucket(bucketMsgs), tx.Bucket(bucketKinds)
-		if meta == nil || msgs == nil || kinds == nil {
-			return errors.New("missing buckets: not an outbox file")
-		}
-		if v := meta.Get(keyFormat); len(v) != 1 || v[0] != formatVersion {
-			return fmt.Errorf("format version %v; want [%d]", v, formatVersion)
-		}
-		next := meta.Get(keyNext)
-		if len(next) != 8 {
-			return fmt.Errorf("next sequence number of %d bytes; want 8", len(next))
-		}
-		count := 0
-		err := msgs.ForEach(func(k, v []byte) error {
-			if len(k) != 8 {
-				return fmt.Errorf("message key of %d bytes; want 8", len(k))
-			}
-			seq := binary.BigEndian.Uint64(k)
-			if seq >= binary.BigEndian.Uint64(next) {
-				return fmt.Errorf("message %d at or above the next sequence number %d", seq, binary.BigEndian.Uint64(next))
-			}
-			kind, _, _, err := decodeEntry(v)
-			if err != nil {
-				return fmt.Errorf("message %d: %w", seq, err)
-			}
-			if kinds.Get(kindKey(kind, seq)) == nil {
-				return fmt.Errorf("message %d missing from the %s index", seq, kind)
-			}
-			count++
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		if in := kinds.Stats().KeyN; in != count {
-			return fmt.Errorf("%d messages but %d index records", count, in)
-		}
-		return nil
-	})
+	if in := kinds.Stats().KeyN; in != count {
+		return fmt.Errorf("%d messages but %d index records", count, in)
+	}
+	return nil
 }
 
 // Pending returns the number of messages stored.
