@@ -258,9 +258,11 @@ func TestOverloadRefusedBeforeBody(t *testing.T) {
 func TestStatusPageEscapes(t *testing.T) {
 	evil := `<img src=x onerror="alert(1)">`
 	s := New(&fakeBackend{}, Options{
-		Delegates:  func() []string { return []string{"m: edgetpu " + evil} },
-		Canary:     func() []string { return []string{evil} },
-		DriftPlots: func() []DriftPlot { return []DriftPlot{{Model: "m", Feature: evil, State: "drift", PSI: 0.5, KSP: 0.001, Ref: []float64{0.5, 0.5}, Live: []float64{0.1, 0.9}}} },
+		Delegates: func() []string { return []string{"m: edgetpu " + evil} },
+		Canary:    func() []string { return []string{evil} },
+		DriftPlots: func() []DriftPlot {
+			return []DriftPlot{{Model: "m", Feature: evil, State: "drift", PSI: 0.5, KSP: 0.001, Ref: []float64{0.5, 0.5}, Live: []float64{0.1, 0.9}}}
+		},
 	})
 	r := httptest.NewRequest("GET", "/", nil)
 	w := httptest.NewRecorder()

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -372,9 +373,10 @@ func TestSoak(t *testing.T) {
 		t.Fatalf("%s: not even 10/s sustained", tg.name)
 	}
 	var (
-		ts   []time.Duration
-		vs   []float64
-		last time.Time
+		ts      []time.Duration
+		vs      []float64
+		gs, fds []int
+		last    time.Time
 	)
 	start := time.Now()
 	sample := func() {
@@ -386,6 +388,10 @@ func TestSoak(t *testing.T) {
 			ts = append(ts, time.Since(start))
 			vs = append(vs, float64(v)/(1<<20))
 		}
+		gs = append(gs, runtime.NumGoroutine())
+		if ents, err := os.ReadDir("/proc/self/fd"); err == nil {
+			fds = append(fds, len(ents))
+		}
 	}
 	r := Run(context.Background(), rate/2, *soak, do, &Options{OnTick: sample})
 	lo, hi := vs[0], vs[0]
@@ -394,6 +400,18 @@ func TestSoak(t *testing.T) {
 	}
 	t.Logf("soak %s at %.0f/s for %v: %v", tg.name, rate/2, *soak, r)
 	t.Logf("soak RSS over %d samples: min %.1f MiB max %.1f MiB slope %.3f MiB/min", len(vs), lo, hi, Slope(ts, vs)*60)
+	if len(gs) > 1 && len(fds) > 1 {
+		// A leak shows as steady growth; the first sample is taken once
+		// the load runs, so connections and workers already exist.
+		t.Logf("soak goroutines first %d last %d max %d; open fds first %d last %d max %d",
+			gs[0], gs[len(gs)-1], slices.Max(gs), fds[0], fds[len(fds)-1], slices.Max(fds))
+		if g := gs[len(gs)-1]; g > 2*gs[0]+50 {
+			t.Errorf("soak: goroutines grew from %d to %d", gs[0], g)
+		}
+		if f := fds[len(fds)-1]; f > 2*fds[0]+50 {
+			t.Errorf("soak: open fds grew from %d to %d", fds[0], f)
+		}
+	}
 	if r.Codes[200] != r.Sent+r.Skipped {
 		t.Errorf("soak: %v; want all 200", r)
 	}
