@@ -1,7 +1,6 @@
 package fleet
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -9,78 +8,29 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"github.com/edged-dev/edged/internal/testenv"
 	"math/big"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
-)
 
-// mosquittoBin finds a mosquitto binary or skips the test (CI installs
-// one: apt-get install mosquitto).
-func mosquittoBin(t *testing.T) string {
-	t.Helper()
-	if bin, err := exec.LookPath("mosquitto"); err == nil {
-		return bin
-	}
-	for _, bin := range []string{"/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"} {
-		if _, err := os.Stat(bin); err == nil {
-			return bin
-		}
-	}
-	testenv.Missing(t, "mosquitto is not installed; skipping the real-broker tests (apt-get install mosquitto)")
-	return ""
-}
+	"github.com/edged-dev/edged/internal/mosquittotest"
+)
 
 // startMosquitto runs mosquitto on a free loopback port with conf lines
 // added to the listener and returns its address.
-func startMosquitto(t *testing.T, bin string, conf ...string) string {
+func startMosquitto(t *testing.T, conf ...string) string {
 	t.Helper()
-	addr := freeAddr(t)
-	_, port, _ := net.SplitHostPort(addr)
-	path := filepath.Join(t.TempDir(), "mosquitto.conf")
-	text := "listener " + port + " 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n" + strings.Join(conf, "\n") + "\n"
-	if os.Getuid() == 0 {
-		// Started as root, mosquitto 2 drops to user mosquitto before it
-		// reads the TLS files, which sit in the test's private temp dir.
-		text += "user root\n"
-	}
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	cmd := exec.Command(bin, "-c", path)
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("mosquitto output:\n%s", out.String())
-		}
-	})
-	waitFor(t, "mosquitto on "+addr, func() bool {
-		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
-	return addr
+	return mosquittotest.Start(t, &mosquittotest.Options{Conf: conf}).Addr()
 }
 
 func TestMosquittoRoundTrip(t *testing.T) {
-	bin := mosquittoBin(t)
 	checkLeaks(t)
-	addr := startMosquitto(t, bin)
+	addr := startMosquitto(t)
 	roundTrip(t, "tcp://"+addr, Options{Broker: "tcp://" + addr}, plainPeer)
 }
 
@@ -160,7 +110,6 @@ func (p *pki) caFile() string { return filepath.Join(p.dir, "ca.pem") }
 // TestMosquittoTLS: the client verifies the broker against its CA file,
 // fails against another CA, and can present a client certificate.
 func TestMosquittoTLS(t *testing.T) {
-	bin := mosquittoBin(t)
 	checkLeaks(t)
 	ca := newPKI(t, "edged test CA")
 	cert, key := ca.issue(t, "broker", true)
@@ -170,12 +119,12 @@ func TestMosquittoTLS(t *testing.T) {
 	}
 
 	t.Run("verified", func(t *testing.T) {
-		broker := "ssl://" + startMosquitto(t, bin, tlsConf...)
+		broker := "ssl://" + startMosquitto(t, tlsConf...)
 		roundTrip(t, broker, Options{Broker: broker, CAFile: ca.caFile()}, peerOpts)
 	})
 
 	t.Run("wrong CA", func(t *testing.T) {
-		broker := "ssl://" + startMosquitto(t, bin, tlsConf...)
+		broker := "ssl://" + startMosquitto(t, tlsConf...)
 		other := newPKI(t, "someone else")
 		c, stop, _ := runClient(t, Options{Broker: broker, DeviceID: "pi-7", CAFile: other.caFile(),
 			MinBackoff: 20 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
@@ -187,7 +136,7 @@ func TestMosquittoTLS(t *testing.T) {
 	})
 
 	t.Run("client certificate", func(t *testing.T) {
-		broker := "ssl://" + startMosquitto(t, bin, append(tlsConf, "require_certificate true")...)
+		broker := "ssl://" + startMosquitto(t, append(tlsConf, "require_certificate true")...)
 		ccert, ckey := ca.issue(t, "pi-7", false)
 		_, stop, ready := runClient(t, Options{Broker: broker, DeviceID: "pi-7", CAFile: ca.caFile(), CertFile: ccert, KeyFile: ckey})
 		waitFor(t, "connection", func() bool { return ready() == 1 })

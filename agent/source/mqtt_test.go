@@ -5,12 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/edged-dev/edged/internal/testenv"
 	"log/slog"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -24,6 +20,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/edged-dev/edged/agent/infer"
+	"github.com/edged-dev/edged/internal/mosquittotest"
 	"github.com/edged-dev/edged/runtime/tensor"
 )
 
@@ -455,36 +452,6 @@ func TestMQTTUnreachable(t *testing.T) {
 // TestMQTTMosquitto runs the round trip against a real mosquitto broker
 // when one is installed (CI installs it).
 func TestMQTTMosquitto(t *testing.T) {
-	bin, err := exec.LookPath("mosquitto")
-	if err != nil {
-		testenv.Missing(t, "mosquitto is not installed; skipping the real-broker round trip (apt-get install mosquitto)")
-	}
 	checkLeaks(t)
-	addr := freeAddr(t)
-	_, port, _ := net.SplitHostPort(addr)
-	conf := filepath.Join(t.TempDir(), "mosquitto.conf")
-	if err := os.WriteFile(conf, []byte("listener "+port+" 127.0.0.1\nallow_anonymous true\npersistence false\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	cmd := exec.Command(bin, "-c", conf)
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("mosquitto output:\n%s", out.String())
-		}
-	}()
-	waitFor(t, "mosquitto on "+addr, func() bool {
-		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
-	roundTrip(t, "tcp://"+addr)
+	roundTrip(t, mosquittotest.Start(t, nil).URL())
 }

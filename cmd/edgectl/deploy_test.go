@@ -1,14 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"fmt"
 	"log/slog"
-	"net"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,7 +12,7 @@ import (
 	"time"
 
 	"github.com/edged-dev/edged/agent/fleet"
-	"github.com/edged-dev/edged/internal/testenv"
+	"github.com/edged-dev/edged/internal/mosquittotest"
 	"github.com/edged-dev/edged/ota/sign"
 	"github.com/edged-dev/edged/ota/transfer"
 	"go.uber.org/goleak"
@@ -26,51 +22,7 @@ import (
 // ends and returns its URL.
 func startMosquitto(t *testing.T) string {
 	t.Helper()
-	bin, err := exec.LookPath("mosquitto")
-	if err != nil {
-		bin = "/usr/sbin/mosquitto"
-		if _, err := os.Stat(bin); err != nil {
-			testenv.Missing(t, "mosquitto is not installed (apt-get install mosquitto)")
-		}
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	_, port, _ := net.SplitHostPort(addr)
-	conf := filepath.Join(t.TempDir(), "mosquitto.conf")
-	text := "listener " + port + " 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n"
-	if os.Getuid() == 0 {
-		text += "user root\n"
-	}
-	os.WriteFile(conf, []byte(text), 0o644)
-	var out bytes.Buffer
-	cmd := exec.Command(bin, "-c", conf)
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("mosquitto:\n%s", out.String())
-		}
-	})
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("mosquitto did not listen on %s", addr)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return "tcp://" + addr
+	return mosquittotest.Start(t, nil).URL()
 }
 
 // fakeDevice acts on deploy commands as the agent will: verify the

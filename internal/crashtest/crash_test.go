@@ -32,7 +32,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/edged-dev/edged/agent/fleet"
-	"github.com/edged-dev/edged/internal/testenv"
+	"github.com/edged-dev/edged/internal/mosquittotest"
 	"github.com/edged-dev/edged/ota/bundle"
 	"github.com/edged-dev/edged/ota/sign"
 	"github.com/edged-dev/edged/ota/store"
@@ -647,41 +647,7 @@ func connect(ctx context.Context, t *testing.T, addr string) *fleet.Client {
 
 func startBroker(t *testing.T) string {
 	t.Helper()
-	bin, err := exec.LookPath("mosquitto")
-	if err != nil {
-		bin = "/usr/sbin/mosquitto"
-		if _, err := os.Stat(bin); err != nil {
-			testenv.Missing(t, "mosquitto is not installed (apt-get install mosquitto)")
-		}
-	}
-	addr := freeAddr(t)
-	_, port, _ := net.SplitHostPort(addr)
-	dir := t.TempDir()
-	conf := "listener " + port + " 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\nmax_inflight_messages 0\nlog_dest stderr\n"
-	if os.Getuid() == 0 {
-		conf += "user root\n"
-	}
-	must(t, os.WriteFile(filepath.Join(dir, "mosquitto.conf"), []byte(conf), 0o644))
-	var out syncBuffer
-	cmd := exec.Command(bin, "-c", filepath.Join(dir, "mosquitto.conf"))
-	cmd.Stdout, cmd.Stderr = &out, &out
-	must(t, cmd.Start())
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("mosquitto:\n%s", out.String())
-		}
-	})
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond); err == nil {
-			c.Close()
-			return addr
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("mosquitto on %s not up within 10s\n%s", addr, out.String())
-		}
-	}
+	return mosquittotest.Start(t, &mosquittotest.Options{Conf: []string{"max_queued_messages 0", "max_inflight_messages 0"}}).Addr()
 }
 
 func freeAddr(t *testing.T) string {

@@ -8,10 +8,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -27,7 +25,7 @@ import (
 	"github.com/edged-dev/edged/agent"
 	"github.com/edged-dev/edged/agent/config"
 	"github.com/edged-dev/edged/agent/source"
-	"github.com/edged-dev/edged/internal/testenv"
+	"github.com/edged-dev/edged/internal/mosquittotest"
 	"github.com/edged-dev/edged/runtime/tflite/tflitetest"
 )
 
@@ -417,49 +415,11 @@ func TestSoak(t *testing.T) {
 	}
 }
 
-// startMosquitto runs a broker on a free loopback port until the test ends.
+// startMosquitto runs a broker on a free loopback port until the test
+// ends; its queues hold a whole load run.
 func startMosquitto(t *testing.T) string {
 	t.Helper()
-	bin, err := exec.LookPath("mosquitto")
-	if err != nil {
-		testenv.Missing(t, "mosquitto is not installed; skipping the MQTT source load (apt-get install mosquitto)")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	_, port, _ := net.SplitHostPort(addr)
-	conf := filepath.Join(t.TempDir(), "mosquitto.conf")
-	if err := os.WriteFile(conf, []byte("listener "+port+" 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 100000\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	cmd := exec.Command(bin, "-c", conf)
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("mosquitto output:\n%s", out.String())
-		}
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return "tcp://" + addr
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("mosquitto did not listen on %s within 10s", addr)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return mosquittotest.Start(t, &mosquittotest.Options{Conf: []string{"max_queued_messages 100000"}}).URL()
 }
 
 // mqttLoad publishes MLP sensor readings (JSON, QoS 0) to an MQTT source

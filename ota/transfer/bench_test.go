@@ -24,12 +24,12 @@ func BenchmarkDeliver(b *testing.B) {
 	for _, n := range []int{1, 20} {
 		b.Run(fmt.Sprintf("receivers=%d", n), func(b *testing.B) {
 			br := startBroker(b)
-			pubWire := startCounter(b, br.addr)
+			pubWire := startCounter(b, br.Addr())
 			meta, err := Publish(context.Background(), runClient(b, pubWire.url()), bytes.NewReader(blob), int64(len(blob)), nil)
 			if err != nil {
 				b.Fatal(err)
 			}
-			wire := startCounter(b, br.addr)
+			wire := startCounter(b, br.Addr())
 			subs := make([]Subscriber, n)
 			for i := range subs {
 				subs[i] = runClient(b, wire.url())
@@ -80,12 +80,12 @@ func TestResumeAt50(t *testing.T) {
 	checkLeaks(t)
 	br := startBroker(t)
 	blob := readModel(t)
-	meta, err := Publish(context.Background(), runClient(t, br.url()), bytes.NewReader(blob), int64(len(blob)), nil)
+	meta, err := Publish(context.Background(), runClient(t, br.URL()), bytes.NewReader(blob), int64(len(blob)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	fetch := func(dir string, window, stopAt int) (wireBytes int64, chunks int, err error) {
-		c := startCounter(t, br.addr)
+		c := startCounter(t, br.Addr())
 		sub := runClient(t, c.url())
 		before := c.bytes.Load()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

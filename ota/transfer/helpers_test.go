@@ -1,23 +1,19 @@
 package transfer
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/edged-dev/edged/agent/fleet"
-	"github.com/edged-dev/edged/internal/testenv"
+	"github.com/edged-dev/edged/internal/mosquittotest"
 	"go.uber.org/goleak"
 )
 
@@ -38,90 +34,13 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 	}
 }
 
-func freeAddr(t testing.TB) string {
+// startBroker runs a mosquitto whose retained messages (the chunks) are
+// saved on Stop and survive Restart; nothing limits its queues.
+func startBroker(t testing.TB) *mosquittotest.Broker {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return mosquittotest.Start(t, &mosquittotest.Options{Persistent: true,
+		Conf: []string{"max_inflight_messages 0", "max_queued_messages 0"}})
 }
-
-// broker is a mosquitto on a loopback port, with retained messages
-// persisted to disk so that they survive Restart.
-type broker struct {
-	t    testing.TB
-	bin  string
-	conf string
-	addr string
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	out  bytes.Buffer
-}
-
-func startBroker(t testing.TB) *broker {
-	t.Helper()
-	bin, err := exec.LookPath("mosquitto")
-	if err != nil {
-		bin = "/usr/sbin/mosquitto"
-		if _, err := os.Stat(bin); err != nil {
-			testenv.Missing(t, "mosquitto is not installed (apt-get install mosquitto)")
-		}
-	}
-	dir := t.TempDir()
-	b := &broker{t: t, bin: bin, addr: freeAddr(t), conf: filepath.Join(dir, "mosquitto.conf")}
-	_, port, _ := net.SplitHostPort(b.addr)
-	text := "listener " + port + " 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location " + dir + "/\n" +
-		"autosave_interval 0\nlog_dest stderr\nmax_inflight_messages 0\nmax_queued_messages 0\n"
-	if os.Getuid() == 0 {
-		text += "user root\n"
-	}
-	if err := os.WriteFile(b.conf, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	b.start()
-	t.Cleanup(func() {
-		b.stop()
-		if t.Failed() {
-			t.Logf("mosquitto output:\n%s", b.out.String())
-		}
-	})
-	return b
-}
-
-func (b *broker) start() {
-	b.t.Helper()
-	b.mu.Lock()
-	b.cmd = exec.Command(b.bin, "-c", b.conf)
-	b.cmd.Stdout, b.cmd.Stderr = &b.out, &b.out
-	err := b.cmd.Start()
-	b.mu.Unlock()
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	waitFor(b.t, "mosquitto on "+b.addr, func() bool {
-		c, err := net.DialTimeout("tcp", b.addr, 100*time.Millisecond)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
-}
-
-// stop ends mosquitto with SIGTERM, which saves the retained messages.
-func (b *broker) stop() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.cmd == nil {
-		return
-	}
-	b.cmd.Process.Signal(syscall.SIGTERM)
-	b.cmd.Wait()
-	b.cmd = nil
-}
-
-func (b *broker) url() string { return "tcp://" + b.addr }
 
 // runClient runs a fleet.Client until the test ends and waits for its
 // first connection.

@@ -26,14 +26,14 @@ func TestKillResume(t *testing.T) {
 	checkLeaks(t)
 	br := startBroker(t)
 	blob := randomBlob(40*4096, 8)
-	meta, err := Publish(context.Background(), runClient(t, br.url()), bytes.NewReader(blob), int64(len(blob)), &PublishOptions{ChunkSize: 4096})
+	meta, err := Publish(context.Background(), runClient(t, br.URL()), bytes.NewReader(blob), int64(len(blob)), &PublishOptions{ChunkSize: 4096})
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	metaJSON, _ := json.Marshal(meta)
 	child := testenv.SelfCommand("-test.run=^TestKillResume$")
-	child.Env = append(os.Environ(), "EDGED_TRANSFER_CHILD=1", "EDGED_BROKER="+br.url(), "EDGED_DIR="+dir, "EDGED_META="+string(metaJSON))
+	child.Env = append(os.Environ(), "EDGED_TRANSFER_CHILD=1", "EDGED_BROKER="+br.URL(), "EDGED_DIR="+dir, "EDGED_META="+string(metaJSON))
 	var stderr bytes.Buffer
 	child.Stderr = &stderr
 	out, err := child.StdoutPipe()
@@ -76,7 +76,7 @@ func TestKillResume(t *testing.T) {
 	if held.have != 20 {
 		t.Errorf("bitmap after SIGKILL holds %d chunks; want 20", held.have)
 	}
-	sub := &countingSub{Subscriber: runClient(t, br.url())}
+	sub := &countingSub{Subscriber: runClient(t, br.URL())}
 	path, err := (&Receiver{Sub: sub, Dir: dir, Window: 4, Log: quietLog()}).Fetch(context.Background(), meta)
 	if err != nil {
 		t.Fatal(err)

@@ -257,7 +257,7 @@ func TestMosquittoFetch(t *testing.T) {
 	checkLeaks(t)
 	br := startBroker(t)
 	blob := randomBlob(1<<20+123, 3)
-	pub := runClient(t, br.url())
+	pub := runClient(t, br.URL())
 	meta, err := Publish(context.Background(), pub, bytes.NewReader(blob), int64(len(blob)), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -266,7 +266,7 @@ func TestMosquittoFetch(t *testing.T) {
 	if meta.Count != 17 {
 		t.Fatalf("Publish count = %d; want 17", meta.Count)
 	}
-	dev := runClient(t, br.url())
+	dev := runClient(t, br.URL())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	m, err := FetchMeta(ctx, dev, meta.SHA256, meta.Size)
@@ -292,7 +292,7 @@ func TestMosquittoFetch(t *testing.T) {
 	}
 	short, cancel2 := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancel2()
-	if _, err := FetchMeta(short, runClient(t, br.url()), meta.SHA256, meta.Size); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := FetchMeta(short, runClient(t, br.URL()), meta.SHA256, meta.Size); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("FetchMeta after Clear = %v; want a timeout", err)
 	}
 }
@@ -303,13 +303,13 @@ func TestMosquittoResume(t *testing.T) {
 	checkLeaks(t)
 	br := startBroker(t)
 	blob := randomBlob(40*4096, 4)
-	pub := runClient(t, br.url())
+	pub := runClient(t, br.URL())
 	meta, err := Publish(context.Background(), pub, bytes.NewReader(blob), int64(len(blob)), &PublishOptions{ChunkSize: 4096})
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	dev := runClient(t, br.url())
+	dev := runClient(t, br.URL())
 
 	ctx, cancel := context.WithCancel(context.Background())
 	first := &countingSub{Subscriber: dev}
@@ -333,7 +333,7 @@ func TestMosquittoResume(t *testing.T) {
 		t.Fatalf("bitmap after cancel holds %d chunks; want >= 20", held.have)
 	}
 
-	second := &countingSub{Subscriber: runClient(t, br.url())}
+	second := &countingSub{Subscriber: runClient(t, br.URL())}
 	r2 := &Receiver{Sub: second, Dir: dir, Window: 4, Log: quietLog()}
 	path, err := r2.Fetch(context.Background(), meta)
 	if err != nil {
@@ -360,22 +360,22 @@ func TestMosquittoBrokerRestart(t *testing.T) {
 	checkLeaks(t)
 	br := startBroker(t)
 	blob := randomBlob(30*4096, 5)
-	pub := runClient(t, br.url())
+	pub := runClient(t, br.URL())
 	meta, err := Publish(context.Background(), pub, bytes.NewReader(blob), int64(len(blob)), &PublishOptions{ChunkSize: 4096})
 	if err != nil {
 		t.Fatal(err)
 	}
-	dev := runClient(t, br.url())
+	dev := runClient(t, br.URL())
 	restarted := make(chan struct{})
 	var once sync.Once
 	r := &Receiver{Sub: dev, Dir: t.TempDir(), Window: 2, Stall: 500 * time.Millisecond, Log: quietLog(),
 		Progress: func(p Progress) {
 			if p.Chunks == 10 {
 				once.Do(func() {
-					br.stop()
+					br.Stop()
 					go func() {
 						time.Sleep(300 * time.Millisecond)
-						br.start()
+						br.Start()
 						close(restarted)
 					}()
 				})
@@ -402,7 +402,7 @@ func TestMosquittoCorruptChunk(t *testing.T) {
 	checkLeaks(t)
 	br := startBroker(t)
 	blob := randomBlob(8*4096, 6)
-	pub := runClient(t, br.url())
+	pub := runClient(t, br.URL())
 	meta, err := Publish(context.Background(), pub, bytes.NewReader(blob), int64(len(blob)), &PublishOptions{ChunkSize: 4096})
 	if err != nil {
 		t.Fatal(err)
@@ -410,7 +410,7 @@ func TestMosquittoCorruptChunk(t *testing.T) {
 	if err := pub.Publish(context.Background(), fleet.BlobChunkTopic(meta.SHA256, 5), blob[:100], 1, true); err != nil {
 		t.Fatal(err)
 	}
-	r := &Receiver{Sub: runClient(t, br.url()), Dir: t.TempDir(), Log: quietLog()}
+	r := &Receiver{Sub: runClient(t, br.URL()), Dir: t.TempDir(), Log: quietLog()}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	_, err = r.Fetch(ctx, meta)
