@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Regenerates runtime/tflite/internal/schema from spec/schema.fbs (the TFLite
 # schema, Apache-2.0, copied from shared/spec/tflite) with Debian's flatc
-# (package flatbuffers-compiler, 2.0.8).
+# (package flatbuffers-compiler, 2.0.8). The object API (ModelT, Pack,
+# UnPack) comes too: runtime/tflite/compress rewrites whole models with it.
+# edged does not call it, and the linker drops it from edged as long as
+# nothing there calls methods by reflection (see agent/localapi/page.go).
 #
 # flatc 2.0.8 rejects the "(deprecated)" attribute on an enum value, a union
 # member and a table; those three are stripped first. "(deprecated)" on table
@@ -18,7 +21,7 @@ sed -E \
   -e 's/^table ReduceWindowOptions \(deprecated\) \{/table ReduceWindowOptions {/' \
   "$root/spec/schema.fbs" >"$tmp/schema.fbs"
 
-flatc --go --go-namespace schema -o "$tmp/gen" "$tmp/schema.fbs"
+flatc --go --gen-object-api --go-namespace schema -o "$tmp/gen" "$tmp/schema.fbs"
 rm -rf "$out"
 mkdir -p "$out"
 cp "$tmp"/gen/schema/*.go "$out/"
@@ -33,27 +36,6 @@ DOC
 gofmt -w "$out"
 echo "generated $(ls "$out" | wc -l) files in $out"
 
-# A second copy with flatc's object API (ModelT, Pack, UnPack), which
-# runtime/tflite/compress uses to rewrite whole models. It is a separate
-# package so that edged, which only reads models, does not link it: the
-# object API adds about 0.5 MB to a binary whose templates keep every
-# exported method of reachable types.
-objout="$root/runtime/tflite/internal/schemaobj"
-flatc --go --gen-object-api --go-namespace schemaobj -o "$tmp/genobj" "$tmp/schema.fbs"
-rm -rf "$objout"
-mkdir -p "$objout"
-cp "$tmp"/genobj/schemaobj/*.go "$objout/"
-cat >"$objout/doc.go" <<'DOC'
-// Package schemaobj holds the TFLite flatbuffer bindings with flatc's
-// object API (ModelT and friends, Pack and UnPack), generated from
-// spec/schema.fbs by scripts/gen-schema.sh. Do not edit.
-//
-// The accessors trust the buffer: callers must verify it first (load it
-// with runtime/tflite); a malformed buffer panics here.
-package schemaobj
-DOC
-gofmt -w "$objout"
-echo "generated $(ls "$objout" | wc -l) files in $objout"
 
 # The flatbuffer verifier's table layouts come from the same schema; its
 # generator reads the original file ("(deprecated)" fields keep their slot

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/edged-dev/edged/runtime/tflite"
+	"github.com/edged-dev/edged/runtime/tflite/compress"
 )
 
 type inspectTensor struct {
@@ -39,8 +40,22 @@ type inspectReport struct {
 	Params     int64           `json:"params"`
 	MACs       int64           `json:"macs"`
 	ArenaBytes int             `json:"arena_bytes"`
+	Weights    []inspectWeight `json:"weights,omitempty"`
 	Runnable   bool            `json:"runnable"`
 	Reason     string          `json:"reason,omitempty"`
+}
+
+// inspectWeight is the sparsity of a constant tensor of rank 2 or more
+// (conv and fully-connected weights): exact zeros, or the zero point when
+// quantized.
+type inspectWeight struct {
+	Tensor   int     `json:"tensor_index"`
+	Name     string  `json:"name"`
+	DType    string  `json:"dtype"`
+	Shape    []int   `json:"shape"`
+	Zeros    int     `json:"zeros"`
+	Elements int     `json:"elements"`
+	Sparsity float64 `json:"sparsity"`
 }
 
 func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -102,6 +117,14 @@ func inspect(name string, data []byte) (*inspectReport, error) {
 			}
 		}
 		return d
+	}
+	for i, t := range sg.Tensors {
+		if t.Data == nil || len(t.Shape) < 2 {
+			continue
+		}
+		if z, n, ok := compress.Sparsity(t.Type, t.Data, t.Shape, t.Quant); ok && n > 0 {
+			r.Weights = append(r.Weights, inspectWeight{Tensor: i, Name: t.Name, DType: t.Type.String(), Shape: t.Shape, Zeros: z, Elements: n, Sparsity: float64(z) / float64(n)})
+		}
 	}
 	for i, idx := range sg.Inputs {
 		r.Inputs = append(r.Inputs, desc(i, idx))
@@ -166,6 +189,16 @@ func printInspect(w io.Writer, r *inspectReport) {
 		fmt.Fprintf(w, " %s×%d", n, r.Ops[n])
 	}
 	fmt.Fprintf(w, "\nparams     %d\n", r.Params)
+	var zeros, elems int
+	for _, t := range r.Weights {
+		zeros, elems = zeros+t.Zeros, elems+t.Elements
+	}
+	if elems > 0 {
+		fmt.Fprintf(w, "sparsity   %d of %d weights zero (%.1f%%) in %d tensors\n", zeros, elems, 100*float64(zeros)/float64(elems), len(r.Weights))
+		for _, t := range r.Weights {
+			fmt.Fprintf(w, "  %5.1f%%  %s %s%v\n", 100*t.Sparsity, t.Name, t.DType, t.Shape)
+		}
+	}
 	if r.Runnable {
 		fmt.Fprintf(w, "MACs       %d per inference (%.3f M)\narena      %d bytes\nrunnable   yes (pure-Go CPU runtime)\n", r.MACs, float64(r.MACs)/1e6, r.ArenaBytes)
 	} else {

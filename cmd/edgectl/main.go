@@ -42,6 +42,9 @@ var commands = map[string]command{
 	"rollout":      {"roll a bundle out to the fleet in waves, aborting and rolling back on failures (start, resume, status)", runRollout},
 	"board":        {"print the detected board: model, cores, features, accelerators, thread and delegate defaults", runBoard},
 	"smoketest":    {"on a board: probe every delegate, run models on each backend and compare with the CPU runtime", runSmoketest},
+	"quantize":     {"quantize a float model to full int8 with a calibration set (or weight-only with --dynamic)", runQuantize},
+	"factorize":    {"replace fully-connected weights by a truncated SVD (two smaller layers)", runFactorize},
+	"prune":        {"zero the smallest conv and fully-connected weights (magnitude pruning)", runPrune},
 }
 
 // version is set at link time (-X main.version=...).
