@@ -7,6 +7,8 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"os"
+	"runtime/pprof"
 	"slices"
 	"time"
 )
@@ -35,8 +37,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	warmup := fs.Int("warmup", 10, "untimed invocations first")
 	arith := fs.String("arithmetic", "reference", "requantization: reference or litert")
 	asJSON := fs.Bool("json", false, "print one JSON object")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed runs to `file` (go tool pprof)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: edgectl bench --model M.tflite [--threads N] [--runs N] [--warmup N] [--arithmetic reference|litert] [--json]")
+		fmt.Fprintln(stderr, "usage: edgectl bench --model M.tflite [--threads N] [--runs N] [--warmup N] [--arithmetic reference|litert] [--json] [--cpuprofile F]")
 		fs.PrintDefaults()
 	}
 	pos, err := parseFlags(fs, args)
@@ -75,6 +78,17 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err := it.Invoke(); err != nil {
 			return fmt.Errorf("bench: %w", err)
 		}
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	times := make([]float64, *runs)
 	for i := range times {

@@ -348,10 +348,14 @@ func binaryQuant(cfg *Config, op BinaryOp, p BinaryParams, plan *bcastPlan, a, b
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", op, err)
 		}
-		switch typ {
-		case tensor.Int8:
+		switch {
+		case typ == tensor.Int8 && plan.n >= lutMinElems:
+			return addSub8LUT[int8](q, plan, a, b, out), nil
+		case typ == tensor.UInt8 && plan.n >= lutMinElems:
+			return addSub8LUT[uint8](q, plan, a, b, out), nil
+		case typ == tensor.Int8:
 			return addSub8[int8](q, plan, a, b, out), nil
-		case tensor.UInt8:
+		case typ == tensor.UInt8:
 			return addSub8[uint8](q, plan, a, b, out), nil
 		}
 		f = func(x, y int32) int32 { return q.out(q.in1(x), q.in2(y)) }

@@ -3,6 +3,7 @@ package kernels
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -378,7 +379,13 @@ func TestBinaryQuant(t *testing.T) {
 			b:   binT("b", i8, []int{1}, binQ(1, 0), []int8{1}),
 			out: binT("o", i8, nil, binQ(1, 0), nil), wantErr: true},
 	}
-	runBinCases(t, cases)
+	// Every case once per-element and once from the 256×256 table that
+	// large 8-bit ADD/SUB ops use.
+	defer func(v int) { lutMinElems = v }(lutMinElems)
+	for _, min := range []int{1 << 30, 0} {
+		lutMinElems = min
+		t.Run(fmt.Sprintf("lut_from_%d_elements", min), func(t *testing.T) { runBinCases(t, cases) })
+	}
 }
 
 // TestBroadcastPlan checks the strided walk against direct index
