@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"math"
 	"unsafe"
 )
 
@@ -19,6 +20,18 @@ func dwQ3x3I8x8AVX2(a *dwArgs)
 //go:noescape
 func dwQ3x3U8x8AVX2(a *dwArgs)
 
+//go:noescape
+func dwQ3x3I8F32AVX2(a *dwArgs)
+
+//go:noescape
+func dwQ3x3U8F32AVX2(a *dwArgs)
+
+//go:noescape
+func dwQ3x3I8x8F32AVX2(a *dwArgs)
+
+//go:noescape
+func dwQ3x3U8x8F32AVX2(a *dwArgs)
+
 func dwCall(a *dwArgs, kind int) {
 	switch kind {
 	case dwInt8:
@@ -31,6 +44,14 @@ func dwCall(a *dwArgs, kind int) {
 		dwQ3x3I8x8AVX2(a)
 	case dwUInt8Narrow:
 		dwQ3x3U8x8AVX2(a)
+	case dwInt8 + dwLiteRT:
+		dwQ3x3I8F32AVX2(a)
+	case dwUInt8 + dwLiteRT:
+		dwQ3x3U8F32AVX2(a)
+	case dwInt8Narrow + dwLiteRT:
+		dwQ3x3I8x8F32AVX2(a)
+	case dwUInt8Narrow + dwLiteRT:
+		dwQ3x3U8x8F32AVX2(a)
 	}
 }
 
@@ -43,6 +64,11 @@ func dwCall(a *dwArgs, kind int) {
 //	88     cst, 104 mult, 120 left shift, 136 right shift,
 //	152    2^right-1, 168 (2^right-1)>>1: 16 lanes each, same order
 //	184    output offset, 192 lo, 200 hi: 8 copies each
+//
+// In the LiteRT arithmetic (rq.scale set) the records hold the float32
+// bits of each channel's scale where mult is and of lo and hi relative to
+// the zero point (litertClamp) where lo and hi are; the shift and mask
+// lanes stay 0 (REQUANTF reads neither).
 const (
 	dwQBlock  = 16
 	dwQRecord = 208
@@ -86,9 +112,13 @@ func dwPackQ(w9 [][9]int32, rq *gemmRequantParams, c int) (blocks []int32, nb in
 					r[8+16*p+8*h+j] = int32(uint32(lo) | uint32(hi)<<16)
 				}
 				q := &rq.ch[ch]
-				mask := int32(1)<<q.right - 1
 				l := 8*h + j
 				r[88+l] = q.cst
+				if rq.scale != nil {
+					r[104+l] = int32(math.Float32bits(rq.scale[ch]))
+					continue
+				}
+				mask := int32(1)<<q.right - 1
 				r[104+l] = q.mult
 				r[120+l] = int32(q.left)
 				r[136+l] = int32(q.right)
@@ -96,8 +126,9 @@ func dwPackQ(w9 [][9]int32, rq *gemmRequantParams, c int) (blocks []int32, nb in
 				r[168+l] = mask >> 1
 			}
 		}
+		lo, hi := dwClampBits(rq)
 		for j := 0; j < 8; j++ {
-			r[184+j], r[192+j], r[200+j] = rq.outOff, rq.lo, rq.hi
+			r[184+j], r[192+j], r[200+j] = rq.outOff, lo, hi
 		}
 	}
 	return blocks, len(starts), false
@@ -112,6 +143,8 @@ func dwPackQ(w9 [][9]int32, rq *gemmRequantParams, c int) (blocks []int32, nb in
 //	80     cst, 88 mult, 96 left shift, 104 right shift,
 //	112    2^right-1, 120 (2^right-1)>>1,
 //	128    output offset, 136 lo, 144 hi: 8 lanes each
+//
+// with the LiteRT scales, lo and hi as in dwPackQ's records.
 const (
 	dwQ8Block  = 8
 	dwQ8Record = 152
@@ -129,14 +162,19 @@ func dwPackQ8(w9 [][9]int32, rq *gemmRequantParams, c int) (blocks []int32, nb i
 				r[8+8*t+j] = w9[ch][t]
 			}
 			q := &rq.ch[ch]
-			mask := int32(1)<<q.right - 1
 			r[80+j] = q.cst
-			r[88+j] = q.mult
-			r[96+j] = int32(q.left)
-			r[104+j] = int32(q.right)
-			r[112+j] = mask
-			r[120+j] = mask >> 1
-			r[128+j], r[136+j], r[144+j] = rq.outOff, rq.lo, rq.hi
+			if rq.scale != nil {
+				r[88+j] = int32(math.Float32bits(rq.scale[ch]))
+			} else {
+				mask := int32(1)<<q.right - 1
+				r[88+j] = q.mult
+				r[96+j] = int32(q.left)
+				r[104+j] = int32(q.right)
+				r[112+j] = mask
+				r[120+j] = mask >> 1
+			}
+			lo, hi := dwClampBits(rq)
+			r[128+j], r[136+j], r[144+j] = rq.outOff, lo, hi
 		}
 	}
 	return blocks, len(starts)

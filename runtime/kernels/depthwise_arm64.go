@@ -1,6 +1,9 @@
 package kernels
 
-import "unsafe"
+import (
+	"math"
+	"unsafe"
+)
 
 //go:noescape
 func dwQ3x3I8NEON(a *dwArgs)
@@ -11,6 +14,12 @@ func dwQ3x3U8NEON(a *dwArgs)
 //go:noescape
 func dwF3x3NEON(a *dwArgs)
 
+//go:noescape
+func dwQ3x3I8F32NEON(a *dwArgs)
+
+//go:noescape
+func dwQ3x3U8F32NEON(a *dwArgs)
+
 func dwCall(a *dwArgs, kind int) {
 	switch kind {
 	case dwInt8:
@@ -19,6 +28,10 @@ func dwCall(a *dwArgs, kind int) {
 		dwQ3x3U8NEON(a)
 	case dwFloat32:
 		dwF3x3NEON(a)
+	case dwInt8 + dwLiteRT:
+		dwQ3x3I8F32NEON(a)
+	case dwUInt8 + dwLiteRT:
+		dwQ3x3U8F32NEON(a)
 	}
 }
 
@@ -29,6 +42,10 @@ func dwCall(a *dwArgs, kind int) {
 //	16   weights w+fOff as int16, tap t at 16+16t
 //	160  cst, 192 mult, 224 left shift, 256 -right shift (8 int32 each)
 //	288  output offset, 304 lo, 320 hi (4 copies each)
+//
+// In the LiteRT arithmetic (rq.scale set) the float32 bits of each
+// channel's scale are where mult is and those of lo and hi relative to
+// the zero point (litertClamp) where lo and hi are; the shifts stay 0.
 const (
 	dwQBlock  = 8
 	dwQRecord = 84
@@ -53,12 +70,17 @@ func dwPackQ(w9 [][9]int32, rq *gemmRequantParams, c int) (blocks []int32, nb in
 			}
 			q := &rq.ch[o+j]
 			r[40+j] = q.cst
+			if rq.scale != nil {
+				r[48+j] = int32(math.Float32bits(rq.scale[o+j]))
+				continue
+			}
 			r[48+j] = q.mult
 			r[56+j] = int32(q.left)
 			r[64+j] = -int32(q.right)
 		}
+		lo, hi := dwClampBits(rq)
 		for j := 0; j < 4; j++ {
-			r[72+j], r[76+j], r[80+j] = rq.outOff, rq.lo, rq.hi
+			r[72+j], r[76+j], r[80+j] = rq.outOff, lo, hi
 		}
 	}
 	return blocks, len(starts), false

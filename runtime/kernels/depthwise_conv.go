@@ -382,8 +382,8 @@ func newDWFast(cfg *Config, p ConvParams, g convGeom, in, filter, bias, out *ten
 	}
 	if is3x3 && in.Type == tensor.Float32 {
 		k.fblk, k.nb = dwPackF(k.w9f, k.biasF, k.flo, k.fhi, c)
-	} else if is3x3 && k.rq.scale == nil {
-		// The SIMD kernels requantize with the fixed-point multipliers only.
+	} else if is3x3 {
+		// Packed for the kernels of the arithmetic in use (dwLiteRT).
 		k.qblk, k.nb, k.qnarrow = dwPackQ(k.w9, &k.rq, c)
 		if k.qblk != nil && g.outC != g.inC {
 			k.gdm = g
@@ -403,13 +403,22 @@ func newDWFast(cfg *Config, p ConvParams, g convGeom, in, filter, bias, out *ten
 			k.acc[i] = make([]int32, c)
 		}
 	}
-	switch in.Type {
+	return k, nil
+}
+
+// Eval runs the convolution.
+func (k *dwFast) Eval() error {
+	switch k.in.Type {
 	case tensor.Float32:
-		return Func(func() error { parallelRun(dwFloatTask{k}, k.nparts, &k.wg); return nil }), nil
+		parallelRun(dwFloatTask{k}, k.nparts, &k.wg)
 	case tensor.Int8:
-		return Func(func() error { k.repeatChannels(); parallelRun(dwQuantTask[int8]{k}, k.nparts, &k.wg); return nil }), nil
+		k.repeatChannels()
+		parallelRun(dwQuantTask[int8]{k}, k.nparts, &k.wg)
+	default:
+		k.repeatChannels()
+		parallelRun(dwQuantTask[uint8]{k}, k.nparts, &k.wg)
 	}
-	return Func(func() error { k.repeatChannels(); parallelRun(dwQuantTask[uint8]{k}, k.nparts, &k.wg); return nil }), nil
+	return nil
 }
 
 // repeatChannels fills xdm, if used, with the input's channels each
@@ -453,6 +462,9 @@ func (t dwQuantTask[T]) runPart(part, nparts int) {
 		}
 		if k.qnarrow {
 			kind += dwInt8Narrow - dwInt8
+		}
+		if k.rq.scale != nil {
+			kind += dwLiteRT
 		}
 		xs := k.in.Data
 		if k.xdm != nil {
@@ -506,6 +518,16 @@ func (t dwQuantTask[T]) runPart(part, nparts int) {
 					}
 				}
 			}
+			if k.rq.scale != nil {
+				lc := newLiteRTClamp(k.rq.outOff, k.rq.lo, k.rq.hi)
+				for i, v := range a {
+					if k.bias != nil {
+						v += k.bias[i]
+					}
+					yo[i] = T(lc.requant(v, k.rq.scale[i]))
+				}
+				continue
+			}
 			for i, v := range a {
 				if k.bias != nil {
 					v += k.bias[i]
@@ -545,6 +567,7 @@ func dwQuant3x3DM[T int8 | uint8](y []T, taps *[9][]T, dm int, w9 [][9]int32, rq
 	x6, x7, x8 := taps[6][:ci], taps[7][:ci], taps[8][:ci]
 	w9, chans := w9[:len(y)], rq.ch[:len(y)]
 	outOff, lo, hi := rq.outOff, rq.lo, rq.hi
+	lc := newLiteRTClamp(outOff, lo, hi)
 	for i := range x0 {
 		v0, v1, v2 := int32(x0[i]), int32(x1[i]), int32(x2[i])
 		v3, v4, v5 := int32(x3[i]), int32(x4[i]), int32(x5[i])
@@ -554,7 +577,7 @@ func dwQuant3x3DM[T int8 | uint8](y []T, taps *[9][]T, dm int, w9 [][9]int32, rq
 			acc := ch.cst + w[0]*v0 + w[1]*v1 + w[2]*v2 + w[3]*v3 + w[4]*v4 +
 				w[5]*v5 + w[6]*v6 + w[7]*v7 + w[8]*v8
 			if rq.scale != nil {
-				y[c] = T(litertRequant(acc, rq.scale[c], outOff, lo, hi))
+				y[c] = T(lc.requant(acc, rq.scale[c]))
 				continue
 			}
 			v := ch.requant(acc) + outOff
@@ -571,13 +594,14 @@ func dwQuant3x3[T int8 | uint8](y []T, taps *[9][]T, w9 [][9]int32, rq *gemmRequ
 	x6, x7, x8 := taps[6][:n], taps[7][:n], taps[8][:n]
 	w9, chans := w9[:n], rq.ch[:n]
 	outOff, lo, hi := rq.outOff, rq.lo, rq.hi
+	lc := newLiteRTClamp(outOff, lo, hi)
 	for c := range y {
 		w, ch := &w9[c], &chans[c]
 		acc := ch.cst + w[0]*int32(x0[c]) + w[1]*int32(x1[c]) + w[2]*int32(x2[c]) +
 			w[3]*int32(x3[c]) + w[4]*int32(x4[c]) + w[5]*int32(x5[c]) +
 			w[6]*int32(x6[c]) + w[7]*int32(x7[c]) + w[8]*int32(x8[c])
 		if rq.scale != nil {
-			y[c] = T(litertRequant(acc, rq.scale[c], outOff, lo, hi))
+			y[c] = T(lc.requant(acc, rq.scale[c]))
 			continue
 		}
 		v := ch.requant(acc) + outOff

@@ -1,6 +1,9 @@
 package kernels
 
-import "unsafe"
+import (
+	"math"
+	"unsafe"
+)
 
 // The SIMD 3×3 depthwise kernels (depth multiplier 1; dwFast repeats the
 // input channels for larger ones) are driven from Go one output row at a
@@ -34,7 +37,22 @@ const (
 	// Narrow quantized blocks (dwPackQ's narrow result).
 	dwInt8Narrow
 	dwUInt8Narrow
+
+	// dwLiteRT added to a quantized kind selects the kernel with the
+	// LiteRT arithmetic's fp32 requantization (blocks packed from
+	// parameters with scale set).
+	dwLiteRT = 8
 )
+
+// dwClampBits returns the clamp bounds the kernels compare with: rq's lo
+// and hi, or in the LiteRT arithmetic the float32 bits of litertClamp's.
+func dwClampBits(rq *gemmRequantParams) (lo, hi int32) {
+	if rq.scale == nil {
+		return rq.lo, rq.hi
+	}
+	lc := newLiteRTClamp(rq.outOff, rq.lo, rq.hi)
+	return int32(math.Float32bits(lc.lo)), int32(math.Float32bits(lc.hi))
+}
 
 // dwRows3x3 computes output rows [r0, r1) (batch × height) with the
 // assembly kernel of the given kind. x, y and pad are the input, output

@@ -29,11 +29,14 @@ type dwCase struct {
 	inZP, filZP   int32 // filZP: uint8 only
 	bias, threads bool
 	perTensor     bool // int8: one filter scale instead of one per channel
+	litert        bool // the LiteRT arithmetic (fp32 requantization)
+	ties          bool // power-of-two scales: many requantized values end in .5
 }
 
 func (tc dwCase) String() string {
-	return fmt.Sprintf("%s/%dx%dx%d/dm%d/s%d/d%d/pad%d/act%d/zp%d,%d/bias%v/thr%v",
-		tc.dt, tc.h, tc.w, tc.c, tc.dm, tc.stride, tc.dil, tc.pad, tc.act, tc.inZP, tc.filZP, tc.bias, tc.threads)
+	return fmt.Sprintf("%s/%dx%dx%d/dm%d/s%d/d%d/pad%d/act%d/zp%d,%d/bias%v/thr%v/pt%v/litert%v/ties%v",
+		tc.dt, tc.h, tc.w, tc.c, tc.dm, tc.stride, tc.dil, tc.pad, tc.act, tc.inZP, tc.filZP, tc.bias, tc.threads,
+		tc.perTensor, tc.litert, tc.ties)
 }
 
 func dwCases() []dwCase {
@@ -118,6 +121,9 @@ func dwBuild(t testing.TB, tc dwCase, seed uint64) (Kernel, *tensor.Tensor) {
 		for i := range scales {
 			// Effective multipliers from about 2⁻¹⁴ to 4: right and left shifts.
 			scales[i] = float32(math.Exp2(-12 + 14*rng.Float64()))
+			if tc.ties {
+				scales[i] = float32(math.Exp2(float64(-12 + rng.IntN(8))))
+			}
 		}
 		in = convT("in", tc.dt, inShape, convQ(0.5, tc.inZP), x)
 		fq := convPCQ(3, scales...)
@@ -125,7 +131,11 @@ func dwBuild(t testing.TB, tc dwCase, seed uint64) (Kernel, *tensor.Tensor) {
 			fq = convQ(scales[0], 0)
 		}
 		f = convT("w", tc.dt, []int{1, 3, 3, oc}, fq, w)
-		out = convT("out", tc.dt, []int{1, tc.h, tc.w, oc}, convQ(float32(math.Exp2(-2+4*rng.Float64())), int32(rng.IntN(256)-128)), nil)
+		outS := float32(math.Exp2(-2 + 4*rng.Float64()))
+		if tc.ties {
+			outS = float32(math.Exp2(float64(-4 + rng.IntN(4))))
+		}
+		out = convT("out", tc.dt, []int{1, tc.h, tc.w, oc}, convQ(outS, int32(rng.IntN(256)-128)), nil)
 	case tensor.UInt8:
 		x := make([]uint8, n)
 		for i := range x {
@@ -135,9 +145,13 @@ func dwBuild(t testing.TB, tc dwCase, seed uint64) (Kernel, *tensor.Tensor) {
 		for i := range w {
 			w[i] = uint8(rng.IntN(256))
 		}
-		in = convT("in", tc.dt, inShape, convQ(0.02, tc.inZP), x)
-		f = convT("w", tc.dt, []int{1, 3, 3, oc}, convQ(float32(math.Exp2(-10+6*rng.Float64())), tc.filZP), w)
-		out = convT("out", tc.dt, []int{1, tc.h, tc.w, oc}, convQ(float32(math.Exp2(-6+6*rng.Float64())), int32(rng.IntN(256))), nil)
+		inS, fS, outS := float32(0.02), float32(math.Exp2(-10+6*rng.Float64())), float32(math.Exp2(-6+6*rng.Float64()))
+		if tc.ties {
+			inS, fS, outS = 0x1p-6, float32(math.Exp2(float64(-8+rng.IntN(4)))), float32(math.Exp2(float64(-4+rng.IntN(4))))
+		}
+		in = convT("in", tc.dt, inShape, convQ(inS, tc.inZP), x)
+		f = convT("w", tc.dt, []int{1, 3, 3, oc}, convQ(fS, tc.filZP), w)
+		out = convT("out", tc.dt, []int{1, tc.h, tc.w, oc}, convQ(outS, int32(rng.IntN(256))), nil)
 	}
 	if tc.dt != tensor.Float32 && tc.bias {
 		b := make([]int32, oc)
@@ -148,6 +162,9 @@ func dwBuild(t testing.TB, tc dwCase, seed uint64) (Kernel, *tensor.Tensor) {
 	}
 	p := ConvParams{Padding: tc.pad, StrideH: tc.stride, StrideW: tc.stride, DilationH: tc.dil, DilationW: tc.dil, Activation: tc.act}
 	cfg := &Config{Threads: 1}
+	if tc.litert {
+		cfg.Arithmetic = LiteRT
+	}
 	if tc.threads {
 		cfg.Threads = 3
 	}
@@ -261,6 +278,8 @@ func BenchmarkDW(b *testing.B) {
 	for _, tc := range []dwCase{
 		{name: "int8/112x112x96/s2", dt: tensor.Int8, h: 112, w: 112, c: 96, dm: 1, stride: 2, dil: 1, pad: PaddingSame, act: ActRelu6, inZP: -128, bias: true},
 		{name: "uint8/56x56x144/s1", dt: tensor.UInt8, h: 56, w: 56, c: 144, dm: 1, stride: 1, dil: 1, pad: PaddingSame, act: ActRelu6, inZP: 0, filZP: 120, bias: true},
+		{name: "int8/112x112x96/s2/litert", dt: tensor.Int8, h: 112, w: 112, c: 96, dm: 1, stride: 2, dil: 1, pad: PaddingSame, act: ActRelu6, inZP: -128, bias: true, litert: true},
+		{name: "uint8/56x56x144/s1/litert", dt: tensor.UInt8, h: 56, w: 56, c: 144, dm: 1, stride: 1, dil: 1, pad: PaddingSame, act: ActRelu6, inZP: 0, filZP: 120, bias: true, litert: true},
 		{name: "float32/56x56x144/s1", dt: tensor.Float32, h: 56, w: 56, c: 144, dm: 1, stride: 1, dil: 1, pad: PaddingSame, act: ActRelu6, bias: true},
 	} {
 		b.Run(tc.name, func(b *testing.B) {

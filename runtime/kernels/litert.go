@@ -245,21 +245,66 @@ func litertBinary(op BinaryOp, p BinaryParams, plan *bcastPlan, a, b, out *tenso
 		if op == OpSub {
 			mb = -mb
 		}
-		bias := int32(1)<<(shift-1) - ma*za - mb*zb
-		f = func(x, y int32) int32 {
-			v := (bias + ma*x + mb*y) >> shift
-			return min(max(v, lo-zo), hi-zo) + zo
+		p := &litertAddParams{ma: ma, mb: mb, c: int32(1)<<(shift-1) - ma*za - mb*zb,
+			shift: uint32(shift), lo: lo - zo, hi: hi - zo, zp: zo}
+		if a.Type == tensor.Int8 {
+			return litertAddKernel[int8](plan, a, b, out, p), nil
 		}
+		return litertAddKernel[uint8](plan, a, b, out, p), nil
 	case OpMul:
 		scale := float32(float32(a.Scale()*b.Scale()) / out.Scale())
 		if scale < 0x1p-16 || scale >= 0x1p8 {
 			return nil, nil
 		}
-		f = func(x, y int32) int32 { return litertRequant((x-za)*(y-zb), scale, zo, lo, hi) }
+		lc := newLiteRTClamp(zo, lo, hi)
+		f = func(x, y int32) int32 { return lc.requant((x-za)*(y-zb), scale) }
 	default:
 		return nil, nil
 	}
 	return quantKernel(a.Type, plan, a, b, out, f), nil
+}
+
+// litertAddParams is XNNPACK's 8-bit ADD or SUB, y = clamp((ma·a +
+// mb·b + c) >> shift, lo, hi) + zp, in wrapping int32 arithmetic (the
+// zero points and the rounding term folded into c; the sum wraps alike
+// in any order). The assembly reads it by offset (TestLiteRTAddLayout).
+type litertAddParams struct {
+	ma, mb, c  int32
+	shift      uint32
+	lo, hi, zp int32
+}
+
+// litertAddKernel is ADD or SUB with p; operands of the output's shape
+// take a plain loop, with the vector kernel where there is one.
+func litertAddKernel[T int8 | uint8](plan *bcastPlan, a, b, out *tensor.Tensor, p *litertAddParams) Kernel {
+	ma, mb, c, sh, lo, hi, zp := p.ma, p.mb, p.c, p.shift&31, p.lo, p.hi, p.zp
+	f := func(x, y T) T {
+		return T(min(max((ma*int32(x)+mb*int32(y)+c)>>sh, lo), hi) + zp)
+	}
+	var z T
+	u8 := 0
+	if ^z > 0 {
+		u8 = 1
+	}
+	asm := litertAddAsm() // chosen at construction, as every kernel's variant
+	return Func(func() error {
+		av, bv, ov := binView[T](a), binView[T](b), binView[T](out)
+		if plan.kind != bcastSame {
+			bcastApply(plan, av, bv, ov, f)
+			return nil
+		}
+		n := plan.n
+		av, bv, ov = av[:n], bv[:n], ov[:n]
+		i := 0
+		if asm && n >= 8 {
+			i = n &^ 7
+			litertAdd8((*byte)(unsafe.Pointer(&ov[0])), (*byte)(unsafe.Pointer(&av[0])), (*byte)(unsafe.Pointer(&bv[0])), i, p, u8)
+		}
+		for ; i < n; i++ {
+			ov[i] = T(min(max((ma*int32(av[i])+mb*int32(bv[i])+c)>>sh, lo), hi) + zp)
+		}
+		return nil
+	})
 }
 
 // litertLUT8 is XNNPACK's lookup table of a quantized unary operator:

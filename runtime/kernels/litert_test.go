@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"unsafe"
 
 	"github.com/edged-dev/edged/runtime/tensor"
 )
@@ -149,5 +150,148 @@ func TestLiteRTStoreRow(t *testing.T) {
 	litertStoreRow(got, []int32{5, 7, -5, -7}, make([]int32, 4), []float32{0.5, 0.5, 0.5, 0.5}, 0, newLiteRTClamp(0, -128, 127))
 	if want := []int8{2, 4, -2, -4}; string(convAs[byte](got)) != string(convAs[byte](want)) {
 		t.Errorf("litertStoreRow(ties) = %v; want %v", got, want)
+	}
+}
+
+// TestLiteRTAddUInt8Broadcast checks uint8 ADD with a scalar operand
+// (the broadcast path): scales 0.5 and 0.25 into 1 give multipliers 2^20
+// and 2^19 with shift 21, so y = floor((a−128)/2 + b/4 + 1/2) + 10 before
+// the clamp; ReLU6 clamps to [10, 16] (0 and 6 quantized with zero point
+// 10).
+func TestLiteRTAddUInt8Broadcast(t *testing.T) {
+	tests := []struct {
+		name string
+		act  Activation
+		want []uint8
+	}{
+		{"none", ActNone, []uint8{13, 12, 0, 75}},
+		{"relu6", ActRelu6, []uint8{13, 12, 10, 16}},
+	}
+	for _, tt := range tests {
+		a := actT(tensor.UInt8, []int{4}, actQ(0.5, 128), []uint8{130, 128, 0, 255})
+		b := actT(tensor.UInt8, []int{1}, actQ(0.25, 0), []uint8{6})
+		out := actT(tensor.UInt8, []int{4}, actQ(1, 10), make([]uint8, 4))
+		k, err := Binary(&Config{Arithmetic: LiteRT}, OpAdd, BinaryParams{Activation: tt.act}, a, b, out)
+		if err != nil {
+			t.Fatalf("Binary(%s) error: %v", tt.name, err)
+		}
+		if err := k.Eval(); err != nil {
+			t.Fatalf("Binary(%s).Eval: %v", tt.name, err)
+		}
+		for i, w := range tt.want {
+			if got := out.Data[i]; got != w {
+				t.Errorf("Binary(%s) output [%d] = %d; want %d", tt.name, i, got, w)
+			}
+		}
+	}
+}
+
+func TestLiteRTAddLayout(t *testing.T) {
+	var p litertAddParams
+	tests := []struct {
+		name      string
+		got, want uintptr
+	}{
+		{"ma", unsafe.Offsetof(p.ma), 0},
+		{"mb", unsafe.Offsetof(p.mb), 4},
+		{"c", unsafe.Offsetof(p.c), 8},
+		{"shift", unsafe.Offsetof(p.shift), 12},
+		{"lo", unsafe.Offsetof(p.lo), 16},
+		{"hi", unsafe.Offsetof(p.hi), 20},
+		{"zp", unsafe.Offsetof(p.zp), 24},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("Offsetof(litertAddParams.%s) = %d; want %d (the assembly's)", tt.name, tt.got, tt.want)
+		}
+	}
+}
+
+// TestLiteRTAddVariants checks the vector ADD and SUB against the
+// portable loop, byte for byte, on random operands of every tail length,
+// both types, several scale ratios (shifts from 12 to 30) and clamps.
+func TestLiteRTAddVariants(t *testing.T) {
+	type addCase struct {
+		dt         tensor.DType
+		op         BinaryOp
+		n          int
+		sa, sb, so float32
+		za, zb, zo int32
+		act        Activation
+		seed       uint64
+	}
+	var cases []addCase
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := 0; i < 120; i++ {
+		c := addCase{dt: []tensor.DType{tensor.Int8, tensor.UInt8}[i%2], op: []BinaryOp{OpAdd, OpSub}[(i/2)%2],
+			n: []int{1, 7, 8, 9, 15, 16, 17, 63, 64, 100, 1000}[i%11],
+			// Ratios to the output scale from 2^-8 to 2^4, inside
+			// XNNPACK's range (else the reference kernel runs).
+			sa: float32(math.Exp2(-6 + 6*r.Float64())), sb: float32(math.Exp2(-6 + 6*r.Float64())), so: float32(math.Exp2(-4 + 6*r.Float64())),
+			act: []Activation{ActNone, ActRelu, ActRelu6}[i%3], seed: uint64(i)}
+		lo := int32(-128)
+		if c.dt == tensor.UInt8 {
+			lo = 0
+		}
+		c.za = lo + int32(r.IntN(256))
+		c.zb = lo + int32(r.IntN(256))
+		c.zo = lo + int32(r.IntN(256))
+		cases = append(cases, c)
+	}
+	build := func(c addCase) (Kernel, *tensor.Tensor, error) {
+		rng := rand.New(rand.NewPCG(c.seed, 9))
+		x, y := make([]byte, c.n), make([]byte, c.n)
+		for i := range x {
+			x[i], y[i] = byte(rng.IntN(256)), byte(rng.IntN(256))
+		}
+		mk := func(d []byte, s float32, zp int32) *tensor.Tensor {
+			if c.dt == tensor.Int8 {
+				return actT(c.dt, []int{c.n}, actQ(s, zp), unsafe.Slice((*int8)(unsafe.Pointer(&d[0])), len(d)))
+			}
+			return actT(c.dt, []int{c.n}, actQ(s, zp), d)
+		}
+		a, b, out := mk(x, c.sa, c.za), mk(y, c.sb, c.zb), mk(make([]byte, c.n), c.so, c.zo)
+		for i := range out.Data {
+			out.Data[i] = 0x5a
+		}
+		k, err := Binary(&Config{Arithmetic: LiteRT}, c.op, BinaryParams{Activation: c.act}, a, b, out)
+		return k, out, err
+	}
+	start := Variant()
+	t.Cleanup(func() { _, _ = SetVariant(start) })
+	want := make([][]byte, len(cases))
+	if _, err := SetVariant(VariantPortable); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range cases {
+		k, out, err := build(c)
+		if err != nil {
+			t.Fatalf("Binary(%v): %v", c, err)
+		}
+		if err := k.Eval(); err != nil {
+			t.Fatalf("Eval(%v): %v", c, err)
+		}
+		want[i] = append([]byte(nil), out.Data[:c.n]...)
+	}
+	for _, v := range Variants() {
+		if _, err := SetVariant(v); err != nil {
+			t.Fatal(err)
+		}
+		for i, c := range cases {
+			k, out, err := build(c)
+			if err != nil {
+				t.Fatalf("%s: Binary(%v): %v", v, c, err)
+			}
+			if err := k.Eval(); err != nil {
+				t.Fatalf("%s: Eval(%v): %v", v, c, err)
+			}
+			for j := 0; j < c.n; j++ {
+				if out.Data[j] != want[i][j] {
+					t.Errorf("%s: %v %s n=%d scales %g,%g,%g zp %d,%d,%d act %d: output [%d] = %d; want %d (portable)",
+						v, c.op, c.dt, c.n, c.sa, c.sb, c.so, c.za, c.zb, c.zo, c.act, j, out.Data[j], want[i][j])
+					break
+				}
+			}
+		}
 	}
 }
