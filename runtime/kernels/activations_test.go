@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/edged-dev/edged/runtime/tensor"
@@ -356,10 +357,45 @@ func TestActivationUnsupported(t *testing.T) {
 	if !errors.Is(err, ErrUnsupported) {
 		t.Errorf("Logistic(int32) error = %v; want ErrUnsupported", err)
 	}
-	// Requantizing QUANTIZE is not matched to XNNPACK yet.
-	_, err = Quantize(&Config{Arithmetic: LiteRT}, actT(tensor.Int8, []int{2}, actQ(0.1, 0), 0), actT(tensor.Int8, []int{2}, actQ(0.2, 3), 0))
-	if !errors.Is(err, ErrUnsupported) {
-		t.Errorf("Quantize(int8 to int8, LiteRT arithmetic) error = %v; want ErrUnsupported", err)
+}
+
+// TestQuantizeLiteRT: hand-worked values of XNNPACK's arithmetic, where it
+// differs from TFLite's.
+func TestQuantizeLiteRT(t *testing.T) {
+	tests := []struct {
+		name    string
+		in, out *tensor.Tensor
+		want    []float64
+	}{
+		// Scale ratio 0.1/0.2 = 0.5: m = 128, y = ((x·128 + 128) >> 8) + 3,
+		// so halves round up (TFLite: away from zero, -2.5 -> -3 -> 0).
+		{"int8 requantize", actT(tensor.Int8, []int{4}, actQ(0.1, 0), []int8{5, -5, 3, -3}),
+			actT(tensor.Int8, []int{4}, actQ(0.2, 3), nil), []float64{6, 1, 5, 2}},
+		// uint8 with an input zero point: (x-100)·0.5 = 2.5, -2.5, 0 -> 3, -2, 0.
+		{"uint8 requantize", actT(tensor.UInt8, []int{3}, actQ(0.1, 100), []uint8{105, 95, 100}),
+			actT(tensor.UInt8, []int{3}, actQ(0.2, 128), nil), []float64{131, 126, 128}},
+		// Ratio 1/1000 is outside XNNPACK's [2^-8, 2^7]: TFLite's kernel,
+		// 100·0.001 = 0.1 -> 0; 127·0.001 -> 0.
+		{"ratio out of XNNPACK's range", actT(tensor.Int8, []int{2}, actQ(0.001, 0), []int8{100, 127}),
+			actT(tensor.Int8, []int{2}, actQ(1, -5), nil), []float64{-5, -5}},
+		// Float ties: 0.25/0.5 = 0.5 -> 0, 0.75/0.5 = 1.5 -> 2, -0.25/0.5 =
+		// -0.5 -> 0 (half to even; TFLite gives 1, 2, -1).
+		{"float ties to even", actT(tensor.Float32, []int{3}, nil, []float32{0.25, 0.75, -0.25}),
+			actT(tensor.Int8, []int{3}, actQ(0.5, 0), nil), []float64{0, 2, 0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k, err := Quantize(&Config{Arithmetic: LiteRT}, tt.in, tt.out)
+			if err != nil {
+				t.Fatalf("Quantize: %v", err)
+			}
+			if err := k.Eval(); err != nil {
+				t.Fatal(err)
+			}
+			if got := actValues(tt.out); !slices.Equal(got, tt.want) {
+				t.Errorf("Quantize(litert) = %v; want %v", got, tt.want)
+			}
+		})
 	}
 }
 

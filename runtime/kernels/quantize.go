@@ -29,13 +29,16 @@ func Quantize(cfg *Config, in, out *tensor.Tensor) (Kernel, error) {
 		if out.Type == tensor.Int32 {
 			return nil, unsupportedf("QUANTIZE from float32 to int32")
 		}
+		if cfg.Arithmetic == LiteRT && len(out.Quant.Scale) == 1 && (out.Type == tensor.Int8 || out.Type == tensor.UInt8) {
+			if s := out.Quant.Scale[0]; !(s > 0) || math.IsInf(float64(s), 0) {
+				return nil, fmt.Errorf("QUANTIZE output %q has scale %g; want a finite positive scale", out.Name, s)
+			}
+			return quantizeFloatLiteRT(in, out, qmin, qmax), nil
+		}
 		return quantizeFloat(in, out, qmin, qmax)
 	case tensor.Int8, tensor.UInt8, tensor.Int16:
 	default:
 		return nil, unsupportedf("QUANTIZE from %s", in.Type)
-	}
-	if cfg.Arithmetic != Reference {
-		return nil, unsupportedf("QUANTIZE: %s arithmetic", cfg.Arithmetic)
 	}
 	if err := CheckQuantized("QUANTIZE input", in); err != nil {
 		return nil, err
@@ -45,6 +48,13 @@ func Quantize(cfg *Config, in, out *tensor.Tensor) (Kernel, error) {
 	}
 	if in.Quant.PerChannel() || out.Quant.PerChannel() {
 		return nil, unsupportedf("QUANTIZE requantization with per-channel parameters")
+	}
+	// In LiteRT arithmetic XNNPACK takes int8→int8 and uint8→uint8 (within
+	// its scale range); every other pair stays with TFLite's kernel.
+	if cfg.Arithmetic == LiteRT && in.Type == out.Type && in.Type != tensor.Int16 {
+		if k, ok := requantizeLiteRT8(in, out, qmin, qmax); ok {
+			return k, nil
+		}
 	}
 	mult, shift := QuantizeMultiplier(float64(in.Scale()) / float64(out.Scale()))
 	inZP, outZP := in.ZeroPoint(), out.ZeroPoint()

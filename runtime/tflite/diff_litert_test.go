@@ -39,6 +39,7 @@ var diffLiteRTOps = map[string]bool{
 	"LOG_SOFTMAX":       true,
 	"RESHAPE":           true,
 	"DEQUANTIZE":        true,
+	"QUANTIZE":          true,
 }
 
 // diffLiteRT runs a case again in LiteRT arithmetic and requires the

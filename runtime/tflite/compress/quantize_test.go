@@ -247,16 +247,9 @@ func TestQuantizeIOTypes(t *testing.T) {
 			x := int(math.Round(1/float64(wantScale))) + int(tt.wantZP)
 			inputs := [][][]byte{{{byte(x)}}}
 			want := runOracle(t, q, inputs, 1)
-			// edged has no LiteRT-arithmetic QUANTIZE requantization (uint8 to
-			// int8), so the uint8 model runs in reference arithmetic: one
-			// requantization rounding apart from the oracle at most.
-			arith, tol := tflite.LiteRT, 0
-			if tt.io == IOUInt8 {
-				arith, tol = tflite.Reference, 1
-			}
-			got := runEdged(t, q, inputs, arith)
-			if d := int(got[0][0][0]) - int(want[0][0][0]); d > tol || -d > tol {
-				t.Errorf("Invoke(x=1 as %d) = %d; oracle %d (tolerance %d)", x, got[0][0][0], want[0][0][0], tol)
+			got := runEdged(t, q, inputs, tflite.LiteRT)
+			if got[0][0][0] != want[0][0][0] {
+				t.Errorf("Invoke(litert, x=1 as %d) = %d; oracle %d", x, got[0][0][0], want[0][0][0])
 			}
 			out := sg.Tensors[sg.Outputs[0]].Quantization
 			y := (float64(int8(got[0][0][0])) - float64(out.ZeroPoint[0])) * float64(out.Scale[0])
