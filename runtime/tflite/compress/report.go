@@ -293,15 +293,19 @@ func Compare(before, after *Stats) *Table {
 	return t
 }
 
-// isClassifier: exactly one axis of 2 or more.
+// isClassifier: the last axis holds two or more classes and every other
+// axis is 1, as TFLite classifiers write their scores. A score per anchor,
+// [1, 896, 1], is not a class distribution.
 func isClassifier(shape []int) bool {
-	big := 0
-	for _, d := range shape {
-		if d >= 2 {
-			big++
+	if len(shape) == 0 || shape[len(shape)-1] < 2 {
+		return false
+	}
+	for _, d := range shape[:len(shape)-1] {
+		if d != 1 {
+			return false
 		}
 	}
-	return big == 1
+	return true
 }
 
 func argmax(v []float64) int {

@@ -78,7 +78,8 @@ func TestIsClassifier(t *testing.T) {
 		want  bool
 	}{
 		{[]int{1, 1001}, true},
-		{[]int{1, 896, 1}, true},
+		{[]int{1, 896, 1}, false}, // BlazeFace's score per anchor
+		{[]int{1, 1, 1, 10}, true},
 		{[]int{1, 896, 16}, false},
 		{[]int{1, 1}, false},
 		{[]int{3}, true},
