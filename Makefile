@@ -14,7 +14,7 @@ NFPM      := .cache/nfpm-$(NFPM_VERSION)/nfpm
 
 export CGO_ENABLED=0
 
-.PHONY: run all build cross test test-deps unit fuzz-short fuzz diff-long cross-test check fmt vet gen clean bench release release-test nfpm
+.PHONY: run all build cross test test-deps unit fuzz-short fuzz diff-long cross-test check fmt vet staticcheck gen clean bench release release-test nfpm
 
 all: build
 
@@ -94,8 +94,20 @@ nfpm: $(NFPM)
 $(NFPM):
 	GOBIN=$(CURDIR)/$(dir $(NFPM)) $(GO) install github.com/goreleaser/nfpm/v2/cmd/nfpm@$(NFPM_VERSION)
 
-check: fmt vet
+check: fmt vet staticcheck
 	@./scripts/check-static.sh
+
+# staticcheck, pinned, installed from the Go module proxy into .cache.
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK := .cache/bin/staticcheck-$(STATICCHECK_VERSION)
+$(STATICCHECK):
+	mkdir -p .cache/bin
+	GOBIN=$(CURDIR)/.cache/tmpbin $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	mv .cache/tmpbin/staticcheck $@
+
+staticcheck: $(STATICCHECK)
+	$(STATICCHECK) $(PKGS)
+	$(STATICCHECK) -tags edged_dynamic ./delegates/... ./cmd/...
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -10,10 +10,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/edged-dev/edged/internal/testenv"
 )
 
 // TestDeployBinaries is the "done when", with the real binaries:
@@ -27,7 +28,7 @@ func TestDeployBinaries(t *testing.T) {
 	checkAgentLeaks(t)
 	t0 := time.Now()
 	bin := t.TempDir()
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	goBin := testenv.GoTool(t)
 	for _, cmd := range []string{"edged", "edgectl"} {
 		build := exec.Command(goBin, "build", "-o", filepath.Join(bin, cmd), "./cmd/"+cmd)
 		build.Dir = ".."

@@ -615,7 +615,10 @@ func (c *Chain) Close() error {
 	if c.closed.Swap(true) {
 		return nil
 	}
-	c.runs.Lock() // waits for the Runs under way; later ones see closed
+	// Taking the write lock waits for the Runs under way; later ones see
+	// closed.
+	c.runs.Lock()
+	//lint:ignore SA2001 the lock is the wait, there is nothing to guard
 	c.runs.Unlock()
 	c.cancel()
 	c.wg.Wait()

@@ -181,7 +181,7 @@ func parseTopic(topic string) (Topic, error) {
 // parseDev parses the levels after "dev".
 func parseDev(p []string) (Topic, error) {
 	if len(p) < 2 {
-		return Topic{}, errors.New("want dev/{id}/...")
+		return Topic{}, errors.New("want dev/{id}/KIND")
 	}
 	if err := checkIDs("device id", p[0]); err != nil {
 		return Topic{}, err
@@ -198,7 +198,7 @@ func parseDev(p []string) (Topic, error) {
 		case "events":
 			t.Kind = KindEvents
 		default:
-			return Topic{}, fmt.Errorf("dev/{id}/%s; want state, telemetry, drift, events or cmd/...", clip(p[1]))
+			return Topic{}, fmt.Errorf("dev/{id}/%s; want state, telemetry, drift, events or cmd/{command}", clip(p[1]))
 		}
 		return t, nil
 	}

@@ -243,3 +243,17 @@ func (r *runner) Close() error {
 	}
 	return nil
 }
+
+func (o Options) paths() Paths {
+	p := o.Paths
+	if p.TFLite == "" {
+		p.TFLite = DefaultPaths.TFLite
+	}
+	if p.EdgeTPU == "" {
+		p.EdgeTPU = DefaultPaths.EdgeTPU
+	}
+	if p.GPU == "" {
+		p.GPU = DefaultPaths.GPU
+	}
+	return p
+}

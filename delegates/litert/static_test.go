@@ -2,8 +2,6 @@ package litert
 
 import (
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -20,10 +18,7 @@ func TestDefaultBuildHasNoPurego(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go list")
 	}
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := exec.LookPath(gobin); err != nil {
-		testenv.Missing(t, "the go command: %v", err)
-	}
+	gobin := testenv.GoTool(t)
 	deps := func(tags string, pkgs ...string) []string {
 		args := append([]string{"list", "-deps", "-tags=" + tags}, pkgs...)
 		cmd := exec.Command(gobin, args...)

@@ -52,20 +52,6 @@ type Options struct {
 	Device string
 }
 
-func (o Options) paths() Paths {
-	p := o.Paths
-	if p.TFLite == "" {
-		p.TFLite = DefaultPaths.TFLite
-	}
-	if p.EdgeTPU == "" {
-		p.EdgeTPU = DefaultPaths.EdgeTPU
-	}
-	if p.GPU == "" {
-		p.GPU = DefaultPaths.GPU
-	}
-	return p
-}
-
 func init() {
 	for _, name := range []string{EdgeTPU, GPU, XNNPACK} {
 		delegates.Register(New(name, Options{}))

@@ -20,7 +20,6 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,6 +32,7 @@ import (
 
 	"github.com/edged-dev/edged/agent/fleet"
 	"github.com/edged-dev/edged/internal/mosquittotest"
+	"github.com/edged-dev/edged/internal/testenv"
 	"github.com/edged-dev/edged/ota/bundle"
 	"github.com/edged-dev/edged/ota/sign"
 	"github.com/edged-dev/edged/ota/store"
@@ -83,7 +83,7 @@ func TestCrash(t *testing.T) {
 	root, _ := filepath.Abs("../..")
 	models := filepath.Join(root, "testdata", "models")
 	bin := filepath.Join(t.TempDir(), "edged")
-	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, "./cmd/edged")
+	build := exec.Command(testenv.GoTool(t), "build", "-o", bin, "./cmd/edged")
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./cmd/edged: %v\n%s", err, out)

@@ -30,3 +30,14 @@ func SelfCommand(args ...string) *exec.Cmd {
 	}
 	return exec.Command(os.Args[0], args...)
 }
+
+// GoTool returns the path of the go command for tests that build binaries,
+// reporting it Missing when it is not on PATH.
+func GoTool(t testing.TB) string {
+	t.Helper()
+	p, err := exec.LookPath("go")
+	if err != nil {
+		Missing(t, "the go command is not on PATH: %v", err)
+	}
+	return p
+}
