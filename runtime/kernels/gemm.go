@@ -10,14 +10,15 @@ package kernels
 // Quantized kernels multiply raw int8/uint8 values and add the zero-point
 // corrections afterwards (see gemmQ). They compute three channels per
 // 64-bit multiply (SWAR): the packed weight w0 + w1·2²¹ + w2·2⁴² times x
-// accumulates S0 + S1·2²¹ + S2·2⁴² in one int64. Every gemmQChunk depth
+// accumulates S0 + S1·2²¹ + S2·2⁴² in one int64. Every gemmQChunkOf depth
 // steps, before a 21-bit lane can overflow, the three sums are extracted
 // exactly and added to int32 totals, so the totals are the same wrapping
 // int32 sums as the reference's for any depth.
 //
-// uint8 operands are shifted to int8 (x-128, one XOR of the sign bit), so
-// that products stay within 2¹⁴ and a lane holds 63 of them; the shift is
-// folded into the zero-point corrections.
+// uint8 weights are shifted to int8 (w-128, one XOR of the sign bit);
+// uint8 inputs are multiplied as they are (0..255) in the portable
+// kernels, so that a lane holds 32 products, and shifted to int8 for the
+// SIMD ones. The shifts are folded into the zero-point corrections.
 
 // gemmQNR is the number of output channels per packed quantized block: two
 // int64 of three lanes each.
@@ -74,121 +75,102 @@ func gemmQLanes(acc int64, t []int32) {
 	t[2] += int32((acc - s1) >> 21)
 }
 
-// gemmQDot2x2 multiplies two rows of A by two blocks of B (12 channels),
-// adding to t[row][channel]; flip shifts uint8 inputs (viewed as int8) to
-// the signed range. The SWAR loops are separate functions so that their
-// accumulators stay in registers.
-func gemmQDot2x2(a0, a1 []int8, b, b2 [][2]int64, flip bool, t *[2][2 * gemmQNR]int32) {
-	n := len(a0)
-	a1, b, b2 = a1[:n], b[:n], b2[:n]
-	for k0 := 0; k0 < n; k0 += gemmQChunk {
-		k1 := min(k0+gemmQChunk, n)
-		var c00, c01, c02, c03, c10, c11, c12, c13 int64
-		if flip {
-			c00, c01, c02, c03, c10, c11, c12, c13 = gemmQSwar2x2Flip(a0[k0:k1], a1[k0:k1], b[k0:k1], b2[k0:k1])
-		} else {
-			c00, c01, c02, c03, c10, c11, c12, c13 = gemmQSwar2x2(a0[k0:k1], a1[k0:k1], b[k0:k1], b2[k0:k1])
+// gemmQChunkOf is the number of depth steps one SWAR accumulator takes
+// before its lanes must be extracted: uint8 inputs are multiplied
+// unshifted (0..255), so that each byte is one zero-extending load, and
+// their products with int8 weights reach 255·128, which halves the
+// chunk (32·255·128 < 2²⁰).
+func gemmQChunkOf[T int8 | uint8]() int {
+	var z T
+	if ^z > 0 {
+		return (1<<20 - 1) / (255 * 128)
+	}
+	return gemmQChunk
+}
+
+// gemmQChunkFor is gemmQChunkOf for weights ws, one more for int8 when
+// no weight is -128 (TFLite's int8 weights are symmetric): then products
+// stay within 128·127 and 64 of them fit a lane, so that the usual
+// power-of-two depths take whole chunks.
+func gemmQChunkFor(ws []int8, flip bool) int {
+	if flip {
+		return gemmQChunkOf[uint8]()
+	}
+	for _, w := range ws {
+		if w == -128 {
+			return gemmQChunk
 		}
-		gemmQLanes(c00, t[0][0:])
-		gemmQLanes(c01, t[0][3:])
-		gemmQLanes(c02, t[0][6:])
-		gemmQLanes(c03, t[0][9:])
-		gemmQLanes(c10, t[1][0:])
-		gemmQLanes(c11, t[1][3:])
-		gemmQLanes(c12, t[1][6:])
-		gemmQLanes(c13, t[1][9:])
+	}
+	return (1<<20 - 1) / (128 * 127)
+}
+
+// gemmQDot2x2 multiplies two rows of A by two blocks of B (12 channels),
+// adding to t[row][channel]; flip says the bytes of A are uint8.
+func gemmQDot2x2(a0, a1 []int8, b, b2 [][2]int64, flip bool, t *[2][2 * gemmQNR]int32) {
+	if flip {
+		u0, u1 := convAs[uint8](a0), convAs[uint8](a1)
+		chunk := gemmQChunkOf[uint8]()
+		gemmQDot2(u0, u1, b, t, 0, chunk)
+		gemmQDot2(u0, u1, b2, t, gemmQNR, chunk)
+		return
+	}
+	gemmQDot2(a0, a1, b, t, 0, gemmQChunk)
+	gemmQDot2(a0, a1, b2, t, gemmQNR, gemmQChunk)
+}
+
+// gemmQDot2 multiplies two rows of A by one block of B, adding to
+// t[row][c0:c0+6], extracting the lanes every chunk depth steps. With four accumulators the SWAR loop keeps everything
+// in registers on amd64; two blocks at once (eight) made the compiler
+// spill them and ran slower.
+func gemmQDot2[T int8 | uint8](a0, a1 []T, b [][2]int64, t *[2][2 * gemmQNR]int32, c0, chunk int) {
+	n := len(a0)
+	a1, b = a1[:n], b[:n]
+	for k0 := 0; k0 < n; k0 += chunk {
+		k1 := min(k0+chunk, n)
+		c00, c01, c10, c11 := gemmQSwar2(a0[k0:k1], a1[k0:k1], b[k0:k1])
+		gemmQLanes(c00, t[0][c0:])
+		gemmQLanes(c01, t[0][c0+3:])
+		gemmQLanes(c10, t[1][c0:])
+		gemmQLanes(c11, t[1][c0+3:])
 	}
 }
 
-func gemmQSwar2x2(a0, a1 []int8, b, b2 [][2]int64) (c00, c01, c02, c03, c10, c11, c12, c13 int64) {
+// gemmQSwar2 is gemmQDot2's inner loop over one chunk. int64(v) sign-
+// or zero-extends each byte as its type says. Not inlined: in its
+// caller's larger frame the compiler spills the accumulators.
+//
+//go:noinline
+func gemmQSwar2[T int8 | uint8](a0, a1 []T, b [][2]int64) (c00, c01, c10, c11 int64) {
 	b = b[:len(a0)]
-	b2 = b2[:len(a0)]
 	a1 = a1[:len(a0)]
 	for k, v := range a0 {
 		x := int64(v)
 		y := int64(a1[k])
-		w0, w1 := b[k][0], b[k][1]
-		c00 += w0 * x
-		c01 += w1 * x
-		c10 += w0 * y
-		c11 += w1 * y
-		w0, w1 = b2[k][0], b2[k][1]
-		c02 += w0 * x
-		c03 += w1 * x
-		c12 += w0 * y
-		c13 += w1 * y
+		bk := &b[k]
+		c00 += bk[0] * x
+		c10 += bk[0] * y
+		c01 += bk[1] * x
+		c11 += bk[1] * y
 	}
 	return
 }
 
-func gemmQSwar2x2Flip(a0, a1 []int8, b, b2 [][2]int64) (c00, c01, c02, c03, c10, c11, c12, c13 int64) {
-	b = b[:len(a0)]
-	b2 = b2[:len(a0)]
-	a1 = a1[:len(a0)]
-	for k, v := range a0 {
-		x := int64(v ^ -128)
-		y := int64(a1[k] ^ -128)
-		w0, w1 := b[k][0], b[k][1]
-		c00 += w0 * x
-		c01 += w1 * x
-		c10 += w0 * y
-		c11 += w1 * y
-		w0, w1 = b2[k][0], b2[k][1]
-		c02 += w0 * x
-		c03 += w1 * x
-		c12 += w0 * y
-		c13 += w1 * y
-	}
-	return
-}
-
-// gemmQDot2 multiplies two rows of A by one block of B.
-func gemmQDot2(a0, a1 []int8, b [][2]int64, flip bool, t *[2][2 * gemmQNR]int32) {
-	n := len(a0)
-	a1, b = a1[:n], b[:n]
-	var fx int8
-	if flip {
-		fx = -128
-	}
-	for k0 := 0; k0 < n; k0 += gemmQChunk {
-		k1 := min(k0+gemmQChunk, n)
-		var c00, c01, c10, c11 int64
-		a0, a1, b := a0[k0:k1], a1[k0:k1], b[k0:k1]
-		for k, v := range a0 {
-			x := int64(v ^ fx)
-			y := int64(a1[k] ^ fx)
-			w0, w1 := b[k][0], b[k][1]
-			c00 += w0 * x
-			c01 += w1 * x
-			c10 += w0 * y
-			c11 += w1 * y
-		}
-		gemmQLanes(c00, t[0][0:])
-		gemmQLanes(c01, t[0][3:])
-		gemmQLanes(c10, t[1][0:])
-		gemmQLanes(c11, t[1][3:])
-	}
-}
-
-// gemmQDot1 multiplies one row of A by one block of B.
-func gemmQDot1(a []int8, b [][2]int64, flip bool, t *[2][2 * gemmQNR]int32) {
+// gemmQDot1 multiplies one row of A by one block of B, adding to
+// t[c0:c0+6].
+func gemmQDot1[T int8 | uint8](a []T, b [][2]int64, t *[2 * gemmQNR]int32, c0, chunk int) {
 	n := len(a)
 	b = b[:n]
-	var fx int8
-	if flip {
-		fx = -128
-	}
-	for k0 := 0; k0 < n; k0 += gemmQChunk {
-		k1 := min(k0+gemmQChunk, n)
-		var c0, c1 int64
+	for k0 := 0; k0 < n; k0 += chunk {
+		k1 := min(k0+chunk, n)
+		var c0a, c1a int64
 		bs := b[k0:k1]
 		for k, v := range a[k0:k1] {
-			x := int64(v ^ fx)
-			c0 += bs[k][0] * x
-			c1 += bs[k][1] * x
+			x := int64(v)
+			c0a += bs[k][0] * x
+			c1a += bs[k][1] * x
 		}
-		gemmQLanes(c0, t[0][0:])
-		gemmQLanes(c1, t[0][3:])
+		gemmQLanes(c0a, t[c0:])
+		gemmQLanes(c1a, t[c0+3:])
 	}
 }
 
@@ -213,6 +195,9 @@ type gemmRequantParams struct {
 	// the channel constants contiguously.
 	scale []float32
 	cst   []int32
+	// uniform: every channel has the same multiplier and shift
+	// (per-tensor quantization).
+	uniform bool
 }
 
 // newGemmRequantParams splits each channel's shift into its left and right
@@ -229,6 +214,12 @@ func newGemmRequantParams(mult []int32, shift []int, outOff, lo, hi int32) gemmR
 			ch.right = uint8(-s)
 			ch.rnd = 1 << (ch.right - 1)
 			ch.neg = -1
+		}
+	}
+	p.uniform = true
+	for c := range shift {
+		if mult[c] != mult[0] || shift[c] != shift[0] {
+			p.uniform = false
 		}
 	}
 	return p
@@ -274,6 +265,7 @@ func (ch *gemmChan) requant(x int32) int32 {
 type gemmQ struct {
 	k, n, nb int
 	flip     bool // uint8 operands
+	chunk    int  // depth steps between lane extractions (gemmQChunkFor)
 	b        [][2]int64
 	fOff     int32
 	rq       gemmRequantParams // with the bracket above as cst
@@ -309,6 +301,15 @@ func newGemmQ[T int8 | uint8](w []T, bias []int32, n, k int, inOff, fOff int32, 
 		}
 	} else {
 		g.b, sums = gemmQPack(ws, n, k)
+		g.chunk = gemmQChunkFor(ws, g.flip)
+		if g.flip {
+			// The portable kernels multiply uint8 inputs unshifted
+			// (see gemmQChunkOf): x = (x-128) + 128.
+			corr = make([]int32, n)
+			for c := range corr {
+				corr[c] = -128 * sums[c]
+			}
+		}
 	}
 	g.rq = newGemmRequantParams(mult, shift, outOff, lo, hi)
 	kk := int32(k) * fOff * inOff
@@ -362,8 +363,20 @@ func gemmQRun[T int8 | uint8](g *gemmQ, a []int8, rows int, asum []int32, j0, j1
 		gemmVRun(g, a, rows, asum, j0, j1, y, ldy)
 		return
 	}
-	k := g.k
+	if g.flip {
+		gemmQRunP(g, convAs[uint8](a), rows, asum, j0, j1, y, ldy)
+	} else {
+		gemmQRunP(g, a, rows, asum, j0, j1, y, ldy)
+	}
+}
+
+// gemmQRunP is gemmQRun's portable path, A's bytes typed as what they
+// are (uint8 when g.flip).
+func gemmQRunP[A int8 | uint8, T int8 | uint8](g *gemmQ, a []A, rows int, asum []int32, j0, j1 int, y []T, ldy int) {
+	k, chunk := g.k, g.chunk
 	var s0, s1 int32
+	// Two blocks per pass: the same stores as one 12-channel kernel,
+	// whose per-call costs dominate at small depths.
 	for j := j0; j < j1; j += 2 {
 		bj := g.b[j*k : j*k+k]
 		c := j * gemmQNR
@@ -375,10 +388,10 @@ func gemmQRun[T int8 | uint8](g *gemmQ, a []int8, rows int, asum []int32, j0, j1
 		r := 0
 		for ; r+2 <= rows; r += 2 {
 			var t [2][2 * gemmQNR]int32
+			a0, a1 := a[r*k:r*k+k], a[(r+1)*k:(r+1)*k+k]
+			gemmQDot2(a0, a1, bj, &t, 0, chunk)
 			if two {
-				gemmQDot2x2(a[r*k:r*k+k], a[(r+1)*k:(r+1)*k+k], bj, bj2, g.flip, &t)
-			} else {
-				gemmQDot2(a[r*k:r*k+k], a[(r+1)*k:(r+1)*k+k], bj, g.flip, &t)
+				gemmQDot2(a0, a1, bj2, &t, gemmQNR, chunk)
 			}
 			if g.fOff != 0 {
 				s0, s1 = asum[r], asum[r+1]
@@ -387,17 +400,16 @@ func gemmQRun[T int8 | uint8](g *gemmQ, a []int8, rows int, asum []int32, j0, j1
 			gemmQStore(g, y[(r+1)*ldy:], c, s1, &t[1], two)
 		}
 		if r < rows {
-			var t [2][2 * gemmQNR]int32
-			gemmQDot1(a[r*k:r*k+k], bj, g.flip, &t)
+			var t [2 * gemmQNR]int32
+			a0 := a[r*k : r*k+k]
+			gemmQDot1(a0, bj, &t, 0, chunk)
 			if two {
-				var t2 [2][2 * gemmQNR]int32
-				gemmQDot1(a[r*k:r*k+k], bj2, g.flip, &t2)
-				copy(t[0][gemmQNR:], t2[0][:gemmQNR])
+				gemmQDot1(a0, bj2, &t, gemmQNR, chunk)
 			}
 			if g.fOff != 0 {
 				s0 = asum[r]
 			}
-			gemmQStore(g, y[r*ldy:], c, s0, &t[0], two)
+			gemmQStore(g, y[r*ldy:], c, s0, &t, two)
 		}
 	}
 }
@@ -420,9 +432,25 @@ func gemmQStore[T int8 | uint8](g *gemmQ, y []T, c int, asum int32, t *[2 * gemm
 		litertStoreRow(y, t[:], rq.cst[c:], rq.scale[c:], off, newLiteRTClamp(outOff, lo, hi))
 		return
 	}
+	ts := t[:len(y)]
+	chans = chans[:len(y)]
+	if rq.uniform {
+		// Per-tensor quantization: only the constant varies, the rest
+		// stays in registers.
+		q := &rq.ch[0]
+		left, right := q.left&31, q.right&63
+		mult, rnd, neg := int64(q.mult), int64(q.rnd), int64(q.neg)
+		for i := range y {
+			// gemmChan.requant with the parameters in registers.
+			h := (int64((ts[i]+chans[i].cst+off)<<left)*mult + 1<<30) >> 31
+			v := int32((h+rnd+(h>>63)&neg)>>right) + outOff
+			y[i] = T(min(max(v, lo), hi))
+		}
+		return
+	}
 	for i := range y {
 		ch := &chans[i]
-		v := ch.requant(t[i]+ch.cst+off) + outOff
+		v := ch.requant(ts[i]+ch.cst+off) + outOff
 		y[i] = T(min(max(v, lo), hi))
 	}
 }
