@@ -3,11 +3,13 @@ package kernels
 import "github.com/edged-dev/edged/runtime/tensor"
 
 // lutMinElems is the output size from which an 8-bit ADD/SUB runs from a
-// full 256×256 table of results: building it costs 65 536 requantizations
-// (about 0.3 ms) and 64 KiB, after which every element is one load. Below
-// it the per-element requantization of addSub8 is cheaper overall.
-// A variable so that tests can take the table path on small tensors.
-var lutMinElems = 1 << 14
+// full 256×256 table of results: building it at Prepare costs 65 536
+// requantizations (about 0.3 ms) and 64 KiB, after which every element is
+// one load instead of about 4 ns of requantization, so the table has paid
+// for itself after some 20 invocations of a 4096-element op — a daemon
+// runs millions. A variable so that tests can take the table path on small
+// tensors.
+var lutMinElems = 1 << 12
 
 // addSub8LUT is addSub8 with the whole result tabulated: the output byte
 // depends on the two input bytes only, so the table holds exactly what

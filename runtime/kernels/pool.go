@@ -150,7 +150,7 @@ func poolQuantKernel[T poolInt](g *poolGeom, inView, outView func() []T, lowest 
 	if g.p.Kind == PoolMax {
 		tlo, thi := T(lo), T(hi)
 		return Func(func() error {
-			maxPool(g, inView(), outView(), lowest, func(v T) T { return min(max(v, tlo), thi) })
+			maxPoolInt(g, inView(), outView(), lowest, tlo, thi)
 			return nil
 		})
 	}
@@ -188,6 +188,54 @@ func maxPool[T float32 | poolInt](g *poolGeom, x, y []T, lowest T, clamp func(T)
 				}
 				o += d
 			}
+		}
+	}
+}
+
+// maxPoolInt is maxPool for integers, with the clamp inline and the
+// first pixel of each window copied rather than compared: the generic
+// version's per-element clamp call cost more than the comparisons.
+func maxPoolInt[T poolInt](g *poolGeom, x, y []T, lowest, lo, hi T) {
+	d := g.depth
+	o := 0
+	for b := 0; b < g.batch; b++ {
+		for oy := 0; oy < g.outH; oy++ {
+			for ox := 0; ox < g.outW; ox++ {
+				y0, y1, x0, x1 := g.window(oy, ox)
+				acc := y[o : o+d]
+				first := true
+				for iy := y0; iy < y1; iy++ {
+					row := ((b*g.inH+iy)*g.inW + x0) * d
+					for ix := x0; ix < x1; ix++ {
+						src := x[row : row+d]
+						if first {
+							copy(acc, src)
+							first = false
+						} else {
+							maxInto(acc, src)
+						}
+						row += d
+					}
+				}
+				if first { // an empty window: TFLite starts from the lowest value
+					for c := range acc {
+						acc[c] = lowest
+					}
+				}
+				for c, v := range acc {
+					acc[c] = min(max(v, lo), hi)
+				}
+				o += d
+			}
+		}
+	}
+}
+
+func maxInto[T poolInt](acc, src []T) {
+	src = src[:len(acc)]
+	for c, v := range src {
+		if v > acc[c] {
+			acc[c] = v
 		}
 	}
 }

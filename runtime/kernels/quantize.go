@@ -99,6 +99,30 @@ func requantizeKernel[T actInt](in, out *tensor.Tensor, f func(int32) int32) Ker
 	})
 }
 
+// quantizeFloatPerTensor is quantizeFloat with one scale, as a plain loop
+// per output type (the per-channel closure cost more than the arithmetic).
+func quantizeFloatPerTensor(in, out *tensor.Tensor, scale float32, zp, qmin, qmax int32) Kernel {
+	return Func(func() error {
+		x := in.Float32s()
+		switch out.Type {
+		case tensor.Int8:
+			quantizeLoop(x, out.Int8s(), scale, zp, qmin, qmax)
+		case tensor.UInt8:
+			quantizeLoop(x, out.UInt8s(), scale, zp, qmin, qmax)
+		case tensor.Int16:
+			quantizeLoop(x, out.Int16s(), scale, zp, qmin, qmax)
+		}
+		return nil
+	})
+}
+
+func quantizeLoop[T int8 | uint8 | int16](x []float32, y []T, scale float32, zp, qmin, qmax int32) {
+	y = y[:len(x)]
+	for i, v := range x {
+		y[i] = T(quantizeValue(v, scale, zp, qmin, qmax))
+	}
+}
+
 // quantizeValue is AffineQuantize for one value.
 func quantizeValue(v, scale float32, zp, qmin, qmax int32) int32 {
 	r := math.Round(float64(v / scale))
@@ -126,6 +150,9 @@ func quantizeFloat(in, out *tensor.Tensor, qmin, qmax int32) (Kernel, error) {
 		for _, d := range out.Shape[q.Axis+1:] {
 			inner *= d
 		}
+	}
+	if n == 1 {
+		return quantizeFloatPerTensor(in, out, q.Scale[0], out.ZeroPoint(), qmin, qmax), nil
 	}
 	scales := append([]float32(nil), q.Scale...)
 	zps := make([]int32, n)
