@@ -486,12 +486,10 @@ func (q *addSubQ) out(v1, v2 int32) int32 {
 	return Clamp(r, q.lo, q.hi)
 }
 
-// addSub8 is the 8-bit ADD/SUB kernel: the input rescaling depends on the
-// raw byte only, so it is tabulated once; each element then costs one
-// requantization.
-func addSub8[T int8 | uint8](q *addSubQ, plan *bcastPlan, a, b, out *tensor.Tensor) Kernel {
-	lo, hi, _ := TypeRange(a.Type)
-	var t1, t2 [256]int32
+// tables holds in1 and in2 (negated for SUB) for every raw byte of typ.
+func (q *addSubQ) tables(typ tensor.DType) (t1, t2 *[256]int32) {
+	lo, hi, _ := TypeRange(typ)
+	t1, t2 = new([256]int32), new([256]int32)
 	for v := lo; v <= hi; v++ {
 		t1[uint8(v)] = q.in1(v)
 		t2[uint8(v)] = q.in2(v)
@@ -501,6 +499,14 @@ func addSub8[T int8 | uint8](q *addSubQ, plan *bcastPlan, a, b, out *tensor.Tens
 			t2[uint8(v)] = -t2[uint8(v)]
 		}
 	}
+	return t1, t2
+}
+
+// addSub8 is the 8-bit ADD/SUB kernel: the input rescaling depends on the
+// raw byte only, so it is tabulated once; each element then costs one
+// requantization.
+func addSub8[T int8 | uint8](q *addSubQ, plan *bcastPlan, a, b, out *tensor.Tensor) Kernel {
+	t1, t2 := q.tables(a.Type)
 	mo, sho, outOff, olo, ohi := q.mo, q.sho, q.outOff, q.lo, q.hi
 	f := func(x, y T) T {
 		r := MultiplyByQuantizedMultiplierSmallerThanOneExp(t1[uint8(x)]+t2[uint8(y)], mo, sho) + outOff

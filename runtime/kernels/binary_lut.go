@@ -16,14 +16,7 @@ var lutMinElems = 1 << 12
 // addSub8's arithmetic gives, for every pair.
 func addSub8LUT[T int8 | uint8](q *addSubQ, plan *bcastPlan, a, b, out *tensor.Tensor) Kernel {
 	lo, hi, _ := TypeRange(a.Type)
-	var t1, t2 [256]int32
-	for v := lo; v <= hi; v++ {
-		t1[uint8(v)] = q.in1(v)
-		t2[uint8(v)] = q.in2(v)
-		if q.sub {
-			t2[uint8(v)] = -t2[uint8(v)]
-		}
-	}
+	t1, t2 := q.tables(a.Type)
 	lut := make([]T, 1<<16)
 	for x := lo; x <= hi; x++ {
 		row := lut[int(uint8(x))<<8:][:256]
