@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/edged-dev/edged/runtime/kernels"
 	"github.com/edged-dev/edged/runtime/tflite/internal/schema"
 )
 
@@ -96,6 +97,31 @@ var int8Rules = map[schema.BuiltinOperator]opRule{
 	schema.BuiltinOperatorPAD:               {version: 2, kind: same},
 	schema.BuiltinOperatorCONCATENATION:     {version: 2, kind: same},
 	schema.BuiltinOperatorTRANSPOSE:         {version: 2, kind: same},
+	schema.BuiltinOperatorTRANSPOSE_CONV:    {version: 2, kind: weighted},
+	schema.BuiltinOperatorBATCH_MATMUL:      {version: 2, kind: free},
+	schema.BuiltinOperatorMEAN:              {version: 2, kind: free},
+	schema.BuiltinOperatorSUM:               {version: 2, kind: free},
+	schema.BuiltinOperatorLEAKY_RELU:        {version: 1, kind: free},
+	schema.BuiltinOperatorHARD_SWISH:        {version: 1, kind: free},
+	schema.BuiltinOperatorPRELU:             {version: 1, kind: free},
+	// Keras LayerNormalization's decomposition.
+	schema.BuiltinOperatorSQUARED_DIFFERENCE: {version: 2, kind: free},
+	schema.BuiltinOperatorRSQRT:              {version: 2, kind: free},
+	// Ops that move or select int8 values without rescaling them.
+	schema.BuiltinOperatorRESIZE_BILINEAR:         {version: 2, kind: same},
+	schema.BuiltinOperatorRESIZE_NEAREST_NEIGHBOR: {version: 2, kind: same},
+	schema.BuiltinOperatorSTRIDED_SLICE:           {version: 2, kind: same},
+	schema.BuiltinOperatorSLICE:                   {version: 2, kind: same},
+	schema.BuiltinOperatorSPLIT:                   {version: 2, kind: same},
+	schema.BuiltinOperatorSPLIT_V:                 {version: 2, kind: same},
+	schema.BuiltinOperatorGATHER:                  {version: 2, kind: same},
+	schema.BuiltinOperatorPADV2:                   {version: 2, kind: same},
+	schema.BuiltinOperatorMAXIMUM:                 {version: 2, kind: same},
+	schema.BuiltinOperatorMINIMUM:                 {version: 2, kind: same},
+	schema.BuiltinOperatorPACK:                    {version: 2, kind: same},
+	schema.BuiltinOperatorUNPACK:                  {version: 2, kind: same},
+	schema.BuiltinOperatorREDUCE_MAX:              {version: 2, kind: same}, // Keras GlobalMaxPooling2D
+	schema.BuiltinOperatorREDUCE_MIN:              {version: 2, kind: same},
 }
 
 // Versions of the edge operators for int8 (op_version.cc): QUANTIZE is 1
@@ -109,7 +135,67 @@ const (
 // rule's, raised where an option of the op needs a later kernel.
 func (q *quantizer) int8Version(code schema.BuiltinOperator, op *schema.OperatorT) int32 {
 	v := int8Rules[code].version
+	rank := func(k int) int {
+		if k >= len(op.Inputs) || op.Inputs[k] < 0 {
+			return 0
+		}
+		return len(q.sg.Tensors[op.Inputs[k]].Shape)
+	}
+	var opts any
+	if op.BuiltinOptions != nil {
+		opts = op.BuiltinOptions.Value
+	}
 	switch code {
+	case schema.BuiltinOperatorRESIZE_BILINEAR:
+		if o, ok := opts.(*schema.ResizeBilinearOptionsT); ok && o.HalfPixelCenters {
+			return 3
+		}
+	case schema.BuiltinOperatorRESIZE_NEAREST_NEIGHBOR:
+		if o, ok := opts.(*schema.ResizeNearestNeighborOptionsT); ok && (o.HalfPixelCenters || o.AlignCorners) {
+			return 3
+		}
+	case schema.BuiltinOperatorSTRIDED_SLICE:
+		if o, ok := opts.(*schema.StridedSliceOptionsT); ok {
+			switch {
+			case o.Offset:
+				return 8
+			case o.EllipsisMask != 0 || o.NewAxisMask != 0:
+				return 6
+			}
+		}
+		if rank(0) > 4 {
+			return 4
+		}
+	case schema.BuiltinOperatorSLICE:
+		if rank(0) > 4 {
+			return 5
+		}
+	case schema.BuiltinOperatorGATHER:
+		if o, ok := opts.(*schema.GatherOptionsT); ok && o.BatchDims != 0 {
+			return 5
+		}
+	case schema.BuiltinOperatorPAD, schema.BuiltinOperatorPADV2:
+		if rank(0) > 4 {
+			return 4
+		}
+	case schema.BuiltinOperatorTRANSPOSE:
+		switch {
+		case rank(0) > 5:
+			return 6
+		case rank(0) > 4:
+			return 4
+		}
+	case schema.BuiltinOperatorMAXIMUM, schema.BuiltinOperatorMINIMUM:
+		if !slices.Equal(q.sg.Tensors[op.Inputs[0]].Shape, q.sg.Tensors[op.Inputs[1]].Shape) && max(rank(0), rank(1)) > 4 {
+			return 3
+		}
+	case schema.BuiltinOperatorTRANSPOSE_CONV:
+		if o, ok := opts.(*schema.TransposeConvOptionsT); ok && o.FusedActivationFunction != schema.ActivationFunctionTypeNONE {
+			return 4
+		}
+		if len(op.Inputs) == 4 && op.Inputs[3] >= 0 {
+			return 3
+		}
 	case schema.BuiltinOperatorFULLY_CONNECTED:
 		if len(op.Inputs) == 2 {
 			return 6 // no bias input
@@ -139,9 +225,13 @@ func QuantizeDynamic(model []byte) ([]byte, error) {
 // 0), int8 symmetric weights (per output channel for CONV_2D and
 // DEPTHWISE_CONV_2D), int32 biases with scale input_scale*weight_scale,
 // fixed output ranges for SOFTMAX, LOGISTIC and TANH, shared parameters
-// across RESHAPE, pooling, PAD and CONCATENATION, and QUANTIZE/DEQUANTIZE at
-// the edges unless the I/O type is integer. cal must come from Calibrate on
-// the same model.
+// across the ops that move values without rescaling them (RESHAPE, pooling,
+// PAD, CONCATENATION, slicing, splitting, resizing, MAXIMUM, ...; a float
+// constant operand of those takes the shared parameters), and
+// QUANTIZE/DEQUANTIZE at the edges unless the I/O type is integer.
+// DEQUANTIZE operators of float16 constants (float16 weights) are folded
+// into float32 constants first. cal must come from Calibrate on the same
+// model.
 func Quantize(model []byte, cal *Calibration, opts *QuantizeOptions) ([]byte, error) {
 	if opts == nil {
 		opts = &QuantizeOptions{}
@@ -164,6 +254,9 @@ func Quantize(model []byte, cal *Calibration, opts *QuantizeOptions) ([]byte, er
 	if err := q.run(io); err != nil {
 		return nil, fmt.Errorf("quantize: %w", err)
 	}
+	// The float16 constants foldFloat16 replaced and the outputs of
+	// operators fuseActivations merged with their RELU leave the file.
+	dropUnusedTensors(m, 0)
 	dropUnusedBuffers(m)
 	out, err := Write(m)
 	if err != nil {
@@ -218,8 +311,10 @@ type quantizer struct {
 	opts *QuantizeOptions
 	// params of every activation tensor.
 	params map[int]qparams
-	// constDone marks constant tensors already rewritten.
+	// constDone marks constant tensors already rewritten; floatBuf keeps
+	// their float32 buffers for other readers.
 	constDone map[int]bool
+	floatBuf  map[int]uint32
 }
 
 func (q *quantizer) tensorName(i int32) string {
@@ -233,9 +328,15 @@ func (q *quantizer) run(io IOType) error {
 	if err := checkFloatModel(q.m); err != nil {
 		return err
 	}
+	if err := foldFloat16(q.m); err != nil {
+		return err
+	}
 	if err := fuseActivations(q.m); err != nil {
 		return err
 	}
+	// Before rewriteIO looks up DEQUANTIZE: a folded float16 one must not
+	// lend its version to the int8 output's.
+	dropUnusedOpcodes(q.m)
 	sg := q.sg
 	codes := make([]schema.BuiltinOperator, len(sg.Operators))
 	for i, op := range sg.Operators {
@@ -274,6 +375,7 @@ func (q *quantizer) run(io IOType) error {
 	}
 	union := func(a, b int) { parent[find(a)] = find(b) }
 	fixed := map[int]qparams{}
+	constRanges := map[int]Range{}
 	for i, op := range sg.Operators {
 		r := int8Rules[codes[i]]
 		switch r.kind {
@@ -281,11 +383,12 @@ func (q *quantizer) run(io IOType) error {
 			fixed[int(op.Outputs[0])] = qparams{r.scale, r.zp}
 		case same:
 			var members []int
+			var consts []int32
 			for _, t := range op.Inputs {
 				if t >= 0 && isAct[int(t)] {
 					members = append(members, int(t))
 				} else if t >= 0 && sg.Tensors[t].Type == schema.TensorTypeFLOAT32 {
-					return fmt.Errorf("operator %d %s: constant float input %q: %w for a constant operand of this op", i, codes[i], q.tensorName(t), ErrNoInt8Rewrite)
+					consts = append(consts, t)
 				}
 			}
 			for _, t := range op.Outputs {
@@ -293,6 +396,20 @@ func (q *quantizer) run(io IOType) error {
 			}
 			for _, t := range members[1:] {
 				union(t, members[0])
+			}
+			// A float constant operand (PADV2's pad value, MAXIMUM's
+			// bound, a concatenated constant) takes the shared
+			// parameters, so its values widen the shared range.
+			for _, t := range consts {
+				v, err := Float32Data(q.m, sg.Tensors[t])
+				if err != nil {
+					return fmt.Errorf("operator %d %s: constant input %q: %w", i, codes[i], q.tensorName(t), err)
+				}
+				r := constRanges[int(op.Outputs[0])]
+				for _, x := range v {
+					r.Min, r.Max = min(r.Min, x), max(r.Max, x)
+				}
+				constRanges[int(op.Outputs[0])] = r
 			}
 		}
 	}
@@ -314,6 +431,9 @@ func (q *quantizer) run(io IOType) error {
 			}
 			c := q.cal.Ranges[t]
 			r.Min, r.Max = min(r.Min, c.Min), max(r.Max, c.Max)
+			if c, ok := constRanges[t]; ok {
+				r.Min, r.Max = min(r.Min, c.Min), max(r.Max, c.Max)
+			}
 		}
 		if fixedBy < 0 {
 			p = asymmetricParams(r.Min, r.Max)
@@ -328,7 +448,7 @@ func (q *quantizer) run(io IOType) error {
 		tt.Type = schema.TensorTypeINT8
 		tt.Quantization = &schema.QuantizationParametersT{Scale: []float32{p.scale}, ZeroPoint: []int64{p.zp}}
 	}
-	q.constDone = map[int]bool{}
+	q.constDone, q.floatBuf = map[int]bool{}, map[int]uint32{}
 	for i, op := range sg.Operators {
 		if err := q.rewriteOp(i, codes[i], op); err != nil {
 			return err
@@ -346,7 +466,11 @@ func (q *quantizer) run(io IOType) error {
 		c := q.m.OperatorCodes[op.OpcodeIndex]
 		c.Version = max(c.Version, q.int8Version(codes[i], op))
 	}
-	return q.rewriteIO(io)
+	if err := q.rewriteIO(io); err != nil {
+		return err
+	}
+	dropUnusedOpcodes(q.m)
+	return nil
 }
 
 func supportedList() string {
@@ -386,13 +510,22 @@ func (q *quantizer) rewriteOp(i int, code schema.BuiltinOperator, op *schema.Ope
 	sg := q.sg
 	switch int8Rules[code].kind {
 	case weighted:
-		if len(op.Inputs) < 2 || op.Inputs[0] < 0 || op.Inputs[1] < 0 {
+		// TRANSPOSE_CONV's inputs are output shape, weights, input[, bias].
+		ai, wi, bi := 0, 1, 2
+		if code == schema.BuiltinOperatorTRANSPOSE_CONV {
+			ai, bi = 2, 3
+		}
+		if len(op.Inputs) <= max(ai, wi) || op.Inputs[ai] < 0 || op.Inputs[wi] < 0 {
 			return fmt.Errorf("operator %d %s: %d inputs; want input, weights[, bias]", i, code, len(op.Inputs))
 		}
-		in := q.params[int(op.Inputs[0])]
+		in, ok := q.params[int(op.Inputs[ai])]
+		if !ok {
+			return fmt.Errorf("operator %d %s: input %q is not a run-time float tensor", i, code, q.tensorName(op.Inputs[ai]))
+		}
 		axis := -1 // per tensor
 		switch code {
-		case schema.BuiltinOperatorCONV_2D:
+		case schema.BuiltinOperatorCONV_2D, schema.BuiltinOperatorTRANSPOSE_CONV:
+			// TRANSPOSE_CONV weights are [out, h, w, in] too.
 			axis = 0
 		case schema.BuiltinOperatorDEPTHWISE_CONV_2D:
 			axis = 3
@@ -401,7 +534,7 @@ func (q *quantizer) rewriteOp(i int, code schema.BuiltinOperator, op *schema.Ope
 				axis = 0
 			}
 		}
-		w, err := q.ownConst(op, 1)
+		w, err := q.ownConst(op, wi)
 		if err != nil {
 			return fmt.Errorf("operator %d %s: weights: %w", i, code, err)
 		}
@@ -409,8 +542,8 @@ func (q *quantizer) rewriteOp(i int, code schema.BuiltinOperator, op *schema.Ope
 		if err != nil {
 			return fmt.Errorf("operator %d %s: %w", i, code, err)
 		}
-		if len(op.Inputs) > 2 && op.Inputs[2] >= 0 {
-			b, err := q.ownConst(op, 2)
+		if len(op.Inputs) > bi && op.Inputs[bi] >= 0 {
+			b, err := q.ownConst(op, bi)
 			if err != nil {
 				return fmt.Errorf("operator %d %s: bias: %w", i, code, err)
 			}
@@ -418,9 +551,23 @@ func (q *quantizer) rewriteOp(i int, code schema.BuiltinOperator, op *schema.Ope
 				return fmt.Errorf("operator %d %s: %w", i, code, err)
 			}
 		}
+	case same:
+		p := q.params[int(op.Outputs[0])]
+		for k, t := range op.Inputs {
+			if t < 0 || !q.constDone[int(t)] && (sg.Tensors[t].Type != schema.TensorTypeFLOAT32 || bufferData(q.m, sg.Tensors[t]) == nil) {
+				continue
+			}
+			c, err := q.ownConst(op, k)
+			if err != nil {
+				return fmt.Errorf("operator %d %s: input %d: %w", i, code, k, err)
+			}
+			if err := q.quantizeConstWith(c, p); err != nil {
+				return fmt.Errorf("operator %d %s: %w", i, code, err)
+			}
+		}
 	case free:
 		for k, t := range op.Inputs {
-			if t < 0 || sg.Tensors[t].Type != schema.TensorTypeFLOAT32 || bufferData(q.m, sg.Tensors[t]) == nil {
+			if t < 0 || !q.constDone[int(t)] && (sg.Tensors[t].Type != schema.TensorTypeFLOAT32 || bufferData(q.m, sg.Tensors[t]) == nil) {
 				continue
 			}
 			c, err := q.ownConst(op, k)
@@ -441,12 +588,23 @@ func (q *quantizer) ownConst(op *schema.OperatorT, k int) (*schema.TensorT, erro
 	t := int(op.Inputs[k])
 	tt := q.sg.Tensors[t]
 	if q.constDone[t] {
-		return nil, fmt.Errorf("tensor %q is shared by several operators; that is not supported", tt.Name)
+		// Shared with an operator that already rewrote it (the converter
+		// deduplicates equal constants): this one gets its own copy of
+		// the float values, which the rewrite's SetData left in place.
+		c := *tt
+		c.Name = fmt.Sprintf("%s_%d", tt.Name, len(q.sg.Tensors))
+		c.Type, c.Quantization, c.Buffer = schema.TensorTypeFLOAT32, nil, q.floatBuf[t]
+		c.Shape, c.ShapeSignature = slices.Clone(tt.Shape), slices.Clone(tt.ShapeSignature)
+		q.sg.Tensors = append(q.sg.Tensors, &c)
+		t = len(q.sg.Tensors) - 1
+		op.Inputs[k] = int32(t)
+		tt = &c
 	}
 	if tt.Type != schema.TensorTypeFLOAT32 || bufferData(q.m, tt) == nil {
 		return nil, fmt.Errorf("tensor %q: want a float32 constant; found %s (constant: %v)", tt.Name, tt.Type, bufferData(q.m, tt) != nil)
 	}
 	q.constDone[t] = true
+	q.floatBuf[t] = tt.Buffer
 	return tt, nil
 }
 
@@ -547,7 +705,15 @@ func (q *quantizer) quantizeConstAsymmetric(t *schema.TensorT) error {
 	for _, x := range v {
 		lo, hi = min(lo, x), max(hi, x)
 	}
-	p := asymmetricParams(lo, hi)
+	return q.quantizeConstWith(t, asymmetricParams(lo, hi))
+}
+
+// quantizeConstWith quantizes a float constant to int8 with parameters p.
+func (q *quantizer) quantizeConstWith(t *schema.TensorT, p qparams) error {
+	v, err := Float32Data(q.m, t)
+	if err != nil {
+		return err
+	}
 	raw := make([]byte, len(v))
 	for i, x := range v {
 		r := math.Round(float64(x)/float64(p.scale)) + float64(p.zp)
@@ -794,4 +960,78 @@ func setActivation(code schema.BuiltinOperator, op *schema.OperatorT, act schema
 	}
 	*f = act
 	return true
+}
+
+// foldFloat16 replaces every DEQUANTIZE of a float16 constant (the
+// converter's float16 post-training export keeps weights that way and
+// dequantizes them at load) by the float32 constant it computes: the
+// DEQUANTIZE output tensor takes the decoded values and the operator goes.
+// Its index stays, so the weighted ops that read it see a float constant.
+func foldFloat16(m *schema.ModelT) error {
+	sg := m.Subgraphs[0]
+	readers := map[int32]int{}
+	for _, op := range sg.Operators {
+		for _, t := range op.Inputs {
+			readers[t]++
+		}
+	}
+	kept := sg.Operators[:0]
+	for i, op := range sg.Operators {
+		code, err := BuiltinCode(m, op)
+		if err != nil {
+			return fmt.Errorf("operator %d: %w", i, err)
+		}
+		if code != schema.BuiltinOperatorDEQUANTIZE || len(op.Inputs) != 1 || len(op.Outputs) != 1 {
+			kept = append(kept, op)
+			continue
+		}
+		in, out := sg.Tensors[op.Inputs[0]], sg.Tensors[op.Outputs[0]]
+		raw := bufferData(m, in)
+		if in.Type != schema.TensorTypeFLOAT16 || raw == nil || out.Type != schema.TensorTypeFLOAT32 {
+			return fmt.Errorf("operator %d DEQUANTIZE %q -> %q: %w: only a DEQUANTIZE of a float16 constant (float16 weights) is folded; found a %s %s", i, in.Name, out.Name, ErrNoInt8Rewrite, map[bool]string{true: "constant", false: "run-time"}[raw != nil], in.Type)
+		}
+		if len(raw)%2 != 0 {
+			return fmt.Errorf("operator %d DEQUANTIZE: float16 constant %q has %d bytes, not a whole number of values", i, in.Name, len(raw))
+		}
+		v := make([]float32, len(raw)/2)
+		for k := range v {
+			v[k] = kernels.Float16ToFloat32(binary.LittleEndian.Uint16(raw[2*k:]))
+		}
+		SetData(m, out, Float32Bytes(v))
+		if readers[op.Inputs[0]] == 1 {
+			// Nothing else reads the float16 copy: let its buffer go.
+			in.Buffer = 0
+		}
+	}
+	sg.Operators = kept
+	return nil
+}
+
+// dropUnusedOpcodes removes the operator codes no operator uses any more
+// (DEQUANTIZE after foldFloat16, RELU after fuseActivations).
+func dropUnusedOpcodes(m *schema.ModelT) {
+	used := make([]bool, len(m.OperatorCodes))
+	for _, sg := range m.Subgraphs {
+		for _, op := range sg.Operators {
+			if int(op.OpcodeIndex) < len(used) {
+				used[op.OpcodeIndex] = true
+			}
+		}
+	}
+	newIndex := make([]uint32, len(m.OperatorCodes))
+	var kept []*schema.OperatorCodeT
+	for i, c := range m.OperatorCodes {
+		if used[i] {
+			newIndex[i] = uint32(len(kept))
+			kept = append(kept, c)
+		}
+	}
+	m.OperatorCodes = kept
+	for _, sg := range m.Subgraphs {
+		for _, op := range sg.Operators {
+			if int(op.OpcodeIndex) < len(newIndex) {
+				op.OpcodeIndex = newIndex[op.OpcodeIndex]
+			}
+		}
+	}
 }

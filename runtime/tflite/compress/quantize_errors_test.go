@@ -86,11 +86,28 @@ var int8OpVersions = map[string]int32{
 	"CONV_2D": 3, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 4, "ADD": 2, "RELU": 2,
 	"PAD": 2, "MAX_POOL_2D": 2, "CONCATENATION": 2, "RESHAPE": 1, "SOFTMAX": 2,
 	"TANH": 2, "QUANTIZE": 1, "DEQUANTIZE": 2,
+	// The ops of TestQuantizeKerasOps (op_version.cc): MEAN, SUM, SPLIT_V
+	// and the shape ops give 2 for int8; LEAKY_RELU, HARD_SWISH and PRELU
+	// keep 1 (no int8 case); RESIZE_BILINEAR with half_pixel_centers is 3;
+	// TRANSPOSE_CONV with a bias is 3.
+	"MEAN": 2, "SUM": 2, "LEAKY_RELU": 1, "HARD_SWISH": 1, "PRELU": 1,
+	"RESIZE_BILINEAR": 3, "RESIZE_NEAREST_NEIGHBOR": 2, "TRANSPOSE_CONV": 3,
+	"STRIDED_SLICE": 2, "SLICE": 2, "SPLIT": 2, "SPLIT_V": 2, "GATHER": 2,
+	"PADV2": 2, "MAXIMUM": 2, "MINIMUM": 2, "PACK": 2, "UNPACK": 2,
+	"BATCH_MATMUL": 2, "AVERAGE_POOL_2D": 2, "REDUCE_MAX": 2,
+	"SQUARED_DIFFERENCE": 2, "RSQRT": 2, "SUB": 2, "MUL": 2,
 }
 
 // checkOpVersions compares every operator code of a quantized model with
 // int8OpVersions.
 func checkOpVersions(t *testing.T, model []byte) {
+	t.Helper()
+	checkOpVersionsWith(t, model, nil)
+}
+
+// checkOpVersionsWith is checkOpVersions with versions that a model's
+// options raise (FULLY_CONNECTED with keep_num_dims is 5).
+func checkOpVersionsWith(t *testing.T, model []byte, override map[string]int32) {
 	t.Helper()
 	m, err := Read(model)
 	if err != nil {
@@ -99,6 +116,9 @@ func checkOpVersions(t *testing.T, model []byte) {
 	for _, op := range m.Subgraphs[0].Operators {
 		c, _ := BuiltinCode(m, op)
 		want, ok := int8OpVersions[c.String()]
+		if v, o := override[c.String()]; o {
+			want, ok = v, true
+		}
 		if !ok {
 			t.Errorf("operator %s: no expected version in the table", c)
 			continue
@@ -114,5 +134,30 @@ func checkOpVersions(t *testing.T, model []byte) {
 func TestQuantizeOpVersionsMatchConverter(t *testing.T) {
 	for _, name := range []string{"hello_world_int8", "micro_speech_quantized"} {
 		checkOpVersions(t, readModel(t, name))
+	}
+}
+
+// TestFoldFloat16Refuses: a DEQUANTIZE that is not of a float16 constant
+// (here a run-time float16 tensor) is refused, naming the tensors.
+func TestFoldFloat16Refuses(t *testing.T) {
+	m := &schema.ModelT{
+		OperatorCodes: []*schema.OperatorCodeT{{BuiltinCode: schema.BuiltinOperatorDEQUANTIZE, DeprecatedBuiltinCode: int8(schema.BuiltinOperatorDEQUANTIZE), Version: 3}},
+		Subgraphs: []*schema.SubGraphT{{
+			Tensors: []*schema.TensorT{
+				{Name: "h", Shape: []int32{4}, Type: schema.TensorTypeFLOAT16},
+				{Name: "f", Shape: []int32{4}, Type: schema.TensorTypeFLOAT32},
+			},
+			Operators: []*schema.OperatorT{{OpcodeIndex: 0, Inputs: []int32{0}, Outputs: []int32{1}}},
+		}},
+		Buffers: []*schema.BufferT{{}},
+	}
+	err := foldFloat16(m)
+	if !errors.Is(err, ErrNoInt8Rewrite) {
+		t.Fatalf("foldFloat16(run-time float16) = %v; want %v", err, ErrNoInt8Rewrite)
+	}
+	for _, s := range []string{`"h"`, `"f"`, "run-time FLOAT16"} {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("foldFloat16 = %q; want it to mention %s", err, s)
+		}
 	}
 }
