@@ -419,22 +419,13 @@ var elemGens = []elemGen{
 }
 
 // TestElementwiseOracle runs random single-operator models of every
-// element-wise op and type through edged and the TFLite oracle (set
-// EDGED_ORACLE to the oracle directory; skipped otherwise). Floats must
+// element-wise op and type through edged and the TFLite oracle (found by
+// testenv.Oracle). Floats must
 // agree within 1e-4+1e-4|want|, quantized values within 1, other integers
 // exactly. EDGED_DIFF_CASES (or EDGED_ELEM_CASES) sets the number of cases
 // per op and type (default 20, 5 with -short), like TestDifferential.
 func TestElementwiseOracle(t *testing.T) {
-	oracle := os.Getenv("EDGED_ORACLE")
-	if oracle == "" {
-		if _, err := os.Stat("../../.cache/oracle/oracle.mjs"); err == nil {
-			oracle = "../../.cache/oracle"
-		}
-	}
-	if oracle == "" {
-		testenv.Missing(t, "no oracle (set EDGED_ORACLE)")
-	}
-	oracle, _ = filepath.Abs(oracle)
+	oracle, _ := filepath.Abs(testenv.Oracle(t))
 	node, err := exec.LookPath("node")
 	if err != nil {
 		testenv.Missing(t, "node not found")

@@ -141,7 +141,7 @@ func TestDifferential(t *testing.T) {
 	for _, d := range diffDups {
 		t.Errorf("diff generator %q is registered twice; give one of them another variant name", d)
 	}
-	oracleDir, why := findOracle(t)
+	oracleDir, why := testenv.OracleDir(t)
 	if oracleDir == "" {
 		testenv.Missing(t, "no TFLite oracle (%s). Set EDGED_ORACLE=/path/to/oracle (a directory with oracle.mjs and node_modules), or run scripts/oracle-setup.sh once", why)
 	}
@@ -149,7 +149,7 @@ func TestDifferential(t *testing.T) {
 	if err != nil {
 		testenv.Missing(t, "node is not installed; the oracle needs Node.js >= 20 (%v)", err)
 	}
-	root, err := repoRoot()
+	root, err := testenv.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -358,54 +358,6 @@ func (f diffFilter) match(name string, i int) bool {
 		}
 	}
 	return true
-}
-
-// findOracle returns the oracle directory, or "" and why there is none.
-func findOracle(t *testing.T) (dir, why string) {
-	usable := func(d string) bool {
-		_, err1 := os.Stat(filepath.Join(d, "oracle.mjs"))
-		_, err2 := os.Stat(filepath.Join(d, "node_modules", "@litertjs", "core"))
-		return err1 == nil && err2 == nil
-	}
-	if d := os.Getenv("EDGED_ORACLE"); d != "" {
-		if strings.HasSuffix(d, ".mjs") {
-			d = filepath.Dir(d)
-		}
-		if !usable(d) {
-			// An explicit setting that does not work is an error, not a skip.
-			t.Fatalf("EDGED_ORACLE=%s: want a directory with oracle.mjs and node_modules/@litertjs/core (run npm ci there, or scripts/oracle-setup.sh)", d)
-		}
-		return d, ""
-	}
-	cache := os.Getenv("EDGED_ORACLE_CACHE")
-	if cache == "" {
-		root, err := repoRoot()
-		if err != nil {
-			return "", err.Error()
-		}
-		cache = filepath.Join(root, ".cache", "oracle")
-	}
-	if usable(cache) {
-		return cache, ""
-	}
-	return "", fmt.Sprintf("EDGED_ORACLE is unset and %s has no installed oracle", cache)
-}
-
-func repoRoot() (string, error) {
-	d, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d, nil
-		}
-		p := filepath.Dir(d)
-		if p == d {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		d = p
-	}
 }
 
 type oracleJob struct {

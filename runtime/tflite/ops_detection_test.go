@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/edged-dev/edged/internal/testenv"
 	"github.com/edged-dev/edged/runtime/flexbuf"
 	"github.com/edged-dev/edged/runtime/kernels"
 	"github.com/edged-dev/edged/runtime/tensor"
@@ -172,7 +173,7 @@ var ssdDetection struct {
 
 func loadSSDDetection() error {
 	ssdDetection.once.Do(func() {
-		root, err := repoRoot()
+		root, err := testenv.RepoRoot()
 		if err != nil {
 			ssdDetection.err = err
 			return

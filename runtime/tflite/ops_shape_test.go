@@ -12,6 +12,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/edged-dev/edged/internal/testenv"
 	"github.com/edged-dev/edged/runtime/kernels"
 	"github.com/edged-dev/edged/runtime/tensor"
 	"github.com/edged-dev/edged/runtime/tflite/internal/schema"
@@ -664,7 +665,7 @@ func TestShapeOpsInModels(t *testing.T) {
 	} {
 		ours[op] = true
 	}
-	root, err := repoRoot()
+	root, err := testenv.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/edged-dev/edged/internal/testenv"
@@ -23,47 +22,16 @@ import (
 
 func repoRoot(t *testing.T) string {
 	t.Helper()
-	d, err := os.Getwd()
+	d, err := testenv.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d
-		}
-		p := filepath.Dir(d)
-		if p == d {
-			t.Fatal("no go.mod above the working directory")
-		}
-		d = p
-	}
+	return d
 }
 
 func findOracle(t *testing.T) string {
 	t.Helper()
-	usable := func(d string) bool {
-		_, err1 := os.Stat(filepath.Join(d, "oracle.mjs"))
-		_, err2 := os.Stat(filepath.Join(d, "node_modules", "@litertjs", "core"))
-		return err1 == nil && err2 == nil
-	}
-	if d := os.Getenv("EDGED_ORACLE"); d != "" {
-		if strings.HasSuffix(d, ".mjs") {
-			d = filepath.Dir(d)
-		}
-		if !usable(d) {
-			t.Fatalf("EDGED_ORACLE=%s: want a directory with oracle.mjs and node_modules/@litertjs/core", d)
-		}
-		return d
-	}
-	cache := os.Getenv("EDGED_ORACLE_CACHE")
-	if cache == "" {
-		cache = filepath.Join(repoRoot(t), ".cache", "oracle")
-	}
-	if usable(cache) {
-		return cache
-	}
-	testenv.Missing(t, "no TFLite oracle: EDGED_ORACLE is unset and %s has no installed oracle (run scripts/oracle-setup.sh)", cache)
-	return ""
+	return testenv.Oracle(t)
 }
 
 type oracleJob struct {
