@@ -260,6 +260,8 @@ func (k *dwKernel) evalInt16() error {
 // (depthwise_rows.go), bit-identical to the Go loops; for a quantized
 // depth multiplier above 1 the input is first copied with each channel
 // repeated dm times (xdm), which makes it a depth multiplier 1 problem.
+// Without SIMD, undilated quantized 3×3 windows of stride 1 or 2 run along
+// output rows with several outputs per multiply (depthwise_portable.go).
 //
 // Quantized weights are stored with the filter offset added (w+fOff). On
 // the fast path the input offset is folded into a per-channel constant
@@ -297,6 +299,9 @@ type dwFast struct {
 	// geometry, for quantized SIMD kernels with depth multiplier dm > 1.
 	xdm []byte
 	gdm convGeom
+	// sw is the portable stride-1 3×3 quantized path
+	// (depthwise_portable.go), when there is no SIMD kernel.
+	sw *dwSwar
 	// pad stands for taps outside the input on the 3×3 path: one pixel of
 	// the input zero point (quantized; its product with w' cancels the
 	// inOff·w' in cst exactly) or of zeros (float; adding 0·w leaves the
@@ -394,6 +399,9 @@ func newDWFast(cfg *Config, p ConvParams, g convGeom, in, filter, bias, out *ten
 	rows := g.batch * g.outH
 	k.nparts = parallelThreads(cfg, rows, convWork(rows*g.outW, taps, c))
 	parallelReserve(k.nparts)
+	if is3x3 && in.Type != tensor.Float32 && k.qblk == nil {
+		k.sw = newDWSwar(&k.g, k.w9, k.pad[0], k.nparts)
+	}
 	k.acc = make([][]int32, k.nparts)
 	k.accF = make([][]float32, k.nparts)
 	for i := range k.acc {
@@ -471,6 +479,10 @@ func (t dwQuantTask[T]) runPart(part, nparts int) {
 			g, xs = &k.gdm, k.xdm
 		}
 		dwRows3x3(g, kind, xs, k.out.Data, k.pad, 1, unsafe.Pointer(unsafe.SliceData(k.qblk)), k.nb, r0, r1)
+		return
+	}
+	if k.sw != nil {
+		dwSwarRows[T](k, part, r0, r1)
 		return
 	}
 	acc := k.acc[part]
