@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"runtime"
 	"sync"
 )
 
@@ -83,6 +84,13 @@ func parallelRun(t parallelTask, nparts int, wg *sync.WaitGroup) {
 	for i := 1; i < nparts; i++ {
 		parallelPool.jobs <- parallelJob{task: t, part: i, nparts: nparts, wg: wg}
 	}
+	// The send readied a worker in this P's runnext slot, which an idle P
+	// steals late or not at all (its spinning Ms give up first): the parts
+	// then ran one after the other, and two threads were slower than one.
+	// Yielding puts this goroutine on the global queue, which an idle P
+	// takes at once, and runs the worker here. A worker that spins for
+	// work instead of parking was tried and was slower on a 2-vCPU VM.
+	runtime.Gosched()
 	t.runPart(0, nparts)
 	wg.Wait()
 }
