@@ -1,9 +1,6 @@
 package kernels
 
 import (
-	"fmt"
-	"math"
-	"math/rand/v2"
 	"testing"
 
 	"github.com/edged-dev/edged/runtime/tensor"
@@ -14,88 +11,6 @@ import (
 // gemm_variant_test.go.
 
 var litertCfg = func(threads int) *Config { return &Config{Threads: threads, Arithmetic: LiteRT} }
-
-// buildLiteRT is gemmVariantCase.build in the LiteRT arithmetic.
-func (c gemmVariantCase) buildLiteRT(threads int, x, w []byte, bias []int32) (Kernel, *tensor.Tensor, error) {
-	inS, fS := float32(0.05), float32(0.01)
-	big := gemmAccRange(c.dt, x, w, c.m, c.n, c.k, c.inZP, c.fZP)
-	outS := float32(big * float64(inS) * float64(fS) / 100)
-	fq := convQ(fS, c.fZP)
-	if c.perChannel {
-		scales := make([]float32, c.n)
-		for i := range scales {
-			scales[i] = fS * (0.5 + float32(i%7)/6)
-		}
-		fq = convPCQ(0, scales...)
-	}
-	in := convT("in", c.dt, []int{c.m, c.k}, convQ(inS, c.inZP), x)
-	f := convT("w", c.dt, []int{c.n, c.k}, fq, w)
-	var b *tensor.Tensor
-	if bias != nil {
-		b = convT("b", tensor.Int32, []int{c.n}, nil, bias)
-	}
-	out := convT("out", c.dt, []int{c.m, c.n}, convQ(outS, c.outZP), nil)
-	k, err := FullyConnected(litertCfg(threads), FullyConnectedParams{Activation: c.act}, in, f, b, out)
-	return k, out, err
-}
-
-func TestGemmVariantsLiteRT(t *testing.T) {
-	splitSmallWork(t)
-	r := rand.New(rand.NewPCG(7, 8))
-	for _, c := range gemmVariantCases() {
-		x := gemmVals(r, c.dt, c.m*c.k, c.fx)
-		w := gemmVals(r, c.dt, c.n*c.k, c.fw)
-		var bias []int32
-		if c.fx == fillRandom {
-			bias = randVals[int32](r, c.n, -50000, 50000)
-		}
-		for _, threads := range []int{1, 2} {
-			name := fmt.Sprintf("%s %s m=%d n=%d k=%d threads=%d litert", c.name, c.dt, c.m, c.n, c.k, threads)
-			vs, outs := eachVariant(t, name, func() (Kernel, *tensor.Tensor, error) { return c.buildLiteRT(threads, x, w, bias) })
-			compareVariants(t, "FullyConnected", name, vs, outs)
-		}
-	}
-}
-
-// TestGemmVariantsConvLiteRT is TestGemmVariantsConv in the LiteRT
-// arithmetic.
-func TestGemmVariantsConvLiteRT(t *testing.T) {
-	splitSmallWork(t)
-	r := rand.New(rand.NewPCG(9, 10))
-	convs := []refConv{
-		{batch: 1, inH: 15, inW: 13, inC: 3, outC: 32, fH: 3, fW: 3, sH: 2, sW: 2, dH: 1, dW: 1, pad: PaddingSame},
-		{batch: 2, inH: 9, inW: 9, inC: 16, outC: 24, fH: 1, fW: 1, sH: 1, sW: 1, dH: 1, dW: 1, pad: PaddingValid},
-		{batch: 1, inH: 7, inW: 11, inC: 37, outC: 19, fH: 1, fW: 1, sH: 1, sW: 1, dH: 1, dW: 1, pad: PaddingValid},
-		{batch: 1, inH: 10, inW: 10, inC: 8, outC: 40, fH: 3, fW: 3, sH: 1, sW: 1, dH: 2, dW: 2, pad: PaddingSame},
-		{batch: 1, inH: 6, inW: 6, inC: 64, outC: 16, fH: 3, fW: 3, sH: 1, sW: 1, dH: 1, dW: 1, pad: PaddingValid},
-	}
-	for i, cv := range convs {
-		for _, dt := range []tensor.DType{tensor.Int8, tensor.UInt8} {
-			for _, act := range []Activation{ActNone, ActRelu6} {
-				for _, threads := range []int{1, 2} {
-					name := fmt.Sprintf("#%d %v %s %s threads=%d litert", i, cv, dt, act, threads)
-					kk := cv.fH * cv.fW * cv.inC
-					x := gemmVals(r, dt, cv.batch*cv.inH*cv.inW*cv.inC, fillRandom)
-					w := gemmVals(r, dt, cv.outC*kk, fillRandom)
-					bias := randVals[int32](r, cv.outC, -20000, 20000)
-					inZP, fZP, outZP := int32(r.IntN(256)-128), int32(0), int32(r.IntN(256)-128)
-					fq := convPCQ(0, randScales(r, cv.outC)...)
-					if dt == tensor.UInt8 {
-						inZP, fZP, outZP = int32(r.IntN(256)), int32(r.IntN(256)), int32(r.IntN(256))
-						fq = convQ(0.01, fZP)
-					}
-					outS := float32(0.05 * 0.01 * math.Sqrt(float64(kk)) * 60000 / 100)
-					vs, outs := eachVariant(t, name, func() (Kernel, *tensor.Tensor, error) {
-						in, f, b, out := cv.tensors(dt, dt, x, w, bias, convQ(0.05, inZP), fq, convQ(outS, outZP))
-						k, err := cv.build(litertCfg(threads), in, f, b, out, act)
-						return k, out, err
-					})
-					compareVariants(t, "Conv2D", name, vs, outs)
-				}
-			}
-		}
-	}
-}
 
 // TestGemmLiteRTTies checks the rounding and clamping of every variant on
 // hand-worked values: FULLY_CONNECTED with depth 1, weights 1, input

@@ -164,7 +164,7 @@ func gemmVariantCases() []gemmVariantCase {
 }
 
 // build returns the FULLY_CONNECTED kernel of the case on the given data.
-func (c gemmVariantCase) build(threads int, x, w []byte, bias []int32) (Kernel, *tensor.Tensor, error) {
+func (c gemmVariantCase) build(cfg *Config, x, w []byte, bias []int32) (Kernel, *tensor.Tensor, error) {
 	inS, fS := float32(0.05), float32(0.01)
 	big := gemmAccRange(c.dt, x, w, c.m, c.n, c.k, c.inZP, c.fZP)
 	outS := float32(big * float64(inS) * float64(fS) / 100)
@@ -183,9 +183,13 @@ func (c gemmVariantCase) build(threads int, x, w []byte, bias []int32) (Kernel, 
 		b = convT("b", tensor.Int32, []int{c.n}, nil, bias)
 	}
 	out := convT("out", c.dt, []int{c.m, c.n}, convQ(outS, c.outZP), nil)
-	k, err := FullyConnected(&Config{Threads: threads}, FullyConnectedParams{Activation: c.act}, in, f, b, out)
+	k, err := FullyConnected(cfg, FullyConnectedParams{Activation: c.act}, in, f, b, out)
 	return k, out, err
 }
+
+// arithmetics: every variant test runs in both, against the portable
+// path in the same one.
+var arithmetics = []Arithmetic{Reference, LiteRT}
 
 func TestGemmVariants(t *testing.T) {
 	splitSmallWork(t)
@@ -199,15 +203,18 @@ func TestGemmVariants(t *testing.T) {
 			bias = randVals[int32](r, c.n, -50000, 50000)
 		}
 		for _, threads := range []int{1, 2} {
-			name := fmt.Sprintf("%s %s m=%d n=%d k=%d threads=%d", c.name, c.dt, c.m, c.n, c.k, threads)
-			vs, outs := eachVariant(t, name, func() (Kernel, *tensor.Tensor, error) { return c.build(threads, x, w, bias) })
-			compareVariants(t, "FullyConnected", name, vs, outs)
+			for _, arith := range arithmetics {
+				name := fmt.Sprintf("%s %s m=%d n=%d k=%d threads=%d %s", c.name, c.dt, c.m, c.n, c.k, threads, arith)
+				cfg := &Config{Threads: threads, Arithmetic: arith}
+				vs, outs := eachVariant(t, name, func() (Kernel, *tensor.Tensor, error) { return c.build(cfg, x, w, bias) })
+				compareVariants(t, "FullyConnected", name, vs, outs)
+			}
 		}
 	}
 }
 
 // TestGemmVariantsConv runs CONV_2D through both GEMM paths (im2col and
-// direct 1×1) on every variant.
+// direct 1×1) on every variant, in both arithmetics.
 func TestGemmVariantsConv(t *testing.T) {
 	splitSmallWork(t)
 	r := rand.New(rand.NewPCG(9, 10))
@@ -220,8 +227,13 @@ func TestGemmVariantsConv(t *testing.T) {
 	}
 	for i, cv := range convs {
 		for _, dt := range []tensor.DType{tensor.Int8, tensor.UInt8} {
-			for _, threads := range []int{1, 2} {
-				name := fmt.Sprintf("#%d %v %s threads=%d", i, cv, dt, threads)
+			for _, tc := range []struct {
+				threads int
+				act     Activation
+				arith   Arithmetic
+			}{{1, ActNone, Reference}, {2, ActNone, Reference}, {1, ActNone, LiteRT}, {2, ActRelu6, LiteRT}, {1, ActRelu6, LiteRT}} {
+				threads := tc.threads
+				name := fmt.Sprintf("#%d %v %s %s threads=%d %s", i, cv, dt, tc.act, threads, tc.arith)
 				kk := cv.fH * cv.fW * cv.inC
 				x := gemmVals(r, dt, cv.batch*cv.inH*cv.inW*cv.inC, fillRandom)
 				w := gemmVals(r, dt, cv.outC*kk, fillRandom)
@@ -235,7 +247,7 @@ func TestGemmVariantsConv(t *testing.T) {
 				outS := float32(0.05 * 0.01 * math.Sqrt(float64(kk)) * 60000 / 100)
 				vs, outs := eachVariant(t, name, func() (Kernel, *tensor.Tensor, error) {
 					in, f, b, out := cv.tensors(dt, dt, x, w, bias, convQ(0.05, inZP), fq, convQ(outS, outZP))
-					k, err := cv.build(&Config{Threads: threads}, in, f, b, out, ActNone)
+					k, err := cv.build(&Config{Threads: threads, Arithmetic: tc.arith}, in, f, b, out, tc.act)
 					return k, out, err
 				})
 				compareVariants(t, "Conv2D", name, vs, outs)
