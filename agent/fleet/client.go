@@ -14,6 +14,8 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/edged-dev/edged/internal/mqttconn"
 )
 
 // ErrNotConnected is returned (wrapped) by Publish, Subscribe and
@@ -318,7 +320,7 @@ func (c *Client) connect(ctx context.Context, lost chan<- error) (mqtt.Client, e
 	}
 	pc := mqtt.NewClient(o)
 	tok := pc.Connect()
-	if err := wait(ctx, tok, c.o.ConnectTimeout+time.Second); err != nil {
+	if err := mqttconn.Wait(ctx, tok, c.o.ConnectTimeout+time.Second); err != nil {
 		// Let a dial in progress end (within the connect timeout) so that
 		// none of paho's goroutines outlives Run.
 		tok.WaitTimeout(c.o.ConnectTimeout + time.Second)
@@ -346,7 +348,7 @@ func (c *Client) connect(ctx context.Context, lost chan<- error) (mqtt.Client, e
 	}
 	c.mu.Unlock()
 	if len(filters) > 0 {
-		if err := wait(ctx, pc.SubscribeMultiple(filters, nil), c.o.ConnectTimeout); err != nil {
+		if err := mqttconn.Wait(ctx, pc.SubscribeMultiple(filters, nil), c.o.ConnectTimeout); err != nil {
 			return fail(fmt.Errorf("subscribe: %w", err))
 		}
 	}
@@ -355,7 +357,7 @@ func (c *Client) connect(ctx context.Context, lost chan<- error) (mqtt.Client, e
 		if err != nil {
 			return fail(err)
 		}
-		if err := wait(ctx, pc.Publish(StateTopic(c.o.DeviceID), 1, true, birth), c.o.PublishTimeout); err != nil {
+		if err := mqttconn.Wait(ctx, pc.Publish(StateTopic(c.o.DeviceID), 1, true, birth), c.o.PublishTimeout); err != nil {
 			return fail(fmt.Errorf("publish birth: %w", err))
 		}
 	}
@@ -388,20 +390,6 @@ func (c *Client) birth() ([]byte, error) {
 		return nil, fmt.Errorf("birth: %w", err)
 	}
 	return b, nil
-}
-
-// wait waits for a paho token, the context or a timeout, whichever first.
-func wait(ctx context.Context, t mqtt.Token, timeout time.Duration) error {
-	tm := time.NewTimer(timeout)
-	defer tm.Stop()
-	select {
-	case <-t.Done():
-		return t.Error()
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-tm.C:
-		return fmt.Errorf("no answer from the broker within %v", timeout)
-	}
 }
 
 // receive runs on paho's router goroutine, so it never blocks: a full
@@ -494,7 +482,7 @@ func (c *Client) Publish(ctx context.Context, topic string, payload []byte, qos 
 	if p == nil {
 		return fmt.Errorf("fleet.Publish %s: %w", topic, ErrNotConnected)
 	}
-	if err := wait(ctx, (*p).Publish(topic, qos, retained, payload), c.o.PublishTimeout); err != nil {
+	if err := mqttconn.Wait(ctx, (*p).Publish(topic, qos, retained, payload), c.o.PublishTimeout); err != nil {
 		return fmt.Errorf("fleet.Publish %s: %w", topic, err)
 	}
 	return nil
@@ -517,7 +505,7 @@ func (c *Client) Subscribe(ctx context.Context, filter string, qos byte, h Messa
 		return fmt.Errorf("fleet.Subscribe %s: %w", filter, ErrNotConnected)
 	}
 	(*p).AddRoute(filter, route(h))
-	if err := wait(ctx, (*p).Subscribe(filter, qos, nil), c.o.ConnectTimeout); err != nil {
+	if err := mqttconn.Wait(ctx, (*p).Subscribe(filter, qos, nil), c.o.ConnectTimeout); err != nil {
 		return fmt.Errorf("fleet.Subscribe %s: %w", filter, err)
 	}
 	return nil
@@ -534,7 +522,7 @@ func (c *Client) Unsubscribe(ctx context.Context, filters ...string) error {
 	if p == nil || len(filters) == 0 {
 		return nil
 	}
-	if err := wait(ctx, (*p).Unsubscribe(filters...), c.o.ConnectTimeout); err != nil {
+	if err := mqttconn.Wait(ctx, (*p).Unsubscribe(filters...), c.o.ConnectTimeout); err != nil {
 		return fmt.Errorf("fleet.Unsubscribe: %w", err)
 	}
 	return nil

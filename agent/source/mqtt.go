@@ -3,7 +3,6 @@ package source
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/edged-dev/edged/agent/infer"
+	"github.com/edged-dev/edged/internal/mqttconn"
 	"github.com/edged-dev/edged/runtime/tensor"
 )
 
@@ -135,13 +135,11 @@ func NewMQTT(o MQTTOptions, inf Inferer, log *slog.Logger) (*MQTT, error) {
 		return nil, fmt.Errorf("mqtt source: %w", err)
 	}
 	m := &MQTT{opts: o, inf: inf, log: log, warn: newRateLog(log, 10*time.Second), queue: make(chan mqtt.Message, o.Queue)}
-	if o.CAFile != "" || o.CertFile != "" {
-		t, err := tlsConfig(o.CAFile, o.CertFile, o.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("mqtt source: %w", err)
-		}
-		m.tls = t
+	t, err := mqttconn.TLSConfig(o.Broker, mqttconn.TLS{CAFile: o.CAFile, CertFile: o.CertFile, KeyFile: o.KeyFile})
+	if err != nil {
+		return nil, fmt.Errorf("mqtt source: %w", err)
 	}
+	m.tls = t
 	return m, nil
 }
 
@@ -150,29 +148,6 @@ func setDefault[T comparable](p *T, v T) {
 	if *p == zero {
 		*p = v
 	}
-}
-
-func tlsConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
-	t := &tls.Config{MinVersion: tls.VersionTLS12}
-	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, fmt.Errorf("ca file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("ca file %s: no PEM certificate found", caFile)
-		}
-		t.RootCAs = pool
-	}
-	if certFile != "" || keyFile != "" {
-		c, err := tls.LoadX509KeyPair(certFile, keyFile)
-		if err != nil {
-			return nil, fmt.Errorf("client certificate: %w", err)
-		}
-		t.Certificates = []tls.Certificate{c}
-	}
-	return t, nil
 }
 
 // Stats returns the counters.
@@ -257,7 +232,7 @@ func (m *MQTT) connect(ctx context.Context, lost chan<- error) (mqtt.Client, err
 	}
 	c := mqtt.NewClient(o)
 	tok := c.Connect()
-	if err := wait(ctx, tok, m.opts.ConnectTimeout+time.Second); err != nil {
+	if err := mqttconn.Wait(ctx, tok, m.opts.ConnectTimeout+time.Second); err != nil {
 		// Let a dial in progress end (within the connect timeout) so that
 		// none of paho's goroutines outlives Run.
 		tok.WaitTimeout(m.opts.ConnectTimeout + time.Second)
@@ -265,27 +240,13 @@ func (m *MQTT) connect(ctx context.Context, lost chan<- error) (mqtt.Client, err
 		return nil, fmt.Errorf("connect: %w", err)
 	}
 	m.connects.Add(1)
-	if err := wait(ctx, c.Subscribe(m.opts.Topic, m.opts.QoS, m.receive), m.opts.ConnectTimeout); err != nil {
+	if err := mqttconn.Wait(ctx, c.Subscribe(m.opts.Topic, m.opts.QoS, m.receive), m.opts.ConnectTimeout); err != nil {
 		c.Disconnect(0)
 		return nil, fmt.Errorf("subscribe %q: %w", m.opts.Topic, err)
 	}
 	m.subscribed.Add(1)
 	m.log.Info("mqtt source: subscribed", "broker", m.opts.Broker, "topic", m.opts.Topic, "qos", m.opts.QoS, "model", m.opts.Model)
 	return c, nil
-}
-
-// wait waits for a paho token, the context or a timeout, whichever first.
-func wait(ctx context.Context, t mqtt.Token, timeout time.Duration) error {
-	tm := time.NewTimer(timeout)
-	defer tm.Stop()
-	select {
-	case <-t.Done():
-		return t.Error()
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-tm.C:
-		return fmt.Errorf("no answer from the broker within %v", timeout)
-	}
 }
 
 // receive runs on paho's router goroutine, so it never blocks: a full
@@ -362,7 +323,7 @@ func (m *MQTT) handle(ctx context.Context, topic string, payload []byte) {
 		return
 	}
 	rt := strings.ReplaceAll(m.opts.ResultTopic, "{topic}", topic)
-	if err := wait(ctx, (*c).Publish(rt, m.opts.QoS, false, body), m.opts.RequestTimeout); err != nil {
+	if err := mqttconn.Wait(ctx, (*c).Publish(rt, m.opts.QoS, false, body), m.opts.RequestTimeout); err != nil {
 		m.publishErrs.Add(1)
 		m.warn.Warn("publish", "mqtt source: publish failed", "topic", rt, "err", err)
 		return

@@ -168,7 +168,9 @@ func TestNewMQTTErrors(t *testing.T) {
 		{name: "qos", edit: func(o *MQTTOptions) { o.QoS = 3 }, wantErr: "qos 3"},
 		{name: "encoding", edit: func(o *MQTTOptions) { o.Encoding = "cbor" }, wantErr: `encoding "cbor"`},
 		{name: "unknown model", edit: func(o *MQTTOptions) { o.Model = "nope" }, wantErr: "model not found"},
-		{name: "ca file", edit: func(o *MQTTOptions) { o.CAFile = "/nonexistent/ca.pem" }, wantErr: "ca file"},
+		{name: "ca file", edit: func(o *MQTTOptions) { o.Broker, o.CAFile = "ssl://127.0.0.1:1", "/nonexistent/ca.pem" }, wantErr: "ca file"},
+		{name: "ca on a plain broker", edit: func(o *MQTTOptions) { o.CAFile = "/nonexistent/ca.pem" }, wantErr: "is not TLS"},
+		{name: "broker scheme", edit: func(o *MQTTOptions) { o.Broker = "http://127.0.0.1:1" }, wantErr: `scheme "http"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

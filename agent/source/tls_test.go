@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/edged-dev/edged/internal/mqttconn"
 )
 
 // testCA is a certificate authority for TLS tests.
@@ -104,12 +106,12 @@ func TestTLSConfigVerifies(t *testing.T) {
 		{name: "system roots", caFile: "", wantErr: "certificate signed by unknown authority"},
 	}
 	for _, tc := range tests {
-		conf, err := tlsConfig(tc.caFile, "", "")
+		conf, err := mqttconn.TLSConfig("ssl://127.0.0.1:8883", mqttconn.TLS{CAFile: tc.caFile})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if conf.InsecureSkipVerify {
-			t.Fatalf("tlsConfig(%s) skips verification", tc.name)
+			t.Fatalf("TLSConfig(%s) skips verification", tc.name)
 		}
 		conf.ServerName = "127.0.0.1"
 		c, err := tls.Dial("tcp", ln.Addr().String(), conf)

@@ -1,0 +1,96 @@
+// Package mqttconn holds what the agent's two MQTT connections — the fleet
+// link (agent/fleet) and the MQTT sensor source (agent/source) — set up
+// alike: the TLS configuration for a broker URL and waiting on a paho
+// token within a context and a timeout.
+package mqttconn
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net/url"
+	"os"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+)
+
+// TLS is the TLS part of a broker configuration.
+type TLS struct {
+	// CAFile is a PEM bundle trusted for the broker's certificate instead
+	// of the system roots; CertFile and KeyFile a client certificate.
+	CAFile, CertFile, KeyFile string
+	// ServerName overrides the name checked in the broker's certificate
+	// (default: the URL's host).
+	ServerName string
+	// InsecureSkipVerify turns verification of the broker off.
+	InsecureSkipVerify bool
+}
+
+// TLSConfig builds the TLS configuration for the broker URL, or nil for a
+// plain connection. Verification of the broker's certificate is on unless
+// InsecureSkipVerify says otherwise; a CA file or client certificate on a
+// plain URL is an error, not silently unused.
+func TLSConfig(broker string, o TLS) (*tls.Config, error) {
+	u, err := url.Parse(broker)
+	if err != nil {
+		return nil, fmt.Errorf("broker %q: %w", broker, err)
+	}
+	secure := false
+	switch u.Scheme {
+	case "ssl", "tls", "mqtts", "tcps", "wss":
+		secure = true
+	case "tcp", "mqtt", "ws":
+	default:
+		return nil, fmt.Errorf("broker %q: scheme %q; want tcp, ssl, tls, mqtts, ws or wss", broker, u.Scheme)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("broker %q: no host", broker)
+	}
+	if !secure {
+		if o.CAFile != "" || o.CertFile != "" || o.KeyFile != "" {
+			return nil, fmt.Errorf("broker %q is not TLS (want ssl:// or mqtts://) but a CA file or client certificate is set", broker)
+		}
+		return nil, nil
+	}
+	if o.ServerName == "" {
+		// paho leaves it empty when it dials through a proxy, and Go then
+		// refuses to verify.
+		o.ServerName = u.Hostname()
+	}
+	t := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: o.InsecureSkipVerify, ServerName: o.ServerName}
+	if o.CAFile != "" {
+		pem, err := os.ReadFile(o.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("ca file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca file %s: no PEM certificate found", o.CAFile)
+		}
+		t.RootCAs = pool
+	}
+	if o.CertFile != "" || o.KeyFile != "" {
+		c, err := tls.LoadX509KeyPair(o.CertFile, o.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("client certificate: %w", err)
+		}
+		t.Certificates = []tls.Certificate{c}
+	}
+	return t, nil
+}
+
+// Wait waits for a paho token, the context or a timeout, whichever first.
+func Wait(ctx context.Context, t mqtt.Token, timeout time.Duration) error {
+	tm := time.NewTimer(timeout)
+	defer tm.Stop()
+	select {
+	case <-t.Done():
+		return t.Error()
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-tm.C:
+		return fmt.Errorf("no answer from the broker within %v", timeout)
+	}
+}
