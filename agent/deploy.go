@@ -705,23 +705,34 @@ func verifyCheck(payload []byte, err error) string {
 // URL, reporting progress every 10%. An interrupted fetch resumes from
 // what the directory holds.
 func (d *deployer) fetch(ctx context.Context, cmd fleet.Command, blob sign.Blob) (string, error) {
+	return fetchBlob(ctx, d.a.link.Client(), d.dlDir, d.log, blob, d.onProgress, func(ctx context.Context, frac float64) {
+		d.status(ctx, cmd, statusDownloading, frac, "")
+	})
+}
+
+// fetchBlob downloads blob into dir over MQTT (the retained chunks of
+// ota/transfer) or from its URL; a download with no data for idleTimeout
+// is abandoned. onChunk (if not nil) hears of every chunk, onStep of every
+// tenth of the size.
+func fetchBlob(ctx context.Context, c *fleet.Client, dir string, log *slog.Logger, blob sign.Blob,
+	onChunk func(context.Context, transfer.Progress), onStep func(ctx context.Context, frac float64)) (string, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	errIdle := fmt.Errorf("no data for %v", idleTimeout)
 	idle := time.AfterFunc(idleTimeout, func() { cancel(errIdle) })
 	defer idle.Stop()
 	step := -1
-	r := &transfer.Receiver{Sub: d.a.link.Client(), Dir: d.dlDir, Log: d.log, Progress: func(p transfer.Progress) {
+	r := &transfer.Receiver{Sub: c, Dir: dir, Log: log, Progress: func(p transfer.Progress) {
 		idle.Reset(idleTimeout)
-		if d.onProgress != nil {
-			d.onProgress(ctx, p)
+		if onChunk != nil {
+			onChunk(ctx, p)
 		}
 		if p.Size <= 0 {
 			return
 		}
 		if s := int(10 * p.Bytes / p.Size); s != step {
 			step = s
-			d.status(ctx, cmd, statusDownloading, float64(p.Bytes)/float64(p.Size), "")
+			onStep(ctx, float64(p.Bytes)/float64(p.Size))
 		}
 	}}
 	var path string
@@ -731,7 +742,7 @@ func (d *deployer) fetch(ctx context.Context, cmd fleet.Command, blob sign.Blob)
 	} else {
 		mctx, mcancel := context.WithTimeout(ctx, metaTimeout)
 		var meta fleet.BlobMeta
-		meta, err = transfer.FetchMeta(mctx, d.a.link.Client(), blob.SHA256, blob.Size)
+		meta, err = transfer.FetchMeta(mctx, c, blob.SHA256, blob.Size)
 		mcancel()
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 			err = fmt.Errorf("blob %s was not published (no retained %s within %v): %w", blob.SHA256, fleet.BlobMetaTopic(blob.SHA256), metaTimeout, err)

@@ -13,7 +13,6 @@ import (
 	"github.com/edged-dev/edged/agent/fleet"
 	"github.com/edged-dev/edged/ota/selfupdate"
 	"github.com/edged-dev/edged/ota/sign"
-	"github.com/edged-dev/edged/ota/transfer"
 )
 
 // statusRestarting is the update-agent state between the swap and the
@@ -206,42 +205,12 @@ func (s *selfUpdater) running() uint64 {
 // fetch downloads the binary over MQTT or its URL, writing progress every
 // 10%; an interrupted download resumes.
 func (s *selfUpdater) fetch(ctx context.Context, cmdID string, blob sign.Blob) (string, error) {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	errIdle := fmt.Errorf("no data for %v", idleTimeout)
-	idle := time.AfterFunc(idleTimeout, func() { cancel(errIdle) })
-	defer idle.Stop()
-	step := -1
-	r := &transfer.Receiver{Sub: s.a.link.Client(), Dir: s.dlDir, Log: s.log, Progress: func(p transfer.Progress) {
-		idle.Reset(idleTimeout)
-		if p.Size > 0 && int(10*p.Bytes/p.Size) != step {
-			step = int(10 * p.Bytes / p.Size)
-			s.status(ctx, cmdID, statusDownloading, float64(p.Bytes)/float64(p.Size), "")
-		}
-	}}
 	if err := os.MkdirAll(s.dlDir, 0o750); err != nil {
 		return "", err
 	}
-	var path string
-	var err error
-	if blob.URL != "" {
-		path, err = r.FetchURL(ctx, nil, blob.URL, blob.SHA256, blob.Size)
-	} else {
-		mctx, mcancel := context.WithTimeout(ctx, metaTimeout)
-		var meta fleet.BlobMeta
-		meta, err = transfer.FetchMeta(mctx, s.a.link.Client(), blob.SHA256, blob.Size)
-		mcancel()
-		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-			err = fmt.Errorf("blob %s was not published (no retained %s within %v): %w", blob.SHA256, fleet.BlobMetaTopic(blob.SHA256), metaTimeout, err)
-		}
-		if err == nil {
-			path, err = r.Fetch(ctx, meta)
-		}
-	}
-	if cause := context.Cause(ctx); errors.Is(cause, errIdle) {
-		return "", fmt.Errorf("download of %s: %w", blob.SHA256, cause)
-	}
-	return path, err
+	return fetchBlob(ctx, s.a.link.Client(), s.dlDir, s.log, blob, nil, func(ctx context.Context, frac float64) {
+		s.status(ctx, cmdID, statusDownloading, frac, "")
+	})
 }
 
 func (s *selfUpdater) status(ctx context.Context, cmdID, state string, progress float64, reason string) {

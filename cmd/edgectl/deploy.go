@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/edged-dev/edged/agent/fleet"
@@ -76,31 +74,10 @@ func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("deploy: %w", err)
 	}
 
-	// Subscribe to the statuses before the command goes out, so that no
-	// early status is missed.
-	type update struct {
-		device string
-		st     fleet.CommandStatus
-	}
-	updates := make(chan update, 256)
-	statusFilter := fleet.Prefix + "/dev/+/cmd/" + fleet.OpDeploy + "/" + *cmdID + "/status"
+	var w *commandWatch
 	if *wait {
-		err := c.Subscribe(ctx, statusFilter, 1, func(topic string, p []byte) {
-			t, err := fleet.ParseTopic(topic)
-			if err != nil || t.Kind != fleet.KindStatus || len(p) == 0 {
-				return
-			}
-			var st fleet.CommandStatus
-			if err := fleet.Decode(p, &st); err != nil {
-				return
-			}
-			select {
-			case updates <- update{t.Device, st}:
-			default:
-			}
-		})
-		if err != nil {
-			return fmt.Errorf("deploy: %w", err)
+		if w, err = watchCommand(ctx, c, fleet.OpDeploy, *cmdID); err != nil {
+			return err
 		}
 	}
 	if err := c.Publish(ctx, topic, payload, 1, true); err != nil {
@@ -111,69 +88,17 @@ func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(stdout, "the command stays retained on %s; clear it with an empty retained message when done\n", topic)
 		return nil
 	}
-
-	wctx, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
-	states := map[string]fleet.CommandStatus{}
-	finished := func() bool {
-		n := 0
-		for _, st := range states {
-			if isOne(st.State, deployOK) || isOne(st.State, deployFailed) {
-				n++
-			}
-		}
-		if *device != "" {
-			return n == 1 && len(states) == 1
-		}
-		return n >= *expect && n == len(states)
-	}
-	var waitErr error
-	for !finished() {
-		select {
-		case <-wctx.Done():
-			waitErr = fmt.Errorf("deploy: %d of %d device(s) finished within %v", countDone(states), max(len(states), *expect), *timeout)
-		case u := <-updates:
-			if *device != "" && u.device != *device {
-				continue
-			}
-			old, seen := states[u.device]
-			states[u.device] = u.st
-			// One line per state, and per 10% of a download.
-			if seen && old.State == u.st.State && int(10*old.Progress) == int(10*u.st.Progress) && old.Reason == u.st.Reason {
-				continue
-			}
-			fmt.Fprintf(stdout, "%s  %-20s %s\n", u.st.Time.Local().Format("15:04:05"), u.device, describeStatus(u.st))
-			continue
-		}
-		break
-	}
-
-	// Clear the command and the statuses, so that a device that comes
-	// back later does not act on it and the broker forgets them.
+	states, waitErr := w.wait(ctx, stdout, *device, *expect, *timeout, func(s string) bool { return isOne(s, deployOK) || isOne(s, deployFailed) })
 	cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer ccancel()
-	c.Unsubscribe(cctx, statusFilter)
-	clear := []string{topic}
-	for d := range states {
-		clear = append(clear, fleet.StatusTopic(d, fleet.OpDeploy, *cmdID))
-	}
-	for _, t := range clear {
-		if err := c.Publish(cctx, t, nil, 1, true); err != nil {
-			return errors.Join(waitErr, fmt.Errorf("deploy: clearing %s: %w", t, err))
-		}
+	if err := w.clear(cctx, topic, states); err != nil {
+		return errors.Join(waitErr, err)
 	}
 	if waitErr != nil {
 		return waitErr
 	}
-	var failed []string
-	for d, st := range states {
-		if isOne(st.State, deployFailed) {
-			failed = append(failed, d+": "+describeStatus(st))
-		}
-	}
-	if len(failed) > 0 {
-		sort.Strings(failed)
-		return fmt.Errorf("deploy: %d of %d device(s) failed:\n  %s", len(failed), len(states), strings.Join(failed, "\n  "))
+	if err := failures("deploy", states); err != nil {
+		return err
 	}
 	fmt.Fprintf(stdout, "%d device(s) active on %s version %d\n", len(states), m.Name, m.Version)
 	return nil
@@ -188,16 +113,6 @@ func describeStatus(st fleet.CommandStatus) string {
 		s += ": " + st.Reason
 	}
 	return s
-}
-
-func countDone(states map[string]fleet.CommandStatus) int {
-	n := 0
-	for _, st := range states {
-		if isOne(st.State, deployOK) || isOne(st.State, deployFailed) {
-			n++
-		}
-	}
-	return n
 }
 
 func isOne(s string, set []string) bool {

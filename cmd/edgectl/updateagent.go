@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"time"
 
@@ -119,29 +118,10 @@ func runUpdateAgent(ctx context.Context, args []string, stdout, stderr io.Writer
 		metas = append(metas, meta)
 	}
 
-	type update struct {
-		device string
-		st     fleet.CommandStatus
-	}
-	updates := make(chan update, 256)
-	statusFilter := fleet.Prefix + "/dev/+/cmd/" + fleet.OpUpdateAgent + "/" + *cmdID + "/status"
+	var w *commandWatch
 	if *wait {
-		err := c.Subscribe(ctx, statusFilter, 1, func(topic string, p []byte) {
-			t, err := fleet.ParseTopic(topic)
-			if err != nil || t.Kind != fleet.KindStatus || len(p) == 0 {
-				return
-			}
-			var st fleet.CommandStatus
-			if fleet.Decode(p, &st) != nil {
-				return
-			}
-			select {
-			case updates <- update{t.Device, st}:
-			default:
-			}
-		})
-		if err != nil {
-			return fmt.Errorf("update-agent: %w", err)
+		if w, err = watchCommand(ctx, c, fleet.OpUpdateAgent, *cmdID); err != nil {
+			return err
 		}
 	}
 	if err := c.Publish(ctx, topic, payload, 1, true); err != nil {
@@ -152,63 +132,13 @@ func runUpdateAgent(ctx context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprintf(stdout, "the command stays retained on %s; clear it with an empty retained message and the binaries with edgectl gc when done\n", topic)
 		return nil
 	}
-
-	wctx, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
-	states := map[string]fleet.CommandStatus{}
-	terminal := func(s string) bool { return isOne(s, updateOK) || isOne(s, deployFailed) }
-	finished := func() bool {
-		n := 0
-		for _, st := range states {
-			if terminal(st.State) {
-				n++
-			}
-		}
-		if *device != "" {
-			return n == 1 && len(states) == 1
-		}
-		return n >= *expect && n == len(states)
-	}
-	var waitErr error
-	for !finished() {
-		select {
-		case <-wctx.Done():
-			n := 0
-			for _, st := range states {
-				if terminal(st.State) {
-					n++
-				}
-			}
-			waitErr = fmt.Errorf("update-agent: %d of %d device(s) finished within %v", n, max(len(states), *expect), *timeout)
-		case u := <-updates:
-			if *device != "" && u.device != *device {
-				continue
-			}
-			old, seen := states[u.device]
-			states[u.device] = u.st
-			if seen && old.State == u.st.State && int(10*old.Progress) == int(10*u.st.Progress) && old.Reason == u.st.Reason {
-				continue
-			}
-			fmt.Fprintf(stdout, "%s  %-20s %s\n", u.st.Time.Local().Format("15:04:05"), u.device, describeStatus(u.st))
-			continue
-		}
-		break
-	}
-
-	// Clear the command, the statuses and the binaries: a device that
-	// comes back later must not act on the command, and without it the
-	// chunks only take the broker's memory.
+	states, waitErr := w.wait(ctx, stdout, *device, *expect, *timeout, func(s string) bool { return isOne(s, updateOK) || isOne(s, deployFailed) })
+	// The binaries go too: without the command the chunks only take the
+	// broker's memory.
 	cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer ccancel()
-	c.Unsubscribe(cctx, statusFilter)
-	clear := []string{topic}
-	for d := range states {
-		clear = append(clear, fleet.StatusTopic(d, fleet.OpUpdateAgent, *cmdID))
-	}
-	for _, t := range clear {
-		if err := c.Publish(cctx, t, nil, 1, true); err != nil {
-			return errors.Join(waitErr, fmt.Errorf("update-agent: clearing %s: %w", t, err))
-		}
+	if err := w.clear(cctx, topic, states); err != nil {
+		return errors.Join(waitErr, err)
 	}
 	for _, meta := range metas {
 		if err := transfer.Clear(cctx, c, meta); err != nil {
@@ -218,15 +148,8 @@ func runUpdateAgent(ctx context.Context, args []string, stdout, stderr io.Writer
 	if waitErr != nil {
 		return waitErr
 	}
-	var failed []string
-	for d, st := range states {
-		if isOne(st.State, deployFailed) {
-			failed = append(failed, d+": "+describeStatus(st))
-		}
-	}
-	if len(failed) > 0 {
-		sort.Strings(failed)
-		return fmt.Errorf("update-agent: %d of %d device(s) failed:\n  %s", len(failed), len(states), strings.Join(failed, "\n  "))
+	if err := failures("update-agent", states); err != nil {
+		return err
 	}
 	fmt.Fprintf(stdout, "%d device(s) running edged %s\n", len(states), selfupdate.FormatVersion(version))
 	return nil

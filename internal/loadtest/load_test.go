@@ -398,6 +398,15 @@ func TestSoak(t *testing.T) {
 	}
 	t.Logf("soak %s at %.0f/s for %v: %v", tg.name, rate/2, *soak, r)
 	t.Logf("soak RSS over %d samples: min %.1f MiB max %.1f MiB slope %.3f MiB/min", len(vs), lo, hi, Slope(ts, vs)*60)
+	var series strings.Builder
+	for i := 0; i < len(vs); i += 6 { // one a minute
+		fmt.Fprintf(&series, " %.0f", vs[i])
+	}
+	t.Logf("soak RSS MiB, one sample a minute:%s", series.String())
+	if half := len(vs) / 2; half > 0 {
+		// Growth shows as a second half above the first; GC noise does not.
+		t.Logf("soak RSS slope, second half: %.3f MiB/min", Slope(ts[half:], vs[half:])*60)
+	}
 	if len(gs) > 1 && len(fds) > 1 {
 		// A leak shows as steady growth; the first sample is taken once
 		// the load runs, so connections and workers already exist.
