@@ -90,7 +90,7 @@ func maxF32sSIMD(acc, x []float32) {
 	maxF32sGo(acc[n&^7:], x[n&^7:])
 }
 
-// maxPoolFloat is maxPool for float32 with the per-element closures
+// maxPoolFloat is max pooling for float32 with the per-element closures
 // replaced by the variant's loops; same order, same results.
 func maxPoolFloat(g *poolGeom, x, y []float32, lo, hi float32, maxInto maxF32sFunc, clamp clampF32sFunc) {
 	d := g.depth

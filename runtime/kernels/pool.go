@@ -157,44 +157,10 @@ func poolQuantKernel[T poolInt](g *poolGeom, inView, outView func() []T, lowest 
 	return Func(func() error { return avgPoolInt(g, inView(), outView(), acc, lo, hi) })
 }
 
-// maxPool takes the maximum over each window, starting from lowest, and
-// applies clamp (the fused activation).
-func maxPool[T float32 | poolInt](g *poolGeom, x, y []T, lowest T, clamp func(T) T) {
-	d := g.depth
-	o := 0
-	for b := 0; b < g.batch; b++ {
-		for oy := 0; oy < g.outH; oy++ {
-			for ox := 0; ox < g.outW; ox++ {
-				y0, y1, x0, x1 := g.window(oy, ox)
-				acc := y[o : o+d]
-				for c := range acc {
-					acc[c] = lowest
-				}
-				for iy := y0; iy < y1; iy++ {
-					row := ((b*g.inH+iy)*g.inW + x0) * d
-					for ix := x0; ix < x1; ix++ {
-						src := x[row : row+d]
-						for c, v := range src {
-							// v > m keeps m when v is NaN, like std::max(m, v).
-							if v > acc[c] {
-								acc[c] = v
-							}
-						}
-						row += d
-					}
-				}
-				for c, v := range acc {
-					acc[c] = clamp(v)
-				}
-				o += d
-			}
-		}
-	}
-}
-
-// maxPoolInt is maxPool for integers, with the clamp inline and the
-// first pixel of each window copied rather than compared: the generic
-// version's per-element clamp call cost more than the comparisons.
+// maxPoolInt is max pooling for integers: the first pixel of each window
+// is copied rather than compared, and the fused activation's clamp is
+// inline (a clamp function called per element cost more than the
+// comparisons).
 func maxPoolInt[T poolInt](g *poolGeom, x, y []T, lowest, lo, hi T) {
 	d := g.depth
 	o := 0
