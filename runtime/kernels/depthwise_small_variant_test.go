@@ -1,7 +1,6 @@
 package kernels
 
 import (
-	"bytes"
 	"testing"
 
 	"github.com/edged-dev/edged/runtime/tensor"
@@ -51,36 +50,5 @@ func TestDepthwiseSmallVariants(t *testing.T) {
 		dwCase{dt: tensor.Int8, h: 12, w: 12, c: 3, dm: 8, stride: 1, dil: 1, pad: PaddingSame, inZP: 5, bias: true, perTensor: true},
 		dwCase{dt: tensor.UInt8, h: 12, w: 12, c: 2, dm: 5, stride: 2, dil: 1, pad: PaddingValid, inZP: 100, filZP: 20},
 	)
-	if _, err := SetVariant(VariantPortable); err != nil {
-		t.Fatal(err)
-	}
-	want := make([][]byte, len(cases))
-	for i, tc := range cases {
-		k, out := dwBuild(t, tc, uint64(i))
-		if err := k.Eval(); err != nil {
-			t.Fatalf("Eval(%v): %v", tc, err)
-		}
-		want[i] = append([]byte(nil), out.Data[:out.NumElements()*tc.dt.Size()]...)
-	}
-	forEachVariant(t, func(t *testing.T, v string) {
-		for i, tc := range cases {
-			k, out := dwBuild(t, tc, uint64(i))
-			for j := range out.Data {
-				out.Data[j] = 0x5a
-			}
-			if err := k.Eval(); err != nil {
-				t.Fatalf("%s: Eval(%v): %v", v, tc, err)
-			}
-			got := out.Data[:len(want[i])]
-			if bytes.Equal(got, want[i]) {
-				continue
-			}
-			for j := range got {
-				if got[j] != want[i][j] {
-					t.Errorf("%s: DepthwiseConv2D(%v) output byte %d = %d; want %d (portable)", v, tc, j, got[j], want[i][j])
-					break
-				}
-			}
-		}
-	})
+	checkDWVariants(t, cases)
 }
