@@ -428,6 +428,9 @@ func TestMQTTReconnect(t *testing.T) {
 	p2 := newPeer(t, broker, "out")
 	p2.publish(t, "in", []byte(`[0,0,0,0,0,0]`))
 	p2.result(t)
+	// The peer can hear the result before the source's publish call has
+	// returned and been counted.
+	waitFor(t, "second publish counted", func() bool { return m.Stats().Published == 2 })
 	if st := m.Stats(); st.Connects != 2 || st.Published != 2 {
 		t.Errorf("stats %+v; want 2 connects, 2 published", st)
 	}
