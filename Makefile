@@ -128,11 +128,14 @@ clean:
 # Bounded load test (loopback only, a few minutes): sustainable rates of
 # /v2/models/{name}/infer for person_detect and an MLP (binary and JSON),
 # p50/p99 at 50% and 90%, overload at 2x, the MQTT source at stepped rates.
-# `make load SOAK=30m` adds the soak at 50% with RSS sampled every 10s.
+# `make load SOAK=30m` adds the soak: the real edged in its own process at
+# 50% for 30 minutes, its RSS sampled every 10s and its live heap every
+# minute; SOAK_PROFILES=DIR keeps heap profiles from after the warm-up and
+# the end (`go tool pprof -diff_base DIR/heap-start.pb.gz DIR/heap-end.pb.gz`).
 .PHONY: load
 load:
 	$(GO) test -count=1 -timeout 2h -v -run 'TestLoad$$' ./internal/loadtest/ -args -load
-	@if [ -n "$(SOAK)" ]; then $(GO) test -count=1 -timeout 0 -v -run 'TestSoak$$' ./internal/loadtest/ -args -soak $(SOAK); fi
+	@if [ -n "$(SOAK)" ]; then $(GO) test -count=1 -timeout 0 -v -run 'TestSoak$$' ./internal/loadtest/ -args -soak $(SOAK) $(if $(SOAK_PROFILES),-soak.profiles $(SOAK_PROFILES)); fi
 
 # Power-loss harness (issue 9): SIGKILL edged at random points, check the
 # state it leaves; CRASH_SEED=N replays a run.

@@ -14,6 +14,7 @@ import (
 	"github.com/edged-dev/edged/agent/fleet"
 	"github.com/edged-dev/edged/agent/infer"
 	"github.com/edged-dev/edged/agent/localapi"
+	"github.com/edged-dev/edged/internal/testenv"
 	"github.com/edged-dev/edged/ota/bundle"
 	"github.com/edged-dev/edged/runtime/tensor"
 	"github.com/edged-dev/edged/runtime/tflite"
@@ -308,7 +309,7 @@ func TestCanaryFeedback(t *testing.T) {
 	}
 	// Feedback over MQTT counts too.
 	must(t, e.op.Publish(context.Background(), fleet.Prefix+"/dev/"+otaDevice+"/feedback", []byte(`{"id":"mq-1","correct":true}`), 1, false))
-	waitUntil(t, "MQTT feedback counted", 10*time.Second, func() bool {
+	testenv.WaitFor(t, "MQTT feedback counted", 10*time.Second, func() bool {
 		cs := canaryOf(t, ra.a)
 		return cs != nil && cs.Figures.Active.Labeled+cs.Figures.Candidate.Labeled == 1
 	})

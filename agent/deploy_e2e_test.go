@@ -109,7 +109,7 @@ ota: {root_key: %s}
 		}
 		return md.Versions[0]
 	}
-	waitUntil(t, "edged serving version 1", 20*time.Second, func() bool { return version() == "1" })
+	testenv.WaitFor(t, "edged serving version 1", 20*time.Second, func() bool { return version() == "1" })
 
 	deploy := func(b string) (string, error) {
 		return edgectl("deploy", "--broker", "tcp://"+broker, "--bundle", b, "--device", "e2e", "--wait", "--timeout", "40s")

@@ -20,6 +20,7 @@ import (
 	"github.com/edged-dev/edged/agent/config"
 	"github.com/edged-dev/edged/agent/fleet"
 	"github.com/edged-dev/edged/agent/infer"
+	"github.com/edged-dev/edged/internal/testenv"
 	"github.com/edged-dev/edged/ota/bundle"
 	"github.com/edged-dev/edged/ota/sign"
 	"github.com/edged-dev/edged/ota/store"
@@ -203,17 +204,8 @@ func (e *otaEnv) run(a *Agent) *runningAgent {
 		e.t.Fatal(err)
 	}
 	// Wait for the device's birth, so that it receives what comes next.
-	waitUntil(e.t, "device connected", 10*time.Second, func() bool { return a.Link().Client().Stats().Connected })
+	testenv.WaitFor(e.t, "device connected", 10*time.Second, func() bool { return a.Link().Client().Stats().Connected })
 	return &runningAgent{a: a, url: "http://" + addr.String(), stop: stop}
-}
-
-func waitUntil(t testing.TB, what string, d time.Duration, ok func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(d); !ok(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-	}
 }
 
 // bundleOf writes a signed bundle of one cpu model.
@@ -410,7 +402,7 @@ func TestDeploy(t *testing.T) {
 	if v := servedVersion(t, ra.url); v != "2" {
 		t.Fatalf("after deploy v2: version %q; want 2", v)
 	}
-	waitUntil(t, "the state to show version 2 active", 10*time.Second, func() bool {
+	testenv.WaitFor(t, "the state to show version 2 active", 10*time.Second, func() bool {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		return len(e.state.Models) == 1 && e.state.Models[0].Active == "2"
@@ -557,7 +549,7 @@ func TestDeploy(t *testing.T) {
 		t.Errorf("after rollback: version %q; want 2", v)
 	}
 	// The retained birth follows the change without a reconnection.
-	waitUntil(t, "the state to show version 2 active", 10*time.Second, func() bool {
+	testenv.WaitFor(t, "the state to show version 2 active", 10*time.Second, func() bool {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		return len(e.state.Models) == 1 && e.state.Models[0].Active == "2" && e.state.State == fleet.Online
@@ -694,7 +686,7 @@ func TestDeployCorruptStore(t *testing.T) {
 	if len(aside) != 1 {
 		t.Errorf("files moved aside: %q; want one state.db.corrupt-*", aside)
 	}
-	waitUntil(t, "the store's error event", 10*time.Second, func() bool {
+	testenv.WaitFor(t, "the store's error event", 10*time.Second, func() bool {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		for _, ev := range e.events {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/edged-dev/edged/agent/config"
 	"github.com/edged-dev/edged/agent/fleet"
+	"github.com/edged-dev/edged/internal/testenv"
 	"github.com/edged-dev/edged/ota/selfupdate"
 	"github.com/edged-dev/edged/ota/sign"
 	"github.com/edged-dev/edged/ota/transfer"
@@ -124,7 +125,7 @@ func TestSelfUpdateCommand(t *testing.T) {
 	if b, _ := os.ReadFile(exe + ".old"); !bytes.Equal(b, v1) {
 		t.Fatal("edged.old is not the old binary")
 	}
-	waitUntil(t, "restarting status", 10*time.Second, func() bool {
+	testenv.WaitFor(t, "restarting status", 10*time.Second, func() bool {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		sts := e.statuses["up2"]
@@ -205,13 +206,13 @@ func TestSelfUpdateRolledBackReported(t *testing.T) {
 	}
 	ra, _ = e.startWithSelfUpdate(u1, nil)
 	defer ra.stop()
-	waitUntil(t, "rolled_back status", 20*time.Second, func() bool {
+	testenv.WaitFor(t, "rolled_back status", 20*time.Second, func() bool {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		sts := e.statuses["bad2"]
 		return len(sts) > 0 && sts[len(sts)-1].State == statusRolledBack
 	})
-	waitUntil(t, "rolled_back event", 10*time.Second, func() bool {
+	testenv.WaitFor(t, "rolled_back event", 10*time.Second, func() bool {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		for _, ev := range e.events {

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/edged-dev/edged/internal/testenv"
 )
 
 func birth(version string) func() State {
@@ -41,7 +43,7 @@ func roundTrip(t *testing.T, broker string, o Options, peerOpts func() *mqtt.Cli
 	c, stop, ready := runClient(t, o)
 	r.client.Store(c)
 	defer stop()
-	waitFor(t, "connection", func() bool { return ready() == 1 })
+	testenv.WaitFor(t, "connection", 10*time.Second, func() bool { return ready() == 1 })
 
 	statuses := Prefix + "/dev/pi-7/cmd/+/+/status"
 	p := newPeerTLS(t, broker, peerOpts(), StateTopic("pi-7"), statuses)
@@ -110,8 +112,8 @@ func roundTrip(t *testing.T, broker string, o Options, peerOpts func() *mqtt.Cli
 func plainPeer() *mqtt.ClientOptions { return mqtt.NewClientOptions() }
 
 func TestClientRoundTrip(t *testing.T) {
-	checkLeaks(t)
-	addr := freeAddr(t)
+	testenv.CheckLeaks(t)
+	addr := testenv.FreeAddr(t)
 	stopB := startMochi(t, addr)
 	defer stopB()
 	roundTrip(t, "tcp://"+addr, Options{Broker: "tcp://" + addr}, plainPeer)
@@ -120,15 +122,15 @@ func TestClientRoundTrip(t *testing.T) {
 // TestClientWill cuts the link: the broker publishes the will, retained;
 // the client comes back with a new birth.
 func TestClientWill(t *testing.T) {
-	checkLeaks(t)
-	addr := freeAddr(t)
+	testenv.CheckLeaks(t)
+	addr := testenv.FreeAddr(t)
 	stopB := startMochi(t, addr)
 	defer stopB()
 	px := startProxy(t, addr)
 	c, stop, ready := runClient(t, Options{Broker: "tcp://" + px.addr(), DeviceID: "pi-7", Birth: birth("0.4.0"),
 		MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
 	defer stop()
-	waitFor(t, "connection", func() bool { return ready() == 1 })
+	testenv.WaitFor(t, "connection", 10*time.Second, func() bool { return ready() == 1 })
 	p := newPeer(t, "tcp://"+addr, StateTopic("pi-7"))
 	p.expect(t, StateTopic("pi-7"), true, stateIs(Online, "0.4.0"))
 
@@ -137,11 +139,11 @@ func TestClientWill(t *testing.T) {
 	p.expect(t, StateTopic("pi-7"), false, exactly(`{"v":1,"state":"offline"}`))
 	late := newPeer(t, "tcp://"+addr, StateTopic("pi-7"))
 	late.expect(t, StateTopic("pi-7"), true, exactly(`{"v":1,"state":"offline"}`))
-	waitFor(t, "failed attempts", func() bool { return c.Stats().ConnectFailures >= 2 })
+	testenv.WaitFor(t, "failed attempts", 10*time.Second, func() bool { return c.Stats().ConnectFailures >= 2 })
 
 	px.refuse.Store(false)
 	p.expect(t, StateTopic("pi-7"), false, stateIs(Online, "0.4.0"))
-	waitFor(t, "OnConnect", func() bool { return ready() == 2 })
+	testenv.WaitFor(t, "OnConnect", 10*time.Second, func() bool { return ready() == 2 })
 	if st := c.Stats(); st.Connects != 2 || st.Lost != 1 || !st.Connected || st.LastError == "" {
 		t.Errorf("stats %+v; want 2 connects, 1 lost, connected, a last error", st)
 	}
@@ -150,8 +152,8 @@ func TestClientWill(t *testing.T) {
 // TestClientBrokerRestart: the client reconnects, publishes a new birth
 // and subscribes again, to its commands and to Subscribe's filters.
 func TestClientBrokerRestart(t *testing.T) {
-	checkLeaks(t)
-	addr := freeAddr(t)
+	testenv.CheckLeaks(t)
+	addr := testenv.FreeAddr(t)
 	broker := "tcp://" + addr
 	stopB := startMochi(t, addr)
 	r := &received{}
@@ -159,21 +161,21 @@ func TestClientBrokerRestart(t *testing.T) {
 		MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
 	r.client.Store(c)
 	defer stop()
-	waitFor(t, "connection", func() bool { return ready() == 1 })
+	testenv.WaitFor(t, "connection", 10*time.Second, func() bool { return ready() == 1 })
 	extra := make(chan string, 4)
 	if err := c.Subscribe(context.Background(), "test/extra/+", 1, func(topic string, payload []byte) { extra <- topic + " " + string(payload) }); err != nil {
 		t.Fatal(err)
 	}
 
 	stopB()
-	waitFor(t, "the loss", func() bool { return !c.Stats().Connected })
+	testenv.WaitFor(t, "the loss", 10*time.Second, func() bool { return !c.Stats().Connected })
 	if err := c.Publish(context.Background(), "test/x", []byte("x"), 1, false); !errors.Is(err, ErrNotConnected) {
 		t.Errorf("Publish while disconnected = %v; want ErrNotConnected", err)
 	}
 	time.Sleep(200 * time.Millisecond) // a few failed attempts
 	stopB2 := startMochi(t, addr)
 	defer stopB2()
-	waitFor(t, "reconnection", func() bool { return ready() == 2 })
+	testenv.WaitFor(t, "reconnection", 10*time.Second, func() bool { return ready() == 2 })
 
 	// The new broker has no retained state but the new birth.
 	p := newPeer(t, broker, StateTopic("pi-7"), Prefix+"/dev/pi-7/cmd/+/+/status")
@@ -203,12 +205,12 @@ func TestClientBrokerRestart(t *testing.T) {
 // TestClientShutdown: a clean stop leaves the retained offline state
 // (the broker sends no will then).
 func TestClientShutdown(t *testing.T) {
-	checkLeaks(t)
-	addr := freeAddr(t)
+	testenv.CheckLeaks(t)
+	addr := testenv.FreeAddr(t)
 	stopB := startMochi(t, addr)
 	defer stopB()
 	c, stop, ready := runClient(t, Options{Broker: "tcp://" + addr, DeviceID: "pi-7"})
-	waitFor(t, "connection", func() bool { return ready() == 1 })
+	testenv.WaitFor(t, "connection", 10*time.Second, func() bool { return ready() == 1 })
 	p := newPeer(t, "tcp://"+addr, StateTopic("pi-7"))
 	p.expect(t, StateTopic("pi-7"), true, stateIs(Online, ""))
 	if err := c.Publish(context.Background(), EventsTopic("pi-7"), []byte(`{"x":1}`), 1, false); err != nil {
@@ -221,10 +223,10 @@ func TestClientShutdown(t *testing.T) {
 // TestClientUnreachable: with no broker, Run keeps retrying and still
 // returns promptly, with nothing left running, when ctx ends.
 func TestClientUnreachable(t *testing.T) {
-	checkLeaks(t)
-	c, stop, _ := runClient(t, Options{Broker: "tcp://" + freeAddr(t), DeviceID: "pi-7",
+	testenv.CheckLeaks(t)
+	c, stop, _ := runClient(t, Options{Broker: "tcp://" + testenv.FreeAddr(t), DeviceID: "pi-7",
 		MinBackoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
-	waitFor(t, "failed attempts", func() bool { return c.Stats().ConnectFailures >= 2 })
+	testenv.WaitFor(t, "failed attempts", 10*time.Second, func() bool { return c.Stats().ConnectFailures >= 2 })
 	start := time.Now()
 	stop()
 	if d := time.Since(start); d > 2*time.Second {
@@ -287,10 +289,10 @@ func TestNewErrors(t *testing.T) {
 }
 
 func TestRunTwice(t *testing.T) {
-	checkLeaks(t)
-	c, stop, _ := runClient(t, Options{Broker: "tcp://" + freeAddr(t), MinBackoff: 10 * time.Millisecond, MaxBackoff: 10 * time.Millisecond})
+	testenv.CheckLeaks(t)
+	c, stop, _ := runClient(t, Options{Broker: "tcp://" + testenv.FreeAddr(t), MinBackoff: 10 * time.Millisecond, MaxBackoff: 10 * time.Millisecond})
 	defer stop()
-	waitFor(t, "first attempt", func() bool { return c.Stats().ConnectFailures >= 1 })
+	testenv.WaitFor(t, "first attempt", 10*time.Second, func() bool { return c.Stats().ConnectFailures >= 1 })
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {

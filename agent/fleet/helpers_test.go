@@ -16,27 +16,7 @@ import (
 	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
-	"go.uber.org/goleak"
 )
-
-// checkLeaks fails the test if goroutines it started outlive it; it runs
-// after every cleanup registered later (brokers, peers, clients).
-func checkLeaks(t *testing.T) {
-	t.Helper()
-	ignore := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
-}
-
-// freeAddr returns a loopback address nobody listens on (yet).
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 // startMochi runs an in-process broker on addr until stopped.
 func startMochi(t *testing.T, addr string) (stop func()) {
@@ -203,18 +183,6 @@ func (p *peer) expect(t *testing.T, topic string, retained bool, check func(payl
 		case <-deadline:
 			t.Fatalf("peer: no matching message on %s within 10s", topic)
 		}
-	}
-}
-
-// waitFor polls cond for up to 10s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 

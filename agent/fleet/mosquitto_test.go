@@ -19,6 +19,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/edged-dev/edged/internal/mosquittotest"
+	"github.com/edged-dev/edged/internal/testenv"
 )
 
 // startMosquitto runs mosquitto on a free loopback port with conf lines
@@ -29,7 +30,7 @@ func startMosquitto(t *testing.T, conf ...string) string {
 }
 
 func TestMosquittoRoundTrip(t *testing.T) {
-	checkLeaks(t)
+	testenv.CheckLeaks(t)
 	addr := startMosquitto(t)
 	roundTrip(t, "tcp://"+addr, Options{Broker: "tcp://" + addr}, plainPeer)
 }
@@ -110,7 +111,7 @@ func (p *pki) caFile() string { return filepath.Join(p.dir, "ca.pem") }
 // TestMosquittoTLS: the client verifies the broker against its CA file,
 // fails against another CA, and can present a client certificate.
 func TestMosquittoTLS(t *testing.T) {
-	checkLeaks(t)
+	testenv.CheckLeaks(t)
 	ca := newPKI(t, "edged test CA")
 	cert, key := ca.issue(t, "broker", true)
 	tlsConf := []string{"cafile " + ca.caFile(), "certfile " + cert, "keyfile " + key}
@@ -128,7 +129,7 @@ func TestMosquittoTLS(t *testing.T) {
 		other := newPKI(t, "someone else")
 		c, stop, _ := runClient(t, Options{Broker: broker, DeviceID: "pi-7", CAFile: other.caFile(),
 			MinBackoff: 20 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
-		waitFor(t, "a failed attempt", func() bool { return c.Stats().ConnectFailures >= 1 })
+		testenv.WaitFor(t, "a failed attempt", 10*time.Second, func() bool { return c.Stats().ConnectFailures >= 1 })
 		stop()
 		if st := c.Stats(); st.Connects != 0 || !strings.Contains(st.LastError, "certificate signed by unknown authority") {
 			t.Errorf("stats %+v; want no connection and an unknown authority", st)
@@ -139,12 +140,12 @@ func TestMosquittoTLS(t *testing.T) {
 		broker := "ssl://" + startMosquitto(t, append(tlsConf, "require_certificate true")...)
 		ccert, ckey := ca.issue(t, "pi-7", false)
 		_, stop, ready := runClient(t, Options{Broker: broker, DeviceID: "pi-7", CAFile: ca.caFile(), CertFile: ccert, KeyFile: ckey})
-		waitFor(t, "connection", func() bool { return ready() == 1 })
+		testenv.WaitFor(t, "connection", 10*time.Second, func() bool { return ready() == 1 })
 		stop()
 
 		anon, stopAnon, _ := runClient(t, Options{Broker: broker, DeviceID: "pi-8", CAFile: ca.caFile(),
 			MinBackoff: 20 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
-		waitFor(t, "a failed attempt", func() bool { return anon.Stats().ConnectFailures >= 1 })
+		testenv.WaitFor(t, "a failed attempt", 10*time.Second, func() bool { return anon.Stats().ConnectFailures >= 1 })
 		stopAnon()
 		if st := anon.Stats(); st.Connects != 0 {
 			t.Errorf("client without a certificate: stats %+v; want no connection", st)

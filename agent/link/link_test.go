@@ -13,6 +13,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/edged-dev/edged/agent/fleet"
+	"github.com/edged-dev/edged/internal/testenv"
 	"github.com/edged-dev/edged/telemetry/outbox"
 )
 
@@ -57,8 +58,8 @@ func newLink(t *testing.T, addr string, obOpts *outbox.Options) (*Link, string) 
 // it comes back every event arrives once, in sequence order, and the
 // outbox is empty.
 func TestOutage(t *testing.T) {
-	checkLeaks(t)
-	addr := freeAddr(t)
+	testenv.CheckLeaks(t)
+	addr := testenv.FreeAddr(t)
 	br := newBroker(t, addr)
 	// The operator's session exists before the outage.
 	br.Start()
@@ -93,7 +94,7 @@ func TestOutage(t *testing.T) {
 		t.Fatalf("Pending() = %d with the broker down; want %d", got, n)
 	}
 	if l.Client().Stats().ConnectFailures == 0 {
-		waitFor(t, "a failed connection attempt", 5*time.Second, func() bool { return l.Client().Stats().ConnectFailures > 0 })
+		testenv.WaitFor(t, "a failed connection attempt", 5*time.Second, func() bool { return l.Client().Stats().ConnectFailures > 0 })
 	}
 
 	var mu sync.Mutex
@@ -118,7 +119,7 @@ func TestOutage(t *testing.T) {
 	})
 	defer sub.Disconnect(100)
 	// De-duplicate by seq as a receiver would; count distinct.
-	waitFor(t, "every event", 60*time.Second, func() bool {
+	testenv.WaitFor(t, "every event", 60*time.Second, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		seen := map[uint64]bool{}
@@ -128,7 +129,7 @@ func TestOutage(t *testing.T) {
 		return len(seen) >= n
 	})
 	t.Logf("delivered %d events (%d messages) in %v after the broker came back", n, len(seqs), time.Since(start).Round(time.Millisecond))
-	waitFor(t, "an empty outbox", 10*time.Second, func() bool { return l.Outbox().Pending() == 0 })
+	testenv.WaitFor(t, "an empty outbox", 10*time.Second, func() bool { return l.Outbox().Pending() == 0 })
 
 	mu.Lock()
 	defer mu.Unlock()
@@ -159,8 +160,8 @@ func TestOutage(t *testing.T) {
 // answered with a retained "done" status, and an op nobody handles is
 // rejected.
 func TestPingAndBirth(t *testing.T) {
-	checkLeaks(t)
-	addr := freeAddr(t)
+	testenv.CheckLeaks(t)
+	addr := testenv.FreeAddr(t)
 	br := newBroker(t, addr)
 	br.Start()
 	l, _ := newLink(t, addr, &outbox.Options{NoSync: true})
@@ -172,7 +173,7 @@ func TestPingAndBirth(t *testing.T) {
 		<-runDone
 		l.Close()
 	}()
-	waitFor(t, "the link to connect", 10*time.Second, func() bool { return l.Client().Stats().Connected })
+	testenv.WaitFor(t, "the link to connect", 10*time.Second, func() bool { return l.Client().Stats().Connected })
 
 	msgs := make(chan mqtt.Message, 16)
 	sub := subscriber(t, addr, "op-ping", map[string]byte{fleet.StateTopic("pi-7"): 1, fleet.Prefix + "/dev/pi-7/cmd/+/+/status": 1},

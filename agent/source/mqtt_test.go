@@ -17,10 +17,10 @@ import (
 	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
-	"go.uber.org/goleak"
 
 	"github.com/edged-dev/edged/agent/infer"
 	"github.com/edged-dev/edged/internal/mosquittotest"
+	"github.com/edged-dev/edged/internal/testenv"
 	"github.com/edged-dev/edged/runtime/tensor"
 )
 
@@ -184,25 +184,6 @@ func TestNewMQTTErrors(t *testing.T) {
 	}
 }
 
-// checkLeaks fails the test if goroutines it started outlive it; it runs
-// after every cleanup registered later (brokers, peers).
-func checkLeaks(t *testing.T) {
-	t.Helper()
-	ignore := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
-}
-
-// freeAddr returns a loopback address nobody listens on (yet).
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // startMochi runs an in-process broker on addr until stopped.
 func startMochi(t *testing.T, addr string) (stop func()) {
 	t.Helper()
@@ -271,18 +252,6 @@ func (p *peer) result(t *testing.T) (string, Result) {
 	}
 }
 
-// waitFor polls cond for up to 10s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // runMQTT starts a source and returns it with a stop function that
 // waits for Run to return.
 func runMQTT(t *testing.T, o MQTTOptions, inf Inferer) (*MQTT, func()) {
@@ -319,7 +288,7 @@ func roundTrip(t *testing.T, broker string) {
 	m, stop := runMQTT(t, MQTTOptions{Broker: broker, ClientID: "json-src", Topic: "sensors/+/in", ResultTopic: "results/{topic}", QoS: 1, Encoding: "json", Model: "m", Dequantize: true}, inf)
 	rawInf := &recordingInferer{info: mqttModel}
 	mr, stopRaw := runMQTT(t, MQTTOptions{Broker: broker, ClientID: "raw-src", Topic: "raw/in", ResultTopic: "raw/out", Encoding: "raw", Model: "m"}, rawInf)
-	waitFor(t, "subscriptions", func() bool { return m.Stats().Subscribed == 1 && mr.Stats().Subscribed == 1 })
+	testenv.WaitFor(t, "subscriptions", 10*time.Second, func() bool { return m.Stats().Subscribed == 1 && mr.Stats().Subscribed == 1 })
 	p := newPeer(t, broker, "results/#")
 	pr := newPeer(t, broker, "raw/out")
 
@@ -361,23 +330,23 @@ func roundTrip(t *testing.T, broker string) {
 }
 
 func TestMQTTRoundTrip(t *testing.T) {
-	checkLeaks(t)
-	addr := freeAddr(t)
+	testenv.CheckLeaks(t)
+	addr := testenv.FreeAddr(t)
 	stopB := startMochi(t, addr)
 	defer stopB()
 	roundTrip(t, "tcp://"+addr)
 }
 
 func TestMQTTBadPayloads(t *testing.T) {
-	checkLeaks(t)
-	addr := freeAddr(t)
+	testenv.CheckLeaks(t)
+	addr := testenv.FreeAddr(t)
 	stopB := startMochi(t, addr)
 	defer stopB()
 	broker := "tcp://" + addr
 	inf := &recordingInferer{info: mqttModel}
 	m, stop := runMQTT(t, MQTTOptions{Broker: broker, Topic: "in", ResultTopic: "out", Model: "m", MaxPayload: 64}, inf)
 	defer stop()
-	waitFor(t, "subscription", func() bool { return m.Stats().Subscribed == 1 })
+	testenv.WaitFor(t, "subscription", 10*time.Second, func() bool { return m.Stats().Subscribed == 1 })
 	p := newPeer(t, broker, "out")
 	for _, bad := range []string{
 		`not json`,
@@ -406,15 +375,15 @@ func TestMQTTBadPayloads(t *testing.T) {
 }
 
 func TestMQTTReconnect(t *testing.T) {
-	checkLeaks(t)
-	addr := freeAddr(t)
+	testenv.CheckLeaks(t)
+	addr := testenv.FreeAddr(t)
 	broker := "tcp://" + addr
 	stopB := startMochi(t, addr)
 	inf := &recordingInferer{info: mqttModel}
 	m, stop := runMQTT(t, MQTTOptions{Broker: broker, Topic: "in", ResultTopic: "out", Model: "m",
 		MinReconnect: 20 * time.Millisecond, MaxReconnect: 200 * time.Millisecond}, inf)
 	defer stop()
-	waitFor(t, "first subscription", func() bool { return m.Stats().Subscribed == 1 })
+	testenv.WaitFor(t, "first subscription", 10*time.Second, func() bool { return m.Stats().Subscribed == 1 })
 	p := newPeer(t, broker, "out")
 	p.publish(t, "in", []byte(`[0,0,0,0,0,0]`))
 	p.result(t)
@@ -424,13 +393,13 @@ func TestMQTTReconnect(t *testing.T) {
 	time.Sleep(300 * time.Millisecond) // a few failed attempts
 	stopB2 := startMochi(t, addr)
 	defer stopB2()
-	waitFor(t, "resubscription", func() bool { return m.Stats().Subscribed == 2 })
+	testenv.WaitFor(t, "resubscription", 10*time.Second, func() bool { return m.Stats().Subscribed == 2 })
 	p2 := newPeer(t, broker, "out")
 	p2.publish(t, "in", []byte(`[0,0,0,0,0,0]`))
 	p2.result(t)
 	// The peer can hear the result before the source's publish call has
 	// returned and been counted.
-	waitFor(t, "second publish counted", func() bool { return m.Stats().Published == 2 })
+	testenv.WaitFor(t, "second publish counted", 10*time.Second, func() bool { return m.Stats().Published == 2 })
 	if st := m.Stats(); st.Connects != 2 || st.Published != 2 {
 		t.Errorf("stats %+v; want 2 connects, 2 published", st)
 	}
@@ -440,8 +409,8 @@ func TestMQTTReconnect(t *testing.T) {
 // TestMQTTUnreachable: with no broker, Run keeps retrying and still
 // returns promptly, with nothing left running, when ctx ends.
 func TestMQTTUnreachable(t *testing.T) {
-	checkLeaks(t)
-	m, stop := runMQTT(t, MQTTOptions{Broker: "tcp://" + freeAddr(t), Topic: "in", ResultTopic: "out", Model: "m",
+	testenv.CheckLeaks(t)
+	m, stop := runMQTT(t, MQTTOptions{Broker: "tcp://" + testenv.FreeAddr(t), Topic: "in", ResultTopic: "out", Model: "m",
 		MinReconnect: 10 * time.Millisecond, MaxReconnect: 20 * time.Millisecond}, &recordingInferer{info: mqttModel})
 	time.Sleep(100 * time.Millisecond)
 	start := time.Now()
@@ -457,6 +426,6 @@ func TestMQTTUnreachable(t *testing.T) {
 // TestMQTTMosquitto runs the round trip against a real mosquitto broker
 // when one is installed (CI installs it).
 func TestMQTTMosquitto(t *testing.T) {
-	checkLeaks(t)
+	testenv.CheckLeaks(t)
 	roundTrip(t, mosquittotest.Start(t, nil).URL())
 }

@@ -15,6 +15,7 @@ import (
 	"periph.io/x/conn/v3/i2c/i2ctest"
 
 	"github.com/edged-dev/edged/agent/infer"
+	"github.com/edged-dev/edged/internal/testenv"
 	"github.com/edged-dev/edged/runtime/tensor"
 )
 
@@ -243,7 +244,7 @@ func equalInts(a, b []int) bool {
 // float32 model [1, 1, 3]: the model sees float32(25.08),
 // float32(1006.5325390625), float32(54.9970703125).
 func TestPeriphBME280(t *testing.T) {
-	checkLeaks(t)
+	testenv.CheckLeaks(t)
 	ops := append(bme280InitOps(0x76), bme280ReadOps(0x76, 0)...)
 	bus := &i2ctest.Playback{Ops: ops, DontPanic: true}
 	d, err := NewBME280(bus, 0x76)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/edged-dev/edged/internal/mqttconn"
+	"github.com/edged-dev/edged/internal/testenv"
 )
 
 // testCA is a certificate authority for TLS tests.
@@ -76,7 +77,7 @@ func (ca *testCA) serverCert(t *testing.T) tls.Certificate {
 // the broker: the broker's CA is accepted, another CA and the system
 // roots (no ca_file) are not. No setting turns verification off.
 func TestTLSConfigVerifies(t *testing.T) {
-	checkLeaks(t)
+	testenv.CheckLeaks(t)
 	ca := newTestCA(t, "broker CA")
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{ca.serverCert(t)}})
 	if err != nil {

@@ -14,7 +14,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -138,7 +137,7 @@ func TestCrash(t *testing.T) {
 		}
 	}
 
-	listen := freeAddr(t)
+	listen := testenv.FreeAddr(t)
 	writeConfig := func(withSource bool) string {
 		var b strings.Builder
 		fmt.Fprintf(&b, `version: 1
@@ -648,14 +647,6 @@ func connect(ctx context.Context, t *testing.T, addr string) *fleet.Client {
 func startBroker(t *testing.T) string {
 	t.Helper()
 	return mosquittotest.Start(t, &mosquittotest.Options{Conf: []string{"max_queued_messages 0", "max_inflight_messages 0"}}).Addr()
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	must(t, err)
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 func must(t *testing.T, err error) {

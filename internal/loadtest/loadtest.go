@@ -231,35 +231,129 @@ func Search(ctx context.Context, start, factor, limit float64, dur time.Duration
 	return good, steps
 }
 
-// RSS is the process's resident memory in bytes, from /proc/self/status.
-func RSS() (int64, error) {
-	b, err := os.ReadFile("/proc/self/status")
+// ProcRSS is the resident memory of process pid in bytes, from
+// /proc/PID/status; pid 0 is this process.
+func ProcRSS(pid int) (int64, error) {
+	path := "/proc/self/status"
+	if pid != 0 {
+		path = "/proc/" + strconv.Itoa(pid) + "/status"
+	}
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return 0, fmt.Errorf("loadtest.RSS: %w", err)
+		return 0, fmt.Errorf("loadtest.ProcRSS: %w", err)
 	}
 	return parseVmRSS(b)
 }
 
+// RSS is this process's resident memory in bytes.
+func RSS() (int64, error) { return ProcRSS(0) }
+
+// MemStat reads the runtime.MemStats field name ("HeapAlloc", "Sys", ...)
+// from the "# name = N" lines at the end of a Go heap profile in text form
+// (/debug/pprof/heap?debug=1). Lines written "in-use / sys" ("Stack",
+// "MSpan", "MCache") give the in-use figure.
+func MemStat(page []byte, name string) (int64, error) {
+	prefix := "# " + name + " = "
+	for line := range strings.Lines(string(page)) {
+		rest, ok := strings.CutPrefix(strings.TrimRight(line, "\n"), prefix)
+		if !ok {
+			continue
+		}
+		inuse, _, _ := strings.Cut(rest, " / ")
+		n, err := strconv.ParseInt(inuse, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("loadtest.MemStat: %s line %q: %w", name, line, err)
+		}
+		return n, nil
+	}
+	return 0, fmt.Errorf("loadtest.MemStat: no %q line in the heap profile", prefix)
+}
+
+// GoroutineTotal reads "goroutine profile: total N" from the first line of
+// /debug/pprof/goroutine?debug=1.
+func GoroutineTotal(page []byte) (int, error) {
+	first, _, _ := strings.Cut(string(page), "\n")
+	rest, ok := strings.CutPrefix(first, "goroutine profile: total ")
+	if !ok {
+		return 0, fmt.Errorf("loadtest.GoroutineTotal: first line %q; want \"goroutine profile: total N\"", first)
+	}
+	n, err := strconv.Atoi(rest)
+	if err != nil {
+		return 0, fmt.Errorf("loadtest.GoroutineTotal: %w", err)
+	}
+	return n, nil
+}
+
+// Halves returns the medians of the first and the second half of vs (the
+// middle sample of an odd count goes to neither). Growth shows as a second
+// median above the first; the saw-tooth of a garbage-collected heap moves
+// neither much.
+func Halves(vs []float64) (first, second float64) {
+	h := len(vs) / 2
+	if h == 0 {
+		return 0, 0
+	}
+	return median(vs[:h]), median(vs[len(vs)-h:])
+}
+
+func median(vs []float64) float64 {
+	s := slices.Clone(vs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
 // parseVmRSS finds "VmRSS:   1234 kB" in a /proc/<pid>/status file.
-func parseVmRSS(b []byte) (int64, error) {
+func parseVmRSS(b []byte) (int64, error) { return statusKB(b, "VmRSS") }
+
+// statusKB finds "key:   1234 kB" in a /proc/<pid>/status file and returns
+// it in bytes.
+func statusKB(b []byte, key string) (int64, error) {
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
 		line := sc.Text()
-		rest, ok := strings.CutPrefix(line, "VmRSS:")
+		rest, ok := strings.CutPrefix(line, key+":")
 		if !ok {
 			continue
 		}
 		f := strings.Fields(rest)
 		if len(f) != 2 || f[1] != "kB" {
-			return 0, fmt.Errorf("loadtest.RSS: VmRSS line %q; want \"VmRSS: <n> kB\"", line)
+			return 0, fmt.Errorf("loadtest: %s line %q; want \"%s: <n> kB\"", key, line, key)
 		}
 		n, err := strconv.ParseInt(f[0], 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("loadtest.RSS: VmRSS line %q: %w", line, err)
+			return 0, fmt.Errorf("loadtest: %s line %q: %w", key, line, err)
 		}
 		return n << 10, nil
 	}
-	return 0, fmt.Errorf("loadtest.RSS: no VmRSS line in /proc/self/status")
+	return 0, fmt.Errorf("loadtest: no %s line in the status file", key)
+}
+
+// Mem is a process's resident memory split as the kernel counts it.
+type Mem struct {
+	RSS  int64 // VmRSS
+	Anon int64 // RssAnon: heap, stacks, runtime structures
+	File int64 // RssFile: mapped files (the executable's pages, bbolt files)
+}
+
+// ProcMem reads process pid's resident memory from /proc/PID/status.
+func ProcMem(pid int) (Mem, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return Mem{}, fmt.Errorf("loadtest.ProcMem: %w", err)
+	}
+	var m Mem
+	for _, f := range []struct {
+		key string
+		dst *int64
+	}{{"VmRSS", &m.RSS}, {"RssAnon", &m.Anon}, {"RssFile", &m.File}} {
+		if *f.dst, err = statusKB(b, f.key); err != nil {
+			return Mem{}, fmt.Errorf("loadtest.ProcMem(%d): %w", pid, err)
+		}
+	}
+	return m, nil
 }
 
 // Slope fits v = a + b·t by least squares and returns b (units per second).

@@ -1,9 +1,13 @@
 package loadtest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"math"
+	"os"
+	"os/exec"
+	"runtime/pprof"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -61,6 +65,102 @@ func TestParseVmRSS(t *testing.T) {
 	}
 	if v, err := RSS(); err != nil || v <= 0 {
 		t.Errorf("RSS() = %d, %v; want > 0", v, err)
+	}
+}
+
+func TestProcRSS(t *testing.T) {
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Skipf("no sleep command: %v", err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	if v, err := ProcRSS(cmd.Process.Pid); err != nil || v <= 0 {
+		t.Errorf("ProcRSS(child) = %d, %v; want > 0", v, err)
+	}
+	// VmRSS is RssAnon + RssFile + RssShmem (proc(5)); this test binary
+	// runs from its mapped executable, so File > 0.
+	if m, err := ProcMem(os.Getpid()); err != nil || m.Anon <= 0 || m.File <= 0 || m.Anon+m.File > m.RSS {
+		t.Errorf("ProcMem(self) = %+v, %v; want Anon, File > 0 and Anon+File <= RSS", m, err)
+	}
+	if _, err := ProcRSS(-1); err == nil {
+		t.Error("ProcRSS(-1) succeeded; want an error")
+	}
+}
+
+// heapPage is the tail of a /debug/pprof/heap?debug=1 page as Go writes it.
+const heapPage = `heap profile: 3: 1024 [40: 81920] @ heap/1048576
+1: 512 [1: 512] @ 0x4a 0x4b
+#	0x4a	main.f+0x1	/x.go:1
+
+# runtime.MemStats
+# Alloc = 1234567
+# TotalAlloc = 99999999
+# Sys = 20000000
+# HeapAlloc = 1234567
+# HeapSys = 8000000
+# Stack = 294912 / 327680
+# NumGC = 42
+`
+
+func TestMemStat(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		want int64
+	}{{"HeapAlloc", 1234567}, {"Alloc", 1234567}, {"TotalAlloc", 99999999}, {"Stack", 294912}, {"NumGC", 42}} {
+		if got, err := MemStat([]byte(heapPage), tt.name); err != nil || got != tt.want {
+			t.Errorf("MemStat(%s) = %d, %v; want %d", tt.name, got, err, tt.want)
+		}
+	}
+	if _, err := MemStat([]byte(heapPage), "Frees"); err == nil {
+		t.Error("MemStat(Frees) on a page without it succeeded; want an error")
+	}
+	if _, err := MemStat([]byte("# HeapAlloc = lots\n"), "HeapAlloc"); err == nil {
+		t.Error("MemStat of a non-number succeeded; want an error")
+	}
+	// The runtime's own page parses and its live heap is within Sys.
+	var b bytes.Buffer
+	if err := pprof.Lookup("heap").WriteTo(&b, 1); err != nil {
+		t.Fatal(err)
+	}
+	heap, err := MemStat(b.Bytes(), "HeapAlloc")
+	sys, err2 := MemStat(b.Bytes(), "Sys")
+	if _, err := MemStat(b.Bytes(), "Stack"); err != nil {
+		t.Errorf("this process's heap page: %v", err)
+	}
+	if err != nil || err2 != nil || heap <= 0 || heap > sys {
+		t.Errorf("this process's heap page: HeapAlloc %d (%v), Sys %d (%v); want 0 < HeapAlloc <= Sys", heap, err, sys, err2)
+	}
+}
+
+func TestGoroutineTotal(t *testing.T) {
+	if n, err := GoroutineTotal([]byte("goroutine profile: total 17\n5 @ 0x1\n")); err != nil || n != 17 {
+		t.Errorf("GoroutineTotal = %d, %v; want 17", n, err)
+	}
+	for _, bad := range []string{"", "goroutine 1 [running]:\n", "goroutine profile: total x\n"} {
+		if _, err := GoroutineTotal([]byte(bad)); err == nil {
+			t.Errorf("GoroutineTotal(%q) succeeded; want an error", bad)
+		}
+	}
+}
+
+func TestHalves(t *testing.T) {
+	tests := []struct {
+		name          string
+		vs            []float64
+		first, second float64
+	}{
+		// First half {5,1,3} -> 3; second half {9,7,8} -> 8.
+		{name: "rising", vs: []float64{5, 1, 3, 9, 7, 8}, first: 3, second: 8},
+		// Odd count: the middle 100 is in neither half; {1,2} -> 1.5, {4,3} -> 3.5.
+		{name: "odd", vs: []float64{1, 2, 100, 4, 3}, first: 1.5, second: 3.5},
+		// A saw-tooth has equal medians.
+		{name: "saw", vs: []float64{10, 20, 10, 20, 10, 20, 10, 20}, first: 15, second: 15},
+		{name: "one", vs: []float64{7}, first: 0, second: 0},
+	}
+	for _, tt := range tests {
+		if f, s := Halves(tt.vs); f != tt.first || s != tt.second {
+			t.Errorf("Halves(%s) = %v, %v; want %v, %v", tt.name, f, s, tt.first, tt.second)
+		}
 	}
 }
 

@@ -76,7 +76,7 @@ func New(t testing.TB, opts *Options) *Broker {
 	}
 	b := &Broker{t: t, bin: binary(t), addr: opts.Addr}
 	if b.addr == "" {
-		b.addr = freeAddr(t)
+		b.addr = testenv.FreeAddr(t)
 	}
 	host, port, err := net.SplitHostPort(b.addr)
 	if err != nil {
@@ -125,16 +125,6 @@ func binary(t testing.TB) string {
 	}
 	testenv.Missing(t, "mosquitto is not installed (apt-get install mosquitto)")
 	return ""
-}
-
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("mosquittotest: find a free port: %v", err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // Addr is the broker's host:port.

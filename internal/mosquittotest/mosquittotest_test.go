@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/edged-dev/edged/internal/testenv"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -116,7 +118,7 @@ func isTimeout(err error) bool {
 // TestConf: extra lines reach mosquitto; a listener on a second port
 // accepts MQTT too.
 func TestConf(t *testing.T) {
-	second := freeAddr(t)
+	second := testenv.FreeAddr(t)
 	_, port, _ := net.SplitHostPort(second)
 	b := Start(t, &Options{Conf: []string{"listener " + port + " 127.0.0.1"}})
 	session(t, b.Addr())
@@ -137,7 +139,7 @@ func TestStop(t *testing.T) {
 // TestNewAddr: a broker made with a fixed address listens there once
 // started, not before.
 func TestNewAddr(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	b := New(t, &Options{Addr: addr})
 	if b.Addr() != addr {
 		t.Fatalf("Addr() = %q; want %q", b.Addr(), addr)

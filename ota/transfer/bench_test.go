@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/edged-dev/edged/internal/testenv"
 )
 
 // BenchmarkDeliver measures the delivery of the 3.6 MB mobilenet_v2
@@ -77,7 +79,7 @@ func TestResumeAt50(t *testing.T) {
 	if testing.Short() {
 		t.Skip("measurement")
 	}
-	checkLeaks(t)
+	testenv.CheckLeaks(t)
 	br := startBroker(t)
 	blob := readModel(t)
 	meta, err := Publish(context.Background(), runClient(t, br.URL()), bytes.NewReader(blob), int64(len(blob)), nil)

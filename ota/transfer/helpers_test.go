@@ -14,25 +14,8 @@ import (
 
 	"github.com/edged-dev/edged/agent/fleet"
 	"github.com/edged-dev/edged/internal/mosquittotest"
-	"go.uber.org/goleak"
+	"github.com/edged-dev/edged/internal/testenv"
 )
-
-func checkLeaks(t testing.TB) {
-	t.Helper()
-	ignore := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
-}
-
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
 
 // startBroker runs a mosquitto whose retained messages (the chunks) are
 // saved on Stop and survive Restart; nothing limits its queues.
@@ -56,7 +39,7 @@ func runClient(t testing.TB, url string) *fleet.Client {
 	done := make(chan struct{})
 	go func() { c.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	waitFor(t, "connection to "+url, up.Load)
+	testenv.WaitFor(t, "connection to "+url, 10*time.Second, up.Load)
 	return c
 }
 

@@ -11,10 +11,12 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/edged-dev/edged/internal/testenv"
 )
 
 func TestFetchURL(t *testing.T) {
-	checkLeaks(t)
+	testenv.CheckLeaks(t)
 	// 5 blocks of 64 KiB and 1000 bytes more: 6 blocks.
 	blob := randomBlob(5*DefaultChunkSize+1000, 7)
 	sum := sha(blob)

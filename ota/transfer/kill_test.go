@@ -23,7 +23,7 @@ func TestKillResume(t *testing.T) {
 		killChild()
 		return
 	}
-	checkLeaks(t)
+	testenv.CheckLeaks(t)
 	br := startBroker(t)
 	blob := randomBlob(40*4096, 8)
 	meta, err := Publish(context.Background(), runClient(t, br.URL()), bytes.NewReader(blob), int64(len(blob)), &PublishOptions{ChunkSize: 4096})

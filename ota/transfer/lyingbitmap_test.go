@@ -6,6 +6,8 @@ import (
 	"errors"
 	"os"
 	"testing"
+
+	"github.com/edged-dev/edged/internal/testenv"
 )
 
 // TestLyingBitmap: a bitmap that claims chunks the part file does not
@@ -13,7 +15,7 @@ import (
 // sha256: Fetch fails with ErrDigestMismatch, discards both files, and the
 // next Fetch downloads the blob whole.
 func TestLyingBitmap(t *testing.T) {
-	checkLeaks(t)
+	testenv.CheckLeaks(t)
 	blob := randomBlob(4000, 5)
 	tests := []struct {
 		name   string

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/edged-dev/edged/agent/fleet"
+	"github.com/edged-dev/edged/internal/testenv"
 )
 
 // memBroker keeps retained messages and delivers them to exact-topic
@@ -94,7 +95,7 @@ func TestMeta(t *testing.T) {
 }
 
 func TestFetchMem(t *testing.T) {
-	checkLeaks(t)
+	testenv.CheckLeaks(t)
 	blob := randomBlob(10_000, 1)
 	tests := []struct {
 		name    string
@@ -254,7 +255,7 @@ func TestStaleBitmap(t *testing.T) {
 }
 
 func TestMosquittoFetch(t *testing.T) {
-	checkLeaks(t)
+	testenv.CheckLeaks(t)
 	br := startBroker(t)
 	blob := randomBlob(1<<20+123, 3)
 	pub := runClient(t, br.URL())
@@ -300,7 +301,7 @@ func TestMosquittoFetch(t *testing.T) {
 // TestMosquittoResume cancels a Fetch halfway and proves the second one
 // requests only the chunks the first did not record.
 func TestMosquittoResume(t *testing.T) {
-	checkLeaks(t)
+	testenv.CheckLeaks(t)
 	br := startBroker(t)
 	blob := randomBlob(40*4096, 4)
 	pub := runClient(t, br.URL())
@@ -357,7 +358,7 @@ func TestMosquittoResume(t *testing.T) {
 // TestMosquittoBrokerRestart stops the broker mid-transfer; the Fetch
 // completes once it is back (retained chunks persisted by mosquitto).
 func TestMosquittoBrokerRestart(t *testing.T) {
-	checkLeaks(t)
+	testenv.CheckLeaks(t)
 	br := startBroker(t)
 	blob := randomBlob(30*4096, 5)
 	pub := runClient(t, br.URL())
@@ -399,7 +400,7 @@ func TestMosquittoBrokerRestart(t *testing.T) {
 // TestMosquittoCorruptChunk: a wrong-length chunk on the broker stops
 // the Fetch with an error naming it.
 func TestMosquittoCorruptChunk(t *testing.T) {
-	checkLeaks(t)
+	testenv.CheckLeaks(t)
 	br := startBroker(t)
 	blob := randomBlob(8*4096, 6)
 	pub := runClient(t, br.URL())

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/edged-dev/edged/internal/testenv"
 )
 
 // TestSizeBound: each message below is topic "T", "D" or "E" (1 byte)
@@ -61,7 +63,7 @@ func TestSizeBound(t *testing.T) {
 			}
 			pub := &recorder{}
 			stop := deliver(t, b, pub)
-			waitFor(t, "delivery", 5*time.Second, func() bool { return b.Pending() == 0 })
+			testenv.WaitFor(t, "delivery", 5*time.Second, func() bool { return b.Pending() == 0 })
 			stop()
 			var got []string
 			for _, s := range pub.sent() {

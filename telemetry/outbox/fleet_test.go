@@ -16,6 +16,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/edged-dev/edged/agent/fleet"
+	"github.com/edged-dev/edged/internal/testenv"
 )
 
 var _ Publisher = (*fleet.Client)(nil)
@@ -24,7 +25,7 @@ var _ Publisher = (*fleet.Client)(nil)
 // issue: the broker is down while 10 000 events are produced; when it
 // comes up every event arrives once, in order, and the outbox is empty.
 func TestFleetOutage(t *testing.T) {
-	checkLeaks(t)
+	testenv.CheckLeaks(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +61,7 @@ func TestFleetOutage(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "failed publishes", 5*time.Second, func() bool { return b.Stats().PublishErrors >= 2 })
+	testenv.WaitFor(t, "failed publishes", 5*time.Second, func() bool { return b.Stats().PublishErrors >= 2 })
 
 	// The broker comes up with a subscriber already in place.
 	s := mochi.New(&mochi.Options{Logger: slog.New(slog.DiscardHandler), InlineClient: true})
@@ -99,7 +100,7 @@ func TestFleetOutage(t *testing.T) {
 		}
 	}
 	t.Logf("%d events delivered in %v after the broker came up", n, time.Since(start).Round(time.Millisecond))
-	waitFor(t, "an empty outbox", 5*time.Second, func() bool { return b.Pending() == 0 })
+	testenv.WaitFor(t, "an empty outbox", 5*time.Second, func() bool { return b.Pending() == 0 })
 	select {
 	case p := <-got:
 		t.Errorf("extra message %s", p)

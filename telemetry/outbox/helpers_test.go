@@ -11,14 +11,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	"go.uber.org/goleak"
 )
-
-func checkLeaks(t *testing.T) {
-	t.Helper()
-	ignore := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
-}
 
 // fast are options for tests: no fsync, short backoff.
 func fast() *Options {
@@ -114,17 +107,6 @@ func deliver(t *testing.T, b *Outbox, pub Publisher) (stop func()) {
 	}
 	t.Cleanup(stop)
 	return stop
-}
-
-func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
 }
 
 // fileMessages counts the messages in an outbox file by reading it with

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/edged-dev/edged/internal/testenv"
 )
 
 func TestEnvelope(t *testing.T) {
@@ -68,7 +70,7 @@ func TestAppendErrors(t *testing.T) {
 // restart and some after, go out in the order appended, with increasing
 // sequence numbers that survive the restart.
 func TestOrderAcrossRestart(t *testing.T) {
-	checkLeaks(t)
+	testenv.CheckLeaks(t)
 	path := tempPath(t)
 	o := fast()
 	o.NoSync = false
@@ -98,7 +100,7 @@ func TestOrderAcrossRestart(t *testing.T) {
 
 	pub := &recorder{}
 	stop := deliver(t, b, pub)
-	waitFor(t, "delivery", 10*time.Second, func() bool { return b.Pending() == 0 })
+	testenv.WaitFor(t, "delivery", 10*time.Second, func() bool { return b.Pending() == 0 })
 	stop()
 	if d := diff(pub.sent(), wantSent); d != "" {
 		t.Error(d)
@@ -114,7 +116,7 @@ func TestOrderAcrossRestart(t *testing.T) {
 // TestOutage: 10 000 events appended while the broker is down, then it
 // comes back: each is delivered once, in order, and the file is empty.
 func TestOutage(t *testing.T) {
-	checkLeaks(t)
+	testenv.CheckLeaks(t)
 	path := tempPath(t)
 	b := open(t, path, fast())
 	var mu sync.Mutex
@@ -130,7 +132,7 @@ func TestOutage(t *testing.T) {
 	stop := deliver(t, b, pub)
 	const n = 10_000
 	seqs := appendN(t, b, Event, 0, n)
-	waitFor(t, "failed attempts", 5*time.Second, func() bool { return b.Stats().PublishErrors >= 3 })
+	testenv.WaitFor(t, "failed attempts", 5*time.Second, func() bool { return b.Stats().PublishErrors >= 3 })
 	if got := len(pub.sent()); got != 0 || b.Pending() != n {
 		t.Fatalf("while down: %d sent, %d pending; want 0 and %d", got, b.Pending(), n)
 	}
@@ -138,7 +140,7 @@ func TestOutage(t *testing.T) {
 	down = false
 	mu.Unlock()
 	b.Kick()
-	waitFor(t, "delivery", 15*time.Second, func() bool { return b.Pending() == 0 })
+	testenv.WaitFor(t, "delivery", 15*time.Second, func() bool { return b.Pending() == 0 })
 	stop()
 	if d := diff(pub.sent(), want(Event, seqs, 0)); d != "" {
 		t.Error(d)
@@ -156,7 +158,7 @@ func TestOutage(t *testing.T) {
 
 // TestFlakyPublisher: failures at random keep the order and lose nothing.
 func TestFlakyPublisher(t *testing.T) {
-	checkLeaks(t)
+	testenv.CheckLeaks(t)
 	b := open(t, tempPath(t), fast())
 	rng := rand.New(rand.NewPCG(3, 4))
 	var mu sync.Mutex
@@ -173,7 +175,7 @@ func TestFlakyPublisher(t *testing.T) {
 	for i := range 10 {
 		wantSent = append(wantSent, want(Drift, appendN(t, b, Drift, 50*i, 50*i+50), 50*i)...)
 	}
-	waitFor(t, "delivery", 15*time.Second, func() bool { return b.Pending() == 0 })
+	testenv.WaitFor(t, "delivery", 15*time.Second, func() bool { return b.Pending() == 0 })
 	stop()
 	if d := diff(pub.sent(), wantSent); d != "" {
 		t.Error(d)
@@ -187,7 +189,7 @@ func TestFlakyPublisher(t *testing.T) {
 // died before removing it. The file as it was then is opened again: the
 // message is sent again with the same seq, and nothing is lost.
 func TestKillMidDelivery(t *testing.T) {
-	checkLeaks(t)
+	testenv.CheckLeaks(t)
 	path := tempPath(t)
 	o := fast()
 	o.NoSync = false
@@ -224,7 +226,7 @@ func TestKillMidDelivery(t *testing.T) {
 	b2 := open(t, restarted, fast())
 	pub2 := &recorder{}
 	stop2 := deliver(t, b2, pub2)
-	waitFor(t, "delivery after restart", 10*time.Second, func() bool { return b2.Pending() == 0 })
+	testenv.WaitFor(t, "delivery after restart", 10*time.Second, func() bool { return b2.Pending() == 0 })
 	stop2()
 	// At least once: 1-3 again (same seq, same bytes), then 4 and 5.
 	if d := diff(pub2.sent(), want(Event, seqs, 0)); d != "" {
@@ -236,11 +238,11 @@ func TestKillMidDelivery(t *testing.T) {
 }
 
 func TestDeliverTwice(t *testing.T) {
-	checkLeaks(t)
+	testenv.CheckLeaks(t)
 	b := open(t, tempPath(t), fast())
 	stop := deliver(t, b, &recorder{})
 	defer stop()
-	waitFor(t, "Deliver running", time.Second, func() bool { return b.delivering.Load() })
+	testenv.WaitFor(t, "Deliver running", time.Second, func() bool { return b.delivering.Load() })
 	if err := b.Deliver(context.Background(), &recorder{}); err == nil || !strings.Contains(err.Error(), "already running") {
 		t.Errorf("second Deliver = %v; want already running", err)
 	}
