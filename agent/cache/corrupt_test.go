@@ -13,6 +13,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/edged-dev/edged/agent/infer"
+	"github.com/edged-dev/edged/internal/testenv"
 	"github.com/edged-dev/edged/runtime/tensor"
 )
 
@@ -137,7 +138,7 @@ func TestCorruptFile(t *testing.T) {
 			} else if err := os.WriteFile(path, tt.data, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			var log logBuffer
+			var log testenv.SyncBuffer
 			s := open(t, path, &Options{Log: slog.New(slog.NewTextHandler(&log, nil))})
 			defer s.Close()
 			moved, _ := filepath.Glob(path + ".corrupt-*")
@@ -201,7 +202,7 @@ func TestFlippedValue(t *testing.T) {
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var log logBuffer
+	var log testenv.SyncBuffer
 	s = open(t, path, &Options{Log: slog.New(slog.NewTextHandler(&log, nil))})
 	defer s.Close()
 	wantGet(t, s, modelB, []byte("marked"), nil)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -15,6 +14,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/edged-dev/edged/internal/testenv"
 	"github.com/edged-dev/edged/ota/selfupdate"
 )
 
@@ -28,31 +28,12 @@ func buildEdged(t *testing.T, out, version string) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer that exec's copying goroutines and the
-// test may use at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // supervisor restarts a command when it exits with ExitRestart, as
 // systemd's Restart=on-failure does for edged.service.
 type supervisor struct {
 	mu    sync.Mutex
 	cmd   *exec.Cmd
-	log   syncBuffer
+	log   testenv.SyncBuffer
 	exits []int
 	done  chan struct{}
 	stop  bool

@@ -570,13 +570,13 @@ func served(base, name string) (string, error) {
 
 type edged struct {
 	cmd    *exec.Cmd
-	log    *syncBuffer
+	log    *testenv.SyncBuffer
 	exited chan error
 }
 
 func startEdged(t *testing.T, bin, cfg string) *edged {
 	t.Helper()
-	e := &edged{cmd: exec.Command(bin, "-config", cfg), log: &syncBuffer{}, exited: make(chan error, 1)}
+	e := &edged{cmd: exec.Command(bin, "-config", cfg), log: &testenv.SyncBuffer{}, exited: make(chan error, 1)}
 	e.cmd.Stdout, e.cmd.Stderr = e.log, e.log
 	must(t, e.cmd.Start())
 	go func() { e.exited <- e.cmd.Wait() }()
@@ -599,23 +599,6 @@ func (e *edged) stop(t *testing.T) {
 		e.kill()
 		t.Errorf("edged did not stop within 20s of SIGINT")
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func connect(ctx context.Context, t *testing.T, addr string) *fleet.Client {

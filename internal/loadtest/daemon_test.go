@@ -1,7 +1,6 @@
 package loadtest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,7 +23,7 @@ import (
 type daemon struct {
 	cmd    *exec.Cmd
 	base   string
-	log    *syncBuffer
+	log    *testenv.SyncBuffer
 	exited chan error
 	client *http.Client
 }
@@ -59,7 +57,7 @@ models:
 		t.Fatal(err)
 	}
 	d := &daemon{
-		cmd: exec.Command(bin, "-config", cfg), base: "http://" + listen, log: &syncBuffer{},
+		cmd: exec.Command(bin, "-config", cfg), base: "http://" + listen, log: &testenv.SyncBuffer{},
 		exited: make(chan error, 1), client: &http.Client{Timeout: 30 * time.Second},
 	}
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
@@ -229,21 +227,4 @@ func (d *daemon) monitor(ctx context.Context, t *testing.T, warmup time.Duration
 			take(n%6 == 5)
 		}
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -1,7 +1,9 @@
 package testenv
 
 import (
+	"bytes"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,4 +39,23 @@ func WaitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
 			t.Fatalf("timed out after %v waiting for %s", d, what)
 		}
 	}
+}
+
+// SyncBuffer is a bytes.Buffer that several goroutines may use at once:
+// exec's output copiers or a logger, and the test reading it.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
