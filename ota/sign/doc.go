@@ -1,6 +1,8 @@
-// Package sign is the trust chain for model bundles and agent updates:
-// ed25519 keys, root-signed certificates for signing keys, and signed
-// manifests that name each blob by size and sha256.
+// Package sign is the trust chain for model bundles, agent updates and
+// operator commands: ed25519 keys, root-signed certificates for signing
+// keys, signed manifests that name each blob by size and sha256, and
+// signed commands (rollback, promote, hold, resume) bound to a device or
+// group, with an expiry and a nonce.
 //
 // # The chain
 //
@@ -25,6 +27,7 @@
 //
 //	certificate: "edged-sign-v1 certificate\x00" || Canonical(cert, "sig")
 //	manifest:    "edged-sign-v1 manifest\x00"    || Canonical(manifest, "signatures")
+//	command:     "edged-sign-v1 command\x00"     || Canonical(command, "signatures")
 //
 // Canonical takes the JSON as received (not a Go struct, so members a newer
 // tool added are covered too) and writes it back as follows: no whitespace
@@ -57,6 +60,26 @@
 //   - Blob size and sha256: corrupted or substituted chunks.
 //   - Size and depth limits, duplicate-key rejection: hostile input that
 //     would exhaust memory or be read two ways.
+//
+// # Operator commands
+//
+// A Command names its op and id (which must match the topic it came on),
+// the device or group it is for, when it was issued and when it expires
+// (at most MaxCommandValidity later), a random nonce, and a payload whose
+// shape depends on the op (Rollback, Target; CommandProtocol documents
+// their versions). It is signed by a key certified for KindCommand, a
+// purpose of its own, so a key that signs models in a build pipeline
+// cannot roll devices back. VerifyCommand names the failed check through
+// its error (Check): unsigned, bad signature, untrusted key, wrong
+// purpose, op or id mismatch, another device, not yet valid, expired,
+// replayed. Replay is the caller's memory of nonces (ota/cmdlog); the
+// expiry bounds how long it must be kept, and payloads are scoped to
+// versions so that a command run twice changes nothing the second time.
+//
+// # Versions
+//
+// Manifest versions are at most MaxVersion (2^53): one signed by mistake
+// with a huge version would otherwise install and block every later one.
 //
 // # What it does not defend against
 //

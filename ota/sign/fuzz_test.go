@@ -65,3 +65,80 @@ func FuzzCanonical(f *testing.F) {
 		}
 	})
 }
+
+// FuzzVerifyCommand feeds arbitrary bytes to VerifyCommand. It must never
+// panic, and whatever it accepts must be the one command that was signed:
+// a mutation may change the encoding, never the content, the target or
+// the validity.
+func FuzzVerifyCommand(f *testing.F) {
+	fx := newFixture(f)
+	good := signedCommand(f, fx.command, nil)
+	group := signedCommand(f, fx.command, func(c *Command) { c.Device, c.Group, c.ID = "", "cams", "rb-g" })
+	want := testCommand(f)
+	var indented bytes.Buffer
+	if err := json.Indent(&indented, good, "", " "); err != nil {
+		f.Fatal(err)
+	}
+	for _, seed := range [][]byte{
+		good,
+		group,
+		indented.Bytes(),
+		signedBytes(f, fx.model, nil), // a manifest
+		good[:len(good)/2],
+		nil,
+		[]byte(`{}`),
+		[]byte(`{"v":1,"op":"rollback","id":"x","device":"d1","signatures":[]}`),
+		[]byte(`{"signatures":[{"certificate":{}}]}`),
+	} {
+		f.Add(seed)
+	}
+	root := fx.root.Public()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := VerifyCommand(data, root, CommandVerifyOptions{Now: at(t0), Device: "d1", Groups: []string{"cams"}})
+		if err != nil {
+			if c != nil {
+				t.Fatalf("VerifyCommand returned a command with error %v", err)
+			}
+			return
+		}
+		if c.Op != want.Op || c.Nonce != want.Nonce || !c.Issued.Equal(want.Issued) || !c.Expires.Equal(want.Expires) ||
+			!(c.ID == "rb-1" && c.Device == "d1" && c.Group == "" || c.ID == "rb-g" && c.Device == "" && c.Group == "cams") {
+			t.Fatalf("VerifyCommand accepted content that was never signed: %+v", c)
+		}
+		var rb Rollback
+		if err := DecodePayload(c, &rb); err != nil || rb != (Rollback{V: CommandProtocol, Model: "person_detect", From: 7, To: 6}) {
+			t.Fatalf("accepted command's payload %+v, %v; want the signed one", rb, err)
+		}
+	})
+}
+
+// FuzzDecodePayload feeds arbitrary payloads to DecodePayload under each
+// op. It must never panic, and what it accepts must pass the payload's
+// checks: a version within 1..MaxVersion and a valid model name.
+func FuzzDecodePayload(f *testing.F) {
+	for _, s := range []string{
+		`{"v":2,"model":"m","from":3,"to":2}`,
+		`{"v":2,"model":"m","version":4}`,
+		`{"model":"m"}`,
+		`{"v":2,"model":"m","from":1e3,"to":2}`,
+		`null`,
+	} {
+		f.Add(OpRollback, []byte(s))
+		f.Add(OpPromote, []byte(s))
+	}
+	f.Fuzz(func(t *testing.T, op string, payload []byte) {
+		c := &Command{V: 1, Op: op, ID: "x", Payload: payload}
+		var rb Rollback
+		if err := DecodePayload(c, &rb); err == nil {
+			if op != OpRollback || rb.V != CommandProtocol || rb.From == 0 || rb.To == 0 || rb.From > MaxVersion || rb.To > MaxVersion || rb.From == rb.To || !validName(rb.Model, maxNameLen) {
+				t.Fatalf("DecodePayload(%s, %q) accepted %+v", op, payload, rb)
+			}
+		}
+		var tg Target
+		if err := DecodePayload(c, &tg); err == nil {
+			if op == OpRollback || tg.V != CommandProtocol || tg.Version == 0 || tg.Version > MaxVersion || !validName(tg.Model, maxNameLen) {
+				t.Fatalf("DecodePayload(%s, %q) accepted %+v", op, payload, tg)
+			}
+		}
+	})
+}

@@ -46,6 +46,7 @@ type fixture struct {
 	agent   *SigningKey // certified for "agent", same window
 	other   *RootKey    // a second root
 	foreign *SigningKey // certified by other for "model"
+	command *SigningKey // certified for "command", same window as model
 }
 
 func newFixture(t testing.TB) *fixture {
@@ -63,6 +64,9 @@ func newFixture(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	if f.foreign, err = generateSigningKey(seeded(3), f.other, nb, na, KindModel); err != nil {
+		t.Fatal(err)
+	}
+	if f.command, err = generateSigningKey(seeded(21), f.root, nb, na, KindCommand); err != nil {
 		t.Fatal(err)
 	}
 	return f

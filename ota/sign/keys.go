@@ -14,7 +14,7 @@ import (
 )
 
 // Kinds of manifest, which are also the purposes a signing key is certified
-// for.
+// for (with KindCommand, for operator commands).
 const (
 	KindModel = "model" // a model bundle
 	KindAgent = "agent" // an edged binary
@@ -23,7 +23,7 @@ const (
 // knownPurposes are the purposes GenerateSigningKey and Certify accept, so a
 // typo does not produce a key that can sign nothing. Verify only compares
 // strings, so a newer root tool may certify purposes this one does not know.
-var knownPurposes = []string{KindModel, KindAgent}
+var knownPurposes = []string{KindModel, KindAgent, KindCommand}
 
 // Domain-separation prefixes: the message signed is prefix || canonical
 // JSON, so a root signature over a certificate can never be taken for a

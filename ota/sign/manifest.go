@@ -68,6 +68,12 @@ func (m *Manifest) Blob(variant string) (Blob, bool) {
 	return Blob{}, false
 }
 
+// MaxVersion is the highest manifest version: 2^53, the largest integer
+// every JSON reader holds exactly. A device refuses a manifest above it, so
+// that one signed by mistake with a huge version cannot install and then
+// block every later version.
+const MaxVersion = 1 << 53
+
 // Limits on untrusted input.
 const (
 	// DefaultMaxSize is the manifest size limit when VerifyOptions.MaxSize is 0.
@@ -89,6 +95,8 @@ func (m *Manifest) validate() error {
 		return fmt.Errorf("%w: name %q: want 1 to %d of A-Z a-z 0-9 . _ - (not starting with . or -)", ErrMalformed, m.Name, maxNameLen)
 	case m.Version == 0:
 		return fmt.Errorf("%w: version is 0; versions start at 1", ErrMalformed)
+	case m.Version > MaxVersion:
+		return fmt.Errorf("%w: version %d is above %d, the highest a device accepts", ErrMalformed, m.Version, uint64(MaxVersion))
 	case m.Created.IsZero():
 		return fmt.Errorf("%w: created is missing", ErrMalformed)
 	case m.Expires.IsZero():
@@ -288,6 +296,46 @@ func Verify(data []byte, root ed25519.PublicKey, opts VerifyOptions) (*Manifest,
 	return m, nil
 }
 
+// storedSkew is how far before a certificate's not_before a stored
+// manifest's created time may lie: the clock of the machine that signed it.
+const storedSkew = time.Hour
+
+// VerifyStored checks a manifest that the device accepted earlier and kept
+// beside the files it installed, before it trusts those files again (at
+// start, at every load). It checks what Verify checks except the clock and
+// LastVersion: the signature chain to root, with each certificate judged at
+// the manifest's created time (a signing key rotated out since must not
+// make installed models unusable), key revocation, kind and name. Expiry
+// and replay were settled when the manifest was accepted. Errors wrap the
+// sentinels of Verify.
+func VerifyStored(data []byte, root ed25519.PublicKey, kind, name string, revoked []string) (*Manifest, error) {
+	if len(root) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("stored manifest: root public key is %d bytes; want %d", len(root), ed25519.PublicKeySize)
+	}
+	if len(data) > DefaultMaxSize {
+		return nil, fmt.Errorf("stored manifest: %w: %d bytes; the limit is %d", ErrMalformed, len(data), DefaultMaxSize)
+	}
+	m, canon, err := decodeManifest(data)
+	if err != nil {
+		return nil, fmt.Errorf("stored manifest: %w", err)
+	}
+	where := fmt.Sprintf("stored manifest %q version %d", m.Name, m.Version)
+	if err := m.validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	opts := VerifyOptions{Kind: kind, Name: name, Skew: storedSkew, Revoked: revoked}
+	if err := verifySignatures(m, canon, root, m.Created, opts); err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	switch {
+	case m.Kind != kind:
+		return nil, fmt.Errorf("%s: %w: kind %q; want %q", where, ErrMismatch, m.Kind, kind)
+	case name != "" && m.Name != name:
+		return nil, fmt.Errorf("%s: %w: name %q; want %q", where, ErrMismatch, m.Name, name)
+	}
+	return m, nil
+}
+
 // decodeManifest returns the manifest decoded from its canonical encoding
 // (the signed bytes), with the signatures decoded from data.
 func decodeManifest(data []byte) (*Manifest, []byte, error) {
@@ -330,14 +378,14 @@ func exactMember(data []byte, key string) (json.RawMessage, error) {
 func verifySignatures(m *Manifest, canon []byte, root ed25519.PublicKey, now time.Time, opts VerifyOptions) error {
 	switch n := len(m.Signatures); {
 	case n == 0:
-		return fmt.Errorf("%w: the manifest is not signed", ErrBadSignature)
+		return fmt.Errorf("%w: the manifest is not signed", ErrUnsigned)
 	case n > maxSignatures:
 		return fmt.Errorf("%w: %d signatures; at most %d are read", ErrMalformed, n, maxSignatures)
 	}
 	msg := append([]byte(manifestContext), canon...)
 	var errs []error
 	for i, s := range m.Signatures {
-		err := verifySignature(m, msg, s, root, now, opts)
+		err := verifySig(msg, s, root, now, opts.Skew, m.Kind, opts.Revoked)
 		if err == nil {
 			return nil
 		}
@@ -347,29 +395,6 @@ func verifySignatures(m *Manifest, canon []byte, root ed25519.PublicKey, now tim
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
-}
-
-func verifySignature(m *Manifest, msg []byte, s Signature, root ed25519.PublicKey, now time.Time, opts VerifyOptions) error {
-	if s.Certificate == nil {
-		return fmt.Errorf("%w: signature by key %q has no certificate", ErrMalformed, s.KeyID)
-	}
-	c, err := s.Certificate.verify(root, now, opts.Skew)
-	if err != nil {
-		return err
-	}
-	if !c.Allows(m.Kind) {
-		return fmt.Errorf("%w: key %s is certified for %q, not %q", ErrUntrustedKey, c.KeyID, c.Purposes, m.Kind)
-	}
-	if slices.Contains(opts.Revoked, c.KeyID) {
-		return fmt.Errorf("%w: key %s is revoked", ErrUntrustedKey, c.KeyID)
-	}
-	if s.KeyID != c.KeyID {
-		return fmt.Errorf("%w: signature names key %q but its certificate is for key %s", ErrMalformed, s.KeyID, c.KeyID)
-	}
-	if len(s.Sig) != ed25519.SignatureSize || !ed25519.Verify(ed25519.PublicKey(c.PublicKey), msg, s.Sig) {
-		return fmt.Errorf("%w: by key %s", ErrBadSignature, c.KeyID)
-	}
-	return nil
 }
 
 // Header is the unverified identity of a manifest.

@@ -169,8 +169,10 @@ func TestVerifyRejects(t *testing.T) {
 		{"wrong root", good, f.other.Public(), goodOpts, ErrUntrustedKey, "is not signed by root " + f.other.ID()},
 		{"cert by another root", seal(t, body, f.foreign), root, goodOpts, ErrUntrustedKey, "not signed by root " + rfcID1},
 		{"cert purposes widened", withSig(func(s *Signature) { s.Certificate = &widened }), root, goodOpts, ErrUntrustedKey, "not signed by root"},
-		{"model key signs agent", seal(t, agentBody, f.model), root, VerifyOptions{Now: at(t0), Kind: KindAgent}, ErrUntrustedKey, `certified for ["model"], not "agent"`},
-		{"agent key signs model", seal(t, body, f.agent), root, goodOpts, ErrUntrustedKey, `certified for ["agent"], not "model"`},
+		{"model key signs agent", seal(t, agentBody, f.model), root, VerifyOptions{Now: at(t0), Kind: KindAgent}, ErrWrongPurpose, `certified for ["model"], not "agent"`},
+		{"agent key signs model", seal(t, body, f.agent), root, goodOpts, ErrWrongPurpose, `certified for ["agent"], not "model"`},
+		{"version above 2^53", seal(t, setMember(t, body, "version", uint64(1<<53+1)), f.model), root, goodOpts, ErrMalformed, "above 9007199254740992"},
+		{"version 2^64-1", seal(t, setMember(t, body, "version", uint64(1<<64-1)), f.model), root, goodOpts, ErrMalformed, "above 9007199254740992"},
 		{"cert expired", seal(t, body, expiredKey), root, goodOpts, ErrUntrustedKey, "expired at 2025-05-31T12:00:00Z"},
 		{"cert not yet valid", seal(t, body, futureKey), root, goodOpts, ErrUntrustedKey, "not valid before 2025-06-02T12:00:00Z"},
 		{"cert expires at now", good, root, VerifyOptions{Now: at(t0.AddDate(1, 0, 0)), Kind: KindModel}, ErrUntrustedKey, "expired"},
@@ -180,9 +182,9 @@ func TestVerifyRejects(t *testing.T) {
 		{"key_id mismatch", withSig(func(s *Signature) { s.KeyID = f.agent.ID() }), root, goodOpts, ErrMalformed, "signature names key"},
 		{"no certificate", withSig(func(s *Signature) { s.Certificate = nil }), root, goodOpts, ErrMalformed, "no certificate"},
 
-		{"signatures empty", setMember(t, good, "signatures", []Signature{}), root, goodOpts, ErrBadSignature, "not signed"},
-		{"signatures absent", body, root, goodOpts, ErrBadSignature, "not signed"},
-		{"signatures null", replaceSignatures(t, good, "null"), root, goodOpts, ErrBadSignature, "not signed"},
+		{"signatures empty", setMember(t, good, "signatures", []Signature{}), root, goodOpts, ErrUnsigned, "not signed"},
+		{"signatures absent", body, root, goodOpts, ErrUnsigned, "not signed"},
+		{"signatures null", replaceSignatures(t, good, "null"), root, goodOpts, ErrUnsigned, "not signed"},
 		{"too many signatures", setMember(t, good, "signatures", slices.Repeat(sigs, 17)), root, goodOpts, ErrMalformed, "17 signatures"},
 
 		{"expired", good, root, VerifyOptions{Now: at(t0.AddDate(0, 0, 30)), Kind: KindModel}, ErrExpired, "expires 2025-07-01T12:00:00Z; the device clock reads 2025-07-01T12:00:00Z"},
@@ -249,7 +251,9 @@ func TestVerifyRejects(t *testing.T) {
 			t.Errorf("Verify(%s) returned a manifest with error %v", tt.name, err)
 		}
 		for _, other := range []error{ErrMalformed, ErrBadSignature, ErrUntrustedKey, ErrExpired, ErrNotYetValid, ErrReplay, ErrMismatch} {
-			if other != tt.wantErr && errors.Is(err, other) {
+			// ErrUnsigned is a case of ErrBadSignature, ErrWrongPurpose of
+			// ErrUntrustedKey.
+			if !errors.Is(tt.wantErr, other) && errors.Is(err, other) {
 				t.Errorf("Verify(%s) error %v is also %v", tt.name, err, other)
 			}
 		}
@@ -445,5 +449,51 @@ func TestManifestBlob(t *testing.T) {
 	}
 	if _, ok := m.Blob("gpu"); ok {
 		t.Errorf("Blob(gpu) found")
+	}
+}
+
+// TestVerifyStored: an installed manifest stays trusted after it expired
+// and after its key was rotated out, but not once altered or revoked.
+func TestVerifyStored(t *testing.T) {
+	f := newFixture(t)
+	root := f.root.Public()
+	good := signedBytes(t, f.model, nil) // created t0-1d, key valid t0-30d .. t0+365d
+	if m, err := VerifyStored(good, root, KindModel, "person_detect", nil); err != nil || m.Version != 7 {
+		t.Fatalf("VerifyStored(good) = %v, %v", m, err)
+	}
+	// A key whose certificate expired since: judged at created.
+	old, err := generateSigningKey(seeded(31), f.root, t0.AddDate(-1, 0, 0), t0.AddDate(0, 0, -10), KindModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotated := signedBytes(t, old, func(m *Manifest) { m.Created, m.Expires = t0.AddDate(0, 0, -20), t0.AddDate(0, 0, -15) })
+	if _, err := VerifyStored(rotated, root, KindModel, "person_detect", nil); err != nil {
+		t.Errorf("VerifyStored(expired manifest by a rotated key) error %v", err)
+	}
+	if _, err := Verify(rotated, root, VerifyOptions{Now: at(t0), Kind: KindModel}); !errors.Is(err, ErrUntrustedKey) {
+		t.Errorf("Verify(expired manifest by a rotated key) error %v; want untrusted key", err)
+	}
+	body := setMember(t, good, "signatures", nil)
+	for _, tt := range []struct {
+		name       string
+		data       []byte
+		kind, mdl  string
+		revoked    []string
+		want       error
+		wantSubstr string
+	}{
+		{"tampered", bytes.Replace(good, []byte(blobSHA), []byte("ca"+blobSHA[2:]), 1), KindModel, "person_detect", nil, ErrBadSignature, "by key"},
+		{"unsigned", body, KindModel, "person_detect", nil, ErrUnsigned, "not signed"},
+		{"revoked", good, KindModel, "person_detect", []string{f.model.ID()}, ErrUntrustedKey, "revoked"},
+		{"other name", good, KindModel, "iris", nil, ErrMismatch, `name "person_detect"; want "iris"`},
+		{"agent kind", good, KindAgent, "", nil, ErrMismatch, "kind"},
+		{"foreign root", seal(t, body, f.foreign), KindModel, "person_detect", nil, ErrUntrustedKey, "not signed by root"},
+		{"created after the key expired", seal(t, setMember(t, body, "created", t0.AddDate(0, 0, -9)), old), KindModel, "person_detect", nil, ErrUntrustedKey, "expired at"},
+		{"truncated", good[:len(good)-9], KindModel, "person_detect", nil, ErrMalformed, ""},
+	} {
+		_, err := VerifyStored(tt.data, root, tt.kind, tt.mdl, tt.revoked)
+		if !errors.Is(err, tt.want) || !strings.Contains(fmt.Sprint(err), tt.wantSubstr) {
+			t.Errorf("VerifyStored(%s) error %v; want %v mentioning %q", tt.name, err, tt.want, tt.wantSubstr)
+		}
 	}
 }
