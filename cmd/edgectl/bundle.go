@@ -35,6 +35,9 @@ func runBundle(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *name == "" || *version == 0 || *modelPath == "" || *keyPath == "" || *out == "" {
 		return fmt.Errorf("bundle: --name, --version, --model, --key and --out are required")
 	}
+	if *version > sign.MaxVersion {
+		return fmt.Errorf("bundle: --version %d is above %d, the highest version a device accepts", *version, uint64(sign.MaxVersion))
+	}
 	key, err := sign.LoadSigningKey(*keyPath)
 	if err != nil {
 		return fmt.Errorf("bundle: %w", err)

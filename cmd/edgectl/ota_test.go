@@ -139,6 +139,8 @@ func TestBundleRefuses(t *testing.T) {
 		{name: "cpu model as edgetpu", model: "iris.tflite", extra: []string{"--variant", "edgetpu=" + filepath.Join(models, "iris.tflite")},
 			wantIn: "no edgetpu-custom-op operator"},
 		{name: "bad variant flag", model: "iris.tflite", extra: []string{"--variant", "edgetpu"}, wantIn: "want NAME=FILE"},
+		{name: "version 2^64-1", model: "iris.tflite", extra: []string{"--version", "18446744073709551615"}, wantIn: "above 9007199254740992"},
+		{name: "version 2^53+1", model: "iris.tflite", extra: []string{"--version", "9007199254740993"}, wantIn: "above 9007199254740992"},
 	}
 	for _, tc := range tests {
 		msg, err := bundleWith(t, key, tc.model, tc.extra...)
