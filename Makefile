@@ -4,6 +4,9 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 BIN       := bin
 PKGS      := ./...
+# The real TFLite C library (linux-amd64/, linux-arm64/) for the
+# edged_dynamic tests; CI has ../shared beside the clone.
+TFLITE_C  ?= ../shared/vendor/tflite-c
 # Cross-architecture test runs under qemu-user-static.
 CROSS_PKGS ?= ./...
 FUZZTIME  ?= 3s
@@ -54,8 +57,9 @@ test-deps:
 unit:
 	sh scripts/edged.service_test.sh
 	EDGED_REQUIRE_TOOLS=1 EDGED_ORACLE=$$(dirname "$$(./scripts/oracle-setup.sh)") $(GO) test -count=1 $(PKGS)
-	# The dynamic-delegate flavour's FFI against a fake C library (gcc).
-	EDGED_REQUIRE_TOOLS=1 $(GO) test -count=1 -tags edged_dynamic ./delegates/...
+	# The dynamic-delegate flavour: against the real TFLite C library, and
+	# the Edge TPU and GPU paths against a fake C library (gcc).
+	EDGED_REQUIRE_TOOLS=1 EDGED_TFLITE_C=$(abspath $(TFLITE_C)) $(GO) test -count=1 -tags edged_dynamic ./delegates/...
 
 # Each fuzz target for FUZZTIME (3s in CI; 28 targets, plus a test build each);
 # `make fuzz FUZZTIME=30m` for a long run.

@@ -71,11 +71,18 @@ func (b *Backend) Prepare(ctx context.Context, model []byte, variant string) (de
 		return nil, fmt.Errorf("litert %s: empty %s model", b.name, variant)
 	}
 	c, _ := loadCAPI(b.opts.Paths.TFLite)
-	r := &runner{c: c, name: b.name}
+	r := &runner{c: c, name: b.name, errs: newErrorText(c)}
 	fail := func(format string, args ...any) (delegates.Runner, error) {
+		msg := fmt.Sprintf(format, args...)
+		if said := r.errs.take(); said != "" {
+			msg += ": TFLite says: " + said
+		}
 		r.Close()
-		return nil, fmt.Errorf("litert %s (%s variant): "+format, append([]any{b.name, variant}, args...)...)
+		return nil, fmt.Errorf("litert %s (%s variant): %s", b.name, variant, msg)
 	}
+	// The library refuses some files edged's loader accepts; hand it the
+	// same model with those quirks made explicit.
+	model, r.fixes, _ = Normalize(model)
 	// TfLiteModelCreate keeps the buffer without copying: it lives in C
 	// memory until Close.
 	r.data = c.malloc(uintptr(len(model)))
@@ -83,12 +90,30 @@ func (b *Backend) Prepare(ctx context.Context, model []byte, variant string) (de
 		return fail("malloc %d bytes for the model failed", len(model))
 	}
 	copy(unsafe.Slice((*byte)(r.data), len(model)), model)
-	if r.model = c.modelCreate(r.data, uintptr(len(model))); r.model == 0 {
+	if r.errs != nil && c.modelCreateWithReporter != nil {
+		r.model = c.modelCreateWithReporter(r.data, uintptr(len(model)), reporterFn, r.errs.id)
+	} else {
+		r.model = c.modelCreate(r.data, uintptr(len(model)))
+	}
+	if r.model == 0 {
 		return fail("TfLiteModelCreate rejected the %d-byte model", len(model))
 	}
 	r.opts = c.optionsCreate()
+	if r.errs != nil && c.optionsSetErrorReporter != nil {
+		c.optionsSetErrorReporter(r.opts, reporterFn, r.errs.id)
+	}
+	// Threads for TFLite's builtin kernels (the part of the graph no
+	// delegate takes).
 	c.optionsSetThreads(r.opts, int32(max(1, b.opts.Threads)))
 	switch b.name {
+	case XNNPACK:
+		// TfLiteInterpreterCreate applies no delegate by default: without
+		// this the builtin kernels run the whole graph.
+		var err error
+		if r.delegate, r.xnnFlags, err = c.newXNNPACK(b.opts.Threads); err != nil {
+			return fail("%v", err)
+		}
+		r.deleteDelegate = c.xnnDelete
 	case EdgeTPU:
 		a, _ := loadEdgeTPU(b.opts.Paths.EdgeTPU)
 		var keys, values unsafe.Pointer
@@ -113,17 +138,20 @@ func (b *Backend) Prepare(ctx context.Context, model []byte, variant string) (de
 		c.optionsAddDelegate(r.opts, r.delegate)
 	}
 	if r.interp = c.interpreterCreate(r.model, r.opts); r.interp == 0 {
-		return fail("TfLiteInterpreterCreate failed (the delegate may have refused the graph; see the library's log)")
+		if r.errs == nil {
+			return fail("TfLiteInterpreterCreate failed (the library printed why on its standard error)")
+		}
+		return fail("TfLiteInterpreterCreate failed")
 	}
 	if st := c.allocateTensors(r.interp); st != 0 {
 		return fail("TfLiteInterpreterAllocateTensors: status %d", st)
 	}
 	var err error
 	if r.in, err = r.specs(c.inputCount(r.interp), c.inputTensor); err != nil {
-		return fail("input %w", err)
+		return fail("input %v", err)
 	}
 	if r.out, err = r.specs(c.outputCount(r.interp), c.outputTensor); err != nil {
-		return fail("output %w", err)
+		return fail("output %v", err)
 	}
 	return r, nil
 }
@@ -140,6 +168,12 @@ type runner struct {
 	delegate       uintptr
 	deleteDelegate func(uintptr)
 	in, out        []delegates.Spec
+	// errs collects the library's error text (nil when it cannot).
+	errs *errorText
+	// fixes are the changes Normalize made to the model.
+	fixes []Fix
+	// xnnFlags are the XNNPACK delegate's flags in effect.
+	xnnFlags uint32
 }
 
 func (r *runner) specs(n int32, get func(uintptr, int32) uintptr) ([]delegates.Spec, error) {
@@ -195,6 +229,9 @@ func (r *runner) Invoke(ctx context.Context, inputs, outputs []tensor.Tensor) er
 		}
 	}
 	if st := r.c.invoke(r.interp); st != 0 {
+		if said := r.errs.take(); said != "" {
+			return fmt.Errorf("litert %s: TfLiteInterpreterInvoke: status %d: TFLite says: %s", r.name, st, said)
+		}
 		return fmt.Errorf("litert %s: TfLiteInterpreterInvoke: status %d", r.name, st)
 	}
 	for j := range outputs {
@@ -241,6 +278,7 @@ func (r *runner) Close() error {
 		r.c.free(r.data)
 		r.data = nil
 	}
+	r.errs.release()
 	return nil
 }
 

@@ -26,6 +26,19 @@ type capi struct {
 	optionsDelete      func(opts uintptr)
 	optionsSetThreads  func(opts uintptr, n int32)
 	optionsAddDelegate func(opts, delegate uintptr)
+	// optionsSetErrorReporter and modelCreateWithReporter route the
+	// library's error text to reporterCallback (nil when the library
+	// lacks them: it then prints to stderr).
+	optionsSetErrorReporter func(opts, reporter, user uintptr)
+	modelCreateWithReporter func(data unsafe.Pointer, size uintptr, reporter, user uintptr) uintptr
+
+	// The XNNPACK delegate (xnnpack_delegate.h); xnnGetFlags is optional.
+	xnnOptionsDefault func(out unsafe.Pointer)
+	xnnCreate         func(opts unsafe.Pointer) uintptr
+	xnnDelete         func(d uintptr)
+	xnnGetFlags       func(d uintptr) int32
+	xnnOnce           sync.Once
+	xnn               xnnLayout
 
 	interpreterCreate  func(model, opts uintptr) uintptr
 	interpreterDelete  func(interp uintptr)
@@ -43,8 +56,9 @@ type capi struct {
 	tensorCopyFrom     func(t uintptr, data unsafe.Pointer, size uintptr) int32
 	tensorCopyToBuffer func(t uintptr, data unsafe.Pointer, size uintptr) int32
 
-	malloc func(size uintptr) unsafe.Pointer
-	free   func(p unsafe.Pointer)
+	malloc    func(size uintptr) unsafe.Pointer
+	free      func(p unsafe.Pointer)
+	vsnprintf func(buf unsafe.Pointer, n uintptr, format, args uintptr) int32
 }
 
 // edgetpuDevice is struct edgetpu_device of edgetpu_c.h.
@@ -103,6 +117,18 @@ func bind(h uintptr, lib string, fns map[string]any) error {
 	return errors.Join(errs...)
 }
 
+// bindOptional binds the symbols the library has and returns how many.
+func bindOptional(h uintptr, fns map[string]any) int {
+	n := 0
+	for name, fptr := range fns {
+		if sym, err := purego.Dlsym(h, name); err == nil {
+			purego.RegisterFunc(fptr, sym)
+			n++
+		}
+	}
+	return n
+}
+
 var (
 	capiMu    sync.Mutex
 	capiByLib = map[string]*capi{}
@@ -149,8 +175,23 @@ func loadCAPI(path string) (*capi, error) {
 	}); err != nil {
 		return nil, err
 	}
-	if err := bind(libc, "libc.so.6", map[string]any{"malloc": &c.malloc, "free": &c.free}); err != nil {
+	if err := bind(libc, "libc.so.6", map[string]any{"malloc": &c.malloc, "free": &c.free, "vsnprintf": &c.vsnprintf}); err != nil {
 		return nil, err
+	}
+	// Optional: older libraries lack them, and the fake of the tests
+	// leaves some out.
+	bindOptional(h, map[string]any{
+		"TfLiteInterpreterOptionsSetErrorReporter": &c.optionsSetErrorReporter,
+		"TfLiteModelCreateWithErrorReporter":       &c.modelCreateWithReporter,
+		"TfLiteXNNPackDelegateGetFlags":            &c.xnnGetFlags,
+	})
+	if bindOptional(h, map[string]any{
+		"TfLiteXNNPackDelegateCreate": &c.xnnCreate,
+		"TfLiteXNNPackDelegateDelete": &c.xnnDelete,
+	}) == 2 {
+		if sym, err := purego.Dlsym(h, "TfLiteXNNPackDelegateOptionsDefault"); err == nil {
+			c.xnnOptionsDefault = bindOptionsDefault(sym)
+		}
 	}
 	capiByLib[path] = c
 	return c, nil

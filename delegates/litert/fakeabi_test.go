@@ -30,6 +30,7 @@ import (
 var (
 	fakeOnce sync.Once
 	fakeLib  string
+	fakeSO   []byte // the library's bytes, for tests that need another instance
 	fakeErr  error
 	fakeLog  func() string
 	fakeRst  func()
@@ -58,6 +59,9 @@ func buildFake(t *testing.T) string {
 			fakeErr = err
 			return
 		}
+		if fakeSO, fakeErr = os.ReadFile(fakeLib); fakeErr != nil {
+			return
+		}
 		os.RemoveAll(dir) // the mapping outlives the file
 		purego.RegisterLibFunc(&fakeLog, h, "fake_log")
 		purego.RegisterLibFunc(&fakeRst, h, "fake_log_reset")
@@ -82,6 +86,13 @@ func floats(v ...float32) []byte {
 
 func TestFakeABI(t *testing.T) {
 	lib := buildFake(t)
+	// The XNNPACK options' layout is learnt once per library, with a
+	// delegate of its own: out of the logs compared below.
+	if c, err := loadCAPI(lib); err != nil {
+		t.Fatal(err)
+	} else if l := c.learnXNNLayout(); l.flagsOff != 8 || l.defaultFlags != 3 {
+		t.Errorf("XNNPACK layout = %+v; want flags 3 at offset 8 (TFLite 2.21's)", l)
+	}
 	tests := []struct {
 		name    string
 		opts    Options
@@ -89,16 +100,16 @@ func TestFakeABI(t *testing.T) {
 		wantLog string
 	}{
 		{
-			name: XNNPACK, opts: Options{Threads: 3}, want: []float32{2, -4, 1, 0},
-			wantLog: "ModelCreate;OptionsCreate;SetNumThreads=3;InterpreterCreate;AllocateTensors;Invoke;InterpreterDelete;OptionsDelete;ModelDelete;",
+			name: XNNPACK, opts: Options{Threads: 3}, want: []float32{3, -6, 1.5, 0},
+			wantLog: "ModelCreate;OptionsCreate;SetErrorReporter;SetNumThreads=3;XNNPackCreate threads=3 flags=3 fd=-1;AddDelegate;InterpreterCreate;AllocateTensors;Invoke;InterpreterDelete;XNNPackDelete;OptionsDelete;ModelDelete;",
 		},
 		{
 			name: GPU, want: []float32{5, -10, 2.5, 0},
-			wantLog: "ModelCreate;OptionsCreate;SetNumThreads=1;GpuCreate defaults;AddDelegate;InterpreterCreate;AllocateTensors;Invoke;InterpreterDelete;GpuDelete;OptionsDelete;ModelDelete;",
+			wantLog: "ModelCreate;OptionsCreate;SetErrorReporter;SetNumThreads=1;GpuCreate defaults;AddDelegate;InterpreterCreate;AllocateTensors;Invoke;InterpreterDelete;GpuDelete;OptionsDelete;ModelDelete;",
 		},
 		{
 			name: EdgeTPU, opts: Options{Device: "usb:0"}, want: []float32{10, -20, 5, 0},
-			wantLog: "ModelCreate;OptionsCreate;SetNumThreads=1;CreateDelegate device=usb:0;AddDelegate;InterpreterCreate;AllocateTensors;Invoke;InterpreterDelete;DestroyDelegate;OptionsDelete;ModelDelete;",
+			wantLog: "ModelCreate;OptionsCreate;SetErrorReporter;SetNumThreads=1;CreateDelegate device=usb:0;AddDelegate;InterpreterCreate;AllocateTensors;Invoke;InterpreterDelete;DestroyDelegate;OptionsDelete;ModelDelete;",
 		},
 	}
 	for _, tt := range tests {
@@ -158,3 +169,38 @@ func TestFakeEdgeTPUDevices(t *testing.T) {
 // mkdirTemp makes a directory that outlives one test: the library stays
 // loaded for the whole process.
 func mkdirTemp() (string, error) { return os.MkdirTemp("", "litert-fakeabi-") }
+
+// TestFakeXNNPACKQuantizedOn: a library whose XNNPACK defaults leave the
+// unsigned quantized operators off gets them turned on.
+func TestFakeXNNPACKQuantizedOn(t *testing.T) {
+	buildFake(t)
+	// Another path is another instance of the library, whose layout is
+	// learnt afresh.
+	lib2 := filepath.Join(t.TempDir(), "libfaketflite-qs8.so")
+	if err := os.WriteFile(lib2, fakeSO, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("FAKE_XNN_DEFAULT_FLAGS", "1") // QS8 only
+	r, err := New(XNNPACK, Options{Paths: Paths{TFLite: lib2}, Threads: 2}).Prepare(context.Background(), []byte("model"), "cpu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if got := r.(*runner).xnnFlags; got != 3 {
+		t.Errorf("XNNPACK flags in effect = %d; want 3 (QS8|QU8)", got)
+	}
+}
+
+// TestFakeErrorText: the library's own messages, formatted from their
+// printf arguments, are the cause in the error; repeated lines once.
+func TestFakeErrorText(t *testing.T) {
+	lib := buildFake(t)
+	_, err := New(XNNPACK, Options{Paths: Paths{TFLite: lib}}).Prepare(context.Background(), []byte("refuse this"), "cpu")
+	want := "litert xnnpack (cpu variant): TfLiteInterpreterCreate failed: TFLite says: tensor 7: quantized_dimension out of range (2.5); Registration failed. (3 lines in all)"
+	if err == nil || err.Error() != want {
+		t.Errorf("Prepare error = %v\nwant %s", err, want)
+	}
+	if got := fakeLog(); !strings.HasSuffix(got, "XNNPackDelete;OptionsDelete;ModelDelete;") {
+		t.Errorf("calls = %s; want the delegate, options and model released after the failure", got)
+	}
+}

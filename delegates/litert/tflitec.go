@@ -1,8 +1,8 @@
 // Package litert runs models through the vendor's TensorFlow Lite C
 // library (libtensorflowlite_c.so) and its delegates: the Edge TPU
 // (libedgetpu.so.1), the GPU (libtensorflowlite_gpu_delegate.so, Jetson
-// and Mali) and XNNPACK (built into the C library and applied by it by
-// default).
+// and Mali) and XNNPACK (built into the C library; edged creates the
+// delegate itself, as the C API applies none by default).
 //
 // The libraries are opened at run time with github.com/ebitengine/purego,
 // without cgo, and only in a build with the tag edged_dynamic; such a

@@ -5,8 +5,12 @@
  * every "model" has one float32 [1,4] input and one float32 [1,4] output,
  * and Invoke multiplies by 2, or by the delegate's factor when one was
  * added (Edge TPU 10, GPU 5). Built by the test with gcc -shared.
- * FAKE_EDGETPU_DEVICES=0 makes edgetpu_list_devices find none.
+ * FAKE_EDGETPU_DEVICES=0 makes edgetpu_list_devices find none. A model
+ * whose bytes start with "refuse" makes TfLiteInterpreterCreate fail after
+ * reporting two errors through the error reporter.
  */
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +29,8 @@ void fake_log_reset(void) { log_buf[0] = 0; }
 
 typedef struct { int type; int dims[2]; size_t bytes; const char *name; float *data; } TfLiteTensor;
 typedef struct { const void *data; size_t size; } TfLiteModel;
-typedef struct { int threads; void *delegate; } TfLiteInterpreterOptions;
+typedef void (*Reporter)(void *user, const char *format, va_list args);
+typedef struct { int threads; void *delegate; Reporter reporter; void *user; } TfLiteInterpreterOptions;
 typedef struct { float k; } FakeDelegate;
 typedef struct { float in[4], out[4]; float k; int allocated; TfLiteTensor tin, tout; } TfLiteInterpreter;
 
@@ -53,8 +58,28 @@ void TfLiteInterpreterOptionsSetNumThreads(TfLiteInterpreterOptions *o, int32_t 
 }
 void TfLiteInterpreterOptionsAddDelegate(TfLiteInterpreterOptions *o, void *d) { o->delegate = d; logf_("AddDelegate"); }
 
+void TfLiteInterpreterOptionsSetErrorReporter(TfLiteInterpreterOptions *o, Reporter r, void *user) {
+	o->reporter = r;
+	o->user = user;
+	logf_("SetErrorReporter");
+}
+
+static void report(const TfLiteInterpreterOptions *o, const char *format, ...) {
+	va_list ap;
+	if (!o || !o->reporter) return;
+	va_start(ap, format);
+	o->reporter(o->user, format, ap);
+	va_end(ap);
+}
+
 TfLiteInterpreter *TfLiteInterpreterCreate(const TfLiteModel *m, const TfLiteInterpreterOptions *o) {
 	if (!m) return NULL;
+	if (m->size >= 6 && memcmp(m->data, "refuse", 6) == 0) {
+		report(o, "tensor %d: %s (%.1f)", 7, "quantized_dimension out of range", 2.5);
+		report(o, "Registration failed.");
+		report(o, "tensor %d: %s (%.1f)", 7, "quantized_dimension out of range", 2.5);
+		return NULL;
+	}
 	TfLiteInterpreter *it = calloc(1, sizeof *it);
 	it->k = o && o->delegate ? ((FakeDelegate *)o->delegate)->k : 2;
 	TfLiteTensor in = {1, {1, 4}, 16, "x", it->in}, out = {1, {1, 4}, 16, "y", it->out};
@@ -89,6 +114,36 @@ int TfLiteTensorCopyToBuffer(const TfLiteTensor *t, void *p, size_t n) {
 	memcpy(p, t->data, n);
 	return 0;
 }
+
+/* XNNPACK delegate: the options of TFLite 2.21 */
+typedef struct {
+	int32_t num_threads;
+	uint32_t runtime_flags;
+	uint32_t flags;
+	void *weights_cache;
+	bool handle_variable_ops;
+	const char *weight_cache_file_path;
+	int weight_cache_file_descriptor;
+	void *weight_cache_provider;
+} XNNOptions;
+typedef struct { float k; XNNOptions o; } FakeXNN;
+XNNOptions TfLiteXNNPackDelegateOptionsDefault(void) {
+	XNNOptions o = {0};
+	o.weight_cache_file_descriptor = -1;
+	o.flags = getenv("FAKE_XNN_DEFAULT_FLAGS") ? (uint32_t)atoi(getenv("FAKE_XNN_DEFAULT_FLAGS")) : 3;
+	return o;
+}
+void *TfLiteXNNPackDelegateCreate(const XNNOptions *o) {
+	char b[96];
+	FakeXNN *d = malloc(sizeof *d);
+	d->k = 3;
+	d->o = *o;
+	snprintf(b, sizeof b, "XNNPackCreate threads=%d flags=%u fd=%d", o->num_threads, o->flags, o->weight_cache_file_descriptor);
+	logf_(b);
+	return d;
+}
+int TfLiteXNNPackDelegateGetFlags(void *d) { return (int)((FakeXNN *)d)->o.flags; }
+void TfLiteXNNPackDelegateDelete(void *d) { logf_("XNNPackDelete"); free(d); }
 
 /* libedgetpu */
 struct edgetpu_device { int type; const char *path; };
