@@ -11,6 +11,8 @@ import (
 	"runtime/pprof"
 	"slices"
 	"time"
+
+	"github.com/edged-dev/edged/runtime/tflite"
 )
 
 type benchResult struct {
@@ -25,6 +27,9 @@ type benchResult struct {
 	Arithmetic string  `json:"arithmetic"`
 	MACs       int64   `json:"macs"`
 	GMACPerSec float64 `json:"gmac_per_s"`
+	// FoldedOps operators were computed once at load (constant inputs).
+	FoldedOps int             `json:"folded_ops"`
+	Profile   *tflite.Profile `json:"profile,omitempty"`
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -38,8 +43,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	arith := fs.String("arithmetic", "reference", "requantization: reference or litert")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed runs to `file` (go tool pprof)")
+	opProfile := fs.Bool("profile", false, "then time every operator over the same number of runs: a per-operator table and a summary by operator type")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: edgectl bench --model M.tflite [--threads N] [--runs N] [--warmup N] [--arithmetic reference|litert] [--json] [--cpuprofile F]")
+		fmt.Fprintln(stderr, "usage: edgectl bench --model M.tflite [--threads N] [--runs N] [--warmup N] [--arithmetic reference|litert] [--json] [--cpuprofile F] [--profile]")
 		fs.PrintDefaults()
 	}
 	pos, err := parseFlags(fs, args)
@@ -104,6 +110,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	res := summarize(times)
 	res.Model, res.Warmup, res.Threads, res.Arithmetic = *model, *warmup, *threads, *arith
 	res.MACs = it.MACs()
+	res.FoldedOps = it.FoldedOps()
+	if *opProfile {
+		if res.Profile, err = it.Profile(ctx, 0, *runs); err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+	}
 	if res.MedianMS > 0 {
 		res.GMACPerSec = float64(res.MACs) / (res.MedianMS / 1000) / 1e9
 	}
@@ -112,6 +124,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintf(stdout, "%s: median %.4g ms, min %.4g ms, p90 %.4g ms over %d runs (%d threads, %s arithmetic, %.2f GMAC/s)\n",
 		res.Model, res.MedianMS, res.MinMS, res.P90MS, res.Runs, res.Threads, res.Arithmetic, res.GMACPerSec)
+	if res.Profile != nil {
+		if res.FoldedOps > 0 {
+			fmt.Fprintf(stdout, "%d operators with constant inputs computed at load\n", res.FoldedOps)
+		}
+		fmt.Fprintln(stdout)
+		return res.Profile.WriteText(stdout)
+	}
 	return nil
 }
 

@@ -40,9 +40,13 @@ type inspectReport struct {
 	Params     int64           `json:"params"`
 	MACs       int64           `json:"macs"`
 	ArenaBytes int             `json:"arena_bytes"`
-	Weights    []inspectWeight `json:"weights,omitempty"`
-	Runnable   bool            `json:"runnable"`
-	Reason     string          `json:"reason,omitempty"`
+	// Operators with constant inputs, computed once at load, and the
+	// memory their outputs take outside the arena.
+	FoldedOps   int             `json:"folded_ops"`
+	FoldedBytes int             `json:"folded_bytes"`
+	Weights     []inspectWeight `json:"weights,omitempty"`
+	Runnable    bool            `json:"runnable"`
+	Reason      string          `json:"reason,omitempty"`
 }
 
 // inspectWeight is the sparsity of a constant tensor of rank 2 or more
@@ -144,6 +148,7 @@ func inspect(name string, data []byte) (*inspectReport, error) {
 	r.Runnable = true
 	r.MACs = it.MACs()
 	r.ArenaBytes = it.ArenaBytes()
+	r.FoldedOps, r.FoldedBytes = it.FoldedOps(), it.FoldedBytes()
 	// Shapes the kernels set at prepare time (e.g. detection outputs).
 	for i := range r.Outputs {
 		r.Outputs[i].Shape = it.Output(i).Shape
@@ -200,7 +205,11 @@ func printInspect(w io.Writer, r *inspectReport) {
 		}
 	}
 	if r.Runnable {
-		fmt.Fprintf(w, "MACs       %d per inference (%.3f M)\narena      %d bytes\nrunnable   yes (pure-Go CPU runtime)\n", r.MACs, float64(r.MACs)/1e6, r.ArenaBytes)
+		fmt.Fprintf(w, "MACs       %d per inference (%.3f M)\narena      %d bytes\n", r.MACs, float64(r.MACs)/1e6, r.ArenaBytes)
+		if r.FoldedOps > 0 {
+			fmt.Fprintf(w, "folded     %d operators with constant inputs computed at load, %d bytes outside the arena\n", r.FoldedOps, r.FoldedBytes)
+		}
+		fmt.Fprintf(w, "runnable   yes (pure-Go CPU runtime)\n")
 	} else {
 		fmt.Fprintf(w, "runnable   no: %s\n", r.Reason)
 	}

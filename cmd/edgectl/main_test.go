@@ -185,6 +185,40 @@ func TestBenchJSON(t *testing.T) {
 	}
 }
 
+// bench --profile times each of hello_world_float's three
+// FULLY_CONNECTED operators (its whole graph).
+func TestBenchProfile(t *testing.T) {
+	model := filepath.Join("..", "..", "testdata", "models", "hello_world_float.tflite")
+	out, err := edgectl(t, "bench", "--model", model, "--runs", "5", "--warmup", "1", "--json", "--profile")
+	if err != nil {
+		t.Fatal(err, out)
+	}
+	var r benchResult
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err, out)
+	}
+	if r.Profile == nil || len(r.Profile.Ops) != 3 || len(r.Profile.Types) != 1 || r.Profile.Types[0].Op != "FULLY_CONNECTED" || r.Profile.Types[0].Count != 3 {
+		t.Fatalf("profile = %+v; want 3 operators, one type FULLY_CONNECTED×3", r.Profile)
+	}
+	for i, o := range r.Profile.Ops {
+		if o.Index != i || o.Op != "FULLY_CONNECTED" || o.Type != "float32" || o.Kernel == "" {
+			t.Errorf("operator %d = %+v; want FULLY_CONNECTED float32 with its kernel named", i, o)
+		}
+	}
+	if got := r.Profile.Ops[2].Shape; len(got) != 2 || got[0] != 1 || got[1] != 1 {
+		t.Errorf("last operator's output shape = %v; want [1 1]", got)
+	}
+	out, err = edgectl(t, "bench", "--model", model, "--runs", "3", "--profile")
+	if err != nil {
+		t.Fatal(err, out)
+	}
+	for _, want := range []string{"index", "FULLY_CONNECTED", "[1,16]", "by operator type", "cumulative"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("bench --profile output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
 func TestSummarize(t *testing.T) {
 	// Worked by hand: sorted 1..10, median (5+6)/2, p90 nearest rank 9.
 	r := summarize([]float64{10, 9, 8, 7, 6, 5, 4, 3, 2, 1})

@@ -492,13 +492,22 @@ func newConvFast(cfg *Config, p ConvParams, g convGeom, groups int, in, filter, 
 		}
 		k.asum[i] = make([]int32, k.tileM)
 	}
+	desc := "gemm "
+	if !k.direct {
+		desc = "im2col+gemm "
+	}
+	if k.f != nil {
+		desc += k.f.variant()
+	} else {
+		desc += k.q.variant()
+	}
 	switch in.Type {
 	case tensor.Float32:
-		return Func(func() error { parallelRun(convFastTask[float32]{k}, k.nparts, &k.wg); return nil }), nil
+		return Describe(desc, Func(func() error { parallelRun(convFastTask[float32]{k}, k.nparts, &k.wg); return nil })), nil
 	case tensor.Int8:
-		return Func(func() error { parallelRun(convFastTask[int8]{k}, k.nparts, &k.wg); return nil }), nil
+		return Describe(desc, Func(func() error { parallelRun(convFastTask[int8]{k}, k.nparts, &k.wg); return nil })), nil
 	}
-	return Func(func() error { parallelRun(convFastTask[uint8]{k}, k.nparts, &k.wg); return nil }), nil
+	return Describe(desc, Func(func() error { parallelRun(convFastTask[uint8]{k}, k.nparts, &k.wg); return nil })), nil
 }
 
 // convFastTask runs convFast's tiles for one element type.

@@ -122,3 +122,15 @@ func SetVariant(name string) (prev string, err error) {
 	features = f
 	return prev, nil
 }
+
+// floatVariant names the float SIMD kernels of the variant in use, for
+// profiles: float kernels have AVX2 (FMA) and NEON versions only.
+func floatVariant() string {
+	switch {
+	case features.avx2:
+		return VariantAVX2
+	case features.neon:
+		return VariantNEON
+	}
+	return VariantPortable
+}

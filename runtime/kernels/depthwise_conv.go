@@ -307,7 +307,12 @@ type dwFast struct {
 	// inOff·w' in cst exactly) or of zeros (float; adding 0·w leaves the
 	// sum unchanged for finite weights).
 	pad []byte
+	// desc names the path, for profiles.
+	desc string
 }
+
+// Describe names the kernel's path (Describer).
+func (k *dwFast) Describe() string { return k.desc }
 
 func newDWFast(cfg *Config, p ConvParams, g convGeom, in, filter, bias, out *tensor.Tensor) (Kernel, error) {
 	if filter.Data == nil || (bias != nil && bias.Data == nil) || (in.Type == tensor.Float32 && g.outC != g.inC) {
@@ -401,6 +406,18 @@ func newDWFast(cfg *Config, p ConvParams, g convGeom, in, filter, bias, out *ten
 	parallelReserve(k.nparts)
 	if is3x3 && in.Type != tensor.Float32 && k.qblk == nil {
 		k.sw = newDWSwar(&k.g, k.w9, k.pad[0], k.nparts)
+	}
+	switch {
+	case k.fblk != nil:
+		k.desc = "3x3 " + floatVariant()
+	case k.qblk != nil:
+		k.desc = "3x3 " + Variant()
+	case k.sw != nil:
+		k.desc = "3x3 swar"
+	case k.w9 != nil || k.w9f != nil:
+		k.desc = "3x3 portable"
+	default:
+		k.desc = "taps portable"
 	}
 	k.acc = make([][]int32, k.nparts)
 	k.accF = make([][]float32, k.nparts)

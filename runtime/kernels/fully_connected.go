@@ -268,7 +268,13 @@ func newFCFast(cfg *Config, p FullyConnectedParams, in, filter, bias, out *tenso
 			k.asum[i] = make([]int32, batch)
 		}
 	}
-	return Func(func() error { parallelRun(k, k.nparts, &k.wg); return nil }), nil
+	desc := "gemm "
+	if k.f != nil {
+		desc += k.f.variant()
+	} else {
+		desc += k.q.variant()
+	}
+	return Describe(desc, Func(func() error { parallelRun(k, k.nparts, &k.wg); return nil })), nil
 }
 
 func (k *fcFast) runPart(part, nparts int) {

@@ -272,6 +272,14 @@ type gemmQ struct {
 	v        *gemmV            // SIMD packing; then b is nil and nb counts 16-channel blocks
 }
 
+// variant names the kernels g runs on, for profiles.
+func (g *gemmQ) variant() string {
+	if g.v != nil {
+		return Variant()
+	}
+	return VariantPortable
+}
+
 // newGemmQ packs w ([n][k]) and precomputes the per-channel constants.
 // bias may be nil.
 func newGemmQ[T int8 | uint8](w []T, bias []int32, n, k int, inOff, fOff int32, mult []int32, shift []int, outOff, lo, hi int32) *gemmQ {
@@ -467,6 +475,14 @@ type gemmF struct {
 	bias     []float32 // nil: no bias
 	lo, hi   float32
 	simd     *gemmFSIMD
+}
+
+// variant names the kernels g runs on, for profiles.
+func (g *gemmF) variant() string {
+	if g.simd != nil {
+		return floatVariant()
+	}
+	return VariantPortable
 }
 
 func newGemmF(w, bias []float32, n, k int, lo, hi float32) *gemmF {

@@ -186,3 +186,28 @@ func CheckQuantized(what string, t *tensor.Tensor) error {
 	}
 	return nil
 }
+
+// Describer is implemented by kernels that name the code path they run
+// (for profiles): "gemm vnni", "table", "broadcast row", ...
+type Describer interface {
+	Describe() string
+}
+
+// described is a kernel with a description.
+type described struct {
+	Kernel
+	desc string
+}
+
+func (d described) Describe() string { return d.desc }
+
+// Describe returns k with the description desc (see Describer).
+func Describe(desc string, k Kernel) Kernel { return described{k, desc} }
+
+// Description returns k's description, or "" if it has none.
+func Description(k Kernel) string {
+	if d, ok := k.(Describer); ok {
+		return d.Describe()
+	}
+	return ""
+}

@@ -41,6 +41,9 @@ type Interpreter struct {
 	arena       []byte
 	arenaSize   int
 	prepared    bool
+	// folded[i] marks operator i as computed at Prepare (fold.go).
+	folded      []bool
+	foldedBytes int
 }
 
 // ErrNotPrepared is returned by Invoke after a failed Prepare.
@@ -96,6 +99,8 @@ func (it *Interpreter) Prepare() (err error) {
 		}
 	}
 	it.kernels = it.kernels[:0]
+	it.folded = it.folded[:0]
+	it.foldedBytes = 0
 	for i := range sg.Operators {
 		op := &sg.Operators[i]
 		c := it.model.opcodes[op.Opcode]
@@ -124,6 +129,7 @@ func (it *Interpreter) Prepare() (err error) {
 			}
 		}
 		it.kernels = append(it.kernels, k)
+		it.folded = append(it.folded, it.fold(c, n, k))
 	}
 	if err := it.plan(); err != nil {
 		return err
@@ -231,6 +237,9 @@ func (it *Interpreter) Invoke() error {
 		return ErrNotPrepared
 	}
 	for i, k := range it.kernels {
+		if it.folded[i] {
+			continue
+		}
 		if err := k.Eval(); err != nil {
 			return fmt.Errorf("tflite.Invoke: operator %d (%s): %w", i, it.model.OpName(&it.sg.Operators[i]), err)
 		}
