@@ -26,7 +26,7 @@ import (
 	"github.com/edged-dev/edged/agent/cache"
 	"github.com/edged-dev/edged/agent/canary"
 	"github.com/edged-dev/edged/agent/config"
-	"github.com/edged-dev/edged/agent/fleet"
+	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/agent/infer"
 	"github.com/edged-dev/edged/agent/link"
 	"github.com/edged-dev/edged/agent/localapi"

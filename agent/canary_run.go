@@ -44,7 +44,7 @@ import (
 
 	"github.com/edged-dev/edged/agent/batch"
 	"github.com/edged-dev/edged/agent/canary"
-	"github.com/edged-dev/edged/agent/fleet"
+	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/agent/infer"
 	"github.com/edged-dev/edged/agent/localapi"
 	"github.com/edged-dev/edged/ota/sign"

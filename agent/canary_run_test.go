@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/edged-dev/edged/agent/canary"
-	"github.com/edged-dev/edged/agent/fleet"
+	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/agent/infer"
 	"github.com/edged-dev/edged/agent/localapi"
 	"github.com/edged-dev/edged/internal/testenv"

@@ -14,7 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/edged-dev/edged/agent/config"
-	"github.com/edged-dev/edged/agent/fleet"
+	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/agent/infer"
 	"github.com/edged-dev/edged/delegates"
 	"github.com/edged-dev/edged/delegates/delegatetest"

@@ -57,7 +57,7 @@ import (
 
 	"github.com/edged-dev/edged/agent/canary"
 	"github.com/edged-dev/edged/agent/config"
-	"github.com/edged-dev/edged/agent/fleet"
+	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/internal/boltfile"
 	"github.com/edged-dev/edged/ota/bundle"
 	"github.com/edged-dev/edged/ota/sign"

@@ -4,7 +4,7 @@ import (
 	"math"
 	"slices"
 
-	"github.com/edged-dev/edged/agent/fleet"
+	"github.com/edged-dev/edged/fleet"
 )
 
 // ModelStats are one served model's counters since the agent started.

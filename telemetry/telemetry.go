@@ -23,7 +23,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/edged-dev/edged/agent/fleet"
+	"github.com/edged-dev/edged/fleet"
 )
 
 // Snapshot is the message a snapshot is published as.

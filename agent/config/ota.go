@@ -40,7 +40,7 @@ const (
 	DefaultSmokeTimeout = 30 * time.Second
 	DefaultCrashStarts  = 3
 	DefaultCrashWindow  = 10 * time.Minute
-	// maxBlobBytes is agent/fleet's MaxBlobSize, restated so that config
+	// maxBlobBytes is fleet's MaxBlobSize, restated so that config
 	// does not import the MQTT client.
 	maxBlobBytes = 4 << 30
 )

@@ -1,5 +1,5 @@
 // Package link is a device's connection to its fleet: it owns the MQTT
-// client (agent/fleet) and the durable outbox (telemetry/outbox), pumps
+// client (fleet) and the durable outbox (fleet/outbox), pumps
 // the outbox to the broker — QoS 1, in order, each message removed only
 // once acknowledged, resumed after every reconnect — publishes the
 // retained state birth, and dispatches commands to the handler registered
@@ -20,8 +20,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/edged-dev/edged/agent/fleet"
-	"github.com/edged-dev/edged/telemetry/outbox"
+	"github.com/edged-dev/edged/fleet"
+	"github.com/edged-dev/edged/fleet/outbox"
 )
 
 // Options configures a Link.

@@ -12,9 +12,9 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/edged-dev/edged/agent/fleet"
+	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/internal/testenv"
-	"github.com/edged-dev/edged/telemetry/outbox"
+	"github.com/edged-dev/edged/fleet/outbox"
 )
 
 var quiet = slog.New(slog.DiscardHandler)

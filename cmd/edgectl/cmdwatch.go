@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/edged-dev/edged/agent/fleet"
+	"github.com/edged-dev/edged/fleet"
 )
 
 // commandWatch follows the statuses devices write back for one command

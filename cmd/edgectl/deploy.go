@@ -8,7 +8,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/edged-dev/edged/agent/fleet"
+	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/ota/transfer"
 )
 

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/edged-dev/edged/agent/drift"
-	"github.com/edged-dev/edged/agent/fleet"
+	"github.com/edged-dev/edged/fleet"
 )
 
 // fleetView is what edgectl drift and status learn by listening: the

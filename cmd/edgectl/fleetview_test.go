@@ -14,9 +14,9 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/edged-dev/edged/agent/drift"
-	"github.com/edged-dev/edged/agent/fleet"
+	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/agent/link"
-	"github.com/edged-dev/edged/telemetry/outbox"
+	"github.com/edged-dev/edged/fleet/outbox"
 )
 
 func TestProfile(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/edged-dev/edged/agent/fleet"
+	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/ota/bundle"
 	"github.com/edged-dev/edged/ota/sign"
 	"github.com/edged-dev/edged/ota/transfer"

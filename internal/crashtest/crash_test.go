@@ -29,14 +29,14 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"go.uber.org/goleak"
 
-	"github.com/edged-dev/edged/agent/fleet"
+	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/internal/mosquittotest"
 	"github.com/edged-dev/edged/internal/testenv"
 	"github.com/edged-dev/edged/ota/bundle"
 	"github.com/edged-dev/edged/ota/sign"
 	"github.com/edged-dev/edged/ota/store"
 	"github.com/edged-dev/edged/ota/transfer"
-	"github.com/edged-dev/edged/telemetry/outbox"
+	"github.com/edged-dev/edged/fleet/outbox"
 )
 
 var (

@@ -1,5 +1,5 @@
 // Package mqttconn holds what the agent's two MQTT connections — the fleet
-// link (agent/fleet) and the MQTT sensor source (agent/source) — set up
+// link (fleet) and the MQTT sensor source (agent/source) — set up
 // alike: the TLS configuration for a broker URL and waiting on a paho
 // token within a context and a timeout.
 package mqttconn

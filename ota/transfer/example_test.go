@@ -5,7 +5,7 @@ import (
 	"log"
 	"os"
 
-	"github.com/edged-dev/edged/agent/fleet"
+	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/ota/transfer"
 )
 

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edged-dev/edged/agent/fleet"
+	"github.com/edged-dev/edged/fleet"
 )
 
 // FuzzParseBitmap feeds arbitrary bitmap files to parseBitmap, with the

@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/edged-dev/edged/agent/fleet"
+	"github.com/edged-dev/edged/fleet"
 )
 
 // FetchURL downloads the blob with the given sha256 and size (from a

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edged-dev/edged/agent/fleet"
+	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/internal/testenv"
 )
 
