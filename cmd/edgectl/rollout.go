@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/edged-dev/edged/fleet"
+	"github.com/edged-dev/edged/internal/atomicfile"
 	"github.com/edged-dev/edged/ota/rollout"
 	"github.com/edged-dev/edged/ota/sign"
 	"github.com/edged-dev/edged/ota/transfer"
@@ -658,39 +659,10 @@ func (d *driver) save() error {
 	if string(b) == string(d.saved) {
 		return nil
 	}
-	if err := writeFileAtomic(d.path, b); err != nil {
+	if err := atomicfile.WriteFile(d.path, append(b[:len(b):len(b)], '\n')); err != nil {
 		return fmt.Errorf("rollout: saving the state: %w", err)
 	}
 	d.saved = b
-	return nil
-}
-
-func writeFileAtomic(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(append(b, '\n'))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	// The rename is durable only once the directory is synced.
-	if df, err := os.Open(dir); err == nil {
-		df.Sync()
-		df.Close()
-	}
 	return nil
 }
 

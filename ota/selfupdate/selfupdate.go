@@ -16,6 +16,7 @@ import (
 
 	minio "github.com/minio/selfupdate"
 
+	"github.com/edged-dev/edged/internal/atomicfile"
 	"github.com/edged-dev/edged/ota/sign"
 )
 
@@ -328,10 +329,10 @@ func (u *Updater) Apply(m *sign.Manifest, path, command string) error {
 			}
 		}
 		os.Remove(newPath(exe))
-		syncDir(filepath.Dir(exe))
+		atomicfile.SyncDir(filepath.Dir(exe))
 		return undo(fmt.Errorf("%s: swapping %s: %w", where, exe, err))
 	}
-	if err := syncDir(filepath.Dir(exe)); err != nil {
+	if err := atomicfile.SyncDir(filepath.Dir(exe)); err != nil {
 		// The renames are done in the page cache; the swap stands.
 		u.log().Warn("selfupdate: fsync of the executable's directory failed", "dir", filepath.Dir(exe), "err", err)
 	}
@@ -444,7 +445,7 @@ func (u *Updater) rollback(st State, reason string) error {
 		werr := writeState(u.statePath(), st)
 		return errors.Join(fmt.Errorf("%s: %s; cannot restore %s: %w", where, reason, p.Old, err), werr)
 	}
-	if err := syncDir(filepath.Dir(p.Executable)); err != nil {
+	if err := atomicfile.SyncDir(filepath.Dir(p.Executable)); err != nil {
 		u.log().Warn("selfupdate: fsync of the executable's directory failed", "err", err)
 	}
 	st.Pending = nil

@@ -40,6 +40,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/edged-dev/edged/internal/atomicfile"
 	"github.com/edged-dev/edged/internal/boltfile"
 )
 
@@ -226,7 +227,7 @@ func (s *Store) Stage(name string, version uint64, files []File) error {
 			return fmt.Errorf("%s: %s: %w", where, f.Name, err)
 		}
 	}
-	if err := syncDir(tmp); err != nil {
+	if err := atomicfile.SyncDir(tmp); err != nil {
 		return fmt.Errorf("%s: %w", where, err)
 	}
 	dst := s.versionDir(name, version)
@@ -236,7 +237,7 @@ func (s *Store) Stage(name string, version uint64, files []File) error {
 	if err := os.Rename(tmp, dst); err != nil {
 		return fmt.Errorf("%s: %w", where, err)
 	}
-	if err := syncDir(s.modelDir(name)); err != nil {
+	if err := atomicfile.SyncDir(s.modelDir(name)); err != nil {
 		return fmt.Errorf("%s: %w", where, err)
 	}
 	var old Model
@@ -579,18 +580,6 @@ func writeSynced(path string, r io.Reader) error {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
 		err = cerr
 	}
 	return err

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math/bits"
-	"os"
-	"path/filepath"
 )
 
 // bitmap records which chunks of a blob are on disk.
@@ -110,41 +108,4 @@ func parseBitmap(data []byte, size int64, chunkSize, count int) (*bitmap, error)
 		b.have += bits.OnesCount8(x)
 	}
 	return b, nil
-}
-
-// writeFileAtomic writes data to path through a temporary file, fsynced
-// and renamed, then fsyncs the directory, so that path holds either the
-// old or the new content after a power cut.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

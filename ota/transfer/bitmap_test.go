@@ -2,8 +2,6 @@ package transfer
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
 )
 
@@ -92,21 +90,5 @@ func TestBitmapMarshal(t *testing.T) {
 	bad.bits[0] = 0b1000
 	if _, err := parseBitmap(bad.marshal(), 10, 4, 3); err == nil {
 		t.Error("parseBitmap(bit 3 of 3 chunks) = nil error; want an error")
-	}
-}
-
-func TestWriteFileAtomic(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "x.bitmap")
-	for _, want := range []string{"one", "two"} {
-		if err := writeFileAtomic(path, []byte(want)); err != nil {
-			t.Fatal(err)
-		}
-		got, err := os.ReadFile(path)
-		if err != nil || string(got) != want {
-			t.Errorf("after writeFileAtomic(%q): file = %q, %v; want %q", want, got, err, want)
-		}
-	}
-	if m, _ := filepath.Glob(path + ".tmp-*"); len(m) != 0 {
-		t.Errorf("temporary files left: %v", m)
 	}
 }

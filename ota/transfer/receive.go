@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/edged-dev/edged/fleet"
+	"github.com/edged-dev/edged/internal/atomicfile"
 )
 
 // Subscriber subscribes to MQTT topics; *fleet.Client satisfies it. A
@@ -175,7 +176,7 @@ func (r *Receiver) fetch(ctx context.Context, meta fleet.BlobMeta, fill func(par
 		if err := part.Sync(); err != nil {
 			return fmt.Errorf("sync %s: %w", part.Name(), err)
 		}
-		if err := writeFileAtomic(r.BitmapPath(sum), bm.marshal()); err != nil {
+		if err := atomicfile.WriteFile(r.BitmapPath(sum), bm.marshal()); err != nil {
 			return fmt.Errorf("write bitmap: %w", err)
 		}
 		return nil
@@ -211,7 +212,7 @@ func (r *Receiver) fetch(ctx context.Context, meta fleet.BlobMeta, fill func(par
 	if err := os.Rename(r.PartPath(sum), final); err != nil {
 		return "", err
 	}
-	if err := syncDir(r.Dir); err != nil {
+	if err := atomicfile.SyncDir(r.Dir); err != nil {
 		return "", err
 	}
 	os.Remove(r.BitmapPath(sum))
