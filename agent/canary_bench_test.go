@@ -8,9 +8,10 @@ import (
 	"testing"
 
 	"github.com/edged-dev/edged/agent/canary"
-	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/agent/infer"
 	"github.com/edged-dev/edged/agent/localapi"
+	"github.com/edged-dev/edged/fleet"
+	"github.com/edged-dev/edged/internal/clock"
 	"github.com/edged-dev/edged/runtime/tensor"
 )
 
@@ -47,7 +48,7 @@ func BenchmarkCanaryShadow(b *testing.B) {
 	must(b, err)
 	p := canary.DefaultPolicy()
 	p.SampleRate, p.MinSamples = 0.1, 1<<30 // stays in shadow
-	m, err := canary.New(p, 1, wallClock{})
+	m, err := canary.New(p, 1, clock.System)
 	must(b, err)
 	r := d.newRollout(fleet.Command{Op: fleet.OpDeploy, ID: "bench"}, "person", 2, "1", m, cand)
 	d.register(r)

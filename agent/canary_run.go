@@ -44,9 +44,10 @@ import (
 
 	"github.com/edged-dev/edged/agent/batch"
 	"github.com/edged-dev/edged/agent/canary"
-	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/agent/infer"
 	"github.com/edged-dev/edged/agent/localapi"
+	"github.com/edged-dev/edged/fleet"
+	"github.com/edged-dev/edged/internal/clock"
 	"github.com/edged-dev/edged/ota/sign"
 	"github.com/edged-dev/edged/runtime/tensor"
 )
@@ -74,10 +75,6 @@ const (
 )
 
 var bucketRollouts = []byte("rollouts")
-
-type wallClock struct{}
-
-func (wallClock) Now() time.Time { return time.Now() }
 
 // rolloutRecord is a rollout as kept in canary.db.
 type rolloutRecord struct {
@@ -174,7 +171,7 @@ func (d *deployer) resume(rec rolloutRecord) error {
 	if rec.Machine == nil {
 		return errors.New("no machine state")
 	}
-	m, err := canary.Restore(rec.Machine, wallClock{})
+	m, err := canary.Restore(rec.Machine, clock.System)
 	if err != nil {
 		return err
 	}
@@ -264,7 +261,7 @@ func (d *deployer) beginRollout(cmd fleet.Command, name string, version uint64, 
 	if len(cand.info.SHA256) >= 16 {
 		fmt.Sscanf(cand.info.SHA256[:16], "%x", &seed)
 	}
-	m, err := canary.New(p, seed, wallClock{})
+	m, err := canary.New(p, seed, clock.System)
 	if err != nil {
 		return err
 	}

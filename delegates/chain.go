@@ -9,31 +9,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/edged-dev/edged/internal/clock"
 	"github.com/edged-dev/edged/runtime/tensor"
 )
-
-// Clock is the chain's source of time for timestamps and re-probe
-// backoff. Attempt deadlines use the contexts' real time.
-type Clock interface {
-	Now() time.Time
-	NewTimer(d time.Duration) Timer
-}
-
-// Timer is the part of *time.Timer the chain uses.
-type Timer interface {
-	C() <-chan time.Time
-	Stop() bool
-}
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time                 { return time.Now() }
-func (systemClock) NewTimer(d time.Duration) Timer { return systemTimer{time.NewTimer(d)} }
-
-type systemTimer struct{ t *time.Timer }
-
-func (t systemTimer) C() <-chan time.Time { return t.t.C }
-func (t systemTimer) Stop() bool          { return t.t.Stop() }
 
 // Defaults of Options.
 const (
@@ -47,7 +25,8 @@ const (
 // Options configure a Chain. The zero value (or nil) means the defaults.
 type Options struct {
 	// Clock drives timestamps and re-probe timers; nil means real time.
-	Clock Clock
+	// Attempt deadlines use the contexts' real time.
+	Clock clock.Clock
 	// AttemptTimeout bounds one accelerator call; 0 means
 	// DefaultAttemptTimeout.
 	AttemptTimeout time.Duration
@@ -123,7 +102,7 @@ type Status struct {
 type Chain struct {
 	model   string
 	opts    Options
-	clock   Clock
+	clock   clock.Clock
 	links   []*link // accelerators, in order
 	fb      *link
 	in, out []Spec
@@ -185,10 +164,7 @@ func NewChain(ctx context.Context, model string, links []Link, opts *Options) (*
 		c.opts = *opts
 	}
 	o := &c.opts
-	if o.Clock == nil {
-		o.Clock = systemClock{}
-	}
-	c.clock = o.Clock
+	c.clock = clock.Or(o.Clock)
 	if o.AttemptTimeout <= 0 {
 		o.AttemptTimeout = DefaultAttemptTimeout
 	}

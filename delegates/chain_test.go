@@ -10,6 +10,7 @@ import (
 
 	"github.com/edged-dev/edged/delegates"
 	"github.com/edged-dev/edged/delegates/delegatetest"
+	"github.com/edged-dev/edged/internal/clock"
 	"github.com/edged-dev/edged/runtime/tensor"
 )
 
@@ -40,7 +41,7 @@ func TestChainFallback(t *testing.T) {
 			acc := delegatetest.New("edgetpu", cpu)
 			defer acc.Recover() // releases hung calls
 			rec := newRecorder()
-			clk := delegatetest.NewClock(t0, 16)
+			clk := clock.NewFake(t0)
 			c := newChain(t, acc, model, rec.options(&delegates.Options{Clock: clk, AttemptTimeout: time.Second}))
 			acc.Set(tt.mode)
 			if tt.vanish {
@@ -112,7 +113,7 @@ func TestChainFallback(t *testing.T) {
 func TestStallWithinRequestDeadline(t *testing.T) {
 	model, cases := personDetect(t)
 	acc := delegatetest.New("edgetpu", cpu)
-	c := newChain(t, acc, model, &delegates.Options{Clock: delegatetest.NewClock(t0, 16), AttemptTimeout: time.Minute, CPUReserve: 300 * time.Millisecond})
+	c := newChain(t, acc, model, &delegates.Options{Clock: clock.NewFake(t0), AttemptTimeout: time.Minute, CPUReserve: 300 * time.Millisecond})
 	acc.Set(delegatetest.Stall)
 	const deadline = 800 * time.Millisecond
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
@@ -137,7 +138,7 @@ func TestReprobeBackoff(t *testing.T) {
 	model, cases := personDetect(t)
 	acc := delegatetest.New("edgetpu", cpu)
 	rec := newRecorder()
-	clk := delegatetest.NewClock(t0, 16)
+	clk := clock.NewFake(t0)
 	c := newChain(t, acc, model, rec.options(&delegates.Options{Clock: clk, BackoffInitial: time.Second, BackoffMax: 8 * time.Second}))
 	acc.Set(delegatetest.Fail)
 	if got, err := c.Run(context.Background(), inputs(cases[0]), make([]tensor.Tensor, 1)); err != nil || got != "cpu" {
@@ -191,7 +192,7 @@ func TestAbsentAtStart(t *testing.T) {
 	acc := delegatetest.New("edgetpu", cpu)
 	acc.Vanish()
 	rec := newRecorder()
-	clk := delegatetest.NewClock(t0, 16)
+	clk := clock.NewFake(t0)
 	c := newChain(t, acc, model, rec.options(&delegates.Options{Clock: clk}))
 	st := status(c, "edgetpu")
 	if st.State != delegates.Absent || !strings.Contains(st.Reason, "not present on this host") {
@@ -222,7 +223,7 @@ func TestFailMidStreamConcurrent(t *testing.T) {
 	model, cases := personDetect(t)
 	acc := delegatetest.New("edgetpu", cpu)
 	rec := newRecorder()
-	clk := delegatetest.NewClock(t0, 16)
+	clk := clock.NewFake(t0)
 	c := newChain(t, acc, model, rec.options(&delegates.Options{Clock: clk, FallbackRunners: 2, AttemptTimeout: 3 * time.Second}))
 	acc.FailAfter(20)
 	var (
@@ -284,7 +285,7 @@ func TestHangDoesNotHoldClose(t *testing.T) {
 	acc := delegatetest.New("edgetpu", cpu)
 	defer acc.Recover()
 	links := []delegates.Link{{Backend: acc, Variant: "edgetpu", Model: model}, {Backend: cpu, Variant: "cpu", Model: model}}
-	c, err := delegates.NewChain(context.Background(), "person_detect", links, &delegates.Options{Clock: delegatetest.NewClock(t0, 16), AttemptTimeout: 50 * time.Millisecond, CloseTimeout: 100 * time.Millisecond})
+	c, err := delegates.NewChain(context.Background(), "person_detect", links, &delegates.Options{Clock: clock.NewFake(t0), AttemptTimeout: 50 * time.Millisecond, CloseTimeout: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,7 +311,7 @@ func TestHangDoesNotHoldClose(t *testing.T) {
 func TestBadInputNotBlamed(t *testing.T) {
 	model, _ := personDetect(t)
 	acc := delegatetest.New("edgetpu", cpu)
-	c := newChain(t, acc, model, &delegates.Options{Clock: delegatetest.NewClock(t0, 16)})
+	c := newChain(t, acc, model, &delegates.Options{Clock: clock.NewFake(t0)})
 	calls := acc.Calls()
 	tests := []struct {
 		name string
@@ -340,7 +341,7 @@ func TestBadInputNotBlamed(t *testing.T) {
 func TestCanceledRequestNotBlamed(t *testing.T) {
 	model, cases := personDetect(t)
 	acc := delegatetest.New("edgetpu", cpu)
-	c := newChain(t, acc, model, &delegates.Options{Clock: delegatetest.NewClock(t0, 16), AttemptTimeout: 10 * time.Second})
+	c := newChain(t, acc, model, &delegates.Options{Clock: clock.NewFake(t0), AttemptTimeout: 10 * time.Second})
 	acc.Set(delegatetest.Stall)
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)

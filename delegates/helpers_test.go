@@ -13,6 +13,7 @@ import (
 
 	"github.com/edged-dev/edged/delegates"
 	"github.com/edged-dev/edged/delegates/delegatetest"
+	"github.com/edged-dev/edged/internal/clock"
 	"github.com/edged-dev/edged/internal/golden"
 	"github.com/edged-dev/edged/runtime/tensor"
 	"github.com/edged-dev/edged/runtime/tflite"
@@ -169,7 +170,7 @@ func status(c *delegates.Chain, d string) delegates.Status {
 }
 
 // nextTimer returns the duration of the next timer the chain creates.
-func nextTimer(t *testing.T, clk *delegatetest.Clock) time.Duration {
+func nextTimer(t *testing.T, clk *clock.Fake) time.Duration {
 	t.Helper()
 	select {
 	case d := <-clk.Timers:

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/edged-dev/edged/agent/infer"
+	"github.com/edged-dev/edged/internal/clock"
 )
 
 // Invoker runs a batch of requests. reqs[i] is request i's inputs; the
@@ -94,7 +95,7 @@ type Options struct {
 	Overload Policy
 	// Clock is the time source; nil means the system clock. Tests pass a
 	// fake to control MaxDelay and deadlines.
-	Clock Clock
+	Clock clock.Clock
 	// Metrics, when non-nil, are updated as the Batcher works; see NewMetrics.
 	Metrics *Metrics
 }
@@ -104,7 +105,7 @@ type Options struct {
 type Batcher struct {
 	inv     Invoker
 	opts    Options
-	clock   Clock
+	clock   clock.Clock
 	m       *Metrics
 	wake    chan struct{} // a request arrived (capacity 1)
 	stop    chan struct{} // closed by Close
@@ -144,11 +145,8 @@ func New(inv Invoker, opts Options) *Batcher {
 		opts.QueueCapacity = DefaultQueueCapacity
 	}
 	b := &Batcher{
-		inv: inv, opts: opts, clock: opts.Clock, m: opts.Metrics,
+		inv: inv, opts: opts, clock: clock.Or(opts.Clock), m: opts.Metrics,
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), drain: make(chan struct{}), done: make(chan struct{}),
-	}
-	if b.clock == nil {
-		b.clock = systemClock{}
 	}
 	b.runCtx, b.cancel = context.WithCancel(context.Background())
 	go b.dispatch()
@@ -282,7 +280,7 @@ func (b *Batcher) Len() int {
 func (b *Batcher) dispatch() {
 	defer close(b.done)
 	var (
-		timer    Timer
+		timer    clock.Timer
 		timerFor time.Time // the dispatch time timer fires at
 	)
 	stopTimer := func() {

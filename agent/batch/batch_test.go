@@ -121,24 +121,24 @@ func TestBatchesFillToMaxBatch(t *testing.T) {
 }
 
 func TestLoneRequestWaitsMaxDelay(t *testing.T) {
-	clock := newFakeClock()
+	clk := newFakeClock()
 	inv := &fakeInvoker{started: make(chan int, 1)}
-	b := New(inv, Options{MaxBatch: 8, MaxDelay: 10 * time.Millisecond, Clock: clock})
+	b := New(inv, Options{MaxBatch: 8, MaxDelay: 10 * time.Millisecond, Clock: clk})
 	defer b.Close()
-	start := clock.Now()
+	start := clk.Now()
 	c := submitAsync(context.Background(), b, 7)
 	ctx, cancel := context.WithTimeout(context.Background(), long)
 	defer cancel()
-	if err := clock.waitTimer(ctx, start.Add(10*time.Millisecond)); err != nil {
+	if err := clk.WaitTimer(ctx, start.Add(10*time.Millisecond)); err != nil {
 		t.Fatal(err)
 	}
-	clock.Advance(10*time.Millisecond - time.Nanosecond)
+	clk.Advance(10*time.Millisecond - time.Nanosecond)
 	select {
 	case n := <-inv.started:
 		t.Fatalf("batch of %d dispatched before MaxDelay", n)
 	case <-time.After(20 * time.Millisecond):
 	}
-	clock.Advance(time.Nanosecond)
+	clk.Advance(time.Nanosecond)
 	wantOK(t, "lone request", recv(t, c), 7)
 	if got, want := inv.batchSizes(), []int{1}; !slices.Equal(got, want) {
 		t.Errorf("batch sizes = %v; want %v", got, want)
@@ -300,12 +300,12 @@ func TestCanceledBeforeSubmit(t *testing.T) {
 // A request whose deadline passes (by the Batcher's clock) before its
 // batch is formed is not run; the others of the batch are.
 func TestDeadlinePassedIsNotRun(t *testing.T) {
-	clock := newFakeClock()
+	clk := newFakeClock()
 	inv := &fakeInvoker{}
-	b := New(inv, Options{MaxBatch: 8, MaxDelay: time.Hour, Clock: clock})
+	b := New(inv, Options{MaxBatch: 8, MaxDelay: time.Hour, Clock: clk})
 	defer b.Close()
 	// The deadline is far off in real time, so only the fake clock passes it.
-	ctx, cancel := context.WithDeadline(context.Background(), clock.Now().Add(30*time.Minute))
+	ctx, cancel := context.WithDeadline(context.Background(), clk.Now().Add(30*time.Minute))
 	defer cancel()
 	late := submitAsync(ctx, b, 1)
 	waitLen(t, b, 1)
@@ -313,10 +313,10 @@ func TestDeadlinePassedIsNotRun(t *testing.T) {
 	waitLen(t, b, 2)
 	wctx, wcancel := context.WithTimeout(context.Background(), long)
 	defer wcancel()
-	if err := clock.waitTimer(wctx, clock.Now().Add(time.Hour)); err != nil {
+	if err := clk.WaitTimer(wctx, clk.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	clock.Advance(time.Hour)
+	clk.Advance(time.Hour)
 	if a := recv(t, late); !errors.Is(a.err, context.DeadlineExceeded) {
 		t.Errorf("late request: Submit error = %v; want context.DeadlineExceeded", a.err)
 	}

@@ -2,104 +2,13 @@ package batch
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"time"
 
 	"github.com/edged-dev/edged/agent/infer"
+	"github.com/edged-dev/edged/internal/clock"
 	"github.com/edged-dev/edged/runtime/tensor"
 )
-
-// fakeClock only moves when Advance is called.
-type fakeClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	timers  []*fakeTimer
-	changed chan struct{} // closed and replaced whenever a timer is made
-}
-
-func newFakeClock() *fakeClock {
-	// It starts at the real time so that context deadlines set from it
-	// are in the real future too.
-	return &fakeClock{now: time.Now().Truncate(time.Second), changed: make(chan struct{})}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) NewTimer(d time.Duration) Timer {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &fakeTimer{clock: c, at: c.now.Add(d), c: make(chan time.Time, 1)}
-	if d <= 0 {
-		t.c <- c.now
-	} else {
-		c.timers = append(c.timers, t)
-	}
-	close(c.changed)
-	c.changed = make(chan struct{})
-	return t
-}
-
-// Advance moves the clock and fires the timers that are due.
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	kept := c.timers[:0]
-	for _, t := range c.timers {
-		if !t.at.After(c.now) {
-			t.c <- c.now
-			continue
-		}
-		kept = append(kept, t)
-	}
-	c.timers = kept
-}
-
-// waitTimer blocks until a timer is pending that fires at at.
-func (c *fakeClock) waitTimer(ctx context.Context, at time.Time) error {
-	for {
-		c.mu.Lock()
-		for _, t := range c.timers {
-			if t.at.Equal(at) {
-				c.mu.Unlock()
-				return nil
-			}
-		}
-		ch := c.changed
-		c.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("no timer for %v: %w", at, ctx.Err())
-		}
-	}
-}
-
-type fakeTimer struct {
-	clock *fakeClock
-	at    time.Time
-	c     chan time.Time
-}
-
-func (t *fakeTimer) C() <-chan time.Time { return t.c }
-
-func (t *fakeTimer) Stop() bool {
-	c := t.clock
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for i, x := range c.timers {
-		if x == t {
-			c.timers = append(c.timers[:i], c.timers[i+1:]...)
-			return true
-		}
-	}
-	return false
-}
 
 // fakeInvoker echoes each request's one-byte id as its output, records
 // batch sizes, and can fail chosen requests, hold batches at a gate, or
@@ -166,3 +75,7 @@ func outID(out []infer.Tensor) int {
 	}
 	return int(out[0].Data[0])
 }
+
+// newFakeClock starts at the real time so that context deadlines set from
+// it are in the real future too.
+func newFakeClock() *clock.Fake { return clock.NewFake(time.Now().Truncate(time.Second)) }

@@ -109,36 +109,3 @@ func TestHangReleased(t *testing.T) {
 		t.Error("Invoke released from a hang = nil; want an error")
 	}
 }
-
-func TestClock(t *testing.T) {
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	c := delegatetest.NewClock(t0, 4)
-	a, b := c.NewTimer(time.Second), c.NewTimer(3*time.Second)
-	if d := <-c.Timers; d != time.Second {
-		t.Errorf("Timers = %v; want 1s", d)
-	}
-	c.Advance(time.Second)
-	select {
-	case got := <-a.C():
-		if !got.Equal(t0.Add(time.Second)) {
-			t.Errorf("timer fired at %v; want %v", got, t0.Add(time.Second))
-		}
-	default:
-		t.Error("1s timer did not fire after Advance(1s)")
-	}
-	if a.Stop() {
-		t.Error("Stop() of a fired timer = true; want false")
-	}
-	if !b.Stop() {
-		t.Error("Stop() of a pending timer = false; want true")
-	}
-	c.Advance(time.Hour)
-	select {
-	case <-b.C():
-		t.Error("a stopped timer fired")
-	default:
-	}
-	if !c.Now().Equal(t0.Add(time.Hour + time.Second)) {
-		t.Errorf("Now() = %v; want %v", c.Now(), t0.Add(time.Hour+time.Second))
-	}
-}
