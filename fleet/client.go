@@ -2,7 +2,6 @@ package fleet
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -109,12 +108,10 @@ type Stats struct {
 // safe for concurrent use.
 type Client struct {
 	o       Options
-	tls     *tls.Config
 	log     *slog.Logger
 	offline []byte // the will
 
-	conn    atomic.Pointer[mqtt.Client] // nil between connections
-	cmds    chan mqtt.Message
+	sess    *mqttconn.Session
 	running atomic.Bool
 
 	mu   sync.Mutex
@@ -142,7 +139,21 @@ func New(o Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fleet.New: %w", err)
 	}
-	return &Client{o: o, tls: t, log: o.Log, offline: offline, cmds: make(chan mqtt.Message, o.CommandQueue), subs: map[string]subscription{}}, nil
+	c := &Client{o: o, log: o.Log, offline: offline, subs: map[string]subscription{}}
+	so := mqttconn.SessionOptions{
+		Broker: o.Broker, ClientID: o.ClientID, Username: o.Username, Password: o.Password, TLS: t,
+		KeepAlive: o.KeepAlive, ConnectTimeout: o.ConnectTimeout, MinBackoff: o.MinBackoff, MaxBackoff: o.MaxBackoff,
+		Setup: c.setup, Queue: o.CommandQueue, Handle: func(ctx context.Context, m mqtt.Message) { c.handle(ctx, m.Topic(), m.Payload()) },
+		OnUp: c.up, OnLost: c.connLost, OnFail: c.connFailed,
+	}
+	if o.DeviceID != "" {
+		so.Will = &mqttconn.Will{Topic: StateTopic(o.DeviceID), Payload: offline, QoS: 1, Retained: true}
+		so.Goodbye = c.goodbye
+	}
+	if c.sess, err = mqttconn.NewSession(so); err != nil {
+		return nil, fmt.Errorf("fleet.New: %w", err)
+	}
+	return c, nil
 }
 
 // check validates o and fills in defaults.
@@ -202,7 +213,7 @@ func setDefault[T comparable](p *T, v T) {
 // Stats returns the counters.
 func (c *Client) Stats() Stats {
 	s := Stats{
-		Connected: c.conn.Load() != nil, Connects: c.connects.Load(), ConnectFailures: c.failures.Load(), Lost: c.lost.Load(),
+		Connected: c.sess.Client() != nil, Connects: c.connects.Load(), ConnectFailures: c.failures.Load(), Lost: c.lost.Load(),
 		Commands: c.commands.Load(), Rejected: c.rejected.Load(), Dropped: c.dropped.Load(),
 	}
 	if e := c.lastErr.Load(); e != nil {
@@ -221,119 +232,42 @@ func (c *Client) setErr(err error) {
 // It returns nil once ctx ends and every goroutine it started has
 // stopped; a device client first publishes its offline State, since the
 // broker sends the will only when a connection dies.
-//
-// Reconnection is done here rather than by paho's auto-reconnect, whose
-// backoff sleeps cannot be interrupted and outlive Disconnect.
 func (c *Client) Run(ctx context.Context) error {
 	if !c.running.CompareAndSwap(false, true) {
 		return errors.New("fleet.Client.Run: already running")
 	}
 	defer c.running.Store(false)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		c.work(ctx)
-	}()
-	defer wg.Wait()
+	c.sess.Run(ctx)
+	return nil
+}
 
-	backoff := c.o.MinBackoff
-	for {
-		lost := make(chan error, 1)
-		pc, err := c.connect(ctx, lost)
-		if err == nil {
-			up := time.Now()
-			c.log.Info("fleet: connected", "broker", c.o.Broker, "client_id", c.o.ClientID)
-			if c.o.OnConnect != nil {
-				c.o.OnConnect()
-			}
-			select {
-			case <-ctx.Done():
-			case err = <-lost:
-			}
-			c.conn.Store(nil)
-			if ctx.Err() != nil {
-				c.goodbye(pc)
-				return nil
-			}
-			pc.Disconnect(0)
-			c.lost.Add(1)
-			c.setErr(err)
-			c.log.Warn("fleet: connection lost", "broker", c.o.Broker, "err", err)
-			if time.Since(up) > backoff {
-				backoff = c.o.MinBackoff
-			}
-		} else {
-			if ctx.Err() != nil {
-				return nil
-			}
-			c.failures.Add(1)
-			c.setErr(err)
-			c.log.Warn("fleet: cannot connect", "broker", c.o.Broker, "retry_in", backoff, "err", err)
-		}
-		// ±20% jitter, so that a fleet does not come back in step after a
-		// broker restart.
-		t := time.NewTimer(time.Duration(float64(backoff) * (0.8 + 0.4*rand.Float64())))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
-		}
-		backoff = min(2*backoff, c.o.MaxBackoff)
+func (c *Client) up() {
+	c.log.Info("fleet: connected", "broker", c.o.Broker, "client_id", c.o.ClientID)
+	if c.o.OnConnect != nil {
+		c.o.OnConnect()
 	}
 }
 
-// goodbye ends a connection cleanly.
+func (c *Client) connLost(err error) {
+	c.lost.Add(1)
+	c.setErr(err)
+	c.log.Warn("fleet: connection lost", "broker", c.o.Broker, "err", err)
+}
+
+func (c *Client) connFailed(err error, retryIn time.Duration) {
+	c.failures.Add(1)
+	c.setErr(err)
+	c.log.Warn("fleet: cannot connect", "broker", c.o.Broker, "retry_in", retryIn, "err", err)
+}
+
+// goodbye publishes the device's offline State before a clean disconnect.
 func (c *Client) goodbye(pc mqtt.Client) {
-	if c.o.DeviceID != "" {
-		pc.Publish(StateTopic(c.o.DeviceID), 1, true, c.offline).WaitTimeout(time.Second)
-	}
-	pc.Disconnect(250)
+	pc.Publish(StateTopic(c.o.DeviceID), 1, true, c.offline).WaitTimeout(time.Second)
 }
 
-// connect makes one connection attempt: connect, subscribe, publish the
-// birth. lost hears of the connection's end.
-func (c *Client) connect(ctx context.Context, lost chan<- error) (mqtt.Client, error) {
-	o := mqtt.NewClientOptions().
-		AddBroker(c.o.Broker).
-		SetClientID(c.o.ClientID).
-		SetUsername(c.o.Username).
-		SetPassword(c.o.Password).
-		SetCleanSession(true).
-		SetAutoReconnect(false).
-		SetConnectRetry(false).
-		SetConnectTimeout(c.o.ConnectTimeout).
-		SetKeepAlive(c.o.KeepAlive).
-		SetPingTimeout(min(c.o.KeepAlive, 10*time.Second)).
-		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
-			select {
-			case lost <- err:
-			default:
-			}
-		})
-	if c.o.DeviceID != "" {
-		o.SetBinaryWill(StateTopic(c.o.DeviceID), c.offline, 1, true)
-	}
-	if c.tls != nil {
-		o.SetTLSConfig(c.tls)
-	}
-	pc := mqtt.NewClient(o)
-	tok := pc.Connect()
-	if err := mqttconn.Wait(ctx, tok, c.o.ConnectTimeout+time.Second); err != nil {
-		// Let a dial in progress end (within the connect timeout) so that
-		// none of paho's goroutines outlives Run.
-		tok.WaitTimeout(c.o.ConnectTimeout + time.Second)
-		pc.Disconnect(0)
-		return nil, fmt.Errorf("connect %s: %w", c.o.Broker, err)
-	}
-	c.conn.Store(&pc)
+// setup prepares a new connection: subscribe, publish the birth.
+func (c *Client) setup(ctx context.Context, pc mqtt.Client) error {
 	c.connects.Add(1)
-	fail := func(err error) (mqtt.Client, error) {
-		c.conn.Store(nil)
-		pc.Disconnect(0)
-		return nil, err
-	}
 	filters := map[string]byte{}
 	if c.o.DeviceID != "" {
 		for _, f := range append([]string{CommandFilter(c.o.DeviceID)}, groupFilters(c.o.Groups)...) {
@@ -349,19 +283,19 @@ func (c *Client) connect(ctx context.Context, lost chan<- error) (mqtt.Client, e
 	c.mu.Unlock()
 	if len(filters) > 0 {
 		if err := mqttconn.Wait(ctx, pc.SubscribeMultiple(filters, nil), c.o.ConnectTimeout); err != nil {
-			return fail(fmt.Errorf("subscribe: %w", err))
+			return fmt.Errorf("subscribe: %w", err)
 		}
 	}
 	if c.o.DeviceID != "" {
 		birth, err := c.birth()
 		if err != nil {
-			return fail(err)
+			return err
 		}
 		if err := mqttconn.Wait(ctx, pc.Publish(StateTopic(c.o.DeviceID), 1, true, birth), c.o.PublishTimeout); err != nil {
-			return fail(fmt.Errorf("publish birth: %w", err))
+			return fmt.Errorf("publish birth: %w", err)
 		}
 	}
-	return pc, nil
+	return nil
 }
 
 func groupFilters(groups []string) []string {
@@ -398,22 +332,9 @@ func (c *Client) receive(_ mqtt.Client, m mqtt.Message) {
 	if len(m.Payload()) == 0 {
 		return // the operator cleared the command
 	}
-	select {
-	case c.cmds <- m:
-	default:
+	if !c.sess.Enqueue(m) {
 		c.dropped.Add(1)
-		c.log.Warn("fleet: command queue full; command dropped until the next connection", "topic", m.Topic(), "queue", cap(c.cmds))
-	}
-}
-
-func (c *Client) work(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case m := <-c.cmds:
-			c.handle(ctx, m.Topic(), m.Payload())
-		}
+		c.log.Warn("fleet: command queue full; command dropped until the next connection", "topic", m.Topic(), "queue", c.sess.QueueCap())
 	}
 }
 
@@ -478,11 +399,11 @@ func (c *Client) Publish(ctx context.Context, topic string, payload []byte, qos 
 	if topic == "" || strings.ContainsAny(topic, "+#\x00") || len(topic) > 65535 {
 		return fmt.Errorf("fleet.Publish %q: not a topic name", clip(topic))
 	}
-	p := c.conn.Load()
+	p := c.sess.Client()
 	if p == nil {
 		return fmt.Errorf("fleet.Publish %s: %w", topic, ErrNotConnected)
 	}
-	if err := mqttconn.Wait(ctx, (*p).Publish(topic, qos, retained, payload), c.o.PublishTimeout); err != nil {
+	if err := mqttconn.Wait(ctx, p.Publish(topic, qos, retained, payload), c.o.PublishTimeout); err != nil {
 		return fmt.Errorf("fleet.Publish %s: %w", topic, err)
 	}
 	return nil
@@ -500,12 +421,12 @@ func (c *Client) Subscribe(ctx context.Context, filter string, qos byte, h Messa
 	c.mu.Lock()
 	c.subs[filter] = subscription{qos: qos, h: h}
 	c.mu.Unlock()
-	p := c.conn.Load()
+	p := c.sess.Client()
 	if p == nil {
 		return fmt.Errorf("fleet.Subscribe %s: %w", filter, ErrNotConnected)
 	}
-	(*p).AddRoute(filter, route(h))
-	if err := mqttconn.Wait(ctx, (*p).Subscribe(filter, qos, nil), c.o.ConnectTimeout); err != nil {
+	p.AddRoute(filter, route(h))
+	if err := mqttconn.Wait(ctx, p.Subscribe(filter, qos, nil), c.o.ConnectTimeout); err != nil {
 		return fmt.Errorf("fleet.Subscribe %s: %w", filter, err)
 	}
 	return nil
@@ -518,11 +439,11 @@ func (c *Client) Unsubscribe(ctx context.Context, filters ...string) error {
 		delete(c.subs, f)
 	}
 	c.mu.Unlock()
-	p := c.conn.Load()
+	p := c.sess.Client()
 	if p == nil || len(filters) == 0 {
 		return nil
 	}
-	if err := mqttconn.Wait(ctx, (*p).Unsubscribe(filters...), c.o.ConnectTimeout); err != nil {
+	if err := mqttconn.Wait(ctx, p.Unsubscribe(filters...), c.o.ConnectTimeout); err != nil {
 		return fmt.Errorf("fleet.Unsubscribe: %w", err)
 	}
 	return nil

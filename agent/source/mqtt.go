@@ -2,7 +2,6 @@ package source
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -88,11 +87,8 @@ type MQTT struct {
 	opts MQTTOptions
 	inf  Inferer
 	log  *slog.Logger
-	tls  *tls.Config
 	warn *rateLog
-
-	queue  chan mqtt.Message
-	client atomic.Pointer[mqtt.Client] // the connected client, nil between connections
+	sess *mqttconn.Session
 
 	connects, subscribed, received, badPayload, dropped, inferErrs, published, publishErrs atomic.Uint64
 }
@@ -134,12 +130,26 @@ func NewMQTT(o MQTTOptions, inf Inferer, log *slog.Logger) (*MQTT, error) {
 	if _, err := inf.Model(o.Model, o.Version); err != nil {
 		return nil, fmt.Errorf("mqtt source: %w", err)
 	}
-	m := &MQTT{opts: o, inf: inf, log: log, warn: newRateLog(log, 10*time.Second), queue: make(chan mqtt.Message, o.Queue)}
+	m := &MQTT{opts: o, inf: inf, log: log, warn: newRateLog(log, 10*time.Second)}
 	t, err := mqttconn.TLSConfig(o.Broker, mqttconn.TLS{CAFile: o.CAFile, CertFile: o.CertFile, KeyFile: o.KeyFile})
 	if err != nil {
 		return nil, fmt.Errorf("mqtt source: %w", err)
 	}
-	m.tls = t
+	m.sess, err = mqttconn.NewSession(mqttconn.SessionOptions{
+		Broker: o.Broker, ClientID: o.ClientID, Username: o.Username, Password: o.Password, TLS: t,
+		ConnectTimeout: o.ConnectTimeout, MinBackoff: o.MinReconnect, MaxBackoff: o.MaxReconnect,
+		Setup: m.subscribe, Queue: o.Queue,
+		Handle: func(ctx context.Context, msg mqtt.Message) { m.handle(ctx, msg.Topic(), msg.Payload()) },
+		OnLost: func(err error) {
+			m.log.Warn("mqtt source: connection lost", "broker", m.opts.Broker, "err", err)
+		},
+		OnFail: func(err error, retryIn time.Duration) {
+			m.warn.Warn("connect", "mqtt source: cannot connect", "broker", m.opts.Broker, "retry_in", retryIn, "err", err)
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mqtt source: %w", err)
+	}
 	return m, nil
 }
 
@@ -162,113 +172,29 @@ func (m *MQTT) Stats() MQTTStats {
 // Run connects, subscribes and serves until ctx ends, reconnecting with
 // exponential backoff whenever the connection drops; it returns nil once
 // ctx ends and every goroutine it started has stopped.
-//
-// Reconnection is done here rather than by paho's auto-reconnect, whose
-// backoff sleeps cannot be interrupted and outlive Disconnect.
 func (m *MQTT) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		m.work(ctx)
-	}()
-	defer wg.Wait()
-
-	backoff := m.opts.MinReconnect
-	for {
-		lost := make(chan error, 1)
-		c, err := m.connect(ctx, lost)
-		if err == nil {
-			backoff = m.opts.MinReconnect
-			m.client.Store(&c)
-			select {
-			case <-ctx.Done():
-			case err = <-lost:
-			}
-			m.client.Store(nil)
-			c.Disconnect(250)
-			if ctx.Err() != nil {
-				return nil
-			}
-			m.log.Warn("mqtt source: connection lost", "broker", m.opts.Broker, "err", err)
-		} else {
-			if ctx.Err() != nil {
-				return nil
-			}
-			m.warn.Warn("connect", "mqtt source: cannot connect", "broker", m.opts.Broker, "retry_in", backoff, "err", err)
-		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
-		}
-		backoff = min(2*backoff, m.opts.MaxReconnect)
-	}
+	m.sess.Run(ctx)
+	return nil
 }
 
-// connect makes one connection attempt and subscribes; lost hears of the
-// connection's end.
-func (m *MQTT) connect(ctx context.Context, lost chan<- error) (mqtt.Client, error) {
-	o := mqtt.NewClientOptions().
-		AddBroker(m.opts.Broker).
-		SetClientID(m.opts.ClientID).
-		SetUsername(m.opts.Username).
-		SetPassword(m.opts.Password).
-		SetCleanSession(true).
-		SetAutoReconnect(false).
-		SetConnectRetry(false).
-		SetConnectTimeout(m.opts.ConnectTimeout).
-		SetKeepAlive(30 * time.Second).
-		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
-			select {
-			case lost <- err:
-			default:
-			}
-		})
-	if m.tls != nil {
-		o.SetTLSConfig(m.tls)
-	}
-	c := mqtt.NewClient(o)
-	tok := c.Connect()
-	if err := mqttconn.Wait(ctx, tok, m.opts.ConnectTimeout+time.Second); err != nil {
-		// Let a dial in progress end (within the connect timeout) so that
-		// none of paho's goroutines outlives Run.
-		tok.WaitTimeout(m.opts.ConnectTimeout + time.Second)
-		c.Disconnect(0)
-		return nil, fmt.Errorf("connect: %w", err)
-	}
+// subscribe sets up a new connection.
+func (m *MQTT) subscribe(ctx context.Context, c mqtt.Client) error {
 	m.connects.Add(1)
 	if err := mqttconn.Wait(ctx, c.Subscribe(m.opts.Topic, m.opts.QoS, m.receive), m.opts.ConnectTimeout); err != nil {
-		c.Disconnect(0)
-		return nil, fmt.Errorf("subscribe %q: %w", m.opts.Topic, err)
+		return fmt.Errorf("subscribe %q: %w", m.opts.Topic, err)
 	}
 	m.subscribed.Add(1)
 	m.log.Info("mqtt source: subscribed", "broker", m.opts.Broker, "topic", m.opts.Topic, "qos", m.opts.QoS, "model", m.opts.Model)
-	return c, nil
+	return nil
 }
 
 // receive runs on paho's router goroutine, so it never blocks: a full
 // queue drops the input.
 func (m *MQTT) receive(_ mqtt.Client, msg mqtt.Message) {
 	m.received.Add(1)
-	select {
-	case m.queue <- msg:
-	default:
+	if !m.sess.Enqueue(msg) {
 		m.dropped.Add(1)
-		m.warn.Warn("drop", "mqtt source: queue full, input dropped", "topic", msg.Topic(), "queue", cap(m.queue))
-	}
-}
-
-func (m *MQTT) work(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case msg := <-m.queue:
-			m.handle(ctx, msg.Topic(), msg.Payload())
-		}
+		m.warn.Warn("drop", "mqtt source: queue full, input dropped", "topic", msg.Topic(), "queue", m.sess.QueueCap())
 	}
 }
 
@@ -316,14 +242,14 @@ func (m *MQTT) handle(ctx context.Context, topic string, payload []byte) {
 		m.warn.Warn("publish", "mqtt source: cannot encode result", "err", err)
 		return
 	}
-	c := m.client.Load()
+	c := m.sess.Client()
 	if c == nil {
 		m.publishErrs.Add(1)
 		m.warn.Warn("publish", "mqtt source: not connected, result dropped", "topic", topic)
 		return
 	}
 	rt := strings.ReplaceAll(m.opts.ResultTopic, "{topic}", topic)
-	if err := mqttconn.Wait(ctx, (*c).Publish(rt, m.opts.QoS, false, body), m.opts.RequestTimeout); err != nil {
+	if err := mqttconn.Wait(ctx, c.Publish(rt, m.opts.QoS, false, body), m.opts.RequestTimeout); err != nil {
 		m.publishErrs.Add(1)
 		m.warn.Warn("publish", "mqtt source: publish failed", "topic", rt, "err", err)
 		return

@@ -1,7 +1,8 @@
-// Package mqttconn holds what the agent's two MQTT connections — the fleet
-// link (fleet) and the MQTT sensor source (agent/source) — set up
-// alike: the TLS configuration for a broker URL and waiting on a paho
-// token within a context and a timeout.
+// Package mqttconn is what edged's two MQTT connections — the fleet link
+// (fleet.Client) and the MQTT sensor source (agent/source) — share: a
+// Session that keeps one paho connection up with backoff and jitter, the
+// TLS configuration for a broker URL, and waiting on a paho token within a
+// context and a timeout.
 package mqttconn
 
 import (

@@ -1,0 +1,255 @@
+package mqttconn
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+)
+
+// Will is the message the broker publishes when a connection dies.
+type Will struct {
+	Topic    string
+	Payload  []byte
+	QoS      byte
+	Retained bool
+}
+
+// SessionOptions configure a Session. Zero durations mean the defaults
+// named.
+type SessionOptions struct {
+	Broker   string
+	ClientID string
+	Username string
+	Password string
+	// TLS is the configuration for a TLS broker URL (see TLSConfig); nil
+	// for a plain one.
+	TLS *tls.Config
+	// Will, if set, is registered with every connection.
+	Will *Will
+	// KeepAlive is the MQTT keepalive; default 30s.
+	KeepAlive time.Duration
+	// ConnectTimeout bounds one connection attempt and its Setup's
+	// subscriptions; default 10s.
+	ConnectTimeout time.Duration
+	// MinBackoff and MaxBackoff bound the exponential backoff (with ±20%
+	// jitter, so that a fleet does not come back in step after a broker
+	// restart) between connection attempts; defaults 500ms and 1m. The
+	// backoff starts again from MinBackoff after a connection that stayed
+	// up longer than the current backoff.
+	MinBackoff time.Duration
+	MaxBackoff time.Duration
+
+	// Setup prepares a connection once the broker has accepted it, before
+	// it counts as up: routes, subscriptions, a birth message. An error
+	// ends that connection and counts as a failed attempt. Optional.
+	Setup func(ctx context.Context, c mqtt.Client) error
+	// Goodbye, if set, runs on the connection when Run's context ends,
+	// before the clean disconnect: the broker sends the will only when a
+	// connection dies, so a client that has one says goodbye itself.
+	Goodbye func(c mqtt.Client)
+	// Handle, if set, runs on one worker goroutine of Run for each message
+	// given to Enqueue, so that paho's router goroutine never waits for
+	// the work a message causes. Queue is how many messages may wait for
+	// it (default 16); beyond it Enqueue refuses them.
+	Handle func(ctx context.Context, m mqtt.Message)
+	Queue  int
+
+	// OnUp is called after each connection is set up, OnLost when it is
+	// lost (not when Run's context ends), OnFail after a failed attempt
+	// with the wait before the next one. They run on Run's goroutine and
+	// must not block. Each is optional.
+	OnUp   func()
+	OnLost func(err error)
+	OnFail func(err error, retryIn time.Duration)
+}
+
+// Session keeps one MQTT connection up while Run runs, reconnecting with
+// exponential backoff and jitter. Both of edged's connections, the fleet
+// link and the MQTT source, are Sessions.
+//
+// Reconnection is done here rather than by paho's auto-reconnect, whose
+// backoff sleeps cannot be interrupted and outlive Disconnect.
+type Session struct {
+	o     SessionOptions
+	conn  atomic.Pointer[mqtt.Client] // nil between connections
+	queue chan mqtt.Message
+}
+
+// NewSession fills in the defaults; it does not connect.
+func NewSession(o SessionOptions) (*Session, error) {
+	for _, d := range []time.Duration{o.KeepAlive, o.ConnectTimeout, o.MinBackoff, o.MaxBackoff} {
+		if d < 0 {
+			return nil, errors.New("durations must be >= 0")
+		}
+	}
+	setDefault(&o.KeepAlive, 30*time.Second)
+	setDefault(&o.ConnectTimeout, 10*time.Second)
+	setDefault(&o.MinBackoff, 500*time.Millisecond)
+	setDefault(&o.MaxBackoff, time.Minute)
+	if o.Queue < 0 {
+		return nil, errors.New("queue must be >= 0")
+	}
+	setDefault(&o.Queue, 16)
+	if o.MinBackoff > o.MaxBackoff {
+		return nil, fmt.Errorf("min backoff %v > max backoff %v", o.MinBackoff, o.MaxBackoff)
+	}
+	return &Session{o: o, queue: make(chan mqtt.Message, o.Queue)}, nil
+}
+
+func setDefault[T comparable](p *T, v T) {
+	var zero T
+	if *p == zero {
+		*p = v
+	}
+}
+
+// Client returns the connection, or nil while there is none. It is set
+// once the broker has accepted the connection, before Setup runs, so that
+// handlers of messages that arrive during Setup can publish.
+func (s *Session) Client() mqtt.Client {
+	if p := s.conn.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Enqueue passes m to Handle without blocking; it reports false, and
+// drops m, when the queue is full.
+func (s *Session) Enqueue(m mqtt.Message) bool {
+	select {
+	case s.queue <- m:
+		return true
+	default:
+		return false
+	}
+}
+
+// QueueCap is the queue's capacity.
+func (s *Session) QueueCap() int { return cap(s.queue) }
+
+// Run connects and stays connected until ctx ends; it returns once ctx
+// has ended, the last connection is closed and the worker has stopped.
+func (s *Session) Run(ctx context.Context) {
+	if s.o.Handle != nil {
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.work(ctx)
+		}()
+		defer wg.Wait()
+	}
+	backoff := s.o.MinBackoff
+	for {
+		lost := make(chan error, 1)
+		c, err := s.connect(ctx, lost)
+		if err == nil {
+			up := time.Now()
+			call(s.o.OnUp)
+			select {
+			case <-ctx.Done():
+			case err = <-lost:
+			}
+			s.conn.Store(nil)
+			if ctx.Err() != nil {
+				if s.o.Goodbye != nil {
+					s.o.Goodbye(c)
+				}
+				c.Disconnect(250)
+				return
+			}
+			c.Disconnect(0)
+			if s.o.OnLost != nil {
+				s.o.OnLost(err)
+			}
+			if time.Since(up) > backoff {
+				backoff = s.o.MinBackoff
+			}
+		} else {
+			if ctx.Err() != nil {
+				return
+			}
+			if s.o.OnFail != nil {
+				s.o.OnFail(err, backoff)
+			}
+		}
+		t := time.NewTimer(time.Duration(float64(backoff) * (0.8 + 0.4*rand.Float64())))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		backoff = min(2*backoff, s.o.MaxBackoff)
+	}
+}
+
+func (s *Session) work(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m := <-s.queue:
+			s.o.Handle(ctx, m)
+		}
+	}
+}
+
+func call(f func()) {
+	if f != nil {
+		f()
+	}
+}
+
+// connect makes one connection attempt and sets it up; lost hears of the
+// connection's end.
+func (s *Session) connect(ctx context.Context, lost chan<- error) (mqtt.Client, error) {
+	o := mqtt.NewClientOptions().
+		AddBroker(s.o.Broker).
+		SetClientID(s.o.ClientID).
+		SetUsername(s.o.Username).
+		SetPassword(s.o.Password).
+		SetCleanSession(true).
+		SetAutoReconnect(false).
+		SetConnectRetry(false).
+		SetConnectTimeout(s.o.ConnectTimeout).
+		SetKeepAlive(s.o.KeepAlive).
+		SetPingTimeout(min(s.o.KeepAlive, 10*time.Second)).
+		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+			select {
+			case lost <- err:
+			default:
+			}
+		})
+	if w := s.o.Will; w != nil {
+		o.SetBinaryWill(w.Topic, w.Payload, w.QoS, w.Retained)
+	}
+	if s.o.TLS != nil {
+		o.SetTLSConfig(s.o.TLS)
+	}
+	c := mqtt.NewClient(o)
+	tok := c.Connect()
+	if err := Wait(ctx, tok, s.o.ConnectTimeout+time.Second); err != nil {
+		// Let a dial in progress end (within the connect timeout) so that
+		// none of paho's goroutines outlives Run.
+		tok.WaitTimeout(s.o.ConnectTimeout + time.Second)
+		c.Disconnect(0)
+		return nil, fmt.Errorf("connect %s: %w", s.o.Broker, err)
+	}
+	s.conn.Store(&c)
+	if s.o.Setup != nil {
+		if err := s.o.Setup(ctx, c); err != nil {
+			s.conn.Store(nil)
+			c.Disconnect(0)
+			return nil, err
+		}
+	}
+	return c, nil
+}
