@@ -28,11 +28,9 @@ package agent
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -49,7 +47,6 @@ import (
 	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/internal/clock"
 	"github.com/edged-dev/edged/ota/sign"
-	"github.com/edged-dev/edged/runtime/tensor"
 )
 
 // Deploy command states of a rollout, besides active and rolled_back.
@@ -798,41 +795,25 @@ func (a *Agent) canaryLines() []string {
 	return out
 }
 
-// dequantize concatenates outputs as float32, applying each output's
-// scale and zero point.
+// dequantizeAll concatenates outputs as real values, each dequantized
+// with its output's scale and zero point.
 func dequantizeAll(out []infer.Tensor, specs []infer.TensorSpec) []float32 {
 	var v []float32
 	for j, t := range out {
-		scale, zp := float32(1), int32(0)
-		if j < len(specs) && specs[j].Quantized {
-			scale, zp = specs[j].Scale, specs[j].ZeroPoint
+		var spec infer.TensorSpec
+		if j < len(specs) {
+			spec = specs[j]
 		}
-		switch t.DType {
-		case tensor.Float32:
-			for i := 0; i+4 <= len(t.Data); i += 4 {
-				v = append(v, math.Float32frombits(binary.LittleEndian.Uint32(t.Data[i:])))
-			}
-		case tensor.Int8:
-			for _, b := range t.Data {
-				v = append(v, scale*float32(int32(int8(b))-zp))
-			}
-		case tensor.UInt8:
-			for _, b := range t.Data {
-				v = append(v, scale*float32(int32(b)-zp))
-			}
-		case tensor.Int16:
-			for i := 0; i+2 <= len(t.Data); i += 2 {
-				v = append(v, scale*float32(int32(int16(binary.LittleEndian.Uint16(t.Data[i:])))-zp))
-			}
-		case tensor.Int32:
-			for i := 0; i+4 <= len(t.Data); i += 4 {
-				v = append(v, scale*float32(int32(binary.LittleEndian.Uint32(t.Data[i:]))-zp))
-			}
-		default:
+		vals, err := infer.RealValues(t, spec)
+		if err != nil {
 			// Compared bytewise: equal outputs agree, others differ.
 			for _, b := range t.Data {
 				v = append(v, float32(b))
 			}
+			continue
+		}
+		for _, x := range vals {
+			v = append(v, float32(x))
 		}
 	}
 	return v

@@ -31,7 +31,7 @@ func BenchmarkDriftPersonDetect(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	mi := infer.ModelInfo{Name: "person_detect", Version: "1", Inputs: []infer.TensorSpec{spec(it.Input(0), "input")}, Outputs: []infer.TensorSpec{spec(it.Output(0), "output")}}
+	mi := infer.ModelInfo{Name: "person_detect", Version: "1", Inputs: []infer.TensorSpec{infer.SpecOf(it.Input(0), "input")}, Outputs: []infer.TensorSpec{infer.SpecOf(it.Output(0), "output")}}
 	schema, err := NewDriftSchema(mi)
 	if err != nil {
 		b.Fatal(err)

@@ -142,7 +142,10 @@ func (e *ensemble) one(ctx context.Context, req []infer.Tensor) ([]infer.Tensor,
 				errs[i] = fmt.Errorf("member %q: %w", name, err)
 				return
 			}
-			vals[i], errs[i] = dequantize(out[0], mi.Outputs[0])
+			vals[i], errs[i] = infer.RealValues(out[0], mi.Outputs[0])
+			if errs[i] != nil {
+				errs[i] = fmt.Errorf("member %q: cannot combine its output: %w", name, errs[i])
+			}
 			shapes[i] = out[0].Shape
 		}()
 	}
@@ -207,33 +210,4 @@ func argmax(v []float64) int {
 		}
 	}
 	return best
-}
-
-// dequantize decodes a tensor to real values with its spec's parameters.
-func dequantize(t infer.Tensor, spec infer.TensorSpec) ([]float64, error) {
-	n := len(t.Data) / max(1, t.DType.Size())
-	out := make([]float64, n)
-	for i := range out {
-		var q float64
-		switch t.DType {
-		case tensor.Float32:
-			out[i] = float64(math.Float32frombits(binary.LittleEndian.Uint32(t.Data[4*i:])))
-			continue
-		case tensor.Int8:
-			q = float64(int8(t.Data[i]))
-		case tensor.UInt8:
-			q = float64(t.Data[i])
-		case tensor.Int16:
-			q = float64(int16(binary.LittleEndian.Uint16(t.Data[2*i:])))
-		case tensor.Int32:
-			q = float64(int32(binary.LittleEndian.Uint32(t.Data[4*i:])))
-		default:
-			return nil, fmt.Errorf("cannot combine %s outputs", t.DType)
-		}
-		if spec.Quantized {
-			q = float64(spec.Scale) * (q - float64(spec.ZeroPoint))
-		}
-		out[i] = q
-	}
-	return out, nil
 }

@@ -128,10 +128,10 @@ func loadModel(c *config.Config, mc config.Model, reg prometheus.Registerer, log
 		Ready: true, MaxBatch: mc.Batch.MaxBatch,
 	}
 	for i := 0; i < it.NumInputs(); i++ {
-		s.info.Inputs = append(s.info.Inputs, spec(it.Input(i), ioName(i, true, it.Input(i).Name)))
+		s.info.Inputs = append(s.info.Inputs, infer.SpecOf(it.Input(i), ioName(i, true, it.Input(i).Name)))
 	}
 	for i := 0; i < it.NumOutputs(); i++ {
-		s.info.Outputs = append(s.info.Outputs, spec(it.Output(i), ioName(i, false, it.Output(i).Name)))
+		s.info.Outputs = append(s.info.Outputs, infer.SpecOf(it.Output(i), ioName(i, false, it.Output(i).Name)))
 	}
 	if mc.Labels != "" {
 		labels, err := readLabels(c.Path(mc.Labels))
@@ -194,14 +194,6 @@ func ioName(pos int, input bool, tensorName string) string {
 		return fmt.Sprintf("input_%d", pos)
 	}
 	return fmt.Sprintf("output_%d", pos)
-}
-
-func spec(t *tensor.Tensor, name string) infer.TensorSpec {
-	s := infer.TensorSpec{Name: name, DType: t.Type, Shape: slices.Clone(t.Shape)}
-	if t.Quant != nil && len(t.Quant.Scale) == 1 {
-		s.Quantized, s.Scale, s.ZeroPoint = true, t.Quant.Scale[0], t.ZeroPoint()
-	}
-	return s
 }
 
 func readLabels(path string) ([]string, error) {

@@ -58,21 +58,6 @@ type inferResponse struct {
 // JSON part of a body whose rest holds raw tensor bytes.
 const HeaderContentLength = "Inference-Header-Content-Length"
 
-var datatypes = map[string]tensor.DType{
-	"FP32": tensor.Float32, "FP16": tensor.Float16, "FP64": tensor.Float64,
-	"INT8": tensor.Int8, "UINT8": tensor.UInt8, "INT16": tensor.Int16, "UINT16": tensor.UInt16,
-	"INT32": tensor.Int32, "UINT32": tensor.UInt32, "INT64": tensor.Int64, "UINT64": tensor.UInt64, "BOOL": tensor.Bool,
-}
-
-func datatypeName(d tensor.DType) string {
-	for n, t := range datatypes {
-		if t == d {
-			return n
-		}
-	}
-	return strings.ToUpper(d.String())
-}
-
 func badf(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", infer.ErrBadInput, fmt.Sprintf(format, args...))
 }
@@ -171,7 +156,7 @@ func decodeRequest(headerLen string, body []byte, mi infer.ModelInfo) (*inferReq
 		}
 		seen[pos] = true
 		spec := mi.Inputs[pos]
-		dt, ok := datatypes[strings.ToUpper(in.Datatype)]
+		dt, ok := infer.ParseDatatype(strings.ToUpper(in.Datatype))
 		if !ok {
 			return nil, nil, badf("input %q: datatype %q is not one of FP32, INT8, UINT8, INT16, INT32, INT64", in.Name, in.Datatype)
 		}
@@ -212,11 +197,11 @@ func decodeRequest(headerLen string, body []byte, mi infer.ModelInfo) (*inferReq
 			}
 			switch {
 			case dt == spec.DType:
-				data, err = encodeExact(vals, spec.DType)
+				data, err = infer.Encode(vals, spec.DType)
 			case dt == tensor.Float32 && spec.Quantized:
 				data, err = fromFloats(vals, spec, n)
 			default:
-				err = fmt.Errorf("datatype %s; the model takes %s (FP32 is accepted for quantized inputs)", in.Datatype, datatypeName(spec.DType))
+				err = fmt.Errorf("datatype %s; the model takes %s (FP32 is accepted for quantized inputs)", in.Datatype, infer.DatatypeName(spec.DType))
 			}
 			if err != nil {
 				return nil, nil, badf("input %q: %v", in.Name, err)
@@ -428,92 +413,23 @@ func validJSONNumber(t []byte) bool {
 	return i == len(t)
 }
 
-// encodeExact writes values that must be representable in dt exactly.
-func encodeExact(vals []float64, dt tensor.DType) ([]byte, error) {
-	b := make([]byte, len(vals)*dt.Size())
-	for i, v := range vals {
-		if dt != tensor.Float32 && dt != tensor.Float64 && v != math.Trunc(v) {
-			return nil, fmt.Errorf("value %d is %g; %s takes integers", i, v, dt)
-		}
-		var lo, hi float64
-		switch dt {
-		case tensor.Float32:
-			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(float32(v)))
-			continue
-		case tensor.Int8:
-			lo, hi = math.MinInt8, math.MaxInt8
-		case tensor.UInt8:
-			lo, hi = 0, math.MaxUint8
-		case tensor.Int16:
-			lo, hi = math.MinInt16, math.MaxInt16
-		case tensor.Int32:
-			lo, hi = math.MinInt32, math.MaxInt32
-		case tensor.Int64:
-			lo, hi = -(1 << 53), 1<<53
-		case tensor.Bool:
-			lo, hi = 0, 1
-		default:
-			return nil, fmt.Errorf("datatype %s is not supported in JSON", dt)
-		}
-		if v < lo || v > hi {
-			return nil, fmt.Errorf("value %d is %g; outside %s's range [%g, %g]", i, v, dt, lo, hi)
-		}
-		switch dt.Size() {
-		case 1:
-			b[i] = byte(int64(v))
-		case 2:
-			binary.LittleEndian.PutUint16(b[2*i:], uint16(int64(v)))
-		case 4:
-			binary.LittleEndian.PutUint32(b[4*i:], uint32(int64(v)))
-		case 8:
-			binary.LittleEndian.PutUint64(b[8*i:], uint64(int64(v)))
-		}
-	}
-	return b, nil
-}
-
-// fromFloats quantizes real values with a quantized input's parameters
-// (q = round(v / scale) + zero_point, saturated), or stores float32.
+// fromFloats stores real values in a quantized input (q = round(v /
+// scale) + zero_point, saturated) or a float32 one.
 func fromFloats(vals []float64, spec infer.TensorSpec, n int) ([]byte, error) {
 	if len(vals) != n {
 		return nil, fmt.Errorf("%d values; shape %v needs %d", len(vals), spec.Shape, n)
 	}
-	if spec.DType == tensor.Float32 {
-		return encodeExact(vals, tensor.Float32)
+	if spec.DType != tensor.Float32 && !spec.Quantizes() {
+		return nil, fmt.Errorf("the model's %s input is not quantized; send %s", spec.DType, infer.DatatypeName(spec.DType))
 	}
-	if !spec.Quantized || !(spec.Scale > 0) {
-		return nil, fmt.Errorf("the model's %s input is not quantized; send %s", spec.DType, datatypeName(spec.DType))
-	}
-	lo, hi := 0.0, 0.0
-	switch spec.DType {
-	case tensor.Int8:
-		lo, hi = math.MinInt8, math.MaxInt8
-	case tensor.UInt8:
-		lo, hi = 0, math.MaxUint8
-	case tensor.Int16:
-		lo, hi = math.MinInt16, math.MaxInt16
-	default:
-		return nil, fmt.Errorf("cannot quantize to %s", spec.DType)
-	}
-	q := make([]float64, len(vals))
-	for i, v := range vals {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil, fmt.Errorf("value %d is %g", i, v)
-		}
-		q[i] = math.Max(lo, math.Min(hi, math.Round(float64(float32(v)/spec.Scale))+float64(spec.ZeroPoint)))
-	}
-	return encodeExact(q, spec.DType)
+	return infer.EncodeReal(vals, spec)
 }
 
 func rawToFloats(dt tensor.DType, raw []byte) ([]float64, error) {
-	if dt != tensor.Float32 || len(raw)%4 != 0 {
+	if dt != tensor.Float32 {
 		return nil, fmt.Errorf("binary data of type %s does not match the model's input type", dt)
 	}
-	out := make([]float64, len(raw)/4)
-	for i := range out {
-		out[i] = float64(math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:])))
-	}
-	return out, nil
+	return infer.Values(dt, raw)
 }
 
 // encodeResponse builds the response; binary reports whether any output
@@ -556,13 +472,13 @@ func encodeResponse(req *inferRequest, mi infer.ModelInfo, outs []infer.Tensor) 
 	for _, k := range keys {
 		params := wanted[k].params
 		o, sp := outs[k], mi.Outputs[k]
-		ro := responseOutput{Name: sp.Name, Shape: o.Shape, Datatype: datatypeName(o.DType)}
+		ro := responseOutput{Name: sp.Name, Shape: o.Shape, Datatype: infer.DatatypeName(o.DType)}
 		if ro.Shape == nil {
 			ro.Shape = []int{}
 		}
-		vals, err := decodeValues(o)
+		vals, err := infer.Values(o.DType, o.Data)
 		if err != nil {
-			return nil, false, err
+			return nil, false, fmt.Errorf("output %q: %w", sp.Name, err)
 		}
 		dequant := paramBool(params, "dequantize") || paramBool(req.Parameters, "dequantize")
 		k, classification := paramInt(params, "classification")
@@ -570,7 +486,7 @@ func encodeResponse(req *inferRequest, mi infer.ModelInfo, outs []infer.Tensor) 
 		// Classification scores are real values, as a person reads them.
 		if (dequant || classification) && sp.Quantized {
 			for i := range vals {
-				vals[i] = float64(sp.Scale * float32(vals[i]-float64(sp.ZeroPoint)))
+				vals[i] = sp.Dequantize(vals[i])
 			}
 			ro.Datatype = "FP32"
 		}
@@ -625,30 +541,6 @@ func classify(vals []float64, labels []string, k int) []string {
 		out = append(out, s)
 	}
 	return out
-}
-
-func decodeValues(t infer.Tensor) ([]float64, error) {
-	n := len(t.Data) / max(1, t.DType.Size())
-	out := make([]float64, n)
-	for i := range out {
-		switch t.DType {
-		case tensor.Float32:
-			out[i] = float64(math.Float32frombits(binary.LittleEndian.Uint32(t.Data[4*i:])))
-		case tensor.Int8:
-			out[i] = float64(int8(t.Data[i]))
-		case tensor.UInt8, tensor.Bool:
-			out[i] = float64(t.Data[i])
-		case tensor.Int16:
-			out[i] = float64(int16(binary.LittleEndian.Uint16(t.Data[2*i:])))
-		case tensor.Int32:
-			out[i] = float64(int32(binary.LittleEndian.Uint32(t.Data[4*i:])))
-		case tensor.Int64:
-			out[i] = float64(int64(binary.LittleEndian.Uint64(t.Data[8*i:])))
-		default:
-			return nil, fmt.Errorf("output %q of type %s cannot be encoded", t.Name, t.DType)
-		}
-	}
-	return out, nil
 }
 
 func paramBool(p map[string]any, key string) bool {

@@ -261,7 +261,7 @@ func metadataOf(mi infer.ModelInfo) modelMetadata {
 	conv := func(specs []infer.TensorSpec) []tensorMetadata {
 		out := make([]tensorMetadata, len(specs))
 		for i, sp := range specs {
-			out[i] = tensorMetadata{Name: sp.Name, Datatype: datatypeName(sp.DType), Shape: sp.Shape}
+			out[i] = tensorMetadata{Name: sp.Name, Datatype: infer.DatatypeName(sp.DType), Shape: sp.Shape}
 			if out[i].Shape == nil {
 				out[i].Shape = []int{}
 			}

@@ -279,7 +279,7 @@ func decodePayload(p []byte, encoding string, spec infer.TensorSpec) (infer.Tens
 	if len(vals) != n {
 		return t, fmt.Errorf("%d numbers; input %q %v needs %d", len(vals), spec.Name, spec.Shape, n)
 	}
-	b, err := encodeValues(vals, spec)
+	b, err := infer.EncodeReal(vals, spec)
 	if err != nil {
 		return t, fmt.Errorf("input %q: %w", spec.Name, err)
 	}
@@ -341,12 +341,6 @@ type ResultOutput struct {
 	Data     []float64 `json:"data"`
 }
 
-var oipNames = map[tensor.DType]string{
-	tensor.Float32: "FP32", tensor.Float16: "FP16", tensor.Float64: "FP64",
-	tensor.Int8: "INT8", tensor.UInt8: "UINT8", tensor.Int16: "INT16", tensor.UInt16: "UINT16",
-	tensor.Int32: "INT32", tensor.UInt32: "UINT32", tensor.Int64: "INT64", tensor.UInt64: "UINT64", tensor.Bool: "BOOL",
-}
-
 // encodeResult builds the published JSON of a result.
 func encodeResult(mi infer.ModelInfo, out []infer.Tensor, topic string, dequantize bool, now time.Time) ([]byte, error) {
 	r := Result{Model: mi.Name, Version: mi.Version, InputTopic: topic, TS: now.UTC(), Outputs: make([]ResultOutput, len(out))}
@@ -355,11 +349,11 @@ func encodeResult(mi infer.ModelInfo, out []infer.Tensor, topic string, dequanti
 		if i < len(mi.Outputs) {
 			spec = mi.Outputs[i]
 		}
-		vals, err := decodeValues(o, spec, dequantize)
+		vals, err := outputValues(o, spec, dequantize)
 		if err != nil {
 			return nil, err
 		}
-		dt := oipNames[o.DType]
+		dt := infer.DatatypeName(o.DType)
 		if dequantize && spec.Quantized && o.DType.Quantized() {
 			dt = "FP32"
 		}
@@ -380,6 +374,22 @@ func encodeResult(mi infer.ModelInfo, out []infer.Tensor, topic string, dequanti
 		r.Outputs[i] = ResultOutput{Name: name, Shape: shape, Datatype: dt, Data: vals}
 	}
 	return json.Marshal(r)
+}
+
+// outputValues reads an output's elements as numbers, dequantized when
+// asked and the output is quantized.
+func outputValues(t infer.Tensor, spec infer.TensorSpec, dequantize bool) ([]float64, error) {
+	var vals []float64
+	var err error
+	if dequantize {
+		vals, err = infer.RealValues(t, spec)
+	} else {
+		vals, err = infer.Values(t.DType, t.Data)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tensor %q: %w", spec.Name, err)
+	}
+	return vals, nil
 }
 
 // rateLog logs a warning of each kind at most once per interval and says

@@ -134,8 +134,8 @@ func (s *Synthetic) next(mi infer.ModelInfo) []infer.Tensor {
 // quantized and scaling [-1, 1] onto the type's range otherwise.
 func putValue(b []byte, k int, spec infer.TensorSpec, v float64) {
 	q := func(lo, hi float64) float64 {
-		if spec.Quantized && spec.Scale > 0 {
-			return math.Max(lo, math.Min(hi, math.Round(v/float64(spec.Scale))+float64(spec.ZeroPoint)))
+		if spec.Quantizes() {
+			return spec.Quantize(v)
 		}
 		return math.Max(lo, math.Min(hi, math.Round(lo+(v+1)/2*(hi-lo))))
 	}

@@ -1,10 +1,7 @@
 package source
 
 import (
-	"encoding/binary"
-	"errors"
 	"fmt"
-	"math"
 
 	"github.com/edged-dev/edged/agent/infer"
 	"github.com/edged-dev/edged/runtime/tensor"
@@ -85,122 +82,13 @@ func windowShape(n, f int, spec infer.TensorSpec) ([]int, error) {
 		spec.Name, spec.Shape, tensor.NumElements(spec.Shape), n, f, n*f)
 }
 
-// errNotFinite reports a NaN or infinite reading.
-var errNotFinite = errors.New("not a finite number")
-
-// encodeValues stores real values as an input expects them: float32 as
-// they are; quantized int8, uint8 and int16 as q = round(v / scale) +
-// zero_point, saturated (computed in float32 like TFLite's Quantize); other
-// integer types only when each value is a whole number in range.
-func encodeValues(vals []float64, spec infer.TensorSpec) ([]byte, error) {
-	size := spec.DType.Size()
-	if size == 0 {
-		return nil, fmt.Errorf("cannot encode numbers as %s", spec.DType)
-	}
-	quant := spec.Quantized && spec.Scale > 0 && spec.DType.Quantized()
-	var lo, hi float64
-	switch spec.DType {
-	case tensor.Float32:
-	case tensor.Int8:
-		lo, hi = math.MinInt8, math.MaxInt8
-	case tensor.UInt8:
-		lo, hi = 0, math.MaxUint8
-	case tensor.Int16:
-		lo, hi = math.MinInt16, math.MaxInt16
-	case tensor.Int32:
-		lo, hi = math.MinInt32, math.MaxInt32
-	case tensor.Int64:
-		lo, hi = -(1 << 53), 1<<53
-	default:
-		return nil, fmt.Errorf("cannot encode numbers as %s", spec.DType)
-	}
-	b := make([]byte, len(vals)*size)
-	for i, v := range vals {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil, fmt.Errorf("value %d: %w", i, errNotFinite)
-		}
-		if spec.DType == tensor.Float32 {
-			// A finite float64 beyond float32's range would reach the model
-			// as an infinity.
-			f := float32(v)
-			if math.IsInf(float64(f), 0) {
-				return nil, fmt.Errorf("value %d is %g: %w as float32", i, v, errNotFinite)
-			}
-			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(f))
-			continue
-		}
-		if quant {
-			v = math.Round(float64(float32(v)/spec.Scale)) + float64(spec.ZeroPoint)
-			v = math.Max(lo, math.Min(hi, v))
-		} else if v != math.Trunc(v) || v < lo || v > hi {
-			return nil, fmt.Errorf("value %d is %g; unquantized %s takes whole numbers in [%g, %g]", i, v, spec.DType, lo, hi)
-		}
-		switch size {
-		case 1:
-			b[i] = byte(int64(v))
-		case 2:
-			binary.LittleEndian.PutUint16(b[2*i:], uint16(int64(v)))
-		case 4:
-			binary.LittleEndian.PutUint32(b[4*i:], uint32(int64(v)))
-		case 8:
-			binary.LittleEndian.PutUint64(b[8*i:], uint64(int64(v)))
-		}
-	}
-	return b, nil
-}
-
-// decodeValues reads a tensor's elements as numbers; with dequantize and a
-// quantized spec they become real values scale * (q - zero_point).
-func decodeValues(t infer.Tensor, spec infer.TensorSpec, dequantize bool) ([]float64, error) {
-	size := t.DType.Size()
-	if size == 0 || len(t.Data)%size != 0 {
-		return nil, fmt.Errorf("tensor %q: %d bytes of %s", spec.Name, len(t.Data), t.DType)
-	}
-	out := make([]float64, len(t.Data)/size)
-	le := binary.LittleEndian
-	for i := range out {
-		var v float64
-		switch t.DType {
-		case tensor.Float32:
-			v = float64(math.Float32frombits(le.Uint32(t.Data[4*i:])))
-		case tensor.Float64:
-			v = math.Float64frombits(le.Uint64(t.Data[8*i:]))
-		case tensor.Int8:
-			v = float64(int8(t.Data[i]))
-		case tensor.UInt8, tensor.Bool:
-			v = float64(t.Data[i])
-		case tensor.Int16:
-			v = float64(int16(le.Uint16(t.Data[2*i:])))
-		case tensor.UInt16:
-			v = float64(le.Uint16(t.Data[2*i:]))
-		case tensor.Int32:
-			v = float64(int32(le.Uint32(t.Data[4*i:])))
-		case tensor.UInt32:
-			v = float64(le.Uint32(t.Data[4*i:]))
-		case tensor.Int64:
-			v = float64(int64(le.Uint64(t.Data[8*i:])))
-		case tensor.UInt64:
-			v = float64(le.Uint64(t.Data[8*i:]))
-		default:
-			return nil, fmt.Errorf("tensor %q: cannot read %s as numbers", spec.Name, t.DType)
-		}
-		out[i] = v
-	}
-	if dequantize && spec.Quantized && t.DType.Quantized() {
-		for i, q := range out {
-			out[i] = float64(spec.Scale * float32(q-float64(spec.ZeroPoint)))
-		}
-	}
-	return out, nil
-}
-
 // windowTensor encodes a window's values as the input spec expects.
 func windowTensor(vals []float64, n, f int, spec infer.TensorSpec) (infer.Tensor, error) {
 	shape, err := windowShape(n, f, spec)
 	if err != nil {
 		return infer.Tensor{}, err
 	}
-	b, err := encodeValues(vals, spec)
+	b, err := infer.EncodeReal(vals, spec)
 	if err != nil {
 		return infer.Tensor{}, fmt.Errorf("input %q: %w", spec.Name, err)
 	}

@@ -8,13 +8,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 
 	"github.com/edged-dev/edged/agent"
 	"github.com/edged-dev/edged/agent/drift"
 	"github.com/edged-dev/edged/agent/infer"
 	"github.com/edged-dev/edged/agent/source"
-	"github.com/edged-dev/edged/runtime/tensor"
 )
 
 // runProfile builds a drift reference profile: it runs the model on every
@@ -53,10 +51,10 @@ func runProfile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	mi := infer.ModelInfo{Name: filepath.Base(*model)}
 	for i := 0; i < it.NumInputs(); i++ {
-		mi.Inputs = append(mi.Inputs, specOf(it.Input(i)))
+		mi.Inputs = append(mi.Inputs, infer.SpecOf(it.Input(i), it.Input(i).Name))
 	}
 	for i := 0; i < it.NumOutputs(); i++ {
-		mi.Outputs = append(mi.Outputs, specOf(it.Output(i)))
+		mi.Outputs = append(mi.Outputs, infer.SpecOf(it.Output(i), it.Output(i).Name))
 	}
 	if *labels != "" {
 		if mi.Labels, err = readLabels(*labels); err != nil {
@@ -138,13 +136,4 @@ func runProfile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintf(stderr, "warning: %d samples is few for a reference; PSI and KS compare windows of hundreds against it\n", n)
 	}
 	return nil
-}
-
-// specOf describes a tensor as the agent does.
-func specOf(t *tensor.Tensor) infer.TensorSpec {
-	s := infer.TensorSpec{Name: t.Name, DType: t.Type, Shape: slices.Clone(t.Shape)}
-	if t.Quant != nil && len(t.Quant.Scale) == 1 {
-		s.Quantized, s.Scale, s.ZeroPoint = true, t.Quant.Scale[0], t.ZeroPoint()
-	}
-	return s
 }
