@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/edged-dev/edged/boards"
 	"log/slog"
 	"net"
 	"net/http"
@@ -26,11 +25,12 @@ import (
 	"github.com/edged-dev/edged/agent/cache"
 	"github.com/edged-dev/edged/agent/canary"
 	"github.com/edged-dev/edged/agent/config"
-	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/agent/infer"
 	"github.com/edged-dev/edged/agent/link"
 	"github.com/edged-dev/edged/agent/localapi"
 	"github.com/edged-dev/edged/agent/source"
+	"github.com/edged-dev/edged/boards"
+	"github.com/edged-dev/edged/fleet"
 )
 
 // Version is the agent's version, set by cmd/edged.

@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/edged-dev/edged/agent/canary"
-	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/agent/infer"
 	"github.com/edged-dev/edged/agent/localapi"
+	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/internal/testenv"
 	"github.com/edged-dev/edged/ota/bundle"
 	"github.com/edged-dev/edged/runtime/tensor"

@@ -14,11 +14,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/edged-dev/edged/agent/config"
-	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/agent/infer"
 	"github.com/edged-dev/edged/delegates"
 	"github.com/edged-dev/edged/delegates/delegatetest"
 	"github.com/edged-dev/edged/delegates/litert"
+	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/runtime/tensor"
 	"github.com/edged-dev/edged/runtime/tflite"
 )

@@ -18,8 +18,8 @@ import (
 	"time"
 
 	"github.com/edged-dev/edged/agent/config"
-	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/agent/infer"
+	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/internal/testenv"
 	"github.com/edged-dev/edged/ota/bundle"
 	"github.com/edged-dev/edged/ota/sign"

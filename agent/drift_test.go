@@ -24,8 +24,8 @@ import (
 
 	"github.com/edged-dev/edged/agent/config"
 	"github.com/edged-dev/edged/agent/drift"
-	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/agent/infer"
+	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/internal/mosquittotest"
 	"github.com/edged-dev/edged/runtime/tensor"
 )

@@ -10,11 +10,11 @@ import (
 	"time"
 
 	"github.com/edged-dev/edged/agent/drift"
-	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/agent/link"
 	"github.com/edged-dev/edged/agent/localapi"
-	"github.com/edged-dev/edged/telemetry"
+	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/fleet/outbox"
+	"github.com/edged-dev/edged/telemetry"
 )
 
 // newLink builds the fleet link from fleet: (the outbox opens now, so

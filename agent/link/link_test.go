@@ -13,8 +13,8 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/edged-dev/edged/fleet"
-	"github.com/edged-dev/edged/internal/testenv"
 	"github.com/edged-dev/edged/fleet/outbox"
+	"github.com/edged-dev/edged/internal/testenv"
 )
 
 var quiet = slog.New(slog.DiscardHandler)

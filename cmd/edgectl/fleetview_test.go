@@ -14,8 +14,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/edged-dev/edged/agent/drift"
-	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/agent/link"
+	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/fleet/outbox"
 )
 

@@ -30,13 +30,13 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/edged-dev/edged/fleet"
+	"github.com/edged-dev/edged/fleet/outbox"
 	"github.com/edged-dev/edged/internal/mosquittotest"
 	"github.com/edged-dev/edged/internal/testenv"
 	"github.com/edged-dev/edged/ota/bundle"
 	"github.com/edged-dev/edged/ota/sign"
 	"github.com/edged-dev/edged/ota/store"
 	"github.com/edged-dev/edged/ota/transfer"
-	"github.com/edged-dev/edged/fleet/outbox"
 )
 
 var (
