@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -105,6 +106,68 @@ func FuzzOpenState(f *testing.F) {
 			s.Promote(m.Name)
 			s.Rollback(m.Name)
 			s.MarkGood(m.Name)
+		}
+		if _, err := os.Stat(victim); err != nil {
+			t.Fatalf("a file outside the store was removed: %v", err)
+		}
+	})
+}
+
+// FuzzOpenMirror opens a store whose state.db is gone and whose
+// versions.json is arbitrary, as damage or a planted file would leave it.
+// Nothing may panic; a model is restored only under a valid name, with
+// versions whose files exist, and nothing outside the store is touched.
+func FuzzOpenMirror(f *testing.F) {
+	good := func(last, active uint64, name string) []byte {
+		m := mirror{V: 1, Agent: 7, Models: map[string]mirrorModel{name: {Last: last, Active: active}}}
+		m.Sum, _ = m.sum()
+		b, _ := json.Marshal(&m)
+		return b
+	}
+	f.Add(good(3, 2, "m"))
+	f.Add(good(3, 9, "m"))
+	f.Add(good(3, 2, "../victim"))
+	f.Add(good(1<<60, 2, "m"))
+	f.Add([]byte(`{"v":1,"models":{"m":{"last":2,"active":2}},"sum":"00"}`))
+	f.Add([]byte(`{`))
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		root := t.TempDir()
+		victim := filepath.Join(root, "victim", "2", "model.tflite")
+		if err := os.MkdirAll(filepath.Dir(victim), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(victim, []byte("not the store's"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		dir := filepath.Join(root, "state")
+		if err := os.MkdirAll(filepath.Join(dir, "models", "m", "2"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "models", "m", "2", "model.tflite"), []byte("v2"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, mirrorFile), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s, err := Open(dir, &Options{Now: func() time.Time { return t0 }, Log: quiet})
+		if err != nil {
+			t.Fatalf("Open = %v", err)
+		}
+		defer s.Close()
+		ms, err := s.Models()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ms {
+			if m.Name != "m" || m.Active != 2 || m.LastVersion < 2 || m.LastVersion > 1<<53 {
+				t.Fatalf("restored %+v; want only m with active 2", m)
+			}
+			s.Rollback(m.Name)
+			s.Drop(m.Name, m.Active)
+		}
+		if m, _, _ := s.Model("m"); m.LastVersion < 2 {
+			t.Fatalf("LastVersion %d below the version directory 2", m.LastVersion)
 		}
 		if _, err := os.Stat(victim); err != nil {
 			t.Fatalf("a file outside the store was removed: %v", err)

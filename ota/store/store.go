@@ -17,14 +17,25 @@
 // # Crash loops
 //
 // A model that crashes the agent must not keep it down. The agent calls
-// RecordStart then CheckCrashLoop at every start, and MarkGood once the
-// new model has served (e.g. after a smoke inference). If, since the last
-// Promote and before MarkGood, CrashStarts starts fell within
-// CrashWindow, CheckCrashLoop rolls the model back to the previous
-// version.
+// RecordStart then CheckCrashLoop at every start, RecordStop when it stops
+// cleanly, and MarkGood once the new model has served (e.g. after a smoke
+// inference). If, since the last Promote and before MarkGood, CrashStarts
+// starts that followed a run without RecordStop fell within CrashWindow,
+// CheckCrashLoop rolls the model back to the previous version. Clean
+// restarts never count.
+//
+// # Damage
+//
+// The highest version accepted per model is kept in state.db and in
+// versions.json (see floor.go), so losing either never lets an older
+// manifest in again; versions.json also restores the active and previous
+// versions after state.db is lost. Every version directory carries the
+// sha256 of its files (.sha256sums); Verify checks them and Drop forgets
+// a damaged version.
 package store
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -36,12 +47,15 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/edged-dev/edged/internal/atomicfile"
 	"github.com/edged-dev/edged/internal/boltfile"
+	"github.com/edged-dev/edged/ota/sign"
 )
 
 // Defaults of Options.
@@ -109,12 +123,18 @@ type Store struct {
 	dir string
 	db  *bolt.DB
 	o   Options
+	// mirrorMu serialises the rewrites of versions.json.
+	mirrorMu sync.Mutex
+	crashed  atomic.Bool
 }
 
 var (
 	bucketModels = []byte("models")
 	bucketMeta   = []byte("meta")
 	keyStarts    = []byte("starts")
+	// keyStopped is set by RecordStop and cleared by RecordStart: missing
+	// at a start, the run before did not stop cleanly (or there was none).
+	keyStopped = []byte("stopped")
 )
 
 // Open opens the store in dir, creating it if needed, and removes files
@@ -143,6 +163,8 @@ func Open(dir string, opts *Options) (*Store, error) {
 		return nil, fmt.Errorf("store.Open %s: %w", dir, err)
 	}
 	path := filepath.Join(dir, "state.db")
+	_, serr := os.Stat(path)
+	fresh := errors.Is(serr, os.ErrNotExist)
 	db, err := boltfile.Open(path, boltfile.Options{Timeout: o.Timeout}, checkLayout)
 	if boltfile.IsCorrupt(err) {
 		aside, rerr := boltfile.MoveAside(path)
@@ -166,10 +188,15 @@ func Open(dir string, opts *Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store.Open %s: %w", path, err)
 	}
+	if err := s.recover(fresh); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store.Open %s: %w", path, err)
+	}
 	if err := s.sweep(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store.Open %s: %w", dir, err)
 	}
+	s.writeMirror()
 	return s, nil
 }
 
@@ -194,8 +221,8 @@ func (s *Store) Stage(name string, version uint64, files []File) error {
 		return fmt.Errorf("store.Stage: %w", err)
 	}
 	where := fmt.Sprintf("store.Stage %s version %d", name, version)
-	if version == 0 {
-		return fmt.Errorf("%s: version 0; versions start at 1", where)
+	if version == 0 || version > sign.MaxVersion {
+		return fmt.Errorf("%s: want a version from 1 to %d", where, uint64(sign.MaxVersion))
 	}
 	for i, f := range files {
 		if err := checkName("file name", f.Name); err != nil {
@@ -222,10 +249,16 @@ func (s *Store) Stage(name string, version uint64, files []File) error {
 		return fmt.Errorf("%s: %w", where, err)
 	}
 	defer os.RemoveAll(tmp) // a no-op once renamed
+	sums := make([]fileSum, 0, len(files))
 	for _, f := range files {
-		if err := writeSynced(filepath.Join(tmp, f.Name), f.Data); err != nil {
+		sum, err := writeSynced(filepath.Join(tmp, f.Name), f.Data)
+		if err != nil {
 			return fmt.Errorf("%s: %s: %w", where, f.Name, err)
 		}
+		sums = append(sums, fileSum{f.Name, sum})
+	}
+	if _, err := writeSynced(filepath.Join(tmp, sumsFile), strings.NewReader(formatSums(sums))); err != nil {
+		return fmt.Errorf("%s: %s: %w", where, sumsFile, err)
 	}
 	if err := atomicfile.SyncDir(tmp); err != nil {
 		return fmt.Errorf("%s: %w", where, err)
@@ -250,7 +283,7 @@ func (s *Store) Stage(name string, version uint64, files []File) error {
 		m.Staged = version
 		m.LastVersion = max(m.LastVersion, version)
 		return nil
-	})
+	}, func(tx *bolt.Tx) error { return raiseFloor(tx, name, version) })
 	if err != nil {
 		return fmt.Errorf("%s: %w", where, err)
 	}
@@ -265,6 +298,7 @@ func (s *Store) Model(name string) (Model, bool, error) {
 	var m Model
 	var ok bool
 	err := s.db.View(func(tx *bolt.Tx) error {
+		defer func() { m.LastVersion = max(m.LastVersion, floor(tx, name)) }()
 		v := tx.Bucket(bucketModels).Get([]byte(name))
 		if v == nil {
 			return nil
@@ -287,6 +321,7 @@ func (s *Store) Models() ([]Model, error) {
 			if err := json.Unmarshal(v, &m); err != nil {
 				return fmt.Errorf("model %s: %w", k, err)
 			}
+			m.LastVersion = max(m.LastVersion, floor(tx, m.Name))
 			ms = append(ms, m)
 			return nil
 		})
@@ -368,10 +403,11 @@ func (s *Store) MarkGood(name string) error {
 	return nil
 }
 
-// update runs f on model name's state in one write transaction. The
-// model must exist unless f sets its Name.
-func (s *Store) update(name string, f func(m *Model) error) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+// update runs f on model name's state in one write transaction, with
+// also (if given) in the same transaction, then rewrites versions.json.
+// The model must exist unless f sets its Name.
+func (s *Store) update(name string, f func(m *Model) error, also ...func(tx *bolt.Tx) error) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketModels)
 		var m Model
 		if v := b.Get([]byte(name)); v != nil {
@@ -389,28 +425,71 @@ func (s *Store) update(name string, f func(m *Model) error) error {
 		if err != nil {
 			return err
 		}
-		return b.Put([]byte(name), v)
+		if err := b.Put([]byte(name), v); err != nil {
+			return err
+		}
+		for _, a := range also {
+			if err := a(tx); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
+	if err == nil {
+		s.writeMirror()
+	}
+	return err
 }
 
 // RecordStart records that the agent started now. Call it once per start,
-// before CheckCrashLoop. Only starts within CrashWindow are kept.
+// before CheckCrashLoop, and RecordStop when the agent stops cleanly. A
+// start counts towards a crash loop only when the run before it did not
+// reach RecordStop: it crashed, was killed or lost power. A restart for
+// maintenance (systemctl restart, a reboot that stops the agent) does not.
+// Only counted starts within CrashWindow are kept.
 func (s *Store) RecordStart() error {
 	now := s.o.Now()
+	var crashed bool
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketMeta)
-		starts := append(decodeStarts(b.Get(keyStarts)), now)
+		crashed = b.Get(keyStopped) == nil
+		starts := decodeStarts(b.Get(keyStarts))
+		if crashed {
+			starts = append(starts, now)
+		}
 		starts = slices.DeleteFunc(starts, func(t time.Time) bool { return !t.After(now.Add(-s.o.CrashWindow)) })
 		if len(starts) > 64 {
 			starts = starts[len(starts)-64:]
+		}
+		if err := b.Delete(keyStopped); err != nil {
+			return err
 		}
 		return b.Put(keyStarts, encodeStarts(starts))
 	})
 	if err != nil {
 		return fmt.Errorf("store.RecordStart: %w", err)
 	}
+	s.crashed.Store(crashed)
 	return nil
 }
+
+// RecordStop records that the agent is stopping cleanly: the next start
+// does not count towards a crash loop. Call it last, once the models are
+// closed.
+func (s *Store) RecordStop() error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(keyStopped, encodeStarts([]time.Time{s.o.Now()}))
+	})
+	if err != nil {
+		return fmt.Errorf("store.RecordStop: %w", err)
+	}
+	return nil
+}
+
+// LastRunCrashed reports whether RecordStart found that the run before
+// this one ended without RecordStop (the first start of a store counts as
+// such: it follows no clean stop).
+func (s *Store) LastRunCrashed() bool { return s.crashed.Load() }
 
 // Rolled is one rollback done by CheckCrashLoop.
 type Rolled struct {
@@ -464,6 +543,9 @@ func (s *Store) CheckCrashLoop() ([]Rolled, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store.CheckCrashLoop: %w", err)
+	}
+	if len(rolled) > 0 {
+		s.writeMirror()
 	}
 	for _, r := range rolled {
 		s.o.Log.Warn("store: crash loop after a model change; rolled back", "model", r.Name, "from", r.From, "to", r.To, "starts", r.Starts, "window", s.o.CrashWindow)
@@ -540,6 +622,9 @@ func (s *Store) sweep() error {
 		for _, v := range versions {
 			ver, perr := strconv.ParseUint(v.Name(), 10, 64)
 			if known && perr == nil && ver != 0 && (ver == m.Active || ver == m.Previous || ver == m.Staged) {
+				if err := s.sumLegacy(n.Name(), ver); err != nil {
+					s.o.Log.Warn("store: cannot record the checksums of a version", "model", n.Name(), "version", ver, "err", err)
+				}
 				continue
 			}
 			if !known && !strings.HasPrefix(v.Name(), ".stage-") && perr == nil {
@@ -570,19 +655,23 @@ func checkName(what, s string) error {
 	return nil
 }
 
-func writeSynced(path string, r io.Reader) error {
+// writeSynced writes r to a new file, fsyncs it and returns its sha256.
+func writeSynced(path string, r io.Reader) ([sha256.Size]byte, error) {
+	var sum [sha256.Size]byte
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
-		return err
+		return sum, err
 	}
-	_, err = io.Copy(f, r)
+	h := sha256.New()
+	_, err = io.Copy(io.MultiWriter(f, h), r)
 	if err == nil {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	return err
+	h.Sum(sum[:0])
+	return sum, err
 }
 
 // checkLayout accepts a non-empty state file only with the store's

@@ -212,6 +212,53 @@ func TestCrashLoopRollback(t *testing.T) {
 	}
 }
 
+// TestCleanRestarts: restarts after a clean stop are not crashes, however
+// many; the crashes among them still are.
+func TestCleanRestarts(t *testing.T) {
+	dir := t.TempDir()
+	c := &clock{t0}
+	s := open(t, dir, c)
+	s.RecordStart() // the run that deploys, a minute later
+	c.add(time.Minute)
+	for v := uint64(1); v <= 2; v++ {
+		s.Stage("m", v, files("cpu.tflite", "v"))
+		s.Promote("m")
+	}
+	// Each run: start, then stop cleanly (true) or crash (false).
+	runs := []struct {
+		cleanBefore bool // how the run before this start ended
+		wantRolled  int
+		wantCrashed bool
+	}{
+		{true, 0, false}, {true, 0, false}, {true, 0, false}, {true, 0, false}, // four maintenance restarts
+		{false, 0, true}, {true, 0, false}, {false, 0, true}, // two crashes among clean ones
+		{false, 1, true}, // the third crash within the window
+	}
+	for i, r := range runs {
+		if r.cleanBefore {
+			if err := s.RecordStop(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s.Close()
+		c.add(time.Minute)
+		s = open(t, dir, c)
+		if err := s.RecordStart(); err != nil {
+			t.Fatal(err)
+		}
+		if s.LastRunCrashed() != r.wantCrashed {
+			t.Errorf("run %d: LastRunCrashed = %v; want %v", i+1, s.LastRunCrashed(), r.wantCrashed)
+		}
+		rolled, err := s.CheckCrashLoop()
+		if err != nil || len(rolled) != r.wantRolled {
+			t.Fatalf("run %d: CheckCrashLoop = %+v, %v; want %d rollbacks", i+1, rolled, err, r.wantRolled)
+		}
+		if r.wantRolled == 1 && rolled[0] != (Rolled{Name: "m", From: 2, To: 1, Starts: 3}) {
+			t.Errorf("run %d: rolled %+v; want m from 2 to 1 after 3 crashes", i+1, rolled[0])
+		}
+	}
+}
+
 func TestCrashLoopSpared(t *testing.T) {
 	tests := []struct {
 		name string
