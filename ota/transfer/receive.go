@@ -85,6 +85,10 @@ type Receiver struct {
 	Progress func(Progress)
 	// Log receives retries; default slog.Default().
 	Log *slog.Logger
+	// Until, if set, is when the blob stops being wanted (the expiry of
+	// the manifest that named it): Fetch records it, and Sweep removes the
+	// transfer's files after it.
+	Until time.Time
 }
 
 type chunkMsg struct {
@@ -155,6 +159,9 @@ func (r *Receiver) fetch(ctx context.Context, meta fleet.BlobMeta, fill func(par
 		}
 	}
 
+	if err := r.recordUntil(sum); err != nil {
+		return "", err
+	}
 	part, bm, err := r.openPart(meta, log)
 	if err != nil {
 		return "", err
