@@ -26,6 +26,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/edged-dev/edged/internal/atomicfile"
 	"github.com/edged-dev/edged/ota/sign"
 )
 
@@ -154,7 +155,7 @@ func (s *Store) writeMirrorLocked() error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(s.dir, mirrorFile), append(data, '\n'))
+	return atomicfile.WriteFile(filepath.Join(s.dir, mirrorFile), append(data, '\n'))
 }
 
 func getUint(b []byte) uint64 {
@@ -309,29 +310,4 @@ func (s *Store) RecordAgentVersion(v uint64) error {
 	}
 	s.writeMirror()
 	return nil
-}
-
-// writeFileAtomic replaces path with data through a fsynced temporary
-// file and a rename, then fsyncs the directory.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return syncDir(dir)
 }

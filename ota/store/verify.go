@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/edged-dev/edged/internal/atomicfile"
 )
 
 // sumsFile lists the sha256 of every file of a version, written by Stage
@@ -143,7 +145,7 @@ func (s *Store) sumLegacy(name string, version uint64) error {
 		return nil
 	}
 	s.o.Log.Info("store: recording the checksums of a version staged by an earlier build", "model", name, "version", version)
-	return writeFileAtomic(filepath.Join(dir, sumsFile), []byte(formatSums(sums)))
+	return atomicfile.WriteFile(filepath.Join(dir, sumsFile), []byte(formatSums(sums)))
 }
 
 // Drop forgets a version whose files are damaged and deletes them: the

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/edged-dev/edged/internal/atomicfile"
 )
 
 // untilPath holds, as RFC 3339 text, the time until which a transfer is
@@ -25,7 +27,7 @@ func (r *Receiver) recordUntil(sum string) error {
 	if err := os.MkdirAll(r.Dir, 0o755); err != nil {
 		return err
 	}
-	return writeFileAtomic(r.untilPath(sum), []byte(r.Until.UTC().Format(time.RFC3339)))
+	return atomicfile.WriteFile(r.untilPath(sum), []byte(r.Until.UTC().Format(time.RFC3339)))
 }
 
 func readUntil(path string) (time.Time, error) {
