@@ -34,6 +34,11 @@ type Options struct {
 	// Persistent keeps retained messages and sessions in the test's temp
 	// dir, saved when Stop sends SIGTERM, so that they survive Restart.
 	Persistent bool
+	// PasswordFile, when set, is the broker's password_file (made with
+	// mosquitto_passwd) and anonymous clients are refused; ACLFile, when
+	// set, its acl_file.
+	PasswordFile string
+	ACLFile      string
 }
 
 // startTimeout bounds the wait for the listener: mosquitto is up in tens
@@ -83,7 +88,15 @@ func New(t testing.TB, opts *Options) *Broker {
 		t.Fatalf("mosquittotest: address %q: want host:port: %v", b.addr, err)
 	}
 	dir := t.TempDir()
-	lines := []string{"listener " + port + " " + host, "allow_anonymous true", "log_dest stderr"}
+	lines := []string{"listener " + port + " " + host, "log_dest stderr"}
+	if opts.PasswordFile != "" {
+		lines = append(lines, "allow_anonymous false", "password_file "+opts.PasswordFile)
+	} else {
+		lines = append(lines, "allow_anonymous true")
+	}
+	if opts.ACLFile != "" {
+		lines = append(lines, "acl_file "+opts.ACLFile)
+	}
 	if opts.Persistent {
 		// autosave_interval 0 saves only on exit, so a SIGTERM is the
 		// one moment the state reaches the disk.
