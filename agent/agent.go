@@ -95,6 +95,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 		a.link = l
 	}
 	a.dl = newDelegateSet(cfg.Delegates, a.reg, log, a.delegateEvent)
+	a.dl.checkBackends(cfg.Runtime.Threads)
 	var fromStore map[string]bool
 	if cfg.OTA.Enabled(&cfg.Fleet) {
 		var err error

@@ -95,33 +95,36 @@ func (d *delegateSet) backend(name string, opts *tflite.Options) delegates.Backe
 // model's variants, or returns nil when the CPU alone would serve (the
 // agent's own batched interpreters do that faster). A backend joins when
 // the model has a variant of its own for it (so an absent Edge TPU is
-// reported and probed again: USB devices come back) or when it probes
-// present now; the others would only run the cpu variant on a device
-// that is not there.
-func (d *delegateSet) chain(c *config.Config, mc config.Model, opts *tflite.Options, runners int) (*delegates.Chain, error) {
+// reported and probed again: USB devices come back) or when it is
+// present now, even failed (its library is checked again with backoff);
+// the others would only run the cpu variant on a device that is not
+// there: they are left out, and returned with the reason.
+func (d *delegateSet) chain(c *config.Config, mc config.Model, opts *tflite.Options, runners int) (*delegates.Chain, []DelegateStatus, error) {
 	variants := map[string][]byte{}
 	if mc.Path != "" {
 		b, err := os.ReadFile(c.Path(mc.Path))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		variants["cpu"] = b
 	}
 	for v, p := range mc.Variants {
 		b, err := os.ReadFile(c.Path(p))
 		if err != nil {
-			return nil, fmt.Errorf("variants.%s: %w", v, err)
+			return nil, nil, fmt.Errorf("variants.%s: %w", v, err)
 		}
 		variants[v] = b
 	}
 	var prefer []delegates.Backend
+	var leftOut []DelegateStatus
 	for _, name := range d.cfg.Prefer {
 		b := d.backend(name, opts)
 		if name != "cpu" && mc.Variants[name] == "" && !(name == litert.EdgeTPU && d.fake != nil) {
 			ctx, cancel := context.WithTimeout(context.Background(), probeAtLoad)
 			ok, err := b.Probe(ctx)
 			cancel()
-			if !ok || err != nil {
+			if delegates.ProbeState(ok, err) == delegates.Absent {
+				leftOut = append(leftOut, DelegateStatus{Delegate: name, State: delegates.Absent.String(), Reason: errString(err), Since: time.Now(), Check: delegates.LastCheck(b)})
 				continue
 			}
 		}
@@ -129,17 +132,17 @@ func (d *delegateSet) chain(c *config.Config, mc config.Model, opts *tflite.Opti
 	}
 	links, skipped, err := delegates.Plan(prefer, variants)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(skipped) > 0 {
 		d.log.Debug("backends without a variant of the model", "model", mc.Name, "skipped", skipped)
 	}
 	if len(links) == 1 {
-		return nil, nil
+		return nil, leftOut, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*delegates.DefaultProbeTimeout)
 	defer cancel()
-	return delegates.NewChain(ctx, mc.Name, links, &delegates.Options{
+	ch, err := delegates.NewChain(ctx, mc.Name, links, &delegates.Options{
 		AttemptTimeout: d.cfg.AttemptTimeout.D(),
 		BackoffInitial: d.cfg.BackoffInitial.D(),
 		BackoffMax:     d.cfg.BackoffMax.D(),
@@ -154,6 +157,45 @@ func (d *delegateSet) chain(c *config.Config, mc config.Model, opts *tflite.Opti
 			d.healthy.WithLabelValues(model, delegate).Set(v)
 		},
 	})
+	return ch, leftOut, err
+}
+
+// checkBackends checks every backend delegates.prefer names (the vendor
+// libraries in a child process) and logs each outcome, before models
+// load; the models' chains reuse the outcomes.
+func (d *delegateSet) checkBackends(threads int) {
+	var wg sync.WaitGroup
+	for _, name := range d.cfg.Prefer {
+		if name == "cpu" || (name == litert.EdgeTPU && d.fake != nil) {
+			continue
+		}
+		b := d.backend(name, &tflite.Options{Threads: threads})
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), delegates.DefaultProbeTimeout)
+			defer cancel()
+			o := delegates.CheckBackend(ctx, b)
+			attrs := []any{"backend", name, "state", o.State}
+			if o.Isolated {
+				attrs = append(attrs, "libraries", o.Libraries, "version", o.Version, "detail", o.Detail, "took", o.Took.Round(time.Millisecond))
+			}
+			if o.Reason != "" {
+				attrs = append(attrs, "reason", o.Reason)
+			}
+			if o.State == delegates.Failed {
+				d.log.Warn("backend check", attrs...)
+				return
+			}
+			d.log.Info("backend check", attrs...)
+		})
+	}
+	wg.Wait()
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }
 
 // event logs a chain's state change, sends it to the fleet and schedules
@@ -227,22 +269,24 @@ type DelegateStatus struct {
 	NextProbe time.Time `json:"next_probe,omitzero"`
 	Served    uint64    `json:"served"`
 	Failures  uint64    `json:"failures"`
+	// Check is the latest check of the backend's vendor libraries.
+	Check *delegates.ProbeOutcome `json:"check,omitempty"`
 }
 
 // delegateStatus reports the model's chain; a model without one is served
 // by the CPU alone.
 func (s *servedModel) delegateStatus() []DelegateStatus {
 	if s.chain == nil {
-		return []DelegateStatus{{Delegate: "cpu", Variant: "cpu", Fallback: true, State: delegates.Healthy.String(), Since: s.loaded}}
+		return append([]DelegateStatus{{Delegate: "cpu", Variant: "cpu", Fallback: true, State: delegates.Healthy.String(), Since: s.loaded}}, s.leftOut...)
 	}
 	var out []DelegateStatus
 	for _, st := range s.chain.Status() {
 		out = append(out, DelegateStatus{
 			Delegate: st.Delegate, Variant: st.Variant, Fallback: st.Fallback, State: st.State.String(), Reason: st.Reason,
-			Since: st.Since, NextProbe: st.NextProbe, Served: st.Served, Failures: st.Failures,
+			Since: st.Since, NextProbe: st.NextProbe, Served: st.Served, Failures: st.Failures, Check: st.Check,
 		})
 	}
-	return out
+	return append(out, s.leftOut...)
 }
 
 // delegateLines gives the status page one line per backend of every
@@ -252,7 +296,7 @@ func (a *Agent) delegateLines() []string {
 	defer a.mu.RUnlock()
 	names := make([]string, 0, len(a.models))
 	for name, s := range a.models {
-		if s.chain != nil {
+		if s.chain != nil || len(s.leftOut) > 0 {
 			names = append(names, name)
 		}
 	}

@@ -244,8 +244,10 @@ func TestDelegateEdgeTPUVariantWithoutTPU(t *testing.T) {
 		// wantReason is a substring of the first line's reason.
 		wantReason string
 	}{
-		{name: "fizzbuzz", want: []string{"edgetpu:absent:edgetpu", "cpu:healthy:cpu"}, wantReason: "edged_dynamic"},
-		{name: "hello", want: []string{"cpu:healthy:cpu"}},
+		// The backends without a variant of the model are left out of its
+		// chain, and listed after it with why.
+		{name: "fizzbuzz", want: []string{"edgetpu:absent:edgetpu", "cpu:healthy:cpu", "gpu:absent:"}, wantReason: "edged_dynamic"},
+		{name: "hello", want: []string{"cpu:healthy:cpu", "edgetpu:absent:", "gpu:absent:"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

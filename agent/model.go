@@ -49,7 +49,10 @@ type servedModel struct {
 	// later one.
 	chain *delegates.Chain
 	first string
-	falls prometheus.Counter
+	// leftOut are the backends delegates.prefer lists that are not on
+	// this host, shown after the chain's.
+	leftOut []DelegateStatus
+	falls   prometheus.Counter
 }
 
 // instance is one interpreter of a model and the batcher feeding it.
@@ -93,7 +96,7 @@ func loadModel(c *config.Config, mc config.Model, reg prometheus.Registerer, log
 		return nil, fmt.Errorf("model %q: %w", mc.Name, err)
 	}
 	if dl != nil {
-		if s.chain, err = dl.chain(c, mc, s.opts, mc.Instances); err != nil {
+		if s.chain, s.leftOut, err = dl.chain(c, mc, s.opts, mc.Instances); err != nil {
 			return nil, fmt.Errorf("model %q: %w", mc.Name, err)
 		}
 	}

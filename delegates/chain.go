@@ -94,6 +94,19 @@ type Status struct {
 	// Served counts requests this backend answered; Failures counts calls
 	// that failed and were retried further down the chain.
 	Served, Failures uint64
+	// Check is the latest check of the backend's vendor libraries (nil
+	// for a backend without any).
+	Check *ProbeOutcome
+}
+
+// LastCheck is b's latest library check, if it reports one.
+func LastCheck(b Backend) *ProbeOutcome {
+	if pr, ok := b.(ProbeReporter); ok {
+		if o, ok := pr.LastProbe(); ok {
+			return &o
+		}
+	}
+	return nil
 }
 
 // Chain runs one model on the first healthy backend of an ordered list
@@ -577,6 +590,7 @@ func (c *Chain) Status() []Status {
 		l.mu.Lock()
 		out = append(out, Status{Delegate: l.name, Variant: l.variant, State: l.state, Reason: l.reason, Since: l.since, NextProbe: l.nextProbe, Served: l.served.Load(), Failures: l.fails.Load()})
 		l.mu.Unlock()
+		out[len(out)-1].Check = LastCheck(l.backend)
 	}
 	out = append(out, Status{Delegate: c.fb.name, Variant: c.fb.variant, Fallback: true, State: Healthy, Since: c.fb.since, Served: c.fb.served.Load(), Failures: c.fb.fails.Load()})
 	return out

@@ -21,7 +21,12 @@ import (
 
 // TestMain fails the package when a test leaves goroutines behind: the
 // chain's probe loops, accelerator calls and runner closers must all end.
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// Started as the child of a library check, the test binary runs it.
+func TestMain(m *testing.M) {
+	registerTestChecks()
+	delegates.ServeChildCheck()
+	goleak.VerifyTestMain(m)
+}
 
 // cpu computes with TFLite's reference requantization, whose int8 outputs
 // are bit-identical to TensorFlow Lite Micro's (testdata/golden_ref_tflm).

@@ -8,9 +8,11 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"text/tabwriter"
 
 	"github.com/edged-dev/edged/boards"
+	"github.com/edged-dev/edged/delegates"
 )
 
 // boardReport is what `edgectl board --json` prints: the detected board plus
@@ -20,6 +22,31 @@ type boardReport struct {
 	DefaultThreads int      `json:"default_threads"`
 	Delegates      []string `json:"delegates"`
 	Warnings       []string `json:"warnings,omitempty"`
+	// Backends are the checks of this host's accelerator backends (not
+	// made for a captured --root).
+	Backends []delegates.ProbeOutcome `json:"backends,omitempty"`
+}
+
+// checkBackends probes every registered backend but the CPU, at once (each
+// vendor library in a child process).
+func checkBackends(ctx context.Context) []delegates.ProbeOutcome {
+	var bs []delegates.Backend
+	for _, b := range delegates.Backends() {
+		if b.Name() != "cpu" {
+			bs = append(bs, b)
+		}
+	}
+	out := make([]delegates.ProbeOutcome, len(bs))
+	var wg sync.WaitGroup
+	for i, b := range bs {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(ctx, delegates.DefaultProbeTimeout)
+			defer cancel()
+			out[i] = delegates.CheckBackend(ctx, b)
+		})
+	}
+	wg.Wait()
+	return out
 }
 
 func runBoard(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -49,6 +76,9 @@ func runBoard(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		warnings = strings.Split(err.Error(), "\n")
 	}
 	rep := boardReport{Board: b, DefaultThreads: b.DefaultThreads(), Delegates: b.PreferredDelegates(), Warnings: warnings}
+	if *root == "/" {
+		rep.Backends = checkBackends(ctx)
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -96,5 +126,8 @@ func printBoard(w io.Writer, r boardReport) {
 	}
 	row("threads", fmt.Sprint(r.DefaultThreads))
 	row("delegates", strings.Join(r.Delegates, ", "))
+	for _, o := range r.Backends {
+		row("backend", o.String())
+	}
 	tw.Flush()
 }

@@ -13,6 +13,8 @@ import (
 	"os/signal"
 	"sort"
 	"syscall"
+
+	"github.com/edged-dev/edged/delegates"
 )
 
 // command is one subcommand.
@@ -51,6 +53,9 @@ var commands = map[string]command{
 var version = "dev"
 
 func main() {
+	// Started to check a vendor library (delegates.CheckInChild), edgectl
+	// does that and exits.
+	delegates.ServeChildCheck()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

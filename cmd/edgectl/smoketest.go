@@ -66,6 +66,7 @@ func runSmoketest(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 
 	b, berr := boards.Detect(os.DirFS("/"))
+	checks := checkBackends(ctx)
 	var rows []smokeRow
 	for _, path := range models {
 		cpuBytes, err := os.ReadFile(path)
@@ -126,13 +127,17 @@ func runSmoketest(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(struct {
-			Board   boards.Board `json:"board"`
-			Results []smokeRow   `json:"results"`
-		}{b, rows})
+			Board    boards.Board             `json:"board"`
+			Backends []delegates.ProbeOutcome `json:"backends"`
+			Results  []smokeRow               `json:"results"`
+		}{b, checks, rows})
 	}
 	fmt.Fprintf(stdout, "board: %s\n", b.Summary())
 	if berr != nil {
 		fmt.Fprintf(stdout, "board warnings: %v\n", berr)
+	}
+	for _, o := range checks {
+		fmt.Fprintf(stdout, "backend %s\n", o)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "MODEL\tBACKEND\tVARIANT\tSTATE\tMS\tMAX DIFF\tREASON")

@@ -20,6 +20,7 @@ import (
 
 	"github.com/edged-dev/edged/agent"
 	"github.com/edged-dev/edged/agent/config"
+	"github.com/edged-dev/edged/delegates"
 	"github.com/edged-dev/edged/ota/selfupdate"
 )
 
@@ -27,6 +28,9 @@ import (
 var version = "dev"
 
 func main() {
+	// Started to check a vendor library (delegates.CheckInChild), edged
+	// does that and exits.
+	delegates.ServeChildCheck()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

@@ -25,10 +25,17 @@ func New(name string, opts Options) *Backend {
 	return &Backend{name: name, opts: opts}
 }
 
-// Probe opens the libraries the backend needs and, for the Edge TPU,
+// Probe checks the libraries the backend needs in a child process (once
+// they passed, not again), then opens them here and, for the Edge TPU,
 // lists the devices: a missing library or no device is "not on this
-// host"; a library without the expected symbols is a failure.
+// host"; a library that crashes, hangs, is not the expected one or gets
+// the check model wrong is a failure.
 func (b *Backend) Probe(ctx context.Context) (bool, error) {
+	if !inChild {
+		if o := b.vet(ctx); o.State != delegates.Healthy {
+			return o.State != delegates.Absent, fmt.Errorf("litert %s: %w", b.name, o.Err())
+		}
+	}
 	c, err := loadCAPI(b.opts.Paths.TFLite)
 	if err != nil {
 		return !errors.Is(err, delegates.ErrNotPresent), fmt.Errorf("litert %s: %w", b.name, err)
@@ -67,6 +74,12 @@ func (b *Backend) Prepare(ctx context.Context, model []byte, variant string) (de
 	if present, err := b.Probe(ctx); !present || err != nil {
 		return nil, err
 	}
+	return b.prepare(ctx, model, variant, true)
+}
+
+// prepare builds an interpreter for model, with the backend's delegate or
+// on the library's builtin kernels alone.
+func (b *Backend) prepare(ctx context.Context, model []byte, variant string, withDelegate bool) (delegates.Runner, error) {
 	if len(model) == 0 {
 		return nil, fmt.Errorf("litert %s: empty %s model", b.name, variant)
 	}
@@ -105,7 +118,11 @@ func (b *Backend) Prepare(ctx context.Context, model []byte, variant string) (de
 	// Threads for TFLite's builtin kernels (the part of the graph no
 	// delegate takes).
 	c.optionsSetThreads(r.opts, int32(max(1, b.opts.Threads)))
-	switch b.name {
+	name := b.name
+	if !withDelegate {
+		name = ""
+	}
+	switch name {
 	case XNNPACK:
 		// TfLiteInterpreterCreate applies no delegate by default: without
 		// this the builtin kernels run the whole graph.

@@ -3,8 +3,9 @@
 package litert
 
 import (
-	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"unsafe"
 
@@ -104,17 +105,24 @@ func open(path string) (uintptr, error) {
 
 // bind looks up each symbol and binds it to its Go function pointer; a
 // missing symbol means a library too old or not the one expected.
-func bind(h uintptr, lib string, fns map[string]any) error {
-	var errs []error
+func bind(h uintptr, lib, what string, fns map[string]any) error {
+	var missing []string
 	for name, fptr := range fns {
 		sym, err := purego.Dlsym(h, name)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s lacks %s: %v", lib, name, err))
+			missing = append(missing, name)
 			continue
 		}
 		purego.RegisterFunc(fptr, sym)
 	}
-	return errors.Join(errs...)
+	switch {
+	case len(missing) == 0:
+		return nil
+	case len(missing) == len(fns):
+		return fmt.Errorf("%s is not %s: it has none of the %d functions edged calls (e.g. %s)", lib, what, len(fns), slices.Min(missing))
+	}
+	slices.Sort(missing)
+	return fmt.Errorf("%s lacks %s (an older or different library?)", lib, strings.Join(missing, ", "))
 }
 
 // bindOptional binds the symbols the library has and returns how many.
@@ -149,7 +157,7 @@ func loadCAPI(path string) (*capi, error) {
 		return nil, err
 	}
 	c := &capi{}
-	if err := bind(h, path, map[string]any{
+	if err := bind(h, path, "the TFLite C library", map[string]any{
 		"TfLiteVersion":                         &c.version,
 		"TfLiteModelCreate":                     &c.modelCreate,
 		"TfLiteModelDelete":                     &c.modelDelete,
@@ -175,7 +183,7 @@ func loadCAPI(path string) (*capi, error) {
 	}); err != nil {
 		return nil, err
 	}
-	if err := bind(libc, "libc.so.6", map[string]any{"malloc": &c.malloc, "free": &c.free, "vsnprintf": &c.vsnprintf}); err != nil {
+	if err := bind(libc, "libc.so.6", "the C library", map[string]any{"malloc": &c.malloc, "free": &c.free, "vsnprintf": &c.vsnprintf}); err != nil {
 		return nil, err
 	}
 	// Optional: older libraries lack them, and the fake of the tests
@@ -214,7 +222,7 @@ func loadEdgeTPU(path string) (*edgetpuAPI, error) {
 		return nil, err
 	}
 	a := &edgetpuAPI{}
-	if err := bind(h, path, map[string]any{
+	if err := bind(h, path, "libedgetpu", map[string]any{
 		"edgetpu_list_devices":           &a.listDevices,
 		"edgetpu_free_devices":           &a.freeDevices,
 		"tflite_plugin_create_delegate":  &a.createDelegate,
@@ -237,7 +245,7 @@ func loadGPU(path string) (*gpuAPI, error) {
 		return nil, err
 	}
 	a := &gpuAPI{}
-	if err := bind(h, path, map[string]any{
+	if err := bind(h, path, "the TFLite GPU delegate", map[string]any{
 		"TfLiteGpuDelegateV2Create": &a.create,
 		"TfLiteGpuDelegateV2Delete": &a.destroy,
 	}); err != nil {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ebitengine/purego"
 
@@ -31,6 +32,7 @@ var (
 	fakeOnce sync.Once
 	fakeLib  string
 	fakeSO   []byte // the library's bytes, for tests that need another instance
+	fakeDir  string
 	fakeErr  error
 	fakeLog  func() string
 	fakeRst  func()
@@ -59,10 +61,12 @@ func buildFake(t *testing.T) string {
 			fakeErr = err
 			return
 		}
+		// The file stays for the checks' child processes; TestMain
+		// removes it.
+		fakeDir = dir
 		if fakeSO, fakeErr = os.ReadFile(fakeLib); fakeErr != nil {
 			return
 		}
-		os.RemoveAll(dir) // the mapping outlives the file
 		purego.RegisterLibFunc(&fakeLog, h, "fake_log")
 		purego.RegisterLibFunc(&fakeRst, h, "fake_log_reset")
 	})
@@ -202,5 +206,43 @@ func TestFakeErrorText(t *testing.T) {
 	}
 	if got := fakeLog(); !strings.HasSuffix(got, "XNNPackDelete;OptionsDelete;ModelDelete;") {
 		t.Errorf("calls = %s; want the delegate, options and model released after the failure", got)
+	}
+}
+
+func removeFake() {
+	if fakeDir != "" {
+		os.RemoveAll(fakeDir)
+	}
+}
+
+// TestFakeProbeIsolated: a vendor library that faults or hangs does so in
+// the check's child process; the backend is failed with the reason and
+// the stage, and this process goes on.
+func TestFakeProbeIsolated(t *testing.T) {
+	lib := buildFake(t)
+	tests := []struct {
+		name, env, want string
+	}{
+		{name: EdgeTPU, env: "FAKE_EDGETPU_CRASH", want: "the check process crashed with SIGSEGV while listing the Edge TPUs with "},
+		{name: GPU, env: "FAKE_GPU_HANG", want: "the check process did not finish within 3s (hung while running the check model (gpu)); killed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv(tt.env, "1")
+			// A path of its own: outcomes are kept per set of libraries.
+			dir := t.TempDir()
+			p := filepath.Join(dir, "libfake-"+tt.name+".so")
+			if err := os.WriteFile(p, fakeSO, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			b := New(tt.name, Options{Paths: Paths{TFLite: lib, EdgeTPU: p, GPU: p}, CheckTimeout: 3 * time.Second})
+			present, err := b.Probe(context.Background())
+			if !present || err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Probe = %v, %v; want failed: %s", present, err, tt.want)
+			}
+			if _, err := b.Prepare(context.Background(), []byte("model"), "cpu"); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Prepare error = %v; want the check's reason", err)
+			}
+		})
 	}
 }

@@ -16,6 +16,8 @@
 package litert
 
 import (
+	"time"
+
 	"github.com/edged-dev/edged/delegates"
 )
 
@@ -50,6 +52,9 @@ type Options struct {
 	// Device selects an Edge TPU as libedgetpu spells it: "usb", "pci",
 	// "usb:0", ":0"; empty means the first found.
 	Device string
+	// CheckTimeout bounds the child process that checks the libraries
+	// before this process opens them; 0 means DefaultCheckTimeout.
+	CheckTimeout time.Duration
 }
 
 func init() {

@@ -4,17 +4,23 @@
  * signatures, and records the calls in a log. It is NOT TensorFlow Lite:
  * every "model" has one float32 [1,4] input and one float32 [1,4] output,
  * and Invoke multiplies by 2, or by the delegate's factor when one was
- * added (Edge TPU 10, GPU 5). Built by the test with gcc -shared.
- * FAKE_EDGETPU_DEVICES=0 makes edgetpu_list_devices find none. A model
+ * added (Edge TPU 10, GPU 5, XNNPACK 3); edged's library check model
+ * (description "edged library check") adds its constant. Built by the
+ * test with gcc -shared.
+ * FAKE_EDGETPU_DEVICES=0 makes edgetpu_list_devices find none;
+ * FAKE_EDGETPU_CRASH makes it fault, FAKE_GPU_HANG makes
+ * TfLiteGpuDelegateV2Create hang, as drivers do. A model
  * whose bytes start with "refuse" makes TfLiteInterpreterCreate fail after
  * reporting two errors through the error reporter.
  */
+#define _GNU_SOURCE /* memmem */
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
+#include <unistd.h>
 
 static char log_buf[8192];
 static void logf_(const char *s) {
@@ -28,18 +34,20 @@ const char *fake_log(void) { return log_buf; }
 void fake_log_reset(void) { log_buf[0] = 0; }
 
 typedef struct { int type; int dims[2]; size_t bytes; const char *name; float *data; } TfLiteTensor;
-typedef struct { const void *data; size_t size; } TfLiteModel;
+typedef struct { const void *data; size_t size; int check; } TfLiteModel;
 typedef void (*Reporter)(void *user, const char *format, va_list args);
 typedef struct { int threads; void *delegate; Reporter reporter; void *user; } TfLiteInterpreterOptions;
 typedef struct { float k; } FakeDelegate;
-typedef struct { float in[4], out[4]; float k; int allocated; TfLiteTensor tin, tout; } TfLiteInterpreter;
+typedef struct { float in[4], out[4]; float k; int allocated, check; TfLiteTensor tin, tout; } TfLiteInterpreter;
 
-const char *TfLiteVersion(void) { return "fake-2.99"; }
+const char *TfLiteVersion(void) { return "2.99.0-fake"; }
 
 TfLiteModel *TfLiteModelCreate(const void *data, size_t size) {
 	if (size == 0) return NULL;
 	TfLiteModel *m = malloc(sizeof *m);
 	m->data = data; m->size = size;
+	/* edged's library check model (y = x + c): answered as the real thing */
+	m->check = memmem(data, size, "edged library check", 19) != NULL;
 	logf_("ModelCreate");
 	return m;
 }
@@ -82,6 +90,7 @@ TfLiteInterpreter *TfLiteInterpreterCreate(const TfLiteModel *m, const TfLiteInt
 	}
 	TfLiteInterpreter *it = calloc(1, sizeof *it);
 	it->k = o && o->delegate ? ((FakeDelegate *)o->delegate)->k : 2;
+	it->check = m->check;
 	TfLiteTensor in = {1, {1, 4}, 16, "x", it->in}, out = {1, {1, 4}, 16, "y", it->out};
 	it->tin = in; it->tout = out;
 	logf_("InterpreterCreate");
@@ -91,7 +100,8 @@ void TfLiteInterpreterDelete(TfLiteInterpreter *it) { logf_("InterpreterDelete")
 int TfLiteInterpreterAllocateTensors(TfLiteInterpreter *it) { it->allocated = 1; logf_("AllocateTensors"); return 0; }
 int TfLiteInterpreterInvoke(TfLiteInterpreter *it) {
 	if (!it->allocated) return 1;
-	for (int i = 0; i < 4; i++) it->out[i] = it->in[i] * it->k;
+	static const float c[4] = {0.25f, 3, -0.5f, -1};
+	for (int i = 0; i < 4; i++) it->out[i] = it->check ? it->in[i] + c[i] : it->in[i] * it->k;
 	logf_("Invoke");
 	return 0;
 }
@@ -150,6 +160,7 @@ struct edgetpu_device { int type; const char *path; };
 static struct edgetpu_device devs[1] = {{1, "/sys/bus/usb/devices/2-1"}};
 struct edgetpu_device *edgetpu_list_devices(size_t *n) {
 	const char *e = getenv("FAKE_EDGETPU_DEVICES");
+	if (getenv("FAKE_EDGETPU_CRASH")) *(volatile int *)0 = 1;
 	*n = e && e[0] == '0' ? 0 : 1;
 	return *n ? devs : NULL;
 }
@@ -171,6 +182,7 @@ void tflite_plugin_destroy_delegate(void *d) { logf_("DestroyDelegate"); free(d)
 
 /* GPU delegate */
 void *TfLiteGpuDelegateV2Create(const void *opts) {
+	if (getenv("FAKE_GPU_HANG")) for (;;) sleep(1);
 	logf_(opts ? "GpuCreate options" : "GpuCreate defaults");
 	FakeDelegate *d = malloc(sizeof *d);
 	d->k = 5;

@@ -1,0 +1,5 @@
+//go:build !(edged_dynamic && linux)
+
+package litert
+
+func removeFake() {}
