@@ -17,6 +17,7 @@ import (
 
 type benchResult struct {
 	Model      string  `json:"model"`
+	Backend    string  `json:"backend,omitempty"`
 	MedianMS   float64 `json:"median_ms"`
 	MinMS      float64 `json:"min_ms"`
 	P90MS      float64 `json:"p90_ms"`
@@ -43,9 +44,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	arith := fs.String("arithmetic", "reference", "requantization: reference or litert")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed runs to `file` (go tool pprof)")
+	backend := fs.String("backend", "cpu", "`list` of backends to time side by side, interleaved: cpu (edged's runtime), xnnpack, gpu, edgetpu (the vendor's library: edgectl built with -tags edged_dynamic)")
+	tfliteLib := fs.String("tflite", "", "the TFLite C library `file` for --backend xnnpack|gpu|edgetpu (default: libtensorflowlite_c.so on the loader's path)")
 	opProfile := fs.Bool("profile", false, "then time every operator over the same number of runs: a per-operator table and a summary by operator type")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: edgectl bench --model M.tflite [--threads N] [--runs N] [--warmup N] [--arithmetic reference|litert] [--json] [--cpuprofile F] [--profile]")
+		fmt.Fprintln(stderr, "usage: edgectl bench --model M.tflite [--threads N] [--runs N] [--warmup N] [--arithmetic reference|litert] [--json] [--cpuprofile F] [--profile] [--backend cpu,xnnpack [--tflite LIB]]")
 		fs.PrintDefaults()
 	}
 	pos, err := parseFlags(fs, args)
@@ -59,6 +62,15 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *runs < 1 || *warmup < 0 {
 		return fmt.Errorf("bench: --runs must be >= 1 and --warmup >= 0")
+	}
+	if bs := parseBackends(*backend); len(bs) != 1 || bs[0] != "cpu" {
+		if len(bs) == 0 {
+			return fmt.Errorf("bench: --backend %q names no backend", *backend)
+		}
+		if *cpuProfile != "" || *opProfile {
+			return fmt.Errorf("bench: --cpuprofile and --profile profile edged's runtime alone; drop --backend")
+		}
+		return benchBackends(ctx, benchSpec{model: *model, inputs: inputs, backends: bs, tflite: *tfliteLib, threads: *threads, runs: *runs, warmup: *warmup, arith: *arith}, *asJSON, stdout)
 	}
 	it, err := openInterpreter(*model, *threads, *arith)
 	if err != nil {

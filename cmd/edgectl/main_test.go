@@ -250,3 +250,38 @@ func TestParseNPY(t *testing.T) {
 		}
 	}
 }
+
+// bench --backend times each backend on the same inputs; the default
+// build has no vendor library and says so.
+func TestBenchBackends(t *testing.T) {
+	model := filepath.Join("..", "..", "testdata", "models", "hello_world_float.tflite")
+	out, err := edgectl(t, "bench", "--model", model, "--runs", "4", "--warmup", "1", "--json", "--backend", "cpu,cpu")
+	if err != nil {
+		t.Fatal(err, out)
+	}
+	var rs []benchResult
+	if err := json.Unmarshal([]byte(out), &rs); err != nil {
+		t.Fatal(err, out)
+	}
+	if len(rs) != 2 {
+		t.Fatalf("bench --backend cpu,cpu = %s; want two results", out)
+	}
+	for _, r := range rs {
+		if r.Backend != "cpu" || r.Runs != 4 || !(r.MinMS > 0) || r.MinMS > r.MedianMS {
+			t.Errorf("result %+v; want cpu, 4 runs, 0 < min <= median", r)
+		}
+	}
+	out, err = edgectl(t, "bench", "--model", model, "--runs", "2", "--backend", "cpu,cpu")
+	if err != nil || !strings.Contains(out, "on cpu: median") || !strings.Contains(out, "cpu/cpu median ratio") {
+		t.Errorf("bench --backend cpu,cpu = %v\n%s; want a line per backend and the ratio", err, out)
+	}
+	for _, tt := range []struct{ backend, want string }{
+		{"xnnpack", "edged_dynamic"},
+		{"npu", `--backend "npu": want cpu, xnnpack, gpu or edgetpu`},
+		{",", "names no backend"},
+	} {
+		if out, err := edgectl(t, "bench", "--model", model, "--backend", tt.backend); err == nil || !strings.Contains(err.Error()+out, tt.want) {
+			t.Errorf("bench --backend %s = %v, %s; want an error saying %q", tt.backend, err, out, tt.want)
+		}
+	}
+}
