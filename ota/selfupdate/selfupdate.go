@@ -87,6 +87,11 @@ type Updater struct {
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	Log *slog.Logger
+	// Floor, if set, returns the highest agent version this device
+	// accepted before, kept apart from the state file (ota/store's
+	// AgentVersion): an update must be newer than it too, so that a lost
+	// or damaged state file never lets an older or rolled-back version in.
+	Floor func() uint64
 
 	mu sync.Mutex
 }
@@ -124,6 +129,16 @@ func (u *Updater) running() uint64 {
 	v, err := ParseVersion(u.Version)
 	if err != nil {
 		return 0
+	}
+	return v
+}
+
+// last is the version an update must be newer than: the running one or
+// the floor, whichever is higher.
+func (u *Updater) last() uint64 {
+	v := u.running()
+	if u.Floor != nil {
+		v = max(v, u.Floor())
 	}
 	return v
 }
@@ -181,7 +196,7 @@ func (u *Updater) State() (State, error) {
 // (ErrBadVersion), and a blob for this binary's Variant (ErrNoVariant).
 // It returns the manifest and that blob.
 func (u *Updater) Verify(data []byte, root ed25519.PublicKey, opts sign.VerifyOptions) (*sign.Manifest, sign.Blob, error) {
-	opts.Kind, opts.Name, opts.LastVersion = sign.KindAgent, Name, u.running()
+	opts.Kind, opts.Name, opts.LastVersion = sign.KindAgent, Name, u.last()
 	if opts.Now == nil {
 		opts.Now = u.now
 	}
@@ -211,6 +226,8 @@ func (u *Updater) accept(m *sign.Manifest) (sign.Blob, error) {
 		return sign.Blob{}, fmt.Errorf("%s: %w: kind %q name %q; want %q %q", where, sign.ErrMismatch, m.Kind, m.Name, sign.KindAgent, Name)
 	case m.Version <= u.running():
 		return sign.Blob{}, fmt.Errorf("%s: %w: the device runs version %s", where, sign.ErrReplay, FormatVersion(u.running()))
+	case m.Version <= u.last():
+		return sign.Blob{}, fmt.Errorf("%s: %w: the device accepted version %s before", where, sign.ErrReplay, FormatVersion(u.last()))
 	}
 	st, err := u.State()
 	if err != nil {

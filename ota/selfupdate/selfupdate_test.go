@@ -450,3 +450,35 @@ func TestSwapNotDone(t *testing.T) {
 		t.Errorf("state = pending %+v, last %+v; want last failed naming both versions", st.Pending, st.Last)
 	}
 }
+
+// TestFloor: an update must be newer than the highest version the device
+// accepted before, even when the running binary is older (it rolled back,
+// or the state file that remembered the rollback is gone).
+func TestFloor(t *testing.T) {
+	k := newKeys(t)
+	root, err := sign.LoadPublicKey(k.rootPub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob := filepath.Join(t.TempDir(), "edged-next")
+	if err := os.WriteFile(blob, []byte("a binary"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	u := &selfupdate.Updater{Dir: t.TempDir(), Version: "1.0.0", Variant: selfupdate.CurrentVariant(), Floor: func() uint64 { return 2_000_000 }}
+	for _, tt := range []struct {
+		version string
+		wantErr error
+	}{
+		{"1.5.0", sign.ErrReplay}, // newer than the running binary, not than the floor
+		{"2.0.0", sign.ErrReplay}, // the version accepted before
+		{"2.0.1", nil},
+	} {
+		_, _, err := u.Verify(k.manifest(t, tt.version, blob, nil, nil), root, sign.VerifyOptions{})
+		if !errors.Is(err, tt.wantErr) || (err == nil) != (tt.wantErr == nil) {
+			t.Errorf("Verify(%s) with floor 2.0.0 = %v; want %v", tt.version, err, tt.wantErr)
+		}
+		if err != nil && !strings.Contains(err.Error(), "version 2000000") {
+			t.Errorf("Verify(%s) error %q does not name the floor", tt.version, err)
+		}
+	}
+}
