@@ -148,6 +148,7 @@ func (d *delegateSet) chain(c *config.Config, mc config.Model, opts *tflite.Opti
 		BackoffMax:     d.cfg.BackoffMax.D(),
 		// As many CPU interpreters as the model has instances.
 		FallbackRunners: runners,
+		Auto:            d.cfg.Auto,
 		OnEvent:         d.event,
 		OnHealth: func(model, delegate string, ok bool) {
 			v := 0.0
@@ -271,6 +272,8 @@ type DelegateStatus struct {
 	Failures  uint64    `json:"failures"`
 	// Check is the latest check of the backend's vendor libraries.
 	Check *delegates.ProbeOutcome `json:"check,omitempty"`
+	// Auto is what prefer: auto measured of the backend on the model.
+	Auto *delegates.Trial `json:"auto,omitempty"`
 }
 
 // delegateStatus reports the model's chain; a model without one is served
@@ -283,7 +286,7 @@ func (s *servedModel) delegateStatus() []DelegateStatus {
 	for _, st := range s.chain.Status() {
 		out = append(out, DelegateStatus{
 			Delegate: st.Delegate, Variant: st.Variant, Fallback: st.Fallback, State: st.State.String(), Reason: st.Reason,
-			Since: st.Since, NextProbe: st.NextProbe, Served: st.Served, Failures: st.Failures, Check: st.Check,
+			Since: st.Since, NextProbe: st.NextProbe, Served: st.Served, Failures: st.Failures, Check: st.Check, Auto: st.Trial,
 		})
 	}
 	return append(out, s.leftOut...)
@@ -308,6 +311,9 @@ func (a *Agent) delegateLines() []string {
 			l := fmt.Sprintf("%s · %s (%s variant): %s, %d served, %d failed", s.info.Name, st.Delegate, st.Variant, st.State, st.Served, st.Failures)
 			if st.Fallback {
 				l += " · fallback"
+			}
+			if st.Auto != nil {
+				l += " · auto: " + st.Auto.String()
 			}
 			if st.Reason != "" {
 				l += " — " + st.Reason

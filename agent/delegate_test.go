@@ -409,3 +409,48 @@ delegates:
 		t.Errorf("%d failed, fake-tpu served %d, cpu %d; want 0 failed, 5 and %d", failed, fake.Served, cpu.Served, workers*each-5)
 	}
 }
+
+// TestDelegateAuto: with prefer: auto the model's chain times the fake
+// accelerator and the CPU on it, and /v1/status shows the figures; one
+// of them is chosen, and the backends that are not on this host are
+// listed as left out.
+func TestDelegateAuto(t *testing.T) {
+	model, _, _ := personDetectGolden(t)
+	a, base := startDelegateAgent(t, fmt.Sprintf(`models:
+  - name: person_detect
+    path: %s
+delegates:
+  prefer: auto
+  fake: {enabled: true}
+`, model))
+	var st struct {
+		Models []struct {
+			Delegates []DelegateStatus `json:"delegates"`
+		} `json:"models"`
+	}
+	if err := json.Unmarshal([]byte(get(t, base+"/v1/status")), &st); err != nil {
+		t.Fatal(err)
+	}
+	chosen := 0
+	var names []string
+	for _, d := range st.Models[0].Delegates {
+		names = append(names, d.Delegate+":"+d.State)
+		if d.Delegate != "fake-tpu" && d.Delegate != "cpu" {
+			continue
+		}
+		if d.Auto == nil || d.Auto.Runs < 3 || !(d.Auto.MedianMS > 0) || !d.Auto.Agrees {
+			t.Errorf("%s auto figures %+v; want >= 3 timed runs, agreeing", d.Delegate, d.Auto)
+		} else if d.Auto.Chosen {
+			chosen++
+		}
+	}
+	if chosen != 1 {
+		t.Errorf("%d backends chosen; want 1", chosen)
+	}
+	if want := "fake-tpu:healthy cpu:healthy gpu:absent xnnpack:absent"; strings.Join(names, " ") != want {
+		t.Errorf("delegates %q; want %s", names, want)
+	}
+	if line := strings.Join(a.delegateLines(), "\n"); !strings.Contains(line, "auto: median") {
+		t.Errorf("status page lines lack the auto figures:\n%s", line)
+	}
+}

@@ -51,6 +51,17 @@ type Options struct {
 	// OnEvent is called (synchronously, without locks held) on every
 	// change of a backend's state.
 	OnEvent func(Event)
+	// Auto orders the accelerators by speed instead of by the links'
+	// order: when the chain is made, and again when one recovers, the
+	// fallback and each healthy accelerator are timed on the model for
+	// AutoBudget (interleaved, on the same pseudo-random inputs) and their
+	// outputs checked against the fallback's; requests go first to the
+	// fastest that agrees, and straight to the fallback when it is the
+	// fastest. Status shows the figures.
+	Auto bool
+	// AutoBudget bounds the timing of one decision; 0 means
+	// DefaultAutoBudget. Each backend gets at least 3 timed calls.
+	AutoBudget time.Duration
 	// OnHealth is called with every change of a backend's health, for the
 	// gauge edged_delegate_healthy{model,delegate}; it is called once per
 	// backend by NewChain with the initial health.
@@ -94,6 +105,8 @@ type Status struct {
 	// Served counts requests this backend answered; Failures counts calls
 	// that failed and were retried further down the chain.
 	Served, Failures uint64
+	// Trial is what the automatic choice measured (Options.Auto).
+	Trial *Trial
 	// Check is the latest check of the backend's vendor libraries (nil
 	// for a backend without any).
 	Check *ProbeOutcome
@@ -123,6 +136,12 @@ type Chain struct {
 
 	cpuNanos atomic.Int64 // EWMA of the fallback's latency
 
+	// With Options.Auto: the links requests try, in order, and the
+	// fallback's figures; decideMu serialises the decisions.
+	order    atomic.Pointer[[]*link]
+	fbTrial  atomic.Pointer[Trial]
+	decideMu sync.Mutex
+
 	ctx      context.Context
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup // probe loops
@@ -146,6 +165,7 @@ type link struct {
 	nextProbe time.Time
 	slot      *slot // nil unless Healthy
 	probing   bool
+	trial     *Trial // Options.Auto's figures
 }
 
 // slot is one accelerator runner with the scratch tensors it owns: a call
@@ -244,6 +264,10 @@ func NewChain(ctx context.Context, model string, links []Link, opts *Options) (*
 		c.emit(Event{Time: now, Model: model, Delegate: l.name, Variant: l.variant, From: Healthy, To: state, Reason: err.Error()})
 		c.startProbing(l)
 	}
+	if o.Auto {
+		c.order.Store(&[]*link{})
+		c.decide(ctx, c.links)
+	}
 	return c, nil
 }
 
@@ -277,7 +301,11 @@ func (c *Chain) Run(ctx context.Context, inputs, outputs []tensor.Tensor) (strin
 	if len(outputs) != len(c.out) {
 		return "", fmt.Errorf("model %s: %w: %d output tensors given; the model has %d", c.model, ErrBadInput, len(outputs), len(c.out))
 	}
-	for _, l := range c.links {
+	links := c.links
+	if c.opts.Auto {
+		links = *c.order.Load()
+	}
+	for _, l := range links {
 		l.mu.Lock()
 		s := l.slot
 		l.mu.Unlock()
@@ -514,6 +542,9 @@ func (c *Chain) probeLoop(l *link) {
 				c.opts.OnHealth(c.model, l.name, true)
 			}
 			c.emit(Event{Time: now, Model: c.model, Delegate: l.name, Variant: l.variant, From: from, To: Healthy})
+			if c.opts.Auto {
+				c.decide(c.ctx, []*link{l})
+			}
 			return
 		}
 		wait = min(2*wait, c.opts.BackoffMax)
@@ -589,10 +620,14 @@ func (c *Chain) Status() []Status {
 	for _, l := range c.links {
 		l.mu.Lock()
 		out = append(out, Status{Delegate: l.name, Variant: l.variant, State: l.state, Reason: l.reason, Since: l.since, NextProbe: l.nextProbe, Served: l.served.Load(), Failures: l.fails.Load()})
+		if l.trial != nil {
+			t := *l.trial
+			out[len(out)-1].Trial = &t
+		}
 		l.mu.Unlock()
 		out[len(out)-1].Check = LastCheck(l.backend)
 	}
-	out = append(out, Status{Delegate: c.fb.name, Variant: c.fb.variant, Fallback: true, State: Healthy, Since: c.fb.since, Served: c.fb.served.Load(), Failures: c.fb.fails.Load()})
+	out = append(out, Status{Delegate: c.fb.name, Variant: c.fb.variant, Fallback: true, State: Healthy, Since: c.fb.since, Served: c.fb.served.Load(), Failures: c.fb.fails.Load(), Trial: c.fbTrial.Load()})
 	return out
 }
 

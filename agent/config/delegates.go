@@ -5,14 +5,20 @@ import (
 	"slices"
 	"sort"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 // Delegates chooses the backends models run on: accelerators first, the
 // pure-Go CPU runtime last as the fallback every model keeps.
 type Delegates struct {
 	// Prefer is the order backends are tried in; it must end with "cpu".
-	// Default DefaultPrefer (until the board picks it).
-	Prefer []string `yaml:"prefer"`
+	// Default DefaultPrefer (until the board picks it). "auto" lists every
+	// backend (AutoPrefer) and lets each model's chain order them by
+	// timing them on the model (Auto).
+	Prefer Prefer `yaml:"prefer"`
+	// Auto is set by prefer: auto.
+	Auto bool `yaml:"-"`
 	// AttemptTimeout bounds one accelerator call; past it the request is
 	// retried on the CPU within its own deadline.
 	AttemptTimeout Duration `yaml:"attempt_timeout"`
@@ -62,10 +68,36 @@ var delegateNames = []string{"cpu", "edgetpu", "gpu", "xnnpack"}
 // DefaultPrefer is the backend order when delegates.prefer is not set.
 var DefaultPrefer = []string{"edgetpu", "gpu", "cpu"}
 
+// AutoPrefer are the backends prefer: auto tries, the CPU last.
+var AutoPrefer = []string{"edgetpu", "gpu", "xnnpack", "cpu"}
+
+// Prefer is a list of backend names, or "auto".
+type Prefer []string
+
+// UnmarshalYAML reads a list of names, or the word auto.
+func (p *Prefer) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		if n.Value != "auto" {
+			return fmt.Errorf("line %d: delegates.prefer is %q; want a list of backends or auto", n.Line, n.Value)
+		}
+		*p = Prefer{"auto"}
+		return nil
+	}
+	var names []string
+	if err := n.Decode(&names); err != nil {
+		return err
+	}
+	*p = names
+	return nil
+}
+
 func (c *Config) setDelegatesDefaults() {
 	d := &c.Delegates
 	if len(d.Prefer) == 0 {
 		d.Prefer = slices.Clone(DefaultPrefer)
+	}
+	if len(d.Prefer) == 1 && d.Prefer[0] == "auto" {
+		d.Auto, d.Prefer = true, slices.Clone(AutoPrefer)
 	}
 	if d.AttemptTimeout == 0 {
 		d.AttemptTimeout = Duration(time.Second)

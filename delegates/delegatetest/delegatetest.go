@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/edged-dev/edged/delegates"
 	"github.com/edged-dev/edged/runtime/tensor"
@@ -56,6 +57,7 @@ type Accelerator struct {
 	present   bool
 	probeErr  error
 	fixed     []tensor.Tensor
+	delay     time.Duration
 	release   chan struct{}
 	calls     int
 	probes    int
@@ -125,6 +127,14 @@ func (a *Accelerator) Fixed(outs []tensor.Tensor) {
 	a.fixed = outs
 }
 
+// Delay makes every answering call take at least d longer, as a slower
+// device would.
+func (a *Accelerator) Delay(d time.Duration) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.delay = d
+}
+
 // Calls is the number of Invoke calls the fake's runners received.
 func (a *Accelerator) Calls() int {
 	a.mu.Lock()
@@ -181,7 +191,7 @@ func (r *runner) Invoke(ctx context.Context, inputs, outputs []tensor.Tensor) er
 	a := r.a
 	a.mu.Lock()
 	a.calls++
-	mode, present, fixed, release := a.mode, a.present, a.fixed, a.release
+	mode, present, fixed, release, delay := a.mode, a.present, a.fixed, a.release, a.delay
 	if a.failAfter == 0 {
 		mode = Fail
 	} else if a.failAfter > 0 {
@@ -200,6 +210,15 @@ func (r *runner) Invoke(ctx context.Context, inputs, outputs []tensor.Tensor) er
 	case Hang:
 		<-release
 		return fmt.Errorf("delegatetest %s: released from a hang", a.name)
+	}
+	if delay > 0 {
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("delegatetest %s: %w", a.name, ctx.Err())
+		}
 	}
 	if fixed != nil {
 		if len(outputs) != len(fixed) {
