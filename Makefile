@@ -17,7 +17,7 @@ NFPM      := .cache/nfpm-$(NFPM_VERSION)/nfpm
 
 export CGO_ENABLED=0
 
-.PHONY: run all build cross test test-deps unit fuzz-short fuzz diff-long cross-test check fmt vet staticcheck gen clean bench release release-test nfpm
+.PHONY: run all build cross test test-deps unit fuzz-short fuzz diff-long cross-test check fmt vet staticcheck gen clean bench release release-test nfpm zoo
 
 all: build
 
@@ -73,6 +73,18 @@ fuzz:
 diff-long:
 	EDGED_ORACLE=$$(dirname "$$(./scripts/oracle-setup.sh)") EDGED_DIFF_CASES=$${CASES:-1000} \
 		$(GO) test -count=1 -timeout 2h -run TestDifferential ./runtime/tflite/
+
+# Checks edged against the official runtime on a directory of real models
+# (not part of `make test`): `make zoo ZOO=/path/to/models`, with
+# ZOO_REPORT=report.md (markdown; default stdout), ZOO_JSON=results.json,
+# ZOO_BENCH=1 (time edged against the oracle, 1 thread, interleaved),
+# ZOO_ONLY=regexp (model file names), ZOO_CUT=0 (skip the intermediate
+# comparison that finds the first differing operator). See internal/zoo.
+zoo:
+	@test -n "$(ZOO)" || { echo "make zoo: set ZOO=/path/to/a/directory/of/tflite/models"; exit 2; }
+	$(GO) build -trimpath -o $(BIN)/ ./cmd/edgectl
+	EDGED_ORACLE=$$(dirname "$$(./scripts/oracle-setup.sh)") ZOO=$(ZOO) \
+		$(GO) run ./internal/zoo -edgectl $(BIN)/edgectl
 
 cross-test:
 	./scripts/cross-test.sh $(CROSS_PKGS)
