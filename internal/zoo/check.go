@@ -161,7 +161,7 @@ func checkModel(ctx context.Context, c *config, path string) *result {
 			if cutOracle == nil {
 				cutOracle = c.oracleIntermediates(ctx, data, m, inFiles, want, filepath.Join(work, "cut"))
 			}
-			e.Cut = cutOracle.compareEdged(inputs, a.a)
+			e.Cut = cutOracle.compareEdged(inputs, a.a, c.trace)
 		}
 	}
 	if c.bench && r.Oracle.Ran {

@@ -33,6 +33,8 @@ type cutResult struct {
 	Local      []opDiff `json:"local_mismatches,omitempty"`
 	// LocalByOp counts local mismatches by operator and types.
 	LocalByOp map[string]int `json:"local_by_op,omitempty"`
+	// Tensors has every compared tensor in operator order (with -trace).
+	Tensors []opDiff `json:"tensors,omitempty"`
 }
 
 // opDiff is one operator whose output departs from the oracle's.
@@ -45,6 +47,7 @@ type opDiff struct {
 	Diff    int     `json:"differing"`
 	N       int     `json:"elements"`
 	MaxAbs  float64 `json:"max_abs"`
+	MaxRel  float64 `json:"max_rel"`
 	Version int     `json:"version"`
 }
 
@@ -138,7 +141,7 @@ func (oi *oracleIntermediates) oracleTensor(k int, dtype string) (tensorBytes, e
 	return tensorBytes{DType: dtype, Data: b}, err
 }
 
-func (oi *oracleIntermediates) compareEdged(inputs [][]byte, a tflite.Arithmetic) *cutResult {
+func (oi *oracleIntermediates) compareEdged(inputs [][]byte, a tflite.Arithmetic, trace bool) *cutResult {
 	if oi.err != nil {
 		return &cutResult{Err: oi.err.Error()}
 	}
@@ -150,6 +153,12 @@ func (oi *oracleIntermediates) compareEdged(inputs [][]byte, a tflite.Arithmetic
 	m := oi.m
 	sg := m.Subgraphs[0]
 	agrees := map[int]bool{}
+	producer := map[int]int{}
+	for i, op := range sg.Operators {
+		for _, o := range op.Outputs {
+			producer[o] = i
+		}
+	}
 	for k, t := range oi.extra {
 		got := it.Output(oi.nOrig + k)
 		want, err := oi.oracleTensor(oi.nOrig+k, got.Type.String())
@@ -160,6 +169,12 @@ func (oi *oracleIntermediates) compareEdged(inputs [][]byte, a tflite.Arithmetic
 		d := compare(want, tensorBytes{DType: got.Type.String(), Shape: got.Shape, Data: got.Data})
 		cr.Compared++
 		agrees[t] = d.ok()
+		if trace {
+			op := &sg.Operators[producer[t]]
+			od := opDiff{Index: producer[t], Op: m.OpName(op), Version: m.OpVersion(op), Output: sg.Tensors[t].Name, Diff: d.Bad, N: d.N, MaxAbs: d.MaxAbs, MaxRel: d.MaxRel}
+			od.Types, od.Shapes = opSignature(sg, op, got.Shape)
+			cr.Tensors = append(cr.Tensors, od)
+		}
 		if !d.ok() {
 			cr.Differing++
 		}
@@ -188,7 +203,7 @@ func (oi *oracleIntermediates) compareEdged(inputs [][]byte, a tflite.Arithmetic
 			got := it.Output(oi.nOrig + k)
 			want, _ := oi.oracleTensor(oi.nOrig+k, got.Type.String())
 			d := compare(want, tensorBytes{DType: got.Type.String(), Shape: got.Shape, Data: got.Data})
-			od := opDiff{Index: i, Op: m.OpName(op), Version: m.OpVersion(op), Output: sg.Tensors[o].Name, Diff: d.Bad, N: d.N, MaxAbs: d.MaxAbs}
+			od := opDiff{Index: i, Op: m.OpName(op), Version: m.OpVersion(op), Output: sg.Tensors[o].Name, Diff: d.Bad, N: d.N, MaxAbs: d.MaxAbs, MaxRel: d.MaxRel}
 			if d.Mismatch != "" {
 				od.Diff, od.N = -1, 0
 			}

@@ -80,6 +80,17 @@ func makeInputs(sum [32]byte, specs []ioSpec, m *tflite.Model) ([][]byte, []stri
 				binary.LittleEndian.PutUint16(b[2*k:], float16Bits(float32((2*r.Float64()-1)*floatRange)))
 			}
 		case tensor.Int32, tensor.Int64:
+			if vals, why := shapeInput(m, s.TensorIndex, n); vals != nil {
+				notes = append(notes, fmt.Sprintf("input %d: %v (%s)", i, vals, why))
+				for k, v := range vals {
+					if dt == tensor.Int32 {
+						binary.LittleEndian.PutUint32(b[4*k:], uint32(v))
+					} else {
+						binary.LittleEndian.PutUint64(b[8*k:], uint64(v))
+					}
+				}
+				break
+			}
 			hi, why := indexRange(m, s.TensorIndex)
 			if why != "" {
 				notes = append(notes, fmt.Sprintf("input %d: ids in [0, %d) (%s)", i, hi, why))
@@ -98,6 +109,42 @@ func makeInputs(sum [32]byte, specs []ioSpec, m *tflite.Model) ([][]byte, []stri
 		out = append(out, b)
 	}
 	return out, notes, nil
+}
+
+// shapeInput returns the values of an integer input that is a shape
+// operand: TRANSPOSE_CONV's output_shape, RESHAPE's new shape, the size of
+// RESIZE_BILINEAR / RESIZE_NEAREST_NEIGHBOR. The values are what the file
+// declares for the operator's output, so the graph computes what it was
+// built for; nil when the input is not such an operand.
+func shapeInput(m *tflite.Model, ti, n int) ([]int, string) {
+	if m == nil || len(m.Subgraphs) == 0 {
+		return nil, ""
+	}
+	sg := m.Subgraphs[0]
+	for oi := range sg.Operators {
+		op := &sg.Operators[oi]
+		if len(op.Outputs) == 0 {
+			continue
+		}
+		out := sg.Tensors[op.Outputs[0]].Shape
+		name := m.OpName(op)
+		for pos, in := range op.Inputs {
+			if in != ti {
+				continue
+			}
+			var vals []int
+			switch {
+			case name == "TRANSPOSE_CONV" && pos == 0, name == "RESHAPE" && pos == 1:
+				vals = out
+			case (name == "RESIZE_BILINEAR" || name == "RESIZE_NEAREST_NEIGHBOR") && pos == 1 && len(out) == 4:
+				vals = out[1:3]
+			}
+			if vals != nil && len(vals) == n {
+				return vals, fmt.Sprintf("the output shape of %s operator %d", name, oi)
+			}
+		}
+	}
+	return nil, ""
 }
 
 // indexRange finds how input tensor ti is used: as indices into a

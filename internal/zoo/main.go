@@ -14,6 +14,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -36,8 +37,10 @@ type config struct {
 	only     *regexp.Regexp
 	bench    bool
 	cut      bool
+	trace    bool
 	timeout  time.Duration
 	kindFile string
+	from     string // re-render the report from this JSON file
 }
 
 func main() {
@@ -54,6 +57,8 @@ func main() {
 	flag.StringVar(&only, "only", os.Getenv("ZOO_ONLY"), "regular expression: check only the models whose file name matches")
 	flag.BoolVar(&c.bench, "bench", os.Getenv("ZOO_BENCH") == "1", "also time edged against the oracle (1 thread, interleaved)")
 	flag.BoolVar(&c.cut, "cut", os.Getenv("ZOO_CUT") != "0", "on a mismatch, compare every intermediate tensor to find the first differing operator")
+	flag.BoolVar(&c.trace, "trace", os.Getenv("ZOO_TRACE") == "1", "keep every intermediate comparison in the JSON output, not only the local mismatches")
+	flag.StringVar(&c.from, "from", os.Getenv("ZOO_FROM"), "write the report from a JSON file of an earlier run (-json) instead of running the models")
 	flag.DurationVar(&c.timeout, "timeout", 10*time.Minute, "limit for one oracle run")
 	flag.StringVar(&c.kindFile, "kinds", "", "tab-separated file: model file name, kind (default: DIR/kinds.tsv or DIR/../kinds.tsv if present)")
 	flag.Parse()
@@ -74,6 +79,9 @@ func main() {
 }
 
 func check(ctx context.Context, c *config) error {
+	if c.from != "" {
+		return rerender(c)
+	}
 	if c.dir == "" {
 		return fmt.Errorf("no model directory: set ZOO=/path/to/models or pass -dir")
 	}
@@ -117,5 +125,31 @@ func check(ctx context.Context, c *config) error {
 		fmt.Fprintf(os.Stderr, "zoo:   oracle %s; reference %s; litert %s\n", r.Oracle.cell(), r.Edged[0].cell(), r.Edged[1].cell())
 		results = append(results, r)
 	}
-	return writeReport(c, results)
+	return writeReport(c, results, time.Now())
+}
+
+// rerender writes the report of an earlier run's JSON (with the kinds
+// and notes of now).
+func rerender(c *config) error {
+	b, err := os.ReadFile(c.from)
+	if err != nil {
+		return err
+	}
+	var results []*result
+	if err := json.Unmarshal(b, &results); err != nil {
+		return fmt.Errorf("%s: %w", c.from, err)
+	}
+	kinds := readKinds(c)
+	for _, r := range results {
+		if k, ok := kinds[r.File]; ok {
+			r.Kind = k
+		}
+		c.bench = c.bench || r.Bench != nil
+	}
+	c.jsonOut = ""
+	st, err := os.Stat(c.from)
+	if err != nil {
+		return err
+	}
+	return writeReport(c, results, st.ModTime())
 }

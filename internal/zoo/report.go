@@ -39,7 +39,10 @@ func readKinds(c *config) map[string]string {
 	return kinds
 }
 
-var unsupportedRE = regexp.MustCompile(`unsupported op:? (CUSTOM "[^"]*"|[A-Z0-9_]+)`)
+var (
+	unsupportedRE = regexp.MustCompile(`unsupported op:? (CUSTOM "[^"]*"|[A-Z0-9_]+)`)
+	unresolvedRE  = regexp.MustCompile(`unresolved custom op: ([^.]+)\.`)
+)
 
 // reason shortens an error to its cause.
 func (r *run) reason() string {
@@ -47,6 +50,12 @@ func (r *run) reason() string {
 		if m := unsupportedRE.FindStringSubmatch(r.Err); m != nil {
 			return "unsupported " + m[1]
 		}
+	}
+	if m := unresolvedRE.FindStringSubmatch(r.Err); m != nil {
+		return "custom op " + m[1] + " not built in"
+	}
+	if strings.Contains(r.Err, "Variable tensors not yet supported") {
+		return "variable tensors not supported (LiteRT.js)"
 	}
 	e := r.Err
 	for _, p := range []string{"tflite.Load: ", "tflite.NewInterpreter: ", "tflite.Prepare: ", "tflite.Invoke: ", "exit status 1: ", "oracle: "} {
@@ -120,11 +129,20 @@ func (b *benchResult) cell() string {
 	return fmt.Sprintf("%s / %s (oracle %.3g ms)", f(b.Ratio[0]), f(b.Ratio[1]), b.OracleMS)
 }
 
-func writeReport(c *config, results []*result) error {
+func (b *benchResult) worst() float64 { return max(b.Ratio[0], b.Ratio[1]) }
+
+func ratio(x float64) string {
+	if x == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f×", x)
+}
+
+func writeReport(c *config, results []*result, when time.Time) error {
 	var sb strings.Builder
 	w := &sb
 	fmt.Fprintf(w, "# Zoo check: edged against the TFLite oracle on unseen models\n\n")
-	fmt.Fprintf(w, "_Refreshed %s_ — %d models from %s.\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"), len(results), c.dir)
+	fmt.Fprintf(w, "_Refreshed %s_ — %d models from %s.\n\n", when.UTC().Format("2006-01-02 15:04 UTC"), len(results), c.dir)
 	if c.notes != "" {
 		b, err := os.ReadFile(c.notes)
 		if err != nil {
@@ -265,7 +283,7 @@ func causes(w io.Writer, results []*result, bench bool) {
 	both := map[string]*group{}
 	onlyEdged := map[string]*group{}
 	inspectWrong := map[string]*group{}
-	slow := map[string]*group{}
+	var slow []*result
 	mismatch := [2]map[string]*group{{}, {}}
 	for _, r := range results {
 		for i, a := range arithmetics {
@@ -290,26 +308,30 @@ func causes(w io.Writer, results []*result, bench bool) {
 				addTo(mismatch[i], key, r.File, r.File+": "+detail)
 			}
 		}
-		if r.Inspect.Runnable != nil && *r.Inspect.Runnable != (r.Edged[0].Ran || r.Edged[1].Ran) {
+		if r.Inspect.Runnable != nil && r.Inspect.Extra == nil && r.Edged[0].Ran != r.Edged[1].Ran {
+			addTo(inspectWrong, "inspect gives one answer; the arithmetics differ", r.File,
+				fmt.Sprintf("%s: inspect runnable=%v; reference %s; litert %s", r.File, *r.Inspect.Runnable, r.Edged[0].cell(), r.Edged[1].cell()))
+		} else if r.Inspect.Runnable != nil && *r.Inspect.Runnable != (r.Edged[0].Ran || r.Edged[1].Ran) {
 			addTo(inspectWrong, fmt.Sprintf("inspect says runnable=%v", *r.Inspect.Runnable), r.File,
 				fmt.Sprintf("%s: reference %s; litert %s", r.File, r.Edged[0].cell(), r.Edged[1].cell()))
 		} else if r.Inspect.Err != "" {
 			addTo(inspectWrong, "inspect fails", r.File, r.File+": "+r.Inspect.Err)
 		}
-		if b := r.Bench; b != nil && b.Err == "" {
-			for i, a := range arithmetics {
-				if b.Ratio[i] > 0.5 {
-					addTo(slow, a.name+" slower than 0.5× the oracle", r.File, fmt.Sprintf("%s: %.2f× (edged %.3g ms, oracle %.3g ms)", r.File, b.Ratio[i], b.EdgedMS[i], b.OracleMS))
-				}
-			}
+		if b := r.Bench; b != nil && b.Err == "" && max(b.Ratio[0], b.Ratio[1]) > 0.5 {
+			slow = append(slow, r)
 		}
 	}
 	printGroups(w, "Panics (a model file must never panic the runtime)", panics)
 	printGroups(w, "Runs in the oracle, refused or failed in edged", refused)
 	printGroups(w, "Differs from the oracle — reference arithmetic (grouped by the first operator whose inputs agree but output differs)", mismatch[0])
 	printGroups(w, "Differs from the oracle — litert arithmetic (grouped the same way)", mismatch[1])
-	if bench {
-		printGroups(w, "Slower than half the oracle's time", slow)
+	if bench && len(slow) > 0 {
+		sort.Slice(slow, func(i, j int) bool { return slow[i].Bench.worst() > slow[j].Bench.worst() })
+		fmt.Fprintf(w, "\n### Slower than half the oracle's time (worst first)\n\n")
+		for _, r := range slow {
+			b := r.Bench
+			fmt.Fprintf(w, "- %s: reference %s, litert %s (oracle %.3g ms; edged %.3g / %.3g ms)\n", r.File, ratio(b.Ratio[0]), ratio(b.Ratio[1]), b.OracleMS, b.EdgedMS[0], b.EdgedMS[1])
+		}
 	}
 	printGroups(w, "`edgectl inspect` disagrees with what edged does", inspectWrong)
 	printGroups(w, "Refused by both (edged's reason; the oracle's below)", both)
