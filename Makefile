@@ -83,7 +83,7 @@ diff-long:
 zoo:
 	@test -n "$(ZOO)" || { echo "make zoo: set ZOO=/path/to/a/directory/of/tflite/models"; exit 2; }
 	$(GO) build -trimpath -o $(BIN)/ ./cmd/edgectl
-	EDGED_ORACLE=$$(dirname "$$(./scripts/oracle-setup.sh)") ZOO=$(ZOO) \
+	EDGED_ORACLE=$${EDGED_ORACLE:-$$(dirname "$$(./scripts/oracle-setup.sh)")} ZOO=$(ZOO) \
 		$(GO) run ./internal/zoo -edgectl $(BIN)/edgectl
 
 cross-test:
