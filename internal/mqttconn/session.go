@@ -11,6 +11,8 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/edged-dev/edged/internal/mqttlimit"
 )
 
 // Will is the message the broker publishes when a connection dies.
@@ -45,6 +47,12 @@ type SessionOptions struct {
 	// up longer than the current backoff.
 	MinBackoff time.Duration
 	MaxBackoff time.Duration
+	// MaxMessage, if > 0, bounds what is read of each packet from the
+	// broker before paho decodes it: a message larger than MaxMessage bytes
+	// (less its topic) arrives with an empty payload and OnOversize, if
+	// set, hears of its topic and size (see internal/mqttlimit).
+	MaxMessage int
+	OnOversize func(topic string, size int)
 
 	// Setup prepares a connection once the broker has accepted it, before
 	// it counts as up: routes, subscriptions, a birth message. An error
@@ -233,6 +241,9 @@ func (s *Session) connect(ctx context.Context, lost chan<- error) (mqtt.Client, 
 	}
 	if s.o.TLS != nil {
 		o.SetTLSConfig(s.o.TLS)
+	}
+	if s.o.MaxMessage > 0 {
+		o.SetCustomOpenConnectionFn(mqttlimit.OpenConnection(s.o.MaxMessage, s.o.OnOversize))
 	}
 	c := mqtt.NewClient(o)
 	tok := c.Connect()

@@ -216,3 +216,56 @@ func peer(t *testing.T, url string) mqtt.Client {
 	}
 	return c
 }
+
+// TestSessionMaxMessage: with MaxMessage set, a retained message above it
+// arrives empty, is reported with its size, and the connection stays up.
+func TestSessionMaxMessage(t *testing.T) {
+	b := mosquittotest.Start(t, nil)
+	pub := peer(t, b.URL())
+	defer pub.Disconnect(0)
+	pub.Publish("in/big", 1, true, make([]byte, 1<<20)).Wait()
+	pub.Publish("in/small", 1, true, "small").Wait()
+	var mu sync.Mutex
+	got := map[string]int{}
+	var over []int
+	var ups, losts atomic.Int32
+	s, err := mqttconn.NewSession(mqttconn.SessionOptions{
+		Broker: b.URL(), ClientID: "max-test", MaxMessage: 64 << 10,
+		OnOversize: func(topic string, size int) {
+			mu.Lock()
+			defer mu.Unlock()
+			if topic == "in/big" {
+				over = append(over, size)
+			}
+		},
+		Setup: func(ctx context.Context, c mqtt.Client) error {
+			return mqttconn.Wait(ctx, c.Subscribe("in/#", 1, func(_ mqtt.Client, m mqtt.Message) {
+				mu.Lock()
+				got[m.Topic()] = len(m.Payload())
+				mu.Unlock()
+			}), time.Second)
+		},
+		OnUp:   func() { ups.Add(1) },
+		OnLost: func(error) { losts.Add(1) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	testenv.WaitFor(t, "both retained messages", 10*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) == 2
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if got["in/big"] != 0 || got["in/small"] != 5 || len(over) != 1 || over[0] != 1<<20 {
+		t.Errorf("payload sizes %v, oversize reports %v; want big empty (reported as %d bytes), small whole", got, over, 1<<20)
+	}
+	if ups.Load() != 1 || losts.Load() != 0 {
+		t.Errorf("%d connections, %d losses; want 1 and 0", ups.Load(), losts.Load())
+	}
+}
