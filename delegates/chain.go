@@ -133,6 +133,8 @@ type Chain struct {
 	fb      *link
 	in, out []Spec
 	pool    chan Runner // fallback runners
+	// batchable: the fallback runs a batch as one invocation.
+	batchable bool
 
 	cpuNanos atomic.Int64 // EWMA of the fallback's latency
 
@@ -232,6 +234,9 @@ func NewChain(ctx context.Context, model string, links []Link, opts *Options) (*
 				return nil, fmt.Errorf("delegates.NewChain %s: fallback %s runner does not describe its inputs and outputs", model, c.fb.name)
 			}
 			c.in, c.out = d.Inputs(), d.Outputs()
+			if br, ok := r.(BatchRunner); ok {
+				c.batchable = br.Batchable()
+			}
 		}
 		c.pool <- r
 	}
@@ -301,6 +306,61 @@ func (c *Chain) Run(ctx context.Context, inputs, outputs []tensor.Tensor) (strin
 	if len(outputs) != len(c.out) {
 		return "", fmt.Errorf("model %s: %w: %d output tensors given; the model has %d", c.model, ErrBadInput, len(outputs), len(c.out))
 	}
+	if name, err := c.accelerate(ctx, inputs, outputs); name != "" || err != nil {
+		return name, err
+	}
+	if err := c.runFallback(ctx, inputs, outputs); err != nil {
+		return "", err
+	}
+	c.fb.served.Add(1)
+	return c.fb.name, nil
+}
+
+// RunBatch runs several requests (inputs[k] and outputs[k] are request
+// k's, as for Run) and says which backend answered each; errs[k] is
+// request k's error. Each request tries the accelerators as Run does;
+// those left to the fallback run as one call when its runner is a
+// BatchRunner. RunBatch does not check the inputs: the caller has checked
+// them against Inputs, and gives one outputs slice of len(Outputs()) per
+// request.
+func (c *Chain) RunBatch(ctx context.Context, inputs, outputs [][]tensor.Tensor) (served []string, errs []error) {
+	c.runs.RLock()
+	defer c.runs.RUnlock()
+	served, errs = make([]string, len(inputs)), make([]error, len(inputs))
+	if c.closed.Load() {
+		for k := range errs {
+			errs[k] = ErrClosed
+		}
+		return served, errs
+	}
+	var rest []int
+	for k := range inputs {
+		if served[k], errs[k] = c.accelerate(ctx, inputs[k], outputs[k]); served[k] == "" && errs[k] == nil {
+			rest = append(rest, k)
+		}
+	}
+	if len(rest) == 0 {
+		return served, errs
+	}
+	fin, fout := make([][]tensor.Tensor, len(rest)), make([][]tensor.Tensor, len(rest))
+	for j, k := range rest {
+		fin[j], fout[j] = inputs[k], outputs[k]
+	}
+	for j, err := range c.runFallbackBatch(ctx, fin, fout) {
+		if k := rest[j]; err != nil {
+			errs[k] = err
+		} else {
+			served[k] = c.fb.name
+			c.fb.served.Add(1)
+		}
+	}
+	return served, errs
+}
+
+// accelerate tries the healthy accelerators in order. It returns the
+// name of the one that answered, or "" and nil when the request is left
+// to the fallback, or an error when ctx ended.
+func (c *Chain) accelerate(ctx context.Context, inputs, outputs []tensor.Tensor) (string, error) {
 	links := c.links
 	if c.opts.Auto {
 		links = *c.order.Load()
@@ -333,11 +393,7 @@ func (c *Chain) Run(ctx context.Context, inputs, outputs []tensor.Tensor) (strin
 		l.fails.Add(1)
 		c.markFailed(l, s, err)
 	}
-	if err := c.runFallback(ctx, inputs, outputs); err != nil {
-		return "", err
-	}
-	c.fb.served.Add(1)
-	return c.fb.name, nil
+	return "", nil
 }
 
 var errBusy = errors.New("runner busy")
@@ -438,28 +494,73 @@ func safeInvoke(ctx context.Context, r Runner, in, out []tensor.Tensor) (err err
 }
 
 func (c *Chain) runFallback(ctx context.Context, inputs, outputs []tensor.Tensor) error {
+	return c.runFallbackBatch(ctx, [][]tensor.Tensor{inputs}, [][]tensor.Tensor{outputs})[0]
+}
+
+// runFallbackBatch runs requests on one fallback runner: in one call when
+// it is a BatchRunner, else one after another.
+func (c *Chain) runFallbackBatch(ctx context.Context, inputs, outputs [][]tensor.Tensor) []error {
+	errs := make([]error, len(inputs))
 	var r Runner
 	select {
 	case r = <-c.pool:
 	case <-ctx.Done():
-		return fmt.Errorf("model %s: waiting for the %s fallback: %w", c.model, c.fb.name, ctx.Err())
+		for k := range errs {
+			errs[k] = fmt.Errorf("model %s: waiting for the %s fallback: %w", c.model, c.fb.name, ctx.Err())
+		}
+		return errs
 	}
 	defer func() { c.pool <- r }()
 	start := time.Now()
-	if err := safeInvoke(ctx, r, inputs, outputs); err != nil {
-		c.fb.fails.Add(1)
-		return fmt.Errorf("model %s on %s: %w", c.model, c.fb.name, err)
+	if br, ok := r.(BatchRunner); ok {
+		errs = safeInvokeBatch(ctx, br, inputs, outputs)
+	} else {
+		for k := range inputs {
+			errs[k] = safeInvoke(ctx, r, inputs[k], outputs[k])
+		}
 	}
-	// An EWMA with weight 1/8 follows load without jumping at one outlier.
-	d := time.Since(start).Nanoseconds()
+	failed := false
+	for k, err := range errs {
+		if err != nil {
+			c.fb.fails.Add(1)
+			errs[k], failed = fmt.Errorf("model %s on %s: %w", c.model, c.fb.name, err), true
+		}
+	}
+	if !failed {
+		c.observeFallback(time.Since(start) / time.Duration(len(inputs)))
+	}
+	return errs
+}
+
+// observeFallback follows the fallback's latency per request with an EWMA
+// of weight 1/8, which follows load without jumping at one outlier.
+func (c *Chain) observeFallback(d time.Duration) {
 	old := c.cpuNanos.Load()
 	if old == 0 {
-		c.cpuNanos.Store(d)
+		c.cpuNanos.Store(int64(d))
 	} else {
-		c.cpuNanos.Store(old + (d-old)/8)
+		c.cpuNanos.Store(old + (int64(d)-old)/8)
 	}
-	return nil
 }
+
+// safeInvokeBatch turns a panicking runner into an error for every
+// request of the batch.
+func safeInvokeBatch(ctx context.Context, r BatchRunner, inputs, outputs [][]tensor.Tensor) (errs []error) {
+	defer func() {
+		if p := recover(); p != nil {
+			errs = make([]error, len(inputs))
+			for k := range errs {
+				errs[k] = fmt.Errorf("runner panicked: %v", p)
+			}
+		}
+	}()
+	return r.InvokeBatch(ctx, inputs, outputs)
+}
+
+// Batchable reports whether the fallback runs a batch of requests as one
+// invocation (its runner is a BatchRunner whose model carries the batch
+// dimension).
+func (c *Chain) Batchable() bool { return c.batchable }
 
 // markFailed takes l out of use when s is still its runner, and starts
 // probing it again.

@@ -16,6 +16,19 @@ func init() { Register(CPU{}) }
 type CPU struct {
 	// Options configure each interpreter; nil means tflite's defaults.
 	Options *tflite.Options
+	// MaxBatch, above 1, readies each runner for batches of up to
+	// MaxBatch requests run as one invocation when the model's graph
+	// carries the batch dimension (see CPURunner.InvokeBatch).
+	MaxBatch int
+	// Model, when set, is the cpu variant already loaded: Prepare uses it
+	// instead of parsing the bytes again, and its runners share it.
+	Model *tflite.Model
+}
+
+// Configure returns the CPU with c's interpreter options, batch size and
+// loaded model.
+func (CPU) Configure(c Config) Backend {
+	return CPU{Options: c.CPU, MaxBatch: c.MaxBatch, Model: c.Model}
 }
 
 // Name returns "cpu".
@@ -29,15 +42,25 @@ func (CPU) Probe(ctx context.Context) (bool, error) { return true, nil }
 
 // Prepare loads and validates model and plans one interpreter for it.
 func (b CPU) Prepare(ctx context.Context, model []byte, variant string) (Runner, error) {
-	m, err := tflite.Load(model)
-	if err != nil {
-		return nil, fmt.Errorf("cpu.Prepare %s variant: %w", variant, err)
+	m := b.Model
+	if m == nil {
+		var err error
+		if m, err = tflite.Load(model); err != nil {
+			return nil, fmt.Errorf("cpu.Prepare %s variant: %w", variant, err)
+		}
 	}
 	it, err := tflite.NewInterpreter(m, b.Options)
 	if err != nil {
 		return nil, fmt.Errorf("cpu.Prepare %s variant: %w", variant, err)
 	}
-	r := &CPURunner{it: it}
+	r := &CPURunner{m: m, opts: b.Options, it: it, byBatch: map[int]*tflite.Interpreter{}}
+	if b.MaxBatch > 1 {
+		// One interpreter at the largest batch proves the graph resizes;
+		// it serves the full batches.
+		if probe, err := r.resized(b.MaxBatch); err == nil {
+			r.byBatch[b.MaxBatch], r.batchable = probe, true
+		}
+	}
 	for i := range it.NumInputs() {
 		t := it.Input(i)
 		r.in = append(r.in, Spec{Name: t.Name, Type: t.Type, Shape: slices.Clone(t.Shape)})
@@ -49,11 +72,16 @@ func (b CPU) Prepare(ctx context.Context, model []byte, variant string) (Runner,
 	return r, nil
 }
 
-// CPURunner runs a model on one tflite.Interpreter; like the interpreter
-// it is not safe for concurrent use.
+// CPURunner runs a model on one tflite.Interpreter (and, for batches, one
+// per batch size); like the interpreter it is not safe for concurrent use.
 type CPURunner struct {
+	m       *tflite.Model
+	opts    *tflite.Options
 	it      *tflite.Interpreter
-	in, out []Spec
+	byBatch map[int]*tflite.Interpreter
+	// batchable: the graph carries the batch dimension.
+	batchable bool
+	in, out   []Spec
 }
 
 // Inputs describes the model's inputs.
@@ -75,17 +103,102 @@ func (r *CPURunner) Invoke(ctx context.Context, inputs, outputs []tensor.Tensor)
 	if len(outputs) != len(r.out) {
 		return fmt.Errorf("cpu.Invoke: %w: %d output tensors given; the model has %d", ErrBadInput, len(outputs), len(r.out))
 	}
-	for i, t := range inputs {
-		copy(r.it.Input(i).Data, t.Data)
+	return r.invoke(r.it, inputs, outputs)
+}
+
+// Batchable reports whether a batch runs as one invocation.
+func (r *CPURunner) Batchable() bool { return r.batchable }
+
+// InvokeBatch runs the requests as one invocation at batch n when the
+// graph carries the batch dimension, else one after another; see
+// BatchRunner. Inputs are not checked: the caller has.
+func (r *CPURunner) InvokeBatch(ctx context.Context, inputs, outputs [][]tensor.Tensor) []error {
+	errs := make([]error, len(inputs))
+	n := len(inputs)
+	if n > 1 && r.batchable {
+		if err := r.invokeBatched(inputs, outputs); err != nil {
+			err = fmt.Errorf("cpu.InvokeBatch: batch of %d: %w", n, err)
+			for k := range errs {
+				errs[k] = err
+			}
+		}
+		return errs
 	}
-	if err := r.it.Invoke(); err != nil {
+	for k := range inputs {
+		if err := ctx.Err(); err != nil {
+			errs[k] = fmt.Errorf("cpu.InvokeBatch: %w", err)
+			continue
+		}
+		errs[k] = r.invoke(r.it, inputs[k], outputs[k])
+	}
+	return errs
+}
+
+// invokeBatched runs n requests as one invocation at batch n and copies
+// sample k of every output into outputs[k].
+func (r *CPURunner) invokeBatched(inputs, outputs [][]tensor.Tensor) error {
+	n := len(inputs)
+	it := r.byBatch[n]
+	if it == nil {
+		var err error
+		if it, err = r.resized(n); err != nil {
+			return err
+		}
+		r.byBatch[n] = it
+	}
+	for k, req := range inputs {
+		for i, t := range req {
+			copy(it.Input(i).Data[k*len(t.Data):], t.Data)
+		}
+	}
+	if err := it.Invoke(); err != nil {
+		return err
+	}
+	for k := range outputs {
+		for j := range outputs[k] {
+			o := it.Output(j)
+			per := len(o.Data) / n
+			setOutput(&outputs[k][j], o.Type, o.Shape, o.Data[k*per:(k+1)*per])
+			if len(o.Shape) > 0 {
+				outputs[k][j].Shape[0] /= n
+			}
+		}
+	}
+	return nil
+}
+
+// invoke runs one request on it.
+func (r *CPURunner) invoke(it *tflite.Interpreter, inputs, outputs []tensor.Tensor) error {
+	for i, t := range inputs {
+		copy(it.Input(i).Data, t.Data)
+	}
+	if err := it.Invoke(); err != nil {
 		return fmt.Errorf("cpu.Invoke: %w", err)
 	}
 	for j := range outputs {
-		o := r.it.Output(j)
+		o := it.Output(j)
 		setOutput(&outputs[j], o.Type, o.Shape, o.Data)
 	}
 	return nil
+}
+
+// resized is a new interpreter of the model with every input at batch n.
+func (r *CPURunner) resized(n int) (*tflite.Interpreter, error) {
+	it, err := tflite.NewInterpreter(r.m, r.opts)
+	if err != nil {
+		return nil, err
+	}
+	for i := 0; i < it.NumInputs(); i++ {
+		shape := slices.Clone(it.Input(i).Shape)
+		if len(shape) == 0 {
+			return nil, fmt.Errorf("input %d is a scalar", i)
+		}
+		shape[0] = n
+		if err := it.ResizeInput(i, shape); err != nil {
+			return nil, err
+		}
+	}
+	return it, nil
 }
 
 // Close releases nothing: the interpreter's memory belongs to the GC.

@@ -23,6 +23,7 @@ import (
 	"sync"
 
 	"github.com/edged-dev/edged/runtime/tensor"
+	"github.com/edged-dev/edged/runtime/tflite"
 )
 
 // Errors a Backend, Runner or Chain may wrap.
@@ -69,6 +70,20 @@ type Runner interface {
 	Invoke(ctx context.Context, inputs, outputs []tensor.Tensor) error
 	// Close releases the runner's resources.
 	Close() error
+}
+
+// BatchRunner is a Runner that can run several requests in one call; the
+// CPU's runs a batch as one invocation at batch n when the model's graph
+// carries the batch dimension, else one request after another. A Chain
+// hands the requests of a batch left to its fallback to it in one call.
+type BatchRunner interface {
+	Runner
+	// InvokeBatch runs request k on inputs[k] into outputs[k] (as Invoke
+	// does) and returns each request's error. The inputs fit the model:
+	// the caller has checked them.
+	InvokeBatch(ctx context.Context, inputs, outputs [][]tensor.Tensor) []error
+	// Batchable reports whether a batch runs as one invocation.
+	Batchable() bool
 }
 
 // Spec is the type and shape of one model input or output.
@@ -213,6 +228,42 @@ func Plan(prefer []Backend, variants map[string][]byte) (links []Link, skipped [
 		links = append(links, Link{Backend: b, Variant: chosen, Model: variants[chosen]})
 	}
 	return links, skipped, nil
+}
+
+// Config is the host's configuration of its backends, as one model needs
+// them: a registered backend that implements Configurable is configured
+// with it (see Configured).
+type Config struct {
+	// CPU configures the pure-Go interpreters; MaxBatch readies them for
+	// batches of up to that many requests; Model, when set, is the cpu
+	// variant already loaded, which the CPU's runners share.
+	CPU      *tflite.Options
+	MaxBatch int
+	Model    *tflite.Model
+	// TFLite, EdgeTPU and GPU are the paths of the vendor's libraries
+	// (empty: where the system keeps them); Device selects an Edge TPU
+	// ("usb", "pci", "usb:0"; empty: the first found).
+	TFLite, EdgeTPU, GPU string
+	Device               string
+}
+
+// Configurable is implemented by registered backends that take the host's
+// configuration.
+type Configurable interface {
+	Configure(Config) Backend
+}
+
+// Configured returns the backend registered under name, configured with c
+// when it is Configurable.
+func Configured(name string, c Config) (Backend, bool) {
+	b, ok := Lookup(name)
+	if !ok {
+		return nil, false
+	}
+	if cb, ok := b.(Configurable); ok {
+		return cb.Configure(c), true
+	}
+	return b, true
 }
 
 // VariantChooser is implemented by backends that run only some variants

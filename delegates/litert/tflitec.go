@@ -63,6 +63,16 @@ func init() {
 	}
 }
 
+// Configure returns the backend with the host's library paths, device and
+// the threads of its CPU part.
+func (b *Backend) Configure(c delegates.Config) delegates.Backend {
+	o := Options{Paths: Paths{TFLite: c.TFLite, EdgeTPU: c.EdgeTPU, GPU: c.GPU}, Device: c.Device}
+	if c.CPU != nil {
+		o.Threads = c.CPU.Threads
+	}
+	return New(b.name, o)
+}
+
 // Variants says which bundle variants a backend runs: the Edge TPU only
 // its compiled variant; the GPU and XNNPACK the plain one.
 func (b *Backend) Variants() []string {
