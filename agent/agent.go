@@ -23,11 +23,11 @@ import (
 
 	"github.com/edged-dev/edged/agent/batch"
 	"github.com/edged-dev/edged/agent/cache"
-	"github.com/edged-dev/edged/agent/canary"
 	"github.com/edged-dev/edged/agent/config"
 	"github.com/edged-dev/edged/agent/infer"
 	"github.com/edged-dev/edged/agent/link"
 	"github.com/edged-dev/edged/agent/localapi"
+	"github.com/edged-dev/edged/agent/pipeline"
 	"github.com/edged-dev/edged/agent/source"
 	"github.com/edged-dev/edged/boards"
 	"github.com/edged-dev/edged/fleet"
@@ -50,11 +50,9 @@ type Agent struct {
 
 	closeOnce sync.Once
 
-	inferTotal    *prometheus.CounterVec
-	cacheHit      *prometheus.HistogramVec
-	inferDuration *prometheus.HistogramVec
-	modelInfo     *prometheus.GaugeVec
-	driftG        *driftGauges
+	metrics   *pipeline.Metrics
+	modelInfo *prometheus.GaugeVec
+	driftG    *driftGauges
 
 	// link connects to the fleet when fleet.broker is set (else nil).
 	link *link.Link
@@ -76,11 +74,9 @@ type Agent struct {
 func New(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 	a := &Agent{cfg: cfg, log: log, reg: prometheus.NewRegistry(), started: time.Now(), models: map[string]*servedModel{}, caches: map[string]*cache.Store{}, ready: make(chan struct{})}
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	a.inferTotal = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edged_inferences_total", Help: "Inference requests by model, version and outcome."}, []string{"model", "version", "outcome"})
-	a.inferDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "edged_inference_duration_seconds", Help: "Time from request to result, including queueing.", Buckets: prometheus.ExponentialBuckets(50e-6, 2, 18)}, []string{"model", "version"})
+	a.metrics = pipeline.NewMetrics(a.reg)
 	a.modelInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "edged_model_info", Help: "Served models (value 1) with version and sha256."}, []string{"model", "version", "sha256"})
-	a.cacheHit = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "edged_cache_hit_duration_seconds", Help: "Time to answer a request from the result cache.", Buckets: prometheus.ExponentialBuckets(5e-6, 2, 16)}, []string{"model"})
-	a.reg.MustRegister(a.inferTotal, a.inferDuration, a.modelInfo, a.cacheHit)
+	a.reg.MustRegister(a.modelInfo)
 	a.board = detectBoard(log)
 	if cfg.Runtime.Threads == 0 {
 		// runtime.threads: 0 means the board's default.
@@ -94,7 +90,12 @@ func New(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 		}
 		a.link = l
 	}
-	a.dl = newDelegateSet(cfg.Delegates, a.reg, log, a.delegateEvent)
+	dl, err := newDelegateSet(cfg.Delegates, a.reg, log, a.delegateEvent)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.dl = dl
 	a.dl.checkBackends(cfg.Runtime.Threads)
 	var fromStore map[string]bool
 	if cfg.OTA.Enabled(&cfg.Fleet) {
@@ -198,8 +199,8 @@ func (a *Agent) LoadModel(mc config.Model) error {
 	return nil
 }
 
-// prepareModel loads a model, runs its smoke inference and starts its
-// drift monitor, without serving it yet.
+// prepareModel loads a model, runs its smoke inference, starts its drift
+// monitor and builds its pipeline, without serving it yet.
 func (a *Agent) prepareModel(mc config.Model) (*servedModel, error) {
 	var s *servedModel
 	var err error
@@ -214,17 +215,32 @@ func (a *Agent) prepareModel(mc config.Model) (*servedModel, error) {
 	if dc := a.cfg.DriftFor(mc); dc.Profile != "" {
 		var dm *driftMonitor
 		dm, err = newDriftMonitor(a.cfg, mc, s.info, a.emitDrift, a.driftG.dropped.WithLabelValues(mc.Name), a.log)
-		if err == nil {
-			s.drift = dm.start()
-		}
 		if err != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			s.close(ctx)
 			cancel()
 			return nil, err
 		}
+		s.drift = dm.start()
 	}
+	a.build(s)
 	return s, nil
+}
+
+// build stacks the version's pipeline on its batcher pool: metrics →
+// check → drift tap → cache → batcher pool (→ executor).
+func (a *Agent) build(s *servedModel) {
+	var tap, cached infer.Middleware
+	if s.drift != nil {
+		tap = pipeline.Tap(s.drift.offer)
+	}
+	a.mu.RLock()
+	st := a.caches[s.info.Name]
+	a.mu.RUnlock()
+	if st != nil {
+		cached = st.Stage(s.info.SHA256, a.log)
+	}
+	s.handler = infer.Pipeline(s.pool, a.metrics.Stage(s.info, &s.stats), pipeline.Check(s.info), tap, cached)
 }
 
 // installModel serves s in place of the version of its model serving now.
@@ -259,98 +275,66 @@ func (a *Agent) model(name, version string) (*servedModel, error) {
 	return s, nil
 }
 
-// Infer runs one request on a model (version "" means the current one).
+// swapRetries bounds how often a request that met a version being
+// swapped out is sent to the version that replaced it.
+const swapRetries = 3
+
+// Handle serves one request: it picks the version that serves it (and,
+// while a candidate is under evaluation, the arm) and sends it down that
+// version's pipeline. A request that picked a version just as it was
+// swapped out (its batchers closing) goes to the new version: a swap
+// drops nothing.
+func (a *Agent) Handle(ctx context.Context, req *infer.Request) (*infer.Response, error) {
+	if !req.Deadline.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, req.Deadline)
+		defer cancel()
+	}
+	var lastS *servedModel
+	var lastR *rollout
+	for try := 0; ; try++ {
+		s, r, err := a.route(req)
+		if err != nil {
+			return nil, err
+		}
+		if try > 0 && s == lastS && r == lastR {
+			return nil, fmt.Errorf("model %q: %w", req.Model, batch.ErrClosed)
+		}
+		var resp *infer.Response
+		if r != nil {
+			resp, err = r.handle(ctx, req, s)
+		} else {
+			resp, err = s.handler.Handle(ctx, req)
+		}
+		if !errors.Is(err, batch.ErrClosed) || try == swapRetries {
+			return resp, err
+		}
+		lastS, lastR = s, r
+	}
+}
+
+// route returns the version that serves req and the rollout that routes
+// it between that version and a candidate (nil when none does: no
+// candidate, or a pinned version).
+func (a *Agent) route(req *infer.Request) (*servedModel, *rollout, error) {
+	s, err := a.model(req.Model, req.Version)
+	if err != nil || req.Version != "" {
+		return s, nil, err
+	}
+	a.mu.RLock()
+	r := a.rollouts[req.Model]
+	a.mu.RUnlock()
+	return s, r, nil
+}
+
+// Infer runs one request on a model (version "" means the current one)
+// and returns its outputs.
 func (a *Agent) Infer(ctx context.Context, name, version string, in []infer.Tensor) ([]infer.Tensor, error) {
-	s, err := a.model(name, version)
+	resp, err := a.Handle(ctx, &infer.Request{Model: name, Version: version, Inputs: in})
 	if err != nil {
 		return nil, err
 	}
-	start := time.Now()
-	a.mu.RLock()
-	st := a.caches[name]
-	r := a.rollouts[name]
-	a.mu.RUnlock()
-	var route canary.Route
-	var reqID string
-	if r != nil {
-		if version != "" {
-			r = nil // a pinned version is not part of the experiment
-		} else {
-			var k uint64
-			k, reqID = r.key(ctx)
-			if route = r.route(k); route.Serve == canary.ArmCandidate {
-				return r.serveCandidate(ctx, a, reqID, in)
-			}
-			st = nil // both arms are timed without the cache
-		}
-	}
-	var key []byte
-	if st != nil && s.check(in) == nil {
-		for _, t := range in {
-			key = append(key, t.Data...)
-		}
-		if out, ok, err := st.Get(s.info.SHA256, key); err == nil && ok {
-			d := time.Since(start)
-			a.cacheHit.WithLabelValues(s.info.Name).Observe(d.Seconds())
-			a.inferTotal.WithLabelValues(s.info.Name, s.info.Version, "cache_hit").Inc()
-			s.stats.observe(d, true)
-			if s.drift != nil {
-				s.drift.offer(in, out)
-			}
-			return out, nil
-		} else if err != nil {
-			a.log.Warn("cache read", "model", s.info.Name, "err", err)
-		}
-	}
-	out, err := s.run(ctx, in)
-	// A request that picked a version just as it was swapped out (its
-	// batchers closing) goes to the new version: a swap drops nothing.
-	for try := 0; try < 3 && errors.Is(err, batch.ErrClosed); try++ {
-		var cur *servedModel
-		if cur, err = a.model(name, version); err != nil {
-			break
-		}
-		if cur == s {
-			err = fmt.Errorf("model %q: %w", name, batch.ErrClosed)
-			break
-		}
-		s = cur
-		out, err = s.run(ctx, in)
-	}
-	if err == nil && key != nil {
-		if perr := st.Put(s.info.SHA256, key, out); perr != nil {
-			a.log.Warn("cache write", "model", s.info.Name, "err", perr)
-		}
-	}
-	outcome := "ok"
-	switch {
-	case err == nil:
-	case errors.Is(err, infer.ErrBadInput):
-		outcome = "bad_input"
-	case errors.Is(err, infer.ErrOverloaded):
-		outcome = "overloaded"
-	case errors.Is(err, infer.ErrNotReady):
-		outcome = "not_ready"
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		outcome = "deadline"
-	default:
-		outcome = "error"
-	}
-	a.inferTotal.WithLabelValues(s.info.Name, s.info.Version, outcome).Inc()
-	if r != nil {
-		r.afterActive(route, reqID, in, out, time.Since(start), err)
-	}
-	if err == nil {
-		d := time.Since(start)
-		a.inferDuration.WithLabelValues(s.info.Name, s.info.Version).Observe(d.Seconds())
-		s.stats.observe(d, false)
-		if s.drift != nil {
-			s.drift.offer(in, out)
-		}
-	} else {
-		s.stats.errors.Add(1)
-	}
-	return out, err
+	return resp.Outputs, nil
 }
 
 // Model describes a served model.
@@ -370,7 +354,7 @@ func (a *Agent) Admit(name, version string) error {
 	if err != nil {
 		return err
 	}
-	return s.admit()
+	return s.pool.Admit()
 }
 
 // Models lists the served models by name.
@@ -465,7 +449,7 @@ func (a *Agent) Status() any {
 	a.mu.RLock()
 	for _, s := range a.models {
 		ms := ModelStatus{Name: s.info.Name, Version: s.info.Version, SHA256: s.info.SHA256, Path: s.info.Path, Loaded: s.loaded,
-			Queued: s.queued(), Capacity: s.capacity, Instances: len(s.instances), MaxBatch: s.info.MaxBatch, Batchable: s.batchable}
+			Queued: s.pool.Len(), Capacity: s.capacity, Instances: s.pool.Size(), MaxBatch: s.info.MaxBatch, Batchable: s.batchable()}
 		if c := a.caches[s.info.Name]; c != nil {
 			cs := c.Stats()
 			ms.Cache = &CacheStatus{Entries: cs.Entries, Hits: cs.Hits, Misses: cs.Misses, Evictions: cs.Evictions}

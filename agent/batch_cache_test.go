@@ -108,7 +108,7 @@ func TestBatching(t *testing.T) {
 	if sum != 16 || count >= 16 || count == 0 {
 		t.Errorf("batch sizes: %g requests in %g batches; want 16 requests in fewer than 16 batches", sum, count)
 	}
-	if !a.models["hello"].batchable {
+	if !a.models["hello"].batchable() {
 		t.Error("hello_world_int8 should be batchable")
 	}
 }
@@ -124,7 +124,7 @@ func TestBatchingFixedGraph(t *testing.T) {
       max_delay: 50ms
 `, model))
 	defer stop()
-	if a.models["person"].batchable {
+	if a.models["person"].batchable() {
 		t.Fatal("person_detect reported batchable")
 	}
 	var wg sync.WaitGroup

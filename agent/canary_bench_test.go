@@ -9,7 +9,6 @@ import (
 
 	"github.com/edged-dev/edged/agent/canary"
 	"github.com/edged-dev/edged/agent/infer"
-	"github.com/edged-dev/edged/agent/localapi"
 	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/internal/clock"
 	"github.com/edged-dev/edged/runtime/tensor"
@@ -31,8 +30,7 @@ func BenchmarkCanaryShadow(b *testing.B) {
 		n := 0
 		for b.Loop() {
 			n++
-			ctx := localapi.WithRequestID(context.Background(), fmt.Sprint("r", n))
-			if _, err := a.Infer(ctx, "person", "", in); err != nil {
+			if _, err := a.Handle(context.Background(), &infer.Request{Model: "person", ID: fmt.Sprint("r", n), Inputs: in}); err != nil {
 				b.Fatal(err)
 			}
 		}

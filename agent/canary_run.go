@@ -117,6 +117,7 @@ type rollout struct {
 type shadowJob struct {
 	in     []infer.Tensor
 	out    []infer.Tensor
+	specs  []infer.TensorSpec // the active version's outputs
 	active time.Duration
 }
 
@@ -359,13 +360,42 @@ func (d *deployer) resolve(cmd fleet.Command, a canary.Action) outcome {
 	return out
 }
 
-// key is the routing key of a request: its id when it has one, else a
-// counter (such a request cannot get feedback).
-func (r *rollout) key(ctx context.Context) (uint64, string) {
-	if id := localapi.RequestID(ctx); id != "" {
-		return canary.Key(id), id
+// handle routes a request of the experiment to the arm that serves it,
+// the active version s or the candidate, and reports it to the canary
+// machine. Both arms go through their whole pipeline without the cache
+// and are timed here, at the same points.
+func (r *rollout) handle(ctx context.Context, req *infer.Request, s *servedModel) (*infer.Response, error) {
+	k := r.counter.Add(1) // a request without an id cannot get feedback
+	if req.ID != "" {
+		k = canary.Key(req.ID)
 	}
-	return r.counter.Add(1), ""
+	route := r.route(k)
+	arm, serve := canary.ArmActive, s
+	if route.Serve == canary.ArmCandidate {
+		arm, serve = canary.ArmCandidate, r.cand
+	}
+	sub := *req
+	sub.NoCache = true
+	start := time.Now()
+	resp, err := serve.handler.Handle(ctx, &sub)
+	lat := time.Since(start)
+	if errors.Is(err, batch.ErrClosed) || errors.Is(err, infer.ErrBadInput) || ctx.Err() != nil {
+		// Swapped out (the router retries), refused, or given up by the
+		// caller: not the arm's doing.
+		return resp, err
+	}
+	if route.Shadow && arm == canary.ArmActive {
+		if err == nil {
+			r.shadow(req.Inputs, resp.Outputs, s.info.Outputs, lat)
+		}
+		return resp, err
+	}
+	var out []infer.Tensor
+	if err == nil {
+		out = resp.Outputs
+	}
+	r.served(arm, req.ID, lat, err, out, serve.info.Outputs)
+	return resp, err
 }
 
 func (r *rollout) route(key uint64) canary.Route {
@@ -374,65 +404,27 @@ func (r *rollout) route(key uint64) canary.Route {
 	return r.m.Route(key)
 }
 
-// serveCandidate answers a request the candidate serves in canary.
-func (r *rollout) serveCandidate(ctx context.Context, a *Agent, id string, in []infer.Tensor) ([]infer.Tensor, error) {
-	start := time.Now()
-	out, err := r.cand.run(ctx, in)
-	lat := time.Since(start)
-	if errors.Is(err, batch.ErrClosed) {
-		// Rolled back as the request was routed: the active version
-		// answers (the rollout is no longer registered).
-		return a.Infer(ctx, r.name, "", in)
+// shadow queues a copy of an answered request for the candidate.
+func (r *rollout) shadow(in, out []infer.Tensor, specs []infer.TensorSpec, lat time.Duration) {
+	// The caller may reuse its buffers once answered.
+	cp := make([]infer.Tensor, len(in))
+	for i, t := range in {
+		cp[i] = t
+		cp[i].Data = bytes.Clone(t.Data)
 	}
-	outcome := "ok"
-	if err != nil {
-		outcome = "error"
-		if errors.Is(err, infer.ErrBadInput) {
-			outcome = "bad_input"
-		}
+	select {
+	case r.shadowQ <- shadowJob{in: cp, out: out, specs: specs, active: lat}:
+	default:
+		r.dropped.Add(1)
 	}
-	a.inferTotal.WithLabelValues(r.cand.info.Name, r.cand.info.Version, outcome).Inc()
-	if err == nil {
-		a.inferDuration.WithLabelValues(r.cand.info.Name, r.cand.info.Version).Observe(lat.Seconds())
-	}
-	if !errors.Is(err, infer.ErrBadInput) && ctx.Err() == nil {
-		r.served(canary.ArmCandidate, id, lat, err, out)
-	}
-	return out, err
 }
 
-// afterActive reports a request the active version served.
-func (r *rollout) afterActive(route canary.Route, id string, in, out []infer.Tensor, lat time.Duration, err error) {
-	if errors.Is(err, infer.ErrBadInput) {
-		return
-	}
-	if route.Shadow {
-		if err != nil {
-			return // nothing to compare with
-		}
-		// The caller may reuse its buffers once answered.
-		cp := make([]infer.Tensor, len(in))
-		for i, t := range in {
-			cp[i] = t
-			cp[i].Data = bytes.Clone(t.Data)
-		}
-		select {
-		case r.shadowQ <- shadowJob{in: cp, out: out, active: lat}:
-		default:
-			r.dropped.Add(1)
-		}
-		return
-	}
-	r.served(canary.ArmActive, id, lat, err, out)
-}
-
-// served records a request served in canary (ignored in other phases).
-func (r *rollout) served(arm canary.Arm, id string, lat time.Duration, err error, out []infer.Tensor) {
+// served records a request served in canary (ignored in other phases);
+// specs are the outputs of the arm's version.
+func (r *rollout) served(arm canary.Arm, id string, lat time.Duration, err error, out []infer.Tensor, specs []infer.TensorSpec) {
 	top := -1
 	if id != "" && err == nil && len(out) > 0 {
-		// Before r.mu: specs takes a.mu, which Status holds while it
-		// takes r.mu.
-		top = argmax32(dequantizeAll(out[:1], r.specs(arm)))
+		top = argmax32(dequantizeAll(out[:1], specs))
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -443,16 +435,6 @@ func (r *rollout) served(arm canary.Arm, id string, lat time.Duration, err error
 		r.remember(id, top)
 	}
 	r.applyLocked(r.m.Served(canary.Request{Arm: arm, Latency: lat, Err: err != nil}))
-}
-
-func (r *rollout) specs(arm canary.Arm) []infer.TensorSpec {
-	if arm == canary.ArmCandidate {
-		return r.cand.info.Outputs
-	}
-	if s, err := r.d.a.model(r.name, ""); err == nil {
-		return s.info.Outputs
-	}
-	return nil
 }
 
 // remember keeps id's served top-1 for a later label; the oldest is
@@ -484,7 +466,7 @@ func (r *rollout) shadowLoop(ctx context.Context) {
 			}
 			rctx, cancel := context.WithTimeout(ctx, timeout)
 			start := time.Now()
-			out, err := r.cand.run(rctx, j.in)
+			resp, err := r.cand.handler.Handle(rctx, &infer.Request{Model: r.cand.info.Name, Version: r.cand.info.Version, Inputs: j.in, NoCache: true})
 			lat := time.Since(start)
 			cancel()
 			if ctx.Err() != nil {
@@ -492,8 +474,7 @@ func (r *rollout) shadowLoop(ctx context.Context) {
 			}
 			c := canary.Comparison{Err: true}
 			if err == nil {
-				active := r.specs(canary.ArmActive)
-				c = canary.Compare(dequantizeAll(j.out, active), dequantizeAll(out, r.cand.info.Outputs))
+				c = canary.Compare(dequantizeAll(j.out, j.specs), dequantizeAll(resp.Outputs, r.cand.info.Outputs))
 			}
 			c.ActiveLatency, c.CandidateLatency = j.active, lat
 			r.mu.Lock()

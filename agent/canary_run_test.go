@@ -12,7 +12,6 @@ import (
 
 	"github.com/edged-dev/edged/agent/canary"
 	"github.com/edged-dev/edged/agent/infer"
-	"github.com/edged-dev/edged/agent/localapi"
 	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/internal/testenv"
 	"github.com/edged-dev/edged/ota/bundle"
@@ -114,12 +113,13 @@ func (dr *driver) one() (string, int) {
 	k := dr.n % len(dr.g)
 	id := fmt.Sprintf("req-%d", dr.n)
 	dr.n++
-	ctx, cancel := context.WithTimeout(localapi.WithRequestID(context.Background(), id), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	out, err := dr.a.Infer(ctx, "person", "", []infer.Tensor{{DType: tensor.Int8, Data: dr.g[k].in}})
+	resp, err := dr.a.Handle(ctx, &infer.Request{Model: "person", ID: id, Inputs: []infer.Tensor{{DType: tensor.Int8, Data: dr.g[k].in}}})
 	if err != nil {
 		dr.t.Fatalf("Infer(person, %s) = %v", id, err)
 	}
+	out := resp.Outputs
 	if dr.check && string(out[0].Data) != string(dr.g[k].out) {
 		dr.t.Fatalf("Infer(person, %s) output %v; want %v (the active model's golden output)", id, out[0].Data, dr.g[k].out)
 	}

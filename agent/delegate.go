@@ -14,12 +14,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/edged-dev/edged/agent/config"
-	"github.com/edged-dev/edged/agent/infer"
 	"github.com/edged-dev/edged/delegates"
-	"github.com/edged-dev/edged/delegates/delegatetest"
 	"github.com/edged-dev/edged/delegates/litert"
 	"github.com/edged-dev/edged/fleet"
-	"github.com/edged-dev/edged/runtime/tensor"
 	"github.com/edged-dev/edged/runtime/tflite"
 )
 
@@ -40,21 +37,24 @@ type delegateSet struct {
 
 	// fake stands in for the edgetpu backend when delegates.fake is on;
 	// like a device it is shared by every model.
-	fake      *delegatetest.Accelerator
+	fake      fakeAccelerator
 	mu        sync.Mutex
 	healTimer *time.Timer
 	closed    bool
 }
 
-func newDelegateSet(cfg config.Delegates, reg prometheus.Registerer, log *slog.Logger, emit func(fleet.Event)) *delegateSet {
+func newDelegateSet(cfg config.Delegates, reg prometheus.Registerer, log *slog.Logger, emit func(fleet.Event)) (*delegateSet, error) {
 	d := &delegateSet{cfg: cfg, log: log, emit: emit}
 	d.healthy = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "edged_delegate_healthy", Help: "1 when the backend serves the model, 0 when it is absent or failed and the next one in the chain serves."}, []string{"model", "delegate"})
 	d.falls = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edged_delegate_fallbacks_total", Help: "Requests served further down the chain than the model's first backend (the delegate label)."}, []string{"model", "delegate"})
 	reg.MustRegister(d.healthy, d.falls)
 	if f := cfg.Fake; f != nil && f.Enabled {
-		d.fake = delegatetest.New(f.Name, delegates.CPU{})
+		if newFake == nil {
+			return nil, errors.New("delegates.fake: this edged has no fake accelerator; it is for demos and tests, in builds with the edged_fake tag (go run -tags edged_fake ./cmd/edged)")
+		}
+		d.fake = newFake(f.Name)
 	}
-	return d
+	return d, nil
 }
 
 // armFake starts the fake's failure countdown once every model is loaded,
@@ -75,55 +75,50 @@ func (d *delegateSet) close() {
 }
 
 // fakeBackend runs the cpu variant: the fake computes with the CPU.
-type fakeBackend struct{ *delegatetest.Accelerator }
+type fakeBackend struct{ fakeAccelerator }
 
 func (fakeBackend) Variants() []string { return []string{"cpu"} }
 
-// backend returns the backend called name; opts configure the CPU.
-func (d *delegateSet) backend(name string, opts *tflite.Options) delegates.Backend {
-	switch {
-	case name == "cpu":
-		return delegates.CPU{Options: opts}
-	case name == litert.EdgeTPU && d.fake != nil:
-		return fakeBackend{d.fake}
+// backend returns the backend registered as name (see delegates.Register),
+// configured for this host; opts configure the CPU and maxBatch readies
+// it for batches; m is the loaded cpu variant. The fake, when on, takes
+// the place of the Edge TPU.
+func (d *delegateSet) backend(name string, opts *tflite.Options, maxBatch int, m *tflite.Model) (delegates.Backend, error) {
+	if name == litert.EdgeTPU && d.fake != nil {
+		return fakeBackend{d.fake}, nil
 	}
 	l := d.cfg.LiteRT
-	return litert.New(name, litert.Options{Paths: litert.Paths{TFLite: l.TFLite, EdgeTPU: l.EdgeTPU, GPU: l.GPU}, Device: l.Device, Threads: opts.Threads})
+	b, ok := delegates.Configured(name, delegates.Config{CPU: opts, MaxBatch: maxBatch, Model: m, TFLite: l.TFLite, EdgeTPU: l.EdgeTPU, GPU: l.GPU, Device: l.Device})
+	if !ok {
+		return nil, fmt.Errorf("delegates.prefer: no backend %q in this edged", name)
+	}
+	return b, nil
 }
 
 // chain builds a model's delegate chain from delegates.prefer and the
-// model's variants, or returns nil when the CPU alone would serve (the
-// agent's own batched interpreters do that faster). A backend joins when
-// the model has a variant of its own for it (so an absent Edge TPU is
-// reported and probed again: USB devices come back) or when it is
-// present now, even failed (its library is checked again with backoff);
-// the others would only run the cpu variant on a device that is not
-// there: they are left out, and returned with the reason.
-func (d *delegateSet) chain(c *config.Config, mc config.Model, opts *tflite.Options, runners int) (*delegates.Chain, []DelegateStatus, error) {
-	variants := map[string][]byte{}
-	if mc.Path != "" {
-		b, err := os.ReadFile(c.Path(mc.Path))
-		if err != nil {
-			return nil, nil, err
-		}
-		variants["cpu"] = b
+// model's variants; with no accelerator it is the CPU alone, whose
+// runners (one per instance of the model) batch. A backend joins when the
+// model has a variant of its own for it (so an absent Edge TPU is
+// reported and probed again: USB devices come back) or when it probes
+// present now; the others would only run the cpu variant on a device
+// that is not there: they are left out, and returned with the reason. A
+// backend present but failed joins (its library is checked again with
+// backoff).
+func (d *delegateSet) chain(c *config.Config, mc config.Model, opts *tflite.Options, cpu []byte, m *tflite.Model) (*delegates.Chain, []DelegateStatus, error) {
+	variants, err := readVariants(c, mc)
+	if err != nil {
+		return nil, nil, err
 	}
-	for v, p := range mc.Variants {
-		b, err := os.ReadFile(c.Path(p))
-		if err != nil {
-			return nil, nil, fmt.Errorf("variants.%s: %w", v, err)
-		}
-		variants[v] = b
-	}
+	variants["cpu"] = cpu
 	var prefer []delegates.Backend
 	var leftOut []DelegateStatus
 	for _, name := range d.cfg.Prefer {
-		b := d.backend(name, opts)
+		b, err := d.backend(name, opts, mc.Batch.MaxBatch, m)
+		if err != nil {
+			return nil, nil, err
+		}
 		if name != "cpu" && mc.Variants[name] == "" && !(name == litert.EdgeTPU && d.fake != nil) {
-			ctx, cancel := context.WithTimeout(context.Background(), probeAtLoad)
-			ok, err := b.Probe(ctx)
-			cancel()
-			if delegates.ProbeState(ok, err) == delegates.Absent {
+			if err, absent := probeAbsent(b); absent {
 				leftOut = append(leftOut, DelegateStatus{Delegate: name, State: delegates.Absent.String(), Reason: errString(err), Since: time.Now(), Check: delegates.LastCheck(b)})
 				continue
 			}
@@ -137,17 +132,14 @@ func (d *delegateSet) chain(c *config.Config, mc config.Model, opts *tflite.Opti
 	if len(skipped) > 0 {
 		d.log.Debug("backends without a variant of the model", "model", mc.Name, "skipped", skipped)
 	}
-	if len(links) == 1 {
-		return nil, leftOut, nil
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*delegates.DefaultProbeTimeout)
 	defer cancel()
 	ch, err := delegates.NewChain(ctx, mc.Name, links, &delegates.Options{
 		AttemptTimeout: d.cfg.AttemptTimeout.D(),
 		BackoffInitial: d.cfg.BackoffInitial.D(),
 		BackoffMax:     d.cfg.BackoffMax.D(),
-		// As many CPU interpreters as the model has instances.
-		FallbackRunners: runners,
+		// As many CPU runners as the model has instances.
+		FallbackRunners: mc.Instances,
 		Auto:            d.cfg.Auto,
 		OnEvent:         d.event,
 		OnHealth: func(model, delegate string, ok bool) {
@@ -170,7 +162,11 @@ func (d *delegateSet) checkBackends(threads int) {
 		if name == "cpu" || (name == litert.EdgeTPU && d.fake != nil) {
 			continue
 		}
-		b := d.backend(name, &tflite.Options{Threads: threads})
+		b, err := d.backend(name, &tflite.Options{Threads: threads}, 1, nil)
+		if err != nil {
+			d.log.Warn("backend check", "backend", name, "state", delegates.Absent, "reason", err)
+			continue
+		}
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), delegates.DefaultProbeTimeout)
 			defer cancel()
@@ -197,6 +193,37 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// readVariants reads a model's accelerator variants.
+func readVariants(c *config.Config, mc config.Model) (map[string][]byte, error) {
+	variants := map[string][]byte{}
+	for v, p := range mc.Variants {
+		b, err := os.ReadFile(c.Path(p))
+		if err != nil {
+			return nil, fmt.Errorf("variants.%s: %w", v, err)
+		}
+		variants[v] = b
+	}
+	return variants, nil
+}
+
+// probeAbsent probes b: absent reports it not on this host, and err why.
+func probeAbsent(b delegates.Backend) (err error, absent bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), probeAtLoad)
+	defer cancel()
+	ok, err := b.Probe(ctx)
+	return err, delegates.ProbeState(ok, err) == delegates.Absent
+}
+
+// fallbacks is the counter of a model's requests served further down its
+// chain than the first backend; nil for a chain of the CPU alone.
+func (d *delegateSet) fallbacks(model string, c *delegates.Chain) prometheus.Counter {
+	st := c.Status()
+	if len(st) < 2 {
+		return nil
+	}
+	return d.falls.WithLabelValues(model, st[0].Delegate)
 }
 
 // event logs a chain's state change, sends it to the fleet and schedules
@@ -233,32 +260,6 @@ func (d *delegateSet) event(e delegates.Event) {
 	}
 }
 
-// invokeChain runs one request through the model's chain and counts a
-// fallback when a backend other than the first answered.
-func (s *servedModel) invokeChain(ctx context.Context, req []infer.Tensor) ([]infer.Tensor, error) {
-	ins := make([]tensor.Tensor, len(req))
-	for i, t := range req {
-		spec := s.info.Inputs[i]
-		ins[i] = tensor.Tensor{Type: spec.DType, Shape: spec.Shape, Data: t.Data}
-	}
-	outs := make([]tensor.Tensor, len(s.info.Outputs))
-	served, err := s.chain.Run(ctx, ins, outs)
-	if err != nil {
-		if errors.Is(err, delegates.ErrBadInput) {
-			return nil, fmt.Errorf("%w: %w", infer.ErrBadInput, err)
-		}
-		return nil, err
-	}
-	if served != s.first {
-		s.falls.Inc()
-	}
-	res := make([]infer.Tensor, len(outs))
-	for j, o := range outs {
-		res[j] = infer.Tensor{Name: s.info.Outputs[j].Name, DType: o.Type, Shape: slices.Clone(o.Shape), Data: o.Data}
-	}
-	return res, nil
-}
-
 // DelegateStatus is one backend of a model's chain in Status.
 type DelegateStatus struct {
 	Delegate  string    `json:"delegate"`
@@ -276,14 +277,14 @@ type DelegateStatus struct {
 	Auto *delegates.Trial `json:"auto,omitempty"`
 }
 
-// delegateStatus reports the model's chain; a model without one is served
-// by the CPU alone.
+// delegateStatus reports the model's chain, then the backends left out of
+// it; an ensemble is served by its members' chains.
 func (s *servedModel) delegateStatus() []DelegateStatus {
-	if s.chain == nil {
-		return append([]DelegateStatus{{Delegate: "cpu", Variant: "cpu", Fallback: true, State: delegates.Healthy.String(), Since: s.loaded}}, s.leftOut...)
+	if s.exec == nil {
+		return []DelegateStatus{{Delegate: "cpu", Variant: "cpu", Fallback: true, State: delegates.Healthy.String(), Since: s.loaded}}
 	}
 	var out []DelegateStatus
-	for _, st := range s.chain.Status() {
+	for _, st := range s.exec.Chain().Status() {
 		out = append(out, DelegateStatus{
 			Delegate: st.Delegate, Variant: st.Variant, Fallback: st.Fallback, State: st.State.String(), Reason: st.Reason,
 			Since: st.Since, NextProbe: st.NextProbe, Served: st.Served, Failures: st.Failures, Check: st.Check, Auto: st.Trial,
@@ -299,7 +300,7 @@ func (a *Agent) delegateLines() []string {
 	defer a.mu.RUnlock()
 	names := make([]string, 0, len(a.models))
 	for name, s := range a.models {
-		if s.chain != nil || len(s.leftOut) > 0 {
+		if s.exec != nil && len(s.exec.Chain().Status()) > 1 || len(s.leftOut) > 0 {
 			names = append(names, name)
 		}
 	}
@@ -331,8 +332,12 @@ func (d *delegateSet) present(ctx context.Context, name string) bool {
 	if d == nil || !slices.Contains(d.cfg.Prefer, name) || (name == litert.EdgeTPU && d.fake != nil) {
 		return false
 	}
+	b, err := d.backend(name, &tflite.Options{Threads: 1}, 1, nil)
+	if err != nil {
+		return false
+	}
 	ctx, cancel := context.WithTimeout(ctx, probeAtLoad)
 	defer cancel()
-	ok, err := d.backend(name, &tflite.Options{Threads: 1}).Probe(ctx)
+	ok, err := b.Probe(ctx)
 	return ok && err == nil
 }

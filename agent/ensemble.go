@@ -11,8 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/edged-dev/edged/agent/batch"
 	"github.com/edged-dev/edged/agent/config"
 	"github.com/edged-dev/edged/agent/infer"
@@ -81,15 +79,10 @@ func (a *Agent) loadEnsemble(mc config.Model) (*servedModel, error) {
 	if e.combine == "vote" {
 		s.info.Labels = first.Labels
 	}
-	policy, err := batch.ParsePolicy(mc.Batch.Overload)
-	if err != nil {
+	var err error
+	if s.pool, err = newPool(a.reg, mc, []batch.Invoker{e}); err != nil {
 		return nil, err
 	}
-	met, err := batch.NewMetrics(a.reg, prometheus.Labels{"model": mc.Name, "instance": "0"}, mc.Batch.MaxBatch)
-	if err != nil {
-		return nil, err
-	}
-	s.batchers = []*batch.Batcher{batch.New(e, batch.Options{MaxBatch: mc.Batch.MaxBatch, MaxDelay: mc.Batch.MaxDelay.D(), QueueCapacity: mc.Batch.QueueCapacity, Overload: policy, Metrics: met})}
 	return s, nil
 }
 
@@ -123,7 +116,33 @@ func (e *ensemble) InvokeBatch(ctx context.Context, reqs [][]infer.Tensor) ([][]
 	return outs, errs
 }
 
+// one answers one request: every member's first output, combined.
 func (e *ensemble) one(ctx context.Context, req []infer.Tensor) ([]infer.Tensor, error) {
+	vals, shapes, err := e.fanOut(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	var res []float64
+	var shape []int
+	switch e.combine {
+	case "mean":
+		res, shape = mean(vals), shapes[0]
+	case "vote":
+		data := binary.LittleEndian.AppendUint32(nil, uint32(int32(vote(vals))))
+		return []infer.Tensor{{Name: "ensemble_vote", DType: tensor.Int32, Shape: []int{1}, Data: data}}, nil
+	case "concat":
+		res, shape = concat(vals, shapes)
+	}
+	data := make([]byte, 4*len(res))
+	for j, v := range res {
+		binary.LittleEndian.PutUint32(data[4*j:], math.Float32bits(float32(v)))
+	}
+	return []infer.Tensor{{Name: "ensemble_" + e.combine, DType: tensor.Float32, Shape: shape, Data: data}}, nil
+}
+
+// fanOut runs the request on every member in parallel and returns their
+// first outputs as real values, with their shapes.
+func (e *ensemble) fanOut(ctx context.Context, req []infer.Tensor) ([][]float64, [][]int, error) {
 	vals := make([][]float64, len(e.members))
 	errs := make([]error, len(e.members))
 	shapes := make([][]int, len(e.members))
@@ -152,54 +171,55 @@ func (e *ensemble) one(ctx context.Context, req []infer.Tensor) ([]infer.Tensor,
 	wg.Wait()
 	for _, err := range errs {
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	var res []float64
-	var shape []int
-	switch e.combine {
-	case "mean":
-		res = make([]float64, len(vals[0]))
-		for _, v := range vals {
-			for j := range res {
-				res[j] += v[j]
-			}
-		}
+	return vals, shapes, nil
+}
+
+// mean is the element-wise mean of the members' outputs.
+func mean(vals [][]float64) []float64 {
+	res := make([]float64, len(vals[0]))
+	for _, v := range vals {
 		for j := range res {
-			res[j] /= float64(len(vals))
+			res[j] += v[j]
 		}
-		shape = shapes[0]
-	case "vote":
-		votes := map[int]int{}
-		best := -1
-		for _, v := range vals {
-			c := argmax(v)
-			votes[c]++
-			if best < 0 || votes[c] > votes[best] || (votes[c] == votes[best] && c < best) {
-				best = c
-			}
-		}
-		data := binary.LittleEndian.AppendUint32(nil, uint32(int32(best)))
-		return []infer.Tensor{{Name: "ensemble_vote", DType: tensor.Int32, Shape: []int{1}, Data: data}}, nil
-	case "concat":
-		last := 0
-		for _, sh := range shapes {
-			last += sh[len(sh)-1]
-		}
-		rows := len(vals[0]) / shapes[0][len(shapes[0])-1]
-		for r := 0; r < rows; r++ {
-			for i, v := range vals {
-				w := shapes[i][len(shapes[i])-1]
-				res = append(res, v[r*w:(r+1)*w]...)
-			}
-		}
-		shape = append(slices.Clone(shapes[0][:len(shapes[0])-1]), last)
 	}
-	data := make([]byte, 4*len(res))
-	for j, v := range res {
-		binary.LittleEndian.PutUint32(data[4*j:], math.Float32bits(float32(v)))
+	for j := range res {
+		res[j] /= float64(len(vals))
 	}
-	return []infer.Tensor{{Name: "ensemble_" + e.combine, DType: tensor.Float32, Shape: shape, Data: data}}, nil
+	return res
+}
+
+// vote is the class most members rank first (the lowest on a tie).
+func vote(vals [][]float64) int {
+	votes := map[int]int{}
+	best := -1
+	for _, v := range vals {
+		c := argmax(v)
+		votes[c]++
+		if best < 0 || votes[c] > votes[best] || (votes[c] == votes[best] && c < best) {
+			best = c
+		}
+	}
+	return best
+}
+
+// concat joins the members' outputs on the last axis.
+func concat(vals [][]float64, shapes [][]int) ([]float64, []int) {
+	var res []float64
+	last := 0
+	for _, sh := range shapes {
+		last += sh[len(sh)-1]
+	}
+	rows := len(vals[0]) / shapes[0][len(shapes[0])-1]
+	for r := 0; r < rows; r++ {
+		for i, v := range vals {
+			w := shapes[i][len(shapes[i])-1]
+			res = append(res, v[r*w:(r+1)*w]...)
+		}
+	}
+	return res, append(slices.Clone(shapes[0][:len(shapes[0])-1]), last)
 }
 
 func argmax(v []float64) int {

@@ -6,12 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"sync/atomic"
 	"time"
 
 	"github.com/edged-dev/edged/agent/drift"
 	"github.com/edged-dev/edged/agent/link"
 	"github.com/edged-dev/edged/agent/localapi"
+	"github.com/edged-dev/edged/agent/pipeline"
 	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/fleet/outbox"
 	"github.com/edged-dev/edged/telemetry"
@@ -142,49 +142,16 @@ func (a *Agent) driftPlots(worst int) []localapi.DriftPlot {
 	return out
 }
 
-// latencyBounds are the latency buckets of the telemetry quantiles, in
-// seconds: 50 µs doubling to 6.6 s, as edged_inference_duration_seconds.
-var latencyBounds = func() []float64 {
-	b := make([]float64, 18)
-	for i := range b {
-		b[i] = 50e-6 * float64(uint(1)<<i)
-	}
-	return b
-}()
-
-// modelCounters count a served model's requests for telemetry: a few
-// atomic adds per request.
-type modelCounters struct {
-	inferences, cacheHits, errors atomic.Uint64
-	latency                       [19]atomic.Uint64 // len(latencyBounds)+1
-}
-
-func (c *modelCounters) observe(d time.Duration, cacheHit bool) {
-	c.inferences.Add(1)
-	if cacheHit {
-		c.cacheHits.Add(1)
-	}
-	sec := d.Seconds()
-	i := 0
-	for i < len(latencyBounds) && sec > latencyBounds[i] {
-		i++
-	}
-	c.latency[i].Add(1)
-}
-
 // TelemetryStats implements telemetry.Stats.
 func (a *Agent) TelemetryStats() []telemetry.ModelStats {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
 	out := make([]telemetry.ModelStats, 0, len(a.models))
 	for _, s := range a.models {
-		st := telemetry.ModelStats{Name: s.info.Name, Version: s.info.Version, Inferences: s.stats.inferences.Load(),
-			CacheHits: s.stats.cacheHits.Load(), Errors: s.stats.errors.Load(), QueueDepth: s.queued(),
-			Latency: telemetry.Histogram{Bounds: latencyBounds, Counts: make([]uint64, len(s.stats.latency))}}
-		for i := range s.stats.latency {
-			st.Latency.Counts[i] = s.stats.latency[i].Load()
-		}
-		out = append(out, st)
+		c := s.stats.Snapshot()
+		out = append(out, telemetry.ModelStats{Name: s.info.Name, Version: s.info.Version, Inferences: c.Inferences,
+			CacheHits: c.CacheHits, Errors: c.Errors, QueueDepth: s.pool.Len(),
+			Latency: telemetry.Histogram{Bounds: pipeline.LatencyBounds, Counts: c.Latency}})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out

@@ -271,7 +271,9 @@ func NewChain(ctx context.Context, model string, links []Link, opts *Options) (*
 	}
 	if o.Auto {
 		c.order.Store(&[]*link{})
-		c.decide(ctx, c.links)
+		if len(c.links) > 0 { // a chain of the CPU alone has nothing to choose
+			c.decide(ctx, c.links)
+		}
 	}
 	return c, nil
 }

@@ -29,7 +29,8 @@ type Delegates struct {
 	// LiteRT names the vendor's libraries (used by a build with the
 	// edged_dynamic tag); empty fields take the usual names.
 	LiteRT LiteRT `yaml:"litert"`
-	// Fake is a fake accelerator, for demos and tests only.
+	// Fake is a fake accelerator, for demos and tests only (an edged built
+	// with the edged_fake tag).
 	Fake *FakeDelegate `yaml:"fake"`
 }
 

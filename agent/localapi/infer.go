@@ -95,14 +95,14 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 		writeError(w, statusOf(err), err.Error())
 		return
 	}
-	ctx, cancel := context.WithTimeout(WithRequestID(r.Context(), req.ID), s.opts.RequestTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
 	defer cancel()
-	outs, err := s.b.Infer(ctx, mi.Name, version, inputs)
+	res, err := s.b.Handle(ctx, &infer.Request{Model: mi.Name, Version: version, ID: req.ID, Inputs: inputs})
 	if err != nil {
 		writeError(w, statusOf(err), err.Error())
 		return
 	}
-	resp, binaryOut, err := encodeResponse(req, mi, outs)
+	resp, binaryOut, err := encodeResponse(req, mi, res.Outputs)
 	if err != nil {
 		writeError(w, statusOf(err), err.Error())
 		return
@@ -128,13 +128,9 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 // decodeRequest parses a JSON or binary-extension body into model inputs
 // in the model's input order.
 func decodeRequest(headerLen string, body []byte, mi infer.ModelInfo) (*inferRequest, []infer.Tensor, error) {
-	jsonPart, rest := body, []byte(nil)
-	if headerLen != "" {
-		n, err := strconv.Atoi(headerLen)
-		if err != nil || n < 0 || n > len(body) {
-			return nil, nil, badf("%s: %q does not fit a %d-byte body", HeaderContentLength, headerLen, len(body))
-		}
-		jsonPart, rest = body[:n], body[n:]
+	jsonPart, rest, err := splitBody(headerLen, body)
+	if err != nil {
+		return nil, nil, err
 	}
 	var req inferRequest
 	dec := json.NewDecoder(bytes.NewReader(jsonPart))
@@ -156,56 +152,9 @@ func decodeRequest(headerLen string, body []byte, mi infer.ModelInfo) (*inferReq
 		}
 		seen[pos] = true
 		spec := mi.Inputs[pos]
-		dt, ok := infer.ParseDatatype(strings.ToUpper(in.Datatype))
-		if !ok {
-			return nil, nil, badf("input %q: datatype %q is not one of FP32, INT8, UINT8, INT16, INT32, INT64", in.Name, in.Datatype)
-		}
-		if !tensor.SameShape(in.Shape, spec.Shape) {
-			return nil, nil, badf("input %q: shape %v; the model takes %v", in.Name, in.Shape, spec.Shape)
-		}
-		n := tensor.NumElements(spec.Shape)
 		var data []byte
-		if size, ok := in.Parameters["binary_data_size"]; ok {
-			sz, ok := size.(float64)
-			if !ok || sz < 0 || sz != math.Trunc(sz) || int(sz) > len(rest) {
-				return nil, nil, badf("input %q: binary_data_size %v does not fit the %d binary bytes left", in.Name, size, len(rest))
-			}
-			raw := rest[:int(sz)]
-			rest = rest[int(sz):]
-			if dt != spec.DType {
-				vals, err := rawToFloats(dt, raw)
-				if err != nil {
-					return nil, nil, badf("input %q: %v", in.Name, err)
-				}
-				data, err = fromFloats(vals, spec, n)
-				if err != nil {
-					return nil, nil, badf("input %q: %v", in.Name, err)
-				}
-			} else {
-				if len(raw) != n*spec.DType.Size() {
-					return nil, nil, badf("input %q: %d binary bytes; %s%v needs %d", in.Name, len(raw), spec.DType, spec.Shape, n*spec.DType.Size())
-				}
-				data = raw
-			}
-		} else {
-			vals, err := flatten(in.Data)
-			if err != nil {
-				return nil, nil, badf("input %q: data: %v", in.Name, err)
-			}
-			if len(vals) != n {
-				return nil, nil, badf("input %q: %d values; shape %v needs %d", in.Name, len(vals), spec.Shape, n)
-			}
-			switch {
-			case dt == spec.DType:
-				data, err = infer.Encode(vals, spec.DType)
-			case dt == tensor.Float32 && spec.Quantized:
-				data, err = fromFloats(vals, spec, n)
-			default:
-				err = fmt.Errorf("datatype %s; the model takes %s (FP32 is accepted for quantized inputs)", in.Datatype, infer.DatatypeName(spec.DType))
-			}
-			if err != nil {
-				return nil, nil, badf("input %q: %v", in.Name, err)
-			}
+		if data, rest, err = decodeInput(in, spec, rest); err != nil {
+			return nil, nil, err
 		}
 		out[pos] = infer.Tensor{Name: spec.Name, DType: spec.DType, Shape: spec.Shape, Data: data}
 	}
@@ -213,6 +162,79 @@ func decodeRequest(headerLen string, body []byte, mi infer.ModelInfo) (*inferReq
 		return nil, nil, badf("%d binary bytes after the last input", len(rest))
 	}
 	return &req, out, nil
+}
+
+// splitBody splits a body into its JSON part and the binary part after
+// it, whose length the binary extension's header gives.
+func splitBody(headerLen string, body []byte) (jsonPart, rest []byte, err error) {
+	if headerLen == "" {
+		return body, nil, nil
+	}
+	n, err := strconv.Atoi(headerLen)
+	if err != nil || n < 0 || n > len(body) {
+		return nil, nil, badf("%s: %q does not fit a %d-byte body", HeaderContentLength, headerLen, len(body))
+	}
+	return body[:n], body[n:], nil
+}
+
+// decodeInput reads one input as the model takes it, from its JSON data
+// or from the binary bytes at the start of rest; it returns the bytes of
+// rest it did not use.
+func decodeInput(in requestInput, spec infer.TensorSpec, rest []byte) (data, left []byte, err error) {
+	dt, ok := infer.ParseDatatype(strings.ToUpper(in.Datatype))
+	if !ok {
+		return nil, nil, badf("input %q: datatype %q is not one of FP32, INT8, UINT8, INT16, INT32, INT64", in.Name, in.Datatype)
+	}
+	if !tensor.SameShape(in.Shape, spec.Shape) {
+		return nil, nil, badf("input %q: shape %v; the model takes %v", in.Name, in.Shape, spec.Shape)
+	}
+	if size, ok := in.Parameters["binary_data_size"]; ok {
+		return binaryInput(in, spec, dt, size, rest)
+	}
+	vals, err := flatten(in.Data)
+	if err != nil {
+		return nil, nil, badf("input %q: data: %v", in.Name, err)
+	}
+	if n := tensor.NumElements(spec.Shape); len(vals) != n {
+		return nil, nil, badf("input %q: %d values; shape %v needs %d", in.Name, len(vals), spec.Shape, n)
+	}
+	switch {
+	case dt == spec.DType:
+		data, err = infer.Encode(vals, spec.DType)
+	case dt == tensor.Float32 && spec.Quantized:
+		data, err = fromFloats(vals, spec, len(vals))
+	default:
+		err = fmt.Errorf("datatype %s; the model takes %s (FP32 is accepted for quantized inputs)", in.Datatype, infer.DatatypeName(spec.DType))
+	}
+	if err != nil {
+		return nil, nil, badf("input %q: %v", in.Name, err)
+	}
+	return data, rest, nil
+}
+
+// binaryInput takes an input's size bytes from the start of rest: the
+// model's own type as they are, FP32 for a quantized input quantized.
+func binaryInput(in requestInput, spec infer.TensorSpec, dt tensor.DType, size any, rest []byte) (data, left []byte, err error) {
+	sz, ok := size.(float64)
+	if !ok || sz < 0 || sz != math.Trunc(sz) || int(sz) > len(rest) {
+		return nil, nil, badf("input %q: binary_data_size %v does not fit the %d binary bytes left", in.Name, size, len(rest))
+	}
+	raw, rest := rest[:int(sz)], rest[int(sz):]
+	n := tensor.NumElements(spec.Shape)
+	if dt == spec.DType {
+		if len(raw) != n*spec.DType.Size() {
+			return nil, nil, badf("input %q: %d binary bytes; %s%v needs %d", in.Name, len(raw), spec.DType, spec.Shape, n*spec.DType.Size())
+		}
+		return raw, rest, nil
+	}
+	vals, err := rawToFloats(dt, raw)
+	if err == nil {
+		data, err = fromFloats(vals, spec, n)
+	}
+	if err != nil {
+		return nil, nil, badf("input %q: %v", in.Name, err)
+	}
+	return data, rest, nil
 }
 
 // inputPosition finds an input by name; a single-input model also takes
@@ -247,79 +269,92 @@ func inputNames(mi infer.ModelInfo) string {
 // encoding/json's token stream, which costs an allocation per number: an
 // image of 150 000 values is common here.
 func flatten(raw json.RawMessage) ([]float64, error) {
-	b := []byte(raw)
-	i := 0
-	skip := func() {
-		for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-			i++
-		}
-	}
-	skip()
-	if i == len(b) {
+	sc := &arrayScanner{b: raw}
+	sc.skip()
+	if sc.i == len(sc.b) {
 		return nil, fmt.Errorf("missing")
 	}
-	if b[i] != '[' {
-		return nil, fmt.Errorf("want a JSON array at offset %d", i)
+	if sc.b[sc.i] != '[' {
+		return nil, fmt.Errorf("want a JSON array at offset %d", sc.i)
 	}
-	out := make([]float64, 0, len(b)/2)
-	depth := 0
-	expectValue := true // after '[' or ','
+	sc.out = make([]float64, 0, len(sc.b)/2)
+	sc.expectValue = true
 	for {
-		skip()
-		if i == len(b) {
+		sc.skip()
+		if sc.i == len(sc.b) {
 			return nil, fmt.Errorf("unexpected end of data (unclosed array)")
 		}
-		c := b[i]
-		switch {
-		case c == '[':
-			if !expectValue {
-				return nil, fmt.Errorf("missing ',' at offset %d", i)
-			}
-			depth++
-			if depth > 16 {
-				return nil, fmt.Errorf("nested deeper than 16")
-			}
-			i++
-			expectValue = true
-			continue
-		case c == ']':
-			if expectValue && i > 0 && b[i-1-countSpaceBefore(b, i)] == ',' {
-				return nil, fmt.Errorf("unexpected ']' after ',' at offset %d", i)
-			}
-			depth--
-			i++
-			if depth == 0 {
-				skip()
-				if i != len(b) {
-					return nil, fmt.Errorf("data after the array at offset %d", i)
-				}
-				return out, nil
-			}
-			expectValue = false
-			continue
-		case c == ',':
-			if expectValue {
-				return nil, fmt.Errorf("unexpected ',' at offset %d", i)
-			}
-			i++
-			expectValue = true
-			continue
+		done, err := sc.step()
+		if err != nil || done {
+			return sc.out, err
 		}
-		if !expectValue {
-			return nil, fmt.Errorf("missing ',' at offset %d", i)
-		}
-		start := i
-		for i < len(b) && (b[i] == '-' || b[i] == '+' || b[i] == '.' || b[i] == 'e' || b[i] == 'E' || (b[i] >= '0' && b[i] <= '9') || (b[i] >= 'a' && b[i] <= 'z')) {
-			i++
-		}
-		tok := b[start:i]
-		v, err := parseNumber(tok)
-		if err != nil {
-			return nil, fmt.Errorf("value %q at offset %d: %v", tok, start, err)
-		}
-		out = append(out, v)
-		expectValue = false
 	}
+}
+
+// arrayScanner is flatten's state.
+type arrayScanner struct {
+	b           []byte
+	i, depth    int
+	expectValue bool // after '[' or ','
+	out         []float64
+}
+
+func (sc *arrayScanner) skip() {
+	for sc.i < len(sc.b) && (sc.b[sc.i] == ' ' || sc.b[sc.i] == '\t' || sc.b[sc.i] == '\n' || sc.b[sc.i] == '\r') {
+		sc.i++
+	}
+}
+
+// step reads one token: a bracket, a comma or a number. done is set after
+// the outermost ']'.
+func (sc *arrayScanner) step() (done bool, err error) {
+	b, i := sc.b, sc.i
+	switch c := b[i]; {
+	case c == '[':
+		if !sc.expectValue {
+			return false, fmt.Errorf("missing ',' at offset %d", i)
+		}
+		if sc.depth++; sc.depth > 16 {
+			return false, fmt.Errorf("nested deeper than 16")
+		}
+		sc.i++
+		return false, nil
+	case c == ']':
+		if sc.expectValue && i > 0 && b[i-1-countSpaceBefore(b, i)] == ',' {
+			return false, fmt.Errorf("unexpected ']' after ',' at offset %d", i)
+		}
+		sc.depth--
+		sc.i++
+		sc.expectValue = false
+		if sc.depth > 0 {
+			return false, nil
+		}
+		if sc.skip(); sc.i != len(b) {
+			return false, fmt.Errorf("data after the array at offset %d", sc.i)
+		}
+		return true, nil
+	case c == ',':
+		if sc.expectValue {
+			return false, fmt.Errorf("unexpected ',' at offset %d", i)
+		}
+		sc.i++
+		sc.expectValue = true
+		return false, nil
+	}
+	if !sc.expectValue {
+		return false, fmt.Errorf("missing ',' at offset %d", i)
+	}
+	for sc.i < len(b) && (b[sc.i] == '-' || b[sc.i] == '+' || b[sc.i] == '.' || b[sc.i] == 'e' || b[sc.i] == 'E' || (b[sc.i] >= '0' && b[sc.i] <= '9') || (b[sc.i] >= 'a' && b[sc.i] <= 'z')) {
+		sc.i++
+	}
+	tok := b[i:sc.i]
+	v, err := parseNumber(tok)
+	if err != nil {
+		return false, fmt.Errorf("value %q at offset %d: %v", tok, i, err)
+	}
+	sc.out = append(sc.out, v)
+	sc.expectValue = false
+	return false, nil
 }
 
 // countSpaceBefore counts the white space just before b[i].
@@ -436,14 +471,34 @@ func rawToFloats(dt tensor.DType, raw []byte) ([]float64, error) {
 // goes in the binary part.
 func encodeResponse(req *inferRequest, mi infer.ModelInfo, outs []infer.Tensor) (*inferResponse, bool, error) {
 	resp := &inferResponse{ModelName: mi.Name, ModelVersion: mi.Version, ID: req.ID}
-	allBinary := paramBool(req.Parameters, "binary_data_output")
-	type want struct {
-		params map[string]any
+	wanted, err := wantedOutputs(req, mi, len(outs))
+	if err != nil {
+		return nil, false, err
 	}
-	wanted := map[int]want{}
+	keys := make([]int, 0, len(wanted))
+	for k := range wanted {
+		keys = append(keys, k)
+	}
+	sort.Ints(keys)
+	anyBinary := false
+	for _, k := range keys {
+		ro, err := encodeOutput(req, wanted[k], outs[k], mi.Outputs[k], mi.Labels)
+		if err != nil {
+			return nil, false, err
+		}
+		anyBinary = anyBinary || ro.raw != nil
+		resp.Outputs = append(resp.Outputs, ro)
+	}
+	return resp, anyBinary, nil
+}
+
+// wantedOutputs maps the positions of the outputs the request asks for
+// (all when it names none) to their parameters.
+func wantedOutputs(req *inferRequest, mi infer.ModelInfo, n int) (map[int]map[string]any, error) {
+	wanted := map[int]map[string]any{}
 	if len(req.Outputs) == 0 {
-		for k := range outs {
-			wanted[k] = want{}
+		for k := range n {
+			wanted[k] = nil
 		}
 	}
 	for _, ro := range req.Outputs {
@@ -454,74 +509,69 @@ func encodeResponse(req *inferRequest, mi infer.ModelInfo, outs []infer.Tensor) 
 			}
 		}
 		if k < 0 && strings.HasPrefix(ro.Name, "output_") {
-			if i, err := strconv.Atoi(ro.Name[len("output_"):]); err == nil && i >= 0 && i < len(outs) {
+			if i, err := strconv.Atoi(ro.Name[len("output_"):]); err == nil && i >= 0 && i < n {
 				k = i
 			}
 		}
 		if k < 0 {
-			return nil, false, badf("model %q has no output %q", mi.Name, ro.Name)
+			return nil, badf("model %q has no output %q", mi.Name, ro.Name)
 		}
-		wanted[k] = want{ro.Parameters}
+		wanted[k] = ro.Parameters
 	}
-	anyBinary := false
-	keys := make([]int, 0, len(wanted))
-	for k := range wanted {
-		keys = append(keys, k)
+	return wanted, nil
+}
+
+// encodeOutput encodes one output as its parameters and the request's
+// ask: dequantized, top-k classification, binary or JSON. A binary
+// output's bytes are in raw.
+func encodeOutput(req *inferRequest, params map[string]any, o infer.Tensor, sp infer.TensorSpec, labels []string) (responseOutput, error) {
+	ro := responseOutput{Name: sp.Name, Shape: o.Shape, Datatype: infer.DatatypeName(o.DType)}
+	if ro.Shape == nil {
+		ro.Shape = []int{}
 	}
-	sort.Ints(keys)
-	for _, k := range keys {
-		params := wanted[k].params
-		o, sp := outs[k], mi.Outputs[k]
-		ro := responseOutput{Name: sp.Name, Shape: o.Shape, Datatype: infer.DatatypeName(o.DType)}
-		if ro.Shape == nil {
-			ro.Shape = []int{}
+	vals, err := infer.Values(o.DType, o.Data)
+	if err != nil {
+		return ro, fmt.Errorf("output %q: %w", sp.Name, err)
+	}
+	dequant := paramBool(params, "dequantize") || paramBool(req.Parameters, "dequantize")
+	k, classification := paramInt(params, "classification")
+	classification = classification && k > 0
+	// Classification scores are real values, as a person reads them.
+	if (dequant || classification) && sp.Quantized {
+		for i := range vals {
+			vals[i] = sp.Dequantize(vals[i])
 		}
-		vals, err := infer.Values(o.DType, o.Data)
-		if err != nil {
-			return nil, false, fmt.Errorf("output %q: %w", sp.Name, err)
-		}
-		dequant := paramBool(params, "dequantize") || paramBool(req.Parameters, "dequantize")
-		k, classification := paramInt(params, "classification")
-		classification = classification && k > 0
-		// Classification scores are real values, as a person reads them.
-		if (dequant || classification) && sp.Quantized {
-			for i := range vals {
-				vals[i] = sp.Dequantize(vals[i])
-			}
-			ro.Datatype = "FP32"
-		}
-		if classification {
-			ro.Data, ro.Shape, ro.Datatype = classify(vals, mi.Labels, k), []int{min(k, len(vals))}, "BYTES"
-			resp.Outputs = append(resp.Outputs, ro)
-			continue
-		}
-		if paramBool(params, "binary_data") || allBinary {
-			anyBinary = true
-			if dequant && sp.Quantized {
-				ro.raw = make([]byte, 4*len(vals))
-				for i, v := range vals {
-					binary.LittleEndian.PutUint32(ro.raw[4*i:], math.Float32bits(float32(v)))
-				}
-			} else {
-				ro.raw = o.Data
-			}
-			ro.Parameters = map[string]any{"binary_data_size": len(ro.raw)}
-		} else if ro.Datatype == "FP32" {
-			f := make([]float32, len(vals))
+		ro.Datatype = "FP32"
+	}
+	switch {
+	case classification:
+		ro.Data, ro.Shape, ro.Datatype = classify(vals, labels, k), []int{min(k, len(vals))}, "BYTES"
+	case paramBool(params, "binary_data") || paramBool(req.Parameters, "binary_data_output"):
+		ro.raw = o.Data
+		if dequant && sp.Quantized {
+			ro.raw = make([]byte, 4*len(vals))
 			for i, v := range vals {
-				f[i] = float32(v)
+				binary.LittleEndian.PutUint32(ro.raw[4*i:], math.Float32bits(float32(v)))
 			}
-			ro.Data = f
-		} else {
-			iv := make([]int64, len(vals))
-			for i, v := range vals {
-				iv[i] = int64(v)
-			}
-			ro.Data = iv
 		}
-		resp.Outputs = append(resp.Outputs, ro)
+		if ro.raw == nil {
+			ro.raw = []byte{}
+		}
+		ro.Parameters = map[string]any{"binary_data_size": len(ro.raw)}
+	case ro.Datatype == "FP32":
+		f := make([]float32, len(vals))
+		for i, v := range vals {
+			f[i] = float32(v)
+		}
+		ro.Data = f
+	default:
+		iv := make([]int64, len(vals))
+		for i, v := range vals {
+			iv[i] = int64(v)
+		}
+		ro.Data = iv
 	}
-	return resp, anyBinary, nil
+	return ro, nil
 }
 
 // classify returns Triton's classification strings "score:index[:label]"

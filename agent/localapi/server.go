@@ -26,7 +26,7 @@ import (
 
 // Backend is what the endpoint serves.
 type Backend interface {
-	Infer(ctx context.Context, model, version string, in []infer.Tensor) ([]infer.Tensor, error)
+	infer.Handler
 	Model(name, version string) (infer.ModelInfo, error)
 	Models() []infer.ModelInfo
 	Ready() bool

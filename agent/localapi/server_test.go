@@ -21,6 +21,8 @@ type fakeBackend struct {
 	err   error
 	delay time.Duration
 	panic bool
+	// req is the last request served.
+	req *infer.Request
 }
 
 var fakeModel = infer.ModelInfo{Name: "m", Version: "1", Ready: true,
@@ -29,7 +31,8 @@ var fakeModel = infer.ModelInfo{Name: "m", Version: "1", Ready: true,
 	Labels:  []string{"cat", "dog", "owl"},
 }
 
-func (f *fakeBackend) Infer(ctx context.Context, model, version string, in []infer.Tensor) ([]infer.Tensor, error) {
+func (f *fakeBackend) Handle(ctx context.Context, req *infer.Request) (*infer.Response, error) {
+	f.req = req
 	if f.panic {
 		panic("boom")
 	}
@@ -44,8 +47,8 @@ func (f *fakeBackend) Infer(ctx context.Context, model, version string, in []inf
 		return nil, f.err
 	}
 	// Echo: out = [in0, in1, in0+in1].
-	d := in[0].Data
-	return []infer.Tensor{{Name: "out", DType: tensor.UInt8, Shape: []int{3}, Data: []byte{d[0], d[1], d[0] + d[1]}}}, nil
+	d := req.Inputs[0].Data
+	return &infer.Response{Outputs: []infer.Tensor{{Name: "out", DType: tensor.UInt8, Shape: []int{3}, Data: []byte{d[0], d[1], d[0] + d[1]}}}}, nil
 }
 
 func (f *fakeBackend) Model(name, version string) (infer.ModelInfo, error) {
