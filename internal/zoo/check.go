@@ -26,17 +26,20 @@ var arithmetics = []struct {
 
 // result is everything measured on one model.
 type result struct {
-	File       string         `json:"file"`
-	Kind       string         `json:"kind,omitempty"`
-	SHA256     string         `json:"sha256"`
-	Bytes      int            `json:"bytes"`
-	DType      string         `json:"dtype"`
-	Ops        map[string]int `json:"ops"`
-	Inspect    inspectResult  `json:"inspect"`
-	InputNotes []string       `json:"input_notes,omitempty"`
-	Oracle     run            `json:"oracle"`
-	Edged      [2]run         `json:"edged"` // reference, litert
-	Bench      *benchResult   `json:"bench,omitempty"`
+	File    string         `json:"file"`
+	Kind    string         `json:"kind,omitempty"`
+	SHA256  string         `json:"sha256"`
+	Bytes   int            `json:"bytes"`
+	DType   string         `json:"dtype"`
+	Ops     map[string]int `json:"ops"`
+	Inspect inspectResult  `json:"inspect"`
+	// Missing lists every operator of the model that edged's registry
+	// lacks, with the types of each use ("NOT_EQUAL int64,int64c→bool").
+	Missing    []string     `json:"missing,omitempty"`
+	InputNotes []string     `json:"input_notes,omitempty"`
+	Oracle     run          `json:"oracle"`
+	Edged      [2]run       `json:"edged"` // reference, litert
+	Bench      *benchResult `json:"bench,omitempty"`
 }
 
 // run is the outcome of one runtime on the model.
@@ -112,6 +115,7 @@ func checkModel(ctx context.Context, c *config, path string) *result {
 	r.Ops = info.Ops
 	m, _ := tflite.Decode(data) // for index ranges and the dtype summary only
 	r.DType = dtypeSummary(info, m)
+	r.Missing = missingOps(m)
 	inputs, notes, err := makeInputs(sum, info.Inputs, m)
 	r.InputNotes = notes
 	if err != nil {
@@ -335,4 +339,38 @@ func dtypeSummary(info *modelInfo, m *tflite.Model) string {
 		return sum + " (" + act.String() + " compute, " + w + " weights)"
 	}
 	return sum
+}
+
+// missingOps lists the operators of m that tflite.SupportedOps does not
+// name, each with the distinct type signatures of its uses.
+func missingOps(m *tflite.Model) []string {
+	if m == nil || len(m.Subgraphs) == 0 {
+		return nil
+	}
+	have := map[string]bool{}
+	for n := range tflite.SupportedOps() {
+		have[strings.ReplaceAll(n, `"`, "")] = true
+	}
+	sg := m.Subgraphs[0]
+	sigs := map[string][]string{}
+	var order []string
+	for i := range sg.Operators {
+		op := &sg.Operators[i]
+		name := m.OpName(op)
+		if have[strings.ReplaceAll(name, `"`, "")] {
+			continue
+		}
+		if _, ok := sigs[name]; !ok {
+			order = append(order, name)
+		}
+		types, _ := opSignature(sg, op, nil)
+		if !slices.Contains(sigs[name], types) {
+			sigs[name] = append(sigs[name], types)
+		}
+	}
+	var out []string
+	for _, n := range order {
+		out = append(out, n+" "+strings.Join(sigs[n], " | "))
+	}
+	return out
 }

@@ -298,9 +298,17 @@ func causes(w io.Writer, results []*result, bench bool) {
 				} else if i == 1 {
 					continue // same reason in both arithmetics: listed once
 				}
-				addTo(refused, e.reason(), name, "")
+				detail := ""
+				if len(r.Missing) > 0 && i == 0 {
+					detail = r.File + " needs: " + strings.Join(r.Missing, "; ")
+				}
+				addTo(refused, e.reason(), name, detail)
 			case !e.Ran && !r.Oracle.Ran && i == 0:
-				addTo(both, "edged: "+e.reason(), r.File, "oracle: "+r.Oracle.reason())
+				detail := r.File + ": oracle: " + r.Oracle.reason()
+				if len(r.Missing) > 0 {
+					detail += "; edged needs: " + strings.Join(r.Missing, "; ")
+				}
+				addTo(both, "edged: "+e.reason(), r.File, detail)
 			case e.Ran && !r.Oracle.Ran && i == 0 && r.Oracle.Class != "harness":
 				addTo(onlyEdged, "oracle: "+r.Oracle.reason(), r.File, "")
 			case e.Ran && r.Oracle.Ran && !e.ok():
