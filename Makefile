@@ -17,7 +17,7 @@ NFPM      := .cache/nfpm-$(NFPM_VERSION)/nfpm
 
 export CGO_ENABLED=0
 
-.PHONY: run all build cross test test-deps unit fuzz-short fuzz diff-long cross-test check fmt vet staticcheck gen clean bench release release-test nfpm zoo
+.PHONY: run all build cross test test-deps unit fuzz-short fuzz diff-long cross-test dynamic-cross-test check fmt vet staticcheck gen clean bench release release-test nfpm zoo
 
 all: build
 
@@ -47,7 +47,7 @@ cross:
 
 # The whole test suite: set-up, static checks, unit and golden tests,
 # oracle differential tests, short fuzz runs, arm64 and armv7 under qemu.
-test: test-deps check unit fuzz-short cross-test release-test
+test: test-deps check unit fuzz-short cross-test dynamic-cross-test release-test
 
 # Installs what the tests need (qemu-user-static via apt when root; the
 # TFLite oracle's npm packages into .cache/oracle).
@@ -88,6 +88,16 @@ zoo:
 
 cross-test:
 	./scripts/cross-test.sh $(CROSS_PKGS)
+
+# The dynamic flavour against the real TFLite C library on arm64 under
+# qemu-aarch64-static (the test binary and the library both emulated; the
+# loader and glibc from libc6-arm64-cross): the golden cases of the small
+# models, the error text, the library checks in a child process.
+ARM64_SYSROOT ?= /usr/aarch64-linux-gnu
+dynamic-cross-test:
+	@test -e $(ARM64_SYSROOT)/lib/ld-linux-aarch64.so.1 || { echo "dynamic-cross-test: no arm64 glibc in $(ARM64_SYSROOT) (apt-get install libc6-arm64-cross)" >&2; exit 1; }
+	QEMU_LD_PREFIX=$(ARM64_SYSROOT) EDGED_TEST_EMULATOR=qemu-aarch64-static EDGED_REQUIRE_TOOLS=1 EDGED_TFLITE_C=$(abspath $(TFLITE_C)) \
+		GOARCH=arm64 $(GO) test -count=1 -short -tags edged_dynamic -exec qemu-aarch64-static -run 'TestReal' ./delegates/litert/
 
 # `make release VERSION=X.Y.Z` fills dist/: static edged and edgectl for
 # linux amd64, arm64, armv7 and armv6, .debs for amd64, arm64 and armhf

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what `make test` needs on a fresh Debian machine: qemu-user-static
-# (arm64/armv7 test runs), mosquitto (MQTT integration tests), binutils
+# (arm64/armv7 test runs), libc6-arm64-cross (arm64 glibc for the dynamic
+# flavour under qemu), mosquitto (MQTT integration tests), binutils
 # (readelf for the static-binary check) and the TFLite oracle's npm
 # packages. Idempotent.
 set -euo pipefail
@@ -14,6 +15,8 @@ command -v readelf >/dev/null || need+=(binutils)
 command -v gcc >/dev/null || need+=(gcc libc6-dev)
 command -v shellcheck >/dev/null || need+=(shellcheck)
 command -v systemd-analyze >/dev/null || need+=(systemd)
+# The arm64 loader and glibc for the dynamic flavour's tests under qemu.
+[ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] || need+=(libc6-arm64-cross)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
