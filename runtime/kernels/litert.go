@@ -196,7 +196,7 @@ func (v *gemmV) setLiteRT(rq *gemmRequantParams) {
 // litertOp reports whether op implements the LiteRT arithmetic.
 func litertOp(op string) bool {
 	switch op {
-	case "CONV_2D", "DEPTHWISE_CONV_2D", "LOGISTIC", "TANH", "LEAKY_RELU":
+	case "CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV", "LOGISTIC", "TANH", "LEAKY_RELU":
 		return true
 	case "RELU", "RELU6", "RELU_N1_TO_1", "HARD_SWISH", "PRELU", "L2_NORMALIZATION":
 		// Differential tests find the reference arithmetic exact here.

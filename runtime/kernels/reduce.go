@@ -89,10 +89,11 @@ func reduceLoop[T, A any](p *reducePlan, x []T, acc []A, f func(A, T) A) {
 }
 
 // Reduce computes a reduction over the given axes. Quantized MEAN and SUM
-// follow TFLite's reference kernels (reduce.cc's reference path): MEAN of a
-// 4-D tensor over axes {1,2} with keep_dims uses the integer Mean kernel,
-// MEAN with equal input and output parameters a plain integer mean; other
-// cases, and SUM, requantize the sum with a fixed-point multiplier.
+// follow TFLite's reference kernels (QuantizedMeanOrSum, the only integer
+// path of TFLite Micro and of TFLite's reference resolver): the
+// zero-point-corrected sum requantized with a fixed-point multiplier, into
+// which MEAN folds 1/n. In LiteRT arithmetic, 8-bit MEAN and SUM are
+// XNNPACK's (litertMeanOrSum), int16 SUM TFLite's optimized kernel.
 func Reduce(cfg *Config, p ReduceParams, in, out *tensor.Tensor) (Kernel, error) {
 	r := in.Rank()
 	reduced := make([]bool, r)
@@ -138,8 +139,10 @@ func Reduce(cfg *Config, p ReduceParams, in, out *tensor.Tensor) (Kernel, error)
 	if err := CheckType("output", out, in.Type); err != nil {
 		return nil, fmt.Errorf("%s: %w", p.Kind, err)
 	}
-	if naxes == 0 {
-		// Nothing to reduce: TFLite copies the input (ReduceIsCopy).
+	quantSum := (p.Kind == ReduceMean || p.Kind == ReduceSum) && in.Type.Quantized()
+	if naxes == 0 && !quantSum {
+		// Nothing to reduce: the output is the input. (Quantized MEAN and
+		// SUM still requantize each element.)
 		return Func(func() error { copy(out.Data, in.Data); return nil }), nil
 	}
 	if p.Kind < ReduceSum || p.Kind > ReduceMin {
@@ -154,11 +157,11 @@ func Reduce(cfg *Config, p ReduceParams, in, out *tensor.Tensor) (Kernel, error)
 	case tensor.Int64:
 		return reduceInt64(p, plan, in, out), nil
 	case tensor.Int8:
-		return reduceQuant(cfg, p, plan, in, out, nOut, in.Int8s, out.Int8s, math.MinInt8, math.MaxInt8)
+		return reduceQuant(cfg, p, plan, naxes, in, out, nOut, in.Int8s, out.Int8s, math.MinInt8, math.MaxInt8)
 	case tensor.UInt8:
-		return reduceQuant(cfg, p, plan, in, out, nOut, in.UInt8s, out.UInt8s, 0, math.MaxUint8)
+		return reduceQuant(cfg, p, plan, naxes, in, out, nOut, in.UInt8s, out.UInt8s, 0, math.MaxUint8)
 	case tensor.Int16:
-		return reduceQuant(cfg, p, plan, in, out, nOut, in.Int16s, out.Int16s, math.MinInt16, math.MaxInt16)
+		return reduceQuant(cfg, p, plan, naxes, in, out, nOut, in.Int16s, out.Int16s, math.MinInt16, math.MaxInt16)
 	}
 	return nil, unsupportedf("%s on %s input", p.Kind, in.Type)
 }
@@ -278,7 +281,7 @@ func reduceMeanFold(mult int32, shift int, n int) (int32, int) {
 	return int32((int64(mult) << k) / int64(n)), shift - k
 }
 
-func reduceQuant[T int8 | uint8 | int16](cfg *Config, p ReduceParams, plan *reducePlan, in, out *tensor.Tensor, nOut int,
+func reduceQuant[T int8 | uint8 | int16](cfg *Config, p ReduceParams, plan *reducePlan, naxes int, in, out *tensor.Tensor, nOut int,
 	inView, outView func() []T, tmin, tmax int32) (Kernel, error) {
 	if p.Kind == ReduceMax || p.Kind == ReduceMin {
 		// TFLite compares raw values: the converter gives REDUCE_MAX/MIN the
@@ -298,9 +301,6 @@ func reduceQuant[T int8 | uint8 | int16](cfg *Config, p ReduceParams, plan *redu
 			return nil
 		}), nil
 	}
-	if cfg.Arithmetic != Reference {
-		return nil, unsupportedf("%s: %s arithmetic", p.Kind, cfg.Arithmetic)
-	}
 	for _, t := range []*tensor.Tensor{in, out} {
 		if err := CheckQuantized("operand", t); err != nil {
 			return nil, fmt.Errorf("%s: %w", p.Kind, err)
@@ -311,56 +311,19 @@ func reduceQuant[T int8 | uint8 | int16](cfg *Config, p ReduceParams, plan *redu
 	}
 	inZP, outZP := in.ZeroPoint(), out.ZeroPoint()
 	n := int64(plan.count)
-	same := in.Scale() == out.Scale() && inZP == outZP
-	mult, shift := QuantizeMultiplier(float64(in.Scale()) / float64(out.Scale()))
 	sum := make([]int32, nOut)
 	addRaw := func(a int32, v T) int32 { return a + int32(v) }
-
-	special := false
-	if p.Kind == ReduceMean && p.KeepDims && in.Rank() == 4 && len(p.Axes) == 2 {
-		a0, a1 := p.Axes[0], p.Axes[1]
-		special = (a0 == 1 && a1 == 2) || (a0 == 2 && a1 == 1)
+	if cfg.Arithmetic == LiteRT {
+		if in.Type != tensor.Int16 && naxes > 0 {
+			return litertMeanOrSum(p.Kind, plan, in, out, sum, inView, outView, tmin, tmax), nil
+		}
+		if p.Kind == ReduceSum {
+			return optimizedQuantizedSum(plan, in, out, sum, inView, outView, tmin, tmax), nil
+		}
+		// MEAN left to TFLite's kernels: its reference QuantizedMeanOrSum,
+		// as below.
 	}
-
-	switch {
-	case special:
-		// reference_integer_ops::Mean: requantize the zero-point-corrected
-		// sum, then divide by the count rounding half away from zero.
-		return Func(func() error {
-			y := outView()
-			clear(sum)
-			reduceLoop(plan, inView(), sum, addRaw)
-			if n == 0 {
-				clear(y)
-				return nil
-			}
-			for i, s := range sum {
-				acc := s - int32(n)*inZP
-				acc = MultiplyByQuantizedMultiplier(acc, mult, shift)
-				acc = roundedDiv(acc, int32(n)) + outZP
-				y[i] = T(Clamp(acc, tmin, tmax))
-			}
-			return nil
-		}), nil
-	case same && p.Kind == ReduceMean:
-		// Equal parameters: reference_ops::Mean on raw values, the sum
-		// divided with truncation. (SUM always requantizes: the oracle
-		// clamps sums that leave the type's range.)
-		return Func(func() error {
-			y := outView()
-			clear(sum)
-			reduceLoop(plan, inView(), sum, addRaw)
-			for i, s := range sum {
-				if n > 0 {
-					s /= int32(n)
-				} else {
-					s = 0
-				}
-				y[i] = T(s)
-			}
-			return nil
-		}), nil
-	}
+	mult, shift := QuantizeMultiplier(float64(in.Scale()) / float64(out.Scale()))
 	// reference_ops::QuantizedMeanOrSum.
 	if p.Kind == ReduceMean && n > 0 {
 		mult, shift = reduceMeanFold(mult, shift, int(n))

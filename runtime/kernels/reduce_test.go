@@ -11,6 +11,7 @@ func TestReduce(t *testing.T) {
 	x23 := []float64{1, 2, 3, 4, 5, 6} // [[1,2,3],[4,5,6]]
 	tests := []struct {
 		name      string
+		arith     Arithmetic
 		p         ReduceParams
 		dt        tensor.DType
 		qin, qout *tensor.Quant
@@ -74,28 +75,94 @@ func TestReduce(t *testing.T) {
 			inShape: []int{2, 2}, in: []float64{1, -5, -3, 4}, wantShape: []int{2}, want: []float64{1, 4},
 		},
 		{
-			// 4-D over {1,2} with keep_dims: integer Mean. Σ(q-zp) =
-			// -2-1+6+8 = 11; multiplier 0.5/0.25 = 2 gives 22; 22/4 = 5.5
-			// rounds to 6; +3.
-			name: "mean int8 hw special path",
+			// QuantizedMeanOrSum, the reference kernels' only integer MEAN
+			// path. Σ(q-zp) = -2-1+6+8 = 11; multiplier 0.5/0.25 = 2 is
+			// 2^30·2^2, folding 1/4 (k = 2) gives 2^30·2^0; 11·2^30/2^31 =
+			// 5.5 rounds (half up) to 6; +3.
+			name: "mean int8 hw",
 			p:    ReduceParams{Kind: ReduceMean, Axes: []int{1, 2}, KeepDims: true}, dt: tensor.Int8,
 			qin: poolQ(0.5, -1), qout: poolQ(0.25, 3),
 			inShape: []int{1, 2, 2, 1}, in: []float64{-3, -2, 5, 7}, wantShape: []int{1, 1, 1, 1}, want: []float64{9},
 		},
 		{
-			// Σ(q-zp) = -6 with multiplier 1: -6/4 = -1.5 rounds to -2; +0.
-			name: "mean int8 hw special path negative half",
+			// Σ(q-zp) = -7; multiplier 1 = 2^30·2^1, folding 1/4 gives
+			// 2^30·2^-1: (-7·2^30 + 1 - 2^30)/2^31 truncates to -3, and
+			// -3/2 rounds half away from zero to -2; +0.
+			name: "mean int8 hw negative",
 			p:    ReduceParams{Kind: ReduceMean, Axes: []int{2, 1}, KeepDims: true}, dt: tensor.Int8,
 			qin: poolQ(0.5, 1), qout: poolQ(0.5, 0),
 			inShape: []int{1, 2, 2, 1}, in: []float64{0, -1, -1, -1}, wantShape: []int{1, 1, 1, 1}, want: []float64{-2},
 		},
 		{
-			// Same parameters, not the special path: raw sum -5 / 2
-			// truncates to -2.
-			name: "mean int8 equal params truncates",
+			// Σ = -3 over 2: folding 1/2 gives multiplier 2^30·2^0, and
+			// (-3·2^30 + 1 - 2^30)/2^31 truncates to -1 (-1.5 rounds up).
+			// TFLite's integer Mean kernel (its optimized 4-D path) would
+			// divide -3 by 2 half away from zero: -2.
+			name: "mean int8 hw rounds half up",
+			p:    ReduceParams{Kind: ReduceMean, Axes: []int{1, 2}, KeepDims: true}, dt: tensor.Int8,
+			qin: poolQ(0.5, 0), qout: poolQ(0.5, 0),
+			inShape: []int{1, 1, 2, 1}, in: []float64{-1, -2}, wantShape: []int{1, 1, 1, 1}, want: []float64{-1},
+		},
+		{
+			// Equal parameters still requantize: Σ = -7 over 4 is -1.75,
+			// computed as in "mean int8 hw negative": -2 (a truncating
+			// integer mean would give -1).
+			name: "mean int8 equal params",
 			p:    ReduceParams{Kind: ReduceMean, Axes: []int{1}}, dt: tensor.Int8,
-			qin: poolQ(0.5, 2), qout: poolQ(0.5, 2),
-			inShape: []int{1, 2}, in: []float64{-3, -2}, wantShape: []int{1}, want: []float64{-2},
+			qin: poolQ(0.5, 0), qout: poolQ(0.5, 0),
+			inShape: []int{1, 4}, in: []float64{-2, -2, -2, -1}, wantShape: []int{1}, want: []float64{-2},
+		},
+		{
+			// No axis: each element requantized, (q-2)·0.5/0.25 + 1.
+			name: "mean int8 no axes requantizes",
+			p:    ReduceParams{Kind: ReduceMean}, dt: tensor.Int8,
+			qin: poolQ(0.5, 2), qout: poolQ(0.25, 1),
+			inShape: []int{2}, in: []float64{3, -1}, wantShape: []int{2}, want: []float64{3, -5},
+		},
+		{
+			// XNNPACK: s = (0.5/0.5)·(1/2) = 0.5, zp' = 0; -3·0.5 = -1.5
+			// rounds to even: -2.
+			name: "litert mean int8 ties to even", arith: LiteRT,
+			p: ReduceParams{Kind: ReduceMean, Axes: []int{1, 2}, KeepDims: true}, dt: tensor.Int8,
+			qin: poolQ(0.5, 0), qout: poolQ(0.5, 0),
+			inShape: []int{1, 1, 2, 1}, in: []float64{-1, -2}, wantShape: []int{1, 1, 1, 1}, want: []float64{-2},
+		},
+		{
+			// XNNPACK: s = 1·(1/2) = 0.5, zp' = 0 - (2·10)·0.5 = -10;
+			// Σ = 25: 12.5 - 10 = 2.5 rounds to even: 2 (the reference
+			// kernels: 5·2^30/2^31 = 2.5 rounds up to 3).
+			name: "litert mean uint8", arith: LiteRT,
+			p: ReduceParams{Kind: ReduceMean, Axes: []int{0}}, dt: tensor.UInt8,
+			qin: poolQ(0.5, 10), qout: poolQ(0.5, 0),
+			inShape: []int{2, 1}, in: []float64{12, 13}, wantShape: []int{1}, want: []float64{2},
+		},
+		{
+			name: "reference mean uint8 rounds half up",
+			p:    ReduceParams{Kind: ReduceMean, Axes: []int{0}}, dt: tensor.UInt8,
+			qin: poolQ(0.5, 10), qout: poolQ(0.5, 0),
+			inShape: []int{2, 1}, in: []float64{12, 13}, wantShape: []int{1}, want: []float64{3},
+		},
+		{
+			// XNNPACK: s = 1, zp' = 0: 200 and -120, clamped.
+			name: "litert sum int8 saturates", arith: LiteRT,
+			p: ReduceParams{Kind: ReduceSum, Axes: []int{0}}, dt: tensor.Int8,
+			qin: poolQ(1, 0), qout: poolQ(1, 0),
+			inShape: []int{2, 2}, in: []float64{100, -100, 100, -20}, wantShape: []int{2}, want: []float64{127, -120},
+		},
+		{
+			// int16 SUM runs on TFLite's optimized kernel: -7·0.5 = -3.5
+			// rounds half away from zero: -4 (the reference kernels' -7·2^30
+			// /2^31 rounds up to -3).
+			name: "litert sum int16", arith: LiteRT,
+			p: ReduceParams{Kind: ReduceSum, Axes: []int{0}}, dt: tensor.Int16,
+			qin: poolQ(1, 0), qout: poolQ(2, 0),
+			inShape: []int{2}, in: []float64{-3, -4}, wantShape: []int{}, want: []float64{-4},
+		},
+		{
+			name: "reference sum int16",
+			p:    ReduceParams{Kind: ReduceSum, Axes: []int{0}}, dt: tensor.Int16,
+			qin: poolQ(1, 0), qout: poolQ(2, 0),
+			inShape: []int{2}, in: []float64{-3, -4}, wantShape: []int{}, want: []float64{-3},
 		},
 		{
 			// QuantizedMeanOrSum: Σ(q-zp) = 4+6 = 10 over 2 elements, real
@@ -133,7 +200,7 @@ func TestReduce(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			in := poolTensor("in", tt.dt, tt.inShape, tt.qin, tt.in)
 			out := poolTensor("out", tt.dt, nil, tt.qout, nil)
-			k, err := Reduce(&Config{}, tt.p, in, out)
+			k, err := Reduce(&Config{Arithmetic: tt.arith}, tt.p, in, out)
 			if tt.wantErr != nil {
 				if err == nil || (tt.wantErr != errAny && !errors.Is(err, tt.wantErr)) {
 					t.Fatalf("Reduce(%s) err = %v; want %v", tt.name, err, tt.wantErr)

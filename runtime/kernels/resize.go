@@ -94,7 +94,8 @@ func newBilinearIntAxis(in, out int, p ResizeParams) bilinearIntAxis {
 // ResizeBilinear resizes the height and width of an NHWC tensor with
 // bilinear interpolation. float32 and uint8 interpolate in float (uint8
 // rounds half up, as TFLite's reference); int8 and int16 use TFLite's
-// 10-bit fixed-point ResizeBilinearInteger.
+// 10-bit fixed-point ResizeBilinearInteger. In LiteRT arithmetic int8 and
+// uint8 are XNNPACK's 11-bit fixed-point interpolation (bilinearXNN).
 func ResizeBilinear(cfg *Config, p ResizeParams, in *tensor.Tensor, height, width int, out *tensor.Tensor) (Kernel, error) {
 	if p.AlignCorners && p.HalfPixelCenters {
 		return nil, fmt.Errorf("RESIZE_BILINEAR: align_corners and half_pixel_centers are exclusive")
@@ -104,10 +105,19 @@ func ResizeBilinear(cfg *Config, p ResizeParams, in *tensor.Tensor, height, widt
 	}
 	batch, inH, inW, depth := in.Shape[0], in.Shape[1], in.Shape[2], in.Shape[3]
 	if cfg.Arithmetic == LiteRT && (in.Type == tensor.Int8 || in.Type == tensor.UInt8) {
-		// XNNPACK interpolates quantized images with its own fixed-point
-		// weights; until that scheme is implemented, refuse rather than
-		// silently compute the reference values in this mode.
-		return nil, unsupportedf("RESIZE_BILINEAR on %s: %s arithmetic", in.Type, cfg.Arithmetic)
+		// XNNPACK takes 8-bit bilinear resizing (with equal input and
+		// output quantization, which the converter always writes).
+		ya, xa := newXNNBilinearAxis(inH, height, p), newXNNBilinearAxis(inW, width, p)
+		if in.Type == tensor.Int8 {
+			return Func(func() error {
+				bilinearXNN(in.Int8s(), out.Int8s(), batch, inH, inW, depth, ya, xa)
+				return nil
+			}), nil
+		}
+		return Func(func() error {
+			bilinearXNN(in.UInt8s(), out.UInt8s(), batch, inH, inW, depth, ya, xa)
+			return nil
+		}), nil
 	}
 	switch in.Type {
 	case tensor.Float32, tensor.UInt8:

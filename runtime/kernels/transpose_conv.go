@@ -80,6 +80,15 @@ func TransposeConv(cfg *Config, p TransposeConvParams, outShape []int, filter, i
 			return nil, err
 		}
 		k.inOff, k.fOff, k.outOff = -in.ZeroPoint(), -filter.ZeroPoint(), out.ZeroPoint()
+		// XNNPACK's deconvolution requantizes as its convolution does;
+		// the geometries it refuses run on TFLite's kernel, whose
+		// arithmetic is the reference one.
+		if k.scale, err = litertScales(cfg, in, filter, out, outC); err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
+		if k.scale != nil && !xnnDeconvTakes(p.Padding, &g, k.scale) {
+			k.scale = nil
+		}
 		k.scratch32 = make([]int32, n)
 		if in.Type == tensor.Int8 {
 			return Func(func() error { return tconvEvalQuant[int8](k) }), nil
@@ -95,6 +104,36 @@ func TransposeConv(cfg *Config, p TransposeConvParams, outShape []int, filter, i
 	return nil, unsupportedf("%s on %s input %q", op, in.Type, in.Name)
 }
 
+// xnnDeconvTakes reports whether TFLite's XNNPACK delegate takes a
+// quantized TRANSPOSE_CONV (CalculateTransposeConvPaddings and the
+// deconvolution's scale check): with SAME padding, the output must be the
+// input times the stride (rounded up) and the filter no smaller than the
+// stride; with VALID padding, the filter no larger than the output; every
+// requantization scale below 256.
+func xnnDeconvTakes(pad Padding, g *convGeom, scales []float32) bool {
+	switch pad {
+	case PaddingSame:
+		if (g.outH+g.strideH-1)/g.strideH != g.inH || (g.outW+g.strideW-1)/g.strideW != g.inW {
+			return false
+		}
+		if g.fH < g.strideH || g.fW < g.strideW {
+			return false
+		}
+	case PaddingValid:
+		if g.fH > g.outH || g.fW > g.outW {
+			return false
+		}
+	default:
+		return false
+	}
+	for _, s := range scales {
+		if s >= 256 {
+			return false
+		}
+	}
+	return true
+}
+
 // tconvKernel scatters each input pixel into the outputs it touches, as
 // TFLite's reference kernel does. For each output element the
 // contributions arrive in the reference's order (input y, x, channel), so
@@ -107,6 +146,7 @@ type tconvKernel struct {
 	flo, fhi            float32
 	mult                []int32
 	shift               []int
+	scale               []float32 // LiteRT arithmetic (litert.go), else nil
 	lo, hi              int32
 	inOff, fOff, outOff int32
 
@@ -167,7 +207,8 @@ func (k *tconvKernel) evalFloat() error {
 
 // tconvEvalQuant is reference_integer_ops::TransposeConv (int8) and the
 // legacy uint8 reference_ops::TransposeConv: int32 scratch, then bias,
-// requantization, output offset and clamp.
+// requantization, output offset and clamp; with k.scale, XNNPACK's
+// deconvolution (the same sums, requantized in float32).
 func tconvEvalQuant[T int8 | uint8](k *tconvKernel) error {
 	acc := k.scratch32
 	clear(acc)
@@ -181,6 +222,17 @@ func tconvEvalQuant[T int8 | uint8](k *tconvKernel) error {
 	}
 	y := convView[T](k.out.Data)
 	c := k.g.outC
+	if k.scale != nil {
+		lc := newLiteRTClamp(k.outOff, k.lo, k.hi)
+		for i, a := range acc {
+			oc := i % c
+			if bs != nil {
+				a += bs[oc]
+			}
+			y[i] = T(lc.requant(a, k.scale[oc]))
+		}
+		return nil
+	}
 	for i, a := range acc {
 		oc := i % c
 		if bs != nil {

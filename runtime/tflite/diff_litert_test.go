@@ -4,51 +4,17 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
-	"strings"
 	"testing"
 
 	"github.com/edged-dev/edged/runtime/kernels"
 	"github.com/edged-dev/edged/runtime/tensor"
 )
 
-// diffLiteRTOps lists the operators whose differential cases are run a
-// second time in LiteRT arithmetic, where every output must equal the
-// oracle's exactly (floats within the usual tolerance): those XNNPACK
-// computes with its own requantization and those left to TFLite's builtin
-// kernels, whose arithmetic the LiteRT mode must keep.
-var diffLiteRTOps = map[string]bool{
-	"CONV_2D":           true,
-	"DEPTHWISE_CONV_2D": true,
-	"FULLY_CONNECTED":   true,
-	"ADD":               true,
-	"SUB":               true,
-	"MUL":               true,
-	"AVERAGE_POOL_2D":   true,
-	"MAX_POOL_2D":       true,
-	"SOFTMAX":           true,
-	"CONCATENATION":     true,
-	"LOGISTIC":          true,
-	"TANH":              true,
-	"LEAKY_RELU":        true,
-	"RELU":              true,
-	"RELU6":             true,
-	"RELU_N1_TO_1":      true,
-	"HARD_SWISH":        true,
-	"PRELU":             true,
-	"L2_NORMALIZATION":  true,
-	"LOG_SOFTMAX":       true,
-	"RESHAPE":           true,
-	"DEQUANTIZE":        true,
-	"QUANTIZE":          true,
-}
-
 // diffLiteRT runs a case again in LiteRT arithmetic and requires the
-// oracle's outputs exactly, in the subtest "litert".
+// oracle's outputs exactly (floats within the usual tolerance), in the
+// subtest "litert": XNNPACK's arithmetic where the oracle's delegate takes
+// the operator, TFLite's kernels' where it does not.
 func diffLiteRT(t *testing.T, gen string, model []byte, inputs, want [][]byte) {
-	op, _, _ := strings.Cut(gen, "/")
-	if !diffLiteRTOps[op] {
-		return
-	}
 	t.Run("litert", func(t *testing.T) {
 		m, err := Load(model)
 		if err != nil {
