@@ -70,10 +70,11 @@ func startAgent(t *testing.T) (*Agent, string) {
 	return a, "http://" + addr.String()
 }
 
-// refOutput is TFLite Micro's output for an input of hello_world_int8
-// (testdata/golden_ref_tflm).
+// refOutput is the official runtime's output for an input of
+// hello_world_int8 (testdata/golden), which the default arithmetic
+// reproduces.
 func refOutput(t *testing.T, q int) int8 {
-	b, err := os.ReadFile(fmt.Sprintf("../testdata/golden_ref_tflm/hello_world_int8/q_%d/output_0.bin", q))
+	b, err := os.ReadFile(fmt.Sprintf("../testdata/golden/hello_world_int8/q_%d/output_0.bin", q))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,7 +68,7 @@ func metricValue(t *testing.T, base, series string) float64 {
 }
 
 // TestBatching: concurrent requests to a model with a batch dimension run
-// as batches, and each caller gets the answer TFLite Micro gives for its
+// as batches, and each caller gets the answer the official runtime gives for its
 // own input.
 func TestBatching(t *testing.T) {
 	model, _ := filepath.Abs("../testdata/models/hello_world_int8.tflite")

@@ -21,9 +21,10 @@ import (
 )
 
 // goldenCases are person_detect's golden inputs and the top-1 of the
-// reference (TFLM) arithmetic's outputs, which the agent uses by default
-// (testdata/golden_ref_tflm/person_detect/*/output_0.bin: no_person
-// [57 -57], person [-113 113], random_0 [95 -95], random_1 [101 -101]).
+// official runtime's outputs, which the agent's default (LiteRT)
+// arithmetic reproduces (testdata/golden/person_detect/*/output_0.bin:
+// no_person [60 -60], person [-113 113], random_0 [95 -95], random_1
+// [101 -101]).
 var goldenCases = []struct {
 	name string
 	top1 int
@@ -38,8 +39,7 @@ func loadGolden(t *testing.T) []goldenIO {
 	var g []goldenIO
 	for _, c := range goldenCases {
 		dir := "../testdata/golden/person_detect/" + c.name
-		ref := "../testdata/golden_ref_tflm/person_detect/" + c.name
-		g = append(g, goldenIO{in: mustRead(t, dir+"/input_0.bin"), out: mustRead(t, ref+"/output_0.bin")})
+		g = append(g, goldenIO{in: mustRead(t, dir+"/input_0.bin"), out: mustRead(t, dir+"/output_0.bin")})
 	}
 	return g
 }

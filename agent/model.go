@@ -2,6 +2,7 @@ package agent
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/hex"
 	"fmt"
@@ -100,10 +101,8 @@ func cpuOptions(c *config.Config, mc config.Model) *tflite.Options {
 	if threads == 0 {
 		threads = 1
 	}
-	arith := tflite.Reference
-	if c.Runtime.Arithmetic == "litert" {
-		arith = tflite.LiteRT
-	}
+	// The config's validation has checked both names.
+	arith, _ := tflite.ParseArithmetic(cmp.Or(mc.Arithmetic, c.Runtime.Arithmetic))
 	return &tflite.Options{Threads: threads, Arithmetic: arith}
 }
 

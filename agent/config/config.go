@@ -66,7 +66,9 @@ type Device struct {
 type RuntimeCfg struct {
 	// Threads per inference; 0 takes the board's default (boards.Board.DefaultThreads).
 	Threads int `yaml:"threads"`
-	// Arithmetic is "reference" (TFLite reference kernels) or "litert".
+	// Arithmetic of quantized models: "litert" (the default: the official
+	// runtime's, bit-exact with LiteRT/TFLite with XNNPACK) or "reference"
+	// (TFLite's reference kernels, bit-exact with TFLite Micro).
 	Arithmetic string `yaml:"arithmetic"`
 }
 
@@ -111,6 +113,8 @@ type Model struct {
 	Labels string `yaml:"labels"`
 	// Threads per inference; 0 takes runtime.threads.
 	Threads int `yaml:"threads"`
+	// Arithmetic overrides runtime.arithmetic for this model.
+	Arithmetic string `yaml:"arithmetic"`
 	// Instances is the number of interpreters serving in parallel.
 	Instances int   `yaml:"instances"`
 	Batch     Batch `yaml:"batch"`
@@ -322,7 +326,7 @@ func (c *Config) setDefaults() {
 		c.HTTP.RequestTimeout = Duration(10 * time.Second)
 	}
 	if c.Runtime.Arithmetic == "" {
-		c.Runtime.Arithmetic = "reference"
+		c.Runtime.Arithmetic = "litert"
 	}
 	if c.Device.ID == "" {
 		c.Device.ID, _ = os.Hostname()
@@ -449,10 +453,8 @@ func (c *Config) Validate() error {
 	if c.Runtime.Threads < 0 || c.Runtime.Threads > 256 {
 		bad("runtime.threads", "is %d; want 0 (auto) to 256", c.Runtime.Threads)
 	}
-	switch c.Runtime.Arithmetic {
-	case "reference", "litert":
-	default:
-		bad("runtime.arithmetic", "is %q; want reference or litert", c.Runtime.Arithmetic)
+	if !validArithmetic(c.Runtime.Arithmetic) {
+		bad("runtime.arithmetic", "is %q; want litert or reference", c.Runtime.Arithmetic)
 	}
 	names := map[string]bool{}
 	for i, m := range c.Models {
@@ -494,6 +496,9 @@ func (c *Config) Validate() error {
 		validateVariants(p, m, bad)
 		if m.Threads < 0 || m.Threads > 256 {
 			bad(p+".threads", "is %d; want 0 (runtime default) to 256", m.Threads)
+		}
+		if m.Arithmetic != "" && !validArithmetic(m.Arithmetic) {
+			bad(p+".arithmetic", "is %q; want litert or reference (or nothing: runtime.arithmetic)", m.Arithmetic)
 		}
 		if m.Instances < 1 || m.Instances > 64 {
 			bad(p+".instances", "is %d; want 1 to 64", m.Instances)
@@ -640,4 +645,9 @@ func IsLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// validArithmetic reports whether s names an arithmetic of the runtime.
+func validArithmetic(s string) bool {
+	return s == "litert" || s == "reference"
 }

@@ -27,6 +27,20 @@ func TestParseDefaults(t *testing.T) {
 	if got := c.Path(m.Path); got != "/etc/edged/models/person_detect.tflite" {
 		t.Errorf("Path = %q; want it resolved against the config's directory", got)
 	}
+	if c.Runtime.Arithmetic != "litert" || m.Arithmetic != "" {
+		t.Errorf("arithmetic = runtime %q, model %q; want litert and empty (the runtime's)", c.Runtime.Arithmetic, m.Arithmetic)
+	}
+}
+
+func TestParseModelArithmetic(t *testing.T) {
+	doc := "version: 1\nruntime:\n  arithmetic: reference\nmodels:\n  - name: a\n    path: a.tflite\n    arithmetic: litert\n"
+	c, err := Parse([]byte(doc), "/etc/edged")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Runtime.Arithmetic != "reference" || c.Models[0].Arithmetic != "litert" {
+		t.Errorf("arithmetic = runtime %q, model %q; want reference and litert", c.Runtime.Arithmetic, c.Models[0].Arithmetic)
+	}
 }
 
 func TestParseErrors(t *testing.T) {
@@ -51,6 +65,8 @@ func TestParseErrors(t *testing.T) {
 		{"replay without files", minimal + "sources:\n  - type: synthetic\n    model: person_detect\n    pattern: replay\n", "sources[0].files"},
 		{"wrong type", "version: \"one\"\n", "cannot unmarshal"},
 		{"small body limit", "version: 1\nhttp:\n  max_request_bytes: 10\n", "http.max_request_bytes: is 10"},
+		{"bad arithmetic", "version: 1\nruntime:\n  arithmetic: fast\n", "runtime.arithmetic: is \"fast\"; want litert or reference"},
+		{"bad model arithmetic", minimal + "    arithmetic: xnnpack\n", "models[0].arithmetic: is \"xnnpack\""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -41,14 +41,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	threads := fs.Int("threads", 1, "threads per inference")
 	runs := fs.Int("runs", 50, "timed invocations")
 	warmup := fs.Int("warmup", 10, "untimed invocations first")
-	arith := fs.String("arithmetic", "reference", "requantization: reference or litert")
+	arith := fs.String("arithmetic", "litert", arithmeticUsage)
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed runs to `file` (go tool pprof)")
 	backend := fs.String("backend", "cpu", "`list` of backends to time side by side, interleaved: cpu (edged's runtime), xnnpack, gpu, edgetpu (the vendor's library: edgectl built with -tags edged_dynamic)")
 	tfliteLib := fs.String("tflite", "", "the TFLite C library `file` for --backend xnnpack|gpu|edgetpu (default: libtensorflowlite_c.so on the loader's path)")
 	opProfile := fs.Bool("profile", false, "then time every operator over the same number of runs: a per-operator table and a summary by operator type")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: edgectl bench --model M.tflite [--threads N] [--runs N] [--warmup N] [--arithmetic reference|litert] [--json] [--cpuprofile F] [--profile] [--backend cpu,xnnpack [--tflite LIB]]")
+		fmt.Fprintln(stderr, "usage: edgectl bench --model M.tflite [--threads N] [--runs N] [--warmup N] [--arithmetic litert|reference] [--json] [--cpuprofile F] [--profile] [--backend cpu,xnnpack [--tflite LIB]]")
 		fs.PrintDefaults()
 	}
 	pos, err := parseFlags(fs, args)

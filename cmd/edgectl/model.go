@@ -3,20 +3,20 @@ package main
 import (
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/edged-dev/edged/runtime/tflite"
 )
 
+// arithmeticUsage is the help text of every --arithmetic flag.
+const arithmeticUsage = "quantized arithmetic: litert (the official runtime's, LiteRT with XNNPACK: bit-exact with it) or reference (TFLite's reference kernels, as TFLite Micro)"
+
 // parseArithmetic reads the --arithmetic flag.
 func parseArithmetic(s string) (tflite.Arithmetic, error) {
-	switch strings.ToLower(s) {
-	case "", "reference":
-		return tflite.Reference, nil
-	case "litert":
-		return tflite.LiteRT, nil
+	a, err := tflite.ParseArithmetic(s)
+	if err != nil {
+		return 0, fmt.Errorf("--arithmetic %q: want litert or reference", s)
 	}
-	return 0, fmt.Errorf("--arithmetic %q: want reference or litert", s)
+	return a, nil
 }
 
 // openInterpreter loads a model and prepares an interpreter.

@@ -28,8 +28,9 @@ func runProfile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	bins := fs.Int("bins", drift.DefaultBins, "bins per feature (equal-frequency on the reference)")
 	seed := fs.Uint64("seed", 1, "seed of the reservoir sampling, for reproducible profiles")
 	threads := fs.Int("threads", 1, "threads per inference")
+	arith := fs.String("arithmetic", "litert", arithmeticUsage+"; use the one the devices run")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: edgectl profile --model M.tflite --data DIR --out profile.json [--labels FILE] [--bins N]")
+		fmt.Fprintln(stderr, "usage: edgectl profile --model M.tflite --data DIR --out profile.json [--labels FILE] [--bins N] [--arithmetic litert|reference]")
 		fs.PrintDefaults()
 	}
 	pos, err := parseFlags(fs, args)
@@ -42,7 +43,7 @@ func runProfile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *data == "" || *out == "" {
 		return fmt.Errorf("profile: --data and --out are required")
 	}
-	it, err := openInterpreter(*model, *threads, "reference")
+	it, err := openInterpreter(*model, *threads, *arith)
 	if err != nil {
 		return fmt.Errorf("profile: %w", err)
 	}

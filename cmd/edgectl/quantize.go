@@ -57,7 +57,7 @@ func runQuantize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := compress.CheckFloat(data); err != nil {
 		return fmt.Errorf("quantize %s: %w", *model, err)
 	}
-	it, err := openInterpreter(*model, 1, "reference")
+	it, err := openInterpreter(*model, 1, "")
 	if err != nil {
 		return fmt.Errorf("quantize: %w", err)
 	}

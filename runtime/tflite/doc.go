@@ -35,20 +35,25 @@
 //
 // # Arithmetic
 //
-// Quantized kernels follow TFLite's reference kernels: 32-bit fixed-point
+// Two arithmetics for quantized kernels, chosen per interpreter
+// (Options.Arithmetic). The default, LiteRT, reproduces what the official
+// runtime (LiteRT/TFLite with its XNNPACK delegate) computes on the CPU:
+// XNNPACK's arithmetic for the operators and parameter combinations its
+// delegate takes (fp32 requantization with a float32 scale and rounding
+// half to even for CONV_2D, DEPTHWISE_CONV_2D, TRANSPOSE_CONV,
+// FULLY_CONNECTED and MUL; its fixed-point scheme for ADD and SUB; float32
+// sums for MEAN and SUM; 11-bit weights for RESIZE_BILINEAR; float32-built
+// lookup tables for LOGISTIC and TANH), and the arithmetic of TFLite's
+// builtin (optimized) kernels for the rest. Quantized outputs are bit-exact
+// with the oracle on testdata/golden and on the differential tests.
+//
+// Reference follows TFLite's reference kernels: 32-bit fixed-point
 // multipliers (QuantizeMultiplier) and MultiplyByQuantizedMultiplier's
 // double rounding, gemmlowp's fixed-point exp/logistic/tanh, so int8
-// results are bit-exact with TFLite Micro. This is the default
-// (Options.Arithmetic = Reference). The second mode, LiteRT, reproduces
-// what the official runtime computes on its CPU path with XNNPACK: fp32
-// requantization (float32 scale, round half to even) for CONV_2D,
-// DEPTHWISE_CONV_2D, FULLY_CONNECTED and MUL, XNNPACK's fixed-point scheme
-// for ADD and SUB, float32-built lookup tables for LOGISTIC and TANH, and
-// TFLite's reference kernels for the ops XNNPACK leaves to TFLite. It is
-// bit-exact with the oracle on testdata/golden and on the differential
-// tests; operators whose XNNPACK scheme is not implemented yet (quantized
-// MEAN/SUM, requantizing QUANTIZE, TRANSPOSE_CONV, quantized
-// RESIZE_BILINEAR) return ErrUnsupported in that mode. Kernels receive the
-// mode at prepare time and choose their epilogue from it. Float kernels
-// accumulate in float32 in the reference kernels' order.
+// results are bit-exact with TFLite Micro (testdata/golden_ref_tflm).
+//
+// Kernels receive the mode at prepare time and choose their epilogue from
+// it. Float kernels accumulate in float32 in the reference kernels' order
+// in both modes (XNNPACK's float kernels sum in other orders: floats agree
+// within 1e-4 absolute + 1e-4 relative, not bit for bit).
 package tflite

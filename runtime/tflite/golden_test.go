@@ -1,18 +1,22 @@
 package tflite
 
 import (
+	"errors"
 	"math"
 	"testing"
 
 	"github.com/edged-dev/edged/internal/golden"
+	"github.com/edged-dev/edged/runtime/kernels"
 	"github.com/edged-dev/edged/runtime/tensor"
 )
 
-// TestGolden runs every case of testdata/golden through the interpreter in
-// reference arithmetic and checks it against TFLite Micro's reference
-// kernels (bit-exact for quantized outputs), against the oracle (floats
-// within tolerance; quantized within the drift XNNPACK's rounding causes)
-// and against the expectations of the model's source.
+// TestGolden runs every case of testdata/golden in the default (LiteRT)
+// arithmetic, which must reproduce the oracle (LiteRT with XNNPACK):
+// every quantized output byte for byte, floats (including a detector's
+// post-processed outputs, computed from identical quantized scores) within
+// the tolerance of the oracle's own builds; and the expectations of the
+// model's source. A model with an operator this runtime does not have yet
+// is skipped, with the reason.
 func TestGolden(t *testing.T) {
 	suites, err := golden.Suites()
 	if err != nil {
@@ -23,31 +27,110 @@ func TestGolden(t *testing.T) {
 	}
 	for _, s := range suites {
 		t.Run(s.Name(), func(t *testing.T) {
-			m, err := LoadFile(s.ModelFile())
-			if err != nil {
-				t.Fatal(err)
+			it := goldenInterpreter(t, s, nil)
+			exact, quantized := 0, 0
+			for ci := range s.Cases {
+				c := &s.Cases[ci]
+				t.Run(c.Dir, func(t *testing.T) {
+					outs := runCase(t, it, s, c)
+					want, err := s.ReadOutputs(c)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if len(want) != len(outs) {
+						t.Fatalf("%d outputs; oracle has %d", len(outs), len(want))
+					}
+					for k := range want {
+						typ := it.Output(k).Type
+						if wt := s.Outputs[k].DType; wt != typ.String() {
+							t.Errorf("output %d has type %s; oracle says %s", k, typ, wt)
+							continue
+						}
+						d, err := golden.Compare(typ, outs[k], want[k])
+						if err != nil {
+							t.Fatalf("output %d vs oracle: %v", k, err)
+						}
+						if typ == tensor.Float32 {
+							if d.OverTol > 0 {
+								t.Errorf("output %d: %d of %d floats differ from the oracle beyond 1e-4+1e-4|want|; worst [%d] = %g, want %g (max |diff| %g)", k, d.OverTol, d.N, d.WorstAt, d.Got, d.Want, d.MaxAbs)
+							}
+							continue
+						}
+						quantized++
+						if d.Differ == 0 {
+							exact++
+							continue
+						}
+						t.Errorf("output %d: %d of %d %s values differ from the oracle (must be bit-exact); worst [%d] = %g, want %g", k, d.Differ, d.N, typ, d.WorstAt, d.Got, d.Want)
+					}
+					checkExpectations(t, s, c, outs)
+				})
 			}
-			it, err := NewInterpreter(m, nil)
-			if err != nil {
-				t.Fatal(err)
+			if quantized > 0 {
+				t.Logf("%s: %d of %d quantized outputs bit-exact with the oracle", s.Name(), exact, quantized)
 			}
+		})
+	}
+}
+
+// TestGoldenReference runs every case in reference arithmetic and checks
+// it against TFLite Micro's reference kernels (bit-exact for quantized
+// outputs, where testdata/golden_ref_tflm has the case), against the
+// oracle (floats within tolerance; quantized within the drift XNNPACK's
+// rounding causes) and against the expectations of the model's source.
+func TestGoldenReference(t *testing.T) {
+	suites, err := golden.Suites()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range suites {
+		t.Run(s.Name(), func(t *testing.T) {
+			it := goldenInterpreter(t, s, &Options{Arithmetic: Reference})
 			for ci := range s.Cases {
 				c := &s.Cases[ci]
 				t.Run(c.Dir, func(t *testing.T) {
 					outs := runCase(t, it, s, c)
 					checkAgainstRef(t, it, s, c, outs)
 					checkAgainstOracle(t, it, s, c, outs)
-					for _, e := range c.Expectations {
-						if !e.Holds {
-							continue
-						}
-						if err := s.Check(&e, outs); err != nil {
-							t.Errorf("expectation from %s: %v", e.Source, err)
-						}
-					}
+					checkExpectations(t, s, c, outs)
 				})
 			}
 		})
+	}
+}
+
+// goldenInterpreter loads a suite's model; it skips the test when the
+// model needs an operator this runtime does not implement.
+func goldenInterpreter(t *testing.T, s *golden.Suite, opts *Options) *Interpreter {
+	t.Helper()
+	m, err := LoadFile(s.ModelFile())
+	if errors.Is(err, ErrUnsupportedOp) {
+		t.Skipf("not runnable yet: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, err := NewInterpreter(m, opts)
+	if errors.Is(err, ErrUnsupportedOp) || errors.Is(err, kernels.ErrUnsupported) {
+		t.Skipf("not runnable yet: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return it
+}
+
+// checkExpectations checks the expectations of the model's source that
+// the oracle meets.
+func checkExpectations(t *testing.T, s *golden.Suite, c *golden.Case, outs [][]byte) {
+	t.Helper()
+	for _, e := range c.Expectations {
+		if !e.Holds {
+			continue
+		}
+		if err := s.Check(&e, outs); err != nil {
+			t.Errorf("expectation from %s: %v", e.Source, err)
+		}
 	}
 }
 
@@ -145,34 +228,30 @@ func checkAgainstOracle(t *testing.T, it *Interpreter, s *golden.Suite, c *golde
 	}
 }
 
-// TestInvokeAllocs checks that Invoke allocates nothing on every model.
+// TestInvokeAllocs checks that Invoke allocates nothing on every model,
+// in both arithmetics.
 func TestInvokeAllocs(t *testing.T) {
 	suites, err := golden.Suites()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range suites {
-		t.Run(s.Name(), func(t *testing.T) {
-			m, err := LoadFile(s.ModelFile())
-			if err != nil {
-				t.Fatal(err)
-			}
-			it, err := NewInterpreter(m, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			runs := 3
-			if testing.Short() {
-				runs = 1
-			}
-			if a := testing.AllocsPerRun(runs, func() {
-				if err := it.Invoke(); err != nil {
-					t.Fatal(err)
+		for _, a := range []Arithmetic{LiteRT, Reference} {
+			t.Run(s.Name()+"/"+a.String(), func(t *testing.T) {
+				it := goldenInterpreter(t, s, &Options{Arithmetic: a})
+				runs := 3
+				if testing.Short() {
+					runs = 1
 				}
-			}); a != 0 {
-				t.Errorf("Invoke allocates %v times per run; want 0", a)
-			}
-		})
+				if n := testing.AllocsPerRun(runs, func() {
+					if err := it.Invoke(); err != nil {
+						t.Fatal(err)
+					}
+				}); n != 0 {
+					t.Errorf("Invoke allocates %v times per run; want 0", n)
+				}
+			})
+		}
 	}
 }
 

@@ -5,22 +5,59 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/edged-dev/edged/runtime/kernels"
 	"github.com/edged-dev/edged/runtime/tensor"
 )
 
-// Arithmetic selects the requantization scheme of quantized kernels.
-type Arithmetic = kernels.Arithmetic
+// Arithmetic selects how quantized kernels round. Float kernels are the
+// same in both (within float32 rounding of the summation order).
+type Arithmetic int
 
-// Arithmetic modes.
 const (
-	Reference = kernels.Reference
-	LiteRT    = kernels.LiteRT
+	// LiteRT, the default, is the arithmetic of LiteRT's (TFLite's) CPU
+	// path: XNNPACK's for the operators its delegate takes (float32
+	// requantization), TFLite's builtin kernels' for the rest. Quantized
+	// outputs are bit-exact with the official runtime.
+	LiteRT Arithmetic = iota
+	// Reference is TFLite's reference kernels' fixed-point arithmetic,
+	// bit-exact with TFLite Micro.
+	Reference
 )
 
+func (a Arithmetic) String() string {
+	switch a {
+	case LiteRT:
+		return "litert"
+	case Reference:
+		return "reference"
+	}
+	return fmt.Sprintf("arithmetic(%d)", int(a))
+}
+
+// kernel returns the kernels' name for a.
+func (a Arithmetic) kernel() kernels.Arithmetic {
+	if a == Reference {
+		return kernels.Reference
+	}
+	return kernels.LiteRT
+}
+
+// ParseArithmetic reads an arithmetic's name: "litert" or "reference"
+// (any case); the empty string is the default, LiteRT.
+func ParseArithmetic(s string) (Arithmetic, error) {
+	switch strings.ToLower(s) {
+	case "", "litert":
+		return LiteRT, nil
+	case "reference":
+		return Reference, nil
+	}
+	return 0, fmt.Errorf("arithmetic %q: want litert or reference", s)
+}
+
 // Options configure an interpreter. The zero value (or nil) means one
-// thread and reference arithmetic.
+// thread and LiteRT arithmetic.
 type Options struct {
 	// Threads bounds the goroutines one Invoke uses; < 1 means 1.
 	Threads int
@@ -55,7 +92,7 @@ func NewInterpreter(m *Model, opts *Options) (*Interpreter, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	it := &Interpreter{model: m, sg: m.Subgraphs[0], cfg: kernels.Config{Arithmetic: opts.Arithmetic, Threads: max(1, opts.Threads)}}
+	it := &Interpreter{model: m, sg: m.Subgraphs[0], cfg: kernels.Config{Arithmetic: opts.Arithmetic.kernel(), Threads: max(1, opts.Threads)}}
 	for _, t := range it.sg.Tensors {
 		if t.IsVariable {
 			return nil, fmt.Errorf("tflite.NewInterpreter: %w: variable tensor %q (stateful models)", ErrUnsupportedOp, t.Name)
