@@ -208,6 +208,10 @@ func (t *Tensor) Int64s() []int64 { return view[int64](t.Data) }
 // Float64s views the data as float64 values.
 func (t *Tensor) Float64s() []float64 { return view[float64](t.Data) }
 
+// Complex64s views the data as complex64 values (real and imaginary
+// float32 parts, interleaved).
+func (t *Tensor) Complex64s() []complex64 { return view[complex64](t.Data) }
+
 // Bools views the data as bool values (one byte each, 0 or 1).
 func (t *Tensor) Bools() []bool { return view[bool](t.Data) }
 

@@ -45,7 +45,7 @@ func diffLiteRT(t *testing.T, gen string, model []byte, inputs, want [][]byte) {
 				if o.Type == tensor.Float32 {
 					gf := float64(math.Float32frombits(binary.LittleEndian.Uint32(g)))
 					wf := float64(math.Float32frombits(binary.LittleEndian.Uint32(x)))
-					if math.IsNaN(gf) == math.IsNaN(wf) && math.Abs(gf-wf) <= 1e-4+1e-4*math.Abs(wf) {
+					if gf == wf || math.IsNaN(gf) && math.IsNaN(wf) || math.Abs(gf-wf) <= 1e-4+1e-4*math.Abs(wf) {
 						continue
 					}
 				} else if string(g) == string(x) {

@@ -56,7 +56,11 @@ func (it *Interpreter) fold(c opcode, n *node, k kernels.Kernel) bool {
 	}
 	inBytes, consts := 0, 0
 	for _, t := range n.in {
-		if t == nil {
+		if t == nil || n.shapeOnly {
+			// SHAPE and RANK read only their input's shape, which is
+			// known now: they fold whatever computes the input, so that
+			// the shape arithmetic after them folds too (TFLite's
+			// persistent read-only tensors).
 			continue
 		}
 		if !t.Const || t.Data == nil {
@@ -65,7 +69,7 @@ func (it *Interpreter) fold(c opcode, n *node, k kernels.Kernel) bool {
 		inBytes += len(t.Data)
 		consts++
 	}
-	if consts == 0 {
+	if consts == 0 && !n.shapeOnly {
 		return false
 	}
 	outBytes := 0

@@ -41,6 +41,7 @@ func FuzzLoad(f *testing.F) {
 	f.Add(buildFCModel(f, fcModel{xShape: []int32{2, 1, 2}}))
 	f.Add(buildFCModel(f, fcModel{keepNumDims: true, xShape: []int32{1, 1}, wShape: []int32{3, 1}}))
 	f.Add([]byte("\x08\x00\x00\x00TFL3\x04\x00\x04\x00\x04\x00\x00\x00"))
+	addNewOpSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		exerciseModel(t, data)
 	})

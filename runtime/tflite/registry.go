@@ -85,6 +85,9 @@ type node struct {
 	in      []*tensor.Tensor // nil for an omitted optional input
 	out     []*tensor.Tensor
 	cfg     *kernels.Config
+	// shapeOnly is set by a prepareFunc whose kernel reads only the
+	// shapes of its inputs (SHAPE, RANK): it runs at prepare time.
+	shapeOnly bool
 }
 
 // input returns input i, or nil when it is omitted or absent.
