@@ -31,6 +31,9 @@ func TestResizeBatch(t *testing.T) {
 			if single.NumInputs() != 1 {
 				t.Skip("batching is tested on single-input models")
 			}
+			if heavyInShort(single) {
+				t.Skip("a large model in -short mode")
+			}
 			n := len(s.Cases)
 			var want [][][]byte
 			var ins [][]byte
