@@ -67,6 +67,8 @@ func Softmax(cfg *Config, p SoftmaxParams, in, out *tensor.Tensor) (Kernel, erro
 		}), nil
 	case tensor.Int8, tensor.UInt8:
 		return softmaxQuant(cfg, p, in, out, outer, depth)
+	case tensor.Int16:
+		return softmaxInt16(p, in, out, outer, depth)
 	}
 	return nil, unsupportedf("SOFTMAX on %s input", in.Type)
 }

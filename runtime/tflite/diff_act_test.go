@@ -98,3 +98,24 @@ func genActivation(op schema.BuiltinOperator, dt tensor.DType, approximate bool)
 		return m, [][]byte{data}, err
 	}
 }
+
+func init() {
+	addDiffGen("SOFTMAX/int16", genSoftmaxInt16)
+}
+
+// genSoftmaxInt16: int16 in (zero point 0) and out (scale 1/32768, zero
+// point 0), as TFLite requires; rows up to 64 wide, random beta.
+func genSoftmaxInt16(r *rand.Rand) ([]byte, [][]byte, error) {
+	rank := diffInt(r, 1, 4)
+	shape := diffShape(r, rank, 1, 4)
+	shape[rank-1] = diffInt(r, 1, 64)
+	beta := float32(diffPick(r, 1.0, 1.0, 0.5, 2.0, diffLogUniform(r, 0.1, 3)))
+	inQ := &tensor.Quant{Scale: []float32{float32(diffLogUniform(r, 1e-4, 2e-3))}, ZeroPoint: []int32{0}}
+	outQ := &tensor.Quant{Scale: []float32{1.0 / 32768}, ZeroPoint: []int32{0}}
+	b := tflitetest.NewBuilder()
+	in := b.Tensor("in", tensor.Int16, shape, inQ, nil)
+	out := b.Tensor("out", tensor.Int16, shape, outQ, nil)
+	b.Op(schema.BuiltinOperatorSOFTMAX, 3, []int{in}, []int{out}, tflitetest.SoftmaxOptions(beta))
+	m, err := shapeGenFinish(b, []int{in}, []int{out})
+	return m, [][]byte{diffTensorBytes(r, tensor.Int16, tensor.NumElements(shape))}, err
+}
