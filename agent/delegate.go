@@ -134,6 +134,13 @@ func (d *delegateSet) chain(c *config.Config, mc config.Model, opts *tflite.Opti
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*delegates.DefaultProbeTimeout)
 	defer cancel()
+	var agreeWith delegates.Backend
+	if d.cfg.Auto {
+		// The accelerators are held to the CPU runtime in TFLite's own
+		// requantization (bit-exact with XNNPACK): the reference kernels'
+		// rounding compounds through deep quantized networks.
+		agreeWith = delegates.CPU{Options: &tflite.Options{Threads: opts.Threads, Arithmetic: tflite.LiteRT}}
+	}
 	ch, err := delegates.NewChain(ctx, mc.Name, links, &delegates.Options{
 		AttemptTimeout: d.cfg.AttemptTimeout.D(),
 		BackoffInitial: d.cfg.BackoffInitial.D(),
@@ -141,6 +148,7 @@ func (d *delegateSet) chain(c *config.Config, mc config.Model, opts *tflite.Opti
 		// As many CPU runners as the model has instances.
 		FallbackRunners: mc.Instances,
 		Auto:            d.cfg.Auto,
+		AgreeWith:       agreeWith,
 		OnEvent:         d.event,
 		OnHealth: func(model, delegate string, ok bool) {
 			v := 0.0

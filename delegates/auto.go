@@ -42,8 +42,10 @@ type Trial struct {
 	MaxDiff      float64 `json:"max_diff"`
 	Disagreement string  `json:"disagreement,omitempty"`
 	// Chosen is true for the backend requests go to first.
-	Chosen bool      `json:"chosen"`
-	At     time.Time `json:"at"`
+	Chosen bool `json:"chosen"`
+	// Note says what limited the decision (on the fallback's trial).
+	Note string    `json:"note,omitempty"`
+	At   time.Time `json:"at"`
 }
 
 func (t Trial) String() string {
@@ -53,6 +55,9 @@ func (t Trial) String() string {
 	}
 	if t.Chosen {
 		s += ", chosen"
+	}
+	if t.Note != "" {
+		s += " (" + t.Note + ")"
 	}
 	return s
 }
@@ -66,11 +71,12 @@ func (c *Chain) decide(ctx context.Context, cands []*link) {
 	c.decideMu.Lock()
 	defer c.decideMu.Unlock()
 	type cand struct {
-		l     *link
-		s     *slot
-		times []float64
-		out   []tensor.Tensor
-		trial Trial
+		l      *link
+		s      *slot
+		times  []float64
+		out    []tensor.Tensor
+		trial  Trial
+		failed bool
 	}
 	var cs []*cand
 	for _, l := range cands {
@@ -90,7 +96,20 @@ func (c *Chain) decide(ctx context.Context, cands []*link) {
 	ins := trialInputs(c.in)
 	ref := make([]tensor.Tensor, len(c.out))
 	if err := safeInvoke(ctx, fr, ins, ref); err != nil {
-		return // the fallback itself fails: nothing to compare with
+		// Nothing to compare with: the order stays as it was.
+		c.fbTrial.Store(&Trial{Note: "no decision: the fallback failed: " + err.Error(), At: c.clock.Now()})
+		return
+	}
+	// The outputs every accelerator is held to: those of
+	// Options.AgreeWith on the fallback's variant, or the fallback's when
+	// it has none or cannot run the model.
+	want, note := ref, ""
+	if aw := c.opts.AgreeWith; aw != nil {
+		if w, err := agreeOutputs(ctx, aw, c.fb.model, c.fb.variant, ins, len(c.out)); err != nil {
+			note = "outputs compared with the fallback's: " + err.Error()
+		} else {
+			want = w
+		}
 	}
 	budget := c.opts.AutoBudget
 	if budget <= 0 {
@@ -108,16 +127,16 @@ func (c *Chain) decide(ctx context.Context, cands []*link) {
 	}
 	// A first call of each (not timed: caches, lazy set-up) gives the
 	// outputs to compare.
+	// Those that disagree are timed too, for the figures, and never
+	// chosen.
 	var live []*cand
 	for _, k := range cs {
 		if _, err := call(k); err != nil {
 			k.trial = Trial{Disagreement: "call failed: " + err.Error()}
 			continue
 		}
-		k.trial.MaxDiff, k.trial.Agrees, k.trial.Disagreement = agree(ref, k.out)
-		if k.trial.Agrees {
-			live = append(live, k)
-		}
+		k.trial.MaxDiff, k.trial.Agrees, k.trial.Disagreement = agree(want, k.out)
+		live = append(live, k)
 	}
 	var fbTimes []float64
 	start := time.Now()
@@ -131,11 +150,12 @@ func (c *Chain) decide(ctx context.Context, cands []*link) {
 		}
 		fbTimes = append(fbTimes, float64(time.Since(t0).Nanoseconds())/1e6)
 		for _, k := range live {
-			if !k.trial.Agrees {
+			if k.failed {
 				continue
 			}
 			ms, err := call(k)
 			if err != nil {
+				k.failed = true
 				k.trial.Agrees, k.trial.Disagreement = false, "call failed: "+err.Error()
 				continue
 			}
@@ -144,7 +164,7 @@ func (c *Chain) decide(ctx context.Context, cands []*link) {
 	}
 	now := c.clock.Now()
 	fb := timed(fbTimes)
-	fb.Agrees, fb.At = true, now
+	fb.Agrees, fb.At, fb.Note = true, now, note
 	for _, k := range cs {
 		t := k.trial
 		if len(k.times) > 0 {
@@ -158,6 +178,20 @@ func (c *Chain) decide(ctx context.Context, cands []*link) {
 	}
 	c.fbTrial.Store(&fb)
 	c.reorder()
+}
+
+// agreeOutputs runs model once on b.
+func agreeOutputs(ctx context.Context, b Backend, model []byte, variant string, ins []tensor.Tensor, nout int) ([]tensor.Tensor, error) {
+	r, err := b.Prepare(ctx, model, variant)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	out := make([]tensor.Tensor, nout)
+	if err := safeInvoke(ctx, r, ins, out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // reorder puts the healthy links that agree and beat the fallback first,

@@ -3,6 +3,7 @@ package delegates_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -135,5 +136,50 @@ func TestAutoRedecides(t *testing.T) {
 	}
 	if who := served(t, c); who != "acc" {
 		t.Errorf("served by %s; want acc", who)
+	}
+}
+
+// TestAutoAgreeWith: with Options.AgreeWith the accelerators are held to
+// its outputs, not the fallback's.
+func TestAutoAgreeWith(t *testing.T) {
+	fixed := []tensor.Tensor{{Type: tensor.Int8, Shape: []int{1, 2}, Data: []byte{100, 0x9c}}} // [100 -100]
+	judge := delegatetest.New("judge", cpu)
+	judge.Fixed(fixed)
+	same := delegatetest.New("same", cpu)
+	same.Fixed(fixed)
+	right := delegatetest.New("right", cpu)
+	model, _ := personDetect(t)
+	var links []delegates.Link
+	for _, b := range []delegates.Backend{same, right, slowCPU{60 * time.Millisecond}} {
+		links = append(links, delegates.Link{Backend: b, Variant: "cpu", Model: model})
+	}
+	c, err := delegates.NewChain(context.Background(), "person_detect", links, &delegates.Options{Auto: true, AutoBudget: 100 * time.Millisecond, AgreeWith: judge})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	tr := trials(c)
+	if !tr["same"].Agrees || tr["right"].Agrees || tr["right"].Runs < 3 {
+		t.Errorf("trials %+v; want same agreeing with the judge, right not (and still timed)", tr)
+	}
+}
+
+// TestAutoAgreeWithFails: when the judge cannot run the model, the
+// accelerators are held to the fallback's outputs, and the fallback's
+// trial says so.
+func TestAutoAgreeWithFails(t *testing.T) {
+	judge := delegatetest.New("judge", cpu)
+	judge.Break(errors.New("cannot run this model"))
+	acc := delegatetest.New("acc", cpu)
+	model, _ := personDetect(t)
+	links := []delegates.Link{{Backend: acc, Variant: "cpu", Model: model}, {Backend: slowCPU{60 * time.Millisecond}, Variant: "cpu", Model: model}}
+	c, err := delegates.NewChain(context.Background(), "person_detect", links, &delegates.Options{Auto: true, AutoBudget: 100 * time.Millisecond, AgreeWith: judge})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	tr := trials(c)
+	if !tr["acc"].Agrees || !tr["acc"].Chosen || !strings.Contains(tr["cpu"].Note, "outputs compared with the fallback's: delegatetest judge: cannot run this model") {
+		t.Errorf("trials %+v; want acc agreeing with the fallback and chosen, the cpu's note saying why", tr)
 	}
 }

@@ -62,6 +62,12 @@ type Options struct {
 	// AutoBudget bounds the timing of one decision; 0 means
 	// DefaultAutoBudget. Each backend gets at least 3 timed calls.
 	AutoBudget time.Duration
+	// AgreeWith, when set, gives the outputs the accelerators are checked
+	// against instead of the fallback's (it prepares the fallback's
+	// variant): the CPU runtime in the arithmetic of the accelerators'
+	// library, say, when the fallback rounds otherwise and deep quantized
+	// networks compound the difference on arbitrary inputs.
+	AgreeWith Backend
 	// OnHealth is called with every change of a backend's health, for the
 	// gauge edged_delegate_healthy{model,delegate}; it is called once per
 	// backend by NewChain with the initial health.
