@@ -24,11 +24,13 @@ import (
 	"github.com/edged-dev/edged/agent/batch"
 	"github.com/edged-dev/edged/agent/cache"
 	"github.com/edged-dev/edged/agent/config"
+	"github.com/edged-dev/edged/agent/drift/monitor"
 	"github.com/edged-dev/edged/agent/infer"
 	"github.com/edged-dev/edged/agent/link"
 	"github.com/edged-dev/edged/agent/localapi"
 	"github.com/edged-dev/edged/agent/pipeline"
 	"github.com/edged-dev/edged/agent/source"
+	"github.com/edged-dev/edged/agent/status"
 	"github.com/edged-dev/edged/boards"
 	"github.com/edged-dev/edged/fleet"
 )
@@ -52,7 +54,7 @@ type Agent struct {
 
 	metrics   *pipeline.Metrics
 	modelInfo *prometheus.GaugeVec
-	driftG    *driftGauges
+	driftG    *monitor.Gauges
 
 	// link connects to the fleet when fleet.broker is set (else nil).
 	link *link.Link
@@ -82,7 +84,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 		// runtime.threads: 0 means the board's default.
 		cfg.Runtime.Threads = a.board.DefaultThreads()
 	}
-	a.driftG = newDriftGauges(a.reg)
+	a.driftG = monitor.NewGauges(a.reg)
 	if cfg.Fleet.Enabled() {
 		l, err := a.newLink()
 		if err != nil {
@@ -213,15 +215,15 @@ func (a *Agent) prepareModel(mc config.Model) (*servedModel, error) {
 		return nil, err
 	}
 	if dc := a.cfg.DriftFor(mc); dc.Profile != "" {
-		var dm *driftMonitor
-		dm, err = newDriftMonitor(a.cfg, mc, s.info, a.emitDrift, a.driftG.dropped.WithLabelValues(mc.Name), a.log)
+		var dm *monitor.Monitor
+		dm, err = monitor.New(a.cfg, mc, s.info, a.emitDrift, a.driftG.Dropped(mc.Name), a.log)
 		if err != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			s.close(ctx)
 			cancel()
 			return nil, err
 		}
-		s.drift = dm.start()
+		s.drift = dm.Start()
 	}
 	a.build(s)
 	return s, nil
@@ -232,7 +234,7 @@ func (a *Agent) prepareModel(mc config.Model) (*servedModel, error) {
 func (a *Agent) build(s *servedModel) {
 	var tap, cached infer.Middleware
 	if s.drift != nil {
-		tap = pipeline.Tap(s.drift.offer)
+		tap = pipeline.Tap(s.drift.Offer)
 	}
 	a.mu.RLock()
 	st := a.caches[s.info.Name]
@@ -400,62 +402,19 @@ func (a *Agent) Healthy() (bool, string) {
 	return true, ""
 }
 
-// Status is the JSON document of GET /v1/status.
-type Status struct {
-	Version   string            `json:"version"`
-	DeviceID  string            `json:"device_id"`
-	Started   time.Time         `json:"started"`
-	UptimeSec float64           `json:"uptime_s"`
-	Ready     bool              `json:"ready"`
-	Board     boards.Board      `json:"board"`
-	Models    []ModelStatus     `json:"models"`
-	HTTP      string            `json:"http"`
-	Extra     map[string]string `json:"extra,omitempty"`
-}
-
-// ModelStatus is one model in Status.
-type ModelStatus struct {
-	Name      string       `json:"name"`
-	Version   string       `json:"version"`
-	SHA256    string       `json:"sha256"`
-	Path      string       `json:"path"`
-	Loaded    time.Time    `json:"loaded"`
-	Queued    int          `json:"queued"`
-	Capacity  int          `json:"capacity"`
-	Instances int          `json:"instances"`
-	MaxBatch  int          `json:"max_batch"`
-	Batchable bool         `json:"batchable"`
-	Cache     *CacheStatus `json:"cache,omitempty"`
-	// Drift is the model's drift state when it is watched.
-	Drift string `json:"drift,omitempty"`
-	// Canary is the candidate under evaluation, if any.
-	Canary *CanaryStatus `json:"canary,omitempty"`
-	// Delegates has one line per backend of the model's chain, in order,
-	// the CPU fallback last, with its state and the reason.
-	Delegates []DelegateStatus `json:"delegates"`
-}
-
-// CacheStatus is a model's result cache in Status.
-type CacheStatus struct {
-	Entries   int    `json:"entries"`
-	Hits      uint64 `json:"hits"`
-	Misses    uint64 `json:"misses"`
-	Evictions uint64 `json:"evictions"`
-}
-
 // Status reports the agent's state.
-func (a *Agent) Status() any {
-	st := Status{Version: Version, DeviceID: a.cfg.Device.ID, Started: a.started, UptimeSec: time.Since(a.started).Seconds(), Ready: a.Ready(), Board: a.board, HTTP: a.cfg.HTTP.Listen}
+func (a *Agent) Status() status.Device {
+	st := status.Device{Version: Version, DeviceID: a.cfg.Device.ID, Started: a.started, UptimeSec: time.Since(a.started).Seconds(), Ready: a.Ready(), Board: a.board, HTTP: a.cfg.HTTP.Listen}
 	a.mu.RLock()
 	for _, s := range a.models {
-		ms := ModelStatus{Name: s.info.Name, Version: s.info.Version, SHA256: s.info.SHA256, Path: s.info.Path, Loaded: s.loaded,
+		ms := status.Model{Name: s.info.Name, Version: s.info.Version, SHA256: s.info.SHA256, Path: s.info.Path, Loaded: s.loaded,
 			Queued: s.pool.Len(), Capacity: s.capacity, Instances: s.pool.Size(), MaxBatch: s.info.MaxBatch, Batchable: s.batchable()}
 		if c := a.caches[s.info.Name]; c != nil {
 			cs := c.Stats()
-			ms.Cache = &CacheStatus{Entries: cs.Entries, Hits: cs.Hits, Misses: cs.Misses, Evictions: cs.Evictions}
+			ms.Cache = &status.Cache{Entries: cs.Entries, Hits: cs.Hits, Misses: cs.Misses, Evictions: cs.Evictions}
 		}
 		if s.drift != nil {
-			ms.Drift = s.drift.status().State.String()
+			ms.Drift = s.drift.Status().State.String()
 		}
 		if r := a.rollouts[s.info.Name]; r != nil {
 			ms.Canary = r.statusView()
@@ -496,9 +455,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	api := localapi.New(a, localapi.Options{
 		Token: token, MaxRequestBytes: a.cfg.HTTP.MaxRequestBytes, RequestTimeout: a.cfg.HTTP.RequestTimeout.D(),
-		Gatherer: a.reg, Registerer: a.reg, Pprof: pprof, Log: a.log,
-		Drift: func() any { return a.Drift() }, DriftPlots: func() []localapi.DriftPlot { return a.driftPlots(3) },
-		Feedback: a.canaryFeedback, Canary: a.canaryLines, Delegates: a.delegateLines,
+		Gatherer: a.reg, Registerer: a.reg, Pprof: pprof, Log: a.log, Version: Version,
 	})
 	ln, err := net.Listen("tcp", a.cfg.HTTP.Listen)
 	if err != nil {

@@ -32,8 +32,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,7 +41,7 @@ import (
 	"github.com/edged-dev/edged/agent/batch"
 	"github.com/edged-dev/edged/agent/canary"
 	"github.com/edged-dev/edged/agent/infer"
-	"github.com/edged-dev/edged/agent/localapi"
+	"github.com/edged-dev/edged/agent/status"
 	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/internal/clock"
 	"github.com/edged-dev/edged/ota/sign"
@@ -304,10 +302,10 @@ func (d *deployer) onlyRollout(name string) (*rollout, error) {
 		if r := d.a.rollouts[name]; r != nil {
 			return r, nil
 		}
-		return nil, fmt.Errorf("%w: model %q has no candidate under evaluation", localapi.ErrNoCanary, name)
+		return nil, fmt.Errorf("%w: model %q has no candidate under evaluation", canary.ErrNoCanary, name)
 	}
 	if len(d.a.rollouts) != 1 {
-		return nil, fmt.Errorf("%w: name the model: %d models have a candidate under evaluation", localapi.ErrNoCanary, len(d.a.rollouts))
+		return nil, fmt.Errorf("%w: name the model: %d models have a candidate under evaluation", canary.ErrNoCanary, len(d.a.rollouts))
 	}
 	for _, r := range d.a.rollouts {
 		return r, nil
@@ -669,7 +667,7 @@ func (d *deployer) dropRecord(name string) {
 
 // feedback attributes an application's outcome to the arm that served
 // the request.
-func (d *deployer) feedback(_ context.Context, f localapi.Feedback) error {
+func (d *deployer) feedback(_ context.Context, f canary.RequestFeedback) error {
 	r, err := d.onlyRollout(f.Model)
 	if err != nil {
 		return err
@@ -678,7 +676,7 @@ func (d *deployer) feedback(_ context.Context, f localapi.Feedback) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if ph := r.m.Phase(); ph != canary.PhaseCanary {
-		return fmt.Errorf("%w: model %q's candidate is in %s, not canary", localapi.ErrNoCanary, r.name, ph)
+		return fmt.Errorf("%w: model %q's candidate is in %s, not canary", canary.ErrNoCanary, r.name, ph)
 	}
 	fb := canary.Feedback{Arm: r.m.ArmOf(key)}
 	switch {
@@ -703,7 +701,7 @@ func (d *deployer) feedback(_ context.Context, f localapi.Feedback) error {
 
 // mqttFeedback takes feedback from the device's feedback topic.
 func (d *deployer) mqttFeedback(topic string, payload []byte) {
-	f, err := localapi.ParseFeedback(payload)
+	f, err := canary.ParseFeedback(payload)
 	if err == nil {
 		err = d.feedback(context.Background(), f)
 	}
@@ -712,26 +710,13 @@ func (d *deployer) mqttFeedback(topic string, payload []byte) {
 	}
 }
 
-// CanaryStatus is a candidate under evaluation in /v1/status.
-type CanaryStatus struct {
-	Candidate      string           `json:"candidate"`
-	Status         string           `json:"status"`
-	Phase          string           `json:"phase"`
-	MinSamples     int              `json:"min_samples"`
-	SampleRate     float64          `json:"sample_rate"`
-	CanaryFraction float64          `json:"canary_fraction"`
-	Agreement      float64          `json:"agreement"`
-	ShadowDropped  uint64           `json:"shadow_dropped"`
-	Figures        canary.Figures   `json:"figures"`
-	Last           *canary.Decision `json:"last,omitempty"`
-}
-
-func (r *rollout) statusView() *CanaryStatus {
+// statusView is the rollout in the status.
+func (r *rollout) statusView() *status.Canary {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	p := r.m.Policy()
 	f := r.m.Figures()
-	cs := &CanaryStatus{
+	cs := &status.Canary{
 		Candidate: fmt.Sprint(r.version), Status: r.status, Phase: r.m.Phase().String(),
 		MinSamples: p.MinSamples, SampleRate: p.SampleRate, CanaryFraction: p.CanaryFraction,
 		Agreement: 1 - f.Shadow.Disagreement, ShadowDropped: r.dropped.Load(), Figures: f,
@@ -742,38 +727,6 @@ func (r *rollout) statusView() *CanaryStatus {
 		cs.Last = &l
 	}
 	return cs
-}
-
-// canaryLines are the status page's lines, one per rollout.
-func (a *Agent) canaryLines() []string {
-	a.mu.RLock()
-	rs := make([]*rollout, 0, len(a.rollouts))
-	for _, r := range a.rollouts {
-		rs = append(rs, r)
-	}
-	a.mu.RUnlock()
-	sort.Slice(rs, func(i, j int) bool { return rs[i].name < rs[j].name })
-	var out []string
-	for _, r := range rs {
-		cs := r.statusView()
-		f := cs.Figures
-		var b strings.Builder
-		fmt.Fprintf(&b, "%s: version %s in %s for %s; shadow %d/%d comparisons, agreement %.1f%%, errors %.1f%%, latency %.2f× active",
-			r.name, cs.Candidate, cs.Phase, f.Elapsed.Round(time.Second), f.Shadow.Samples, cs.MinSamples,
-			100*cs.Agreement, 100*f.Shadow.ErrorRate, f.Shadow.LatencyRatio)
-		if cs.Phase != "shadow" {
-			fmt.Fprintf(&b, "; canary: active %d requests (errors %.1f%%), candidate %d (errors %.1f%%), latency %.2f× active",
-				f.Active.Requests, 100*f.Active.ErrorRate, f.Candidate.Requests, 100*f.Candidate.ErrorRate, f.LatencyRatio)
-		}
-		if f.Statement != "" {
-			fmt.Fprintf(&b, "; %s", f.Statement)
-		}
-		if cs.Last != nil {
-			fmt.Fprintf(&b, "; last decision %s: %s", cs.Last.Action, cs.Last.Reason)
-		}
-		out = append(out, b.String())
-	}
-	return out
 }
 
 // dequantizeAll concatenates outputs as real values, each dequantized
@@ -828,9 +781,11 @@ func (d *deployer) candidateNamed(cmd fleet.Command) bool {
 }
 
 // canaryFeedback takes POST /v1/feedback.
-func (a *Agent) canaryFeedback(ctx context.Context, f localapi.Feedback) error {
+// Feedback takes an application's outcome for a request served during a
+// canary (POST /v1/feedback).
+func (a *Agent) Feedback(ctx context.Context, f canary.RequestFeedback) error {
 	if a.ota == nil || a.ota.canaryDB == nil {
-		return fmt.Errorf("%w: this device takes no deployments", localapi.ErrNoCanary)
+		return fmt.Errorf("%w: this device takes no deployments", canary.ErrNoCanary)
 	}
 	return a.ota.feedback(ctx, f)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/edged-dev/edged/agent/canary"
 	"github.com/edged-dev/edged/agent/infer"
+	"github.com/edged-dev/edged/agent/status"
 	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/internal/testenv"
 	"github.com/edged-dev/edged/ota/bundle"
@@ -132,9 +133,9 @@ func (dr *driver) batch() {
 	}
 }
 
-func canaryOf(t *testing.T, a *Agent) *CanaryStatus {
+func canaryOf(t *testing.T, a *Agent) *status.Canary {
 	t.Helper()
-	st := a.Status().(Status)
+	st := a.Status()
 	for _, m := range st.Models {
 		if m.Name == "person" {
 			return m.Canary

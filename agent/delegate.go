@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/edged-dev/edged/agent/config"
+	"github.com/edged-dev/edged/agent/status"
 	"github.com/edged-dev/edged/delegates"
 	"github.com/edged-dev/edged/delegates/litert"
 	"github.com/edged-dev/edged/fleet"
@@ -104,14 +105,14 @@ func (d *delegateSet) backend(name string, opts *tflite.Options, maxBatch int, m
 // that is not there: they are left out, and returned with the reason. A
 // backend present but failed joins (its library is checked again with
 // backoff).
-func (d *delegateSet) chain(c *config.Config, mc config.Model, opts *tflite.Options, cpu []byte, m *tflite.Model) (*delegates.Chain, []DelegateStatus, error) {
+func (d *delegateSet) chain(c *config.Config, mc config.Model, opts *tflite.Options, cpu []byte, m *tflite.Model) (*delegates.Chain, []status.Delegate, error) {
 	variants, err := readVariants(c, mc)
 	if err != nil {
 		return nil, nil, err
 	}
 	variants["cpu"] = cpu
 	var prefer []delegates.Backend
-	var leftOut []DelegateStatus
+	var leftOut []status.Delegate
 	for _, name := range d.cfg.Prefer {
 		b, err := d.backend(name, opts, mc.Batch.MaxBatch, m)
 		if err != nil {
@@ -119,7 +120,7 @@ func (d *delegateSet) chain(c *config.Config, mc config.Model, opts *tflite.Opti
 		}
 		if name != "cpu" && mc.Variants[name] == "" && !(name == litert.EdgeTPU && d.fake != nil) {
 			if err, absent := probeAbsent(b); absent {
-				leftOut = append(leftOut, DelegateStatus{Delegate: name, State: delegates.Absent.String(), Reason: errString(err), Since: time.Now(), Check: delegates.LastCheck(b)})
+				leftOut = append(leftOut, status.Delegate{Delegate: name, State: delegates.Absent.String(), Reason: errString(err), Since: time.Now(), Check: delegates.LastCheck(b)})
 				continue
 			}
 		}
@@ -268,69 +269,20 @@ func (d *delegateSet) event(e delegates.Event) {
 	}
 }
 
-// DelegateStatus is one backend of a model's chain in Status.
-type DelegateStatus struct {
-	Delegate  string    `json:"delegate"`
-	Variant   string    `json:"variant"`
-	Fallback  bool      `json:"fallback,omitempty"`
-	State     string    `json:"state"`
-	Reason    string    `json:"reason,omitempty"`
-	Since     time.Time `json:"since"`
-	NextProbe time.Time `json:"next_probe,omitzero"`
-	Served    uint64    `json:"served"`
-	Failures  uint64    `json:"failures"`
-	// Check is the latest check of the backend's vendor libraries.
-	Check *delegates.ProbeOutcome `json:"check,omitempty"`
-	// Auto is what prefer: auto measured of the backend on the model.
-	Auto *delegates.Trial `json:"auto,omitempty"`
-}
-
 // delegateStatus reports the model's chain, then the backends left out of
 // it; an ensemble is served by its members' chains.
-func (s *servedModel) delegateStatus() []DelegateStatus {
+func (s *servedModel) delegateStatus() []status.Delegate {
 	if s.exec == nil {
-		return []DelegateStatus{{Delegate: "cpu", Variant: "cpu", Fallback: true, State: delegates.Healthy.String(), Since: s.loaded}}
+		return []status.Delegate{{Delegate: "cpu", Variant: "cpu", Fallback: true, State: delegates.Healthy.String(), Since: s.loaded}}
 	}
-	var out []DelegateStatus
+	var out []status.Delegate
 	for _, st := range s.exec.Chain().Status() {
-		out = append(out, DelegateStatus{
+		out = append(out, status.Delegate{
 			Delegate: st.Delegate, Variant: st.Variant, Fallback: st.Fallback, State: st.State.String(), Reason: st.Reason,
 			Since: st.Since, NextProbe: st.NextProbe, Served: st.Served, Failures: st.Failures, Check: st.Check, Auto: st.Trial,
 		})
 	}
 	return append(out, s.leftOut...)
-}
-
-// delegateLines gives the status page one line per backend of every
-// model that has a chain.
-func (a *Agent) delegateLines() []string {
-	a.mu.RLock()
-	defer a.mu.RUnlock()
-	names := make([]string, 0, len(a.models))
-	for name, s := range a.models {
-		if s.exec != nil && len(s.exec.Chain().Status()) > 1 || len(s.leftOut) > 0 {
-			names = append(names, name)
-		}
-	}
-	slices.Sort(names)
-	var lines []string
-	for _, name := range names {
-		s := a.models[name]
-		for _, st := range s.delegateStatus() {
-			l := fmt.Sprintf("%s · %s (%s variant): %s, %d served, %d failed", s.info.Name, st.Delegate, st.Variant, st.State, st.Served, st.Failures)
-			if st.Fallback {
-				l += " · fallback"
-			}
-			if st.Auto != nil {
-				l += " · auto: " + st.Auto.String()
-			}
-			if st.Reason != "" {
-				l += " — " + st.Reason
-			}
-			lines = append(lines, l)
-		}
-	}
-	return lines
 }
 
 // present reports whether a backend that delegates.prefer lists is on

@@ -17,6 +17,7 @@ import (
 
 	"github.com/edged-dev/edged/agent/config"
 	"github.com/edged-dev/edged/agent/infer"
+	"github.com/edged-dev/edged/agent/status"
 	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/internal/golden"
 	"github.com/edged-dev/edged/ota/bundle"
@@ -84,9 +85,9 @@ func personDetectGolden(t *testing.T) (model string, ins, wants [][]byte) {
 	return s.ModelFile(), ins, wants
 }
 
-func delegateLine(t *testing.T, a *Agent, model, delegate string) DelegateStatus {
+func delegateLine(t *testing.T, a *Agent, model, delegate string) status.Delegate {
 	t.Helper()
-	for _, m := range a.Status().(Status).Models {
+	for _, m := range a.Status().Models {
 		if m.Name != model {
 			continue
 		}
@@ -97,7 +98,7 @@ func delegateLine(t *testing.T, a *Agent, model, delegate string) DelegateStatus
 		}
 	}
 	t.Fatalf("Status: model %q has no delegate %q", model, delegate)
-	return DelegateStatus{}
+	return status.Delegate{}
 }
 
 // TestDelegateFakeFailsAfter: the fake accelerator answers N requests,
@@ -231,8 +232,8 @@ func TestDelegateEdgeTPUVariantWithoutTPU(t *testing.T) {
 
 	var st struct {
 		Models []struct {
-			Name      string           `json:"name"`
-			Delegates []DelegateStatus `json:"delegates"`
+			Name      string            `json:"name"`
+			Delegates []status.Delegate `json:"delegates"`
 		} `json:"models"`
 	}
 	if err := json.Unmarshal([]byte(get(t, base+"/v1/status")), &st); err != nil {
@@ -416,7 +417,7 @@ delegates:
 // listed as left out.
 func TestDelegateAuto(t *testing.T) {
 	model, _, _ := personDetectGolden(t)
-	a, base := startDelegateAgent(t, fmt.Sprintf(`models:
+	_, base := startDelegateAgent(t, fmt.Sprintf(`models:
   - name: person_detect
     path: %s
 delegates:
@@ -425,7 +426,7 @@ delegates:
 `, model))
 	var st struct {
 		Models []struct {
-			Delegates []DelegateStatus `json:"delegates"`
+			Delegates []status.Delegate `json:"delegates"`
 		} `json:"models"`
 	}
 	if err := json.Unmarshal([]byte(get(t, base+"/v1/status")), &st); err != nil {
@@ -450,7 +451,7 @@ delegates:
 	if want := "fake-tpu:healthy cpu:healthy gpu:absent xnnpack:absent"; strings.Join(names, " ") != want {
 		t.Errorf("delegates %q; want %s", names, want)
 	}
-	if line := strings.Join(a.delegateLines(), "\n"); !strings.Contains(line, "auto: median") {
-		t.Errorf("status page lines lack the auto figures:\n%s", line)
+	if _, page, _ := do(t, "GET", base+"/", "", nil); !strings.Contains(string(page), "auto: median") {
+		t.Errorf("status page lacks the auto figures:\n%s", page)
 	}
 }

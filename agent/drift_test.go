@@ -13,18 +13,19 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
 
 	"github.com/edged-dev/edged/agent/config"
 	"github.com/edged-dev/edged/agent/drift"
 	"github.com/edged-dev/edged/agent/infer"
+	"github.com/edged-dev/edged/agent/status"
 	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/internal/mosquittotest"
 	"github.com/edged-dev/edged/runtime/tensor"
@@ -65,7 +66,7 @@ func irisProfile(t testing.TB) string {
 	}
 	defer a.Close()
 	mi, _ := a.Model("iris", "")
-	schema, err := NewDriftSchema(mi)
+	schema, err := drift.NewSchema(mi)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,31 +103,6 @@ func irisProfile(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return path
-}
-
-func TestDriftSchemaIris(t *testing.T) {
-	mi := infer.ModelInfo{Name: "iris",
-		Inputs:  []infer.TensorSpec{{DType: tensor.Float32, Shape: []int{1, 4}}},
-		Outputs: []infer.TensorSpec{{DType: tensor.Float32, Shape: []int{1, 3}}}}
-	s, err := NewDriftSchema(mi)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{"input0[0]", "input0[1]", "input0[2]", "input0[3]"}
-	if len(s.Features()) != len(want) || s.ClassOutput != 0 || s.Classes != 3 {
-		t.Fatalf("NewDriftSchema(iris) = %d features, class output %d of %d classes; want %v and output 0 of 3", len(s.Features()), s.ClassOutput, s.Classes, want)
-	}
-	for i, f := range s.Features() {
-		if f.Name != want[i] {
-			t.Errorf("feature %d = %q; want %q", i, f.Name, want[i])
-		}
-	}
-	out := make([]byte, 12)
-	binary.LittleEndian.PutUint32(out[8:], math.Float32bits(0.9))
-	x, class, err := s.Sample(nil, []infer.Tensor{{Data: make([]byte, 16)}}, []infer.Tensor{{Data: out}})
-	if err != nil || class != 2 || len(x) != 4 {
-		t.Errorf("Sample = %v, class %d, %v; want 4 zeros, class 2", x, class, err)
-	}
 }
 
 func checkAgentLeaks(t *testing.T) {
@@ -291,7 +267,7 @@ sources:
 		b, _ := io.ReadAll(resp.Body)
 		return string(b)
 	}
-	var ds []DriftStatus
+	var ds []status.Drift
 	if err := json.Unmarshal([]byte(get("/v1/drift")), &ds); err != nil || len(ds) != 1 || ds[0].State != drift.Drift {
 		t.Errorf("GET /v1/drift = %+v (%v); want iris in state drift", ds, err)
 	}
@@ -324,7 +300,7 @@ func TestDriftFalseAlarms(t *testing.T) {
 	defer a.Close()
 	windows := float64(*falseAlarmWindows)
 	rng := rand.New(rand.NewPCG(11, 11))
-	windowsDone := func() float64 { return testutil.ToFloat64(a.driftG.windows.WithLabelValues("iris")) }
+	windowsDone := func() float64 { return float64(a.Drift()[0].Windows) }
 	for i := 0; windowsDone() < windows; i++ {
 		if _, err := a.Infer(context.Background(), "iris", "", noise(rng, 0)); err != nil {
 			t.Fatal(err)
@@ -333,12 +309,37 @@ func TestDriftFalseAlarms(t *testing.T) {
 			t.Fatal("windows do not close")
 		}
 	}
-	warn := testutil.ToFloat64(a.driftG.levels.WithLabelValues("iris", "warn"))
-	drifts := testutil.ToFloat64(a.driftG.levels.WithLabelValues("iris", "drift"))
-	toDrift := testutil.ToFloat64(a.driftG.changes.WithLabelValues("iris", "drift"))
+	warn := counter(t, a, "edged_drift_window_levels_total", "iris", "warn")
+	drifts := counter(t, a, "edged_drift_window_levels_total", "iris", "drift")
+	toDrift := counter(t, a, "edged_drift_state_changes_total", "iris", "drift")
 	t.Logf("stable input, %d windows of 500: %g warn windows, %g drift windows, %g changes to drift; %d samples dropped",
 		int(windowsDone()), warn, drifts, toDrift, a.Drift()[0].Dropped)
 	if drifts > 0 || toDrift > 0 {
 		t.Errorf("stable input: %g drift windows, %g drift events in %g windows; want none", drifts, toDrift, windows)
 	}
+}
+
+// counter reads a counter of the agent's registry whose labels are the
+// model and one more value (in the order of their names).
+func counter(t *testing.T, a *Agent, name, model, value string) float64 {
+	t.Helper()
+	mfs, err := a.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			var vals []string
+			for _, l := range m.GetLabel() {
+				vals = append(vals, l.GetValue())
+			}
+			if slices.Contains(vals, model) && slices.Contains(vals, value) {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
 }

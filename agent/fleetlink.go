@@ -9,9 +9,10 @@ import (
 	"time"
 
 	"github.com/edged-dev/edged/agent/drift"
+	"github.com/edged-dev/edged/agent/drift/monitor"
 	"github.com/edged-dev/edged/agent/link"
-	"github.com/edged-dev/edged/agent/localapi"
 	"github.com/edged-dev/edged/agent/pipeline"
+	"github.com/edged-dev/edged/agent/status"
 	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/fleet/outbox"
 	"github.com/edged-dev/edged/telemetry"
@@ -91,53 +92,55 @@ func (a *Agent) telemetry() *telemetry.Publisher {
 }
 
 // emitDrift runs on a monitor's goroutine for every closed window.
-func (a *Agent) emitDrift(m *driftMonitor, res drift.Result) {
+func (a *Agent) emitDrift(m *monitor.Monitor, res drift.Result) {
 	r := res.Report
-	a.driftG.observe(r)
+	a.driftG.Observe(r)
 	if c := res.Change; c != nil {
-		a.driftG.changes.WithLabelValues(c.Model, c.To.String()).Inc()
+		a.driftG.Changed(c)
 		a.log.Warn("drift state changed", "model", c.Model, "from", c.From, "to", c.To, "stat", c.Cause.Stat, "feature", c.Cause.Feature, "value", c.Cause.Value)
 	}
 	if a.link == nil {
 		return
 	}
-	if _, err := a.link.Drift(m.publicReport(r)); err != nil {
+	if _, err := a.link.Drift(m.PublicReport(r)); err != nil {
 		a.log.Warn("drift report not queued", "model", r.Model, "err", err)
 	}
 	if c := res.Change; c != nil {
-		if _, err := a.link.Event(fleet.Event{Kind: "drift", Model: c.Model, Time: c.At.UTC(), Detail: changeDetail(c)}); err != nil {
+		if _, err := a.link.Event(fleet.Event{Kind: "drift", Model: c.Model, Time: c.At.UTC(), Detail: monitor.ChangeDetail(c)}); err != nil {
 			a.log.Warn("drift event not queued", "model", c.Model, "err", err)
 		}
 	}
 }
 
 // Drift reports every watched model's drift (GET /v1/drift).
-func (a *Agent) Drift() []DriftStatus {
+func (a *Agent) Drift() []status.Drift {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	out := []DriftStatus{}
+	out := []status.Drift{}
 	for _, s := range a.models {
 		if s.drift != nil {
-			out = append(out, s.drift.status())
+			out = append(out, s.drift.Status())
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Model < out[j].Model })
 	return out
 }
 
-func (a *Agent) driftPlots(worst int) []localapi.DriftPlot {
+// DriftPlots are the histograms of the worst features of every watched
+// model, for the status page.
+func (a *Agent) DriftPlots(worst int) []status.DriftPlot {
 	a.mu.RLock()
-	var ms []*driftMonitor
+	var ms []*monitor.Monitor
 	for _, s := range a.models {
 		if s.drift != nil {
 			ms = append(ms, s.drift)
 		}
 	}
 	a.mu.RUnlock()
-	sort.Slice(ms, func(i, j int) bool { return ms[i].model < ms[j].model })
-	var out []localapi.DriftPlot
+	sort.Slice(ms, func(i, j int) bool { return ms[i].Model() < ms[j].Model() })
+	var out []status.DriftPlot
 	for _, m := range ms {
-		out = append(out, m.plots(worst)...)
+		out = append(out, m.Plots(worst)...)
 	}
 	return out
 }

@@ -15,8 +15,10 @@ import (
 
 	"github.com/edged-dev/edged/agent/batch"
 	"github.com/edged-dev/edged/agent/config"
+	"github.com/edged-dev/edged/agent/drift/monitor"
 	"github.com/edged-dev/edged/agent/infer"
 	"github.com/edged-dev/edged/agent/pipeline"
+	"github.com/edged-dev/edged/agent/status"
 	"github.com/edged-dev/edged/delegates"
 	"github.com/edged-dev/edged/runtime/tflite"
 )
@@ -37,11 +39,11 @@ type servedModel struct {
 	loaded   time.Time
 	capacity int
 	// drift watches the inputs and outputs when the model has a profile.
-	drift *driftMonitor
+	drift *monitor.Monitor
 	stats pipeline.Counters
 	// leftOut are the backends delegates.prefer lists that are not on
 	// this host, shown after the chain's.
-	leftOut []DelegateStatus
+	leftOut []status.Delegate
 }
 
 // loadModel loads a model onto its delegate chain (a single CPU link when
@@ -192,7 +194,7 @@ func (s *servedModel) batchable() bool { return s.exec != nil && s.exec.Chain().
 func (s *servedModel) close(ctx context.Context) {
 	s.pool.Shutdown(ctx)
 	if s.drift != nil {
-		s.drift.close()
+		s.drift.Close()
 	}
 	s.closeChain()
 }

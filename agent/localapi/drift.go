@@ -4,25 +4,15 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/edged-dev/edged/agent/status"
 )
 
-// DriftPlot is one feature's reference and live histograms over the
-// profile's bins, drawn on the status page.
-type DriftPlot struct {
-	Model, Feature string
-	State          string
-	PSI, KSP       float64
-	// Edges are the k−1 cut points of k bins; Ref and Live the proportion
-	// of values in each bin.
-	Edges     []float64
-	Ref, Live []float64
-}
-
-// SVG draws the two histograms as bars, bins of equal width (they are
+// driftSVG draws the two histograms as bars, bins of equal width (they are
 // equal-frequency bins of the reference, so the reference is flat when
 // the data was continuous) with the outer edges labelled. Only numbers
 // reach the markup; the page escapes the names.
-func (p DriftPlot) SVG() string {
+func driftSVG(p status.DriftPlot) string {
 	const w, h, pad = 360.0, 120.0, 16.0
 	k := len(p.Ref)
 	if k == 0 || len(p.Live) != k {

@@ -62,12 +62,6 @@ func badf(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", infer.ErrBadInput, fmt.Sprintf(format, args...))
 }
 
-// admitter is implemented by backends that can refuse a request before
-// its body is read (a full queue): overload then costs no decoding.
-type admitter interface {
-	Admit(model, version string) error
-}
-
 func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 	name, version := r.PathValue("name"), r.PathValue("version")
 	mi, err := s.b.Model(name, version)
@@ -75,11 +69,9 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 		writeError(w, statusOf(err), err.Error())
 		return
 	}
-	if ad, ok := s.b.(admitter); ok {
-		if err := ad.Admit(mi.Name, version); err != nil {
-			writeError(w, statusOf(err), err.Error())
-			return
-		}
+	if err := s.b.Admit(mi.Name, version); err != nil {
+		writeError(w, statusOf(err), err.Error())
+		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxRequestBytes))
 	if err != nil {

@@ -5,16 +5,72 @@ import (
 	"html"
 	"io"
 	"strings"
+	"time"
+
+	"github.com/edged-dev/edged/agent/status"
 )
 
 type statusPage struct {
-	Status any
 	Ready  bool
 	Models []modelMetadata
-	Drift  []DriftPlot
+	Drift  []status.DriftPlot
+	// Canary has one line per candidate under evaluation.
 	Canary []string
 	// Delegates: one line per backend of each model's delegate chain.
 	Delegates []string
+}
+
+// delegateLines are one line per backend of every model whose chain has
+// more than the CPU (or that has backends left out of it).
+func delegateLines(st status.Device) []string {
+	var lines []string
+	for _, m := range st.Models {
+		if len(m.Delegates) < 2 {
+			continue
+		}
+		for _, d := range m.Delegates {
+			l := fmt.Sprintf("%s · %s (%s variant): %s, %d served, %d failed", m.Name, d.Delegate, d.Variant, d.State, d.Served, d.Failures)
+			if d.Fallback {
+				l += " · fallback"
+			}
+			if d.Auto != nil {
+				l += " · auto: " + d.Auto.String()
+			}
+			if d.Reason != "" {
+				l += " — " + d.Reason
+			}
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}
+
+// canaryLines are one line per candidate under evaluation.
+func canaryLines(st status.Device) []string {
+	var out []string
+	for _, m := range st.Models {
+		cs := m.Canary
+		if cs == nil {
+			continue
+		}
+		f := cs.Figures
+		var b strings.Builder
+		fmt.Fprintf(&b, "%s: version %s in %s for %s; shadow %d/%d comparisons, agreement %.1f%%, errors %.1f%%, latency %.2f× active",
+			m.Name, cs.Candidate, cs.Phase, f.Elapsed.Round(time.Second), f.Shadow.Samples, cs.MinSamples,
+			100*cs.Agreement, 100*f.Shadow.ErrorRate, f.Shadow.LatencyRatio)
+		if cs.Phase != "shadow" {
+			fmt.Fprintf(&b, "; canary: active %d requests (errors %.1f%%), candidate %d (errors %.1f%%), latency %.2f× active",
+				f.Active.Requests, 100*f.Active.ErrorRate, f.Candidate.Requests, 100*f.Candidate.ErrorRate, f.LatencyRatio)
+		}
+		if f.Statement != "" {
+			fmt.Fprintf(&b, "; %s", f.Statement)
+		}
+		if cs.Last != nil {
+			fmt.Fprintf(&b, "; last decision %s: %s", cs.Last.Action, cs.Last.Reason)
+		}
+		out = append(out, b.String())
+	}
+	return out
 }
 
 const pageHead = `<!doctype html>
@@ -95,7 +151,7 @@ func (p *statusPage) render(w io.Writer) error {
 				class = "ok"
 			}
 			fmt.Fprintf(&b, "<h3>%s · %s · <span class=\"%s\">%s</span></h3>\n", esc(d.Model), esc(d.Feature), class, esc(d.State))
-			fmt.Fprintf(&b, "<p>PSI %.3f · KS p %.2g</p>\n%s\n", d.PSI, d.KSP, d.SVG())
+			fmt.Fprintf(&b, "<p>PSI %.3f · KS p %.2g</p>\n%s\n", d.PSI, d.KSP, driftSVG(d))
 		}
 	}
 	b.WriteString("</body></html>\n")

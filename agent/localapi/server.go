@@ -21,16 +21,35 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/edged-dev/edged/agent/canary"
 	"github.com/edged-dev/edged/agent/infer"
+	"github.com/edged-dev/edged/agent/status"
 )
 
-// Backend is what the endpoint serves.
+// Backend is what the endpoint serves: the agent.
 type Backend interface {
+	// Handle answers an inference request.
 	infer.Handler
+	// Model describes a served model (version "" the one serving now),
+	// Models every one.
 	Model(name, version string) (infer.ModelInfo, error)
 	Models() []infer.ModelInfo
+	// Admit says, before a request's body is read, whether the model can
+	// take a request now (infer.ErrOverloaded when its queues are full):
+	// overload then costs no decoding.
+	Admit(name, version string) error
+	// Ready reports whether every configured model is served.
 	Ready() bool
-	Status() any
+	// Status is GET /v1/status and what the status page shows.
+	Status() status.Device
+	// Drift is every watched model's drift (GET /v1/drift); DriftPlots
+	// the histograms of the worst features of each, for the page.
+	Drift() []status.Drift
+	DriftPlots(worst int) []status.DriftPlot
+	// Feedback takes an application's outcome for an answered request
+	// (POST /v1/feedback); canary.ErrNoCanary when no candidate is in
+	// canary for it.
+	Feedback(ctx context.Context, f canary.RequestFeedback) error
 }
 
 // Options configure the endpoint.
@@ -45,19 +64,8 @@ type Options struct {
 	Registerer     prometheus.Registerer
 	Pprof          bool
 	Log            *slog.Logger
-	// ServerName and Version are reported by GET /v2.
+	// Version is reported by GET /v2.
 	Version string
-	// Drift, when set, answers GET /v1/drift (JSON); DriftPlots gives the
-	// histograms the status page draws for the worst features.
-	Drift      func() any
-	DriftPlots func() []DriftPlot
-	// Feedback, when set, takes POST /v1/feedback; Canary gives the status
-	// page one line per candidate model under evaluation.
-	Feedback func(context.Context, Feedback) error
-	Canary   func() []string
-	// Delegates gives the status page one line per backend of every
-	// model's delegate chain (state and reason).
-	Delegates func() []string
 }
 
 // Server is the HTTP handler.
@@ -107,11 +115,11 @@ func New(b Backend, opts Options) *Server {
 		writeJSON(w, http.StatusOK, b.Status())
 	})
 	s.handle("GET /v1/drift", "drift", func(w http.ResponseWriter, r *http.Request) {
-		if opts.Drift == nil {
-			writeJSON(w, http.StatusOK, []any{})
-			return
+		d := b.Drift()
+		if d == nil {
+			d = []status.Drift{}
 		}
-		writeJSON(w, http.StatusOK, opts.Drift())
+		writeJSON(w, http.StatusOK, d)
 	})
 	s.handle("POST /v1/feedback", "feedback", s.feedback)
 	s.handle("GET /{$}", "index", s.index)
@@ -278,16 +286,8 @@ func metadataOf(mi infer.ModelInfo) modelMetadata {
 
 func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	page := statusPage{Status: s.b.Status(), Ready: s.b.Ready()}
-	if s.opts.Delegates != nil {
-		page.Delegates = s.opts.Delegates()
-	}
-	if s.opts.Canary != nil {
-		page.Canary = s.opts.Canary()
-	}
-	if s.opts.DriftPlots != nil {
-		page.Drift = s.opts.DriftPlots()
-	}
+	st := s.b.Status()
+	page := statusPage{Ready: s.b.Ready(), Delegates: delegateLines(st), Canary: canaryLines(st), Drift: s.b.DriftPlots(3)}
 	for _, m := range s.b.Models() {
 		page.Models = append(page.Models, metadataOf(m))
 	}

@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edged-dev/edged/agent/canary"
 	"github.com/edged-dev/edged/agent/infer"
+	"github.com/edged-dev/edged/agent/status"
 	"github.com/edged-dev/edged/runtime/tensor"
 )
 
@@ -23,6 +25,9 @@ type fakeBackend struct {
 	panic bool
 	// req is the last request served.
 	req *infer.Request
+	// status and plots are what Status and DriftPlots return.
+	status status.Device
+	plots  []status.DriftPlot
 }
 
 var fakeModel = infer.ModelInfo{Name: "m", Version: "1", Ready: true,
@@ -59,7 +64,15 @@ func (f *fakeBackend) Model(name, version string) (infer.ModelInfo, error) {
 }
 func (f *fakeBackend) Models() []infer.ModelInfo { return []infer.ModelInfo{fakeModel} }
 func (f *fakeBackend) Ready() bool               { return true }
-func (f *fakeBackend) Status() any               { return map[string]string{"ok": "yes"} }
+func (f *fakeBackend) Status() status.Device     { return f.status }
+func (f *fakeBackend) Drift() []status.Drift     { return nil }
+func (f *fakeBackend) DriftPlots(int) []status.DriftPlot {
+	return f.plots
+}
+func (f *fakeBackend) Admit(name, version string) error { return nil }
+func (f *fakeBackend) Feedback(context.Context, canary.RequestFeedback) error {
+	return canary.ErrNoCanary
+}
 
 const body = `{"inputs":[{"name":"in","shape":[2],"datatype":"UINT8","data":[12,20]}]}`
 
@@ -260,13 +273,12 @@ func TestOverloadRefusedBeforeBody(t *testing.T) {
 // canary reasons, drift features): they must reach the browser as text.
 func TestStatusPageEscapes(t *testing.T) {
 	evil := `<img src=x onerror="alert(1)">`
-	s := New(&fakeBackend{}, Options{
-		Delegates: func() []string { return []string{"m: edgetpu " + evil} },
-		Canary:    func() []string { return []string{evil} },
-		DriftPlots: func() []DriftPlot {
-			return []DriftPlot{{Model: "m", Feature: evil, State: "drift", PSI: 0.5, KSP: 0.001, Ref: []float64{0.5, 0.5}, Live: []float64{0.1, 0.9}}}
-		},
-	})
+	s := New(&fakeBackend{
+		status: status.Device{Models: []status.Model{{Name: "m",
+			Delegates: []status.Delegate{{Delegate: "edgetpu", State: "failed", Reason: evil}, {Delegate: "cpu", Fallback: true}},
+			Canary:    &status.Canary{Candidate: "2", Phase: "shadow", Last: &canary.Decision{Reason: evil}}}}},
+		plots: []status.DriftPlot{{Model: "m", Feature: evil, State: "drift", PSI: 0.5, KSP: 0.001, Ref: []float64{0.5, 0.5}, Live: []float64{0.1, 0.9}}},
+	}, Options{})
 	r := httptest.NewRequest("GET", "/", nil)
 	w := httptest.NewRecorder()
 	s.ServeHTTP(w, r)

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/edged-dev/edged/agent"
 	"github.com/edged-dev/edged/agent/drift"
 	"github.com/edged-dev/edged/agent/infer"
 	"github.com/edged-dev/edged/agent/source"
@@ -18,7 +17,7 @@ import (
 // runProfile builds a drift reference profile: it runs the model on every
 // file of a directory (one input sample each: raw tensor bytes, or a BMP
 // image whose pixel bytes are the input, as the replay source feeds them)
-// and records the features the agent will watch (agent.DriftSchema).
+// and records the features the agent will watch (drift.Schema).
 func runProfile(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("profile", stderr)
 	model := fs.String("model", "", "model `file` (.tflite)")
@@ -62,7 +61,7 @@ func runProfile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return fmt.Errorf("profile: %w", err)
 		}
 	}
-	schema, err := agent.NewDriftSchema(mi)
+	schema, err := drift.NewSchema(mi)
 	if err != nil {
 		return fmt.Errorf("profile: %w", err)
 	}

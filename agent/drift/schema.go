@@ -1,19 +1,18 @@
-package agent
+package drift
 
 import (
 	"fmt"
 
-	"github.com/edged-dev/edged/agent/drift"
 	"github.com/edged-dev/edged/agent/infer"
 	"github.com/edged-dev/edged/runtime/tensor"
 )
 
-// DriftSchema is how a model's inputs and outputs become drift features:
+// Schema is how a model's inputs and outputs become drift features:
 // the agent feeds its detector with it, and edgectl profile builds the
 // reference profile with it, so the two agree on feature names.
 //
 //   - Every input i gives features named "input<i>..." (see
-//     drift.Extractor: one per element of a vector, mean and std per
+//     Extractor: one per element of a vector, mean and std per
 //     channel of an image or time series).
 //   - Output 0 is the classifier output when it is a vector of 2 or more
 //     scores (or the model has labels): its top-1 class goes to the
@@ -22,32 +21,32 @@ import (
 //     histograms for models that are not classifiers.
 //
 // Tensors of types drift does not read (int32, int64, ...) are left out.
-type DriftSchema struct {
-	ins, outs []*drift.Extractor // nil where a tensor is left out
+type Schema struct {
+	ins, outs []*Extractor // nil where a tensor is left out
 	// ClassOutput is the index of the classifier output, or -1.
 	ClassOutput int
 	// Classes is its number of classes (0 without).
 	Classes  int
 	classSpc infer.TensorSpec
-	features []drift.FeatureSpec
+	features []FeatureSpec
 }
 
-// NewDriftSchema derives the schema of a model.
-func NewDriftSchema(mi infer.ModelInfo) (*DriftSchema, error) {
-	s := &DriftSchema{ClassOutput: -1, ins: make([]*drift.Extractor, len(mi.Inputs)), outs: make([]*drift.Extractor, len(mi.Outputs))}
+// NewSchema derives the schema of a model.
+func NewSchema(mi infer.ModelInfo) (*Schema, error) {
+	s := &Schema{ClassOutput: -1, ins: make([]*Extractor, len(mi.Inputs)), outs: make([]*Extractor, len(mi.Outputs))}
 	if len(mi.Outputs) > 0 {
 		o := mi.Outputs[0]
 		n := tensor.NumElements(o.Shape)
 		if len(o.Shape) > 0 && o.Shape[0] > 1 && len(o.Shape) >= 2 {
 			n /= o.Shape[0]
 		}
-		vector := len(o.Shape) <= 2 && n >= 2 && n <= drift.MaxClasses
-		if _, err := drift.Top1(o, make([]byte, o.DType.Size())); err == nil && (vector || (len(mi.Labels) >= 2 && n == len(mi.Labels))) {
+		vector := len(o.Shape) <= 2 && n >= 2 && n <= MaxClasses
+		if _, err := Top1(o, make([]byte, o.DType.Size())); err == nil && (vector || (len(mi.Labels) >= 2 && n == len(mi.Labels))) {
 			s.ClassOutput, s.Classes, s.classSpc = 0, n, o
 		}
 	}
-	add := func(dst []*drift.Extractor, i int, prefix string, spec infer.TensorSpec) {
-		e, err := drift.NewExtractor(prefix, spec)
+	add := func(dst []*Extractor, i int, prefix string, spec infer.TensorSpec) {
+		e, err := NewExtractor(prefix, spec)
 		if err != nil {
 			return // a type or shape drift does not read
 		}
@@ -62,8 +61,8 @@ func NewDriftSchema(mi infer.ModelInfo) (*DriftSchema, error) {
 			add(s.outs, j, fmt.Sprintf("output%d", j), sp)
 		}
 	}
-	if len(s.features) > drift.MaxFeatures {
-		return nil, fmt.Errorf("drift schema of %q: %d features; at most %d", mi.Name, len(s.features), drift.MaxFeatures)
+	if len(s.features) > MaxFeatures {
+		return nil, fmt.Errorf("drift schema of %q: %d features; at most %d", mi.Name, len(s.features), MaxFeatures)
 	}
 	if len(s.features) == 0 && s.ClassOutput < 0 {
 		return nil, fmt.Errorf("drift schema of %q: no input or output drift can read", mi.Name)
@@ -72,43 +71,43 @@ func NewDriftSchema(mi infer.ModelInfo) (*DriftSchema, error) {
 }
 
 // Features lists the features Sample produces, in order.
-func (s *DriftSchema) Features() []drift.FeatureSpec { return s.features }
+func (s *Schema) Features() []FeatureSpec { return s.features }
 
 // Sample appends the features of one request (its inputs and outputs, raw
 // bytes of one sample each) to dst and returns them with the top-1 class
-// (drift.NoClass without a classifier output).
-func (s *DriftSchema) Sample(dst []float64, in, out []infer.Tensor) ([]float64, int, error) {
+// (NoClass without a classifier output).
+func (s *Schema) Sample(dst []float64, in, out []infer.Tensor) ([]float64, int, error) {
 	if len(in) != len(s.ins) || len(out) != len(s.outs) {
-		return dst, drift.NoClass, fmt.Errorf("drift sample: %d inputs and %d outputs; want %d and %d", len(in), len(out), len(s.ins), len(s.outs))
+		return dst, NoClass, fmt.Errorf("drift sample: %d inputs and %d outputs; want %d and %d", len(in), len(out), len(s.ins), len(s.outs))
 	}
 	var err error
 	for i, e := range s.ins {
 		if e != nil {
 			if dst, err = e.Extract(dst, in[i].Data); err != nil {
-				return dst, drift.NoClass, fmt.Errorf("input %d: %w", i, err)
+				return dst, NoClass, fmt.Errorf("input %d: %w", i, err)
 			}
 		}
 	}
 	for j, e := range s.outs {
 		if e != nil {
 			if dst, err = e.Extract(dst, out[j].Data); err != nil {
-				return dst, drift.NoClass, fmt.Errorf("output %d: %w", j, err)
+				return dst, NoClass, fmt.Errorf("output %d: %w", j, err)
 			}
 		}
 	}
-	class := drift.NoClass
+	class := NoClass
 	if s.ClassOutput >= 0 {
-		if class, err = drift.Top1(s.classSpc, out[s.ClassOutput].Data); err != nil {
-			class = drift.NoClass
+		if class, err = Top1(s.classSpc, out[s.ClassOutput].Data); err != nil {
+			class = NoClass
 		}
 	}
 	return dst, class, nil
 }
 
 // Labels returns nil for a model without a classifier output, else its
-// labels (empty strings when the model has none), as drift.NewProfiler
+// labels (empty strings when the model has none), as NewProfiler
 // takes them.
-func (s *DriftSchema) Labels(mi infer.ModelInfo) []string {
+func (s *Schema) Labels(mi infer.ModelInfo) []string {
 	if s.ClassOutput < 0 {
 		return nil
 	}

@@ -1,4 +1,10 @@
-package agent
+// Package monitor watches a served model for drift: the pipeline's drift
+// tap offers it every answered request, which waits in a bounded queue
+// (dropped and counted when full, so inference never waits) for the
+// monitor's goroutine to extract its features (drift.Schema) and feed the
+// detector against the model's reference profile. Gauges are its
+// Prometheus view.
+package monitor
 
 import (
 	"encoding/json"
@@ -16,25 +22,25 @@ import (
 	"github.com/edged-dev/edged/agent/config"
 	"github.com/edged-dev/edged/agent/drift"
 	"github.com/edged-dev/edged/agent/infer"
-	"github.com/edged-dev/edged/agent/localapi"
+	"github.com/edged-dev/edged/agent/status"
 )
 
-// driftMonitor watches one served model: Infer offers it every answered
+// Monitor watches one served model: the drift tap offers it every answered
 // request, which waits in a bounded queue (dropped and counted when full,
 // so inference never waits) for the monitor's goroutine to extract its
 // features and feed the detector.
-type driftMonitor struct {
+type Monitor struct {
 	model, version string
-	schema         *DriftSchema
+	schema         *drift.Schema
 	profile        *drift.Profile
 	index          []int // schema feature i -> profile feature, or -1
 	detail         bool
-	emit           func(m *driftMonitor, res drift.Result)
+	emit           func(m *Monitor, res drift.Result)
 	log            *slog.Logger
 
 	every   uint64 // feed one request in every
 	offered atomic.Uint64
-	queue   chan driftSample
+	queue   chan sample
 	stop    chan struct{}
 	done    chan struct{}
 	dropped atomic.Uint64
@@ -56,14 +62,14 @@ type driftMonitor struct {
 	errors  uint64
 }
 
-type driftSample struct {
+type sample struct {
 	at  time.Time
 	in  []infer.Tensor
 	out []infer.Tensor
 }
 
-// newDriftMonitor loads the model's profile and starts the monitor.
-func newDriftMonitor(c *config.Config, mc config.Model, mi infer.ModelInfo, emit func(*driftMonitor, drift.Result), drops prometheus.Counter, log *slog.Logger) (*driftMonitor, error) {
+// New loads the model's profile and starts the monitor.
+func New(c *config.Config, mc config.Model, mi infer.ModelInfo, emit func(*Monitor, drift.Result), drops prometheus.Counter, log *slog.Logger) (*Monitor, error) {
 	dc := c.DriftFor(mc)
 	b, err := os.ReadFile(c.Path(dc.Profile))
 	if err != nil {
@@ -73,11 +79,11 @@ func newDriftMonitor(c *config.Config, mc config.Model, mi infer.ModelInfo, emit
 	if err != nil {
 		return nil, fmt.Errorf("model %q: drift profile %s: %w", mc.Name, dc.Profile, err)
 	}
-	schema, err := NewDriftSchema(mi)
+	schema, err := drift.NewSchema(mi)
 	if err != nil {
 		return nil, fmt.Errorf("model %q: %w", mc.Name, err)
 	}
-	m := &driftMonitor{model: mi.Name, version: mi.Version, schema: schema, profile: p, emit: emit, log: log, drops: drops,
+	m := &Monitor{model: mi.Name, version: mi.Version, schema: schema, profile: p, emit: emit, log: log, drops: drops,
 		detail: dc.Detail != nil && *dc.Detail}
 	// The profile may hold a subset of the schema's features (say, the
 	// inputs only); every one it holds must exist.
@@ -128,22 +134,22 @@ func newDriftMonitor(c *config.Config, mc config.Model, mi infer.ModelInfo, emit
 	if queue == 0 {
 		queue = config.DefaultDriftQueue
 	}
-	m.queue, m.stop, m.done = make(chan driftSample, queue), make(chan struct{}), make(chan struct{})
+	m.queue, m.stop, m.done = make(chan sample, queue), make(chan struct{}), make(chan struct{})
 	m.all, m.feats = make([]float64, 0, len(m.index)), make([]float64, len(p.Features))
 	m.every = uint64(max(1, dc.SampleEvery))
 	return m, nil
 }
 
-// start runs the monitor's goroutine until close.
-func (m *driftMonitor) start() *driftMonitor {
+// Start runs the monitor's goroutine until Close.
+func (m *Monitor) Start() *Monitor {
 	go m.run()
 	return m
 }
 
-// offer queues one answered request without waiting. The inputs are
+// Offer queues one answered request without waiting. The inputs are
 // copied: the caller may reuse its buffers; the outputs are the caller's
 // own fresh copies and are only read.
-func (m *driftMonitor) offer(in, out []infer.Tensor) {
+func (m *Monitor) Offer(in, out []infer.Tensor) {
 	if m.every > 1 && m.offered.Add(1)%m.every != 0 {
 		return
 	}
@@ -151,7 +157,7 @@ func (m *driftMonitor) offer(in, out []infer.Tensor) {
 		m.drop() // full: do not copy what would be dropped
 		return
 	}
-	s := m.sample(in, out)
+	s := m.copyIn(in, out)
 	select {
 	case m.queue <- s:
 	default:
@@ -160,9 +166,9 @@ func (m *driftMonitor) offer(in, out []infer.Tensor) {
 	}
 }
 
-// sample copies the inputs into recycled buffers.
-func (m *driftMonitor) sample(in, out []infer.Tensor) driftSample {
-	s := driftSample{at: time.Now(), in: make([]infer.Tensor, len(in)), out: out}
+// copyIn copies the inputs into recycled buffers.
+func (m *Monitor) copyIn(in, out []infer.Tensor) sample {
+	s := sample{at: time.Now(), in: make([]infer.Tensor, len(in)), out: out}
 	for i, t := range in {
 		var buf []byte
 		if p, ok := m.bufs.Get().(*[]byte); ok && cap(*p) >= len(t.Data) {
@@ -176,21 +182,22 @@ func (m *driftMonitor) sample(in, out []infer.Tensor) driftSample {
 	return s
 }
 
-func (m *driftMonitor) release(s driftSample) {
+func (m *Monitor) release(s sample) {
 	for _, t := range s.in {
 		b := t.Data
 		m.bufs.Put(&b)
 	}
 }
 
-func (m *driftMonitor) drop() {
+func (m *Monitor) drop() {
 	m.dropped.Add(1)
 	if m.drops != nil {
 		m.drops.Inc()
 	}
 }
 
-func (m *driftMonitor) close() {
+// Close stops the goroutine.
+func (m *Monitor) Close() {
 	select {
 	case <-m.stop:
 	default:
@@ -199,7 +206,7 @@ func (m *driftMonitor) close() {
 	<-m.done
 }
 
-func (m *driftMonitor) run() {
+func (m *Monitor) run() {
 	defer close(m.done)
 	// Ticks close a window on time when requests stop coming.
 	every := min(5*time.Second, max(m.det.Config().MaxDuration/10, 10*time.Millisecond))
@@ -222,7 +229,7 @@ func (m *driftMonitor) run() {
 }
 
 // process feeds one sample to the detector and recycles its buffers.
-func (m *driftMonitor) process(s driftSample) drift.Result {
+func (m *Monitor) process(s sample) drift.Result {
 	var class int
 	var err error
 	m.all, class, err = m.schema.Sample(m.all[:0], s.in, s.out)
@@ -253,7 +260,7 @@ func (m *driftMonitor) process(s driftSample) drift.Result {
 }
 
 // closed records a closed window; m.mu is held.
-func (m *driftMonitor) closed(res drift.Result) {
+func (m *Monitor) closed(res drift.Result) {
 	if res.Report == nil {
 		return
 	}
@@ -263,15 +270,15 @@ func (m *driftMonitor) closed(res drift.Result) {
 	m.shadow.Reset(time.Time{})
 }
 
-func (m *driftMonitor) publish(res drift.Result) {
+func (m *Monitor) publish(res drift.Result) {
 	if res.Report != nil && m.emit != nil {
 		m.emit(m, res)
 	}
 }
 
-// publicReport is the report as published: per-feature scores only with
+// PublicReport is the report as published: per-feature scores only with
 // detail.
-func (m *driftMonitor) publicReport(r *drift.Report) *drift.Report {
+func (m *Monitor) PublicReport(r *drift.Report) *drift.Report {
 	if m.detail {
 		return r
 	}
@@ -280,32 +287,21 @@ func (m *driftMonitor) publicReport(r *drift.Report) *drift.Report {
 	return &c
 }
 
-// DriftStatus is one watched model in GET /v1/drift.
-type DriftStatus struct {
-	Model   string      `json:"model"`
-	Version string      `json:"version"`
-	State   drift.State `json:"state"`
-	// Samples is the number in the window being filled.
-	Samples int    `json:"window_samples"`
-	Windows uint64 `json:"windows"`
-	// Dropped counts samples the full queue turned away, Errors those
-	// that could not be read.
-	Dropped uint64        `json:"dropped"`
-	Errors  uint64        `json:"errors,omitempty"`
-	Last    *drift.Report `json:"last,omitempty"`
-}
+// Model is the name of the model watched.
+func (m *Monitor) Model() string { return m.model }
 
-func (m *driftMonitor) status() DriftStatus {
+// Status is the monitor's state (GET /v1/drift).
+func (m *Monitor) Status() status.Drift {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return DriftStatus{Model: m.model, Version: m.version, State: m.det.State(), Samples: m.det.Window().N(),
+	return status.Drift{Model: m.model, Version: m.version, State: m.det.State(), Samples: m.det.Window().N(),
 		Windows: m.windows, Dropped: m.dropped.Load(), Errors: m.errors, Last: m.last}
 }
 
-// plots returns the reference and live histograms of the worst features
+// Plots returns the reference and live histograms of the worst features
 // (by PSI of the last window): the last closed window's, or the one being
 // filled before any has closed.
-func (m *driftMonitor) plots(worst int) []localapi.DriftPlot {
+func (m *Monitor) Plots(worst int) []status.DriftPlot {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	win := m.lastWin
@@ -323,10 +319,10 @@ func (m *driftMonitor) plots(worst int) []localapi.DriftPlot {
 		order[i] = i
 	}
 	sort.SliceStable(order, func(a, b int) bool { return scores[order[a]].PSI > scores[order[b]].PSI })
-	var out []localapi.DriftPlot
+	var out []status.DriftPlot
 	for _, i := range order[:min(worst, len(order))] {
 		f := &m.profile.Features[i]
-		out = append(out, localapi.DriftPlot{
+		out = append(out, status.DriftPlot{
 			Model: m.model, Feature: f.Name, PSI: scores[i].PSI, KSP: scores[i].KSP, State: m.det.State().String(),
 			Edges: f.Edges, Ref: drift.Proportions(nil, f.Counts), Live: drift.Proportions(nil, win.Counts(i)),
 		})
@@ -334,19 +330,20 @@ func (m *driftMonitor) plots(worst int) []localapi.DriftPlot {
 	return out
 }
 
-// driftGauges are the Prometheus view of every watched model.
-type driftGauges struct {
+// Gauges are the Prometheus view of every watched model.
+type Gauges struct {
 	state, psiMax, ksP, chi2P, js *prometheus.GaugeVec
 	featPSI, featKSP              *prometheus.GaugeVec
 	windows, dropped              *prometheus.CounterVec
 	levels, changes               *prometheus.CounterVec
 }
 
-func newDriftGauges(reg prometheus.Registerer) *driftGauges {
+// NewGauges registers the drift metrics with reg.
+func NewGauges(reg prometheus.Registerer) *Gauges {
 	g := func(name, help string, labels ...string) *prometheus.GaugeVec {
 		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels)
 	}
-	d := &driftGauges{
+	d := &Gauges{
 		state:   g("edged_drift_state", "Drift state of the model: 0 ok, 1 warn, 2 drift.", "model"),
 		psiMax:  g("edged_drift_psi_max", "Largest PSI over the features in the last window.", "model"),
 		ksP:     g("edged_drift_ks_p", "Smallest Bonferroni-corrected KS p-value in the last window.", "model"),
@@ -363,7 +360,8 @@ func newDriftGauges(reg prometheus.Registerer) *driftGauges {
 	return d
 }
 
-func (g *driftGauges) observe(r *drift.Report) {
+// Observe records a closed window's report.
+func (g *Gauges) Observe(r *drift.Report) {
 	g.state.WithLabelValues(r.Model).Set(float64(r.State))
 	g.psiMax.WithLabelValues(r.Model).Set(r.PSI)
 	g.ksP.WithLabelValues(r.Model).Set(r.KSP)
@@ -379,8 +377,18 @@ func (g *driftGauges) observe(r *drift.Report) {
 	g.levels.WithLabelValues(r.Model, r.Level.String()).Inc()
 }
 
-// changeEvent is a state change as a fleet event's detail.
-func changeDetail(c *drift.StateChange) json.RawMessage {
+// Changed counts a state change.
+func (g *Gauges) Changed(c *drift.StateChange) {
+	g.changes.WithLabelValues(c.Model, c.To.String()).Inc()
+}
+
+// Dropped is the counter of a model's samples dropped for a full queue.
+func (g *Gauges) Dropped(model string) prometheus.Counter {
+	return g.dropped.WithLabelValues(model)
+}
+
+// ChangeDetail is a state change as a fleet event's detail.
+func ChangeDetail(c *drift.StateChange) json.RawMessage {
 	b, err := json.Marshal(c)
 	if err != nil {
 		return nil

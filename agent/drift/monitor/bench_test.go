@@ -1,4 +1,4 @@
-package agent
+package monitor
 
 import (
 	"fmt"
@@ -22,7 +22,7 @@ import (
 // comparison amortized over its 1000 samples (process) — against one
 // Invoke of the model on one thread.
 func BenchmarkDriftPersonDetect(b *testing.B) {
-	path, _ := filepath.Abs("../testdata/models/person_detect.tflite")
+	path, _ := filepath.Abs("../../../testdata/models/person_detect.tflite")
 	m, err := tflite.LoadFile(path)
 	if err != nil {
 		b.Fatal(err)
@@ -32,7 +32,7 @@ func BenchmarkDriftPersonDetect(b *testing.B) {
 		b.Fatal(err)
 	}
 	mi := infer.ModelInfo{Name: "person_detect", Version: "1", Inputs: []infer.TensorSpec{infer.SpecOf(it.Input(0), "input")}, Outputs: []infer.TensorSpec{infer.SpecOf(it.Output(0), "output")}}
-	schema, err := NewDriftSchema(mi)
+	schema, err := drift.NewSchema(mi)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func BenchmarkDriftPersonDetect(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	mon, err := newDriftMonitor(cfg, cfg.Models[0], mi, nil, nil, slog.New(slog.DiscardHandler))
+	mon, err := New(cfg, cfg.Models[0], mi, nil, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func BenchmarkDriftPersonDetect(b *testing.B) {
 	b.ResetTimer()
 	windows := 0
 	for i := range b.N {
-		if res := mon.process(mon.sample(ins[i%pool], outs[i%pool])); res.Report != nil {
+		if res := mon.process(mon.copyIn(ins[i%pool], outs[i%pool])); res.Report != nil {
 			windows++
 		}
 	}
