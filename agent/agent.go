@@ -24,6 +24,7 @@ import (
 	"github.com/edged-dev/edged/agent/batch"
 	"github.com/edged-dev/edged/agent/cache"
 	"github.com/edged-dev/edged/agent/config"
+	"github.com/edged-dev/edged/agent/deploy"
 	"github.com/edged-dev/edged/agent/drift/monitor"
 	"github.com/edged-dev/edged/agent/infer"
 	"github.com/edged-dev/edged/agent/link"
@@ -61,10 +62,10 @@ type Agent struct {
 	// dl builds the models' delegate chains (delegate.go).
 	dl *delegateSet
 	// ota takes model deployments when ota.root_key is set too (else nil).
-	ota *deployer
-	// rollouts are candidates under evaluation beside the served version
-	// of their model (canary_run.go), guarded by mu.
-	rollouts map[string]*rollout
+	ota *deploy.Deployer
+	// rollouts route the requests of models with a candidate under
+	// evaluation (set by ota through Route), guarded by mu.
+	rollouts map[string]*deploy.Rollout
 
 	// Ready is closed once the HTTP endpoint listens.
 	ready chan struct{}
@@ -99,16 +100,6 @@ func New(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 	}
 	a.dl = dl
 	a.dl.checkBackends(cfg.Runtime.Threads)
-	var fromStore map[string]bool
-	if cfg.OTA.Enabled(&cfg.Fleet) {
-		var err error
-		if fromStore, err = a.startOTA(); err != nil {
-			a.Close()
-			return nil, err
-		}
-	} else if cfg.OTA.RootKey != "" {
-		log.Warn("ota.root_key is set but fleet.broker is not; no deployments are taken")
-	}
 	for _, mc := range cfg.Models {
 		if mc.Cache.Enabled {
 			st, err := a.openCache(mc)
@@ -118,6 +109,17 @@ func New(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 			}
 			a.caches[mc.Name] = st
 		}
+	}
+	var fromStore map[string]bool
+	if cfg.OTA.Enabled(&cfg.Fleet) {
+		if a.ota, fromStore, err = deploy.New(a, cfg, a.link, log); err != nil {
+			a.Close()
+			return nil, err
+		}
+	} else if cfg.OTA.RootKey != "" {
+		log.Warn("ota.root_key is set but fleet.broker is not; no deployments are taken")
+	}
+	for _, mc := range cfg.Models {
 		if fromStore[mc.Name] {
 			continue // a version deployed over the air serves instead
 		}
@@ -161,8 +163,7 @@ func (a *Agent) openCache(mc config.Model) (*cache.Store, error) {
 func (a *Agent) Close() {
 	a.closeOnce.Do(func() {
 		if a.ota != nil {
-			// Before a.mu: rollouts take it as they stop.
-			a.ota.stopRollouts()
+			a.ota.StopRollouts()
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -177,7 +178,7 @@ func (a *Agent) Close() {
 			}
 		}
 		if a.ota != nil {
-			a.ota.close()
+			a.ota.Close()
 		}
 		if a.dl != nil {
 			a.dl.close()
@@ -293,7 +294,7 @@ func (a *Agent) Handle(ctx context.Context, req *infer.Request) (*infer.Response
 		defer cancel()
 	}
 	var lastS *servedModel
-	var lastR *rollout
+	var lastR *deploy.Rollout
 	for try := 0; ; try++ {
 		s, r, err := a.route(req)
 		if err != nil {
@@ -304,7 +305,7 @@ func (a *Agent) Handle(ctx context.Context, req *infer.Request) (*infer.Response
 		}
 		var resp *infer.Response
 		if r != nil {
-			resp, err = r.handle(ctx, req, s)
+			resp, err = r.Handle(ctx, req, s)
 		} else {
 			resp, err = s.handler.Handle(ctx, req)
 		}
@@ -318,7 +319,7 @@ func (a *Agent) Handle(ctx context.Context, req *infer.Request) (*infer.Response
 // route returns the version that serves req and the rollout that routes
 // it between that version and a candidate (nil when none does: no
 // candidate, or a pinned version).
-func (a *Agent) route(req *infer.Request) (*servedModel, *rollout, error) {
+func (a *Agent) route(req *infer.Request) (*servedModel, *deploy.Rollout, error) {
 	s, err := a.model(req.Model, req.Version)
 	if err != nil || req.Version != "" {
 		return s, nil, err
@@ -417,7 +418,7 @@ func (a *Agent) Status() status.Device {
 			ms.Drift = s.drift.Status().State.String()
 		}
 		if r := a.rollouts[s.info.Name]; r != nil {
-			ms.Canary = r.statusView()
+			ms.Canary = r.Status()
 		}
 		ms.Delegates = s.delegateStatus()
 		st.Models = append(st.Models, ms)

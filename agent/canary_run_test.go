@@ -55,11 +55,8 @@ const testPolicy = `{"min_samples": 50, "sample_rate": 1, "canary_fraction": 0.5
 // promoted before the test looks at its canary.
 func untilPhase(a *Agent, name string, ph canary.Phase, drive func()) func() {
 	return func() {
-		if r := a.ota.rolloutOf(name); r != nil {
-			r.mu.Lock()
-			cur := r.m.Phase()
-			r.mu.Unlock()
-			if cur == ph {
+		if r := a.ota.Rollout(name); r != nil {
+			if r.Phase() == ph {
 				time.Sleep(10 * time.Millisecond)
 				return
 			}
@@ -299,15 +296,11 @@ func TestCanaryFeedback(t *testing.T) {
 
 	// The arm of a request id, as the rollout's sampler assigns it (seed:
 	// the candidate's sha256 prefix).
-	r := ra.a.ota.rolloutOf("person")
+	r := ra.a.ota.Rollout("person")
 	if r == nil {
 		t.Fatal("no rollout in canary")
 	}
-	arm := func(id string) canary.Arm {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		return r.m.ArmOf(canary.Key(id))
-	}
+	arm := r.ArmOf
 	// Feedback over MQTT counts too.
 	must(t, e.op.Publish(context.Background(), fleet.Prefix+"/dev/"+otaDevice+"/feedback", []byte(`{"id":"mq-1","correct":true}`), 1, false))
 	testenv.WaitFor(t, "MQTT feedback counted", 10*time.Second, func() bool {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/edged-dev/edged/agent/config"
+	"github.com/edged-dev/edged/agent/deploy"
 	"github.com/edged-dev/edged/agent/infer"
 	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/internal/testenv"
@@ -374,7 +375,7 @@ func checkPerson(t *testing.T, a *Agent) {
 }
 
 // failingStore fails every Stage, as a full disk would.
-type failingStore struct{ modelStore }
+type failingStore struct{ deploy.Store }
 
 func (failingStore) Stage(name string, version uint64, _ []store.File) error {
 	return fmt.Errorf("store.Stage %s version %d: write model.tflite: %w", name, version, errors.New("no space left on device"))
@@ -412,7 +413,7 @@ func TestDeploy(t *testing.T) {
 	}
 	checkPerson(t, ra.a)
 	// The config's file was kept as the version to roll back to.
-	if m, _, _ := ra.a.ota.st.Model("person"); m.Active != 2 || m.Previous != 1 {
+	if m, _, _ := ra.a.ota.StoredModel("person"); m.Active != 2 || m.Previous != 1 {
 		t.Errorf("store after v2: active %d, previous %d; want 2 and 1 (the config's)", m.Active, m.Previous)
 	}
 	if ev := e.event("v2"); ev["state"] != statusActive || ev["version"] != 2.0 || ev["from"] != 1.0 {
@@ -493,11 +494,8 @@ func TestDeploy(t *testing.T) {
 			id := fmt.Sprintf("bad%d", i)
 			payload, expires := tc.payload()
 			if tc.fail {
-				d := ra.a.ota
-				d.mu.Lock()
-				d.st = failingStore{d.st}
-				d.mu.Unlock()
-				defer func() { d.mu.Lock(); d.st = d.db; d.mu.Unlock() }()
+				restore := ra.a.ota.WrapStore(func(st deploy.Store) deploy.Store { return failingStore{st} })
+				defer restore()
 			}
 			e.command(fleet.OpDeploy, id, payload, expires)
 			sts := e.final(id)
@@ -517,7 +515,7 @@ func TestDeploy(t *testing.T) {
 		})
 	}
 	checkPerson(t, ra.a)
-	if m, _, _ := ra.a.ota.st.Model("person"); m.Active != 2 {
+	if m, _, _ := ra.a.ota.StoredModel("person"); m.Active != 2 {
 		t.Errorf("store: active %d; want 2", m.Active)
 	}
 
@@ -623,13 +621,13 @@ func TestDeployResume(t *testing.T) {
 	must(t, err)
 	stopped := make(chan struct{})
 	var once sync.Once
-	a.ota.onProgress = func(ctx context.Context, p transfer.Progress) {
+	a.ota.OnProgress(func(ctx context.Context, p transfer.Progress) {
 		if p.Bytes >= p.Size*4/10 {
 			once.Do(func() { close(stopped) })
 			// Hold the download until the agent stops.
 			<-ctx.Done()
 		}
-	}
+	})
 	ra := e.run(a)
 	e.command(fleet.OpDeploy, "mnet", b.Raw, b.Manifest.Expires)
 	select {
@@ -646,13 +644,13 @@ func TestDeployResume(t *testing.T) {
 	must(t, err)
 	var mu sync.Mutex
 	var first *transfer.Progress
-	a.ota.onProgress = func(_ context.Context, p transfer.Progress) {
+	a.ota.OnProgress(func(_ context.Context, p transfer.Progress) {
 		mu.Lock()
 		defer mu.Unlock()
 		if first == nil {
 			first = &p
 		}
-	}
+	})
 	ra = e.run(a)
 	sts := e.final("mnet")
 	if last := sts[len(sts)-1]; last.State != statusActive {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/edged-dev/edged/agent/config"
+	"github.com/edged-dev/edged/agent/deploy"
 	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/internal/testenv"
 	"github.com/edged-dev/edged/ota/selfupdate"
@@ -52,7 +53,7 @@ func (e *otaEnv) startWithSelfUpdate(u *selfupdate.Updater, trial *selfupdate.Tr
 	restarts := make(chan error, 4)
 	ctx, cancel := context.WithCancel(context.Background())
 	e.t.Cleanup(cancel)
-	must(e.t, a.EnableSelfUpdate(ctx, SelfUpdate{Updater: u, Trial: trial, Restart: func(err error) { restarts <- err }}))
+	must(e.t, a.EnableSelfUpdate(ctx, deploy.SelfUpdate{Updater: u, Trial: trial, Restart: func(err error) { restarts <- err }}))
 	ra := e.run(a)
 	stop := ra.stop
 	ra.stop = func() { cancel(); stop() }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/edged-dev/edged/agent"
 	"github.com/edged-dev/edged/agent/config"
+	"github.com/edged-dev/edged/agent/deploy"
 	"github.com/edged-dev/edged/delegates"
 	"github.com/edged-dev/edged/ota/selfupdate"
 )
@@ -91,7 +92,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "%s: ok (%d models)\n", *cfgPath, len(cfg.Models))
 		return nil
 	}
-	if err := a.EnableSelfUpdate(ctx, agent.SelfUpdate{Updater: upd, Trial: trial, Restart: restart}); err != nil {
+	if err := a.EnableSelfUpdate(ctx, deploy.SelfUpdate{Updater: upd, Trial: trial, Restart: restart}); err != nil {
 		return err
 	}
 	go func() {

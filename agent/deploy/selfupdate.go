@@ -1,4 +1,4 @@
-package agent
+package deploy
 
 import (
 	"context"
@@ -10,15 +10,17 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/edged-dev/edged/agent/config"
+	"github.com/edged-dev/edged/agent/link"
 	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/ota/selfupdate"
 	"github.com/edged-dev/edged/ota/sign"
 )
 
-// statusRestarting is the update-agent state between the swap and the
+// StatusRestarting is the update-agent state between the swap and the
 // exit; the next one comes from the new binary (active) or, after a
 // rollback, from the old one (rolled_back).
-const statusRestarting = "restarting"
+const StatusRestarting = "restarting"
 
 // SelfUpdate is what the agent needs to update its own binary.
 type SelfUpdate struct {
@@ -35,7 +37,9 @@ type SelfUpdate struct {
 
 // selfUpdater handles update-agent commands.
 type selfUpdater struct {
-	a       *Agent
+	link    *link.Link // nil without a fleet
+	maxBlob int64
+	healthy func() bool
 	su      SelfUpdate
 	root    ed25519.PublicKey
 	dlDir   string
@@ -43,23 +47,23 @@ type selfUpdater struct {
 	fetched func(path string) // test hook: called with each downloaded binary
 }
 
-// EnableSelfUpdate takes update-agent commands on the fleet link when
-// ota: is enabled, confirms a binary on trial once the agent is healthy
-// (or rolls it back at its deadline and restarts), and reports an outcome
-// the previous process could not. Call it once, before Run; the watch
-// ends with ctx.
-func (a *Agent) EnableSelfUpdate(ctx context.Context, su SelfUpdate) error {
+// EnableSelfUpdate takes update-agent commands on the fleet link l (nil
+// without a fleet) when ota: is enabled, confirms a binary on trial once
+// healthy says the agent is (or rolls it back at its deadline and
+// restarts), and reports an outcome the previous process could not. Call
+// it once, before the agent runs; the watch ends with ctx.
+func EnableSelfUpdate(ctx context.Context, cfg *config.Config, l *link.Link, healthy func() bool, log *slog.Logger, su SelfUpdate) error {
 	if su.Updater == nil || su.Restart == nil {
-		return errors.New("agent.EnableSelfUpdate: Updater and Restart are required")
+		return errors.New("self-update needs an updater and a restart function")
 	}
-	s := &selfUpdater{a: a, su: su, dlDir: filepath.Join(a.cfg.StateDir, "selfupdate"), log: a.log.With("component", "selfupdate")}
-	if a.link != nil && a.cfg.OTA.Enabled(&a.cfg.Fleet) {
-		root, err := loadRootKey(a.cfg)
+	s := &selfUpdater{link: l, maxBlob: cfg.OTA.MaxBlobBytes, healthy: healthy, su: su, dlDir: filepath.Join(cfg.StateDir, "selfupdate"), log: log.With("component", "selfupdate")}
+	if l != nil && cfg.OTA.Enabled(&cfg.Fleet) {
+		root, err := LoadRootKey(cfg)
 		if err != nil {
 			return err
 		}
 		s.root = root
-		a.link.Handle(fleet.OpUpdateAgent, s.handle)
+		l.Handle(fleet.OpUpdateAgent, s.handle)
 	}
 	if last, err := su.Updater.TakeUnreported(); err != nil {
 		s.log.Warn("cannot read the self-update state", "err", err)
@@ -74,29 +78,14 @@ func (a *Agent) EnableSelfUpdate(ctx context.Context, su SelfUpdate) error {
 	return nil
 }
 
-// updateHealthy is the new binary's test: every model served, the
-// inference path not stuck, and, with a fleet, the broker reached, since
-// a binary that cannot take the next update must not be kept.
-func (a *Agent) updateHealthy() bool {
-	select {
-	case <-a.ready:
-	default:
-		return false
-	}
-	if ok, _ := a.Healthy(); !ok || !a.Ready() {
-		return false
-	}
-	return a.link == nil || a.link.Client().Stats().Connected
-}
-
 // watch confirms the trial or rolls it back.
 func (s *selfUpdater) watch(ctx context.Context, t *selfupdate.Trial) {
-	err := t.Wait(ctx, s.a.updateHealthy)
+	err := t.Wait(ctx, s.healthy)
 	switch {
 	case err == nil:
-		s.finish(ctx, t.Command(), statusActive, t.Version(), "running version "+selfupdate.FormatVersion(t.Version()))
+		s.finish(ctx, t.Command(), StatusActive, t.Version(), "running version "+selfupdate.FormatVersion(t.Version()))
 	case errors.Is(err, selfupdate.ErrRolledBack):
-		s.finish(ctx, t.Command(), statusRolledBack, t.Version(), err.Error())
+		s.finish(ctx, t.Command(), StatusRolledBack, t.Version(), err.Error())
 		s.su.Restart(err)
 	case ctx.Err() != nil:
 		// Stopping: the next start goes on with the trial.
@@ -110,7 +99,7 @@ func (s *selfUpdater) finish(ctx context.Context, cmdID, state string, version u
 		s.log.Warn("cannot mark the outcome reported", "err", err)
 	}
 	s.event(cmdID, state, version, reason)
-	if cmdID != "" && s.a.link != nil {
+	if cmdID != "" && s.link != nil {
 		s.status(ctx, cmdID, state, 0, reason)
 	}
 }
@@ -132,7 +121,7 @@ func (s *selfUpdater) handle(ctx context.Context, _ fleet.Topic, cmd fleet.Comma
 	if o := st.Last; o != nil && o.Command == cmd.ID && o.State != selfupdate.OutcomeFailed {
 		state := o.State
 		if state == selfupdate.OutcomeActive {
-			state, o.Reason = statusActive, "running version "+selfupdate.FormatVersion(o.Version)
+			state, o.Reason = StatusActive, "running version "+selfupdate.FormatVersion(o.Version)
 		}
 		s.status(ctx, cmd.ID, state, 0, o.Reason)
 		return
@@ -144,7 +133,7 @@ func (s *selfUpdater) handle(ctx context.Context, _ fleet.Topic, cmd fleet.Comma
 	}
 	s.status(ctx, cmd.ID, state, 0, reason)
 	s.event(cmd.ID, state, version, reason)
-	if state == statusRestarting {
+	if state == StatusRestarting {
 		s.su.Restart(fmt.Errorf("version %s installed: %w", selfupdate.FormatVersion(version), selfupdate.ErrRestart))
 	}
 }
@@ -157,11 +146,11 @@ func (s *selfUpdater) run(ctx context.Context, cmd fleet.Command) (version uint6
 	m, blob, err := s.su.Updater.Verify(cmd.Payload, s.root, sign.VerifyOptions{Skew: time.Minute})
 	if err != nil {
 		if errors.Is(err, sign.ErrReplay) && version != 0 && version == s.running() {
-			return version, statusActive, "already running version " + selfupdate.FormatVersion(version)
+			return version, StatusActive, "already running version " + selfupdate.FormatVersion(version)
 		}
 		return version, fleet.StatusRejected, updateCheck(cmd.Payload, err) + ": " + err.Error()
 	}
-	if lim := s.a.cfg.OTA.MaxBlobBytes; lim > 0 && blob.Size > lim {
+	if lim := s.maxBlob; lim > 0 && blob.Size > lim {
 		return version, fleet.StatusRejected, fmt.Sprintf("binary is %d bytes; ota.max_blob_bytes is %d", blob.Size, lim)
 	}
 	s.log.Info("agent update accepted", "id", cmd.ID, "version", selfupdate.FormatVersion(m.Version), "variant", blob.Variant, "size", blob.Size)
@@ -176,13 +165,13 @@ func (s *selfUpdater) run(ctx context.Context, cmd fleet.Command) (version uint6
 	if s.fetched != nil {
 		s.fetched(path)
 	}
-	s.status(ctx, cmd.ID, statusVerified, 0, "")
+	s.status(ctx, cmd.ID, StatusVerified, 0, "")
 	start := time.Now()
 	if err := s.su.Updater.Apply(m, path, cmd.ID); err != nil {
 		return version, fleet.StatusFailed, err.Error()
 	}
 	s.log.Info("new binary in place", "id", cmd.ID, "version", selfupdate.FormatVersion(m.Version), "apply", time.Since(start).Round(time.Millisecond))
-	return version, statusRestarting, "version " + selfupdate.FormatVersion(m.Version) + " installed; restarting"
+	return version, StatusRestarting, "version " + selfupdate.FormatVersion(m.Version) + " installed; restarting"
 }
 
 // updateCheck names the check that refused an update, for the status and
@@ -208,16 +197,16 @@ func (s *selfUpdater) fetch(ctx context.Context, cmdID string, blob sign.Blob) (
 	if err := os.MkdirAll(s.dlDir, 0o750); err != nil {
 		return "", err
 	}
-	return fetchBlob(ctx, s.a.link.Client(), s.dlDir, s.log, blob, nil, func(ctx context.Context, frac float64) {
-		s.status(ctx, cmdID, statusDownloading, frac, "")
+	return fetchBlob(ctx, s.link.Client(), s.dlDir, s.log, blob, nil, func(ctx context.Context, frac float64) {
+		s.status(ctx, cmdID, StatusDownloading, frac, "")
 	})
 }
 
 func (s *selfUpdater) status(ctx context.Context, cmdID, state string, progress float64, reason string) {
-	if s.a.link == nil {
+	if s.link == nil {
 		return
 	}
-	err := s.a.link.Client().WriteStatus(ctx, fleet.OpUpdateAgent, fleet.CommandStatus{ID: cmdID, State: state, Progress: progress, Reason: reason})
+	err := s.link.Client().WriteStatus(ctx, fleet.OpUpdateAgent, fleet.CommandStatus{ID: cmdID, State: state, Progress: progress, Reason: reason})
 	if err != nil {
 		s.log.Debug("cannot write command status", "id", cmdID, "state", state, "err", err)
 	}
@@ -226,7 +215,7 @@ func (s *selfUpdater) status(ctx context.Context, cmdID, state string, progress 
 // event queues an "update" event through the outbox, so it survives the
 // restart that follows.
 func (s *selfUpdater) event(cmdID, state string, version uint64, reason string) {
-	if s.a.link == nil {
+	if s.link == nil {
 		return
 	}
 	det := map[string]any{"op": fleet.OpUpdateAgent, "state": state, "from": s.su.Updater.Version}
@@ -239,7 +228,7 @@ func (s *selfUpdater) event(cmdID, state string, version uint64, reason string) 
 	if reason != "" {
 		det["reason"] = reason
 	}
-	if _, err := s.a.link.Event(fleet.Event{Kind: "update", Detail: detail(det)}); err != nil {
+	if _, err := s.link.Event(fleet.Event{Kind: "update", Detail: detail(det)}); err != nil {
 		s.log.Warn("event not queued", "err", err)
 	}
 }

@@ -1,41 +1,4 @@
-package agent
-
-// Model deployment over the fleet link (DESIGN §4-§6): the deploy and
-// rollback commands, and at start the models the store holds.
-//
-// A deploy command carries a signed manifest. The deployer verifies it
-// against the root key with the store's highest version as the replay
-// bound, fetches the cpu variant (and the edgetpu variant when an Edge
-// TPU here would run it) over MQTT (or its https URL) with
-// resume, checks its sha256 and size against the manifest, stages it in
-// ota/store, loads it and runs a smoke inference on zero inputs within
-// ota.smoke_timeout, and only then promotes it and swaps it in; requests
-// in flight finish on the old version. At every step a failure leaves the
-// old version serving. The states written to the command's status topic:
-//
-//	downloading (progress, every 10%) -> verified -> staged -> active
-//	rejected   the manifest is expired, replayed, unsigned, tampered, ...
-//	failed     a download or write error; the command is retried when it
-//	           is delivered again (the next reconnect or start)
-//	rolled_back the new version did not load or its smoke inference failed
-//
-// A promoted version is on probation until it has served for
-// ota.crash_loop.window without the agent restarting; then it is marked
-// good. Restarts within the window after a promotion count towards a
-// crash loop (ota/store), which rolls it back on the next start. So a
-// model that crashes the agent on real inputs does not keep it down,
-// while one that survived the window is not rolled back by later,
-// unrelated restarts.
-//
-// Before a model's first deployment, the config's file is copied into the
-// store as the active version (when its version is a number below the new
-// one), so that rollback and crash loops have a version to return to.
-// From then on the store's active version serves, not the config's file.
-//
-// Commands are retained and come again after every reconnect and
-// restart; the deployer remembers the command ids it finished in
-// commands.db beside the store and answers a repeated one with its
-// recorded status instead of acting again.
+package deploy
 
 import (
 	"bytes"
@@ -57,6 +20,7 @@ import (
 
 	"github.com/edged-dev/edged/agent/canary"
 	"github.com/edged-dev/edged/agent/config"
+	"github.com/edged-dev/edged/agent/link"
 	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/internal/boltfile"
 	"github.com/edged-dev/edged/ota/bundle"
@@ -68,16 +32,16 @@ import (
 // Command states written by the deploy and rollback handlers besides
 // fleet's generic ones; edgectl deploy knows them.
 const (
-	statusDownloading = "downloading"
-	statusVerified    = "verified"
-	statusStaged      = "staged"
-	statusActive      = "active"
-	statusRolledBack  = "rolled_back"
+	StatusDownloading = "downloading"
+	StatusVerified    = "verified"
+	StatusStaged      = "staged"
+	StatusActive      = "active"
+	StatusRolledBack  = "rolled_back"
 )
 
 // Files of a version in the store.
 const (
-	fileModel    = "model.tflite"
+	FileModel    = "model.tflite"
 	fileManifest = "manifest.json"
 	fileLabels   = "labels.txt"
 	fileProfile  = "profile.json"
@@ -102,9 +66,9 @@ const (
 	keepCommands = 90 * 24 * time.Hour
 )
 
-// modelStore is what the deployer needs of ota/store; tests wrap it to
-// inject write errors.
-type modelStore interface {
+// Store is what the deployer needs of ota/store; tests wrap it to inject
+// write errors (Deployer.WrapStore).
+type Store interface {
 	Model(name string) (store.Model, bool, error)
 	Models() ([]store.Model, error)
 	Stage(name string, version uint64, files []store.File) error
@@ -114,13 +78,15 @@ type modelStore interface {
 	Path(name string, version uint64, file string) string
 }
 
-// deployer runs the OTA commands of one agent.
-type deployer struct {
-	a       *Agent
+// Deployer runs the OTA commands of one agent.
+type Deployer struct {
+	host    Host
+	cfg     *config.Config
+	link    *link.Link
 	log     *slog.Logger
 	root    ed25519.PublicKey
 	db      *store.Store
-	st      modelStore
+	st      Store
 	cmds    *bolt.DB
 	dlDir   string
 	maxBlob int64
@@ -138,8 +104,10 @@ type deployer struct {
 	// goroutine (tests).
 	onProgress func(context.Context, transfer.Progress)
 
-	// Rollouts of candidates under evaluation (canary_run.go): their
-	// record, lifetime and tick.
+	// Rollouts of candidates under evaluation (canary.go): the ones
+	// running, their record, lifetime and tick. rmu guards rollouts.
+	rmu        sync.Mutex
+	rollouts   map[string]*Rollout
 	canaryDB   *bolt.DB
 	rctx       context.Context
 	rcancel    context.CancelFunc
@@ -168,22 +136,23 @@ type outcome struct {
 	to      uint64 // the version serving after
 }
 
-// startOTA opens the store, handles crash loops, serves the store's active
-// versions and registers the command handlers. It returns the models it
-// loaded, which the config's files then do not replace.
-func (a *Agent) startOTA() (map[string]bool, error) {
-	o := a.cfg.OTA
-	root, err := loadRootKey(a.cfg)
+// New opens the store, handles crash loops, serves the store's active
+// versions on host and takes the deploy, rollback and promote commands on
+// the link. It returns the models it serves, which the config's files
+// then do not replace.
+func New(host Host, cfg *config.Config, l *link.Link, log *slog.Logger) (*Deployer, map[string]bool, error) {
+	o := cfg.OTA
+	root, err := LoadRootKey(cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	dir, err := filepath.Abs(a.cfg.Path(o.StoreDir))
+	dir, err := filepath.Abs(cfg.Path(o.StoreDir))
 	if err != nil {
-		return nil, fmt.Errorf("ota.store_dir: %w", err)
+		return nil, nil, fmt.Errorf("ota.store_dir: %w", err)
 	}
-	log := a.log.With("component", "ota")
-	d := &deployer{
-		a: a, log: log, root: root, dlDir: filepath.Join(dir, "downloads"), maxBlob: o.MaxBlobBytes,
+	log = log.With("component", "ota")
+	d := &Deployer{
+		host: host, cfg: cfg, link: l, log: log, root: root, dlDir: filepath.Join(dir, "downloads"), maxBlob: o.MaxBlobBytes,
 		smoke: o.SmokeTimeout.D(), window: o.CrashLoop.Window.D(), now: time.Now, timers: map[string]*time.Timer{},
 	}
 	sopts := &store.Options{CrashWindow: d.window, CrashStarts: o.CrashLoop.Starts, Log: log}
@@ -195,14 +164,25 @@ func (a *Agent) startOTA() (map[string]bool, error) {
 		db, err = store.Open(dir, sopts)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("ota: %w", err)
+		return nil, nil, fmt.Errorf("ota: %w", err)
 	}
 	d.db, d.st = db, db
 	if d.cmds, err = openCommands(filepath.Join(dir, "commands.db"), log); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("ota: %w", err)
+		return nil, nil, fmt.Errorf("ota: %w", err)
 	}
-	a.ota = d
+	loaded, err := d.start(dir)
+	if err != nil {
+		d.Close()
+		return nil, nil, err
+	}
+	return d, loaded, nil
+}
+
+// start handles a crash loop, serves the store's active versions and
+// registers the command handlers.
+func (d *Deployer) start(dir string) (map[string]bool, error) {
+	log, db := d.log, d.db
 
 	if err := db.RecordStart(); err != nil {
 		log.Warn("cannot record the start; crash loops go unnoticed", "err", err)
@@ -213,11 +193,25 @@ func (a *Agent) startOTA() (map[string]bool, error) {
 	}
 	for _, r := range rolled {
 		d.event(fleet.Event{Kind: "update", Model: r.Name, Detail: detail(map[string]any{
-			"op": "crash_loop", "state": statusRolledBack, "from": r.From, "to": r.To,
+			"op": "crash_loop", "state": StatusRolledBack, "from": r.From, "to": r.To,
 			"reason": fmt.Sprintf("%d starts within %v after version %d was promoted", r.Starts, d.window, r.From),
 		})})
 	}
 
+	loaded, err := d.serveStored()
+	if err != nil {
+		return nil, err
+	}
+	if err := d.startRollouts(dir); err != nil {
+		return nil, fmt.Errorf("ota: %w", err)
+	}
+	d.link.Handle(fleet.OpDeploy, d.deploy)
+	d.link.Handle(fleet.OpRollback, d.rollback)
+	return loaded, nil
+}
+
+// serveStored serves the store's active versions (not of ensembles).
+func (d *Deployer) serveStored() (map[string]bool, error) {
 	loaded := map[string]bool{}
 	ms, err := d.st.Models()
 	if err != nil {
@@ -227,7 +221,7 @@ func (a *Agent) startOTA() (map[string]bool, error) {
 		if m.Active == 0 {
 			continue
 		}
-		if mc, ok := a.configModel(m.Name); ok && mc.Ensemble != nil {
+		if mc, ok := d.host.ConfigModel(m.Name); ok && mc.Ensemble != nil {
 			continue
 		}
 		mc := d.modelConfig(m.Name, m.Active)
@@ -235,26 +229,21 @@ func (a *Agent) startOTA() (map[string]bool, error) {
 		if err != nil {
 			// Passed its smoke test once, so its files changed: serve the
 			// configured file, if any.
-			log.Error("cannot serve the deployed version; serving the configured model if any", "model", m.Name, "version", m.Active, "err", err)
+			d.log.Error("cannot serve the deployed version; serving the configured model if any", "model", m.Name, "version", m.Active, "err", err)
 			d.event(fleet.Event{Kind: "error", Model: m.Name, Detail: detail(map[string]any{"op": "start", "version": m.Active, "reason": err.Error()})})
 			continue
 		}
-		a.installModel(s)
+		d.host.Serve(s)
 		loaded[m.Name] = true
 		if !m.Good {
 			d.probation(m.Name, m.Active, m.Changed)
 		}
 	}
-	if err := d.startRollouts(dir); err != nil {
-		return nil, fmt.Errorf("ota: %w", err)
-	}
-	a.link.Handle(fleet.OpDeploy, d.deploy)
-	a.link.Handle(fleet.OpRollback, d.rollback)
 	return loaded, nil
 }
 
-// loadRootKey reads ota.root_key: a key file or the key in base64.
-func loadRootKey(c *config.Config) (ed25519.PublicKey, error) {
+// LoadRootKey reads ota.root_key: a key file or the key in base64.
+func LoadRootKey(c *config.Config) (ed25519.PublicKey, error) {
 	if b, ok := c.OTA.InlineRootKey(); ok {
 		return ed25519.PublicKey(b), nil
 	}
@@ -325,7 +314,9 @@ func openCommands(path string, log *slog.Logger) (*bolt.DB, error) {
 }
 
 // close stops the probation timers and closes the store.
-func (d *deployer) close() {
+// Close stops the probation timers and closes the store and the command
+// record. Stop the rollouts first (StopRollouts).
+func (d *Deployer) Close() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
@@ -343,23 +334,13 @@ func (d *deployer) close() {
 	}
 }
 
-// configModel returns the config's entry for a model.
-func (a *Agent) configModel(name string) (config.Model, bool) {
-	for _, mc := range a.cfg.Models {
-		if mc.Name == name {
-			return mc, true
-		}
-	}
-	return config.Model{}, false
-}
-
 // modelConfig is the entry that serves a version from the store: the
 // config's settings for the model (or the defaults) with the store's
 // files, and the bundle's labels and drift profile when it carried them.
-func (d *deployer) modelConfig(name string, version uint64) config.Model {
-	path := d.st.Path(name, version, fileModel)
+func (d *Deployer) modelConfig(name string, version uint64) config.Model {
+	path := d.st.Path(name, version, FileModel)
 	v := strconv.FormatUint(version, 10)
-	mc, ok := d.a.configModel(name)
+	mc, ok := d.host.ConfigModel(name)
 	if ok {
 		// The config's variants are of the config's version.
 		mc.Path, mc.Version, mc.Variants = path, v, nil
@@ -391,14 +372,14 @@ func exists(path string) bool {
 // prepare loads a version and runs its smoke inference within
 // ota.smoke_timeout. A load that outlasts it is abandoned: its model is
 // closed whenever it finishes.
-func (d *deployer) prepare(ctx context.Context, mc config.Model) (*servedModel, error) {
+func (d *Deployer) prepare(ctx context.Context, mc config.Model) (Version, error) {
 	type result struct {
-		s   *servedModel
+		s   Version
 		err error
 	}
 	ch := make(chan result, 1)
 	go func() {
-		s, err := d.a.prepareModel(mc)
+		s, err := d.host.Load(mc)
 		ch <- result{s, err}
 	}()
 	abandon := func() {
@@ -422,22 +403,22 @@ func (d *deployer) prepare(ctx context.Context, mc config.Model) (*servedModel, 
 	}
 }
 
-func closeModel(s *servedModel) {
+func closeModel(s Version) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	s.close(ctx)
+	s.Close(ctx)
 }
 
 // probation marks version good once it has served for the crash-loop
 // window since changed without a restart.
-func (d *deployer) probation(name string, version uint64, changed time.Time) {
+func (d *Deployer) probation(name string, version uint64, changed time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.probationLocked(name, version, changed)
 }
 
 // probationLocked is probation for a caller holding d.mu.
-func (d *deployer) probationLocked(name string, version uint64, changed time.Time) {
+func (d *Deployer) probationLocked(name string, version uint64, changed time.Time) {
 	if d.closed {
 		return
 	}
@@ -464,7 +445,7 @@ func (d *deployer) probationLocked(name string, version uint64, changed time.Tim
 }
 
 // deploy handles a deploy command.
-func (d *deployer) deploy(ctx context.Context, _ fleet.Topic, cmd fleet.Command) {
+func (d *Deployer) deploy(ctx context.Context, _ fleet.Topic, cmd fleet.Command) {
 	if d.repeat(ctx, cmd) {
 		return
 	}
@@ -474,7 +455,7 @@ func (d *deployer) deploy(ctx context.Context, _ fleet.Topic, cmd fleet.Command)
 
 // rollback handles a rollback command: payload {"model": name}, optional
 // when the store holds exactly one model with a previous version.
-func (d *deployer) rollback(ctx context.Context, _ fleet.Topic, cmd fleet.Command) {
+func (d *Deployer) rollback(ctx context.Context, _ fleet.Topic, cmd fleet.Command) {
 	if d.repeat(ctx, cmd) {
 		return
 	}
@@ -488,7 +469,7 @@ func (d *deployer) rollback(ctx context.Context, _ fleet.Topic, cmd fleet.Comman
 }
 
 // repeat answers a command handled before with its recorded status.
-func (d *deployer) repeat(ctx context.Context, cmd fleet.Command) bool {
+func (d *Deployer) repeat(ctx context.Context, cmd fleet.Command) bool {
 	var rec cmdRecord
 	var found bool
 	d.cmds.View(func(tx *bolt.Tx) error {
@@ -507,7 +488,7 @@ func (d *deployer) repeat(ctx context.Context, cmd fleet.Command) bool {
 
 // finish records the outcome, writes the final status, publishes the event
 // and, after a change, the device's state.
-func (d *deployer) finish(ctx context.Context, cmd fleet.Command, out outcome) {
+func (d *Deployer) finish(ctx context.Context, cmd fleet.Command, out outcome) {
 	if out.state == "" {
 		d.log.Info("command interrupted; it resumes when delivered again", "op", cmd.Op, "id", cmd.ID)
 		return
@@ -533,7 +514,7 @@ func (d *deployer) finish(ctx context.Context, cmd fleet.Command, out outcome) {
 	}
 	d.event(fleet.Event{Kind: "update", Model: out.model, Detail: detail(det)})
 	lvl := slog.LevelInfo
-	if out.state != statusActive && out.state != fleet.StatusDone {
+	if out.state != StatusActive && out.state != fleet.StatusDone {
 		lvl = slog.LevelWarn
 	}
 	d.log.Log(ctx, lvl, "command finished", "op", cmd.Op, "id", cmd.ID, "model", out.model, "state", out.state, "reason", out.reason)
@@ -542,7 +523,7 @@ func (d *deployer) finish(ctx context.Context, cmd fleet.Command, out outcome) {
 	}
 }
 
-func (d *deployer) runDeploy(ctx context.Context, cmd fleet.Command) outcome {
+func (d *Deployer) runDeploy(ctx context.Context, cmd fleet.Command) outcome {
 	hdr, err := sign.Peek(cmd.Payload)
 	if err != nil {
 		return outcome{state: fleet.StatusRejected, check: "malformed", reason: err.Error()}
@@ -559,13 +540,13 @@ func (d *deployer) runDeploy(ctx context.Context, cmd fleet.Command) outcome {
 	if err != nil {
 		return d.failed(out, err)
 	}
-	if r := d.rolloutOf(hdr.Name); r != nil && r.version == hdr.Version {
+	if r := d.Rollout(hdr.Name); r != nil && r.version == hdr.Version {
 		// The candidate under evaluation deployed again: the operator's
 		// go-ahead to promote it.
 		return d.redeployLocked(cmd, r, out)
 	}
-	if s, err := d.a.model(hdr.Name, ""); err == nil {
-		out.from, _ = strconv.ParseUint(s.info.Version, 10, 64)
+	if s, ok := d.host.Serving(hdr.Name); ok {
+		out.from, _ = strconv.ParseUint(s.Info().Version, 10, 64)
 	}
 	m, err := sign.Verify(cmd.Payload, d.root, sign.VerifyOptions{
 		Now: d.now, Skew: clockSkew, Kind: sign.KindModel, Name: hdr.Name, LastVersion: cur.LastVersion,
@@ -574,7 +555,7 @@ func (d *deployer) runDeploy(ctx context.Context, cmd fleet.Command) outcome {
 		out.state, out.check, out.reason = fleet.StatusRejected, verifyCheck(cmd.Payload, err), err.Error()
 		return out
 	}
-	if mc, ok := d.a.configModel(m.Name); ok && mc.Ensemble != nil {
+	if mc, ok := d.host.ConfigModel(m.Name); ok && mc.Ensemble != nil {
 		out.state, out.check, out.reason = fleet.StatusRejected, "ensemble", fmt.Sprintf("model %q is an ensemble in the config; deploy its members", m.Name)
 		return out
 	}
@@ -613,7 +594,7 @@ func (d *deployer) runDeploy(ctx context.Context, cmd fleet.Command) outcome {
 	}
 	// The edgetpu variant too, when an Edge TPU here would run it.
 	var tpuPath string
-	if tb, ok := m.Blob(bundle.VariantEdgeTPU); ok && tb.Size <= d.maxBlob && d.a.dl.present(ctx, bundle.VariantEdgeTPU) {
+	if tb, ok := m.Blob(bundle.VariantEdgeTPU); ok && tb.Size <= d.maxBlob && d.host.BackendPresent(ctx, bundle.VariantEdgeTPU) {
 		tpuPath, err = d.fetch(ctx, cmd, tb)
 		if ctx.Err() != nil {
 			return outcome{}
@@ -626,7 +607,7 @@ func (d *deployer) runDeploy(ctx context.Context, cmd fleet.Command) outcome {
 			return d.failed(out, err)
 		}
 	}
-	d.status(ctx, cmd, statusVerified, 0, "")
+	d.status(ctx, cmd, StatusVerified, 0, "")
 
 	// A newer deploy replaces a candidate still under evaluation.
 	d.endRolloutLocked(m.Name, fmt.Sprintf("superseded by version %d (command %s)", m.Version, cmd.ID))
@@ -636,7 +617,7 @@ func (d *deployer) runDeploy(ctx context.Context, cmd fleet.Command) outcome {
 	if err := d.stage(m, cmd.Payload, path, tpuPath); err != nil {
 		return d.failed(out, err)
 	}
-	d.status(ctx, cmd, statusStaged, 0, "")
+	d.status(ctx, cmd, StatusStaged, 0, "")
 
 	mc := d.modelConfig(m.Name, m.Version)
 	s, err := d.prepare(ctx, mc)
@@ -645,7 +626,7 @@ func (d *deployer) runDeploy(ctx context.Context, cmd fleet.Command) outcome {
 	}
 	if err != nil {
 		// Only staged: the store still names the old version active.
-		out.state, out.reason = statusRolledBack, err.Error()
+		out.state, out.reason = StatusRolledBack, err.Error()
 		return out
 	}
 	if policy != nil {
@@ -654,7 +635,7 @@ func (d *deployer) runDeploy(ctx context.Context, cmd fleet.Command) outcome {
 			closeModel(s)
 			return d.failed(out, err)
 		}
-		out.state = statusShadow
+		out.state = StatusShadow
 		out.reason = fmt.Sprintf("model %s version %d in shadow: %g of requests also run on it, %d comparisons to decide", m.Name, m.Version, policy.SampleRate, policy.MinSamples)
 		return out
 	}
@@ -663,14 +644,14 @@ func (d *deployer) runDeploy(ctx context.Context, cmd fleet.Command) outcome {
 		closeModel(s)
 		return d.failed(out, err)
 	}
-	d.a.installModel(s)
+	d.host.Serve(s)
 	d.probationLocked(m.Name, pm.Active, pm.Changed)
-	out.state, out.to = statusActive, m.Version
+	out.state, out.to = StatusActive, m.Version
 	out.reason = fmt.Sprintf("model %s version %d serving", m.Name, m.Version)
 	return out
 }
 
-func (d *deployer) failed(out outcome, err error) outcome {
+func (d *Deployer) failed(out outcome, err error) outcome {
 	out.state, out.reason = fleet.StatusFailed, err.Error()
 	return out
 }
@@ -704,9 +685,9 @@ func verifyCheck(payload []byte, err error) string {
 // fetch downloads blob into the downloads directory, over MQTT or its
 // URL, reporting progress every 10%. An interrupted fetch resumes from
 // what the directory holds.
-func (d *deployer) fetch(ctx context.Context, cmd fleet.Command, blob sign.Blob) (string, error) {
-	return fetchBlob(ctx, d.a.link.Client(), d.dlDir, d.log, blob, d.onProgress, func(ctx context.Context, frac float64) {
-		d.status(ctx, cmd, statusDownloading, frac, "")
+func (d *Deployer) fetch(ctx context.Context, cmd fleet.Command, blob sign.Blob) (string, error) {
+	return fetchBlob(ctx, d.link.Client(), d.dlDir, d.log, blob, d.onProgress, func(ctx context.Context, frac float64) {
+		d.status(ctx, cmd, StatusDownloading, frac, "")
 	})
 }
 
@@ -771,13 +752,13 @@ func verifyFile(path string, blob sign.Blob) error {
 
 // stage writes the model, the manifest and what the manifest carries
 // into the store; a failure leaves nothing staged.
-func (d *deployer) stage(m *sign.Manifest, raw []byte, path, tpuPath string) error {
+func (d *Deployer) stage(m *sign.Manifest, raw []byte, path, tpuPath string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	files := []store.File{{Name: fileModel, Data: f}, {Name: fileManifest, Data: bytes.NewReader(raw)}}
+	files := []store.File{{Name: FileModel, Data: f}, {Name: fileManifest, Data: bytes.NewReader(raw)}}
 	if tpuPath != "" {
 		tf, err := os.Open(tpuPath)
 		if err != nil {
@@ -800,8 +781,8 @@ func (d *deployer) stage(m *sign.Manifest, raw []byte, path, tpuPath string) err
 // crash loop has a version to return to. It needs a numeric config
 // version below the deployed one; without it the first deployment has no
 // previous version. Failures only cost that.
-func (d *deployer) adopt(name string, deploying uint64) {
-	mc, ok := d.a.configModel(name)
+func (d *Deployer) adopt(name string, deploying uint64) {
+	mc, ok := d.host.ConfigModel(name)
 	if !ok || mc.Ensemble != nil {
 		return
 	}
@@ -810,9 +791,9 @@ func (d *deployer) adopt(name string, deploying uint64) {
 		d.log.Info("the configured version cannot be rolled back to: it is not a number below the deployed one", "model", name, "version", mc.Version, "deploying", deploying)
 		return
 	}
-	f, err := os.Open(d.a.cfg.Path(mc.Path))
+	f, err := os.Open(d.cfg.Path(mc.Path))
 	if err == nil {
-		err = d.st.Stage(name, v, []store.File{{Name: fileModel, Data: f}})
+		err = d.st.Stage(name, v, []store.File{{Name: FileModel, Data: f}})
 		f.Close()
 	}
 	if err == nil {
@@ -827,7 +808,7 @@ func (d *deployer) adopt(name string, deploying uint64) {
 	}
 }
 
-func (d *deployer) runRollback(ctx context.Context, cmd fleet.Command) outcome {
+func (d *Deployer) runRollback(ctx context.Context, cmd fleet.Command) outcome {
 	var p struct {
 		Model string `json:"model"`
 	}
@@ -879,7 +860,7 @@ func (d *deployer) runRollback(ctx context.Context, cmd fleet.Command) outcome {
 		closeModel(s)
 		return d.failed(out, err)
 	}
-	d.a.installModel(s)
+	d.host.Serve(s)
 	if t := d.timers[p.Model]; t != nil {
 		t.Stop() // the previous version counts as good
 	}
@@ -890,15 +871,15 @@ func (d *deployer) runRollback(ctx context.Context, cmd fleet.Command) outcome {
 
 // status writes a command's status; a device offline now loses it, and
 // the final one is written again when the command is delivered again.
-func (d *deployer) status(ctx context.Context, cmd fleet.Command, state string, progress float64, reason string) {
-	err := d.a.link.Client().WriteStatus(ctx, cmd.Op, fleet.CommandStatus{ID: cmd.ID, State: state, Progress: progress, Reason: reason})
+func (d *Deployer) status(ctx context.Context, cmd fleet.Command, state string, progress float64, reason string) {
+	err := d.link.Client().WriteStatus(ctx, cmd.Op, fleet.CommandStatus{ID: cmd.ID, State: state, Progress: progress, Reason: reason})
 	if err != nil {
 		d.log.Debug("cannot write command status", "op", cmd.Op, "id", cmd.ID, "state", state, "err", err)
 	}
 }
 
-func (d *deployer) event(ev fleet.Event) {
-	if _, err := d.a.link.Event(ev); err != nil {
+func (d *Deployer) event(ev fleet.Event) {
+	if _, err := d.link.Event(ev); err != nil {
 		d.log.Warn("event not queued", "kind", ev.Kind, "model", ev.Model, "err", err)
 	}
 }
@@ -913,8 +894,8 @@ func detail(v map[string]any) json.RawMessage {
 
 // republish replaces the retained birth after a model change, so that the
 // fleet's view of the device does not wait for its next connection.
-func (d *deployer) republish(ctx context.Context) {
-	st := d.a.birth()
+func (d *Deployer) republish(ctx context.Context) {
+	st := d.host.Birth()
 	st.State, st.Time = fleet.Online, d.now().UTC()
 	d.mu.Lock()
 	for i := range st.Models {
@@ -925,7 +906,7 @@ func (d *deployer) republish(ctx context.Context) {
 	d.mu.Unlock()
 	b, err := fleet.Encode(&st)
 	if err == nil {
-		err = d.a.link.Publish(ctx, fleet.StateTopic(d.a.cfg.Device.ID), b, 1, true)
+		err = d.link.Publish(ctx, fleet.StateTopic(d.cfg.Device.ID), b, 1, true)
 	}
 	if err != nil {
 		d.log.Debug("state not republished; the next connection publishes it", "err", err)

@@ -1,29 +1,4 @@
-package agent
-
-// On-device shadow and canary of a deployed model (DESIGN §5). A deploy
-// whose manifest carries a canary policy does not promote after its smoke
-// test: the active version keeps serving and the candidate is loaded
-// beside it as a rollout, which agent/canary's Machine drives:
-//
-//	shadow  a sampled share of requests also runs on the candidate, off
-//	        the serving path (a bounded queue and one goroutine; a full
-//	        queue drops the sample, never delays the answer); outputs are
-//	        compared and fed to the machine.
-//	canary  the candidate serves canary_fraction of requests, routed by
-//	        the request id (the same id always gets the same arm, so
-//	        feedback can be attributed); per-arm latency and errors, and
-//	        the outcomes posted to /v1/feedback or the feedback topic.
-//	promote store.Promote and an atomic swap; status active.
-//	rollback the candidate is closed, the store keeps the old version
-//	        active (the candidate was only staged); status rolled_back.
-//	hold    the active version serves everything until a promote or
-//	        rollback command.
-//
-// Every phase change is written to the deploy command's status topic and
-// as an update event. The machine's state is kept in canary.db beside the
-// store after every decision and every tick, so a restart resumes the
-// evaluation; each start is fed to the machine, whose crash-loop rule
-// rolls back a candidate that keeps taking the agent down.
+package deploy
 
 import (
 	"bytes"
@@ -49,9 +24,9 @@ import (
 
 // Deploy command states of a rollout, besides active and rolled_back.
 const (
-	statusShadow = "shadow"
-	statusCanary = "canary"
-	statusHold   = "hold"
+	StatusShadow = "shadow"
+	StatusCanary = "canary"
+	StatusHold   = "hold"
 )
 
 // OpPromote resolves a held (or running) evaluation in the candidate's
@@ -83,14 +58,16 @@ type rolloutRecord struct {
 	Machine json.RawMessage  `json:"machine"`
 }
 
-// rollout is one candidate under evaluation.
-type rollout struct {
-	d       *deployer
+// Rollout is one candidate under evaluation beside the serving version
+// of its model: the agent routes the model's requests through it
+// (Handle).
+type Rollout struct {
+	d       *Deployer
 	name    string
 	version uint64
 	from    string
 	cmd     fleet.Command // Op and ID only, for status writes
-	cand    *servedModel
+	cand    Version
 
 	counter atomic.Uint64
 	dropped atomic.Uint64
@@ -99,10 +76,10 @@ type rollout struct {
 	cancel  context.CancelFunc
 
 	// ended is set, under d.mu, once the rollout is promoted or rolled
-	// back and no longer registered.
+	// back and no longer routed.
 	ended bool
 
-	mu      sync.Mutex // guards the fields below; never held while taking a.mu or d.mu
+	mu      sync.Mutex // guards the fields below; never held while taking d.mu
 	m       *canary.Machine
 	status  string
 	last    *canary.Decision
@@ -121,7 +98,7 @@ type shadowJob struct {
 
 // startRollouts opens canary.db, resumes the rollouts it holds whose
 // candidate is still staged, and subscribes to the feedback topic.
-func (d *deployer) startRollouts(dir string) error {
+func (d *Deployer) startRollouts(dir string) error {
 	// Unreadable, it is moved aside: evaluations in progress restart from
 	// scratch on the next deploy; the active versions serve meanwhile.
 	db, err := openRecord(filepath.Join(dir, "canary.db"), bucketRollouts, d.log)
@@ -151,19 +128,19 @@ func (d *deployer) startRollouts(dir string) error {
 			d.dropRecord(rec.Model)
 		}
 	}
-	c := d.a.link.Client()
-	topic := fleet.Prefix + "/dev/" + d.a.cfg.Device.ID + "/feedback"
+	c := d.link.Client()
+	topic := fleet.Prefix + "/dev/" + d.cfg.Device.ID + "/feedback"
 	// Recorded even when not connected: the client subscribes on connect.
 	if err := c.Subscribe(d.rctx, topic, 1, d.mqttFeedback); err != nil && !errors.Is(err, fleet.ErrNotConnected) {
 		d.log.Warn("cannot subscribe to the feedback topic", "topic", topic, "err", err)
 	}
-	d.a.link.Handle(OpPromote, d.promote)
+	d.link.Handle(OpPromote, d.promote)
 	return nil
 }
 
 // resume reloads a rollout from its record, if it is still evaluating or
 // held and its candidate is still the staged version.
-func (d *deployer) resume(rec rolloutRecord) error {
+func (d *Deployer) resume(rec rolloutRecord) error {
 	if rec.Machine == nil {
 		return errors.New("no machine state")
 	}
@@ -188,8 +165,8 @@ func (d *deployer) resume(rec rolloutRecord) error {
 	if dec := m.Start(); dec.Action == canary.Rollback {
 		r := d.newRollout(cmd, rec.Model, rec.Version, rec.From, m, nil)
 		r.status, r.last = rec.Status, rec.Last
-		r.finishDecision(statusRolledBack, dec, map[string]any{"op": cmd.Op, "cmd": cmd.ID, "version": rec.Version,
-			"reason": dec.Reason, "phase": dec.Phase.String(), "state": statusRolledBack})
+		r.finishDecision(StatusRolledBack, dec, map[string]any{"op": cmd.Op, "cmd": cmd.ID, "version": rec.Version,
+			"reason": dec.Reason, "phase": dec.Phase.String(), "state": StatusRolledBack})
 		return nil
 	}
 	s, err := d.prepare(context.Background(), d.modelConfig(rec.Model, rec.Version))
@@ -204,42 +181,44 @@ func (d *deployer) resume(rec rolloutRecord) error {
 }
 
 // newRollout builds a rollout; register starts it.
-func (d *deployer) newRollout(cmd fleet.Command, name string, version uint64, from string, m *canary.Machine, cand *servedModel) *rollout {
-	return &rollout{
+func (d *Deployer) newRollout(cmd fleet.Command, name string, version uint64, from string, m *canary.Machine, cand Version) *Rollout {
+	return &Rollout{
 		d: d, name: name, version: version, from: from, cmd: fleet.Command{Op: cmd.Op, ID: cmd.ID}, cand: cand, m: m,
 		shadowQ: make(chan shadowJob, shadowQueue), kick: make(chan struct{}, 1), top1: map[string]int{}, dirty: true,
 	}
 }
 
 // register serves r beside the active version and starts its goroutines.
-func (d *deployer) register(r *rollout) {
+func (d *Deployer) register(r *Rollout) {
 	ctx, cancel := context.WithCancel(d.rctx)
 	r.cancel = cancel
-	d.a.mu.Lock()
-	if d.a.rollouts == nil {
-		d.a.rollouts = map[string]*rollout{}
+	d.rmu.Lock()
+	if d.rollouts == nil {
+		d.rollouts = map[string]*Rollout{}
 	}
-	d.a.rollouts[r.name] = r
-	d.a.mu.Unlock()
+	d.rollouts[r.name] = r
+	d.rmu.Unlock()
+	d.host.Route(r.name, r)
 	d.rwg.Add(2)
 	go func() { defer d.rwg.Done(); r.shadowLoop(ctx) }()
 	go func() { defer d.rwg.Done(); r.control(ctx) }()
 	r.wake()
 }
 
-// stopRollouts stops every rollout's goroutines, saves their state and
-// closes their candidates. The agent calls it before it closes.
-func (d *deployer) stopRollouts() {
+// StopRollouts stops every rollout's goroutines and routing, saves their
+// state and closes their candidates. The agent calls it before it closes.
+func (d *Deployer) StopRollouts() {
 	if d.rcancel == nil {
 		return
 	}
 	d.rcancel()
 	d.rwg.Wait()
-	d.a.mu.Lock()
-	rs := d.a.rollouts
-	d.a.rollouts = nil
-	d.a.mu.Unlock()
+	d.rmu.Lock()
+	rs := d.rollouts
+	d.rollouts = nil
+	d.rmu.Unlock()
 	for _, r := range rs {
+		d.host.Route(r.name, nil)
 		r.save()
 		closeModel(r.cand)
 	}
@@ -252,10 +231,10 @@ func (d *deployer) stopRollouts() {
 
 // beginRollout starts evaluating a prepared candidate instead of promoting
 // it. The caller holds d.mu.
-func (d *deployer) beginRollout(cmd fleet.Command, name string, version uint64, from uint64, p canary.Policy, cand *servedModel) error {
+func (d *Deployer) beginRollout(cmd fleet.Command, name string, version uint64, from uint64, p canary.Policy, cand Version) error {
 	var seed uint64
-	if len(cand.info.SHA256) >= 16 {
-		fmt.Sscanf(cand.info.SHA256[:16], "%x", &seed)
+	if sha := cand.Info().SHA256; len(sha) >= 16 {
+		fmt.Sscanf(sha[:16], "%x", &seed)
 	}
 	m, err := canary.New(p, seed, clock.System)
 	if err != nil {
@@ -266,7 +245,7 @@ func (d *deployer) beginRollout(cmd fleet.Command, name string, version uint64, 
 		fromS = fmt.Sprint(from)
 	}
 	r := d.newRollout(cmd, name, version, fromS, m, cand)
-	r.status = statusShadow
+	r.status = StatusShadow
 	m.Start()
 	r.save()
 	d.register(r)
@@ -275,8 +254,8 @@ func (d *deployer) beginRollout(cmd fleet.Command, name string, version uint64, 
 
 // endRolloutLocked rolls back the rollout of a model, if any, for reason
 // (a newer deploy supersedes it). The caller holds d.mu.
-func (d *deployer) endRolloutLocked(name, reason string) {
-	r := d.rolloutOf(name)
+func (d *Deployer) endRolloutLocked(name, reason string) {
+	r := d.Rollout(name)
 	if r == nil {
 		return
 	}
@@ -288,33 +267,35 @@ func (d *deployer) endRolloutLocked(name, reason string) {
 	}
 }
 
-func (d *deployer) rolloutOf(name string) *rollout {
-	d.a.mu.RLock()
-	defer d.a.mu.RUnlock()
-	return d.a.rollouts[name]
+// Rollout is the candidate of the model named name under evaluation, or
+// nil.
+func (d *Deployer) Rollout(name string) *Rollout {
+	d.rmu.Lock()
+	defer d.rmu.Unlock()
+	return d.rollouts[name]
 }
 
 // onlyRollout is the rollout named, or the single one when name is "".
-func (d *deployer) onlyRollout(name string) (*rollout, error) {
-	d.a.mu.RLock()
-	defer d.a.mu.RUnlock()
+func (d *Deployer) onlyRollout(name string) (*Rollout, error) {
+	d.rmu.Lock()
+	defer d.rmu.Unlock()
 	if name != "" {
-		if r := d.a.rollouts[name]; r != nil {
+		if r := d.rollouts[name]; r != nil {
 			return r, nil
 		}
 		return nil, fmt.Errorf("%w: model %q has no candidate under evaluation", canary.ErrNoCanary, name)
 	}
-	if len(d.a.rollouts) != 1 {
-		return nil, fmt.Errorf("%w: name the model: %d models have a candidate under evaluation", canary.ErrNoCanary, len(d.a.rollouts))
+	if len(d.rollouts) != 1 {
+		return nil, fmt.Errorf("%w: name the model: %d models have a candidate under evaluation", canary.ErrNoCanary, len(d.rollouts))
 	}
-	for _, r := range d.a.rollouts {
+	for _, r := range d.rollouts {
 		return r, nil
 	}
 	return nil, nil
 }
 
 // promote handles a promote command.
-func (d *deployer) promote(ctx context.Context, _ fleet.Topic, cmd fleet.Command) {
+func (d *Deployer) promote(ctx context.Context, _ fleet.Topic, cmd fleet.Command) {
 	if d.repeat(ctx, cmd) {
 		return
 	}
@@ -324,7 +305,7 @@ func (d *deployer) promote(ctx context.Context, _ fleet.Topic, cmd fleet.Command
 // resolveCandidate applies an operator's rollback to a rollout, if the
 // command names one (or names none and one exists); ok is false when the
 // command is about the store's versions instead.
-func (d *deployer) resolve(cmd fleet.Command, a canary.Action) outcome {
+func (d *Deployer) resolve(cmd fleet.Command, a canary.Action) outcome {
 	var p struct {
 		Model string `json:"model"`
 	}
@@ -358,11 +339,12 @@ func (d *deployer) resolve(cmd fleet.Command, a canary.Action) outcome {
 	return out
 }
 
-// handle routes a request of the experiment to the arm that serves it,
+// Handle routes a request of the experiment to the arm that serves it,
 // the active version s or the candidate, and reports it to the canary
 // machine. Both arms go through their whole pipeline without the cache
-// and are timed here, at the same points.
-func (r *rollout) handle(ctx context.Context, req *infer.Request, s *servedModel) (*infer.Response, error) {
+// and are timed here, at the same points. A request refused by a version
+// being swapped out (batch.ErrClosed) is the caller's to retry.
+func (r *Rollout) Handle(ctx context.Context, req *infer.Request, s Version) (*infer.Response, error) {
 	k := r.counter.Add(1) // a request without an id cannot get feedback
 	if req.ID != "" {
 		k = canary.Key(req.ID)
@@ -375,7 +357,7 @@ func (r *rollout) handle(ctx context.Context, req *infer.Request, s *servedModel
 	sub := *req
 	sub.NoCache = true
 	start := time.Now()
-	resp, err := serve.handler.Handle(ctx, &sub)
+	resp, err := serve.Handle(ctx, &sub)
 	lat := time.Since(start)
 	if errors.Is(err, batch.ErrClosed) || errors.Is(err, infer.ErrBadInput) || ctx.Err() != nil {
 		// Swapped out (the router retries), refused, or given up by the
@@ -384,7 +366,7 @@ func (r *rollout) handle(ctx context.Context, req *infer.Request, s *servedModel
 	}
 	if route.Shadow && arm == canary.ArmActive {
 		if err == nil {
-			r.shadow(req.Inputs, resp.Outputs, s.info.Outputs, lat)
+			r.shadow(req.Inputs, resp.Outputs, s.Info().Outputs, lat)
 		}
 		return resp, err
 	}
@@ -392,18 +374,18 @@ func (r *rollout) handle(ctx context.Context, req *infer.Request, s *servedModel
 	if err == nil {
 		out = resp.Outputs
 	}
-	r.served(arm, req.ID, lat, err, out, serve.info.Outputs)
+	r.served(arm, req.ID, lat, err, out, serve.Info().Outputs)
 	return resp, err
 }
 
-func (r *rollout) route(key uint64) canary.Route {
+func (r *Rollout) route(key uint64) canary.Route {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.m.Route(key)
 }
 
 // shadow queues a copy of an answered request for the candidate.
-func (r *rollout) shadow(in, out []infer.Tensor, specs []infer.TensorSpec, lat time.Duration) {
+func (r *Rollout) shadow(in, out []infer.Tensor, specs []infer.TensorSpec, lat time.Duration) {
 	// The caller may reuse its buffers once answered.
 	cp := make([]infer.Tensor, len(in))
 	for i, t := range in {
@@ -419,7 +401,7 @@ func (r *rollout) shadow(in, out []infer.Tensor, specs []infer.TensorSpec, lat t
 
 // served records a request served in canary (ignored in other phases);
 // specs are the outputs of the arm's version.
-func (r *rollout) served(arm canary.Arm, id string, lat time.Duration, err error, out []infer.Tensor, specs []infer.TensorSpec) {
+func (r *Rollout) served(arm canary.Arm, id string, lat time.Duration, err error, out []infer.Tensor, specs []infer.TensorSpec) {
 	top := -1
 	if id != "" && err == nil && len(out) > 0 {
 		top = argmax32(dequantizeAll(out[:1], specs))
@@ -437,7 +419,7 @@ func (r *rollout) served(arm canary.Arm, id string, lat time.Duration, err error
 
 // remember keeps id's served top-1 for a later label; the oldest is
 // forgotten beyond recentServed.
-func (r *rollout) remember(id string, top int) {
+func (r *Rollout) remember(id string, top int) {
 	if _, ok := r.top1[id]; !ok {
 		if len(r.order) >= recentServed {
 			delete(r.top1, r.order[0])
@@ -449,8 +431,8 @@ func (r *rollout) remember(id string, top int) {
 }
 
 // shadowLoop runs the candidate on the sampled inputs, one at a time.
-func (r *rollout) shadowLoop(ctx context.Context) {
-	timeout := r.d.a.cfg.HTTP.RequestTimeout.D()
+func (r *Rollout) shadowLoop(ctx context.Context) {
+	timeout := r.d.cfg.HTTP.RequestTimeout.D()
 	for {
 		select {
 		case <-ctx.Done():
@@ -464,7 +446,8 @@ func (r *rollout) shadowLoop(ctx context.Context) {
 			}
 			rctx, cancel := context.WithTimeout(ctx, timeout)
 			start := time.Now()
-			resp, err := r.cand.handler.Handle(rctx, &infer.Request{Model: r.cand.info.Name, Version: r.cand.info.Version, Inputs: j.in, NoCache: true})
+			ci := r.cand.Info()
+			resp, err := r.cand.Handle(rctx, &infer.Request{Model: ci.Name, Version: ci.Version, Inputs: j.in, NoCache: true})
 			lat := time.Since(start)
 			cancel()
 			if ctx.Err() != nil {
@@ -472,7 +455,7 @@ func (r *rollout) shadowLoop(ctx context.Context) {
 			}
 			c := canary.Comparison{Err: true}
 			if err == nil {
-				c = canary.Compare(dequantizeAll(j.out, j.specs), dequantizeAll(resp.Outputs, r.cand.info.Outputs))
+				c = canary.Compare(dequantizeAll(j.out, j.specs), dequantizeAll(resp.Outputs, ci.Outputs))
 			}
 			c.ActiveLatency, c.CandidateLatency = j.active, lat
 			r.mu.Lock()
@@ -483,13 +466,13 @@ func (r *rollout) shadowLoop(ctx context.Context) {
 }
 
 // apply queues a decision for the control goroutine.
-func (r *rollout) apply(dec canary.Decision) {
+func (r *Rollout) apply(dec canary.Decision) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.applyLocked(dec)
 }
 
-func (r *rollout) applyLocked(dec canary.Decision) {
+func (r *Rollout) applyLocked(dec canary.Decision) {
 	r.dirty = true
 	if dec.Action == canary.Continue {
 		return
@@ -498,7 +481,7 @@ func (r *rollout) applyLocked(dec canary.Decision) {
 	r.wake()
 }
 
-func (r *rollout) wake() {
+func (r *Rollout) wake() {
 	select {
 	case r.kick <- struct{}{}:
 	default:
@@ -506,7 +489,7 @@ func (r *rollout) wake() {
 }
 
 // control ticks the machine, saves its state and acts on its decisions.
-func (r *rollout) control(ctx context.Context) {
+func (r *Rollout) control(ctx context.Context) {
 	t := time.NewTicker(r.d.canaryTick)
 	defer t.Stop()
 	for {
@@ -544,7 +527,7 @@ func (r *rollout) control(ctx context.Context) {
 	}
 }
 
-func (r *rollout) tick() canary.Decision {
+func (r *Rollout) tick() canary.Decision {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.m.Tick()
@@ -552,16 +535,16 @@ func (r *rollout) tick() canary.Decision {
 
 // actLocked carries out a decision; the caller holds d.mu. It reports
 // whether the served version changed.
-func (r *rollout) actLocked(dec canary.Decision) bool {
+func (r *Rollout) actLocked(dec canary.Decision) bool {
 	d := r.d
 	var state string
 	changed := false
 	det := map[string]any{"op": r.cmd.Op, "cmd": r.cmd.ID, "version": r.version, "reason": dec.Reason, "phase": dec.Phase.String()}
 	switch dec.Action {
 	case canary.Advance:
-		state = statusCanary
+		state = StatusCanary
 	case canary.Hold:
-		state = statusHold
+		state = StatusHold
 	case canary.Promote:
 		pm, err := d.st.Promote(r.name)
 		if err != nil {
@@ -571,10 +554,10 @@ func (r *rollout) actLocked(dec canary.Decision) bool {
 			det["reason"] = dec.Reason
 			return r.rollbackLocked(dec, det)
 		}
-		d.a.installModel(r.cand)
+		d.host.Serve(r.cand)
 		r.unregister()
 		d.probationLocked(r.name, pm.Active, pm.Changed)
-		state, changed = statusActive, true
+		state, changed = StatusActive, true
 		det["from"], det["to"] = r.from, r.version
 	case canary.Rollback:
 		return r.rollbackLocked(dec, det)
@@ -586,31 +569,32 @@ func (r *rollout) actLocked(dec canary.Decision) bool {
 	return changed
 }
 
-func (r *rollout) rollbackLocked(dec canary.Decision, det map[string]any) bool {
+func (r *Rollout) rollbackLocked(dec canary.Decision, det map[string]any) bool {
 	r.unregister()
 	// Requests the candidate accepted finish first; the store never
 	// promoted it, so the old version stays active.
 	closeModel(r.cand)
-	det["state"] = statusRolledBack
-	r.finishDecision(statusRolledBack, dec, det)
+	det["state"] = StatusRolledBack
+	r.finishDecision(StatusRolledBack, dec, det)
 	return false
 }
 
 // unregister stops routing to the candidate and ends the goroutines.
-func (r *rollout) unregister() {
+func (r *Rollout) unregister() {
 	r.ended = true
-	r.d.a.mu.Lock()
-	if r.d.a.rollouts[r.name] == r {
-		delete(r.d.a.rollouts, r.name)
+	r.d.rmu.Lock()
+	if r.d.rollouts[r.name] == r {
+		delete(r.d.rollouts, r.name)
+		r.d.host.Route(r.name, nil)
 	}
-	r.d.a.mu.Unlock()
+	r.d.rmu.Unlock()
 	if r.cancel != nil {
 		r.cancel()
 	}
 }
 
 // finishDecision records, reports and saves a decision.
-func (r *rollout) finishDecision(state string, dec canary.Decision, det map[string]any) {
+func (r *Rollout) finishDecision(state string, dec canary.Decision, det map[string]any) {
 	d := r.d
 	r.mu.Lock()
 	r.status = state
@@ -635,7 +619,7 @@ func (r *rollout) finishDecision(state string, dec canary.Decision, det map[stri
 }
 
 // save writes the rollout's record; a final phase's record is deleted.
-func (r *rollout) save() {
+func (r *Rollout) save() {
 	r.mu.Lock()
 	b, err := r.m.Marshal()
 	rec := rolloutRecord{Model: r.name, Version: r.version, From: r.from, CmdOp: r.cmd.Op, CmdID: r.cmd.ID, Status: r.status, Last: r.last, Machine: b}
@@ -659,15 +643,15 @@ func (r *rollout) save() {
 	}
 }
 
-func (d *deployer) dropRecord(name string) {
+func (d *Deployer) dropRecord(name string) {
 	if err := d.canaryDB.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketRollouts).Delete([]byte(name)) }); err != nil {
 		d.log.Warn("cannot delete a canary record", "model", name, "err", err)
 	}
 }
 
-// feedback attributes an application's outcome to the arm that served
-// the request.
-func (d *deployer) feedback(_ context.Context, f canary.RequestFeedback) error {
+// Feedback attributes an application's outcome to the arm that served
+// the request (POST /v1/feedback and the feedback topic).
+func (d *Deployer) Feedback(_ context.Context, f canary.RequestFeedback) error {
 	r, err := d.onlyRollout(f.Model)
 	if err != nil {
 		return err
@@ -700,18 +684,18 @@ func (d *deployer) feedback(_ context.Context, f canary.RequestFeedback) error {
 }
 
 // mqttFeedback takes feedback from the device's feedback topic.
-func (d *deployer) mqttFeedback(topic string, payload []byte) {
+func (d *Deployer) mqttFeedback(topic string, payload []byte) {
 	f, err := canary.ParseFeedback(payload)
 	if err == nil {
-		err = d.feedback(context.Background(), f)
+		err = d.Feedback(context.Background(), f)
 	}
 	if err != nil {
 		d.log.Debug("feedback dropped", "topic", topic, "err", err)
 	}
 }
 
-// statusView is the rollout in the status.
-func (r *rollout) statusView() *status.Canary {
+// Status is the rollout as the device's status shows it.
+func (r *Rollout) Status() *status.Canary {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	p := r.m.Policy()
@@ -767,7 +751,7 @@ func argmax32(v []float32) int {
 // candidateNamed reports whether a rollback command is about a candidate
 // under evaluation: it names a model with one, or names none and exactly
 // one model has one.
-func (d *deployer) candidateNamed(cmd fleet.Command) bool {
+func (d *Deployer) candidateNamed(cmd fleet.Command) bool {
 	var p struct {
 		Model string `json:"model"`
 	}
@@ -781,19 +765,10 @@ func (d *deployer) candidateNamed(cmd fleet.Command) bool {
 }
 
 // canaryFeedback takes POST /v1/feedback.
-// Feedback takes an application's outcome for a request served during a
-// canary (POST /v1/feedback).
-func (a *Agent) Feedback(ctx context.Context, f canary.RequestFeedback) error {
-	if a.ota == nil || a.ota.canaryDB == nil {
-		return fmt.Errorf("%w: this device takes no deployments", canary.ErrNoCanary)
-	}
-	return a.ota.feedback(ctx, f)
-}
-
 // redeployLocked promotes the candidate under evaluation when a new
 // deploy command carries its manifest again (an operator's promote; the
 // fleet protocol has no promote op yet). The caller holds d.mu.
-func (d *deployer) redeployLocked(cmd fleet.Command, r *rollout, out outcome) outcome {
+func (d *Deployer) redeployLocked(cmd fleet.Command, r *Rollout, out outcome) outcome {
 	_, err := sign.Verify(cmd.Payload, d.root, sign.VerifyOptions{
 		Now: d.now, Skew: clockSkew, Kind: sign.KindModel, Name: r.name, LastVersion: r.version - 1,
 	})
@@ -809,10 +784,10 @@ func (d *deployer) redeployLocked(cmd fleet.Command, r *rollout, out outcome) ou
 		return out
 	}
 	r.actLocked(dec)
-	if r.status != statusActive {
+	if r.status != StatusActive {
 		out.state, out.reason = r.status, dec.Reason
 		return out
 	}
-	out.state, out.to, out.reason = statusActive, r.version, dec.Reason
+	out.state, out.to, out.reason = StatusActive, r.version, dec.Reason
 	return out
 }
