@@ -22,7 +22,6 @@ import (
 	"github.com/edged-dev/edged/agent/config"
 	"github.com/edged-dev/edged/agent/link"
 	"github.com/edged-dev/edged/fleet"
-	"github.com/edged-dev/edged/internal/boltfile"
 	"github.com/edged-dev/edged/ota/bundle"
 	"github.com/edged-dev/edged/ota/sign"
 	"github.com/edged-dev/edged/ota/store"
@@ -113,16 +112,6 @@ type Deployer struct {
 	rcancel    context.CancelFunc
 	rwg        sync.WaitGroup
 	canaryTick time.Duration
-}
-
-var bucketCommands = []byte("commands")
-
-// cmdRecord is a handled command, as remembered in commands.db.
-type cmdRecord struct {
-	Op     string    `json:"op"`
-	State  string    `json:"state"`
-	Reason string    `json:"reason,omitempty"`
-	Time   time.Time `json:"time"`
 }
 
 // outcome is where a command ended.
@@ -254,66 +243,6 @@ func LoadRootKey(c *config.Config) (ed25519.PublicKey, error) {
 	return k, nil
 }
 
-// openRecord opens one of the agent's small bbolt records (handled
-// commands, canary rollouts) holding the one bucket named, starting afresh
-// with a warning if the file is unreadable.
-func openRecord(path string, bucket []byte, log *slog.Logger) (*bolt.DB, error) {
-	check := func(tx *bolt.Tx) error {
-		if tx.Bucket(bucket) == nil {
-			return fmt.Errorf("no %s bucket", bucket)
-		}
-		return nil
-	}
-	db, moved, err := boltfile.OpenOrMoveAside(path, boltfile.Options{}, check)
-	if moved != nil {
-		log.Warn("record unreadable; moved aside, starting empty", "path", path, "aside", moved.Aside, "err", moved.Cause)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if err := db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(bucket)
-		return err
-	}); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return db, nil
-}
-
-// openCommands opens the record of handled commands, starting afresh if
-// the file is unreadable (the worst that costs is a status rewritten as
-// rejected for a replayed manifest), and forgets old records.
-func openCommands(path string, log *slog.Logger) (*bolt.DB, error) {
-	db, err := openRecord(path, bucketCommands, log)
-	if err != nil {
-		return nil, fmt.Errorf("commands: %w", err)
-	}
-	cutoff := time.Now().Add(-keepCommands)
-	err = db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketCommands)
-		var old [][]byte
-		b.ForEach(func(k, v []byte) error {
-			var r cmdRecord
-			if json.Unmarshal(v, &r) != nil || r.Time.Before(cutoff) {
-				old = append(old, bytes.Clone(k))
-			}
-			return nil
-		})
-		for _, k := range old {
-			if err := b.Delete(k); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		log.Warn("cannot prune the command record", "err", err)
-	}
-	return db, nil
-}
-
-// close stops the probation timers and closes the store.
 // Close stops the probation timers and closes the store and the command
 // record. Stop the rollouts first (StopRollouts).
 func (d *Deployer) Close() {
@@ -680,74 +609,6 @@ func verifyCheck(payload []byte, err error) string {
 	default:
 		return "malformed"
 	}
-}
-
-// fetch downloads blob into the downloads directory, over MQTT or its
-// URL, reporting progress every 10%. An interrupted fetch resumes from
-// what the directory holds.
-func (d *Deployer) fetch(ctx context.Context, cmd fleet.Command, blob sign.Blob) (string, error) {
-	return fetchBlob(ctx, d.link.Client(), d.dlDir, d.log, blob, d.onProgress, func(ctx context.Context, frac float64) {
-		d.status(ctx, cmd, StatusDownloading, frac, "")
-	})
-}
-
-// fetchBlob downloads blob into dir over MQTT (the retained chunks of
-// ota/transfer) or from its URL; a download with no data for idleTimeout
-// is abandoned. onChunk (if not nil) hears of every chunk, onStep of every
-// tenth of the size.
-func fetchBlob(ctx context.Context, c *fleet.Client, dir string, log *slog.Logger, blob sign.Blob,
-	onChunk func(context.Context, transfer.Progress), onStep func(ctx context.Context, frac float64)) (string, error) {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	errIdle := fmt.Errorf("no data for %v", idleTimeout)
-	idle := time.AfterFunc(idleTimeout, func() { cancel(errIdle) })
-	defer idle.Stop()
-	step := -1
-	r := &transfer.Receiver{Sub: c, Dir: dir, Log: log, Progress: func(p transfer.Progress) {
-		idle.Reset(idleTimeout)
-		if onChunk != nil {
-			onChunk(ctx, p)
-		}
-		if p.Size <= 0 {
-			return
-		}
-		if s := int(10 * p.Bytes / p.Size); s != step {
-			step = s
-			onStep(ctx, float64(p.Bytes)/float64(p.Size))
-		}
-	}}
-	var path string
-	var err error
-	if blob.URL != "" {
-		path, err = r.FetchURL(ctx, nil, blob.URL, blob.SHA256, blob.Size)
-	} else {
-		mctx, mcancel := context.WithTimeout(ctx, metaTimeout)
-		var meta fleet.BlobMeta
-		meta, err = transfer.FetchMeta(mctx, c, blob.SHA256, blob.Size)
-		mcancel()
-		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-			err = fmt.Errorf("blob %s was not published (no retained %s within %v): %w", blob.SHA256, fleet.BlobMetaTopic(blob.SHA256), metaTimeout, err)
-		}
-		if err == nil {
-			path, err = r.Fetch(ctx, meta)
-		}
-	}
-	if cause := context.Cause(ctx); errors.Is(cause, errIdle) {
-		return "", fmt.Errorf("download of %s: %w", blob.SHA256, cause)
-	}
-	return path, err
-}
-
-func verifyFile(path string, blob sign.Blob) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := sign.VerifyBlob(blob, f); err != nil {
-		return fmt.Errorf("downloaded %s variant: %w", blob.Variant, err)
-	}
-	return nil
 }
 
 // stage writes the model, the manifest and what the manifest carries

@@ -1,0 +1,82 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/edged-dev/edged/fleet"
+	"github.com/edged-dev/edged/ota/sign"
+	"github.com/edged-dev/edged/ota/transfer"
+)
+
+// fetch downloads blob into the downloads directory, over MQTT or its
+// URL, reporting progress every 10%. An interrupted fetch resumes from
+// what the directory holds.
+func (d *Deployer) fetch(ctx context.Context, cmd fleet.Command, blob sign.Blob) (string, error) {
+	return fetchBlob(ctx, d.link.Client(), d.dlDir, d.log, blob, d.onProgress, func(ctx context.Context, frac float64) {
+		d.status(ctx, cmd, StatusDownloading, frac, "")
+	})
+}
+
+// fetchBlob downloads blob into dir over MQTT (the retained chunks of
+// ota/transfer) or from its URL; a download with no data for idleTimeout
+// is abandoned. onChunk (if not nil) hears of every chunk, onStep of every
+// tenth of the size.
+func fetchBlob(ctx context.Context, c *fleet.Client, dir string, log *slog.Logger, blob sign.Blob,
+	onChunk func(context.Context, transfer.Progress), onStep func(ctx context.Context, frac float64)) (string, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	errIdle := fmt.Errorf("no data for %v", idleTimeout)
+	idle := time.AfterFunc(idleTimeout, func() { cancel(errIdle) })
+	defer idle.Stop()
+	step := -1
+	r := &transfer.Receiver{Sub: c, Dir: dir, Log: log, Progress: func(p transfer.Progress) {
+		idle.Reset(idleTimeout)
+		if onChunk != nil {
+			onChunk(ctx, p)
+		}
+		if p.Size <= 0 {
+			return
+		}
+		if s := int(10 * p.Bytes / p.Size); s != step {
+			step = s
+			onStep(ctx, float64(p.Bytes)/float64(p.Size))
+		}
+	}}
+	var path string
+	var err error
+	if blob.URL != "" {
+		path, err = r.FetchURL(ctx, nil, blob.URL, blob.SHA256, blob.Size)
+	} else {
+		mctx, mcancel := context.WithTimeout(ctx, metaTimeout)
+		var meta fleet.BlobMeta
+		meta, err = transfer.FetchMeta(mctx, c, blob.SHA256, blob.Size)
+		mcancel()
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			err = fmt.Errorf("blob %s was not published (no retained %s within %v): %w", blob.SHA256, fleet.BlobMetaTopic(blob.SHA256), metaTimeout, err)
+		}
+		if err == nil {
+			path, err = r.Fetch(ctx, meta)
+		}
+	}
+	if cause := context.Cause(ctx); errors.Is(cause, errIdle) {
+		return "", fmt.Errorf("download of %s: %w", blob.SHA256, cause)
+	}
+	return path, err
+}
+
+func verifyFile(path string, blob sign.Blob) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := sign.VerifyBlob(blob, f); err != nil {
+		return fmt.Errorf("downloaded %s variant: %w", blob.Variant, err)
+	}
+	return nil
+}
