@@ -1,7 +1,6 @@
 package localapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -26,11 +25,22 @@ type inferRequest struct {
 }
 
 type requestInput struct {
-	Name       string          `json:"name"`
-	Shape      []int           `json:"shape"`
-	Datatype   string          `json:"datatype"`
-	Parameters map[string]any  `json:"parameters,omitempty"`
-	Data       json.RawMessage `json:"data,omitempty"`
+	Name       string         `json:"name"`
+	Shape      []int          `json:"shape"`
+	Datatype   string         `json:"datatype"`
+	Parameters map[string]any `json:"parameters,omitempty"`
+	Data       rawData        `json:"data,omitempty"`
+}
+
+// rawData is an input's "data" as it stands in the body, not copied: a
+// body may hold 16 MiB of it, and flatten reads it once. It aliases the
+// body, so decode with json.Unmarshal on a body that outlives the request
+// (a json.Decoder reuses its buffer).
+type rawData []byte
+
+func (d *rawData) UnmarshalJSON(b []byte) error {
+	*d = b
+	return nil
 }
 
 type requestedOuput struct {
@@ -73,7 +83,7 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 		writeError(w, statusOf(err), err.Error())
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxRequestBytes))
+	body, err := readBody(w, r, s.opts.MaxRequestBytes)
 	if err != nil {
 		if statusOf(err) == http.StatusRequestEntityTooLarge {
 			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", s.opts.MaxRequestBytes))
@@ -117,6 +127,29 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// readBody reads a request body of at most limit bytes. A body that
+// declares its length is read into a buffer of exactly that size (one
+// allocation, where io.ReadAll would hold up to twice it while growing);
+// one declared larger than limit is refused before it is read.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	body := http.MaxBytesReader(w, r.Body, limit)
+	if r.ContentLength > limit {
+		return nil, &http.MaxBytesError{Limit: limit}
+	}
+	if r.ContentLength < 0 {
+		b, err := io.ReadAll(body)
+		if err != nil {
+			return nil, err
+		}
+		return b, nil
+	}
+	buf := make([]byte, r.ContentLength)
+	if _, err := io.ReadFull(body, buf); err != nil {
+		return nil, err
+	}
+	return buf, nil
+}
+
 // decodeRequest parses a JSON or binary-extension body into model inputs
 // in the model's input order.
 func decodeRequest(headerLen string, body []byte, mi infer.ModelInfo) (*inferRequest, []infer.Tensor, error) {
@@ -125,8 +158,7 @@ func decodeRequest(headerLen string, body []byte, mi infer.ModelInfo) (*inferReq
 		return nil, nil, err
 	}
 	var req inferRequest
-	dec := json.NewDecoder(bytes.NewReader(jsonPart))
-	if err := dec.Decode(&req); err != nil {
+	if err := json.Unmarshal(jsonPart, &req); err != nil {
 		return nil, nil, badf("malformed JSON request: %v", err)
 	}
 	if len(req.Inputs) != len(mi.Inputs) {
@@ -183,11 +215,12 @@ func decodeInput(in requestInput, spec infer.TensorSpec, rest []byte) (data, lef
 	if size, ok := in.Parameters["binary_data_size"]; ok {
 		return binaryInput(in, spec, dt, size, rest)
 	}
-	vals, err := flatten(in.Data)
+	n := tensor.NumElements(spec.Shape)
+	vals, err := flatten(in.Data, n)
 	if err != nil {
-		return nil, nil, badf("input %q: data: %v", in.Name, err)
+		return nil, nil, badf("input %q: data: %v; shape %v needs %d values", in.Name, err, spec.Shape, n)
 	}
-	if n := tensor.NumElements(spec.Shape); len(vals) != n {
+	if len(vals) != n {
 		return nil, nil, badf("input %q: %d values; shape %v needs %d", in.Name, len(vals), spec.Shape, n)
 	}
 	switch {
@@ -208,7 +241,9 @@ func decodeInput(in requestInput, spec infer.TensorSpec, rest []byte) (data, lef
 // model's own type as they are, FP32 for a quantized input quantized.
 func binaryInput(in requestInput, spec infer.TensorSpec, dt tensor.DType, size any, rest []byte) (data, left []byte, err error) {
 	sz, ok := size.(float64)
-	if !ok || sz < 0 || sz != math.Trunc(sz) || int(sz) > len(rest) {
+	// Compared as a float first: converting 2^63 or more to int is
+	// undefined (and came out negative).
+	if !ok || sz < 0 || sz != math.Trunc(sz) || sz > float64(len(rest)) {
 		return nil, nil, badf("input %q: binary_data_size %v does not fit the %d binary bytes left", in.Name, size, len(rest))
 	}
 	raw, rest := rest[:int(sz)], rest[int(sz):]
@@ -259,9 +294,11 @@ func inputNames(mi infer.ModelInfo) string {
 // flatten reads a JSON array of numbers (or booleans), nested to any
 // depth up to 16, in row-major order. It is a small scanner rather than
 // encoding/json's token stream, which costs an allocation per number: an
-// image of 150 000 values is common here.
-func flatten(raw json.RawMessage) ([]float64, error) {
-	sc := &arrayScanner{b: raw}
+// image of 150 000 values is common here. It stops at the value after the
+// first limit: a body's worth of values the shape has no room for is
+// never stored.
+func flatten(raw []byte, limit int) ([]float64, error) {
+	sc := &arrayScanner{b: raw, limit: limit}
 	sc.skip()
 	if sc.i == len(sc.b) {
 		return nil, fmt.Errorf("missing")
@@ -269,7 +306,7 @@ func flatten(raw json.RawMessage) ([]float64, error) {
 	if sc.b[sc.i] != '[' {
 		return nil, fmt.Errorf("want a JSON array at offset %d", sc.i)
 	}
-	sc.out = make([]float64, 0, len(sc.b)/2)
+	sc.out = make([]float64, 0, min(limit, len(sc.b)/2+1))
 	sc.expectValue = true
 	for {
 		sc.skip()
@@ -289,6 +326,7 @@ type arrayScanner struct {
 	i, depth    int
 	expectValue bool // after '[' or ','
 	out         []float64
+	limit       int // values beyond it are an error
 }
 
 func (sc *arrayScanner) skip() {
@@ -340,6 +378,9 @@ func (sc *arrayScanner) step() (done bool, err error) {
 		sc.i++
 	}
 	tok := b[i:sc.i]
+	if len(sc.out) == sc.limit {
+		return false, fmt.Errorf("more than %d values", sc.limit)
+	}
 	v, err := parseNumber(tok)
 	if err != nil {
 		return false, fmt.Errorf("value %q at offset %d: %v", tok, i, err)

@@ -195,7 +195,7 @@ func FuzzDecodeRequest(f *testing.F) {
 func TestFlatten(t *testing.T) {
 	good := []string{`[1,2,3]`, ` [ [1, -2], [3.5e2, 0] ] `, `[[[-0.25]]]`, `[true,false,1e-3]`, `[123456789012345678901234567890]`, `[-0, 0.0, 1E+2]`}
 	for _, doc := range good {
-		got, err := flatten(json.RawMessage(doc))
+		got, err := flatten(json.RawMessage(doc), 1<<20)
 		if err != nil {
 			t.Errorf("flatten(%s): %v", doc, err)
 			continue
@@ -229,7 +229,7 @@ func TestFlatten(t *testing.T) {
 	}
 	bad := []string{``, `1`, `[1,]`, `[,1]`, `[1 2]`, `[1,2`, `[1]]`, `[[1][2]]`, `[Inf]`, `[0x10]`, `[+1]`, `[.5]`, `[1.]`, `[01]`, `["1"]`, `[{"a":1}]`, `[null]`, `[1_000]`, strings.Repeat("[", 17) + strings.Repeat("]", 17)}
 	for _, doc := range bad {
-		if got, err := flatten(json.RawMessage(doc)); err == nil {
+		if got, err := flatten(json.RawMessage(doc), 1<<20); err == nil {
 			t.Errorf("flatten(%q) = %v; want an error", doc, got)
 		}
 	}
