@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"encoding/json"
@@ -19,7 +19,7 @@ import (
 func sparseModel(t *testing.T) (iris, mobilenet []byte) {
 	t.Helper()
 	rewrite := func(name string, set func(i int, zp int64) byte, elemSize int, only string) []byte {
-		data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "models", name))
+		data, err := os.ReadFile(filepath.Join("..", "..", "..", "testdata", "models", name))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -126,7 +126,7 @@ func TestInspectSparsity(t *testing.T) {
 
 func TestPruneCommand(t *testing.T) {
 	dir := t.TempDir()
-	in := filepath.Join("..", "..", "testdata", "models", "iris.tflite")
+	in := filepath.Join("..", "..", "..", "testdata", "models", "iris.tflite")
 	// Two samples, one file each (single-input model).
 	data := filepath.Join(dir, "data")
 	os.Mkdir(data, 0o755)
@@ -170,11 +170,11 @@ func TestPruneCommand(t *testing.T) {
 
 func TestFactorizeCommand(t *testing.T) {
 	dir := t.TempDir()
-	iris := filepath.Join("..", "..", "testdata", "models", "iris.tflite")
+	iris := filepath.Join("..", "..", "..", "testdata", "models", "iris.tflite")
 	outPath := filepath.Join(dir, "f.tflite")
 	// Golden case directories (input_0.bin each) serve as --data.
 	out, err := edgectl(t, "factorize", "--model", iris, "--all-fc", "--rank", "2", "--out", outPath,
-		"--data", filepath.Join("..", "..", "testdata", "golden", "iris"), "--runs", "3")
+		"--data", filepath.Join("..", "..", "..", "testdata", "golden", "iris"), "--runs", "3")
 	if err != nil {
 		t.Fatal(err, out)
 	}
@@ -209,7 +209,7 @@ func TestFactorizeCommand(t *testing.T) {
 			t.Errorf("factorize %s: error %v; want one containing %q\n%s", c.name, err, c.want, out)
 		}
 	}
-	int8 := filepath.Join("..", "..", "testdata", "models", "hello_world_int8.tflite")
+	int8 := filepath.Join("..", "..", "..", "testdata", "models", "hello_world_int8.tflite")
 	out, err = edgectl(t, "factorize", "--model", int8, "--all-fc", "--rank", "1", "--out", filepath.Join(dir, "q.tflite"))
 	if err == nil || !strings.Contains(out, "only float32 layers are factorized") {
 		t.Errorf("factorize int8 model: error %v; want a refusal naming float32\n%s", err, out)

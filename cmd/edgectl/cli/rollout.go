@@ -1,4 +1,4 @@
-package main
+package cli
 
 // edgectl rollout: a model to a fleet in waves (DESIGN §5). ota/rollout
 // decides; this file only translates: device statuses in, deploy and

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"errors"
@@ -21,7 +21,7 @@ import (
 // buildEdged builds cmd/edged as release version into dir.
 func buildEdged(t *testing.T, out, version string) {
 	t.Helper()
-	cmd := exec.Command("go", "build", "-o", out, "-ldflags", "-X main.version="+version, "../edged")
+	cmd := exec.Command("go", "build", "-o", out, "-ldflags", "-X main.version="+version, "../../edged")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build edged %s: %v\n%s", version, err, b)
@@ -130,7 +130,7 @@ func TestUpdateAgentRealEdged(t *testing.T) {
 	b, err := os.ReadFile(v1)
 	checkErr(t, err)
 	checkErr(t, os.WriteFile(exe, b, 0o755))
-	model, err := filepath.Abs("../../testdata/models/person_detect.tflite")
+	model, err := filepath.Abs("../../../testdata/models/person_detect.tflite")
 	checkErr(t, err)
 	cfg := filepath.Join(dev, "edged.yaml")
 	checkErr(t, os.WriteFile(cfg, []byte(fmt.Sprintf(`

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -18,7 +18,7 @@ import (
 func TestSmoketest(t *testing.T) {
 	fake := delegatetest.New("fake-smoke", delegates.CPU{})
 	delegates.Register(fake)
-	model := "../../testdata/models/person_detect.tflite"
+	model := "../../../testdata/models/person_detect.tflite"
 
 	run := func() map[string]smokeRow {
 		t.Helper()
@@ -55,7 +55,7 @@ func TestSmoketest(t *testing.T) {
 	}
 
 	var out, errb bytes.Buffer
-	if err := runSmoketest(context.Background(), []string{"--model", "../../testdata/models/nonexistent.tflite"}, &out, &errb); err == nil {
+	if err := runSmoketest(context.Background(), []string{"--model", "../../../testdata/models/nonexistent.tflite"}, &out, &errb); err == nil {
 		t.Error("smoketest of a missing model = nil; want an error")
 	}
 }

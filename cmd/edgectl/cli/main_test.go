@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -101,7 +101,7 @@ func TestInferGolden(t *testing.T) {
 
 func TestInferErrors(t *testing.T) {
 	dir := t.TempDir()
-	model := filepath.Join("..", "..", "testdata", "models", "hello_world_int8.tflite")
+	model := filepath.Join("..", "..", "..", "testdata", "models", "hello_world_int8.tflite")
 	short := filepath.Join(dir, "short.bin")
 	good := filepath.Join(dir, "good.bin")
 	garbage := filepath.Join(dir, "garbage.tflite")
@@ -116,7 +116,7 @@ func TestInferErrors(t *testing.T) {
 		{"no model", []string{"infer", "--input", good, "--out", dir}, "--model is required"},
 		{"missing model", []string{"infer", "--model", filepath.Join(dir, "nope.tflite"), "--input", good, "--out", dir}, "no such file"},
 		{"not a model", []string{"infer", "--model", garbage, "--input", good, "--out", dir}, "malformed model"},
-		{"edge tpu", []string{"infer", "--model", filepath.Join("..", "..", "testdata", "models", "fizzbuzz_model_quant_edgetpu.tflite"), "--input", good, "--out", dir}, "needs an Edge TPU"},
+		{"edge tpu", []string{"infer", "--model", filepath.Join("..", "..", "..", "testdata", "models", "fizzbuzz_model_quant_edgetpu.tflite"), "--input", good, "--out", dir}, "needs an Edge TPU"},
 		{"too few inputs", []string{"infer", "--model", model, "--out", dir}, "has 1 inputs; got 0"},
 		{"too many inputs", []string{"infer", "--model", model, "--input", good, "--input", good, "--out", dir}, "has 1 inputs; got 2"},
 		{"wrong size", []string{"infer", "--model", model, "--input", short, "--out", dir}, "has 0 bytes"},
@@ -140,7 +140,7 @@ func TestInferErrors(t *testing.T) {
 // FULLY_CONNECTED layers 1→16→16→1, so 16+256+16 = 288 MACs and
 // 288 weights + 33 biases = 321 parameters).
 func TestInspectJSON(t *testing.T) {
-	out, err := edgectl(t, "inspect", "--json", filepath.Join("..", "..", "testdata", "models", "hello_world_int8.tflite"))
+	out, err := edgectl(t, "inspect", "--json", filepath.Join("..", "..", "..", "testdata", "models", "hello_world_int8.tflite"))
 	if err != nil {
 		t.Fatal(err, out)
 	}
@@ -158,7 +158,7 @@ func TestInspectJSON(t *testing.T) {
 	if in.DType != "int8" || len(in.Shape) != 2 || in.Shape[0] != 1 || in.Shape[1] != 1 || in.ZeroPoint[0] != -128 || in.Scale[0] < 0.02447 || in.Scale[0] > 0.02449 {
 		t.Errorf("input = %+v; want int8[1 1] q(0.02448, -128)", in)
 	}
-	out, err = edgectl(t, "inspect", "--json", filepath.Join("..", "..", "testdata", "models", "fizzbuzz_model_quant_edgetpu.tflite"))
+	out, err = edgectl(t, "inspect", "--json", filepath.Join("..", "..", "..", "testdata", "models", "fizzbuzz_model_quant_edgetpu.tflite"))
 	if err != nil {
 		t.Fatal(err, out)
 	}
@@ -172,7 +172,7 @@ func TestInspectJSON(t *testing.T) {
 }
 
 func TestBenchJSON(t *testing.T) {
-	out, err := edgectl(t, "bench", "--model", filepath.Join("..", "..", "testdata", "models", "hello_world_float.tflite"), "--runs", "7", "--warmup", "1", "--json")
+	out, err := edgectl(t, "bench", "--model", filepath.Join("..", "..", "..", "testdata", "models", "hello_world_float.tflite"), "--runs", "7", "--warmup", "1", "--json")
 	if err != nil {
 		t.Fatal(err, out)
 	}
@@ -188,7 +188,7 @@ func TestBenchJSON(t *testing.T) {
 // bench --profile times each of hello_world_float's three
 // FULLY_CONNECTED operators (its whole graph).
 func TestBenchProfile(t *testing.T) {
-	model := filepath.Join("..", "..", "testdata", "models", "hello_world_float.tflite")
+	model := filepath.Join("..", "..", "..", "testdata", "models", "hello_world_float.tflite")
 	out, err := edgectl(t, "bench", "--model", model, "--runs", "5", "--warmup", "1", "--json", "--profile")
 	if err != nil {
 		t.Fatal(err, out)
@@ -254,7 +254,7 @@ func TestParseNPY(t *testing.T) {
 // bench --backend times each backend on the same inputs; the default
 // build has no vendor library and says so.
 func TestBenchBackends(t *testing.T) {
-	model := filepath.Join("..", "..", "testdata", "models", "hello_world_float.tflite")
+	model := filepath.Join("..", "..", "..", "testdata", "models", "hello_world_float.tflite")
 	out, err := edgectl(t, "bench", "--model", model, "--runs", "4", "--warmup", "1", "--json", "--backend", "cpu,cpu")
 	if err != nil {
 		t.Fatal(err, out)

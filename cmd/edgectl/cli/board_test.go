@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -27,7 +27,7 @@ func TestBoardCommand(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			root := "../../boards/testdata/" + tt.fixture
+			root := "../../../boards/testdata/" + tt.fixture
 			var out, errb bytes.Buffer
 			if err := run(context.Background(), []string{"board", "--json", "--root", root}, &out, &errb); err != nil {
 				t.Fatalf("edgectl board --json --root %s: %v\n%s", root, err, errb.String())

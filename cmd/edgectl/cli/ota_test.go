@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"encoding/json"
@@ -73,7 +73,7 @@ func bundleWith(t *testing.T, key, model string, extra ...string) (string, error
 	return out, nil
 }
 
-var models = "../../testdata/models"
+var models = "../../../testdata/models"
 
 func TestBundleVerify(t *testing.T) {
 	keys, key := makeKeys(t)

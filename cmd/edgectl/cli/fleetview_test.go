@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -28,7 +28,7 @@ func TestProfile(t *testing.T) {
 		}
 	}
 	out := filepath.Join(t.TempDir(), "p.json")
-	msg, err := edgectl(t, "profile", "--model", "../../testdata/models/hello_world_int8.tflite", "--data", data, "--out", out)
+	msg, err := edgectl(t, "profile", "--model", "../../../testdata/models/hello_world_int8.tflite", "--data", data, "--out", out)
 	if err != nil {
 		t.Fatalf("edgectl profile: %v\n%s", err, msg)
 	}
@@ -48,7 +48,7 @@ func TestProfile(t *testing.T) {
 		t.Errorf("input0[0] count = %d; want 600", f.Stats.Count)
 	}
 	os.WriteFile(filepath.Join(data, "bad.bin"), []byte{1, 2}, 0o644)
-	if _, err := edgectl(t, "profile", "--model", "../../testdata/models/hello_world_int8.tflite", "--data", data, "--out", out); err == nil || !strings.Contains(err.Error(), "bad.bin has 2 bytes") {
+	if _, err := edgectl(t, "profile", "--model", "../../../testdata/models/hello_world_int8.tflite", "--data", data, "--out", out); err == nil || !strings.Contains(err.Error(), "bad.bin has 2 bytes") {
 		t.Errorf("profile with a 2-byte file: %v; want it named", err)
 	}
 }
