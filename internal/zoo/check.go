@@ -364,8 +364,22 @@ func missingOps(m *tflite.Model) []string {
 			order = append(order, name)
 		}
 		types, _ := opSignature(sg, op, nil)
-		if !slices.Contains(sigs[name], types) {
-			sigs[name] = append(sigs[name], types)
+		if !slices.ContainsFunc(sigs[name], func(s string) bool { return strings.HasPrefix(s, types+" ") }) {
+			var shapes []string
+			for _, in := range op.Inputs {
+				if in >= 0 {
+					shapes = append(shapes, fmt.Sprint(sg.Tensors[in].Shape))
+				}
+			}
+			var outs []string
+			for _, o := range op.Outputs {
+				outs = append(outs, fmt.Sprint(sg.Tensors[o].Shape))
+			}
+			use := fmt.Sprintf("%s (op %d: %s → %s", types, i, strings.Join(shapes, " "), strings.Join(outs, " "))
+			if co := op.CustomOptions(); len(co) > 0 {
+				use += fmt.Sprintf("; custom options %d bytes %x", len(co), co[:min(len(co), 24)])
+			}
+			sigs[name] = append(sigs[name], use+")")
 		}
 	}
 	var out []string
