@@ -147,6 +147,19 @@ type CommandStatus struct {
 	Time     time.Time `json:"time"`
 }
 
+// Describe is the status as a person reads it: the state, the progress
+// of a download, the reason.
+func (s CommandStatus) Describe() string {
+	d := s.State
+	if s.Progress > 0 && s.Progress < 1 {
+		d += fmt.Sprintf(" %3.0f%%", 100*s.Progress)
+	}
+	if s.Reason != "" {
+		d += ": " + s.Reason
+	}
+	return d
+}
+
 // BlobMeta describes a blob published in chunks on blob/{sha256}/{index}:
 // chunk i holds bytes [i*ChunkSize, min((i+1)*ChunkSize, Size)).
 type BlobMeta struct {

@@ -9,7 +9,7 @@ import (
 // reports and the decisions they trigger (each event looks at every
 // device, so the cost grows with the square of the fleet).
 func BenchmarkRollout1000(b *testing.B) {
-	ids := fleet(1000)
+	ids := devices(1000)
 	b.ReportAllocs()
 	for b.Loop() {
 		clk := &fakeClock{t: t0}

@@ -1,9 +1,11 @@
-// Package rollout plans and steers the rollout of a model to a fleet in
-// waves, for "edgectl rollout". It is pure: events in (a device's status
-// report, a tick), decisions out, time from a Clock. edgectl sends the
-// deploy and rollback commands over MQTT, feeds back the status each
-// device writes, and stores Marshal's bytes after every event so that
-// "edgectl rollout resume" continues after the process dies.
+// Package rollout plans and drives the rollout of a model to a fleet in
+// waves, for "edgectl rollout". The planner (Rollout) is pure: events in
+// (a device's status report, a tick), decisions out, time from a Clock.
+// The Driver connects it to the broker: it sends the deploy and rollback
+// commands over MQTT, feeds back the status each device writes, and
+// stores the planner's state in a File after every event so that a new
+// Driver on the same file ("edgectl rollout resume") continues after the
+// process dies.
 //
 // # Plan
 //

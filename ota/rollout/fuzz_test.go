@@ -6,7 +6,7 @@ import "testing"
 // accepts takes events without panicking.
 func FuzzRestore(f *testing.F) {
 	clk := &fakeClock{t: t0}
-	r, _ := New(testPlan(), fleet(20), clk)
+	r, _ := New(testPlan(), devices(20), clk)
 	r.Tick()
 	r.Report("dev-0000", Active, "")
 	b, _ := r.Marshal()

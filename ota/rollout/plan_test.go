@@ -186,7 +186,7 @@ func TestNewErrors(t *testing.T) {
 	}
 }
 
-func fleet(n int) []string {
+func devices(n int) []string {
 	ids := make([]string, n)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("dev-%04d", i)

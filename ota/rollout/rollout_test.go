@@ -31,7 +31,7 @@ func tick(after time.Duration) step {
 func report(lo, hi int, s Status) step {
 	return func(r *Rollout, c *fakeClock) Decision {
 		last := r.wait()
-		for _, id := range fleet(hi + 1)[lo:] {
+		for _, id := range devices(hi + 1)[lo:] {
 			d, err := r.Report(id, s, "test says "+s.String())
 			if err != nil {
 				panic(err)
@@ -60,33 +60,33 @@ func TestRolloutTransitions(t *testing.T) {
 		wantPhase Phase
 	}{
 		{name: "first tick starts wave 0", steps: []step{tick(0)},
-			want: []want{{StartWave, 0, fleet(1), "start wave 0 of 3: 1 devices"}}, wantPhase: Running},
+			want: []want{{StartWave, 0, devices(1), "start wave 0 of 3: 1 devices"}}, wantPhase: Running},
 		{name: "a second tick waits", steps: []step{tick(0), tick(time.Minute)},
-			want: []want{{StartWave, 0, fleet(1), ""}}, wantPhase: Running},
+			want: []want{{StartWave, 0, devices(1), ""}}, wantPhase: Running},
 		{name: "wave advances on success", steps: []step{tick(0), report(0, 0, Active)},
-			want: []want{{StartWave, 0, nil, ""}, {StartWave, 1, fleet(5)[1:], "wave 0: 1 of 1 active (1 needed); start wave 1 of 3: 4 devices"}}, wantPhase: Running},
+			want: []want{{StartWave, 0, nil, ""}, {StartWave, 1, devices(5)[1:], "wave 0: 1 of 1 active (1 needed); start wave 1 of 3: 4 devices"}}, wantPhase: Running},
 		{name: "every wave, then finish", steps: []step{tick(0), report(0, 0, Active), report(1, 4, Active), report(5, 19, Active)},
-			want:      []want{{StartWave, 0, nil, ""}, {StartWave, 1, nil, ""}, {StartWave, 2, fleet(20)[5:], ""}, {Finish, 2, nil, "20 of 20 devices active, 0 failed"}},
+			want:      []want{{StartWave, 0, nil, ""}, {StartWave, 1, nil, ""}, {StartWave, 2, devices(20)[5:], ""}, {Finish, 2, nil, "20 of 20 devices active, 0 failed"}},
 			wantPhase: Done},
 		{name: "deploying reports do not advance", steps: []step{tick(0), report(0, 0, Deploying)},
 			want: []want{{StartWave, 0, nil, ""}}, wantPhase: Running},
 		{name: "failed first device aborts", steps: []step{tick(0), report(0, 0, Failed)},
-			want:      []want{{StartWave, 0, nil, ""}, {Abort, 0, fleet(1), "wave 0 can no longer succeed: 0 active, 0 deploying, 1 failed of 1; 1 needed (95%)"}},
+			want:      []want{{StartWave, 0, nil, ""}, {Abort, 0, devices(1), "wave 0 can no longer succeed: 0 active, 0 deploying, 1 failed of 1; 1 needed (95%)"}},
 			wantPhase: Aborted},
 		{name: "device that rolled back itself is not sent a rollback", steps: []step{tick(0), report(0, 0, RolledBack)},
 			want: []want{{StartWave, 0, nil, ""}, {Abort, 0, []string{}, "can no longer succeed"}}, wantPhase: Aborted},
 		{name: "timeout counts as failure", steps: []step{tick(0), tick(29 * time.Minute), tick(time.Minute)},
-			want: []want{{StartWave, 0, nil, ""}, {Abort, 0, fleet(1), "wave 0 can no longer succeed: 0 active, 0 deploying, 1 failed"}}, wantPhase: Aborted},
+			want: []want{{StartWave, 0, nil, ""}, {Abort, 0, devices(1), "wave 0 can no longer succeed: 0 active, 0 deploying, 1 failed"}}, wantPhase: Aborted},
 		{name: "a report restarts the timeout", steps: []step{tick(0), tick(20 * time.Minute), report(0, 0, Deploying), tick(20 * time.Minute), tick(10 * time.Minute)},
-			want: []want{{StartWave, 0, nil, ""}, {Abort, 0, fleet(1), ""}}, wantPhase: Aborted},
+			want: []want{{StartWave, 0, nil, ""}, {Abort, 0, devices(1), ""}}, wantPhase: Aborted},
 		{name: "wave that cannot reach success aborts before it ends", steps: []step{tick(0), report(0, 0, Active), report(1, 1, Failed)},
-			want:      []want{{StartWave, 0, nil, ""}, {StartWave, 1, nil, ""}, {Abort, 1, fleet(5), "wave 1 can no longer succeed: 0 active, 3 deploying, 1 failed of 4; 4 needed"}},
+			want:      []want{{StartWave, 0, nil, ""}, {StartWave, 1, nil, ""}, {Abort, 1, devices(5), "wave 1 can no longer succeed: 0 active, 3 deploying, 1 failed of 4; 4 needed"}},
 			wantPhase: Aborted},
 		// success 50%: wave 1 needs 2 of 4. After dev-2: 3 outcomes, 1
 		// failure: 33% > 10% once abort_after 3 is reached.
 		{name: "failure fraction after abort_after rolls back every updated device", plan: func(p *Plan) { p.Success = 0.5 },
 			steps:     []step{tick(0), report(0, 0, Active), report(1, 1, Failed), report(2, 2, Active)},
-			want:      []want{{StartWave, 0, nil, ""}, {StartWave, 1, nil, ""}, {Abort, 1, fleet(5), "1 of 3 devices with an outcome failed (33.3% > 10.0%, checked after 3)"}},
+			want:      []want{{StartWave, 0, nil, ""}, {StartWave, 1, nil, ""}, {Abort, 1, devices(5), "1 of 3 devices with an outcome failed (33.3% > 10.0%, checked after 3)"}},
 			wantPhase: Aborted},
 		{name: "failures under the fraction do not abort", plan: func(p *Plan) { p.Success = 0.5; p.AbortFailures = 0.5 },
 			steps: []step{tick(0), report(0, 0, Active), report(1, 1, Failed), report(2, 3, Active)},
@@ -96,7 +96,7 @@ func TestRolloutTransitions(t *testing.T) {
 			want:  []want{{StartWave, 0, nil, ""}, {StartWave, 1, nil, ""}}, wantPhase: Running},
 		{name: "finish waits for stragglers", plan: func(p *Plan) { p.Waves = []Size{{Percent: 100}}; p.Success = 0.5; p.AbortFailures = 1 },
 			steps: []step{tick(0), report(0, 9, Active), tick(time.Minute), report(10, 18, Active), report(19, 19, Failed)},
-			want:  []want{{StartWave, 0, fleet(20), ""}, {Finish, 0, nil, "19 of 20 devices active, 1 failed"}}, wantPhase: Done},
+			want:  []want{{StartWave, 0, devices(20), ""}, {Finish, 0, nil, "19 of 20 devices active, 1 failed"}}, wantPhase: Done},
 		{name: "timeouts of stragglers finish", plan: func(p *Plan) { p.Waves = []Size{{Percent: 100}}; p.Success = 0.5; p.AbortFailures = 1 },
 			steps: []step{tick(0), report(0, 9, Active), tick(30 * time.Minute)},
 			want:  []want{{StartWave, 0, nil, ""}, {Finish, 0, nil, "10 of 20 devices active, 10 failed"}}, wantPhase: Done},
@@ -110,7 +110,7 @@ func TestRolloutTransitions(t *testing.T) {
 				tt.plan(&p)
 			}
 			clk := &fakeClock{t: t0}
-			r, err := New(p, fleet(20), clk)
+			r, err := New(p, devices(20), clk)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -140,7 +140,7 @@ func TestReport(t *testing.T) {
 	clk := &fakeClock{t: t0}
 	p := testPlan()
 	p.AbortFailures, p.Success = 1, 0.25
-	r, _ := New(p, fleet(20), clk)
+	r, _ := New(p, devices(20), clk)
 	r.Tick()
 	tests := []struct {
 		name    string
@@ -182,7 +182,7 @@ func TestSummary(t *testing.T) {
 	p := testPlan()
 	p.Success = 0.5
 	p.AbortFailures = 1
-	r, _ := New(p, fleet(20), clk)
+	r, _ := New(p, devices(20), clk)
 	for _, s := range []step{tick(0), report(0, 0, Active), report(1, 1, Failed), report(2, 3, Active)} {
 		s(r, clk)
 	}
@@ -206,7 +206,7 @@ func TestSummary(t *testing.T) {
 	if len(s.Failures) != 1 || s.Failures[0].ID != "dev-0001" || s.Failures[0].Reason != "test says failed" {
 		t.Errorf("Summary().Failures = %+v; want dev-0001 with its reason", s.Failures)
 	}
-	if got, want := r.Deploying(), fleet(20)[4:]; !slices.Equal(got, want) {
+	if got, want := r.Deploying(), devices(20)[4:]; !slices.Equal(got, want) {
 		t.Errorf("Deploying() = %v; want %v", got, want)
 	}
 }

@@ -114,7 +114,7 @@ func TestSimulatedFleet(t *testing.T) {
 			p := DefaultPlan()
 			p.Order, p.Seed = tt.order, 11
 			clk := &fakeClock{t: t0}
-			r, err := New(p, fleet(tt.n), clk)
+			r, err := New(p, devices(tt.n), clk)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -186,7 +186,7 @@ func TestRestartMidRollout(t *testing.T) {
 	}
 	newDriver := func(r *Rollout, clk *fakeClock) *driver { return &driver{r: r, clk: clk, outcome: outcome} }
 	clk := &fakeClock{t: t0}
-	r, err := New(p, fleet(200), clk)
+	r, err := New(p, devices(200), clk)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +232,7 @@ func TestRestartMidRollout(t *testing.T) {
 
 func TestRestoreErrors(t *testing.T) {
 	clk := &fakeClock{t: t0}
-	r, _ := New(testPlan(), fleet(20), clk)
+	r, _ := New(testPlan(), devices(20), clk)
 	r.Tick()
 	good, _ := r.Marshal()
 	tests := []struct {

@@ -9,7 +9,14 @@ import (
 	"time"
 
 	"github.com/edged-dev/edged/fleet"
+	"github.com/edged-dev/edged/ota/rollout"
 )
+
+// statusUpdate is a device's status of a command.
+type statusUpdate struct {
+	device string
+	st     fleet.CommandStatus
+}
 
 // commandWatch follows the statuses devices write back for one command
 // (deploy, update-agent): it subscribes before the command goes out, so
@@ -81,7 +88,7 @@ func (w *commandWatch) wait(ctx context.Context, stdout io.Writer, device string
 			if seen && old.State == u.st.State && int(10*old.Progress) == int(10*u.st.Progress) && old.Reason == u.st.Reason {
 				continue
 			}
-			fmt.Fprintf(stdout, "%s  %-20s %s\n", u.st.Time.Local().Format("15:04:05"), u.device, describeStatus(u.st))
+			fmt.Fprintf(stdout, "%s  %-20s %s\n", u.st.Time.Local().Format("15:04:05"), u.device, u.st.Describe())
 		}
 	}
 	return states, nil
@@ -108,8 +115,8 @@ func (w *commandWatch) clear(ctx context.Context, cmdTopic string, states map[st
 func failures(op string, states map[string]fleet.CommandStatus) error {
 	var failed []string
 	for d, st := range states {
-		if isOne(st.State, deployFailed) {
-			failed = append(failed, d+": "+describeStatus(st))
+		if rollout.StatusOf(st.State).Failure() {
+			failed = append(failed, d+": "+st.Describe())
 		}
 	}
 	if len(failed) == 0 {

@@ -9,13 +9,8 @@ import (
 	"time"
 
 	"github.com/edged-dev/edged/fleet"
+	"github.com/edged-dev/edged/ota/rollout"
 	"github.com/edged-dev/edged/ota/transfer"
-)
-
-// Terminal states of a deploy command, as devices report them.
-var (
-	deployOK     = []string{"active", fleet.StatusDone}
-	deployFailed = []string{"rolled_back", fleet.StatusFailed, fleet.StatusRejected, fleet.StatusExpired}
 )
 
 func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -88,7 +83,7 @@ func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(stdout, "the command stays retained on %s; clear it with an empty retained message when done\n", topic)
 		return nil
 	}
-	states, waitErr := w.wait(ctx, stdout, *device, *expect, *timeout, func(s string) bool { return isOne(s, deployOK) || isOne(s, deployFailed) })
+	states, waitErr := w.wait(ctx, stdout, *device, *expect, *timeout, func(s string) bool { return rollout.StatusOf(s).Finished() })
 	cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer ccancel()
 	if err := w.clear(cctx, topic, states); err != nil {
@@ -102,17 +97,6 @@ func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fmt.Fprintf(stdout, "%d device(s) active on %s version %d\n", len(states), m.Name, m.Version)
 	return nil
-}
-
-func describeStatus(st fleet.CommandStatus) string {
-	s := st.State
-	if st.Progress > 0 && st.Progress < 1 {
-		s += fmt.Sprintf(" %3.0f%%", 100*st.Progress)
-	}
-	if st.Reason != "" {
-		s += ": " + st.Reason
-	}
-	return s
 }
 
 func isOne(s string, set []string) bool {

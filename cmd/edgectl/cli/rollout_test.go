@@ -316,7 +316,7 @@ func TestRolloutResume(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "rollout interrupted") {
 		t.Fatalf("rollout start cancelled = %v; want interrupted", err)
 	}
-	_, r, err := loadRollout(state)
+	_, r, err := rollout.LoadFile(state)
 	if err != nil {
 		t.Fatalf("loadRollout after the kill: %v", err)
 	}
@@ -355,7 +355,7 @@ func TestRolloutResume(t *testing.T) {
 			t.Errorf("deploys received by %s = %d; want at least 1", id, got[id])
 		}
 	}
-	_, r, err = loadRollout(state)
+	_, r, err = rollout.LoadFile(state)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -389,32 +389,6 @@ func TestRolloutTimeout(t *testing.T) {
 	}
 	if !strings.Contains(out, "sent to 2 device(s): d00, ghost") {
 		t.Errorf("output lacks the rollback to d00 and ghost")
-	}
-}
-
-func TestRolloutStatusMapping(t *testing.T) {
-	tests := []struct {
-		name string
-		want rollout.Status
-	}{
-		{"active", rollout.Active},
-		{"done", rollout.Active},
-		{"rolled_back", rollout.RolledBack},
-		{"failed", rollout.Failed},
-		{"rejected", rollout.Failed},
-		{"expired", rollout.Failed},
-		{"downloading", rollout.Deploying},
-		{"verified", rollout.Deploying},
-		{"staged", rollout.Deploying},
-		{"shadow", rollout.Deploying},
-		{"canary", rollout.Deploying},
-		{"hold", rollout.Deploying},
-		{"accepted", rollout.Deploying},
-	}
-	for _, tt := range tests {
-		if got := rolloutStatusOf(tt.name); got != tt.want {
-			t.Errorf("rolloutStatusOf(%s) = %s; want %s", tt.name, got, tt.want)
-		}
 	}
 }
 

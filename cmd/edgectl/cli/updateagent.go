@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/edged-dev/edged/fleet"
+	"github.com/edged-dev/edged/ota/rollout"
 	"github.com/edged-dev/edged/ota/selfupdate"
 	"github.com/edged-dev/edged/ota/sign"
 	"github.com/edged-dev/edged/ota/transfer"
@@ -132,7 +133,7 @@ func runUpdateAgent(ctx context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprintf(stdout, "the command stays retained on %s; clear it with an empty retained message and the binaries with edgectl gc when done\n", topic)
 		return nil
 	}
-	states, waitErr := w.wait(ctx, stdout, *device, *expect, *timeout, func(s string) bool { return isOne(s, updateOK) || isOne(s, deployFailed) })
+	states, waitErr := w.wait(ctx, stdout, *device, *expect, *timeout, func(s string) bool { return isOne(s, updateOK) || rollout.StatusOf(s).Failure() })
 	// The binaries go too: without the command the chunks only take the
 	// broker's memory.
 	cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
