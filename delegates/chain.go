@@ -380,7 +380,7 @@ func (c *Chain) accelerate(ctx context.Context, inputs, outputs []tensor.Tensor)
 		if s == nil {
 			continue
 		}
-		actx, cancel, ok := c.attemptContext(ctx)
+		actx, cancel, full, ok := c.attemptContext(ctx)
 		if !ok {
 			break // too little time left: straight to the fallback
 		}
@@ -392,6 +392,11 @@ func (c *Chain) accelerate(ctx context.Context, inputs, outputs []tensor.Tensor)
 		}
 		if errors.Is(err, errBusy) {
 			continue // another request holds the runner; not its fault
+		}
+		if errors.Is(err, ErrStalled) && !full {
+			// The request's deadline, not AttemptTimeout, cut the call
+			// short (it waited long in a queue): not the backend's fault.
+			continue
 		}
 		if ctx.Err() != nil {
 			// The caller gave up (the attempt deadline comes before the
@@ -406,9 +411,10 @@ func (c *Chain) accelerate(ctx context.Context, inputs, outputs []tensor.Tensor)
 
 var errBusy = errors.New("runner busy")
 
-// attemptContext returns the context of one accelerator call, or false
-// when the request's deadline leaves the accelerator no time.
-func (c *Chain) attemptContext(ctx context.Context) (context.Context, context.CancelFunc, bool) {
+// attemptContext returns the context of one accelerator call and whether
+// it has the whole AttemptTimeout, or false when the request's deadline
+// leaves the accelerator no time.
+func (c *Chain) attemptContext(ctx context.Context) (actx context.Context, cancel context.CancelFunc, full, ok bool) {
 	budget := c.opts.AttemptTimeout
 	if dl, ok := ctx.Deadline(); ok {
 		left := time.Until(dl)
@@ -419,10 +425,10 @@ func (c *Chain) attemptContext(ctx context.Context) (context.Context, context.Ca
 		budget = min(budget, left-reserve)
 	}
 	if budget <= 0 {
-		return nil, nil, false
+		return nil, nil, false, false
 	}
-	actx, cancel := context.WithTimeout(ctx, budget)
-	return actx, cancel, true
+	actx, cancel = context.WithTimeout(ctx, budget)
+	return actx, cancel, budget == c.opts.AttemptTimeout, true
 }
 
 // attempt runs one accelerator call in its own goroutine so that a call

@@ -289,7 +289,14 @@ func TestDaemonXNNPACK(t *testing.T) {
 	if x.State != "healthy" || x.Failures != 0 || x.Served+c.Served != n+1 || x.Served < 2 {
 		t.Errorf("after %d requests: xnnpack %+v, cpu %+v; want xnnpack healthy without failures, serving some, all %d answered", n, x, c, n+1)
 	}
-	t.Logf("of %d concurrent requests xnnpack served %d, the cpu %d (while xnnpack's interpreter was busy)", n, x.Served-1, c.Served)
+	t.Logf("of %d concurrent requests xnnpack served %d, the cpu %d", n, x.Served-1, c.Served)
+	if t.Failed() {
+		for _, l := range strings.Split(d.log.String(), "\n") {
+			if strings.Contains(l, "delegate") && !strings.Contains(l, "backend check") {
+				t.Log(l)
+			}
+		}
+	}
 }
 
 // TestDaemonBadLibrary: with the library missing, truncated or not TFLite
