@@ -37,13 +37,9 @@ func realLib(t testing.TB) string {
 	return p
 }
 
-// largeModels take seconds per call under qemu; -short leaves them out.
-var largeModels = map[string]bool{
-	"mobilenet_v2_1.0_224_quant":         true,
-	"ssd_mobilenet_v1_coco_quant_detect": true,
-	"face_detection_front":               true,
-	"mobilenet_v1_0.25_128_quant":        true,
-}
+// largeModel: models above this size take seconds to minutes per call
+// under qemu; -short leaves them out.
+const largeModel = 400_000
 
 // TestRealGolden: every golden case through the xnnpack backend gives the
 // golden outputs: quantized outputs byte for byte, floats within the
@@ -57,12 +53,12 @@ func TestRealGolden(t *testing.T) {
 	b := New(XNNPACK, Options{Paths: Paths{TFLite: lib}, Threads: 1})
 	for _, s := range suites {
 		t.Run(s.Name(), func(t *testing.T) {
-			if testing.Short() && largeModels[s.Name()] {
-				t.Skip("large model; -short")
-			}
 			model, err := os.ReadFile(s.ModelFile())
 			if err != nil {
 				t.Fatal(err)
+			}
+			if testing.Short() && len(model) > largeModel {
+				t.Skipf("%d-byte model; -short", len(model))
 			}
 			r, err := b.Prepare(context.Background(), model, "cpu")
 			if err != nil {
