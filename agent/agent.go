@@ -7,6 +7,7 @@ package agent
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -66,14 +67,21 @@ type Agent struct {
 	// rollouts route the requests of models with a candidate under
 	// evaluation (set by ota through Route), guarded by mu.
 	rollouts map[string]*deploy.Rollout
+	// missing holds why configured models that do not serve failed to
+	// load; notes why a model serves another version than the one
+	// deployed (set by ota through Note). Both guarded by mu.
+	missing map[string]string
+	notes   map[string]string
 
 	// Ready is closed once the HTTP endpoint listens.
 	ready chan struct{}
 	addr  net.Addr
 }
 
-// New loads every configured model. A model that fails to load is an
-// error: the daemon should not start half-configured.
+// New loads every configured model. A model that fails to load does not
+// keep the others from serving: it is logged, reported as an event and
+// named, with the reason, by Status().Missing and /v2/health/ready (not
+// ready) until a deployment serves it. (edged --check fails on it.)
 func New(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 	a := &Agent{cfg: cfg, log: log, reg: prometheus.NewRegistry(), started: time.Now(), models: map[string]*servedModel{}, caches: map[string]*cache.Store{}, ready: make(chan struct{})}
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -124,8 +132,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 			continue // a version deployed over the air serves instead
 		}
 		if err := a.LoadModel(mc); err != nil {
-			a.Close()
-			return nil, err
+			a.missingModel(mc.Name, err)
 		}
 	}
 	a.dl.armFake()
@@ -251,6 +258,7 @@ func (a *Agent) installModel(s *servedModel) {
 	a.mu.Lock()
 	old := a.models[s.info.Name]
 	a.models[s.info.Name] = s
+	delete(a.missing, s.info.Name)
 	a.mu.Unlock()
 	if old != nil {
 		a.modelInfo.DeleteLabelValues(old.info.Name, old.info.Version, old.info.SHA256)
@@ -373,6 +381,42 @@ func (a *Agent) Models() []infer.ModelInfo {
 }
 
 // Ready reports whether every configured model is served.
+// Missing names the configured models that do not serve, with the
+// reason.
+func (a *Agent) Missing() []status.Missing {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	var out []status.Missing
+	for _, mc := range a.cfg.Models {
+		if a.models[mc.Name] != nil {
+			continue
+		}
+		why := a.missing[mc.Name]
+		if why == "" {
+			why = "not loaded"
+		}
+		out = append(out, status.Missing{Model: mc.Name, Reason: why})
+	}
+	return out
+}
+
+// missingModel records that a configured model failed to load.
+func (a *Agent) missingModel(name string, err error) {
+	a.log.Error("model not served; the others serve", "model", name, "err", err)
+	a.mu.Lock()
+	if a.missing == nil {
+		a.missing = map[string]string{}
+	}
+	a.missing[name] = err.Error()
+	a.mu.Unlock()
+	if a.link != nil {
+		det, _ := json.Marshal(map[string]any{"op": "load", "reason": err.Error()})
+		if _, err := a.link.Event(fleet.Event{Kind: "error", Model: name, Detail: det}); err != nil {
+			a.log.Warn("event not queued", "model", name, "err", err)
+		}
+	}
+}
+
 func (a *Agent) Ready() bool {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
@@ -406,10 +450,11 @@ func (a *Agent) Healthy() (bool, string) {
 // Status reports the agent's state.
 func (a *Agent) Status() status.Device {
 	st := status.Device{Version: Version, DeviceID: a.cfg.Device.ID, Started: a.started, UptimeSec: time.Since(a.started).Seconds(), Ready: a.Ready(), Board: a.board, HTTP: a.cfg.HTTP.Listen}
+	st.Missing = a.Missing()
 	a.mu.RLock()
 	for _, s := range a.models {
 		ms := status.Model{Name: s.info.Name, Version: s.info.Version, SHA256: s.info.SHA256, Path: s.info.Path, Loaded: s.loaded,
-			Queued: s.pool.Len(), Capacity: s.capacity, Instances: s.pool.Size(), MaxBatch: s.info.MaxBatch, Batchable: s.batchable()}
+			Reason: a.notes[s.info.Name], Queued: s.pool.Len(), Capacity: s.capacity, Instances: s.pool.Size(), MaxBatch: s.info.MaxBatch, Batchable: s.batchable()}
 		if c := a.caches[s.info.Name]; c != nil {
 			cs := c.Stats()
 			ms.Cache = &status.Cache{Entries: cs.Entries, Hits: cs.Hits, Misses: cs.Misses, Evictions: cs.Evictions}

@@ -291,15 +291,34 @@ func TestSwapUnderLoad(t *testing.T) {
 	}
 }
 
-func TestNewFailsOnBadModel(t *testing.T) {
+// TestBadModelLeavesOthersServing: a configured model whose file does not
+// load (here truncated) is not served, the daemon is not ready and says
+// which model is missing and why, and the other models serve.
+func TestBadModelLeavesOthersServing(t *testing.T) {
 	dir := t.TempDir()
-	bad := filepath.Join(dir, "bad.tflite")
-	os.WriteFile(bad, []byte("not a model"), 0o644)
-	cfg, err := config.Parse([]byte(fmt.Sprintf(testConfig, dir, bad)), dir)
+	good, err := os.ReadFile(modelPath(t, "hello_world_int8.tflite"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := New(cfg, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), `model "hello"`) {
-		t.Fatalf("New with a bad model: %v; want an error naming the model", err)
+	bad := filepath.Join(dir, "bad.tflite")
+	os.WriteFile(bad, good[:len(good)/2], 0o644)
+	doc := fmt.Sprintf(testConfig, dir, bad) + fmt.Sprintf("  - name: other\n    path: %s\n", modelPath(t, "hello_world_int8.tflite"))
+	cfg, err := config.Parse([]byte(doc), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("New with one bad model of two: %v", err)
+	}
+	defer a.Close()
+	if a.Ready() {
+		t.Error("Ready with a configured model missing")
+	}
+	if m := a.Missing(); len(m) != 1 || m[0].Model != "hello" || m[0].Reason == "" {
+		t.Errorf("Missing = %+v; want hello with a reason", m)
+	}
+	if _, err := a.Model("other", ""); err != nil {
+		t.Errorf("the other model: %v; want it served", err)
 	}
 }

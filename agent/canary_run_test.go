@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/edged-dev/edged/agent/canary"
+	"github.com/edged-dev/edged/agent/deploy"
 	"github.com/edged-dev/edged/agent/infer"
 	"github.com/edged-dev/edged/agent/status"
 	"github.com/edged-dev/edged/fleet"
-	"github.com/edged-dev/edged/internal/testenv"
 	"github.com/edged-dev/edged/ota/bundle"
 	"github.com/edged-dev/edged/runtime/tensor"
 	"github.com/edged-dev/edged/runtime/tflite"
@@ -301,12 +301,18 @@ func TestCanaryFeedback(t *testing.T) {
 		t.Fatal("no rollout in canary")
 	}
 	arm := r.ArmOf
-	// Feedback over MQTT counts too.
-	must(t, e.op.Publish(context.Background(), fleet.Prefix+"/dev/"+otaDevice+"/feedback", []byte(`{"id":"mq-1","correct":true}`), 1, false))
-	testenv.WaitFor(t, "MQTT feedback counted", 10*time.Second, func() bool {
-		cs := canaryOf(t, ra.a)
-		return cs != nil && cs.Figures.Active.Labeled+cs.Figures.Candidate.Labeled == 1
-	})
+	// Feedback published on the broker is not taken (anyone who can
+	// publish could forge it): only the local API's counts.
+	for i := range 50 {
+		must(t, e.op.Publish(context.Background(), fleet.Prefix+"/dev/"+otaDevice+"/feedback", fmt.Appendf(nil, `{"id":"mq-%d","correct":false}`, i), 1, false))
+	}
+	inferHTTP(t, ra.url, "http-1", g[0].in)
+	if code, resp, _ := do(t, "POST", ra.url+"/v1/feedback", `{"id":"http-1","correct":true}`, nil); code != http.StatusAccepted {
+		t.Fatalf("POST /v1/feedback = %d %s; want 202", code, resp)
+	}
+	if cs := canaryOf(t, ra.a); cs == nil || cs.Figures.Active.Labeled+cs.Figures.Candidate.Labeled != 1 {
+		t.Fatalf("labeled after 50 MQTT and 1 HTTP feedback: %+v; want 1", cs)
+	}
 	deadline := time.Now().Add(60 * time.Second)
 	for n := 0; ; n++ {
 		e.mu.Lock()
@@ -388,8 +394,10 @@ func TestCanaryRestart(t *testing.T) {
 	ra.stop()
 }
 
-// TestCanaryOperator: a rollback command ends an evaluation; a deploy
-// command repeating the candidate's manifest promotes it.
+// TestCanaryOperator: a signed rollback of the candidate's version ends an
+// evaluation; hold and resume pause and continue one; a signed promote of
+// the candidate's version promotes it, while a deploy repeating its
+// manifest, an unsigned promote or a promote of another version do not.
 func TestCanaryOperator(t *testing.T) {
 	checkAgentLeaks(t)
 	e := newOTAEnv(t)
@@ -398,7 +406,7 @@ func TestCanaryOperator(t *testing.T) {
 	slow := withPolicy(`{"min_samples": 1000, "sample_rate": 1, "canary_fraction": 0.5}`)
 	e.deploy("o1", e.bundleOf(2, "person_detect.tflite", slow))
 	e.waitState("o1", statusShadow, 30*time.Second, nil)
-	e.command(fleet.OpRollback, "rb1", []byte(`{"model":"person"}`), time.Now().Add(time.Hour))
+	e.operator(fleet.OpRollback, "rb1", rollbackOf(2, 1))
 	if sts := e.final("rb1"); sts[len(sts)-1].State != fleet.StatusDone {
 		t.Fatalf("rollback command: %+v; want done", sts[len(sts)-1])
 	}
@@ -410,9 +418,42 @@ func TestCanaryOperator(t *testing.T) {
 	b := e.bundleOf(3, "person_detect.tflite", slow)
 	e.deploy("o2", b)
 	e.waitState("o2", statusShadow, 30*time.Second, nil)
+	e.operator(fleet.OpHold, "h1", targetOf(3))
+	if sts := e.final("h1"); sts[len(sts)-1].State != fleet.StatusDone {
+		t.Fatalf("hold: %+v; want done", sts[len(sts)-1])
+	}
+	if cs := canaryOf(t, ra.a); cs == nil || cs.Phase != "hold" {
+		t.Fatalf("after the hold: canary %+v; want hold", cs)
+	}
+	e.operator(fleet.OpResume, "r1", targetOf(3))
+	if sts := e.final("r1"); sts[len(sts)-1].State != fleet.StatusDone {
+		t.Fatalf("resume: %+v; want done", sts[len(sts)-1])
+	}
+	if cs := canaryOf(t, ra.a); cs == nil || cs.Phase != "shadow" {
+		t.Fatalf("after the resume: canary %+v; want shadow", cs)
+	}
+	for _, c := range []struct {
+		id, want string
+		payload  []byte
+	}{
+		{"p-unsigned", fleet.StatusRejected, []byte(`{"model":"person"}`)},
+		{"p-other", deploy.StatusSkipped, e.signedCommand(fleet.OpPromote, "p-other", targetOf(4), nil)},
+	} {
+		e.command(fleet.OpPromote, c.id, c.payload, time.Now().Add(time.Hour))
+		if sts := e.final(c.id); sts[len(sts)-1].State != c.want {
+			t.Errorf("promote %s: %+v; want %s", c.id, sts[len(sts)-1], c.want)
+		}
+	}
 	e.command(fleet.OpDeploy, "o3", b.Raw, b.Manifest.Expires)
-	if sts := e.final("o3"); sts[len(sts)-1].State != statusActive {
-		t.Fatalf("repeated deploy: %+v; want active", sts[len(sts)-1])
+	if sts := e.final("o3"); sts[len(sts)-1].State != deploy.StatusSkipped {
+		t.Fatalf("repeated deploy: %+v; want skipped", sts[len(sts)-1])
+	}
+	if cs := canaryOf(t, ra.a); cs == nil || cs.Phase != "shadow" {
+		t.Fatalf("after the refused promotes: canary %+v; want shadow still", cs)
+	}
+	e.operator(fleet.OpPromote, "p1", targetOf(3))
+	if sts := e.final("p1"); sts[len(sts)-1].State != fleet.StatusDone {
+		t.Fatalf("promote: %+v; want done", sts[len(sts)-1])
 	}
 	if sts := e.final("o2"); sts[len(sts)-1].State != statusActive {
 		t.Errorf("the candidate's deploy: %+v; want active", sts[len(sts)-1])
@@ -424,21 +465,31 @@ func TestCanaryOperator(t *testing.T) {
 	ra.stop()
 }
 
-// TestCanaryCrashLoop: the third start within crash_loop_window (the
-// deploy counts as one) while a candidate is in shadow rolls it back
-// before it loads.
+// TestCanaryCrashLoop: the third start after a crash within
+// crash_loop_window (the deploy counts as one) while a candidate is in
+// shadow rolls it back before it loads; starts after clean stops do not
+// count.
 func TestCanaryCrashLoop(t *testing.T) {
 	checkAgentLeaks(t)
 	e := newOTAEnv(t)
 	ra := e.start()
 	e.deploy("k1", e.bundleOf(2, "person_detect.tflite", withPolicy(`{"min_samples": 1000, "crash_loop_starts": 3, "crash_loop_window": "10m"}`)))
 	e.waitState("k1", statusShadow, 30*time.Second, nil)
-	ra.stop()
-	ra = e.start()
-	if cs := canaryOf(t, ra.a); cs == nil || cs.Phase != "shadow" {
-		t.Fatalf("second start: canary %+v; want shadow resumed", cs)
+	for range 3 { // maintenance restarts
+		ra.stop()
+		ra = e.start()
+		if cs := canaryOf(t, ra.a); cs == nil || cs.Phase != "shadow" {
+			t.Fatalf("start after a clean stop: canary %+v; want shadow resumed", cs)
+		}
 	}
 	ra.stop()
+	crashed(t, e.storeDir())
+	ra = e.start()
+	if cs := canaryOf(t, ra.a); cs == nil || cs.Phase != "shadow" {
+		t.Fatalf("second start after a crash: canary %+v; want shadow resumed", cs)
+	}
+	ra.stop()
+	crashed(t, e.storeDir())
 	ra = e.start()
 	sts := e.final("k1")
 	if last := sts[len(sts)-1]; last.State != statusRolledBack || !strings.Contains(last.Reason, "crash loop") {

@@ -317,6 +317,11 @@ func TestDelegateConfigRefused(t *testing.T) {
 				var a *Agent
 				a, err = New(cfg, slog.New(slog.DiscardHandler))
 				if err == nil {
+					// A model that does not load leaves the daemon up,
+					// not ready, naming it.
+					if m := a.Missing(); len(m) == 1 && !a.Ready() {
+						err = fmt.Errorf("model %q: %s", m[0].Model, m[0].Reason)
+					}
 					a.Close()
 				}
 			}

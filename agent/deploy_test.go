@@ -38,6 +38,7 @@ type otaEnv struct {
 	broker  string
 	root    *sign.RootKey
 	key     *sign.SigningKey
+	cmdKey  *sign.SigningKey // certified for operator commands
 	cfgPath string
 	op      *fleet.Client
 
@@ -65,6 +66,9 @@ func newOTAEnv(t *testing.T) *otaEnv {
 		t.Fatal(err)
 	}
 	if e.key, err = sign.GenerateSigningKey(e.root, 24*time.Hour, sign.KindModel); err != nil {
+		t.Fatal(err)
+	}
+	if e.cmdKey, err = sign.GenerateSigningKey(e.root, 24*time.Hour, sign.KindCommand); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
@@ -253,6 +257,63 @@ func (e *otaEnv) command(op, id string, payload []byte, expires time.Time) {
 	must(e.t, e.op.Publish(context.Background(), fleet.CommandTopic(otaDevice, op, id), b, 1, true))
 }
 
+// signedCommand is an operator command for the env's device carrying
+// payload, valid for an hour, signed with the command key (after edit).
+func (e *otaEnv) signedCommand(op, id string, payload any, edit func(*sign.Command)) []byte {
+	e.t.Helper()
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	c := &sign.Command{V: 1, Op: op, ID: id, Device: otaDevice, Issued: now, Expires: now.Add(time.Hour), Payload: raw}
+	if edit != nil {
+		edit(c)
+	}
+	if err := sign.SignCommand(c, e.cmdKey); err != nil {
+		e.t.Fatal(err)
+	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return b
+}
+
+// operator publishes a signed operator command, as edgectl does.
+func (e *otaEnv) operator(op, id string, payload any) {
+	e.t.Helper()
+	e.command(op, id, e.signedCommand(op, id, payload, nil), time.Now().Add(time.Hour))
+}
+
+// rollbackOf is a rollback payload of model person.
+func rollbackOf(from, to uint64) sign.Rollback {
+	return sign.Rollback{V: sign.CommandProtocol, Model: "person", From: from, To: to}
+}
+
+// targetOf is a promote, hold or resume payload of model person.
+func targetOf(version uint64) sign.Target {
+	return sign.Target{V: sign.CommandProtocol, Model: "person", Version: version}
+}
+
+// storeDir is the device's model store.
+func (e *otaEnv) storeDir() string {
+	e.t.Helper()
+	cfg, err := config.Load(e.cfgPath)
+	must(e.t, err)
+	return cfg.OTA.StoreDir
+}
+
+// crashed makes the store in dir look as if the agent that stopped last
+// had crashed: the next start counts towards a crash loop.
+func crashed(t *testing.T, dir string) {
+	t.Helper()
+	s, err := store.Open(dir, nil)
+	must(t, err)
+	must(t, s.RecordStart()) // a run that starts and never reaches RecordStop
+	must(t, s.Close())
+}
+
 // clear empties a command and its status, as edgectl deploy --wait does
 // when it is done.
 func (e *otaEnv) clear(op, id string) {
@@ -274,7 +335,7 @@ func (e *otaEnv) deploy(id string, b *bundle.Bundle) {
 	e.command(fleet.OpDeploy, id, b.Raw, b.Manifest.Expires)
 }
 
-var finalStates = []string{statusActive, fleet.StatusDone, statusRolledBack, fleet.StatusFailed, fleet.StatusRejected, fleet.StatusExpired}
+var finalStates = []string{statusActive, fleet.StatusDone, statusRolledBack, fleet.StatusFailed, fleet.StatusRejected, fleet.StatusExpired, deploy.StatusSkipped}
 
 // final waits for a command's final status and returns every status seen.
 func (e *otaEnv) final(id string) []fleet.CommandStatus {
@@ -442,7 +503,7 @@ func TestDeploy(t *testing.T) {
 			},
 		},
 		{
-			name: "tampered manifest", wantState: fleet.StatusRejected, wantCheck: "tampered",
+			name: "tampered manifest", wantState: fleet.StatusRejected, wantCheck: "bad_signature",
 			payload: func() ([]byte, time.Time) {
 				b := e.bundleOf(3, "person_detect.tflite", nil)
 				return bytes.Replace(b.Raw, []byte(`"version": 3`), []byte(`"version": 4`), 1), b.Manifest.Expires
@@ -536,7 +597,7 @@ func TestDeploy(t *testing.T) {
 		t.Fatalf("deploy v5: %+v; want active", sts[len(sts)-1])
 	}
 	e.clear(fleet.OpDeploy, "v5")
-	e.command(fleet.OpRollback, "rb1", []byte(`{"model":"person"}`), time.Time{})
+	e.operator(fleet.OpRollback, "rb1", rollbackOf(5, 2))
 	if sts := e.final("rb1"); sts[len(sts)-1].State != fleet.StatusDone {
 		t.Errorf("rollback: %+v; want done", sts[len(sts)-1])
 	}
@@ -698,8 +759,9 @@ func TestDeployCorruptStore(t *testing.T) {
 }
 
 // TestDeployCrashLoop: a version promoted and not yet good, with the agent
-// starting crash_loop.starts (3) times within the window, is rolled back
-// on the third start.
+// starting crash_loop.starts (3) times after crashes within the window, is
+// rolled back on the third start; any number of starts after clean stops
+// (a systemctl restart) keep it.
 func TestDeployCrashLoop(t *testing.T) {
 	checkAgentLeaks(t)
 	dir := t.TempDir()
@@ -712,6 +774,7 @@ func TestDeployCrashLoop(t *testing.T) {
 	model := mustRead(t, modelPath(t, "person_detect.tflite"))
 	s, err := store.Open(cfg.OTA.StoreDir, nil)
 	must(t, err)
+	must(t, s.RecordStart()) // the run that promotes version 2
 	for v := uint64(1); v <= 2; v++ {
 		must(t, s.Stage("person", v, []store.File{{Name: fileModel, Data: bytes.NewReader(model)}}))
 		_, err := s.Promote("person")
@@ -720,17 +783,28 @@ func TestDeployCrashLoop(t *testing.T) {
 			must(t, s.MarkGood("person"))
 		}
 	}
+	must(t, s.RecordStop())
 	must(t, s.Close())
 
-	for start, want := range []string{"2", "2", "1"} {
+	start := func(n int, crash bool, want string) {
+		t.Helper()
+		if crash {
+			crashed(t, cfg.OTA.StoreDir)
+		}
 		a, err := New(cfg, slog.New(slog.DiscardHandler))
 		must(t, err)
 		mi, err := a.Model("person", "")
-		a.Close()
+		a.Close() // a clean stop
 		if err != nil || mi.Version != want {
-			t.Errorf("start %d: person version %q (%v); want %s", start+1, mi.Version, err, want)
+			t.Errorf("start %d (crash before: %v): person version %q (%v); want %s", n, crash, mi.Version, err, want)
 		}
 	}
+	for n := 1; n <= 5; n++ {
+		start(n, false, "2")
+	}
+	start(6, true, "2")
+	start(7, true, "2")
+	start(8, true, "1")
 }
 
 // TestDeployProfile: a bundle's drift profile watches the deployed version.

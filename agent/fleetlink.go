@@ -15,6 +15,7 @@ import (
 	"github.com/edged-dev/edged/agent/status"
 	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/fleet/outbox"
+	"github.com/edged-dev/edged/ota/sign"
 	"github.com/edged-dev/edged/telemetry"
 )
 
@@ -68,7 +69,7 @@ func (a *Agent) Link() *link.Link { return a.link }
 
 // birth is the retained state message published at each connection.
 func (a *Agent) birth() fleet.State {
-	st := fleet.State{Version: Version, Board: a.board.Summary(), Uptime: int64(time.Since(a.started) / time.Second)}
+	st := fleet.State{Version: Version, Board: a.board.Summary(), Uptime: int64(time.Since(a.started) / time.Second), CommandProtocol: sign.CommandProtocol}
 	for _, acc := range a.board.Accelerators {
 		st.Accelerators = append(st.Accelerators, acc.Kind+" "+acc.Path)
 	}

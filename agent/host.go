@@ -68,6 +68,20 @@ func (a *Agent) BackendPresent(ctx context.Context, name string) bool {
 // Birth implements deploy.Host.
 func (a *Agent) Birth() fleet.State { return a.birth() }
 
+// Note implements deploy.Host.
+func (a *Agent) Note(name, reason string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if reason == "" {
+		delete(a.notes, name)
+		return
+	}
+	if a.notes == nil {
+		a.notes = map[string]string{}
+	}
+	a.notes[name] = reason
+}
+
 // Feedback takes an application's outcome for a request served during a
 // canary (POST /v1/feedback).
 func (a *Agent) Feedback(ctx context.Context, f canary.RequestFeedback) error {
@@ -83,6 +97,11 @@ func (a *Agent) Feedback(ctx context.Context, f canary.RequestFeedback) error {
 // the previous process could not. Call it once, before Run; the watch
 // ends with ctx.
 func (a *Agent) EnableSelfUpdate(ctx context.Context, su deploy.SelfUpdate) error {
+	if a.ota != nil && su.Updater != nil {
+		// The highest version installed, kept beside the models' floors:
+		// a lost updater state file never lets an older binary in.
+		su.Updater.Floor, su.Accepted = a.ota.AgentVersion, a.ota.RecordAgentVersion
+	}
 	return deploy.EnableSelfUpdate(ctx, a.cfg, a.link, a.updateHealthy, a.log, su)
 }
 

@@ -93,7 +93,7 @@ func TestSelfUpdateCommand(t *testing.T) {
 			// agent manifest: the key's purpose is checked first.
 			b := agentManifest(t, e.key, "2.0.0", v2, func(m *sign.Manifest) { m.Kind = sign.KindModel })
 			return bytes.Replace(b, []byte(`"kind":"model"`), []byte(`"kind":"agent"`), 1)
-		}(), "untrusted_key"},
+		}(), "wrong_purpose"},
 	}
 	for _, r := range refusals {
 		e.command(fleet.OpUpdateAgent, r.id, r.manifest, time.Time{})

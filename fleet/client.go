@@ -145,6 +145,12 @@ func New(o Options) (*Client, error) {
 		KeepAlive: o.KeepAlive, ConnectTimeout: o.ConnectTimeout, MinBackoff: o.MinBackoff, MaxBackoff: o.MaxBackoff,
 		Setup: c.setup, Queue: o.CommandQueue, Handle: func(ctx context.Context, m mqtt.Message) { c.handle(ctx, m.Topic(), m.Payload()) },
 		OnUp: c.up, OnLost: c.connLost, OnFail: c.connFailed,
+		// Nothing of the protocol is larger than a blob chunk; a larger
+		// message arrives empty, never read into memory.
+		MaxMessage: MaxReceive,
+		OnOversize: func(topic string, size int) {
+			c.log.Warn("message from the broker above the size limit; dropped unread", "topic", topic, "bytes", size, "limit", MaxReceive)
+		},
 	}
 	if o.DeviceID != "" {
 		so.Will = &mqttconn.Will{Topic: StateTopic(o.DeviceID), Payload: offline, QoS: 1, Retained: true}

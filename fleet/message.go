@@ -45,6 +45,10 @@ type State struct {
 	Models       []ModelState `json:"models,omitempty"`
 	Uptime       int64        `json:"uptime_s,omitempty"` // seconds since the agent started
 	Time         time.Time    `json:"time,omitzero"`
+	// CommandProtocol is the highest version of signed operator commands
+	// the agent reads (ota/sign's CommandProtocol); 0 (absent) for agents
+	// that take the earlier unsigned rollback and promote.
+	CommandProtocol int `json:"cmd_protocol,omitempty"`
 }
 
 // ModelState names the versions of one model a device holds.
@@ -99,15 +103,17 @@ type Event struct {
 // Ops of a Command.
 const (
 	OpDeploy      = "deploy"       // payload: a signed model manifest
-	OpRollback    = "rollback"     // payload: optional {"model": name}
-	OpPromote     = "promote"      // payload: {"model": name}: end a shadow/canary evaluation by promoting
+	OpRollback    = "rollback"     // payload: a signed command (ota/sign) with a version-scoped rollback
+	OpPromote     = "promote"      // payload: a signed command naming the candidate to promote
+	OpHold        = "hold"         // payload: a signed command naming the candidate whose evaluation pauses
+	OpResume      = "resume"       // payload: a signed command naming the held candidate to evaluate again
 	OpUpdateAgent = "update-agent" // payload: a signed agent manifest
 	OpConfig      = "config"       // payload: configuration changes
-	OpPing        = "ping"         // no payload
+	OpPing        = "ping"         // no payload; the only op that needs no signature
 )
 
 // Ops lists the ops a Command may carry.
-var Ops = []string{OpDeploy, OpRollback, OpPromote, OpUpdateAgent, OpConfig, OpPing}
+var Ops = []string{OpDeploy, OpRollback, OpPromote, OpHold, OpResume, OpUpdateAgent, OpConfig, OpPing}
 
 // Command is an operator's request, retained on dev/{id}/cmd/{op}/{cmdid}
 // or group/{group}/cmd/{op}/{cmdid}; Op and ID equal the topic's.
@@ -175,6 +181,12 @@ const (
 	MaxChunkSize = 1 << 20
 	MaxBlobSize  = 4 << 30
 )
+
+// MaxReceive bounds what a Client reads of one message from the broker
+// (its topic and payload): a blob chunk of MaxChunkSize and room for the
+// topic. A larger message reaches handlers with an empty payload; set the
+// broker's max_packet_size to match (examples/mosquitto).
+const MaxReceive = MaxChunkSize + 4<<10
 
 // Encode sets m's version to Version, checks m and marshals it.
 func Encode(m Message) ([]byte, error) {
@@ -268,6 +280,9 @@ func (m *State) check() error {
 	}
 	if m.Uptime < 0 {
 		return fmt.Errorf("uptime_s %d; want >= 0", m.Uptime)
+	}
+	if m.CommandProtocol < 0 || m.CommandProtocol > 1000 {
+		return fmt.Errorf("cmd_protocol %d; want 0..1000", m.CommandProtocol)
 	}
 	return nil
 }

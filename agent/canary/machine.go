@@ -87,9 +87,10 @@ const (
 	Promote                // make the candidate the active model
 	Rollback               // discard the candidate
 	Hold                   // stop using the candidate and wait for an operator
+	Resume                 // an operator's resume: evaluate the held candidate again
 )
 
-var actionNames = [...]string{Continue: "continue", Advance: "advance", Promote: "promote", Rollback: "rollback", Hold: "hold"}
+var actionNames = [...]string{Continue: "continue", Advance: "advance", Promote: "promote", Rollback: "rollback", Hold: "hold", Resume: "resume"}
 
 func (a Action) String() string {
 	if int(a) < len(actionNames) {
@@ -356,7 +357,8 @@ func (m *Machine) Start() Decision {
 }
 
 // Resolve applies an operator's decision: Promote or Rollback from shadow,
-// canary or hold.
+// canary or hold; Hold from shadow or canary (the active version serves
+// every request until Resume, Promote or Rollback).
 func (m *Machine) Resolve(a Action, reason string) (Decision, error) {
 	if m.st.Phase.Final() {
 		return m.cont(), fmt.Errorf("canary: cannot %s: already %s", a, m.st.Phase)
@@ -366,8 +368,33 @@ func (m *Machine) Resolve(a Action, reason string) (Decision, error) {
 		return m.finish(Promote, PhasePromoted, "operator: "+reason), nil
 	case Rollback:
 		return m.finish(Rollback, PhaseRolledBack, "operator: "+reason), nil
+	case Hold:
+		if m.st.Phase == PhaseHold {
+			return m.cont(), fmt.Errorf("canary: cannot hold: already on hold")
+		}
+		held := m.st.Phase
+		d := m.finish(Hold, PhaseHold, "operator: "+reason)
+		m.st.Held = held
+		return d, nil
 	}
-	return m.cont(), fmt.Errorf("canary: operator action %s; want promote or rollback", a)
+	return m.cont(), fmt.Errorf("canary: operator action %s; want promote, rollback or hold", a)
+}
+
+// Resume continues an evaluation on hold in the phase it was held in
+// (shadow when it went on hold by itself, out of time), with a whole
+// MaxDuration ahead of it; its evidence so far is kept.
+func (m *Machine) Resume(reason string) (Decision, error) {
+	if m.st.Phase != PhaseHold {
+		return m.cont(), fmt.Errorf("canary: cannot resume: the candidate is in %s, not on hold", m.st.Phase)
+	}
+	to := m.st.Held
+	if !to.Evaluating() {
+		to = PhaseShadow
+	}
+	now := m.clock.Now()
+	m.st.Phase, m.st.Since, m.st.Held, m.st.Outcome = to, now, 0, nil
+	f := m.Figures()
+	return Decision{Action: Resume, Phase: to, Reason: "operator: " + reason, At: now, Figures: &f}, nil
 }
 
 func (m *Machine) cont() Decision { return Decision{Action: Continue, Phase: m.st.Phase} }

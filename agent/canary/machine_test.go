@@ -340,8 +340,17 @@ func TestMachineFeedbackErrors(t *testing.T) {
 
 func TestMachineResolveErrors(t *testing.T) {
 	m, _ := New(testPolicy(), 1, &fakeClock{t: t0})
-	if _, err := m.Resolve(Hold, "x"); err == nil {
-		t.Errorf("Resolve(hold) error = nil; want an error")
+	if _, err := m.Resolve(Advance, "x"); err == nil {
+		t.Errorf("Resolve(advance) error = nil; want an error")
+	}
+	if _, err := m.Resume("x"); err == nil || !strings.Contains(err.Error(), "not on hold") {
+		t.Errorf("Resume in shadow error = %v; want not on hold", err)
+	}
+	if _, err := m.Resolve(Hold, "x"); err != nil {
+		t.Fatalf("Resolve(hold): %v", err)
+	}
+	if _, err := m.Resolve(Hold, "again"); err == nil || !strings.Contains(err.Error(), "already on hold") {
+		t.Errorf("Resolve(hold) on hold error = %v; want already on hold", err)
 	}
 	if _, err := m.Resolve(Rollback, "bad"); err != nil {
 		t.Fatalf("Resolve(rollback): %v", err)
@@ -379,5 +388,70 @@ func TestCompare(t *testing.T) {
 		if got.Agree != tt.want.Agree || got.Err != tt.want.Err || !near(got.MeanAbsDiff, tt.want.MeanAbsDiff, 1e-6) || !near(got.MaxAbsDiff, tt.want.MaxAbsDiff, 1e-6) {
 			t.Errorf("Compare(%s) = %+v; want %+v", tt.name, got, tt.want)
 		}
+	}
+}
+
+// TestMachineHoldResume: an operator's hold stops routing to the
+// candidate and keeps its evidence; resume continues in the phase it was
+// held in with a whole MaxDuration ahead; a hold the machine made itself
+// (out of time) resumes in shadow. The held phase survives a restart.
+func TestMachineHoldResume(t *testing.T) {
+	clk := &fakeClock{t: t0}
+	p := testPolicy()
+	p.SampleRate, p.CanaryFraction = 1, 0.5
+	m, err := New(p, 1, clk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 10 { // shadow passes: ten agreeing comparisons
+		m.Shadow(Comparison{Agree: true, ActiveLatency: 2 * ms, CandidateLatency: 2 * ms})
+	}
+	if m.Phase() != PhaseCanary {
+		t.Fatalf("phase after 10 agreeing comparisons %s; want canary", m.Phase())
+	}
+	candidates := func() int {
+		n := 0
+		for k := range uint64(200) {
+			if m.Route(k).Serve == ArmCandidate {
+				n++
+			}
+		}
+		return n
+	}
+	if candidates() == 0 {
+		t.Fatal("canary routes nothing to the candidate")
+	}
+	clk.t = t0.Add(50 * time.Minute)
+	d, err := m.Resolve(Hold, "hold command h1")
+	if err != nil || d.Action != Hold || m.Phase() != PhaseHold || candidates() != 0 {
+		t.Fatalf("Resolve(hold) = %+v, %v; phase %s, %d routed to the candidate; want hold, none", d, err, m.Phase(), candidates())
+	}
+	b, err := m.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err = Restore(b, clk); err != nil {
+		t.Fatal(err)
+	}
+	clk.t = t0.Add(3 * time.Hour)
+	d, err = m.Resume("resume command r1")
+	if err != nil || d.Action != Resume || d.Phase != PhaseCanary || m.Phase() != PhaseCanary || m.Outcome() != nil {
+		t.Fatalf("Resume = %+v, %v; phase %s; want canary again", d, err, m.Phase())
+	}
+	if candidates() == 0 {
+		t.Error("after resume the canary routes nothing to the candidate")
+	}
+	// MaxDuration counts from the resume: 59 minutes later it still runs.
+	clk.t = t0.Add(3*time.Hour + 59*time.Minute)
+	if d := m.Tick(); d.Action != Continue || m.Phase() != PhaseCanary {
+		t.Errorf("Tick 59 min after the resume = %+v, phase %s; want continue in canary", d, m.Phase())
+	}
+	// Out of time, the machine holds by itself; resume goes to shadow.
+	clk.t = t0.Add(5 * time.Hour)
+	if d := m.Tick(); d.Action != Hold {
+		t.Fatalf("Tick after MaxDuration = %+v; want hold", d)
+	}
+	if d, err := m.Resume("resume command r2"); err != nil || d.Phase != PhaseShadow {
+		t.Errorf("Resume of a timed-out hold = %+v, %v; want shadow", d, err)
 	}
 }

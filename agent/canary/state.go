@@ -27,6 +27,8 @@ type State struct {
 	Shadow  ShadowStats `json:"shadow"`
 	Arms    [2]ArmStats `json:"arms"` // canary, indexed by Arm
 	Outcome *Decision   `json:"outcome,omitempty"`
+	// Held is the phase an operator's hold interrupted, to resume in.
+	Held Phase `json:"held,omitempty"`
 }
 
 // ShadowStats are the shadow phase's counters.

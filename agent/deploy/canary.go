@@ -19,7 +19,7 @@ import (
 	"github.com/edged-dev/edged/agent/status"
 	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/internal/clock"
-	"github.com/edged-dev/edged/ota/sign"
+	"github.com/edged-dev/edged/ota/cmdlog"
 )
 
 // Deploy command states of a rollout, besides active and rolled_back.
@@ -28,10 +28,6 @@ const (
 	StatusCanary = "canary"
 	StatusHold   = "hold"
 )
-
-// OpPromote resolves a held (or running) evaluation in the candidate's
-// favour; payload {"model": name}, optional with one rollout.
-const OpPromote = fleet.OpPromote
 
 const (
 	// defaultCanaryTick is how often the machine is ticked and its state
@@ -48,14 +44,18 @@ var bucketRollouts = []byte("rollouts")
 
 // rolloutRecord is a rollout as kept in canary.db.
 type rolloutRecord struct {
-	Model   string           `json:"model"`
-	Version uint64           `json:"version"`
-	From    string           `json:"from,omitempty"`
-	CmdOp   string           `json:"cmd_op"`
-	CmdID   string           `json:"cmd_id"`
-	Status  string           `json:"status"`
-	Last    *canary.Decision `json:"last,omitempty"`
-	Machine json.RawMessage  `json:"machine"`
+	Model   string `json:"model"`
+	Version uint64 `json:"version"`
+	From    string `json:"from,omitempty"`
+	CmdOp   string `json:"cmd_op"`
+	CmdID   string `json:"cmd_id"`
+	// CmdHash and CmdExpires key and bound the deploy command's record
+	// (ota/cmdlog): the sha256 of its payload and its manifest's expiry.
+	CmdHash    string           `json:"cmd_hash,omitempty"`
+	CmdExpires time.Time        `json:"cmd_expires,omitzero"`
+	Status     string           `json:"status"`
+	Last       *canary.Decision `json:"last,omitempty"`
+	Machine    json.RawMessage  `json:"machine"`
 }
 
 // Rollout is one candidate under evaluation beside the serving version
@@ -67,6 +67,8 @@ type Rollout struct {
 	version uint64
 	from    string
 	cmd     fleet.Command // Op and ID only, for status writes
+	hash    string        // of the deploy command's payload, for its record
+	expires time.Time     // of its manifest
 	cand    Version
 
 	counter atomic.Uint64
@@ -96,8 +98,11 @@ type shadowJob struct {
 	active time.Duration
 }
 
-// startRollouts opens canary.db, resumes the rollouts it holds whose
-// candidate is still staged, and subscribes to the feedback topic.
+// startRollouts opens canary.db and resumes the rollouts it holds whose
+// candidate is still staged. Feedback comes only through the local API
+// (POST /v1/feedback): on the broker anyone who may publish could forge
+// it, and the application that made a request is the one that knows how
+// it turned out.
 func (d *Deployer) startRollouts(dir string) error {
 	// Unreadable, it is moved aside: evaluations in progress restart from
 	// scratch on the next deploy; the active versions serve meanwhile.
@@ -128,13 +133,6 @@ func (d *Deployer) startRollouts(dir string) error {
 			d.dropRecord(rec.Model)
 		}
 	}
-	c := d.link.Client()
-	topic := fleet.Prefix + "/dev/" + d.cfg.Device.ID + "/feedback"
-	// Recorded even when not connected: the client subscribes on connect.
-	if err := c.Subscribe(d.rctx, topic, 1, d.mqttFeedback); err != nil && !errors.Is(err, fleet.ErrNotConnected) {
-		d.log.Warn("cannot subscribe to the feedback topic", "topic", topic, "err", err)
-	}
-	d.link.Handle(OpPromote, d.promote)
 	return nil
 }
 
@@ -160,10 +158,14 @@ func (d *Deployer) resume(rec rolloutRecord) error {
 		return fmt.Errorf("version %d is no longer staged (staged %d)", rec.Version, sm.Staged)
 	}
 	cmd := fleet.Command{Op: rec.CmdOp, ID: rec.CmdID}
-	// This start counts towards a crash loop, decided before the
-	// candidate loads: loading it may be what crashes the agent.
-	if dec := m.Start(); dec.Action == canary.Rollback {
+	// A start after a crash counts towards a crash loop, decided before
+	// the candidate loads: loading it may be what crashes the agent. A
+	// start after a clean stop does not.
+	if !d.db.LastRunCrashed() {
+		// nothing to count
+	} else if dec := m.Start(); dec.Action == canary.Rollback {
 		r := d.newRollout(cmd, rec.Model, rec.Version, rec.From, m, nil)
+		r.hash, r.expires = rec.CmdHash, rec.CmdExpires
 		r.status, r.last = rec.Status, rec.Last
 		r.finishDecision(StatusRolledBack, dec, map[string]any{"op": cmd.Op, "cmd": cmd.ID, "version": rec.Version,
 			"reason": dec.Reason, "phase": dec.Phase.String(), "state": StatusRolledBack})
@@ -174,6 +176,7 @@ func (d *Deployer) resume(rec rolloutRecord) error {
 		return fmt.Errorf("candidate: %w", err)
 	}
 	r := d.newRollout(cmd, rec.Model, rec.Version, rec.From, m, s)
+	r.hash, r.expires = rec.CmdHash, rec.CmdExpires
 	r.status, r.last = rec.Status, rec.Last
 	d.log.Info("resuming the evaluation of a candidate", "model", rec.Model, "version", rec.Version, "phase", m.Phase())
 	d.register(r)
@@ -231,7 +234,7 @@ func (d *Deployer) StopRollouts() {
 
 // beginRollout starts evaluating a prepared candidate instead of promoting
 // it. The caller holds d.mu.
-func (d *Deployer) beginRollout(cmd fleet.Command, name string, version uint64, from uint64, p canary.Policy, cand Version) error {
+func (d *Deployer) beginRollout(cmd fleet.Command, expires time.Time, name string, version uint64, from uint64, p canary.Policy, cand Version) error {
 	var seed uint64
 	if sha := cand.Info().SHA256; len(sha) >= 16 {
 		fmt.Sscanf(sha[:16], "%x", &seed)
@@ -245,6 +248,7 @@ func (d *Deployer) beginRollout(cmd fleet.Command, name string, version uint64, 
 		fromS = fmt.Sprint(from)
 	}
 	r := d.newRollout(cmd, name, version, fromS, m, cand)
+	r.hash, r.expires = cmdlog.Hash(cmd.Payload), expires
 	r.status = StatusShadow
 	m.Start()
 	r.save()
@@ -292,51 +296,6 @@ func (d *Deployer) onlyRollout(name string) (*Rollout, error) {
 		return r, nil
 	}
 	return nil, nil
-}
-
-// promote handles a promote command.
-func (d *Deployer) promote(ctx context.Context, _ fleet.Topic, cmd fleet.Command) {
-	if d.repeat(ctx, cmd) {
-		return
-	}
-	d.finish(ctx, cmd, d.resolve(cmd, canary.Promote))
-}
-
-// resolveCandidate applies an operator's rollback to a rollout, if the
-// command names one (or names none and one exists); ok is false when the
-// command is about the store's versions instead.
-func (d *Deployer) resolve(cmd fleet.Command, a canary.Action) outcome {
-	var p struct {
-		Model string `json:"model"`
-	}
-	if len(cmd.Payload) > 0 && string(cmd.Payload) != "null" {
-		dec := json.NewDecoder(bytes.NewReader(cmd.Payload))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&p); err != nil {
-			return outcome{state: fleet.StatusRejected, reason: fmt.Sprintf("payload: %v; want {\"model\": NAME}", err)}
-		}
-	}
-	r, err := d.onlyRollout(p.Model)
-	if err != nil {
-		return outcome{state: fleet.StatusRejected, model: p.Model, reason: err.Error()}
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if r.ended {
-		return outcome{state: fleet.StatusRejected, model: r.name, reason: fmt.Sprintf("model %q: the candidate's evaluation already ended", r.name)}
-	}
-	r.mu.Lock()
-	dec, err := r.m.Resolve(a, fmt.Sprintf("%s command %s", cmd.Op, cmd.ID))
-	r.mu.Unlock()
-	if err != nil {
-		return outcome{state: fleet.StatusRejected, model: r.name, reason: err.Error()}
-	}
-	r.actLocked(dec)
-	out := outcome{state: fleet.StatusDone, model: r.name, version: r.version, reason: dec.Reason}
-	if a == canary.Promote {
-		out.to = r.version
-	}
-	return out
 }
 
 // Handle routes a request of the experiment to the arm that serves it,
@@ -545,6 +504,11 @@ func (r *Rollout) actLocked(dec canary.Decision) bool {
 		state = StatusCanary
 	case canary.Hold:
 		state = StatusHold
+	case canary.Resume:
+		state = StatusShadow
+		if dec.Phase == canary.PhaseCanary {
+			state = StatusCanary
+		}
 	case canary.Promote:
 		pm, err := d.st.Promote(r.name)
 		if err != nil {
@@ -555,6 +519,7 @@ func (r *Rollout) actLocked(dec canary.Decision) bool {
 			return r.rollbackLocked(dec, det)
 		}
 		d.host.Serve(r.cand)
+		d.host.Note(r.name, "")
 		r.unregister()
 		d.probationLocked(r.name, pm.Active, pm.Changed)
 		state, changed = StatusActive, true
@@ -606,11 +571,11 @@ func (r *Rollout) finishDecision(state string, dec canary.Decision, det map[stri
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	rec, _ := json.Marshal(cmdRecord{Op: r.cmd.Op, State: state, Reason: dec.Reason, Time: d.now().UTC()})
-	if err := d.cmds.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketCommands).Put([]byte(r.cmd.Op+"/"+r.cmd.ID), rec)
-	}); err != nil {
-		d.log.Warn("cannot record the command's state", "id", r.cmd.ID, "err", err)
+	if r.hash != "" && !r.expires.IsZero() {
+		rec := cmdlog.Record{Op: r.cmd.Op, ID: r.cmd.ID, Hash: r.hash, State: state, Reason: dec.Reason, Expires: r.expires}
+		if err := d.cmds.Put(rec); err != nil {
+			d.log.Warn("cannot record the command's state", "id", r.cmd.ID, "err", err)
+		}
 	}
 	d.status(ctx, r.cmd, state, 0, dec.Reason)
 	d.event(fleet.Event{Kind: "update", Model: r.name, Detail: detail(det)})
@@ -622,7 +587,8 @@ func (r *Rollout) finishDecision(state string, dec canary.Decision, det map[stri
 func (r *Rollout) save() {
 	r.mu.Lock()
 	b, err := r.m.Marshal()
-	rec := rolloutRecord{Model: r.name, Version: r.version, From: r.from, CmdOp: r.cmd.Op, CmdID: r.cmd.ID, Status: r.status, Last: r.last, Machine: b}
+	rec := rolloutRecord{Model: r.name, Version: r.version, From: r.from, CmdOp: r.cmd.Op, CmdID: r.cmd.ID, CmdHash: r.hash, CmdExpires: r.expires,
+		Status: r.status, Last: r.last, Machine: b}
 	final := r.m.Phase().Final()
 	r.dirty = false
 	r.mu.Unlock()
@@ -650,7 +616,7 @@ func (d *Deployer) dropRecord(name string) {
 }
 
 // Feedback attributes an application's outcome to the arm that served
-// the request (POST /v1/feedback and the feedback topic).
+// the request (POST /v1/feedback).
 func (d *Deployer) Feedback(_ context.Context, f canary.RequestFeedback) error {
 	r, err := d.onlyRollout(f.Model)
 	if err != nil {
@@ -681,17 +647,6 @@ func (d *Deployer) Feedback(_ context.Context, f canary.RequestFeedback) error {
 	}
 	r.applyLocked(dec)
 	return nil
-}
-
-// mqttFeedback takes feedback from the device's feedback topic.
-func (d *Deployer) mqttFeedback(topic string, payload []byte) {
-	f, err := canary.ParseFeedback(payload)
-	if err == nil {
-		err = d.Feedback(context.Background(), f)
-	}
-	if err != nil {
-		d.log.Debug("feedback dropped", "topic", topic, "err", err)
-	}
 }
 
 // Status is the rollout as the device's status shows it.
@@ -746,48 +701,4 @@ func argmax32(v []float32) int {
 		}
 	}
 	return best
-}
-
-// candidateNamed reports whether a rollback command is about a candidate
-// under evaluation: it names a model with one, or names none and exactly
-// one model has one.
-func (d *Deployer) candidateNamed(cmd fleet.Command) bool {
-	var p struct {
-		Model string `json:"model"`
-	}
-	if len(cmd.Payload) > 0 && string(cmd.Payload) != "null" {
-		if json.Unmarshal(cmd.Payload, &p) != nil {
-			return false // runRollback rejects it
-		}
-	}
-	_, err := d.onlyRollout(p.Model)
-	return err == nil
-}
-
-// canaryFeedback takes POST /v1/feedback.
-// redeployLocked promotes the candidate under evaluation when a new
-// deploy command carries its manifest again (an operator's promote; the
-// fleet protocol has no promote op yet). The caller holds d.mu.
-func (d *Deployer) redeployLocked(cmd fleet.Command, r *Rollout, out outcome) outcome {
-	_, err := sign.Verify(cmd.Payload, d.root, sign.VerifyOptions{
-		Now: d.now, Skew: clockSkew, Kind: sign.KindModel, Name: r.name, LastVersion: r.version - 1,
-	})
-	if err != nil {
-		out.state, out.check, out.reason = fleet.StatusRejected, verifyCheck(cmd.Payload, err), err.Error()
-		return out
-	}
-	r.mu.Lock()
-	dec, err := r.m.Resolve(canary.Promote, fmt.Sprintf("deploy command %s repeated the candidate's manifest", cmd.ID))
-	r.mu.Unlock()
-	if err != nil || r.ended {
-		out.state, out.reason = fleet.StatusRejected, fmt.Sprintf("model %q version %d: the evaluation already ended", r.name, r.version)
-		return out
-	}
-	r.actLocked(dec)
-	if r.status != StatusActive {
-		out.state, out.reason = r.status, dec.Reason
-		return out
-	}
-	out.state, out.to, out.reason = StatusActive, r.version, dec.Reason
-	return out
 }

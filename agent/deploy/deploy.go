@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,6 +22,7 @@ import (
 	"github.com/edged-dev/edged/agent/link"
 	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/ota/bundle"
+	"github.com/edged-dev/edged/ota/cmdlog"
 	"github.com/edged-dev/edged/ota/sign"
 	"github.com/edged-dev/edged/ota/store"
 	"github.com/edged-dev/edged/ota/transfer"
@@ -60,9 +60,6 @@ const (
 	// idleTimeout ends a download that received nothing for this long; the
 	// command fails and resumes when it is delivered again.
 	idleTimeout = 5 * time.Minute
-	// keepCommands is how long finished command ids are remembered; a
-	// deploy command expires with its manifest (30 days by default).
-	keepCommands = 90 * 24 * time.Hour
 )
 
 // Store is what the deployer needs of ota/store; tests wrap it to inject
@@ -86,7 +83,7 @@ type Deployer struct {
 	root    ed25519.PublicKey
 	db      *store.Store
 	st      Store
-	cmds    *bolt.DB
+	cmds    *cmdlog.Log
 	dlDir   string
 	maxBlob int64
 	smoke   time.Duration
@@ -123,6 +120,11 @@ type outcome struct {
 	version uint64 // the version the command was about
 	from    uint64 // the version serving before
 	to      uint64 // the version serving after
+	// expires is when the verified command stops being valid (its
+	// manifest's or its own expiry), nonce its nonce: a command is
+	// recorded only when expires is set, that is once it verified.
+	expires time.Time
+	nonce   string
 }
 
 // New opens the store, handles crash loops, serves the store's active
@@ -156,7 +158,8 @@ func New(host Host, cfg *config.Config, l *link.Link, log *slog.Logger) (*Deploy
 		return nil, nil, fmt.Errorf("ota: %w", err)
 	}
 	d.db, d.st = db, db
-	if d.cmds, err = openCommands(filepath.Join(dir, "commands.db"), log); err != nil {
+	sweepDownloads(d.dlDir, d.now(), log)
+	if d.cmds, err = openCommands(dir, log); err != nil {
 		db.Close()
 		return nil, nil, fmt.Errorf("ota: %w", err)
 	}
@@ -195,11 +198,15 @@ func (d *Deployer) start(dir string) (map[string]bool, error) {
 		return nil, fmt.Errorf("ota: %w", err)
 	}
 	d.link.Handle(fleet.OpDeploy, d.deploy)
-	d.link.Handle(fleet.OpRollback, d.rollback)
+	d.link.Handle(fleet.OpRollback, d.onRollback)
+	d.link.Handle(fleet.OpPromote, d.onPromote)
+	d.link.Handle(fleet.OpHold, d.onHold)
+	d.link.Handle(fleet.OpResume, d.onResume)
 	return loaded, nil
 }
 
-// serveStored serves the store's active versions (not of ensembles).
+// serveStored serves the store's active versions (not of ensembles),
+// each checked first (serveStoredModel).
 func (d *Deployer) serveStored() (map[string]bool, error) {
 	loaded := map[string]bool{}
 	ms, err := d.st.Models()
@@ -213,22 +220,29 @@ func (d *Deployer) serveStored() (map[string]bool, error) {
 		if mc, ok := d.host.ConfigModel(m.Name); ok && mc.Ensemble != nil {
 			continue
 		}
-		mc := d.modelConfig(m.Name, m.Active)
-		s, err := d.prepare(context.Background(), mc)
-		if err != nil {
-			// Passed its smoke test once, so its files changed: serve the
-			// configured file, if any.
-			d.log.Error("cannot serve the deployed version; serving the configured model if any", "model", m.Name, "version", m.Active, "err", err)
-			d.event(fleet.Event{Kind: "error", Model: m.Name, Detail: detail(map[string]any{"op": "start", "version": m.Active, "reason": err.Error()})})
-			continue
-		}
-		d.host.Serve(s)
-		loaded[m.Name] = true
-		if !m.Good {
-			d.probation(m.Name, m.Active, m.Changed)
+		if s, ok := d.serveStoredModel(m.Name); ok {
+			d.host.Serve(s)
+			loaded[m.Name] = true
 		}
 	}
 	return loaded, nil
+}
+
+// AgentVersion is the highest agent version this device installed, kept
+// in the model store apart from the self-updater's state file.
+func (d *Deployer) AgentVersion() uint64 {
+	v, err := d.db.AgentVersion()
+	if err != nil {
+		d.log.Warn("cannot read the highest agent version installed", "err", err)
+	}
+	return v
+}
+
+// RecordAgentVersion raises the highest agent version installed.
+func (d *Deployer) RecordAgentVersion(v uint64) {
+	if err := d.db.RecordAgentVersion(v); err != nil {
+		d.log.Warn("cannot record the agent version installed", "version", v, "err", err)
+	}
 }
 
 // LoadRootKey reads ota.root_key: a key file or the key in base64.
@@ -254,6 +268,11 @@ func (d *Deployer) Close() {
 	d.closed = true
 	for _, t := range d.timers {
 		t.Stop()
+	}
+	// Reached only when the agent stops, not when it crashes: the next
+	// start does not count towards a crash loop.
+	if err := d.db.RecordStop(); err != nil {
+		d.log.Warn("cannot record the clean stop; the next start counts as after a crash", "err", err)
 	}
 	if err := d.cmds.Close(); err != nil {
 		d.log.Warn("closing the command record", "err", err)
@@ -382,31 +401,10 @@ func (d *Deployer) deploy(ctx context.Context, _ fleet.Topic, cmd fleet.Command)
 	d.finish(ctx, cmd, out)
 }
 
-// rollback handles a rollback command: payload {"model": name}, optional
-// when the store holds exactly one model with a previous version.
-func (d *Deployer) rollback(ctx context.Context, _ fleet.Topic, cmd fleet.Command) {
-	if d.repeat(ctx, cmd) {
-		return
-	}
-	if d.candidateNamed(cmd) {
-		// An operator's rollback of a candidate under evaluation.
-		d.finish(ctx, cmd, d.resolve(cmd, canary.Rollback))
-		return
-	}
-	out := d.runRollback(ctx, cmd)
-	d.finish(ctx, cmd, out)
-}
-
-// repeat answers a command handled before with its recorded status.
+// repeat answers a command handled before (the same op, id and payload)
+// with its recorded status.
 func (d *Deployer) repeat(ctx context.Context, cmd fleet.Command) bool {
-	var rec cmdRecord
-	var found bool
-	d.cmds.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketCommands).Get([]byte(cmd.Op + "/" + cmd.ID)); v != nil {
-			found = json.Unmarshal(v, &rec) == nil
-		}
-		return nil
-	})
+	rec, found := d.cmds.Lookup(cmd.Op, cmd.ID, cmd.Payload)
 	if !found || rec.State == fleet.StatusFailed {
 		return false // failed commands are tried again
 	}
@@ -422,11 +420,11 @@ func (d *Deployer) finish(ctx context.Context, cmd fleet.Command, out outcome) {
 		d.log.Info("command interrupted; it resumes when delivered again", "op", cmd.Op, "id", cmd.ID)
 		return
 	}
-	rec, _ := json.Marshal(cmdRecord{Op: cmd.Op, State: out.state, Reason: out.reason, Time: d.now().UTC()})
-	if err := d.cmds.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketCommands).Put([]byte(cmd.Op+"/"+cmd.ID), rec)
-	}); err != nil {
-		d.log.Warn("cannot record the command; a repeated delivery is handled again", "id", cmd.ID, "err", err)
+	if !out.expires.IsZero() {
+		rec := cmdlog.Record{Op: cmd.Op, ID: cmd.ID, Hash: cmdlog.Hash(cmd.Payload), Nonce: out.nonce, State: out.state, Reason: out.reason, Expires: out.expires}
+		if err := d.cmds.Put(rec); err != nil {
+			d.log.Warn("cannot record the command; a repeated delivery is handled again", "id", cmd.ID, "err", err)
+		}
 	}
 	d.status(ctx, cmd, out.state, 0, out.reason)
 	det := map[string]any{"op": cmd.Op, "cmd": cmd.ID, "state": out.state}
@@ -470,9 +468,10 @@ func (d *Deployer) runDeploy(ctx context.Context, cmd fleet.Command) outcome {
 		return d.failed(out, err)
 	}
 	if r := d.Rollout(hdr.Name); r != nil && r.version == hdr.Version {
-		// The candidate under evaluation deployed again: the operator's
-		// go-ahead to promote it.
-		return d.redeployLocked(cmd, r, out)
+		// The candidate under evaluation deployed again (or its manifest
+		// replayed): promoting takes a signed promote command.
+		out.state, out.reason = StatusSkipped, fmt.Sprintf("model %s version %d is the candidate under evaluation; promote it with a promote command", hdr.Name, hdr.Version)
+		return out
 	}
 	if s, ok := d.host.Serving(hdr.Name); ok {
 		out.from, _ = strconv.ParseUint(s.Info().Version, 10, 64)
@@ -481,9 +480,10 @@ func (d *Deployer) runDeploy(ctx context.Context, cmd fleet.Command) outcome {
 		Now: d.now, Skew: clockSkew, Kind: sign.KindModel, Name: hdr.Name, LastVersion: cur.LastVersion,
 	})
 	if err != nil {
-		out.state, out.check, out.reason = fleet.StatusRejected, verifyCheck(cmd.Payload, err), err.Error()
+		out.state, out.check, out.reason = fleet.StatusRejected, sign.Check(err), err.Error()
 		return out
 	}
+	out.expires = m.Expires
 	if mc, ok := d.host.ConfigModel(m.Name); ok && mc.Ensemble != nil {
 		out.state, out.check, out.reason = fleet.StatusRejected, "ensemble", fmt.Sprintf("model %q is an ensemble in the config; deploy its members", m.Name)
 		return out
@@ -510,26 +510,28 @@ func (d *Deployer) runDeploy(ctx context.Context, cmd fleet.Command) outcome {
 	}
 
 	d.log.Info("deploying", "id", cmd.ID, "model", m.Name, "version", m.Version, "from", out.from, "bytes", blob.Size)
-	path, err := d.fetch(ctx, cmd, blob)
+	path, err := d.fetch(ctx, cmd, blob, m.Expires)
 	if ctx.Err() != nil {
 		return outcome{}
 	}
 	if err != nil {
+		// Kept for the command's next delivery, until the manifest expires.
 		return d.failed(out, err)
 	}
-	defer os.Remove(path)
+	// Downloaded whole: nothing is left to resume, whatever comes next.
+	defer discardDownload(d.dlDir, blob.SHA256, d.log)
 	if err := verifyFile(path, blob); err != nil {
 		return d.failed(out, err)
 	}
 	// The edgetpu variant too, when an Edge TPU here would run it.
 	var tpuPath string
 	if tb, ok := m.Blob(bundle.VariantEdgeTPU); ok && tb.Size <= d.maxBlob && d.host.BackendPresent(ctx, bundle.VariantEdgeTPU) {
-		tpuPath, err = d.fetch(ctx, cmd, tb)
+		tpuPath, err = d.fetch(ctx, cmd, tb, m.Expires)
 		if ctx.Err() != nil {
 			return outcome{}
 		}
 		if err == nil {
-			defer os.Remove(tpuPath)
+			defer discardDownload(d.dlDir, tb.SHA256, d.log)
 			err = verifyFile(tpuPath, tb)
 		}
 		if err != nil {
@@ -560,7 +562,7 @@ func (d *Deployer) runDeploy(ctx context.Context, cmd fleet.Command) outcome {
 	}
 	if policy != nil {
 		// Evaluated beside the active version before it is promoted.
-		if err := d.beginRollout(cmd, m.Name, m.Version, out.from, *policy, s); err != nil {
+		if err := d.beginRollout(cmd, m.Expires, m.Name, m.Version, out.from, *policy, s); err != nil {
 			closeModel(s)
 			return d.failed(out, err)
 		}
@@ -574,6 +576,7 @@ func (d *Deployer) runDeploy(ctx context.Context, cmd fleet.Command) outcome {
 		return d.failed(out, err)
 	}
 	d.host.Serve(s)
+	d.host.Note(m.Name, "")
 	d.probationLocked(m.Name, pm.Active, pm.Changed)
 	out.state, out.to = StatusActive, m.Version
 	out.reason = fmt.Sprintf("model %s version %d serving", m.Name, m.Version)
@@ -583,32 +586,6 @@ func (d *Deployer) runDeploy(ctx context.Context, cmd fleet.Command) outcome {
 func (d *Deployer) failed(out outcome, err error) outcome {
 	out.state, out.reason = fleet.StatusFailed, err.Error()
 	return out
-}
-
-// verifyCheck names the manifest check that failed, for the event.
-func verifyCheck(payload []byte, err error) string {
-	switch {
-	case errors.Is(err, sign.ErrExpired):
-		return "expired"
-	case errors.Is(err, sign.ErrReplay):
-		return "replayed"
-	case errors.Is(err, sign.ErrNotYetValid):
-		return "not_yet_valid"
-	case errors.Is(err, sign.ErrMismatch):
-		return "mismatch"
-	case errors.Is(err, sign.ErrUntrustedKey):
-		return "untrusted_key"
-	case errors.Is(err, sign.ErrBadSignature):
-		var m struct {
-			Signatures []json.RawMessage `json:"signatures"`
-		}
-		if json.Unmarshal(payload, &m) == nil && len(m.Signatures) == 0 {
-			return "unsigned"
-		}
-		return "tampered"
-	default:
-		return "malformed"
-	}
 }
 
 // stage writes the model, the manifest and what the manifest carries
@@ -667,67 +644,6 @@ func (d *Deployer) adopt(name string, deploying uint64) {
 	if err != nil {
 		d.log.Warn("cannot keep the configured version to roll back to", "model", name, "version", v, "err", err)
 	}
-}
-
-func (d *Deployer) runRollback(ctx context.Context, cmd fleet.Command) outcome {
-	var p struct {
-		Model string `json:"model"`
-	}
-	if len(cmd.Payload) > 0 && string(cmd.Payload) != "null" {
-		dec := json.NewDecoder(bytes.NewReader(cmd.Payload))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&p); err != nil {
-			return outcome{state: fleet.StatusRejected, reason: fmt.Sprintf("payload: %v; want {\"model\": NAME}", err)}
-		}
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if p.Model == "" {
-		ms, err := d.st.Models()
-		if err != nil {
-			return d.failed(outcome{}, err)
-		}
-		var names []string
-		for _, m := range ms {
-			if m.Previous != 0 {
-				names = append(names, m.Name)
-			}
-		}
-		sort.Strings(names)
-		if len(names) != 1 {
-			return outcome{state: fleet.StatusRejected, reason: fmt.Sprintf("name the model: %d models have a previous version %q", len(names), names)}
-		}
-		p.Model = names[0]
-	}
-	out := outcome{model: p.Model}
-	m, ok, err := d.st.Model(p.Model)
-	if err != nil {
-		return d.failed(out, err)
-	}
-	if !ok || m.Previous == 0 {
-		out.state, out.reason = fleet.StatusRejected, fmt.Sprintf("model %q has no previous version in the store (active %d)", p.Model, m.Active)
-		return out
-	}
-	out.from, out.version = m.Active, m.Previous
-	s, err := d.prepare(ctx, d.modelConfig(p.Model, m.Previous))
-	if ctx.Err() != nil {
-		return outcome{}
-	}
-	if err != nil {
-		return d.failed(out, fmt.Errorf("previous version: %w", err))
-	}
-	rm, err := d.st.Rollback(p.Model)
-	if err != nil {
-		closeModel(s)
-		return d.failed(out, err)
-	}
-	d.host.Serve(s)
-	if t := d.timers[p.Model]; t != nil {
-		t.Stop() // the previous version counts as good
-	}
-	out.state, out.to = fleet.StatusDone, rm.Active
-	out.reason = fmt.Sprintf("model %s rolled back from version %d to %d", p.Model, out.from, rm.Active)
-	return out
 }
 
 // status writes a command's status; a device offline now loses it, and

@@ -15,18 +15,20 @@ import (
 
 // fetch downloads blob into the downloads directory, over MQTT or its
 // URL, reporting progress every 10%. An interrupted fetch resumes from
-// what the directory holds.
-func (d *Deployer) fetch(ctx context.Context, cmd fleet.Command, blob sign.Blob) (string, error) {
-	return fetchBlob(ctx, d.link.Client(), d.dlDir, d.log, blob, d.onProgress, func(ctx context.Context, frac float64) {
+// what the directory holds, until the manifest expires.
+func (d *Deployer) fetch(ctx context.Context, cmd fleet.Command, blob sign.Blob, until time.Time) (string, error) {
+	return fetchBlob(ctx, d.link.Client(), d.dlDir, d.log, blob, until, d.onProgress, func(ctx context.Context, frac float64) {
 		d.status(ctx, cmd, StatusDownloading, frac, "")
 	})
 }
 
 // fetchBlob downloads blob into dir over MQTT (the retained chunks of
 // ota/transfer) or from its URL; a download with no data for idleTimeout
-// is abandoned. onChunk (if not nil) hears of every chunk, onStep of every
-// tenth of the size.
-func fetchBlob(ctx context.Context, c *fleet.Client, dir string, log *slog.Logger, blob sign.Blob,
+// is abandoned. A partial download is kept for the next delivery of its
+// command until until (the manifest's expiry); sweepDownloads removes it
+// after. onChunk (if not nil) hears of every chunk, onStep of every tenth
+// of the size.
+func fetchBlob(ctx context.Context, c *fleet.Client, dir string, log *slog.Logger, blob sign.Blob, until time.Time,
 	onChunk func(context.Context, transfer.Progress), onStep func(ctx context.Context, frac float64)) (string, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -34,7 +36,7 @@ func fetchBlob(ctx context.Context, c *fleet.Client, dir string, log *slog.Logge
 	idle := time.AfterFunc(idleTimeout, func() { cancel(errIdle) })
 	defer idle.Stop()
 	step := -1
-	r := &transfer.Receiver{Sub: c, Dir: dir, Log: log, Progress: func(p transfer.Progress) {
+	r := &transfer.Receiver{Sub: c, Dir: dir, Log: log, Until: until, Progress: func(p transfer.Progress) {
 		idle.Reset(idleTimeout)
 		if onChunk != nil {
 			onChunk(ctx, p)
@@ -67,6 +69,26 @@ func fetchBlob(ctx context.Context, c *fleet.Client, dir string, log *slog.Logge
 		return "", fmt.Errorf("download of %s: %w", blob.SHA256, cause)
 	}
 	return path, err
+}
+
+// sweepDownloads removes from dir the downloads no longer wanted:
+// expired, left by an earlier version, or temporary.
+func sweepDownloads(dir string, now time.Time, log *slog.Logger) {
+	removed, err := (&transfer.Receiver{Dir: dir}).Sweep(now)
+	for _, sum := range removed {
+		log.Info("removed a download no longer wanted", "dir", dir, "sha256", sum)
+	}
+	if err != nil {
+		log.Warn("cannot remove downloads no longer wanted", "dir", dir, "err", err)
+	}
+}
+
+// discardDownload removes what dir holds of a blob whose command ended
+// for good.
+func discardDownload(dir, sum string, log *slog.Logger) {
+	if err := (&transfer.Receiver{Dir: dir}).Discard(sum); err != nil {
+		log.Warn("cannot remove a download no longer wanted", "dir", dir, "sha256", sum, "err", err)
+	}
 }
 
 func verifyFile(path string, blob sign.Blob) error {

@@ -41,4 +41,7 @@ type Host interface {
 	BackendPresent(ctx context.Context, name string) bool
 	// Birth is the device's state, as its retained birth message says it.
 	Birth() fleet.State
+	// Note sets the reason shown in the status of the model named name
+	// (why a version other than the deployed one serves); "" clears it.
+	Note(name, reason string)
 }

@@ -1,26 +1,16 @@
 package deploy
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"log/slog"
-	"time"
+	"os"
+	"path/filepath"
 
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/edged-dev/edged/internal/boltfile"
+	"github.com/edged-dev/edged/ota/cmdlog"
 )
-
-var bucketCommands = []byte("commands")
-
-// cmdRecord is a handled command, as remembered in commands.db.
-type cmdRecord struct {
-	Op     string    `json:"op"`
-	State  string    `json:"state"`
-	Reason string    `json:"reason,omitempty"`
-	Time   time.Time `json:"time"`
-}
 
 // openRecord opens one of the agent's small bbolt records (handled
 // commands, canary rollouts) holding the one bucket named, starting afresh
@@ -49,34 +39,21 @@ func openRecord(path string, bucket []byte, log *slog.Logger) (*bolt.DB, error) 
 	return db, nil
 }
 
-// openCommands opens the record of handled commands, starting afresh if
-// the file is unreadable (the worst that costs is a status rewritten as
-// rejected for a replayed manifest), and forgets old records.
-func openCommands(path string, log *slog.Logger) (*bolt.DB, error) {
-	db, err := openRecord(path, bucketCommands, log)
+// openCommands opens the record of handled commands (ota/cmdlog), which
+// replaced the commands.db of earlier versions: that file, keyed by
+// command id alone and unbounded, is removed. A damaged record starts
+// afresh: commands are scoped to versions, so one run again changes
+// nothing.
+func openCommands(dir string, log *slog.Logger) (*cmdlog.Log, error) {
+	if err := os.Remove(filepath.Join(dir, "commands.db")); err == nil {
+		log.Info("replaced the command record of an earlier version", "path", filepath.Join(dir, "commands.db"))
+	}
+	l, err := cmdlog.Open(filepath.Join(dir, commandsFile), &cmdlog.Options{Log: log})
 	if err != nil {
 		return nil, fmt.Errorf("commands: %w", err)
 	}
-	cutoff := time.Now().Add(-keepCommands)
-	err = db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketCommands)
-		var old [][]byte
-		b.ForEach(func(k, v []byte) error {
-			var r cmdRecord
-			if json.Unmarshal(v, &r) != nil || r.Time.Before(cutoff) {
-				old = append(old, bytes.Clone(k))
-			}
-			return nil
-		})
-		for _, k := range old {
-			if err := b.Delete(k); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		log.Warn("cannot prune the command record", "err", err)
-	}
-	return db, nil
+	return l, nil
 }
+
+// commandsFile is the record of handled commands in the store directory.
+const commandsFile = "cmdlog.db"

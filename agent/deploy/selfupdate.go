@@ -33,6 +33,10 @@ type SelfUpdate struct {
 	// place: cmd/edged cancels Run's context with the cause and exits with
 	// selfupdate.ExitRestart.
 	Restart func(cause error)
+	// Accepted, if set, hears of each version installed, for the
+	// anti-rollback floor kept apart from the updater's state file
+	// (Deployer.RecordAgentVersion; Updater.Floor reads it back).
+	Accepted func(version uint64)
 }
 
 // selfUpdater handles update-agent commands.
@@ -57,6 +61,7 @@ func EnableSelfUpdate(ctx context.Context, cfg *config.Config, l *link.Link, hea
 		return errors.New("self-update needs an updater and a restart function")
 	}
 	s := &selfUpdater{link: l, maxBlob: cfg.OTA.MaxBlobBytes, healthy: healthy, su: su, dlDir: filepath.Join(cfg.StateDir, "selfupdate"), log: log.With("component", "selfupdate")}
+	sweepDownloads(s.dlDir, time.Now(), s.log)
 	if l != nil && cfg.OTA.Enabled(&cfg.Fleet) {
 		root, err := LoadRootKey(cfg)
 		if err != nil {
@@ -154,14 +159,14 @@ func (s *selfUpdater) run(ctx context.Context, cmd fleet.Command) (version uint6
 		return version, fleet.StatusRejected, fmt.Sprintf("binary is %d bytes; ota.max_blob_bytes is %d", blob.Size, lim)
 	}
 	s.log.Info("agent update accepted", "id", cmd.ID, "version", selfupdate.FormatVersion(m.Version), "variant", blob.Variant, "size", blob.Size)
-	path, err := s.fetch(ctx, cmd.ID, blob)
+	path, err := s.fetch(ctx, cmd.ID, blob, m.Expires)
 	if err != nil {
 		if ctx.Err() != nil {
 			return version, "", ""
 		}
 		return version, fleet.StatusFailed, "download: " + err.Error()
 	}
-	defer os.Remove(path)
+	defer discardDownload(s.dlDir, blob.SHA256, s.log)
 	if s.fetched != nil {
 		s.fetched(path)
 	}
@@ -169,6 +174,9 @@ func (s *selfUpdater) run(ctx context.Context, cmd fleet.Command) (version uint6
 	start := time.Now()
 	if err := s.su.Updater.Apply(m, path, cmd.ID); err != nil {
 		return version, fleet.StatusFailed, err.Error()
+	}
+	if s.su.Accepted != nil {
+		s.su.Accepted(m.Version)
 	}
 	s.log.Info("new binary in place", "id", cmd.ID, "version", selfupdate.FormatVersion(m.Version), "apply", time.Since(start).Round(time.Millisecond))
 	return version, StatusRestarting, "version " + selfupdate.FormatVersion(m.Version) + " installed; restarting"
@@ -183,7 +191,7 @@ func updateCheck(payload []byte, err error) string {
 	case errors.Is(err, selfupdate.ErrBadVersion):
 		return "rolled_back_before"
 	}
-	return verifyCheck(payload, err)
+	return sign.Check(err)
 }
 
 func (s *selfUpdater) running() uint64 {
@@ -193,11 +201,11 @@ func (s *selfUpdater) running() uint64 {
 
 // fetch downloads the binary over MQTT or its URL, writing progress every
 // 10%; an interrupted download resumes.
-func (s *selfUpdater) fetch(ctx context.Context, cmdID string, blob sign.Blob) (string, error) {
+func (s *selfUpdater) fetch(ctx context.Context, cmdID string, blob sign.Blob, until time.Time) (string, error) {
 	if err := os.MkdirAll(s.dlDir, 0o750); err != nil {
 		return "", err
 	}
-	return fetchBlob(ctx, s.link.Client(), s.dlDir, s.log, blob, nil, func(ctx context.Context, frac float64) {
+	return fetchBlob(ctx, s.link.Client(), s.dlDir, s.log, blob, until, nil, func(ctx context.Context, frac float64) {
 		s.status(ctx, cmdID, StatusDownloading, frac, "")
 	})
 }

@@ -97,7 +97,7 @@ func New(b Backend, opts Options) *Server {
 	})
 	s.handle("GET /v2/health/ready", "ready", func(w http.ResponseWriter, r *http.Request) {
 		if !b.Ready() {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]bool{"ready": false})
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "missing": b.Status().Missing})
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]bool{"ready": true})
@@ -236,6 +236,12 @@ func (s *Server) modelMetadata(w http.ResponseWriter, r *http.Request) {
 func (s *Server) modelReady(w http.ResponseWriter, r *http.Request) {
 	mi, err := s.b.Model(r.PathValue("name"), r.PathValue("version"))
 	if err != nil {
+		for _, m := range s.b.Status().Missing {
+			if m.Model == r.PathValue("name") {
+				writeJSON(w, http.StatusServiceUnavailable, map[string]any{"name": m.Model, "ready": false, "reason": m.Reason})
+				return
+			}
+		}
 		writeError(w, statusOf(err), err.Error())
 		return
 	}

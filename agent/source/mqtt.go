@@ -140,6 +140,12 @@ func NewMQTT(o MQTTOptions, inf Inferer, log *slog.Logger) (*MQTT, error) {
 		ConnectTimeout: o.ConnectTimeout, MinBackoff: o.MinReconnect, MaxBackoff: o.MaxReconnect,
 		Setup: m.subscribe, Queue: o.Queue,
 		Handle: func(ctx context.Context, msg mqtt.Message) { m.handle(ctx, msg.Topic(), msg.Payload()) },
+		// A message above MaxPayload (and the longest topic) is never read
+		// into memory: it arrives empty, and counts as a bad payload.
+		MaxMessage: o.MaxPayload + 64<<10,
+		OnOversize: func(topic string, size int) {
+			m.warn.Warn("payload", "mqtt source: payload too large; dropped unread", "topic", topic, "bytes", size, "max", m.opts.MaxPayload)
+		},
 		OnLost: func(err error) {
 			m.log.Warn("mqtt source: connection lost", "broker", m.opts.Broker, "err", err)
 		},

@@ -21,14 +21,23 @@ type Device struct {
 	// Started is when the daemon started, UptimeSec how long ago.
 	Started   time.Time `json:"started"`
 	UptimeSec float64   `json:"uptime_s"`
-	// Ready is set once every configured model is served.
-	Ready bool         `json:"ready"`
-	Board boards.Board `json:"board"`
+	// Ready is set once every configured model is served; Missing names
+	// those that are not, and why.
+	Ready   bool         `json:"ready"`
+	Missing []Missing    `json:"missing,omitempty"`
+	Board   boards.Board `json:"board"`
 	// Models are the served models, by name.
 	Models []Model `json:"models"`
 	// HTTP is the local endpoint's listen address.
 	HTTP  string            `json:"http"`
 	Extra map[string]string `json:"extra,omitempty"`
+}
+
+// Missing is a configured model that does not serve: its file failed to
+// load or its check failed. The other models serve meanwhile.
+type Missing struct {
+	Model  string `json:"model"`
+	Reason string `json:"reason"`
 }
 
 // Model is one served model: the version serving now and its pipeline.
@@ -38,6 +47,9 @@ type Model struct {
 	SHA256  string    `json:"sha256"`
 	Path    string    `json:"path"`
 	Loaded  time.Time `json:"loaded"`
+	// Reason says why this version serves rather than the one deployed
+	// (its files were damaged, it did not load), if so.
+	Reason string `json:"reason,omitempty"`
 	// Queued requests wait in its batchers, of Capacity.
 	Queued    int `json:"queued"`
 	Capacity  int `json:"capacity"`

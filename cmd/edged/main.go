@@ -89,6 +89,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer a.Close()
 	if *check {
+		if missing := a.Missing(); len(missing) > 0 {
+			var errs []error
+			for _, m := range missing {
+				errs = append(errs, fmt.Errorf("model %q: %s", m.Model, m.Reason))
+			}
+			return errors.Join(errs...)
+		}
 		fmt.Fprintf(stdout, "%s: ok (%d models)\n", *cfgPath, len(cfg.Models))
 		return nil
 	}

@@ -207,17 +207,18 @@ type CommandVerifyOptions struct {
 // in this order, and the error wraps the sentinel of the first that fails
 // (Check names it):
 //
-//  1. size, JSON, fields, validity at most MaxCommandValidity: ErrMalformed
+//  1. size and JSON: ErrMalformed
 //  2. at least one signature: ErrUnsigned
-//  3. a signature by a key whose certificate root signed, valid now and
+//  3. fields, validity at most MaxCommandValidity: ErrMalformed
+//  4. a signature by a key whose certificate root signed, valid now and
 //     not revoked (ErrUntrustedKey), certified for KindCommand
 //     (ErrWrongPurpose), over this command (ErrBadSignature)
-//  4. op and id as the topic says: ErrMismatch
-//  5. for this device or one of its groups: ErrOtherDevice
-//  6. issued and expires against Now: ErrNotYetValid, ErrExpired
-//  7. nonce not seen: ErrReplay
+//  5. op and id as the topic says: ErrMismatch
+//  6. for this device or one of its groups: ErrOtherDevice
+//  7. issued and expires against Now: ErrNotYetValid, ErrExpired
+//  8. nonce not seen: ErrReplay
 //
-// Checks 4 to 7 run only on authentic content. The returned command is
+// Checks 5 to 8 run only on authentic content. The returned command is
 // decoded from the bytes the signature covers.
 func VerifyCommand(data []byte, root ed25519.PublicKey, opts CommandVerifyOptions) (*Command, error) {
 	if len(root) != ed25519.PublicKeySize {
@@ -243,7 +244,15 @@ func VerifyCommand(data []byte, root ed25519.PublicKey, opts CommandVerifyOption
 	if err != nil {
 		return nil, fmt.Errorf("command: %w", err)
 	}
-	where := fmt.Sprintf("command %q (%s)", clipText(c.ID), clipText(c.Op))
+	where := "command"
+	if c.ID != "" {
+		where = fmt.Sprintf("command %q (%s)", clipText(c.ID), clipText(c.Op))
+	}
+	// Unsigned first: an unsigned payload (such as the {"model": NAME} of
+	// command protocol 1) is named as such, whatever else is wrong with it.
+	if len(c.Signatures) == 0 {
+		return nil, fmt.Errorf("%s: %w: the command is not signed by a key certified for operator commands", where, ErrUnsigned)
+	}
 	if err := c.validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}

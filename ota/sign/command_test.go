@@ -203,6 +203,8 @@ func TestVerifyCommandRejects(t *testing.T) {
 		{"not json", []byte("rollback please"), opts, "malformed", ""},
 		{"array", []byte("[]"), opts, "malformed", ""},
 		{"duplicate key", []byte(`{"v":1,"v":1}`), opts, "malformed", "twice"},
+		{"protocol 1 payload", []byte(`{"model":"person_detect"}`), opts, "unsigned", "not signed"},
+		{"unsigned and malformed", []byte(`{"v":7,"op":"rollback"}`), opts, "unsigned", "not signed"},
 	}
 	for _, tt := range tests {
 		r := root

@@ -88,7 +88,7 @@ func TestDamagedStateKeepsVersions(t *testing.T) {
 				t.Errorf("Model(m) = %+v; want active %d, last version %d", m, tt.wantActive, tt.wantLast)
 			}
 			if tt.wantActive != 0 {
-				if err := s.Verify("m", m.Active); err != nil {
+				if _, err := s.Verify("m", m.Active); err != nil {
 					t.Errorf("Verify(active): %v", err)
 				}
 			}
@@ -177,10 +177,15 @@ func TestVerifyDetectsDamage(t *testing.T) {
 			t.Fatal(err)
 		}
 		tt.damage(t, filepath.Dir(s.Path("m", 4, "x")))
-		err := s.Verify("m", 4)
+		sums, err := s.Verify("m", 4)
 		if tt.want == "" {
-			if err != nil {
-				t.Errorf("Verify(%s): %v", tt.name, err)
+			// sha256("0123456789") and sha256("person\n"), from sha256sum(1).
+			want := map[string]string{
+				"model.tflite": "84d89877f0d4041efb6bf91a16f0248f2fd573e6af05c19f96bedb9f882f7882",
+				"labels.txt":   "51d7a35f479052ab571dc6996a486c94d766358e9dab8d223c98e455544e8080",
+			}
+			if err != nil || sums["model.tflite"] != want["model.tflite"] || sums["labels.txt"] != want["labels.txt"] || len(sums) != 2 {
+				t.Errorf("Verify(%s) = %v, %v; want %v", tt.name, sums, err, want)
 			}
 			continue
 		}
@@ -202,11 +207,11 @@ func TestLegacyVersionGetsSums(t *testing.T) {
 	s.Close()
 	rm(t, vdir, sumsFile)
 	s = reopen(t, dir, c)
-	if err := s.Verify("m", 1); err != nil {
+	if _, err := s.Verify("m", 1); err != nil {
 		t.Fatalf("Verify after Open recorded the sums: %v", err)
 	}
 	flip(t, vdir, "model.tflite", 0)
-	if err := s.Verify("m", 1); !errors.Is(err, ErrDamaged) {
+	if _, err := s.Verify("m", 1); !errors.Is(err, ErrDamaged) {
 		t.Errorf("Verify after a flip: %v; want ErrDamaged", err)
 	}
 }

@@ -68,40 +68,43 @@ func clip(s string) string {
 }
 
 // Verify checks that every file staged for a version is present with the
-// sha256 it had when staged. Call it before loading a version (at start
-// and at every load); an error wrapping ErrDamaged means the files must
-// not be used (see Drop).
-func (s *Store) Verify(name string, version uint64) error {
+// sha256 it had when staged, and returns those sha256s (lower-case hex) by
+// file name. Call it before loading a version (at start and at every
+// load); an error wrapping ErrDamaged means the files must not be used
+// (see Drop).
+func (s *Store) Verify(name string, version uint64) (map[string]string, error) {
 	where := fmt.Sprintf("model %s version %d", name, version)
 	if err := checkName("model name", name); err != nil {
-		return fmt.Errorf("%s: %w", where, err)
+		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	dir := s.versionDir(name, version)
 	f, err := os.Open(filepath.Join(dir, sumsFile))
 	if errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("%s: %w: %s is missing", where, ErrDamaged, filepath.Join(dir, sumsFile))
+		return nil, fmt.Errorf("%s: %w: %s is missing", where, ErrDamaged, filepath.Join(dir, sumsFile))
 	}
 	if err != nil {
-		return fmt.Errorf("%s: %w", where, err)
+		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	sums, err := parseSums(f)
 	f.Close()
 	if err != nil {
-		return fmt.Errorf("%s: %w: %v", where, ErrDamaged, err)
+		return nil, fmt.Errorf("%s: %w: %v", where, ErrDamaged, err)
 	}
+	out := make(map[string]string, len(sums))
 	for _, fs := range sums {
 		got, err := fileSHA256(filepath.Join(dir, fs.name))
 		if errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("%s: %w: %s is missing", where, ErrDamaged, fs.name)
+			return nil, fmt.Errorf("%s: %w: %s is missing", where, ErrDamaged, fs.name)
 		}
 		if err != nil {
-			return fmt.Errorf("%s: %s: %w", where, fs.name, err)
+			return nil, fmt.Errorf("%s: %s: %w", where, fs.name, err)
 		}
 		if got != fs.sum {
-			return fmt.Errorf("%s: %w: %s has sha256 %x; it was staged with %x", where, ErrDamaged, fs.name, got, fs.sum)
+			return nil, fmt.Errorf("%s: %w: %s has sha256 %x; it was staged with %x", where, ErrDamaged, fs.name, got, fs.sum)
 		}
+		out[fs.name] = hex.EncodeToString(got[:])
 	}
-	return nil
+	return out, nil
 }
 
 func fileSHA256(path string) ([sha256.Size]byte, error) {
