@@ -17,7 +17,7 @@ NFPM      := .cache/nfpm-$(NFPM_VERSION)/nfpm
 
 export CGO_ENABLED=0
 
-.PHONY: run all build cross test test-deps unit fuzz-short fuzz diff-long cross-test dynamic-cross-test check fmt vet staticcheck gen clean bench release release-test nfpm zoo
+.PHONY: gen-check run all build cross test test-deps unit fuzz-short fuzz diff-long cross-test dynamic-cross-test check fmt vet staticcheck gen clean bench release release-test nfpm zoo
 
 all: build
 
@@ -120,7 +120,7 @@ nfpm: $(NFPM)
 $(NFPM):
 	GOBIN=$(CURDIR)/$(dir $(NFPM)) $(GO) install github.com/goreleaser/nfpm/v2/cmd/nfpm@$(NFPM_VERSION)
 
-check: fmt vet staticcheck
+check: fmt gen-check vet staticcheck
 	@./scripts/check-static.sh
 
 # staticcheck, pinned, installed from the Go module proxy into .cache.
@@ -148,6 +148,13 @@ bench:
 gen:
 	./scripts/gen-schema.sh
 
+# Generated code must be what `make gen` makes from the committed schema.
+gen-check: gen
+	@git diff --exit-code --stat -- runtime/tflite/internal/schema runtime/tflite/verify_gen.go || \
+		{ echo "generated code is stale: run make gen and commit the result"; exit 1; }
+	@out=$$(git status --porcelain -- runtime/tflite/internal/schema); \
+	if [ -n "$$out" ]; then echo "make gen made files git does not track:"; echo "$$out"; exit 1; fi
+
 clean:
 	rm -rf $(BIN) .cache
 
@@ -163,7 +170,7 @@ load:
 	$(GO) test -count=1 -timeout 2h -v -run 'TestLoad$$' ./internal/loadtest/ -args -load
 	@if [ -n "$(SOAK)" ]; then $(GO) test -count=1 -timeout 0 -v -run 'TestSoak$$' ./internal/loadtest/ -args -soak $(SOAK) $(if $(SOAK_PROFILES),-soak.profiles $(SOAK_PROFILES)); fi
 
-# Power-loss harness (issue 9): SIGKILL edged at random points, check the
+# Power-loss harness: SIGKILL edged at random points, check the
 # state it leaves; CRASH_SEED=N replays a run.
 .PHONY: crash
 crash:

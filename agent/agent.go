@@ -1,7 +1,10 @@
 // Package agent builds and owns every component of the edged daemon: the
-// served models and their interpreters, the input sources, the local HTTP
-// endpoint and the metrics registry. Run starts them and stops them all
-// when its context ends.
+// served models, each version with its request pipeline (agent/pipeline),
+// the input sources, the fleet link and the deployer (agent/deploy, for
+// which the Agent is the Host), the local HTTP endpoint and the metrics
+// registry. Handle routes a request to the version (and canary arm) that
+// serves it. Run starts the parts and stops them all when its context
+// ends. docs/ARCHITECTURE.md shows how they fit.
 package agent
 
 import (

@@ -32,7 +32,7 @@ import (
 const otaDevice = "dev1"
 
 // otaEnv is a broker, an operator's client and a device's config with a
-// root key, as in DESIGN §6.
+// root key, as a deployed device has.
 type otaEnv struct {
 	t       *testing.T
 	broker  string
@@ -417,7 +417,7 @@ func servedVersion(t *testing.T, base string) string {
 }
 
 // checkPerson runs the golden "person" case of person_detect and compares
-// with the oracle's output (bit-identical for int8, DESIGN §3).
+// with the oracle's output (bit-identical for int8).
 func checkPerson(t *testing.T, a *Agent) {
 	t.Helper()
 	in, err := os.ReadFile("../testdata/golden/person_detect/person/input_0.bin")

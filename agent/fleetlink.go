@@ -63,8 +63,8 @@ func (a *Agent) newLink() (*link.Link, error) {
 	return l, nil
 }
 
-// Link is the fleet link, or nil without a broker; the lead plugs the
-// deploy and rollback handlers in with Link().Handle.
+// Link is the fleet link, or nil without a broker; command handlers are
+// plugged in with Link().Handle.
 func (a *Agent) Link() *link.Link { return a.link }
 
 // birth is the retained state message published at each connection.

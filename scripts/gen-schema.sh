@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates runtime/tflite/internal/schema from spec/schema.fbs (the TFLite
-# schema, Apache-2.0, copied from shared/spec/tflite) with Debian's flatc
+# schema, Apache-2.0, as TensorFlow Lite publishes it) with Debian's flatc
 # (package flatbuffers-compiler, 2.0.8). The object API (ModelT, Pack,
 # UnPack) comes too: runtime/tflite/compress rewrites whole models with it.
 # edged does not call it, and the linker drops it from edged as long as

@@ -2,8 +2,9 @@
 # Installs what `make test` needs on a fresh Debian machine: qemu-user-static
 # (arm64/armv7 test runs), libc6-arm64-cross (arm64 glibc for the dynamic
 # flavour under qemu), mosquitto (MQTT integration tests), binutils
-# (readelf for the static-binary check) and the TFLite oracle's npm
-# packages. Idempotent.
+# (readelf for the static-binary check), flatbuffers-compiler (flatc, for
+# make gen's check that generated code is current) and the TFLite oracle's
+# npm packages. Idempotent.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 
@@ -15,6 +16,7 @@ command -v readelf >/dev/null || need+=(binutils)
 command -v gcc >/dev/null || need+=(gcc libc6-dev)
 command -v shellcheck >/dev/null || need+=(shellcheck)
 command -v systemd-analyze >/dev/null || need+=(systemd)
+command -v flatc >/dev/null || need+=(flatbuffers-compiler)
 # The arm64 loader and glibc for the dynamic flavour's tests under qemu.
 [ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] || need+=(libc6-arm64-cross)
 if [ ${#need[@]} -gt 0 ]; then

@@ -6,9 +6,9 @@ import (
 	"time"
 )
 
-// OTA takes signed model deployments over the fleet link (DESIGN §5, §6):
-// the deploy and rollback commands. It is enabled when root_key and
-// fleet.broker are both set.
+// OTA takes signed model deployments over the fleet link: the deploy and
+// rollback commands (docs/ARCHITECTURE.md). It is enabled when root_key
+// and fleet.broker are both set.
 type OTA struct {
 	// RootKey is the root public key manifests must chain to: the path of
 	// the file `edgectl keys init` writes (root.pub), or the 32-byte

@@ -1,4 +1,4 @@
-// Package crashtest holds the power-loss harness of issue 9: its test
+// Package crashtest holds the power-loss harness: its test
 // builds the real edged, runs it against a real mosquitto with a fleet
 // link, OTA deployments, a drift-reporting synthetic source and cached
 // HTTP inferences, kills it with SIGKILL at random points and checks the

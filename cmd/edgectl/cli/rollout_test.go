@@ -23,7 +23,7 @@ import (
 )
 
 // testFleet is a set of fake devices that act on deploy and rollback
-// commands as the agent does (agent/deploy.go): verify, fetch, report,
+// commands as the agent does (agent/deploy): verify, fetch, report,
 // and answer a command id handled before with its recorded status.
 type testFleet struct {
 	t      *testing.T
