@@ -586,6 +586,13 @@ func actInt16Sigmoid(in, out *tensor.Tensor, tanh bool) (func(int32) int32, erro
 		}
 		mult = int32(m)
 	}
+	return int16SigmoidFunc(mult, shift, tanh), nil
+}
+
+// int16SigmoidFunc is TFLite Micro's int16 logistic (tanh false) or tanh
+// table kernel on inputs brought to its scale by v*mult >> shift (with
+// rounding).
+func int16SigmoidFunc(mult int32, shift int, tanh bool) func(int32) int32 {
 	round := int32(0)
 	if shift > 0 {
 		round = 1 << (shift - 1)
@@ -610,7 +617,7 @@ func actInt16Sigmoid(in, out *tensor.Tensor, tanh bool) (func(int32) int32, erro
 				r = -r + 1<<23 + 1<<7 - 1
 			}
 			return int32(int16(r >> 8))
-		}, nil
+		}
 	}
 	return func(v int32) int32 {
 		x := (v*mult + round) >> shift
@@ -631,5 +638,5 @@ func actInt16Sigmoid(in, out *tensor.Tensor, tanh bool) (func(int32) int32, erro
 			r = 1<<25 - r + 1<<9 - 1
 		}
 		return int32(int16(r >> 10))
-	}, nil
+	}
 }

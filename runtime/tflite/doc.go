@@ -33,6 +33,17 @@
 // An Interpreter is for one goroutine at a time; any number of
 // interpreters may share a Model.
 //
+// # State
+//
+// Variable tensors (an LSTM's hidden and cell state, an SVDF's
+// activation history) live outside the arena and keep their values from
+// one Invoke to the next, as in TFLite. They start at zero (the zero
+// point for int8), and go back to it on ResetVariables, on every Prepare
+// (so on ResizeInput) and in every new Interpreter; Stateful reports
+// whether a model has any. A variable with constant data in the file is
+// refused, as TFLite refuses it. Interpreters sharing a Model share no
+// state.
+//
 // # Arithmetic
 //
 // Two arithmetics for quantized kernels, chosen per interpreter

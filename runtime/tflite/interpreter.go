@@ -81,6 +81,10 @@ type Interpreter struct {
 	// folded[i] marks operator i as computed at Prepare (fold.go).
 	folded      []bool
 	foldedBytes int
+	// state holds the variable tensors, outside the arena: they keep
+	// their values from one Invoke to the next.
+	state     []byte
+	variables []int
 }
 
 // ErrNotPrepared is returned by Invoke after a failed Prepare.
@@ -93,9 +97,12 @@ func NewInterpreter(m *Model, opts *Options) (*Interpreter, error) {
 		opts = &Options{}
 	}
 	it := &Interpreter{model: m, sg: m.Subgraphs[0], cfg: kernels.Config{Arithmetic: opts.Arithmetic.kernel(), Threads: max(1, opts.Threads)}}
-	for _, t := range it.sg.Tensors {
+	for i, t := range it.sg.Tensors {
 		if t.IsVariable {
-			return nil, fmt.Errorf("tflite.NewInterpreter: %w: variable tensor %q (stateful models)", ErrUnsupportedOp, t.Name)
+			if t.Type.Size() == 0 {
+				return nil, fmt.Errorf("tflite.NewInterpreter: %w: variable tensor %q has type %s", ErrUnsupportedOp, t.Name, t.Type)
+			}
+			it.variables = append(it.variables, i)
 		}
 	}
 	it.inputShapes = make([][]int, len(it.sg.Inputs))
@@ -145,7 +152,10 @@ func (it *Interpreter) Prepare() (err error) {
 		if err != nil {
 			return fmt.Errorf("tflite.Prepare: operator %d: %w", i, err)
 		}
-		n := &node{index: i, name: c.String(), version: c.version, op: op, cfg: &it.cfg}
+		n := &node{index: i, name: c.String(), version: c.version, op: op, cfg: &it.cfg, sg: sg}
+		for _, ti := range op.Intermediates {
+			n.inter = append(n.inter, &it.tensors[ti])
+		}
 		n.in = make([]*tensor.Tensor, len(op.Inputs))
 		for j, ti := range op.Inputs {
 			if ti >= 0 {
@@ -171,8 +181,52 @@ func (it *Interpreter) Prepare() (err error) {
 	if err := it.plan(); err != nil {
 		return err
 	}
+	it.planState()
 	it.prepared = true
 	return nil
+}
+
+// planState gives every variable tensor its own slice of it.state and
+// resets them: a Prepare (and so a ResizeInput) starts from fresh state,
+// as TFLite's AllocateTensors does.
+func (it *Interpreter) planState() {
+	total := 0
+	for _, v := range it.variables {
+		total += (it.tensors[v].NumBytes() + arenaAlign - 1) &^ (arenaAlign - 1)
+	}
+	if cap(it.state) < total {
+		it.state = alignedBytes(total)
+	}
+	it.state = it.state[:total]
+	off := 0
+	for _, v := range it.variables {
+		t := &it.tensors[v]
+		n := t.NumBytes()
+		t.Data = it.state[off : off+n : off+n]
+		off += (n + arenaAlign - 1) &^ (arenaAlign - 1)
+	}
+	it.ResetVariables()
+}
+
+// Stateful reports whether the model has variable tensors (e.g. an LSTM's
+// state), whose values carry over from one Invoke to the next.
+func (it *Interpreter) Stateful() bool { return len(it.variables) > 0 }
+
+// ResetVariables sets every variable tensor back to its initial value:
+// zero, or the zero point for int8 tensors (TFLite's
+// ResetVariableTensors). A stateful model then runs as if freshly
+// loaded. It allocates nothing.
+func (it *Interpreter) ResetVariables() {
+	for _, v := range it.variables {
+		t := &it.tensors[v]
+		fill := byte(0)
+		if t.Type == tensor.Int8 {
+			fill = byte(int8(t.ZeroPoint()))
+		}
+		for i := range t.Data {
+			t.Data[i] = fill
+		}
+	}
 }
 
 // plan assigns every non-constant tensor a slice of one arena, reusing
@@ -218,7 +272,7 @@ func (it *Interpreter) plan() error {
 	var lives []life
 	for i := range it.tensors {
 		t := &it.tensors[i]
-		if t.Const || last[i] < first[i] {
+		if t.Const || last[i] < first[i] || sg.Tensors[i].IsVariable {
 			continue
 		}
 		size := t.NumBytes()

@@ -62,7 +62,10 @@ type TensorInfo struct {
 	ShapeSignature []int
 	Quant          *tensor.Quant
 	// Data is the constant content, nil for activations.
-	Data       []byte
+	Data []byte
+	// IsVariable marks a state tensor (e.g. an LSTM's hidden and cell
+	// state): it has no data in the file, survives from one Invoke to
+	// the next and is reset by Interpreter.ResetVariables.
 	IsVariable bool
 }
 
@@ -71,8 +74,11 @@ type Operator struct {
 	Opcode  int
 	Inputs  []int // -1 marks an omitted optional input
 	Outputs []int
-	op      schema.Operator
-	custom  []byte
+	// Intermediates are tensors some quantized kernels read only the
+	// quantization parameters of (an LSTM's effective hidden scale).
+	Intermediates []int
+	op            schema.Operator
+	custom        []byte
 }
 
 type opcode struct {
@@ -320,6 +326,13 @@ func (m *Model) decodeSubgraph(fsg *schema.SubGraph) (*Subgraph, error) {
 			}
 			op.Outputs = append(op.Outputs, v)
 		}
+		for j := 0; j < op.op.IntermediatesLength(); j++ {
+			v, err := idx(fmt.Sprintf("operator %d (%s) intermediate %d", i, m.opcodes[op.Opcode], j), op.op.Intermediates(j), false)
+			if err != nil {
+				return nil, err
+			}
+			op.Intermediates = append(op.Intermediates, v)
+		}
 		if off, size := op.op.LargeCustomOptionsOffset(), op.op.LargeCustomOptionsSize(); off > 1 {
 			if off > uint64(len(m.data)) || size > uint64(len(m.data))-off {
 				return nil, malformedf("operator %d: custom options [%d, +%d) outside the file", i, off, size)
@@ -421,6 +434,10 @@ func (m *Model) decodeTensor(ft *schema.Tensor, fq *schema.QuantizationParameter
 	}
 	if b := int(ft.Buffer()); b != 0 {
 		if data := m.buffers[b]; len(data) > 0 {
+			if t.IsVariable {
+				// TFLite refuses it too: a variable starts from zero.
+				return t, malformedf("variable tensor with constant data (buffer %d); variables start from zero and may not have an initial value", b)
+			}
 			if t.Type.Size() == 0 {
 				return t, fmt.Errorf("%w: constant %s tensors", ErrUnsupportedOp, t.Type)
 			}

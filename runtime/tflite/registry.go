@@ -84,10 +84,17 @@ type node struct {
 	op      *Operator
 	in      []*tensor.Tensor // nil for an omitted optional input
 	out     []*tensor.Tensor
+	inter   []*tensor.Tensor // the operator's intermediates
 	cfg     *kernels.Config
 	// shapeOnly is set by a prepareFunc whose kernel reads only the
 	// shapes of its inputs (SHAPE, RANK): it runs at prepare time.
 	shapeOnly bool
+	sg        *Subgraph
+}
+
+// variable reports whether input i is a variable (state) tensor.
+func (n *node) variable(i int) bool {
+	return i < len(n.op.Inputs) && n.op.Inputs[i] >= 0 && n.sg.Tensors[n.op.Inputs[i]].IsVariable
 }
 
 // input returns input i, or nil when it is omitted or absent.

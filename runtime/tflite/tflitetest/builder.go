@@ -66,8 +66,9 @@ type tensorDef struct {
 	name   string
 	typ    tensor.DType
 	shape  []int
-	quant  *tensor.Quant
-	buffer int
+	quant    *tensor.Quant
+	buffer   int
+	variable bool
 }
 
 type opDef struct {
@@ -77,6 +78,7 @@ type opDef struct {
 	opts    Options
 	custom  []byte
 	isCust  bool
+	inter   []int
 }
 
 type opcodeDef struct {
@@ -164,6 +166,25 @@ func (b *Builder) Const(name string, typ tensor.DType, shape []int, q *tensor.Qu
 		data = []byte{}
 	}
 	return b.Tensor(name, typ, shape, q, data)
+}
+
+// Variable adds a variable (state) tensor and returns its index: no data,
+// is_variable set, kept by the runtime from one invocation to the next.
+func (b *Builder) Variable(name string, typ tensor.DType, shape []int, q *tensor.Quant) int {
+	i := b.Tensor(name, typ, shape, q, nil)
+	b.tensors[i].variable = true
+	return i
+}
+
+// Intermediates sets the intermediate tensors of operator op (TFLite's
+// quantized LSTM reads their quantization parameters).
+func (b *Builder) Intermediates(op int, idx ...int) {
+	if op < 0 || op >= len(b.ops) {
+		b.fail("intermediates of operator %d; there are %d", op, len(b.ops))
+		return
+	}
+	b.checkIO("intermediate", idx, false)
+	b.ops[op].inter = append([]int(nil), idx...)
 }
 
 func (b *Builder) opcode(c opcodeDef) int {
@@ -297,6 +318,9 @@ func (b *Builder) Bytes() (data []byte, err error) {
 		if quant != 0 {
 			schema.TensorAddQuantization(fb, quant)
 		}
+		if t.variable {
+			schema.TensorAddIsVariable(fb, true)
+		}
 		tOffs[i] = schema.TensorEnd(fb)
 	}
 	tensors := offsetVector(fb, tOffs)
@@ -306,6 +330,10 @@ func (b *Builder) Bytes() (data []byte, err error) {
 	for i, op := range b.ops {
 		ins := int32Vector(fb, op.inputs)
 		outs := int32Vector(fb, op.outputs)
+		var inter flatbuffers.UOffsetT
+		if len(op.inter) > 0 {
+			inter = int32Vector(fb, op.inter)
+		}
 		var optType schema.BuiltinOptions
 		var opt, cust flatbuffers.UOffsetT
 		if op.opts != nil {
@@ -321,6 +349,9 @@ func (b *Builder) Bytes() (data []byte, err error) {
 		if op.opts != nil {
 			schema.OperatorAddBuiltinOptionsType(fb, optType)
 			schema.OperatorAddBuiltinOptions(fb, opt)
+		}
+		if inter != 0 {
+			schema.OperatorAddIntermediates(fb, inter)
 		}
 		if cust != 0 {
 			schema.OperatorAddCustomOptions(fb, cust)

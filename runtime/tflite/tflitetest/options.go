@@ -345,3 +345,27 @@ func RawOptionsFor(typ schema.BuiltinOptions) Options {
 		return typ, fb.EndObject()
 	}
 }
+
+// UnidirectionalSequenceLSTMOptions builds UnidirectionalSequenceLSTMOptions.
+func UnidirectionalSequenceLSTMOptions(act schema.ActivationFunctionType, cellClip, projClip float32, timeMajor, asymmetricQuantizeInputs bool) Options {
+	return func(fb *flatbuffers.Builder) (schema.BuiltinOptions, flatbuffers.UOffsetT) {
+		schema.UnidirectionalSequenceLSTMOptionsStart(fb)
+		schema.UnidirectionalSequenceLSTMOptionsAddFusedActivationFunction(fb, act)
+		schema.UnidirectionalSequenceLSTMOptionsAddCellClip(fb, cellClip)
+		schema.UnidirectionalSequenceLSTMOptionsAddProjClip(fb, projClip)
+		schema.UnidirectionalSequenceLSTMOptionsAddTimeMajor(fb, timeMajor)
+		schema.UnidirectionalSequenceLSTMOptionsAddAsymmetricQuantizeInputs(fb, asymmetricQuantizeInputs)
+		return schema.BuiltinOptionsUnidirectionalSequenceLSTMOptions, schema.UnidirectionalSequenceLSTMOptionsEnd(fb)
+	}
+}
+
+// SVDFOptions builds SVDFOptions.
+func SVDFOptions(rank int, act schema.ActivationFunctionType, asymmetricQuantizeInputs bool) Options {
+	return func(fb *flatbuffers.Builder) (schema.BuiltinOptions, flatbuffers.UOffsetT) {
+		schema.SVDFOptionsStart(fb)
+		schema.SVDFOptionsAddRank(fb, int32(rank))
+		schema.SVDFOptionsAddFusedActivationFunction(fb, act)
+		schema.SVDFOptionsAddAsymmetricQuantizeInputs(fb, asymmetricQuantizeInputs)
+		return schema.BuiltinOptionsSVDFOptions, schema.SVDFOptionsEnd(fb)
+	}
+}
