@@ -197,6 +197,9 @@ func Conv2D(cfg *Config, p ConvParams, in, filter, bias, out *tensor.Tensor) (Ke
 		return nil, err
 	}
 	out.Shape = append(out.Shape[:0], g.batch, g.outH, g.outW, outC)
+	if in.Type == tensor.Float32 && filter.Type != tensor.Float32 {
+		return newConvHybrid(cfg, op, p, g, false, fC, outC/groups, in, filter, bias, out)
+	}
 	if fast, err := newConvFast(cfg, p, g, groups, in, filter, bias, out); fast != nil || err != nil {
 		return fast, err
 	}

@@ -307,9 +307,12 @@ func TestConv2DErrors(t *testing.T) {
 		in, f, b   *tensor.Tensor
 		wantUnsupp bool
 	}{
-		{"hybrid", valid,
+		{"hybrid with asymmetric weights", valid,
 			convT("in", tensor.Float32, []int{1, 1, 1, 1}, nil, []float32{1}),
-			convT("w", tensor.Int8, []int{1, 1, 1, 1}, convQ(1, 0), []int8{1}), nil, true},
+			convT("w", tensor.Int8, []int{1, 1, 1, 1}, convQ(1, 3), []int8{1}), nil, true},
+		{"hybrid with uint8 weights", valid,
+			convT("in", tensor.Float32, []int{1, 1, 1, 1}, nil, []float32{1}),
+			convT("w", tensor.UInt8, []int{1, 1, 1, 1}, convQ(1, 0), []uint8{1}), nil, true},
 		{"stride 0", ConvParams{StrideH: 0, StrideW: 1, DilationH: 1, DilationW: 1},
 			convT("in", tensor.Float32, []int{1, 1, 1, 1}, nil, []float32{1}),
 			convT("w", tensor.Float32, []int{1, 1, 1, 1}, nil, []float32{1}), nil, false},

@@ -34,6 +34,9 @@ func DepthwiseConv2D(cfg *Config, p DepthwiseConvParams, in, filter, bias, out *
 		return nil, err
 	}
 	out.Shape = append(out.Shape[:0], g.batch, g.outH, g.outW, outC)
+	if in.Type == tensor.Float32 && filter.Type != tensor.Float32 {
+		return newConvHybrid(cfg, op, p, g, true, 1, 1, in, filter, bias, out)
+	}
 	if fast, err := newDWFast(cfg, p, g, in, filter, bias, out); fast != nil || err != nil {
 		return fast, err
 	}

@@ -11,6 +11,9 @@ import (
 type FullyConnectedParams struct {
 	Activation  Activation
 	KeepNumDims bool
+	// AsymmetricQuantizeInputs selects asymmetric (zero-point) input
+	// quantization in the hybrid kernel (float input, int8 weights).
+	AsymmetricQuantizeInputs bool
 }
 
 // FullyConnected computes out = act(in · filterᵀ + bias) with filter of
@@ -31,6 +34,9 @@ func FullyConnected(cfg *Config, p FullyConnectedParams, in, filter, bias, out *
 		out.Shape = append(append(out.Shape[:0], in.Shape[:in.Rank()-1]...), units)
 	} else {
 		out.Shape = append(out.Shape[:0], batch, units)
+	}
+	if in.Type == tensor.Float32 && filter.Type != tensor.Float32 {
+		return newFCHybrid(cfg, p, in, filter, bias, out, batch, units, depth)
 	}
 	if fast, err := newFCFast(cfg, p, in, filter, bias, out, batch, units, depth); fast != nil || err != nil {
 		return fast, err

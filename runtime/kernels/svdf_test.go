@@ -54,7 +54,7 @@ var (
 
 const (
 	svdfBatch, svdfIn, svdfUnits, svdfRank, svdfMemory = 2, 2, 4, 2, 10
-	svdfFilters                                          = svdfUnits * svdfRank
+	svdfFilters                                        = svdfUnits * svdfRank
 )
 
 func TestSVDFFloatVectors(t *testing.T) {

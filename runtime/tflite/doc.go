@@ -67,4 +67,13 @@
 // it. Float kernels accumulate in float32 in the reference kernels' order
 // in both modes (XNNPACK's float kernels sum in other orders: floats agree
 // within 1e-4 absolute + 1e-4 relative, not bit for bit).
+//
+// Hybrid operators (FULLY_CONNECTED, CONV_2D, DEPTHWISE_CONV_2D with
+// float activations and int8 weights) quantize their input on the fly:
+// in reference arithmetic as TFLite's builtin hybrid kernels do
+// (bit-exact with TFLite's C library), in LiteRT arithmetic with
+// XNNPACK's dynamic quantization for FULLY_CONNECTED and CONV_2D, as the
+// official runtime does (bit-exact with the oracle). The stateful
+// operators (UNIDIRECTIONAL_SEQUENCE_LSTM, SVDF) follow TFLite Micro in
+// reference arithmetic and TFLite's builtin kernels in LiteRT arithmetic.
 package tflite

@@ -20,7 +20,8 @@ func prepareFullyConnected(n *node) (kernels.Kernel, error) {
 	if o.WeightsFormat() != schema.FullyConnectedOptionsWeightsFormatDEFAULT {
 		return nil, unsupportedf("weights format %s", o.WeightsFormat())
 	}
-	p := kernels.FullyConnectedParams{Activation: activation(o.FusedActivationFunction()), KeepNumDims: o.KeepNumDims()}
+	p := kernels.FullyConnectedParams{Activation: activation(o.FusedActivationFunction()), KeepNumDims: o.KeepNumDims(),
+		AsymmetricQuantizeInputs: o.AsymmetricQuantizeInputs()}
 	in, filter := n.input(0), n.input(1)
 	if p.KeepNumDims && (in.Rank() == 0 || filter.Rank() != 2 || in.Dim(-1) != filter.Shape[1]) {
 		// TFLite requires it: the output keeps the input's leading dims.

@@ -63,9 +63,9 @@ const NoInput = -1
 type Options func(fb *flatbuffers.Builder) (schema.BuiltinOptions, flatbuffers.UOffsetT)
 
 type tensorDef struct {
-	name   string
-	typ    tensor.DType
-	shape  []int
+	name     string
+	typ      tensor.DType
+	shape    []int
 	quant    *tensor.Quant
 	buffer   int
 	variable bool

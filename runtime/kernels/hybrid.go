@@ -1,0 +1,391 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/edged-dev/edged/runtime/tensor"
+)
+
+// Hybrid (dynamic-range quantized) kernels: float32 input and output,
+// int8 symmetric weights. The input is quantized to int8 on the fly,
+// multiplied with the int8 weights in int32, and the accumulator scaled
+// back to float by the input's and the weights' scales before the float
+// bias and activation. The two arithmetics quantize differently:
+//
+//   - Reference is TFLite's builtin hybrid kernels (what its C library
+//     computes): one quantization per batch, symmetric (scale max|x|/127)
+//     or asymmetric (zero point, computed in float64), per the operator's
+//     asymmetric_quantize_inputs flag and, for CONV_2D, per-channel
+//     weights.
+//   - LiteRT is XNNPACK's dynamic quantization (qd8), which the official
+//     runtime's delegate applies to FULLY_CONNECTED and CONV_2D whatever
+//     the flag says: asymmetric, one quantization per row of the GEMM (per
+//     batch row for FULLY_CONNECTED, per image for CONV_2D), float32
+//     scale 255/(max−min) and a zero point rounded to even; the
+//     accumulator is scaled as (acc·input scale)·weight scale + bias.
+//
+// DEPTHWISE_CONV_2D is not delegated: both arithmetics run TFLite's
+// per-channel hybrid kernel (asymmetric input, (acc·input
+// scale)·channel scale + bias).
+
+// hybridQuantizeSymmetric is TFLite's SymmetricQuantizeFloats: scale =
+// max|v|/127, q = round(v·127/max|v|) (ties away from zero), clamped to
+// ±127; all zeros quantize to zeros with scale 1.
+func hybridQuantizeSymmetric(v []float32, q []int8) (scale float32) {
+	var lo, hi float32
+	if len(v) > 0 {
+		lo, hi = v[0], v[0]
+	}
+	for _, x := range v {
+		lo, hi = min(lo, x), max(hi, x)
+	}
+	r := max(float32(math.Abs(float64(lo))), float32(math.Abs(float64(hi))))
+	if r == 0 {
+		clear(q)
+		return 1
+	}
+	inv := 127 / r
+	for i, x := range v {
+		q[i] = int8(min(127, max(-127, int32(math.Round(float64(x*inv))))))
+	}
+	return r / 127
+}
+
+// hybridQuantizeAsymmetric is TFLite's AsymmetricQuantizeFloats: the range
+// [min(0, min v), max(0, max v)] over int8 with a nudged zero point,
+// computed in float64 as TFLite does.
+func hybridQuantizeAsymmetric(v []float32, q []int8) (scale float32, zp int32) {
+	var lo, hi float32
+	if len(v) > 0 {
+		lo, hi = v[0], v[0]
+	}
+	for _, x := range v {
+		lo, hi = min(lo, x), max(hi, x)
+	}
+	rmin, rmax := float64(min(0, lo)), float64(max(0, hi))
+	if rmin == rmax {
+		clear(q)
+		return 1, 0
+	}
+	const qmin, qmax = -128.0, 127.0
+	s := (rmax - rmin) / (qmax - qmin)
+	zpFromMin, zpFromMax := qmin-rmin/s, qmax-rmax/s
+	zpd := zpFromMax
+	if math.Abs(qmin)+math.Abs(rmin/s) < math.Abs(qmax)+math.Abs(rmax/s) {
+		zpd = zpFromMin
+	}
+	switch {
+	case zpd <= qmin:
+		zp = qmin
+	case zpd >= qmax:
+		zp = qmax
+	default:
+		zp = int32(math.Round(zpd))
+	}
+	scale = float32(s)
+	inv := 1 / scale
+	fzp := float32(zp)
+	for i, x := range v {
+		q[i] = int8(min(127, max(-128, int32(math.Round(float64(fzp+x*inv))))))
+	}
+	return scale, zp
+}
+
+// hybridWeights checks an int8 symmetric weight tensor and returns its
+// per-channel scales (one per output channel, repeated when per-tensor)
+// and whether TFLite treats it as per-channel (more than one scale and
+// not all equal).
+func hybridWeights(op string, w *tensor.Tensor, channels int) (scales []float32, perChannel bool, err error) {
+	if w.Type != tensor.Int8 {
+		return nil, false, unsupportedf("%s: float32 input with %s weights %q", op, w.Type, w.Name)
+	}
+	if err := CheckQuantized(op+" weights", w); err != nil {
+		return nil, false, err
+	}
+	q := w.Quant
+	for _, z := range q.ZeroPoint {
+		if z != 0 {
+			return nil, false, unsupportedf("%s: weights %q with zero point %d; hybrid kernels take symmetric weights", op, w.Name, z)
+		}
+	}
+	scales = make([]float32, channels)
+	switch len(q.Scale) {
+	case 1:
+		for i := range scales {
+			scales[i] = q.Scale[0]
+		}
+	case channels:
+		copy(scales, q.Scale)
+		for _, s := range q.Scale[1:] {
+			if s != q.Scale[0] {
+				perChannel = true
+			}
+		}
+	default:
+		return nil, false, fmt.Errorf("%s: weights %q have %d scales for %d channels", op, w.Name, len(q.Scale), channels)
+	}
+	return scales, perChannel, nil
+}
+
+// hybridFloatOperands checks the float bias and output.
+func hybridFloatOperands(op string, bias, out *tensor.Tensor) error {
+	if err := CheckType(op+" output", out, tensor.Float32); err != nil {
+		return err
+	}
+	if bias != nil {
+		return CheckType(op+" bias", bias, tensor.Float32)
+	}
+	return nil
+}
+
+// hybridQD8 is XNNPACK's f32→qdint8 conversion of one row: the range
+// [min(0, min v), max(0, max v)] mapped onto [−128, 127] with scale
+// 255/(max−min) in float32, a zero point chosen like TFLite's and rounded
+// to even, q = round-to-even(v·scale) + zero point. It returns the
+// reciprocal scale the GEMM multiplies by.
+func hybridQD8(v []float32, q []int8) (invScale float32, zp int32) {
+	var lo, hi float32
+	if len(v) > 0 {
+		lo, hi = v[0], v[0]
+	}
+	for _, x := range v {
+		lo, hi = min(lo, x), max(hi, x)
+	}
+	rmin, rmax := min(0, lo), max(0, hi)
+	scale := float32(1)
+	if rmin != rmax {
+		scale = 255 / (rmax - rmin)
+	}
+	rminScaled, rmaxScaled := rmin*scale, rmax*scale
+	zpf := 127 - rmaxScaled
+	if (-128+rminScaled)+(127+rmaxScaled) > 0 {
+		zpf = -128 - rminScaled
+	}
+	zpf = min(max(zpf, -128), 127)
+	zp = int32(math.RoundToEven(float64(zpf)))
+	for i, x := range v {
+		q[i] = int8(min(127, max(-128, int32(math.RoundToEven(float64(x*scale)))+zp)))
+	}
+	return 1 / scale, zp
+}
+
+// ---- FULLY_CONNECTED ----
+
+type fcHybrid struct {
+	batch, units, depth int
+	litert              bool
+	in, out             *tensor.Tensor
+	w                   []int8
+	bias                []float32
+	scales              []float32
+	perChannel, asym    bool
+	lo, hi              float32
+	q                   []int8
+	rowSums             []int32
+}
+
+func newFCHybrid(cfg *Config, p FullyConnectedParams, in, filter, bias, out *tensor.Tensor, batch, units, depth int) (Kernel, error) {
+	const op = "FULLY_CONNECTED"
+	scales, perChannel, err := hybridWeights(op, filter, units)
+	if err != nil {
+		return nil, err
+	}
+	if err := hybridFloatOperands(op, bias, out); err != nil {
+		return nil, err
+	}
+	k := &fcHybrid{batch: batch, units: units, depth: depth, litert: cfg.Arithmetic == LiteRT, in: in, out: out,
+		w: filter.Int8s(), bias: floatsOf(bias), scales: scales, perChannel: len(filter.Quant.Scale) > 1 || perChannel,
+		asym: p.AsymmetricQuantizeInputs, q: make([]int8, depth)}
+	if k.lo, k.hi, err = FloatActivationRange(p.Activation); err != nil {
+		return nil, err
+	}
+	k.rowSums = make([]int32, units)
+	for u := range k.rowSums {
+		for _, v := range k.w[u*depth : (u+1)*depth] {
+			k.rowSums[u] += int32(v)
+		}
+	}
+	return k, nil
+}
+
+func (k *fcHybrid) Eval() error {
+	x, y := k.in.Float32s(), k.out.Float32s()
+	for b := 0; b < k.batch; b++ {
+		xr, yr := x[b*k.depth:(b+1)*k.depth], y[b*k.units:(b+1)*k.units]
+		if k.litert {
+			k.rowQD8(xr, yr)
+		} else {
+			k.rowTFLite(xr, yr)
+		}
+		for u, v := range yr {
+			yr[u] = ClampF(v, k.lo, k.hi)
+		}
+	}
+	return nil
+}
+
+func (k *fcHybrid) dot(u int, zp int32) int32 {
+	var acc int32
+	for i, w := range k.w[u*k.depth : (u+1)*k.depth] {
+		acc += int32(w) * int32(k.q[i])
+	}
+	return acc - k.rowSums[u]*zp
+}
+
+// rowQD8 is XNNPACK's qd8-f32-qc8w GEMM row.
+func (k *fcHybrid) rowQD8(x, y []float32) {
+	inv, zp := hybridQD8(x, k.q)
+	for u := range y {
+		v := float32(k.dot(u, zp)) * inv * k.scales[u]
+		if k.bias != nil {
+			v += k.bias[u]
+		}
+		y[u] = v
+	}
+}
+
+// rowTFLite is TFLite's fully_connected EvalHybrid for one batch row:
+// the output starts from the bias, then adds the dot product (minus row
+// sum × zero point) times the batch scale, folded with the per-tensor
+// weight scale or multiplied by the channel's.
+func (k *fcHybrid) rowTFLite(x, y []float32) {
+	var sf float32
+	var zp int32
+	if k.asym {
+		sf, zp = hybridQuantizeAsymmetric(x, k.q)
+	} else {
+		sf = hybridQuantizeSymmetric(x, k.q)
+	}
+	if !k.perChannel {
+		sf *= k.scales[0]
+	}
+	for u := range y {
+		scale := sf
+		if k.perChannel {
+			scale *= k.scales[u]
+		}
+		var v float32
+		if k.bias != nil {
+			v = k.bias[u]
+		}
+		y[u] = v + float32(k.dot(u, zp))*scale
+	}
+}
+
+// ---- CONV_2D and DEPTHWISE_CONV_2D ----
+
+type convHybrid struct {
+	g                convGeom
+	depthwise        bool
+	litert           bool
+	fC, perGroup, dm int
+	in, out          *tensor.Tensor
+	w                []int8
+	bias             []float32
+	scales           []float32
+	perChannel       bool
+	lo, hi           float32
+	q                []int8
+}
+
+func newConvHybrid(cfg *Config, op string, p ConvParams, g convGeom, depthwise bool, fC, perGroup int, in, filter, bias, out *tensor.Tensor) (Kernel, error) {
+	scales, perChannel, err := hybridWeights(op, filter, g.outC)
+	if err != nil {
+		return nil, err
+	}
+	if err := hybridFloatOperands(op, bias, out); err != nil {
+		return nil, err
+	}
+	if depthwise {
+		// TFLite's hybrid depthwise kernel is per-channel only. (With one
+		// scale it reads past the scale array; edged uses that scale for
+		// every channel.)
+		perChannel = true
+	}
+	k := &convHybrid{g: g, depthwise: depthwise, litert: cfg.Arithmetic == LiteRT && !depthwise, fC: fC, perGroup: perGroup,
+		in: in, out: out, w: filter.Int8s(), bias: floatsOf(bias), scales: scales, perChannel: perChannel,
+		q: make([]int8, g.inH*g.inW*g.inC)}
+	if depthwise {
+		k.dm = g.outC / g.inC
+	}
+	if k.lo, k.hi, err = FloatActivationRange(p.Activation); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// Eval quantizes each image, accumulates (q − zero point)·w over the taps
+// inside the image (padding contributes nothing) and scales: LiteRT
+// (acc·inverse scale)·weight scale; TFLite's CONV_2D acc·(input scale ·
+// weight scale) per tensor (symmetric input) or acc·(channel scale ·
+// input scale) per channel; its DEPTHWISE_CONV_2D (acc·input scale)·
+// channel scale.
+func (k *convHybrid) Eval() error {
+	g := &k.g
+	x, y := k.in.Float32s(), k.out.Float32s()
+	n := g.inH * g.inW * g.inC
+	o := 0
+	for b := 0; b < g.batch; b++ {
+		xb := x[b*n : (b+1)*n]
+		var sf float32
+		var zp int32
+		switch {
+		case k.litert:
+			sf, zp = hybridQD8(xb, k.q)
+		case k.perChannel:
+			sf, zp = hybridQuantizeAsymmetric(xb, k.q)
+		default:
+			sf = hybridQuantizeSymmetric(xb, k.q) * k.scales[0]
+		}
+		for oy := 0; oy < g.outH; oy++ {
+			iy0 := oy*g.strideH - g.padH
+			fy0, fy1 := convTaps(iy0, g.dilH, g.fH, g.inH)
+			for ox := 0; ox < g.outW; ox++ {
+				ix0 := ox*g.strideW - g.padW
+				fx0, fx1 := convTaps(ix0, g.dilW, g.fW, g.inW)
+				for oc := 0; oc < g.outC; oc++ {
+					acc := k.acc(oc, zp, iy0, ix0, fy0, fy1, fx0, fx1)
+					var v float32
+					switch {
+					case k.litert || k.depthwise:
+						v = float32(acc) * sf * k.scales[oc]
+					case k.perChannel:
+						v = float32(acc) * (k.scales[oc] * sf)
+					default:
+						v = float32(acc) * sf
+					}
+					if k.bias != nil {
+						v += k.bias[oc]
+					}
+					y[o] = ClampF(v, k.lo, k.hi)
+					o++
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (k *convHybrid) acc(oc int, zp int32, iy0, ix0, fy0, fy1, fx0, fx1 int) int32 {
+	g := &k.g
+	var acc int32
+	for fy := fy0; fy < fy1; fy++ {
+		row := (iy0 + fy*g.dilH) * g.inW
+		for fx := fx0; fx < fx1; fx++ {
+			pix := (row + ix0 + fx*g.dilW) * g.inC
+			if k.depthwise {
+				w := k.w[(fy*g.fW+fx)*g.outC+oc]
+				acc += int32(w) * (int32(k.q[pix+oc/k.dm]) - zp)
+				continue
+			}
+			ic0 := (oc / k.perGroup) * k.fC
+			ws := k.w[oc*g.fH*g.fW*k.fC+(fy*g.fW+fx)*k.fC:][:k.fC]
+			q := k.q[pix+ic0:][:k.fC]
+			for i, w := range ws {
+				acc += int32(w) * (int32(q[i]) - zp)
+			}
+		}
+	}
+	return acc
+}

@@ -1,0 +1,163 @@
+package tflite
+
+// Differential generators for the hybrid (dynamic-range) kernels: float32
+// activations, int8 symmetric weights (per tensor or per channel). The
+// oracle runs FULLY_CONNECTED and CONV_2D in XNNPACK's dynamic
+// quantization and DEPTHWISE_CONV_2D in TFLite's hybrid kernel; the LiteRT
+// arithmetic must give its float outputs bit for bit. The reference
+// arithmetic (TFLite's builtin hybrid kernels, a different quantization)
+// is compared with TFLite's C library in TestHybridAgainstTFLite instead.
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	flatbuffers "github.com/google/flatbuffers/go"
+
+	"github.com/edged-dev/edged/runtime/tensor"
+	"github.com/edged-dev/edged/runtime/tflite/internal/schema"
+	"github.com/edged-dev/edged/runtime/tflite/tflitetest"
+)
+
+func init() {
+	addDiffGen("FULLY_CONNECTED/hybrid_int8", genHybridFC(false))
+	addDiffGen("FULLY_CONNECTED/hybrid_int8_per_channel", genHybridFC(true))
+	addDiffGen("CONV_2D/hybrid_int8", genHybridConv(false, false))
+	addDiffGen("CONV_2D/hybrid_int8_per_channel", genHybridConv(false, true))
+	// TFLite's hybrid depthwise kernel takes per-channel weights only.
+	addDiffGen("DEPTHWISE_CONV_2D/hybrid_int8_per_channel", genHybridConv(true, true))
+}
+
+// diffIsHybrid reports whether a generator makes hybrid models, whose
+// default-arithmetic results are not the oracle's.
+func diffIsHybrid(gen string) bool {
+	_, v, _ := strings.Cut(gen, "/")
+	return strings.HasPrefix(v, "hybrid")
+}
+
+func hybridWeightQuant(r *rand.Rand, shape []int, axis int, perChannel bool) (*tensor.Quant, []byte) {
+	n := tensor.NumElements(shape)
+	if perChannel {
+		return diffPerChannelQuant(r, shape[axis], axis, 0.002, 0.02), diffInt8Weights(r, n)
+	}
+	return &tensor.Quant{Scale: []float32{float32(diffLogUniform(r, 0.002, 0.02))}, ZeroPoint: []int32{0}}, diffInt8Weights(r, n)
+}
+
+// hybridInput returns float inputs with a random offset and spread, so
+// that the dynamic zero point moves away from the middle.
+func hybridInput(r *rand.Rand, n int) []byte {
+	lo := diffLogUniform(r, 0.1, 3)
+	hi := diffLogUniform(r, 0.1, 3)
+	switch r.IntN(4) {
+	case 0:
+		lo = -lo * 0.05 // mostly positive (after a RELU)
+	case 1:
+		hi = -hi * 0.05 // mostly negative
+	}
+	return diffFloatBytes(r, n, -lo, hi)
+}
+
+func genHybridFC(perChannel bool) diffGen {
+	return func(r *rand.Rand) ([]byte, [][]byte, error) {
+		depth, units, batch := diffInt(r, 1, 48), diffInt(r, 1, 24), diffInt(r, 1, 4)
+		asym := r.IntN(2) == 0
+		version := 3
+		if asym {
+			version = 9
+		}
+		b := tflitetest.NewBuilder()
+		in := b.Tensor("in", tensor.Float32, []int{batch, depth}, nil, nil)
+		wQ, wData := hybridWeightQuant(r, []int{units, depth}, 0, perChannel)
+		w := b.Const("w", tensor.Int8, []int{units, depth}, wQ, wData)
+		bias := tflitetest.NoInput
+		if r.IntN(4) != 0 {
+			bias = b.Const("bias", tensor.Float32, []int{units}, nil, diffFloatBytes(r, units, -1, 1))
+		}
+		out := b.Tensor("out", tensor.Float32, []int{batch, units}, nil, nil)
+		act := diffActivation(r)
+		b.Op(schema.BuiltinOperatorFULLY_CONNECTED, version, []int{in, w, bias}, []int{out},
+			tflitetest.RawOptions(schema.BuiltinOptionsFullyConnectedOptions, func(fb *flatbuffers.Builder) flatbuffers.UOffsetT {
+				schema.FullyConnectedOptionsStart(fb)
+				schema.FullyConnectedOptionsAddFusedActivationFunction(fb, act)
+				schema.FullyConnectedOptionsAddAsymmetricQuantizeInputs(fb, asym)
+				return schema.FullyConnectedOptionsEnd(fb)
+			}))
+		b.Inputs(in)
+		b.Outputs(out)
+		model, err := b.Bytes()
+		return model, [][]byte{hybridInput(r, batch*depth)}, err
+	}
+}
+
+func genHybridConv(depthwise, perChannel bool) diffGen {
+	return func(r *rand.Rand) ([]byte, [][]byte, error) {
+		n := diffInt(r, 1, 2)
+		h, w := diffInt(r, 1, 10), diffInt(r, 1, 10)
+		cin := diffInt(r, 1, 6)
+		kh, kw := diffInt(r, 1, min(h, 5)), diffInt(r, 1, min(w, 5))
+		sh, sw := diffInt(r, 1, 3), diffInt(r, 1, 3)
+		dh, dw := 1, 1
+		pad := diffPick(r, schema.PaddingSAME, schema.PaddingVALID)
+		if r.IntN(4) == 0 && pad == schema.PaddingSAME {
+			dh, dw = diffInt(r, 1, 2), diffInt(r, 1, 2)
+		}
+		mult, cout, axis := 1, diffInt(r, 1, 8), 0
+		wShape := []int{cout, kh, kw, cin}
+		if depthwise {
+			mult = diffPick(r, 1, 1, 2)
+			cout, axis = cin*mult, 3
+			wShape = []int{1, kh, kw, cout}
+		}
+		oh, ow := convOut(h, kh, sh, dh, pad), convOut(w, kw, sw, dw, pad)
+		b := tflitetest.NewBuilder()
+		in := b.Tensor("in", tensor.Float32, []int{n, h, w, cin}, nil, nil)
+		wQ, wData := hybridWeightQuant(r, wShape, axis, perChannel)
+		wt := b.Const("w", tensor.Int8, wShape, wQ, wData)
+		bias := b.Const("bias", tensor.Float32, []int{cout}, nil, diffFloatBytes(r, cout, -1, 1))
+		out := b.Tensor("out", tensor.Float32, []int{n, oh, ow, cout}, nil, nil)
+		act := diffActivation(r)
+		if depthwise {
+			b.Op(schema.BuiltinOperatorDEPTHWISE_CONV_2D, 6, []int{in, wt, bias}, []int{out},
+				tflitetest.DepthwiseConv2DOptions(pad, sw, sh, mult, act, dw, dh))
+		} else {
+			b.Op(schema.BuiltinOperatorCONV_2D, map[bool]int{false: 2, true: 5}[perChannel], []int{in, wt, bias}, []int{out},
+				tflitetest.Conv2DOptions(pad, sw, sh, act, dw, dh))
+		}
+		b.Inputs(in)
+		b.Outputs(out)
+		model, err := b.Bytes()
+		return model, [][]byte{hybridInput(r, n*h*w*cin)}, err
+	}
+}
+
+// TestHybridAgainstTFLite compares the reference arithmetic's hybrid
+// kernels with TensorFlow Lite's C library (its builtin hybrid kernels)
+// on the differential generators' models: float outputs bit for bit.
+func TestHybridAgainstTFLite(t *testing.T) {
+	n := 25
+	if testing.Short() {
+		n = 6
+	}
+	for _, name := range []string{"FULLY_CONNECTED/hybrid_int8", "FULLY_CONNECTED/hybrid_int8_per_channel",
+		"CONV_2D/hybrid_int8", "CONV_2D/hybrid_int8_per_channel", "DEPTHWISE_CONV_2D/hybrid_int8_per_channel"} {
+		gen := diffGens[name]
+		for i := 0; i < n; i++ {
+			t.Run(fmt.Sprintf("%s/%d", name, i), func(t *testing.T) {
+				model, inputs, err := gen(diffRand(name, i))
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := capiRun(t, model, 1, false, inputs)
+				got := edgedRuns(t, model, &Options{Arithmetic: Reference}, 1, false, inputs)
+				if d := firstDiff(got[0], want[0]); d >= 0 {
+					t.Errorf("float %d of %d differs from TFLite's: edged %g, TFLite %g", d/4, len(want[0])/4,
+						math.Float32frombits(binary.LittleEndian.Uint32(got[0][d&^3:])), math.Float32frombits(binary.LittleEndian.Uint32(want[0][d&^3:])))
+				}
+			})
+		}
+	}
+}
