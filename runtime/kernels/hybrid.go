@@ -287,6 +287,10 @@ type convHybrid struct {
 	perChannel       bool
 	lo, hi           float32
 	q                []int8
+	// pointwise: a 1×1 CONV_2D with stride 1 (any dilation) and more than
+	// one input or output channel, which XNNPACK runs as a
+	// fully connected layer, quantizing every pixel on its own.
+	pointwise bool
 }
 
 func newConvHybrid(cfg *Config, op string, p ConvParams, g convGeom, depthwise bool, fC, perGroup int, in, filter, bias, out *tensor.Tensor) (Kernel, error) {
@@ -309,10 +313,33 @@ func newConvHybrid(cfg *Config, op string, p ConvParams, g convGeom, depthwise b
 	if depthwise {
 		k.dm = g.outC / g.inC
 	}
+	k.pointwise = !depthwise && g.fH == 1 && g.fW == 1 && g.strideH == 1 && g.strideW == 1 && k.fC == g.inC && (g.inC > 1 || g.outC > 1)
 	if k.lo, k.hi, err = FloatActivationRange(p.Activation); err != nil {
 		return nil, err
 	}
 	return k, nil
+}
+
+// evalPointwiseQD8 runs one image of a pointwise convolution as XNNPACK
+// does: each pixel is a GEMM row with its own dynamic quantization.
+func (k *convHybrid) evalPointwiseQD8(x, y []float32) {
+	g := &k.g
+	for p := 0; p < g.inH*g.inW; p++ {
+		xr, yr := x[p*g.inC:(p+1)*g.inC], y[p*g.outC:(p+1)*g.outC]
+		q := k.q[:g.inC]
+		inv, zp := hybridQD8(xr, q)
+		for oc := range yr {
+			var acc int32
+			for i, w := range k.w[oc*g.inC : (oc+1)*g.inC] {
+				acc += int32(w) * (int32(q[i]) - zp)
+			}
+			v := float32(acc) * inv * k.scales[oc]
+			if k.bias != nil {
+				v += k.bias[oc]
+			}
+			yr[oc] = ClampF(v, k.lo, k.hi)
+		}
+	}
 }
 
 // Eval quantizes each image, accumulates (q − zero point)·w over the taps
@@ -331,6 +358,10 @@ func (k *convHybrid) Eval() error {
 		var sf float32
 		var zp int32
 		switch {
+		case k.litert && k.pointwise:
+			k.evalPointwiseQD8(xb, y[o:o+g.outH*g.outW*g.outC])
+			o += g.outH * g.outW * g.outC
+			continue
 		case k.litert:
 			sf, zp = hybridQD8(xb, k.q)
 		case k.perChannel:

@@ -28,6 +28,8 @@ func init() {
 	addDiffGen("FULLY_CONNECTED/hybrid_int8_per_channel", genHybridFC(true))
 	addDiffGen("CONV_2D/hybrid_int8", genHybridConv(false, false))
 	addDiffGen("CONV_2D/hybrid_int8_per_channel", genHybridConv(false, true))
+	// 1×1 windows: XNNPACK runs stride-1 ones as fully connected layers.
+	addDiffGen("CONV_2D/hybrid_int8_pointwise", genHybridPointwise)
 	// TFLite's hybrid depthwise kernel takes per-channel weights only.
 	addDiffGen("DEPTHWISE_CONV_2D/hybrid_int8_per_channel", genHybridConv(true, true))
 }
@@ -93,13 +95,25 @@ func genHybridFC(perChannel bool) diffGen {
 	}
 }
 
+func genHybridPointwise(r *rand.Rand) ([]byte, [][]byte, error) {
+	return genHybridConvWindow(false, r.IntN(2) == 0, 1)(r)
+}
+
 func genHybridConv(depthwise, perChannel bool) diffGen {
+	return genHybridConvWindow(depthwise, perChannel, 5)
+}
+
+// genHybridConvWindow makes windows of up to maxK×maxK (1: pointwise).
+func genHybridConvWindow(depthwise, perChannel bool, maxK int) diffGen {
 	return func(r *rand.Rand) ([]byte, [][]byte, error) {
 		n := diffInt(r, 1, 2)
 		h, w := diffInt(r, 1, 10), diffInt(r, 1, 10)
 		cin := diffInt(r, 1, 6)
-		kh, kw := diffInt(r, 1, min(h, 5)), diffInt(r, 1, min(w, 5))
+		kh, kw := diffInt(r, 1, min(h, maxK)), diffInt(r, 1, min(w, maxK))
 		sh, sw := diffInt(r, 1, 3), diffInt(r, 1, 3)
+		if maxK == 1 && r.IntN(2) == 0 {
+			sh, sw = 1, 1
+		}
 		dh, dw := 1, 1
 		pad := diffPick(r, schema.PaddingSAME, schema.PaddingVALID)
 		if r.IntN(4) == 0 && pad == schema.PaddingSAME {

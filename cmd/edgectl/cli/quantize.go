@@ -25,11 +25,14 @@ func runQuantize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	ioType := fs.String("io", "float32", "type of the model's inputs and outputs: float32 (QUANTIZE/DEQUANTIZE at the edges), int8 or uint8")
 	percentile := fs.Float64("percentile", 0, "clip activation ranges to this percentile (e.g. 99.99); 0 means min/max")
 	holdout := fs.Float64("holdout", 0.2, "share of the calibration samples held back to measure accuracy (0: measure on all of them)")
-	dynamic := fs.Bool("dynamic", false, "weight-only (dynamic-range) quantization")
+	dynamic := fs.Bool("dynamic", false, "weight-only (dynamic-range) quantization: int8 weights for FULLY_CONNECTED, CONV_2D and DEPTHWISE_CONV_2D, float activations (no calibration needed; --calibration, if given, only measures accuracy)")
+	minElems := fs.Int("min-elements", 1024, "with --dynamic: leave weight tensors smaller than this in float32")
+	asymInputs := fs.Bool("asymmetric-inputs", false, "with --dynamic: FULLY_CONNECTED quantizes its inputs asymmetrically (reference arithmetic)")
 	runs := fs.Int("runs", 20, "timed invocations for the latency row")
 	threads := fs.Int("threads", 1, "threads per calibration inference")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: edgectl quantize --model float.tflite --calibration DIR --out int8.tflite [--per-channel] [--io float32|int8|uint8] [--percentile P] [--holdout 0.2]")
+		fmt.Fprintln(stderr, "       edgectl quantize --dynamic --model float.tflite --out hybrid.tflite [--per-channel] [--min-elements N] [--calibration DIR]")
 		fs.PrintDefaults()
 	}
 	pos, err := parseFlags(fs, args)
@@ -40,8 +43,7 @@ func runQuantize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return fmt.Errorf("quantize: unexpected argument %q", pos[0])
 	}
 	if *dynamic {
-		_, err := compress.QuantizeDynamic(nil)
-		return err
+		return runQuantizeDynamic(*model, *out, *calib, &compress.DynamicOptions{MinElements: *minElems, PerChannelFC: *perChannel, AsymmetricInputs: *asymInputs}, *runs, stdout)
 	}
 	if *model == "" || *calib == "" || *out == "" {
 		return fmt.Errorf("quantize: --model, --calibration and --out are required")

@@ -69,6 +69,7 @@ func TestQuantizeCommand(t *testing.T) {
 		{"files, float io", calib, nil, tensor.Float32, []string{"120 calibration samples", "30 held back", "top-1 agreement", "file size", "latency"}},
 		{"golden case dirs, int8 io", filepath.Join(root, "golden", "iris"), []string{"--io", "int8", "--holdout", "0.25", "--per-channel"}, tensor.Int8, []string{"3 calibration samples", "1 held back"}},
 		{"percentile, no holdout", calib, []string{"--percentile", "99.9", "--holdout", "0"}, tensor.Float32, []string{"150 calibration samples", "calibration samples themselves"}},
+		{"dynamic range", calib, []string{"--dynamic", "--min-elements", "0"}, tensor.Float32, []string{"2 weight tensors int8 (448 → 112 bytes)", "top-1 agreement", "dynamic-range model against the float model on 150 samples"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -125,7 +126,7 @@ func TestQuantizeCommandErrors(t *testing.T) {
 	}{
 		{"empty calibration dir", []string{"--model", model, "--calibration", empty, "--out", out}, "holds no samples"},
 		{"int8 model", []string{"--model", filepath.Join(root, "models", "hello_world_int8.tflite"), "--calibration", calib, "--out", out}, "not a float model"},
-		{"dynamic", []string{"--dynamic", "--model", model}, "hybrid kernels"},
+		{"dynamic without out", []string{"--dynamic", "--model", model}, "--out"},
 		{"missing out", []string{"--model", model, "--calibration", calib}, "--out"},
 		{"bad io", []string{"--model", model, "--calibration", calib, "--out", out, "--io", "int4"}, `"int4"`},
 		{"bad holdout", []string{"--model", model, "--calibration", calib, "--out", out, "--holdout", "1"}, "--holdout"},

@@ -46,9 +46,6 @@ var (
 	// ErrNoInt8Rewrite is returned for an operator that Quantize cannot
 	// turn into its int8 form.
 	ErrNoInt8Rewrite = errors.New("no int8 rewrite")
-	// ErrNoHybridKernels is returned for dynamic-range (weight-only)
-	// quantization: runtime/kernels has no hybrid kernels.
-	ErrNoHybridKernels = errors.New("dynamic-range quantization needs hybrid kernels (float32 activations with int8 weights) for FULLY_CONNECTED, CONV_2D, DEPTHWISE_CONV_2D and BATCH_MATMUL, which runtime/kernels does not implement; use full-integer quantization with a calibration set")
 )
 
 // opRule says how Quantize rewrites one builtin operator.
@@ -212,12 +209,6 @@ func (q *quantizer) int8Version(code schema.BuiltinOperator, op *schema.Operator
 		}
 	}
 	return v
-}
-
-// QuantizeDynamic refuses weight-only quantization with ErrNoHybridKernels:
-// a model it wrote would not run in edged.
-func QuantizeDynamic(model []byte) ([]byte, error) {
-	return nil, fmt.Errorf("quantize --dynamic: %w", ErrNoHybridKernels)
 }
 
 // Quantize rewrites a float model into a full-integer one the way TFLite's

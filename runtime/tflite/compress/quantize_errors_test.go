@@ -71,9 +71,6 @@ func TestQuantizeErrors(t *testing.T) {
 			}
 		})
 	}
-	if _, err := QuantizeDynamic(hello); !errors.Is(err, ErrNoHybridKernels) {
-		t.Errorf("QuantizeDynamic = %v; want %v", err, ErrNoHybridKernels)
-	}
 }
 
 // int8OpVersions are the versions tensorflow/lite/tools/versioning/
