@@ -44,6 +44,7 @@ var aliasFold = map[schema.BuiltinOperator]bool{
 	schema.BuiltinOperatorRESHAPE:     true,
 	schema.BuiltinOperatorSQUEEZE:     true,
 	schema.BuiltinOperatorEXPAND_DIMS: true,
+	schema.BuiltinOperatorDENSIFY:     true,
 }
 
 // fold runs the prepared kernel k of operator n now if its inputs are all

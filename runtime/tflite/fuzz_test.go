@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/edged-dev/edged/runtime/tensor"
+	"github.com/edged-dev/edged/runtime/tflite/internal/schema"
 )
 
 // Bounds that keep every execution well under the fuzzer's hang timeout
@@ -42,6 +43,22 @@ func FuzzLoad(f *testing.F) {
 	f.Add(buildFCModel(f, fcModel{keepNumDims: true, xShape: []int32{1, 1}, wShape: []int32{3, 1}}))
 	f.Add([]byte("\x08\x00\x00\x00TFL3\x04\x00\x04\x00\x04\x00\x00\x00"))
 	addNewOpSeeds(f)
+	// Sparse constants, hybrid kernels and stateful operators.
+	for _, g := range []string{"DENSIFY/float32", "DENSIFY/int8", "FULLY_CONNECTED/sparse_weights_float32",
+		"FULLY_CONNECTED/hybrid_int8", "CONV_2D/hybrid_int8_per_channel", "DEPTHWISE_CONV_2D/hybrid_int8_per_channel"} {
+		model, _, err := diffGens[g](diffRand(g, 0))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(model)
+	}
+	for _, float := range []bool{false, true} {
+		r := diffRand("lstm", 0)
+		model, _ := buildLSTM(f, r, randLSTMCase(r, float), float, 1)
+		f.Add(model)
+		model, _ = buildSVDF(f, r, svdfCase{batch: 2, nIn: 3, nUnit: 2, rank: 2, nMemory: 3, bias: true, act: schema.ActivationFunctionTypeRELU}, float, 1)
+		f.Add(model)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		exerciseModel(t, data)
 	})

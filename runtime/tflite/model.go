@@ -40,7 +40,10 @@ type Model struct {
 	Description string
 	opcodes     []opcode
 	buffers     [][]byte
-	Metadata    map[string][]byte
+	// denseBytes counts the bytes the sparse constants took when
+	// densified (bounded, see sparse.go).
+	denseBytes int
+	Metadata   map[string][]byte
 }
 
 // Subgraph is one graph of the model; subgraph 0 is the one run.
@@ -63,6 +66,9 @@ type TensorInfo struct {
 	Quant          *tensor.Quant
 	// Data is the constant content, nil for activations.
 	Data []byte
+	// Sparse marks a constant stored sparse in the file (Data holds its
+	// dense form, which the loader computed).
+	Sparse bool
 	// IsVariable marks a state tensor (e.g. an LSTM's hidden and cell
 	// state): it has no data in the file, survives from one Invoke to
 	// the next and is reset by Interpreter.ResetVariables.
@@ -432,7 +438,12 @@ func (m *Model) decodeTensor(ft *schema.Tensor, fq *schema.QuantizationParameter
 	if ft.Buffer() >= uint32(len(m.buffers)) && ft.Buffer() != 0 {
 		return t, malformedf("buffer %d; the model has %d", ft.Buffer(), len(m.buffers))
 	}
-	if b := int(ft.Buffer()); b != 0 {
+	var fsp schema.SparsityParameters
+	if sp := ft.Sparsity(&fsp); sp != nil {
+		if err := m.decodeSparse(&t, sp, int(ft.Buffer())); err != nil {
+			return t, err
+		}
+	} else if b := int(ft.Buffer()); b != 0 {
 		if data := m.buffers[b]; len(data) > 0 {
 			if t.IsVariable {
 				// TFLite refuses it too: a variable starts from zero.

@@ -42,7 +42,7 @@ func randLSTMCase(r *rand.Rand, float bool) lstmCase {
 }
 
 // buildLSTM writes the model of c and returns it with RUNS inputs.
-func buildLSTM(t *testing.T, r *rand.Rand, c lstmCase, float bool, runs int) ([]byte, []byte) {
+func buildLSTM(t testing.TB, r *rand.Rand, c lstmCase, float bool, runs int) ([]byte, []byte) {
 	t.Helper()
 	b := tflitetest.NewBuilder()
 	xShape := []int{c.batch, c.time, c.nIn}

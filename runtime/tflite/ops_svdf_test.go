@@ -22,7 +22,7 @@ func (c svdfCase) String() string {
 
 // buildSVDF writes a single SVDF model (float32, or int8 with int16 state
 // and time weights) and runs inputs for it.
-func buildSVDF(t *testing.T, r *rand.Rand, c svdfCase, float bool, runs int) ([]byte, []byte) {
+func buildSVDF(t testing.TB, r *rand.Rand, c svdfCase, float bool, runs int) ([]byte, []byte) {
 	t.Helper()
 	b := tflitetest.NewBuilder()
 	nFilter := c.nUnit * c.rank

@@ -69,6 +69,7 @@ type tensorDef struct {
 	quant    *tensor.Quant
 	buffer   int
 	variable bool
+	sparsity *Sparsity
 }
 
 type opDef struct {
@@ -309,6 +310,10 @@ func (b *Builder) Bytes() (data []byte, err error) {
 			schema.QuantizationParametersAddQuantizedDimension(fb, int32(t.quant.Axis))
 			quant = schema.QuantizationParametersEnd(fb)
 		}
+		var sparsity flatbuffers.UOffsetT
+		if t.sparsity != nil {
+			sparsity = t.sparsity.build(fb)
+		}
 		tt, _ := tensorType(t.typ)
 		schema.TensorStart(fb)
 		schema.TensorAddShape(fb, shape)
@@ -320,6 +325,9 @@ func (b *Builder) Bytes() (data []byte, err error) {
 		}
 		if t.variable {
 			schema.TensorAddIsVariable(fb, true)
+		}
+		if sparsity != 0 {
+			schema.TensorAddSparsity(fb, sparsity)
 		}
 		tOffs[i] = schema.TensorEnd(fb)
 	}
