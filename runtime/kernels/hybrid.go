@@ -28,6 +28,10 @@ import (
 // DEPTHWISE_CONV_2D is not delegated: both arithmetics run TFLite's
 // per-channel hybrid kernel (asymmetric input, (acc·input
 // scale)·channel scale + bias).
+//
+// Products that are then added are converted to float32 explicitly: Go
+// may otherwise fuse them into one multiply-add (arm64 does), which
+// rounds once where TFLite and XNNPACK round twice.
 
 // hybridQuantizeSymmetric is TFLite's SymmetricQuantizeFloats: scale =
 // max|v|/127, q = round(v·127/max|v|) (ties away from zero), clamped to
@@ -87,7 +91,7 @@ func hybridQuantizeAsymmetric(v []float32, q []int8) (scale float32, zp int32) {
 	inv := 1 / scale
 	fzp := float32(zp)
 	for i, x := range v {
-		q[i] = int8(min(127, max(-128, int32(math.Round(float64(fzp+x*inv))))))
+		q[i] = int8(min(127, max(-128, int32(math.Round(float64(fzp+float32(x*inv)))))))
 	}
 	return scale, zp
 }
@@ -157,7 +161,7 @@ func hybridQD8(v []float32, q []int8) (invScale float32, zp int32) {
 	if rmin != rmax {
 		scale = 255 / (rmax - rmin)
 	}
-	rminScaled, rmaxScaled := rmin*scale, rmax*scale
+	rminScaled, rmaxScaled := float32(rmin*scale), float32(rmax*scale)
 	zpf := 127 - rmaxScaled
 	if (-128+rminScaled)+(127+rmaxScaled) > 0 {
 		zpf = -128 - rminScaled
@@ -237,7 +241,7 @@ func (k *fcHybrid) dot(u int, zp int32) int32 {
 func (k *fcHybrid) rowQD8(x, y []float32) {
 	inv, zp := hybridQD8(x, k.q)
 	for u := range y {
-		v := float32(k.dot(u, zp)) * inv * k.scales[u]
+		v := float32(float32(k.dot(u, zp)) * inv * k.scales[u])
 		if k.bias != nil {
 			v += k.bias[u]
 		}
@@ -269,7 +273,7 @@ func (k *fcHybrid) rowTFLite(x, y []float32) {
 		if k.bias != nil {
 			v = k.bias[u]
 		}
-		y[u] = v + float32(k.dot(u, zp))*scale
+		y[u] = v + float32(float32(k.dot(u, zp))*scale)
 	}
 }
 
@@ -333,7 +337,7 @@ func (k *convHybrid) evalPointwiseQD8(x, y []float32) {
 			for i, w := range k.w[oc*g.inC : (oc+1)*g.inC] {
 				acc += int32(w) * (int32(q[i]) - zp)
 			}
-			v := float32(acc) * inv * k.scales[oc]
+			v := float32(float32(acc) * inv * k.scales[oc])
 			if k.bias != nil {
 				v += k.bias[oc]
 			}
@@ -380,11 +384,11 @@ func (k *convHybrid) Eval() error {
 					var v float32
 					switch {
 					case k.litert || k.depthwise:
-						v = float32(acc) * sf * k.scales[oc]
+						v = float32(float32(acc) * sf * k.scales[oc])
 					case k.perChannel:
-						v = float32(acc) * (k.scales[oc] * sf)
+						v = float32(float32(acc) * (k.scales[oc] * sf))
 					default:
-						v = float32(acc) * sf
+						v = float32(float32(acc) * sf)
 					}
 					if k.bias != nil {
 						v += k.bias[oc]

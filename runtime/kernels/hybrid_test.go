@@ -50,18 +50,20 @@ func TestFCHybridHandWorked(t *testing.T) {
 }
 
 // TestConvHybridHandWorked: a 1×1 CONV_2D over two pixels (1, −2) and
-// (0, 0.5) with the same weights; XNNPACK quantizes the whole image at
-// once (range [−2, 1] as above), TFLite symmetrically with scale 2/127:
-// pixel 2 is q = (0, 32) (31.75 rounds to 32), acc = 640, y = 1 +
-// 640·(1/127) = 6.03937; in qd8 q = (42, 84) (42.5 rounds to even): acc
-// = 20·42 = 840, y = 840·(1/85)·0.5 + 1 = 5.94118.
+// (0, 0.5) with the same weights. TFLite quantizes the whole image
+// symmetrically with scale 2/127: pixel 2 is q = (0, 32) (31.75 rounds
+// to 32), acc = 640, y = 1 + 640·(1/127) = 6.03937. XNNPACK runs a
+// stride-1 pointwise convolution as a fully connected layer and
+// quantizes each pixel on its own: pixel 1 as the FC above (−14), pixel
+// 2 over [0, 0.5] with scale 510 and zero point −128, q = (−128, 127),
+// acc = 20·255 = 5100, y = 5100·(1/510)·0.5 + 1 = 6.
 func TestConvHybridHandWorked(t *testing.T) {
 	for _, tc := range []struct {
 		arith Arithmetic
 		want  [2]float64
 	}{
 		{Reference, [2]float64{-13.96063, 6.03937}},
-		{LiteRT, [2]float64{-14, 5.94118}},
+		{LiteRT, [2]float64{-14, 6}},
 	} {
 		x := convT("x", tensor.Float32, []int{1, 1, 2, 2}, nil, []float32{1, -2, 0, 0.5})
 		w := constT("w", tensor.Int8, []int{1, 1, 1, 2}, convQ(0.5, 0), []int8{10, 20})

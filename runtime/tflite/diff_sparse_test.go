@@ -26,7 +26,7 @@ func init() {
 
 // randomSparse returns a tensor's dense bytes with about half of its
 // elements (or of its blocks) zero, and a storage format for it.
-func randomSparse(r *rand.Rand, dt tensor.DType, shape []int) ([]byte, []byte, *tflitetest.Sparsity, error) {
+func randomSparse(r *rand.Rand, dt tensor.DType, shape []int, fcFormat bool) ([]byte, []byte, *tflitetest.Sparsity, error) {
 	n := tensor.NumElements(shape)
 	size := dt.Size()
 	dense := make([]byte, n*size)
@@ -36,7 +36,14 @@ func randomSparse(r *rand.Rand, dt tensor.DType, shape []int) ([]byte, []byte, *
 		block[d] = 1
 		csr[d] = r.IntN(2) == 0
 	}
-	if r.IntN(2) == 0 {
+	if fcFormat {
+		// TFLite's sparse FULLY_CONNECTED kernels: dense rows, CSR
+		// columns, no blocks or 1×4 blocks.
+		csr[0], csr[1] = false, true
+		if r.IntN(2) == 0 {
+			block[1] = 4
+		}
+	} else if r.IntN(2) == 0 {
 		d := len(shape) - 1
 		for _, bs := range []int{4, 2, 3} {
 			if shape[d]%bs == 0 && shape[d] > bs {
@@ -72,7 +79,7 @@ func genDensify(dt tensor.DType) diffGen {
 	return func(r *rand.Rand) ([]byte, [][]byte, error) {
 		shape := diffShape(r, diffInt(r, 1, 4), 1, 8)
 		n := tensor.NumElements(shape)
-		_, values, sp, err := randomSparse(r, dt, shape)
+		_, values, sp, err := randomSparse(r, dt, shape, false)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -105,7 +112,7 @@ func genDensify(dt tensor.DType) diffGen {
 
 func genSparseFC(r *rand.Rand) ([]byte, [][]byte, error) {
 	units, depth, batch := diffInt(r, 1, 16), 4*diffInt(r, 1, 8), diffInt(r, 1, 3)
-	_, values, sp, err := randomSparse(r, tensor.Float32, []int{units, depth})
+	_, values, sp, err := randomSparse(r, tensor.Float32, []int{units, depth}, true)
 	if err != nil {
 		return nil, nil, err
 	}
