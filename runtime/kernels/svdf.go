@@ -24,8 +24,8 @@ type svdfShape struct {
 // of [batch, memory·filters]) one step back in time, appends the feature
 // projection of the input, then filters the history with the time weights
 // and sums each unit's rank filters. bias may be nil. float32 runs
-// TFLite's float kernel; int8 input with int16 (or, in TFLite Micro, int8)
-// state and time weights runs the integer kernel.
+// TFLite's float kernel; int8 input with int16 or int8 state and time
+// weights runs the integer kernel.
 func SVDF(cfg *Config, p SVDFParams, in, wFeature, wTime, bias, state, out *tensor.Tensor) (Kernel, error) {
 	var s svdfShape
 	if in.Rank() != 2 || wFeature.Rank() != 2 || wTime.Rank() != 2 {
@@ -162,12 +162,7 @@ func newSVDFInt(cfg *Config, p SVDFParams, s svdfShape, in, wFeature, wTime, bia
 		return nil, err
 	}
 	litert := cfg.Arithmetic == LiteRT
-	types := []tensor.DType{tensor.Int16, tensor.Int8}
-	if litert {
-		// TFLite takes int16 state and time weights only.
-		types = types[:1]
-	}
-	if err := CheckType("time weights", wTime, types...); err != nil {
+	if err := CheckType("time weights", wTime, tensor.Int16, tensor.Int8); err != nil {
 		return nil, err
 	}
 	if err := CheckType("state", state, wTime.Type); err != nil {
@@ -186,9 +181,9 @@ func newSVDFInt(cfg *Config, p SVDFParams, s svdfShape, in, wFeature, wTime, bia
 	k := &svdfInt{s: s, x: in, st: state, y: out, state16: state.Type == tensor.Int16, wf: wFeature.Int8s(),
 		inZP: in.ZeroPoint(), outZP: out.ZeroPoint(),
 		scratch: make([]int32, s.batch*s.nFilter), outAcc: make([]int32, s.batch*s.nUnit)}
-	if !litert {
-		// TFLite assumes a symmetric state; TFLite Micro uses its zero
-		// point.
+	if !litert || state.Type == tensor.Int8 {
+		// TFLite assumes a symmetric int16 state; TFLite Micro, and
+		// TFLite with an int8 state, use its zero point.
 		k.stZP = state.ZeroPoint()
 	}
 	if k.state16 {

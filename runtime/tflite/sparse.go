@@ -2,6 +2,7 @@ package tflite
 
 import (
 	"fmt"
+	"math"
 
 	flatbuffers "github.com/google/flatbuffers/go"
 
@@ -273,8 +274,10 @@ func (m *Model) decodeSparse(t *TensorInfo, sp *schema.SparsityParameters, b int
 	if err != nil {
 		return err
 	}
-	dense := tensor.NumElements(t.Shape) * size
-	if limit := maxSparseExpansion*len(m.data) + maxSparseSlack; m.denseBytes+dense > limit {
+	// In int64: on 32-bit hosts the dense size may not fit an int.
+	dense := int64(tensor.NumElements(t.Shape)) * int64(size)
+	limit := min(int64(maxSparseExpansion)*int64(len(m.data))+maxSparseSlack, math.MaxInt32)
+	if int64(m.denseBytes)+dense > limit {
 		return malformedf("sparse tensor of shape %v densifies to %d bytes; the model's sparse tensors may take at most %d (%d× the %d-byte file + %d MiB)",
 			t.Shape, dense, limit, maxSparseExpansion, len(m.data), maxSparseSlack>>20)
 	}
@@ -287,7 +290,7 @@ func (m *Model) decodeSparse(t *TensorInfo, sp *schema.SparsityParameters, b int
 	if err != nil {
 		return err
 	}
-	m.denseBytes += dense
+	m.denseBytes += int(dense)
 	t.Data, t.Sparse = data, true
 	return nil
 }
