@@ -14,8 +14,8 @@ import (
 
 func init() {
 	for _, dt := range []tensor.DType{tensor.Float32, tensor.UInt8, tensor.Int8, tensor.Int32, tensor.Int64} {
-		addDiffGen("DEPTH_TO_SPACE/"+dt.String(), genDepthSpace(dt, true))
-		addDiffGen("SPACE_TO_DEPTH/"+dt.String(), genDepthSpace(dt, false))
+		addMoverGen("DEPTH_TO_SPACE/"+dt.String(), genDepthSpace(dt, true))
+		addMoverGen("SPACE_TO_DEPTH/"+dt.String(), genDepthSpace(dt, false))
 	}
 	for _, dt := range []tensor.DType{tensor.Float32, tensor.Int8} {
 		addDiffGen("ELU/"+dt.String(), genActivation(schema.BuiltinOperatorELU, dt, false))

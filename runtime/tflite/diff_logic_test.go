@@ -16,24 +16,35 @@ func init() {
 	equality := []tensor.DType{tensor.Float32, tensor.Int32, tensor.Int64, tensor.Int8, tensor.UInt8, tensor.Int16, tensor.Bool}
 	for _, op := range []schema.BuiltinOperator{schema.BuiltinOperatorEQUAL, schema.BuiltinOperatorNOT_EQUAL} {
 		for _, dt := range equality {
-			addDiffGen(op.String()+"/"+dt.String(), genCompare(op, dt))
+			addCompareGen(op, dt)
 		}
 	}
 	for _, op := range []schema.BuiltinOperator{schema.BuiltinOperatorLESS, schema.BuiltinOperatorLESS_EQUAL,
 		schema.BuiltinOperatorGREATER, schema.BuiltinOperatorGREATER_EQUAL} {
 		for _, dt := range ordering {
-			addDiffGen(op.String()+"/"+dt.String(), genCompare(op, dt))
+			addCompareGen(op, dt)
 		}
 	}
 	addDiffGen("LOGICAL_AND/bool", genLogical(schema.BuiltinOperatorLOGICAL_AND))
 	addDiffGen("LOGICAL_OR/bool", genLogical(schema.BuiltinOperatorLOGICAL_OR))
 	addDiffGen("LOGICAL_NOT/bool", genLogical(schema.BuiltinOperatorLOGICAL_NOT))
 	for _, dt := range moverTypes {
-		addDiffGen("SELECT/"+dt.String(), genSelect(true, dt))
-		addDiffGen("SELECT_V2/"+dt.String(), genSelect(false, dt))
+		addMoverGen("SELECT/"+dt.String(), genSelect(true, dt))
+		addMoverGen("SELECT_V2/"+dt.String(), genSelect(false, dt))
 	}
 	newOps = append(newOps, "EQUAL", "NOT_EQUAL", "LESS", "LESS_EQUAL", "GREATER", "GREATER_EQUAL",
 		"LOGICAL_AND", "LOGICAL_OR", "LOGICAL_NOT", "SELECT", "SELECT_V2")
+}
+
+// addCompareGen registers a comparison's generator; the quantized ones
+// (scaled in fixed point) keep the default number of cases.
+func addCompareGen(op schema.BuiltinOperator, dt tensor.DType) {
+	name := op.String() + "/" + dt.String()
+	if dt == tensor.Int8 || dt == tensor.UInt8 {
+		addDiffGen(name, genCompare(op, dt))
+		return
+	}
+	addMoverGen(name, genCompare(op, dt))
 }
 
 // genCompare: int8/uint8 (and int16 for EQUAL/NOT_EQUAL) are quantized

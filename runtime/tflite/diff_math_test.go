@@ -63,7 +63,13 @@ func init() {
 	}
 	for _, c := range cases {
 		for _, dt := range c.types {
-			addDiffGen(c.op.String()+"/"+dt.String(), genMathUnary(c.op, dt, c.lo, c.hi, c.version))
+			name := c.op.String() + "/" + dt.String()
+			addDiffGen(name, genMathUnary(c.op, dt, c.lo, c.hi, c.version))
+			switch c.op {
+			case schema.BuiltinOperatorNEG, schema.BuiltinOperatorSQUARE, schema.BuiltinOperatorFLOOR,
+				schema.BuiltinOperatorCEIL, schema.BuiltinOperatorROUND, schema.BuiltinOperatorSIGN:
+				diffGenCases[name] = moverCases
+			}
 		}
 		if c.op == schema.BuiltinOperatorABS {
 			addDiffGen("ABS/int16_raw", genMathUnary(c.op, tensor.Int16, 0, 0, c.version))

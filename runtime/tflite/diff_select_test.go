@@ -21,13 +21,13 @@ func init() {
 	addDiffGen("TOPK_V2/float32_int16_indices", genTopK(tensor.Float32, tensor.Int16))
 	// TFLite's ONE_HOT prepares int16 outputs but cannot evaluate them.
 	for _, dt := range []tensor.DType{tensor.Float32, tensor.Int8, tensor.UInt8, tensor.Int32, tensor.Int64, tensor.Bool} {
-		addDiffGen("ONE_HOT/"+dt.String(), genOneHot(dt))
+		addMoverGen("ONE_HOT/"+dt.String(), genOneHot(dt))
 	}
 	for _, dt := range []tensor.DType{tensor.Float32, tensor.Int32, tensor.Int64} {
 		addDiffGen("CUMSUM/"+dt.String(), genCumSum(dt))
 	}
 	for _, dt := range moverTypes {
-		addDiffGen("REVERSE_V2/"+dt.String(), genReverse(dt))
+		addMoverGen("REVERSE_V2/"+dt.String(), genReverse(dt))
 	}
 	addDiffGen("NON_MAX_SUPPRESSION_V4/float32", genNMS(false))
 	addDiffGen("NON_MAX_SUPPRESSION_V5/float32", genNMS(true))
