@@ -54,9 +54,10 @@ func (b CPU) Prepare(ctx context.Context, model []byte, variant string) (Runner,
 		return nil, fmt.Errorf("cpu.Prepare %s variant: %w", variant, err)
 	}
 	r := &CPURunner{m: m, opts: b.Options, it: it, byBatch: map[int]*tflite.Interpreter{}}
-	if b.MaxBatch > 1 {
+	if b.MaxBatch > 1 && !it.Stateful() {
 		// One interpreter at the largest batch proves the graph resizes;
-		// it serves the full batches.
+		// it serves the full batches. (A stateful model's state rows
+		// are not requests: it runs one request at a time.)
 		if probe, err := r.resized(b.MaxBatch); err == nil {
 			r.byBatch[b.MaxBatch], r.batchable = probe, true
 		}
@@ -167,8 +168,14 @@ func (r *CPURunner) invokeBatched(inputs, outputs [][]tensor.Tensor) error {
 	return nil
 }
 
-// invoke runs one request on it.
+// invoke runs one request on it. A stateful model (an LSTM's or SVDF's
+// variable tensors) starts every request from zero state, so that
+// requests stay independent of each other and of which instance serves
+// them.
 func (r *CPURunner) invoke(it *tflite.Interpreter, inputs, outputs []tensor.Tensor) error {
+	if it.Stateful() {
+		it.ResetVariables()
+	}
 	for i, t := range inputs {
 		copy(it.Input(i).Data, t.Data)
 	}
