@@ -38,6 +38,7 @@ import (
 	"github.com/edged-dev/edged/agent/status"
 	"github.com/edged-dev/edged/boards"
 	"github.com/edged-dev/edged/fleet"
+	"github.com/edged-dev/edged/internal/memlimit"
 )
 
 // Version is the agent's version, set by cmd/edged.
@@ -486,6 +487,19 @@ func (a *Agent) Addr(ctx context.Context) (net.Addr, error) {
 	}
 }
 
+// bodyMemory is http.body_memory, or its default from the board's memory.
+func (a *Agent) bodyMemory() int64 {
+	if n := a.cfg.HTTP.BodyMemory; n > 0 {
+		return n
+	}
+	total, err := memlimit.Total("/")
+	if err != nil {
+		a.log.Warn("board memory unknown; request bodies are bounded as on a 1 GiB board", "err", err)
+		total = 1 << 30
+	}
+	return memlimit.DefaultBudget(total, a.cfg.HTTP.MaxRequestBytes)
+}
+
 // Run serves until ctx ends, then drains requests in flight and returns
 // nil; it returns an error only when a component cannot start or fails.
 func (a *Agent) Run(ctx context.Context) error {
@@ -502,9 +516,12 @@ func (a *Agent) Run(ctx context.Context) error {
 	if a.cfg.HTTP.Pprof != nil {
 		pprof = *a.cfg.HTTP.Pprof
 	}
+	budget := memlimit.NewBudget(a.bodyMemory(), 0)
+	defer budget.Close()
 	api := localapi.New(a, localapi.Options{
 		Token: token, MaxRequestBytes: a.cfg.HTTP.MaxRequestBytes, RequestTimeout: a.cfg.HTTP.RequestTimeout.D(),
 		Gatherer: a.reg, Registerer: a.reg, Pprof: pprof, Log: a.log, Version: Version,
+		BodyBudget: budget, Hosts: localapi.HostsFor(a.cfg.HTTP.Listen, a.cfg.HTTP.AllowedHosts, config.IsLoopback(host)),
 	})
 	ln, err := net.Listen("tcp", a.cfg.HTTP.Listen)
 	if err != nil {
@@ -512,7 +529,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.addr = ln.Addr()
 	close(a.ready)
-	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	// ReadTimeout cuts off a client that sends its request slowly (each
+	// held connection costs a goroutine and buffers); headers are small.
+	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: a.cfg.HTTP.ReadTimeout.D(),
+		IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
 
 	var wg sync.WaitGroup
 	errc := make(chan error, 3+len(a.cfg.Sources))

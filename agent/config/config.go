@@ -92,6 +92,20 @@ type HTTP struct {
 	MaxRequestBytes int64 `yaml:"max_request_bytes"`
 	// RequestTimeout is the default deadline of one inference request.
 	RequestTimeout Duration `yaml:"request_timeout"`
+	// ReadTimeout bounds reading one request, headers and body: a client
+	// that sends slowly is cut off (a held connection costs a goroutine).
+	ReadTimeout Duration `yaml:"read_timeout"`
+	// BodyMemory bounds the request-body bytes held at once while they are
+	// read and decoded; requests wait (up to their timeout) for their
+	// share. 0: a thirty-second of the board's memory, 32 to 64 MiB, and
+	// at least max_request_bytes.
+	BodyMemory int64 `yaml:"body_memory"`
+	// AllowedHosts are Host header names accepted besides the listen
+	// host, and on loopback "localhost", 127.0.0.1 and ::1: a web page
+	// that rebinds its own name to 127.0.0.1 cannot reach the endpoint.
+	// On a non-loopback address with an empty list, any Host is accepted
+	// (the token guards it).
+	AllowedHosts []string `yaml:"allowed_hosts"`
 	// Pprof serves /debug/pprof/ (on by default on loopback).
 	Pprof *bool `yaml:"pprof"`
 }
@@ -322,6 +336,9 @@ func (c *Config) setDefaults() {
 	if c.HTTP.MaxRequestBytes == 0 {
 		c.HTTP.MaxRequestBytes = 16 << 20
 	}
+	if c.HTTP.ReadTimeout == 0 {
+		c.HTTP.ReadTimeout = Duration(60 * time.Second)
+	}
 	if c.HTTP.RequestTimeout == 0 {
 		c.HTTP.RequestTimeout = Duration(10 * time.Second)
 	}
@@ -449,6 +466,17 @@ func (c *Config) Validate() error {
 	}
 	if c.HTTP.RequestTimeout <= 0 {
 		bad("http.request_timeout", "must be > 0")
+	}
+	if c.HTTP.ReadTimeout <= 0 {
+		bad("http.read_timeout", "must be > 0")
+	}
+	if c.HTTP.BodyMemory != 0 && c.HTTP.BodyMemory < c.HTTP.MaxRequestBytes {
+		bad("http.body_memory", "is %d; must be 0 (from the board's memory) or at least http.max_request_bytes (%d)", c.HTTP.BodyMemory, c.HTTP.MaxRequestBytes)
+	}
+	for i, h := range c.HTTP.AllowedHosts {
+		if h == "" || strings.ContainsAny(h, "/ :") && net.ParseIP(h) == nil {
+			bad(fmt.Sprintf("http.allowed_hosts[%d]", i), "%q: want a host name or IP address, without a port", h)
+		}
 	}
 	if c.Runtime.Threads < 0 || c.Runtime.Threads > 256 {
 		bad("runtime.threads", "is %d; want 0 (auto) to 256", c.Runtime.Threads)

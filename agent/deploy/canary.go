@@ -171,7 +171,7 @@ func (d *Deployer) resume(rec rolloutRecord) error {
 			"reason": dec.Reason, "phase": dec.Phase.String(), "state": StatusRolledBack})
 		return nil
 	}
-	s, err := d.prepare(context.Background(), d.modelConfig(rec.Model, rec.Version))
+	s, err := d.prepareStored(context.Background(), rec.Model, rec.Version)
 	if err != nil {
 		return fmt.Errorf("candidate: %w", err)
 	}

@@ -83,6 +83,21 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 		writeError(w, statusOf(err), err.Error())
 		return
 	}
+	if b := s.opts.BodyBudget; b != nil {
+		share := s.opts.MaxRequestBytes
+		if r.ContentLength >= 0 && r.ContentLength < share {
+			share = r.ContentLength
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
+		release, err := b.Acquire(ctx, share)
+		cancel()
+		if err != nil {
+			w.Header().Set("Retry-After", "1")
+			writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("too many large requests being read (%d bytes of http.body_memory in use); try again", b.Size()))
+			return
+		}
+		defer release()
+	}
 	body, err := readBody(w, r, s.opts.MaxRequestBytes)
 	if err != nil {
 		if statusOf(err) == http.StatusRequestEntityTooLarge {

@@ -2,15 +2,21 @@ package localapi
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/edged-dev/edged/agent/infer"
+	"github.com/edged-dev/edged/internal/memlimit"
+	"github.com/edged-dev/edged/runtime/tensor"
 )
 
 // TestBinaryDataSizeBounds: sizes that do not fit the bytes left are
@@ -95,5 +101,89 @@ func TestReadBody(t *testing.T) {
 		if strings.Contains(tt.name, "too large") && !errors.As(err, &mbe) {
 			t.Errorf("readBody(%s) error %v; want a MaxBytesError (413)", tt.name, err)
 		}
+	}
+}
+
+func TestHostsFor(t *testing.T) {
+	for _, tt := range []struct {
+		listen   string
+		extra    []string
+		loopback bool
+		want     []string
+	}{
+		{"127.0.0.1:9410", nil, true, []string{"127.0.0.1", "localhost", "127.0.0.1", "::1"}},
+		{"[::1]:9410", []string{"edge.local"}, true, []string{"edge.local", "::1", "localhost", "127.0.0.1", "::1"}},
+		{"0.0.0.0:9410", nil, false, nil},
+		{"10.0.0.5:9410", []string{"cam.example"}, false, []string{"cam.example", "10.0.0.5"}},
+	} {
+		if got := HostsFor(tt.listen, tt.extra, tt.loopback); !slices.Equal(got, tt.want) {
+			t.Errorf("HostsFor(%s, %v, %v) = %q; want %q", tt.listen, tt.extra, tt.loopback, got, tt.want)
+		}
+	}
+}
+
+// TestHostCheck: on loopback, a request naming another host (a page that
+// rebound its name to 127.0.0.1) is refused before any handler runs.
+func TestHostCheck(t *testing.T) {
+	s := New(&fakeBackend{}, Options{Hosts: HostsFor("127.0.0.1:9410", []string{"edge.local"}, true)})
+	for host, want := range map[string]int{
+		"127.0.0.1:9410": 200, "localhost:9410": 200, "LocalHost": 200, "[::1]:9410": 200, "edge.local:80": 200,
+		"evil.example:9410": 421, "127.0.0.1.evil.example": 421, "": 421, "localhost.:9410": 421,
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/v2/health/live", nil)
+		r.Host = host
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, r)
+		if w.Code != want {
+			t.Errorf("Host %q: %d %s; want %d", host, w.Code, w.Body, want)
+		}
+	}
+}
+
+// blockingBackend holds every inference until release is closed.
+type blockingBackend struct {
+	fakeBackend
+	started chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingBackend) Handle(ctx context.Context, req *infer.Request) (*infer.Response, error) {
+	b.started <- struct{}{}
+	<-b.release
+	d := req.Inputs[0].Data
+	return &infer.Response{Outputs: []infer.Tensor{{Name: "out", DType: tensor.UInt8, Shape: []int{3}, Data: []byte{d[0], d[1], d[0] + d[1]}}}}, nil
+}
+
+// TestBodyBudget: while requests hold the body budget, another large one
+// waits for its share and gets 503 when its timeout comes first; once the
+// budget is free it is served.
+func TestBodyBudget(t *testing.T) {
+	b := &blockingBackend{started: make(chan struct{}, 4), release: make(chan struct{})}
+	budget := memlimit.NewBudget(10<<10, time.Hour)
+	defer budget.Close()
+	srv := httptest.NewServer(New(b, Options{MaxRequestBytes: 8 << 10, RequestTimeout: 200 * time.Millisecond, BodyBudget: budget}))
+	defer srv.Close()
+	padded := body + strings.Repeat(" ", 6<<10-len(body)) // 6 KiB: a valid request
+	post := func() (int, string) {
+		resp, err := http.Post(srv.URL+"/v2/models/m/infer", "application/json", strings.NewReader(padded))
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		msg, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(msg)
+	}
+	first := make(chan int)
+	go func() { code, _ := post(); first <- code }()
+	<-b.started // the first holds 6 KiB of 10 until released
+	if code, msg := post(); code != http.StatusServiceUnavailable || !strings.Contains(msg, "body_memory") {
+		t.Errorf("second 6 KiB request while 6 of 10 KiB are held: %d %s; want 503 naming http.body_memory", code, msg)
+	}
+	close(b.release)
+	if code := <-first; code != http.StatusOK {
+		t.Errorf("first request: %d; want 200", code)
+	}
+	if code, msg := post(); code != http.StatusOK {
+		t.Errorf("request after the release: %d %s; want 200", code, msg)
 	}
 }

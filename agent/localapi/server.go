@@ -12,10 +12,13 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/pprof"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,6 +27,7 @@ import (
 	"github.com/edged-dev/edged/agent/canary"
 	"github.com/edged-dev/edged/agent/infer"
 	"github.com/edged-dev/edged/agent/status"
+	"github.com/edged-dev/edged/internal/memlimit"
 )
 
 // Backend is what the endpoint serves: the agent.
@@ -66,6 +70,38 @@ type Options struct {
 	Log            *slog.Logger
 	// Version is reported by GET /v2.
 	Version string
+	// BodyBudget, if set, bounds the request-body bytes read and decoded
+	// at once: an inference request takes its body's share before reading
+	// it and waits (up to RequestTimeout; 503 beyond) while the budget is
+	// spent.
+	BodyBudget *memlimit.Budget
+	// Hosts, if not empty, are the host names (without port, any case) a
+	// request's Host header may carry; others get 421. See HostsFor.
+	Hosts []string
+}
+
+// HostsFor is the Hosts option for an endpoint listening on listen: on a
+// loopback address, localhost, 127.0.0.1, ::1, the listen host and extra;
+// elsewhere the listen host and extra, or none (any Host) without extra.
+// Checking Host on loopback stops DNS rebinding: a web page whose name
+// resolves to 127.0.0.1 reaches the endpoint from a browser on the
+// device, but with its own name in Host.
+func HostsFor(listen string, extra []string, loopback bool) []string {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		host = listen
+	}
+	if !loopback && len(extra) == 0 {
+		return nil
+	}
+	hosts := append([]string{}, extra...)
+	if host != "" {
+		hosts = append(hosts, host)
+	}
+	if loopback {
+		hosts = append(hosts, "localhost", "127.0.0.1", "::1")
+	}
+	return hosts
 }
 
 // Server is the HTTP handler.
@@ -140,7 +176,28 @@ func New(b Backend, opts Options) *Server {
 }
 
 // ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if len(s.opts.Hosts) > 0 && !s.hostAllowed(r.Host) {
+		writeError(w, http.StatusMisdirectedRequest, fmt.Sprintf("host %q is not served here; use one of %q (http.allowed_hosts adds names)", r.Host, s.opts.Hosts))
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// hostAllowed reports whether a Host header names this endpoint.
+func (s *Server) hostAllowed(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		host = hostport // no port
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	for _, h := range s.opts.Hosts {
+		if strings.EqualFold(host, h) {
+			return true
+		}
+	}
+	return false
+}
 
 func (s *Server) handle(pattern, route string, h http.HandlerFunc) {
 	s.mux.Handle(pattern, s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

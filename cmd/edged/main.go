@@ -22,6 +22,7 @@ import (
 	"github.com/edged-dev/edged/agent/config"
 	"github.com/edged-dev/edged/agent/deploy"
 	"github.com/edged-dev/edged/delegates"
+	"github.com/edged-dev/edged/internal/memlimit"
 	"github.com/edged-dev/edged/ota/selfupdate"
 )
 
@@ -82,6 +83,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	log := newLogger(cfg.Log, stderr)
 	upd.Log = log
+	if !*check {
+		// The collector's target: half the board's memory unless
+		// GOMEMLIMIT says otherwise, so a burst of requests is collected
+		// before the device runs short.
+		if lim, from, err := memlimit.Apply("/"); err != nil {
+			log.Warn("board memory unknown; no soft memory limit", "err", err)
+		} else {
+			log.Info("soft memory limit", "bytes", lim, "from", from)
+		}
+	}
 	agent.Version = version
 	a, err := agent.New(cfg, log)
 	if err != nil {

@@ -133,9 +133,11 @@ func Apply(root string) (int64, string, error) {
 }
 
 // DefaultBudget is the default budget of request-body bytes decoded at
-// once on a device with total bytes: a sixteenth of it, between 32 MiB
-// and 128 MiB, and never less than one body of maxBody bytes.
+// once on a device with total bytes: a thirty-second of it, between 32
+// MiB and 64 MiB, and never less than one body of maxBody bytes. The
+// garbage collector lets the heap grow to about twice what is live, so
+// the bodies' share of the resident memory is up to twice the budget.
 func DefaultBudget(total uint64, maxBody int64) int64 {
-	b := int64(min(max(total/16, 32<<20), 128<<20))
+	b := int64(min(max(total/32, 32<<20), 64<<20))
 	return max(b, maxBody)
 }

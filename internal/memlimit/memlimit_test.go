@@ -96,9 +96,9 @@ func TestSizes(t *testing.T) {
 		maxBody          int64
 		soft, budgetWant int64
 	}{
-		{256 * mib, 16 * mib, 128 * mib, 32 * mib}, // 256/16 = 16 MiB, raised to the 32 MiB floor
-		{1024 * mib, 16 * mib, 512 * mib, 64 * mib},
-		{8192 * mib, 16 * mib, 4096 * mib, 128 * mib},  // capped
+		{256 * mib, 16 * mib, 128 * mib, 32 * mib}, // 256/32 = 8 MiB, raised to the 32 MiB floor
+		{1536 * mib, 16 * mib, 768 * mib, 48 * mib},
+		{8192 * mib, 16 * mib, 4096 * mib, 64 * mib},   // capped
 		{8192 * mib, 256 * mib, 4096 * mib, 256 * mib}, // at least one body
 	} {
 		if got := SoftLimit(tt.total); got != tt.soft {
