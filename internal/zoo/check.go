@@ -46,6 +46,9 @@ type result struct {
 type run struct {
 	Arithmetic string `json:"arithmetic,omitempty"`
 	Ran        bool   `json:"ran"`
+	// Via names the runtime that served as the oracle when it was not the
+	// WebAssembly one.
+	Via string `json:"via,omitempty"`
 	// Class is unsupported, malformed, panic, error or harness when Ran is
 	// false.
 	Class   string `json:"class,omitempty"`
@@ -131,18 +134,28 @@ func checkModel(ctx context.Context, c *config, path string) *result {
 		r.Oracle = run{Class: "harness", Err: err.Error()}
 		return r
 	}
+	sets := [][][]byte{inputs}
 	want, err := c.oracleRun(ctx, path, inFiles, filepath.Join(work, "oracle"))
 	if err != nil {
 		r.Oracle = run{Class: "error", Err: err.Error()}
-	} else {
-		r.Oracle = run{Ran: true}
+		if c.capi != "" {
+			// The official runtime natively, on a sequence of inputs so
+			// that state carried between invocations is checked too.
+			sets = inputSequence(sum, info.Inputs, m, inputs, capiRuns)
+			if w, cerr := c.capiRun(ctx, path, sets, info.Outputs, filepath.Join(work, "capi")); cerr == nil {
+				want = w
+				r.Oracle = run{Ran: true, Via: fmt.Sprintf("TFLite C library, %d invocations, state carried", capiRuns), Err: r.Oracle.Err}
+			} else {
+				r.Oracle.Err += "; TFLite C library: " + cerr.Error()
+			}
+		}
 	}
 
 	var its [2]*tflite.Interpreter
 	var cutOracle *oracleIntermediates
 	for i, a := range arithmetics {
 		e := &r.Edged[i]
-		it, got, ms, err := runEdged(data, inputs, a.a)
+		it, got, ms, err := runEdgedSeq(data, sets, a.a)
 		its[i], e.FirstMS = it, ms
 		if err != nil {
 			e.Class, e.Err = classify(err), err.Error()
@@ -163,12 +176,12 @@ func checkModel(ctx context.Context, c *config, path string) *result {
 		}
 		if !e.exact() && c.cut {
 			if cutOracle == nil {
-				cutOracle = c.oracleIntermediates(ctx, data, m, inFiles, want, filepath.Join(work, "cut"))
+				cutOracle = c.oracleIntermediates(ctx, data, m, inFiles, sets, r.Oracle.Via != "", want, filepath.Join(work, "cut"))
 			}
-			e.Cut = cutOracle.compareEdged(inputs, a.a, c.trace)
+			e.Cut = cutOracle.compareEdged(sets, a.a, c.trace)
 		}
 	}
-	if c.bench && r.Oracle.Ran {
+	if c.bench && r.Oracle.Ran && r.Oracle.Via == "" {
 		r.Bench = c.benchModel(ctx, path, inFiles, its, r.Edged)
 	}
 	return r
@@ -177,7 +190,15 @@ func checkModel(ctx context.Context, c *config, path string) *result {
 // runEdged loads the model and runs it once on inputs with one thread. A
 // panic is returned as an error: nothing in a model file may panic the
 // runtime.
-func runEdged(data []byte, inputs [][]byte, a tflite.Arithmetic) (it *tflite.Interpreter, outs []tensorBytes, ms float64, err error) {
+func runEdged(data []byte, inputs [][]byte, a tflite.Arithmetic) (*tflite.Interpreter, []tensorBytes, float64, error) {
+	return runEdgedSeq(data, [][][]byte{inputs}, a)
+}
+
+// runEdgedSeq invokes one interpreter once per input set, in order, with
+// the variable tensors carried from one invocation to the next; each
+// output holds the results of all invocations one after the other. ms is
+// the time of the first invocation.
+func runEdgedSeq(data []byte, sets [][][]byte, a tflite.Arithmetic) (it *tflite.Interpreter, outs []tensorBytes, ms float64, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			it, outs = nil, nil
@@ -192,24 +213,31 @@ func runEdged(data []byte, inputs [][]byte, a tflite.Arithmetic) (it *tflite.Int
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	if it.NumInputs() != len(inputs) {
-		return nil, nil, 0, fmt.Errorf("edged sees %d inputs, the oracle %d", it.NumInputs(), len(inputs))
-	}
-	for i, b := range inputs {
-		in := it.Input(i)
-		if len(in.Data) != len(b) {
-			return nil, nil, 0, fmt.Errorf("input %d: edged wants %d bytes (%s%v), the oracle %d", i, len(in.Data), in.Type, in.Shape, len(b))
+	for j, inputs := range sets {
+		if it.NumInputs() != len(inputs) {
+			return nil, nil, 0, fmt.Errorf("edged sees %d inputs, the oracle %d", it.NumInputs(), len(inputs))
 		}
-		copy(in.Data, b)
-	}
-	t0 := time.Now()
-	if err := it.Invoke(); err != nil {
-		return nil, nil, 0, err
-	}
-	ms = float64(time.Since(t0).Microseconds()) / 1e3
-	for k := 0; k < it.NumOutputs(); k++ {
-		o := it.Output(k)
-		outs = append(outs, tensorBytes{DType: o.Type.String(), Shape: slices.Clone(o.Shape), Data: slices.Clone(o.Data)})
+		for i, b := range inputs {
+			in := it.Input(i)
+			if len(in.Data) != len(b) {
+				return nil, nil, 0, fmt.Errorf("input %d: edged wants %d bytes (%s%v), the oracle %d", i, len(in.Data), in.Type, in.Shape, len(b))
+			}
+			copy(in.Data, b)
+		}
+		t0 := time.Now()
+		if err := it.Invoke(); err != nil {
+			return nil, nil, 0, err
+		}
+		if j == 0 {
+			ms = float64(time.Since(t0).Microseconds()) / 1e3
+			for k := 0; k < it.NumOutputs(); k++ {
+				o := it.Output(k)
+				outs = append(outs, tensorBytes{DType: o.Type.String(), Shape: slices.Clone(o.Shape)})
+			}
+		}
+		for k := range outs {
+			outs[k].Data = append(outs[k].Data, it.Output(k).Data...)
+		}
 	}
 	return it, outs, ms, nil
 }

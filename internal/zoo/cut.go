@@ -62,7 +62,10 @@ type oracleIntermediates struct {
 	consistent bool
 }
 
-func (c *config) oracleIntermediates(ctx context.Context, data []byte, m *tflite.Model, inFiles []string, want []tensorBytes, dir string) *oracleIntermediates {
+// oracleIntermediates runs the listing copy through the oracle: the
+// WebAssembly one on inFiles, or with viaC TensorFlow Lite's C library on
+// the input sequence sets.
+func (c *config) oracleIntermediates(ctx context.Context, data []byte, m *tflite.Model, inFiles []string, sets [][][]byte, viaC bool, want []tensorBytes, dir string) *oracleIntermediates {
 	oi := &oracleIntermediates{m: m, dir: dir}
 	if m == nil || want == nil {
 		oi.err = fmt.Errorf("no oracle outputs to compare with")
@@ -123,7 +126,16 @@ func (c *config) oracleIntermediates(ctx context.Context, data []byte, m *tflite
 		oi.err = err
 		return oi
 	}
-	got, err := c.oracleRun(ctx, pf, inFiles, filepath.Join(dir, "out"))
+	var got []tensorBytes
+	if viaC {
+		var specs []ioSpec
+		for _, t := range outs {
+			specs = append(specs, ioSpec{DType: sg.Tensors[t].Type.String()})
+		}
+		got, err = c.capiRun(ctx, pf, sets, specs, filepath.Join(dir, "out"))
+	} else {
+		got, err = c.oracleRun(ctx, pf, inFiles, filepath.Join(dir, "out"))
+	}
 	if err != nil {
 		oi.err = fmt.Errorf("oracle on the listing copy: %w", err)
 		return oi
@@ -141,11 +153,11 @@ func (oi *oracleIntermediates) oracleTensor(k int, dtype string) (tensorBytes, e
 	return tensorBytes{DType: dtype, Data: b}, err
 }
 
-func (oi *oracleIntermediates) compareEdged(inputs [][]byte, a tflite.Arithmetic, trace bool) *cutResult {
+func (oi *oracleIntermediates) compareEdged(sets [][][]byte, a tflite.Arithmetic, trace bool) *cutResult {
 	if oi.err != nil {
 		return &cutResult{Err: oi.err.Error()}
 	}
-	it, _, _, err := runEdged(oi.patched, inputs, a)
+	_, outs, _, err := runEdgedSeq(oi.patched, sets, a)
 	if err != nil {
 		return &cutResult{Err: "edged on the listing copy: " + err.Error()}
 	}
@@ -160,13 +172,13 @@ func (oi *oracleIntermediates) compareEdged(inputs [][]byte, a tflite.Arithmetic
 		}
 	}
 	for k, t := range oi.extra {
-		got := it.Output(oi.nOrig + k)
-		want, err := oi.oracleTensor(oi.nOrig+k, got.Type.String())
+		got := outs[oi.nOrig+k]
+		want, err := oi.oracleTensor(oi.nOrig+k, got.DType)
 		if err != nil {
 			cr.Err = err.Error()
 			return cr
 		}
-		d := compare(want, tensorBytes{DType: got.Type.String(), Shape: got.Shape, Data: got.Data})
+		d := compare(want, got)
 		cr.Compared++
 		agrees[t] = d.ok()
 		if trace {
@@ -200,9 +212,9 @@ func (oi *oracleIntermediates) compareEdged(inputs [][]byte, a tflite.Arithmetic
 				continue
 			}
 			k := slices.Index(oi.extra, o)
-			got := it.Output(oi.nOrig + k)
-			want, _ := oi.oracleTensor(oi.nOrig+k, got.Type.String())
-			d := compare(want, tensorBytes{DType: got.Type.String(), Shape: got.Shape, Data: got.Data})
+			got := outs[oi.nOrig+k]
+			want, _ := oi.oracleTensor(oi.nOrig+k, got.DType)
+			d := compare(want, got)
 			od := opDiff{Index: i, Op: m.OpName(op), Version: m.OpVersion(op), Output: sg.Tensors[o].Name, Diff: d.Bad, N: d.N, MaxAbs: d.MaxAbs, MaxRel: d.MaxRel}
 			if d.Mismatch != "" {
 				od.Diff, od.N = -1, 0

@@ -41,6 +41,8 @@ type config struct {
 	timeout  time.Duration
 	kindFile string
 	from     string // re-render the report from this JSON file
+	capi     string // TensorFlow Lite C library for models the oracle cannot run
+	capiBin  string
 }
 
 func main() {
@@ -59,6 +61,7 @@ func main() {
 	flag.BoolVar(&c.cut, "cut", os.Getenv("ZOO_CUT") != "0", "on a mismatch, compare every intermediate tensor to find the first differing operator")
 	flag.BoolVar(&c.trace, "trace", os.Getenv("ZOO_TRACE") == "1", "keep every intermediate comparison in the JSON output, not only the local mismatches")
 	flag.StringVar(&c.from, "from", os.Getenv("ZOO_FROM"), "write the report from a JSON file of an earlier run (-json) instead of running the models")
+	flag.StringVar(&c.capi, "tflite-c", os.Getenv("EDGED_TFLITE_C"), "TensorFlow Lite C library (libtensorflowlite_c.so) for the models the WebAssembly oracle cannot run (variable tensors); needs gcc")
 	flag.DurationVar(&c.timeout, "timeout", 10*time.Minute, "limit for one oracle run")
 	flag.StringVar(&c.kindFile, "kinds", "", "tab-separated file: model file name, kind (default: DIR/kinds.tsv or DIR/../kinds.tsv if present)")
 	flag.Parse()

@@ -69,6 +69,8 @@ func (r *run) reason() string {
 
 func (r *run) cell() string {
 	switch {
+	case r.Arithmetic == "" && r.Ran && r.Via != "":
+		return "ok (C library)"
 	case r.Arithmetic == "" && r.Ran:
 		return "ok"
 	case r.Arithmetic == "":
@@ -165,7 +167,7 @@ func writeReport(c *config, results []*result, when time.Time) error {
 			esc(r.Edged[0].cell()), esc(r.Edged[1].cell()), r.Edged[0].maxDiff(), r.Edged[1].maxDiff(), r.Bench.cell())
 	}
 	causes(w, results, c.bench)
-	fmt.Fprintf(w, "\n## How this was made\n\n`make zoo ZOO=%s` (internal/zoo). Inputs are derived from each file's SHA-256 (uniform over int8/uint8/int16, [-1, 1) for float, ids within the indexed dimension for GATHER/EMBEDDING_LOOKUP inputs, else [0, 8)); the oracle is LiteRT.js with XNNPACK (`oracle.mjs run`, 1 thread); edged runs in-process with 1 thread. On a mismatch every computed tensor is listed as an output of a copy of the model and compared, to find operators whose inputs agree with the oracle's but whose output does not.\n", c.dir)
+	fmt.Fprintf(w, "\n## How this was made\n\n`make zoo ZOO=%s` (internal/zoo). Inputs are derived from each file's SHA-256 (uniform over int8/uint8/int16, [-1, 1) for float, ids within the indexed dimension for GATHER/EMBEDDING_LOOKUP inputs, else [0, 8)); the oracle is LiteRT.js with XNNPACK (`oracle.mjs run`, 1 thread); edged runs in-process with 1 thread. Models with variable tensors, which the WebAssembly oracle refuses, go through TensorFlow Lite's C library (with -tflite-c / EDGED_TFLITE_C: three invocations in a row, state carried, compared as one sequence). On a mismatch every computed tensor is listed as an output of a copy of the model and compared, to find operators whose inputs agree with the oracle's but whose output does not.\n", c.dir)
 
 	if c.report != "" {
 		if err := os.WriteFile(c.report, []byte(sb.String()), 0o644); err != nil {
@@ -188,12 +190,16 @@ func esc(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
 
 func summary(w io.Writer, results []*result) {
 	var oracleOK, both [2]int
+	viaC := 0
 	var edgedRuns, exact, inTol [2]int
 	quantModels := [2]int{}
 	quantExact := [2]int{}
 	for _, r := range results {
 		if r.Oracle.Ran {
 			oracleOK[0]++
+			if r.Oracle.Via != "" {
+				viaC++
+			}
 		}
 		for i := range r.Edged {
 			e := &r.Edged[i]
@@ -228,7 +234,11 @@ func summary(w io.Writer, results []*result) {
 		}
 	}
 	fmt.Fprintf(w, "## Summary\n\n")
-	fmt.Fprintf(w, "- The oracle runs %d of %d models.\n", oracleOK[0], len(results))
+	if viaC > 0 {
+		fmt.Fprintf(w, "- The oracle runs %d of %d models (%d of them through TensorFlow Lite's C library: variable tensors, which the WebAssembly oracle refuses).\n", oracleOK[0], len(results), viaC)
+	} else {
+		fmt.Fprintf(w, "- The oracle runs %d of %d models.\n", oracleOK[0], len(results))
+	}
 	for i, a := range arithmetics {
 		fmt.Fprintf(w, "- edged %s: runs %d of %d (%d of the %d the oracle runs); of those, %d byte-identical, %d within the check (quantized identical, float in tolerance); quantized/integer outputs identical on %d of %d models that have them.\n",
 			a.name, edgedRuns[i], len(results), both[i], oracleOK[0], exact[i], inTol[i], quantExact[i], quantModels[i])
