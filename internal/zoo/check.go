@@ -187,17 +187,12 @@ func checkModel(ctx context.Context, c *config, path string) *result {
 	return r
 }
 
-// runEdged loads the model and runs it once on inputs with one thread. A
-// panic is returned as an error: nothing in a model file may panic the
-// runtime.
-func runEdged(data []byte, inputs [][]byte, a tflite.Arithmetic) (*tflite.Interpreter, []tensorBytes, float64, error) {
-	return runEdgedSeq(data, [][][]byte{inputs}, a)
-}
-
-// runEdgedSeq invokes one interpreter once per input set, in order, with
+// runEdgedSeq loads the model and invokes one interpreter (one thread)
+// once per input set, in order, with
 // the variable tensors carried from one invocation to the next; each
 // output holds the results of all invocations one after the other. ms is
-// the time of the first invocation.
+// the time of the first invocation. A panic is returned as an error:
+// nothing in a model file may panic the runtime.
 func runEdgedSeq(data []byte, sets [][][]byte, a tflite.Arithmetic) (it *tflite.Interpreter, outs []tensorBytes, ms float64, err error) {
 	defer func() {
 		if p := recover(); p != nil {
