@@ -145,15 +145,19 @@ func (s *Session) QueueCap() int { return cap(s.queue) }
 // Run connects and stays connected until ctx ends; it returns once ctx
 // has ended, the last connection is closed and the worker has stopped.
 func (s *Session) Run(ctx context.Context) {
+	// The worker stops with ctx. It is waited for before the last
+	// connection closes: a publish it has begun needs the connection
+	// alive to be handed over (paho would otherwise hold it for its
+	// write timeout).
+	var worker sync.WaitGroup
 	if s.o.Handle != nil {
-		var wg sync.WaitGroup
-		wg.Add(1)
+		worker.Add(1)
 		go func() {
-			defer wg.Done()
+			defer worker.Done()
 			s.work(ctx)
 		}()
-		defer wg.Wait()
 	}
+	defer worker.Wait()
 	backoff := s.o.MinBackoff
 	for {
 		lost := make(chan error, 1)
@@ -167,6 +171,7 @@ func (s *Session) Run(ctx context.Context) {
 			}
 			s.conn.Store(nil)
 			if ctx.Err() != nil {
+				worker.Wait()
 				if s.o.Goodbye != nil {
 					s.o.Goodbye(c)
 				}
