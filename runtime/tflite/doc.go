@@ -74,6 +74,7 @@
 // (bit-exact with TFLite's C library), in LiteRT arithmetic with
 // XNNPACK's dynamic quantization for FULLY_CONNECTED and CONV_2D, as the
 // official runtime does (bit-exact with the oracle). The stateful
-// operators (UNIDIRECTIONAL_SEQUENCE_LSTM, SVDF) follow TFLite Micro in
+// operators (UNIDIRECTIONAL_SEQUENCE_LSTM, SVDF; RNN and
+// UNIDIRECTIONAL_SEQUENCE_RNN are float only) follow TFLite Micro in
 // reference arithmetic and TFLite's builtin kernels in LiteRT arithmetic.
 package tflite
