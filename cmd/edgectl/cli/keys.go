@@ -21,13 +21,13 @@ const (
 
 func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || (args[0] != "init" && args[0] != "rotate") {
-		fmt.Fprintln(stderr, "usage: edgectl keys init DIR | edgectl keys rotate DIR [--validity D] [--purpose model,agent]")
+		fmt.Fprintln(stderr, "usage: edgectl keys init DIR | edgectl keys rotate DIR [--validity D] [--purpose model,agent,command]")
 		return errors.New("keys: want init or rotate")
 	}
 	op := args[0]
 	fs := newFlags("keys "+op, stderr)
 	validity := fs.Duration("validity", 90*24*time.Hour, "how long the new signing key is valid; keep it short and rotate")
-	purpose := fs.String("purpose", sign.KindModel, "what the signing key may sign: model, agent or model,agent")
+	purpose := fs.String("purpose", sign.KindModel, "what the signing key may sign: model, agent, command (operator commands), or several comma-separated")
 	pos, err := parseFlags(fs, args[1:])
 	if err != nil {
 		return err
