@@ -20,13 +20,10 @@ func TestResizeBatch(t *testing.T) {
 	}
 	for _, s := range suites {
 		t.Run(s.Name(), func(t *testing.T) {
-			m, err := LoadFile(s.ModelFile())
-			if err != nil {
-				t.Fatal(err)
-			}
-			single, err := NewInterpreter(m, nil)
-			if err != nil {
-				t.Fatal(err)
+			single := goldenInterpreter(t, s, nil)
+			m := single.Model()
+			if testing.Short() && single.MACs() > largeMACs {
+				t.Skip("large model; -short")
 			}
 			if single.NumInputs() != 1 {
 				t.Skip("batching is tested on single-input models")
@@ -79,7 +76,8 @@ func TestResizeBatch(t *testing.T) {
 				}
 				for i := 0; i < n; i++ {
 					if !bytes.Equal(out[i*per:(i+1)*per], want[i][k]) {
-						t.Errorf("output %d sample %d (%s) differs from its single run", k, i, s.Cases[i].Dir)
+						d, _ := golden.Compare(batched.Output(k).Type, out[i*per:(i+1)*per], want[i][k])
+						t.Errorf("output %d sample %d (%s) differs from its single run: %+v", k, i, s.Cases[i].Dir, d)
 					}
 				}
 			}

@@ -451,8 +451,12 @@ func (it *Interpreter) ResizeInput(i int, shape []int) error {
 }
 
 // checkBatchCarried verifies that a new batch size reaches every output as
-// its leading dimension. A graph that reshapes the batch away (e.g. to
-// [1, -1, 16]) would otherwise run, but mix the samples together.
+// its leading dimension, and every activation on the way: a graph that
+// reshapes the batch away (e.g. to [1, -1, 16]) or slices sample 0 out
+// of it (STRIDED_SLICE to [1, ...], then broadcast back by an ADD) would
+// otherwise run, but mix the samples together. Activations are the
+// non-constant tensors of rank 2 or more other than integer ones (shape
+// arithmetic), whose file shape leads with the old batch.
 func (it *Interpreter) checkBatchCarried(from, to int) error {
 	for k, o := range it.sg.Outputs {
 		orig := it.sg.Tensors[o].Shape
@@ -462,6 +466,16 @@ func (it *Interpreter) checkBatchCarried(from, to int) error {
 		}
 		if len(got) == 0 || got[0] != to {
 			return fmt.Errorf("the graph does not carry the batch dimension to output %d %q (shape %v at batch %d)", k, it.tensors[o].Name, got, to)
+		}
+	}
+	for i := range it.tensors {
+		t := &it.tensors[i]
+		orig := it.sg.Tensors[i].Shape
+		if t.Const || len(orig) < 2 || orig[0] != from || t.Type == tensor.Int32 || t.Type == tensor.Int64 || t.Type == tensor.Bool {
+			continue
+		}
+		if len(t.Shape) == 0 || t.Shape[0] != to {
+			return fmt.Errorf("the graph does not carry the batch dimension through tensor %q (shape %v at batch %d)", t.Name, t.Shape, to)
 		}
 	}
 	return nil
