@@ -22,7 +22,7 @@ func TestResizeBatch(t *testing.T) {
 		t.Run(s.Name(), func(t *testing.T) {
 			single := goldenInterpreter(t, s, nil)
 			m := single.Model()
-			if testing.Short() && single.MACs() > largeMACs {
+			if testing.Short() && single.MACs() > shortMaxMACs {
 				t.Skip("large model; -short")
 			}
 			if single.NumInputs() != 1 {

@@ -195,6 +195,10 @@ func checkAgainstRef(t *testing.T, it *Interpreter, s *golden.Suite, c *golden.C
 const (
 	maxMeanDiff = 4
 	maxAbsDiff  = 16
+	// maxLabelDiffShare bounds the labels of a label map that may differ:
+	// DeepLabV3 in reference arithmetic differs on 0.5% of the cat image's
+	// pixels and on 6-9% of a random input's.
+	maxLabelDiffShare = 0.15
 )
 
 func checkAgainstOracle(t *testing.T, it *Interpreter, s *golden.Suite, c *golden.Case, outs [][]byte) {
@@ -235,6 +239,14 @@ func checkAgainstOracle(t *testing.T, it *Interpreter, s *golden.Suite, c *golde
 			d.MeanAbs, d.MaxAbs, d.Got, d.Want = d.MeanAbs/s, d.MaxAbs/s, d.Got/s, d.Want/s
 			t.Logf("output %d (dequantized): mean |diff| %.3f steps, max %g at [%d]", k, d.MeanAbs, d.MaxAbs, d.WorstAt)
 			d.MaxAbs = 0
+		}
+		if o.Type == tensor.Int32 || o.Type == tensor.Int64 {
+			// Label maps (ARG_MAX of a segmentation): the drift flips the
+			// label wherever two classes are nearly tied.
+			if share := float64(d.Differ) / float64(max(d.N, 1)); share > maxLabelDiffShare {
+				t.Errorf("output %d: %d of %d labels differ from the oracle's (%.1f%%; limit %.0f%%)", k, d.Differ, d.N, 100*share, 100*maxLabelDiffShare)
+			}
+			continue
 		}
 		if d.MeanAbs > maxMeanDiff || d.MaxAbs > maxAbsDiff {
 			t.Errorf("output %d: mean |diff| %.3f (limit %d), max %g at [%d] (got %g, want %g; limit %d)", k, d.MeanAbs, maxMeanDiff, d.MaxAbs, d.WorstAt, d.Got, d.Want, maxAbsDiff)
