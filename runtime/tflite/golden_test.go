@@ -89,6 +89,9 @@ func TestGoldenReference(t *testing.T) {
 	for _, s := range suites {
 		t.Run(s.Name(), func(t *testing.T) {
 			it := goldenInterpreter(t, s, &Options{Arithmetic: Reference})
+			if heavyInShort(it) {
+				t.Skip("a large model in -short mode: TestGolden runs it in the default arithmetic")
+			}
 			for ci := range s.Cases {
 				if ci > 0 && heavyInShort(it) {
 					break
@@ -292,6 +295,11 @@ func TestInvokeAllocs(t *testing.T) {
 	for _, s := range suites {
 		for _, a := range []Arithmetic{LiteRT, Reference} {
 			t.Run(s.Name()+"/"+a.String(), func(t *testing.T) {
+				if testing.Short() && a != LiteRT {
+					// Allocation does not depend on the architecture:
+					// the emulated runs check the default arithmetic.
+					t.Skip("-short")
+				}
 				it := goldenInterpreter(t, s, &Options{Arithmetic: a})
 				if heavyInShort(it) {
 					t.Skip("a large model in -short mode (TestGolden runs it)")
