@@ -124,6 +124,31 @@ func (it *Interpreter) Prepare() (err error) {
 			err = fmt.Errorf("tflite.Prepare: internal error: %v", r)
 		}
 	}()
+	if err := it.resetTensors(); err != nil {
+		return err
+	}
+	it.kernels = it.kernels[:0]
+	it.folded = it.folded[:0]
+	it.foldedBytes = 0
+	for i := range it.sg.Operators {
+		k, folded, err := it.prepareOp(i)
+		if err != nil {
+			return fmt.Errorf("tflite.Prepare: %w", err)
+		}
+		it.kernels = append(it.kernels, k)
+		it.folded = append(it.folded, folded)
+	}
+	if err := it.plan(); err != nil {
+		return err
+	}
+	it.planState()
+	it.prepared = true
+	return nil
+}
+
+// resetTensors sets every tensor back to its file's type, shape and data,
+// with the shapes ResizeInput set on the inputs.
+func (it *Interpreter) resetTensors() error {
 	sg := it.sg
 	if it.tensors == nil {
 		it.tensors = make([]tensor.Tensor, len(sg.Tensors))
@@ -142,48 +167,42 @@ func (it *Interpreter) Prepare() (err error) {
 			return fmt.Errorf("tflite.Prepare: %w: input %q has type %s", ErrUnsupportedOp, t.Name, t.Type)
 		}
 	}
-	it.kernels = it.kernels[:0]
-	it.folded = it.folded[:0]
-	it.foldedBytes = 0
-	for i := range sg.Operators {
-		op := &sg.Operators[i]
-		c := it.model.opcodes[op.Opcode]
-		e, err := lookupOp(c)
-		if err != nil {
-			return fmt.Errorf("tflite.Prepare: operator %d: %w", i, err)
-		}
-		n := &node{index: i, name: c.String(), version: c.version, op: op, cfg: &it.cfg, sg: sg}
-		for _, ti := range op.Intermediates {
-			n.inter = append(n.inter, &it.tensors[ti])
-		}
-		n.in = make([]*tensor.Tensor, len(op.Inputs))
-		for j, ti := range op.Inputs {
-			if ti >= 0 {
-				n.in[j] = &it.tensors[ti]
-			}
-		}
-		n.out = make([]*tensor.Tensor, len(op.Outputs))
-		for j, ti := range op.Outputs {
-			n.out[j] = &it.tensors[ti]
-		}
-		k, err := e.prepare(n)
-		if err != nil {
-			return fmt.Errorf("tflite.Prepare: operator %d (%s): %w", i, c, err)
-		}
-		for j, o := range n.out {
-			if o.Type.Size() == 0 {
-				return fmt.Errorf("tflite.Prepare: operator %d (%s): output %d has type %s", i, c, j, o.Type)
-			}
-		}
-		it.kernels = append(it.kernels, k)
-		it.folded = append(it.folded, it.fold(c, n, k))
-	}
-	if err := it.plan(); err != nil {
-		return err
-	}
-	it.planState()
-	it.prepared = true
 	return nil
+}
+
+// prepareOp builds the kernel of operator i (which sets its outputs'
+// shapes) and folds it when its inputs are all constants.
+func (it *Interpreter) prepareOp(i int) (k kernels.Kernel, folded bool, err error) {
+	sg := it.sg
+	op := &sg.Operators[i]
+	c := it.model.opcodes[op.Opcode]
+	e, err := lookupOp(c)
+	if err != nil {
+		return nil, false, fmt.Errorf("operator %d: %w", i, err)
+	}
+	n := &node{index: i, name: c.String(), version: c.version, op: op, cfg: &it.cfg, sg: sg}
+	for _, ti := range op.Intermediates {
+		n.inter = append(n.inter, &it.tensors[ti])
+	}
+	n.in = make([]*tensor.Tensor, len(op.Inputs))
+	for j, ti := range op.Inputs {
+		if ti >= 0 {
+			n.in[j] = &it.tensors[ti]
+		}
+	}
+	n.out = make([]*tensor.Tensor, len(op.Outputs))
+	for j, ti := range op.Outputs {
+		n.out[j] = &it.tensors[ti]
+	}
+	if k, err = e.prepare(n); err != nil {
+		return nil, false, fmt.Errorf("operator %d (%s): %w", i, c, err)
+	}
+	for j, o := range n.out {
+		if o.Type.Size() == 0 {
+			return nil, false, fmt.Errorf("operator %d (%s): output %d has type %s", i, c, j, o.Type)
+		}
+	}
+	return k, it.fold(c, n, k), nil
 }
 
 // planState gives every variable tensor its own slice of it.state and

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 
@@ -45,8 +46,27 @@ type inspectReport struct {
 	FoldedOps   int             `json:"folded_ops"`
 	FoldedBytes int             `json:"folded_bytes"`
 	Weights     []inspectWeight `json:"weights,omitempty"`
-	Runnable    bool            `json:"runnable"`
-	Reason      string          `json:"reason,omitempty"`
+	// Runnable and Reason are for the default (litert) arithmetic;
+	// Arithmetics has both, each with every problem.
+	Runnable    bool                         `json:"runnable"`
+	Reason      string                       `json:"reason,omitempty"`
+	Arithmetics map[string]inspectArithmetic `json:"arithmetics"`
+}
+
+// inspectArithmetic says whether the model runs in one arithmetic and,
+// if not, every reason.
+type inspectArithmetic struct {
+	Runnable bool             `json:"runnable"`
+	Problems []inspectProblem `json:"problems,omitempty"`
+}
+
+type inspectProblem struct {
+	Subgraph    int    `json:"subgraph"`
+	Operator    int    `json:"operator"` // -1: the model as a whole
+	Op          string `json:"op,omitempty"`
+	Unsupported bool   `json:"unsupported"` // false: the model is malformed
+	Downstream  bool   `json:"downstream"`  // an input comes from an operator with a problem
+	Error       string `json:"error"`
 }
 
 // inspectWeight is the sparsity of a constant tensor of rank 2 or more
@@ -136,9 +156,14 @@ func inspect(name string, data []byte) (*inspectReport, error) {
 	for i, idx := range sg.Outputs {
 		r.Outputs = append(r.Outputs, desc(i, idx))
 	}
-	if err := m.CheckOps(); err != nil {
-		r.Reason = err.Error()
-		return r, nil
+	r.Arithmetics = map[string]inspectArithmetic{}
+	for _, a := range []tflite.Arithmetic{tflite.LiteRT, tflite.Reference} {
+		var ia inspectArithmetic
+		for _, p := range m.Problems(&tflite.Options{Arithmetic: a}) {
+			ia.Problems = append(ia.Problems, inspectProblem{Subgraph: p.Subgraph, Operator: p.Operator, Op: p.Op, Unsupported: p.Unsupported, Downstream: p.Downstream, Error: p.Err.Error()})
+		}
+		ia.Runnable = len(ia.Problems) == 0
+		r.Arithmetics[a.String()] = ia
 	}
 	it, err := tflite.NewInterpreter(m, nil)
 	if err != nil {
@@ -209,8 +234,43 @@ func printInspect(w io.Writer, r *inspectReport) {
 		if r.FoldedOps > 0 {
 			fmt.Fprintf(w, "folded     %d operators with constant inputs computed at load, %d bytes outside the arena\n", r.FoldedOps, r.FoldedBytes)
 		}
-		fmt.Fprintf(w, "runnable   yes (pure-Go CPU runtime)\n")
-	} else {
-		fmt.Fprintf(w, "runnable   no: %s\n", r.Reason)
+	}
+	printRunnable(w, r)
+}
+
+// printRunnable says per arithmetic whether the model runs and lists
+// every problem; an arithmetic with the same problems as the one before
+// refers to it.
+func printRunnable(w io.Writer, r *inspectReport) {
+	var prev []inspectProblem
+	for i, name := range []string{"litert", "reference"} {
+		a := r.Arithmetics[name]
+		label := "runnable"
+		if i > 0 {
+			label = ""
+		}
+		switch {
+		case a.Runnable:
+			fmt.Fprintf(w, "%-10s %s arithmetic: yes (pure-Go CPU runtime)\n", label, name)
+		case i > 0 && slices.Equal(a.Problems, prev):
+			fmt.Fprintf(w, "%-10s %s arithmetic: no, for the same reasons\n", label, name)
+		default:
+			fmt.Fprintf(w, "%-10s %s arithmetic: no, %d problem(s):\n", label, name, len(a.Problems))
+			for _, p := range a.Problems {
+				where := "model     "
+				if p.Operator >= 0 {
+					where = fmt.Sprintf("op %-6d", p.Operator)
+					if p.Subgraph > 0 {
+						where = fmt.Sprintf("sg %d op %d", p.Subgraph, p.Operator)
+					}
+				}
+				after := ""
+				if p.Downstream {
+					after = " (after an earlier problem)"
+				}
+				fmt.Fprintf(w, "             %s %s%s\n", where, p.Error, after)
+			}
+		}
+		prev = a.Problems
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/edged-dev/edged/internal/golden"
 	"github.com/edged-dev/edged/runtime/tensor"
+	"github.com/edged-dev/edged/runtime/tflite/tflitetest"
 )
 
 func edgectl(t *testing.T, args ...string) (string, error) {
@@ -161,6 +162,59 @@ func TestInspectJSON(t *testing.T) {
 	}
 	if r.Runnable || !strings.Contains(r.Reason, "edgetpu-custom-op") {
 		t.Errorf("edge tpu model: runnable %v, reason %q; want false and a reason naming edgetpu-custom-op", r.Runnable, r.Reason)
+	}
+	for _, a := range []string{"litert", "reference"} {
+		if ia := r.Arithmetics[a]; ia.Runnable || len(ia.Problems) != 1 || ia.Problems[0].Op != `CUSTOM "edgetpu-custom-op"` || !ia.Problems[0].Unsupported {
+			t.Errorf("edge tpu model, %s arithmetic: %+v; want not runnable, one unsupported CUSTOM \"edgetpu-custom-op\"", a, ia)
+		}
+	}
+}
+
+// TestInspectListsEveryProblem: a model with two unregistered custom
+// operators gets both reported, per arithmetic, in text and JSON.
+func TestInspectListsEveryProblem(t *testing.T) {
+	b := tflitetest.NewBuilder()
+	x := b.Tensor("x", tensor.Float32, []int{1, 4}, nil, nil)
+	a := b.Tensor("a", tensor.Float32, []int{1, 4}, nil, nil)
+	c := b.Tensor("c", tensor.Float32, []int{1, 4}, nil, nil)
+	b.Custom("PosenetDecoderOp", 1, []int{x}, []int{a}, nil)
+	b.Custom("NoSuchOp", 1, []int{a}, []int{c}, nil)
+	b.Inputs(x)
+	b.Outputs(c)
+	data, err := b.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	model := filepath.Join(t.TempDir(), "m.tflite")
+	if err := os.WriteFile(model, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := edgectl(t, "inspect", model)
+	if err != nil {
+		t.Fatal(err, out)
+	}
+	for _, want := range []string{
+		"litert arithmetic: no, 2 problem(s)",
+		`op 0      unsupported op CUSTOM "PosenetDecoderOp"`,
+		`op 1      unsupported op CUSTOM "NoSuchOp"`,
+		"reference arithmetic: no, for the same reasons",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("inspect output lacks %q:\n%s", want, out)
+		}
+	}
+	out, err = edgectl(t, "inspect", "--json", model)
+	if err != nil {
+		t.Fatal(err, out)
+	}
+	var r inspectReport
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err, out)
+	}
+	for _, a := range []string{"litert", "reference"} {
+		if ia := r.Arithmetics[a]; ia.Runnable || len(ia.Problems) != 2 {
+			t.Errorf("%s arithmetic: %+v; want not runnable with 2 problems", a, ia)
+		}
 	}
 }
 
