@@ -44,6 +44,17 @@
 // refused, as TFLite refuses it. Interpreters sharing a Model share no
 // state.
 //
+// # Operators
+//
+// SupportedOps lists the builtin operators and custom codes the runtime
+// implements (docs/OPS.md has them with their types, generated from the
+// registry). Model.Problems lists every operator a model needs that an
+// interpreter could not prepare, not only the first. RegisterCustom adds a
+// custom operator (one the converter wrote as CUSTOM with a custom code,
+// e.g. Coral's PosenetDecoderOp) without changing the runtime: its
+// CustomKernel prepares each such operator of a model and returns the
+// function Invoke runs.
+//
 // # Arithmetic
 //
 // Two arithmetics for quantized kernels, chosen per interpreter

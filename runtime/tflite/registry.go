@@ -2,6 +2,7 @@ package tflite
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/edged-dev/edged/runtime/kernels"
 	"github.com/edged-dev/edged/runtime/tensor"
@@ -20,7 +21,10 @@ type opEntry struct {
 
 var (
 	builtinOps = map[schema.BuiltinOperator]opEntry{}
-	customOps  = map[string]opEntry{}
+	// customOps is written by init functions and RegisterCustom, read by
+	// Load and Prepare, under customMu.
+	customOps = map[string]opEntry{}
+	customMu  sync.RWMutex
 )
 
 // registerBuiltin makes a builtin operator available, up to maxVersion.
@@ -33,7 +37,10 @@ func registerBuiltin(code schema.BuiltinOperator, maxVersion int32, p prepareFun
 }
 
 // registerCustom makes a custom operator available by its custom code.
+// Call it from init functions only.
 func registerCustom(name string, maxVersion int32, p prepareFunc) {
+	customMu.Lock()
+	defer customMu.Unlock()
 	if _, dup := customOps[name]; dup {
 		panic("tflite: custom op registered twice: " + name)
 	}
@@ -44,7 +51,9 @@ func lookupOp(c opcode) (opEntry, error) {
 	var e opEntry
 	var ok bool
 	if c.builtin == schema.BuiltinOperatorCUSTOM {
+		customMu.RLock()
 		e, ok = customOps[c.custom]
+		customMu.RUnlock()
 		if !ok {
 			if c.custom == "edgetpu-custom-op" {
 				return e, fmt.Errorf("%w CUSTOM %q (needs an Edge TPU: load the model through the Edge TPU delegate, or use its CPU variant)", ErrUnsupportedOp, c.custom)
@@ -70,9 +79,11 @@ func SupportedOps() map[string]int {
 	for c, e := range builtinOps {
 		out[c.String()] = int(e.maxVersion)
 	}
+	customMu.RLock()
 	for c, e := range customOps {
 		out["CUSTOM "+c] = int(e.maxVersion)
 	}
+	customMu.RUnlock()
 	return out
 }
 
