@@ -475,7 +475,9 @@ func (it *Interpreter) ResizeInput(i int, shape []int) error {
 // of it (STRIDED_SLICE to [1, ...], then broadcast back by an ADD) would
 // otherwise run, but mix the samples together. Activations are the
 // non-constant tensors of rank 2 or more other than integer ones (shape
-// arithmetic), whose file shape leads with the old batch.
+// arithmetic), whose file shape leads with the old batch; their leading
+// dimension must become a multiple of the new batch (SPACE_TO_BATCH_ND
+// multiplies it).
 func (it *Interpreter) checkBatchCarried(from, to int) error {
 	for k, o := range it.sg.Outputs {
 		orig := it.sg.Tensors[o].Shape
@@ -493,7 +495,7 @@ func (it *Interpreter) checkBatchCarried(from, to int) error {
 		if t.Const || len(orig) < 2 || orig[0] != from || t.Type == tensor.Int32 || t.Type == tensor.Int64 || t.Type == tensor.Bool {
 			continue
 		}
-		if len(t.Shape) == 0 || t.Shape[0] != to {
+		if len(t.Shape) == 0 || t.Shape[0]%to != 0 {
 			return fmt.Errorf("the graph does not carry the batch dimension through tensor %q (shape %v at batch %d)", t.Name, t.Shape, to)
 		}
 	}
