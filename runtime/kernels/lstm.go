@@ -79,7 +79,7 @@ type lstmShape struct {
 // normalisation, projection and clipping; int8 models (int8 input and
 // hidden state, int16 cell state, int8 weights, int32 biases) the plain
 // LSTM, in TFLite Micro's arithmetic (Reference) or TFLite's
-// (LiteRT).
+// (LiteRT); float models with int8 weights run TFLite's hybrid kernel.
 func UnidirectionalSequenceLSTM(cfg *Config, p LSTMParams, in []*tensor.Tensor, hidden, out *tensor.Tensor) (Kernel, error) {
 	if len(in) != LSTMNumInputs {
 		return nil, fmt.Errorf("%d operands; want %d", len(in), LSTMNumInputs)
@@ -244,6 +244,81 @@ type lstmFloat struct {
 	proj, projBias   []float32
 	gates            [4][]float32 // scratch, [batch*nCell] each
 	scratch          []float32    // [batch*nCell]
+	hyb              *lstmHybrid  // int8 weights (hybrid), else nil
+}
+
+// lstmHybrid holds the int8 weights of a hybrid LSTM (float activations)
+// and its per-step quantized input, hidden state and projection input.
+type lstmHybrid struct {
+	asym          bool
+	wIn, wRec     [4][]int8
+	sIn, sRec     [4]float32
+	sumIn, sumRec [4][]int32
+	peep          [4][]float32 // dequantized (w·scale in float32)
+	proj          []int8
+	sProj         float32
+	sumProj       []int32
+	x, h, p       hybridRows
+	xZero, hZero  bool
+}
+
+// hybridRows is a batch of rows quantized one row at a time.
+type hybridRows struct {
+	q  []int8
+	sf []float32
+	zp []int32
+}
+
+func newHybridRows(rows, cols int) hybridRows {
+	return hybridRows{q: make([]int8, rows*cols), sf: make([]float32, rows), zp: make([]int32, rows)}
+}
+
+// quantize is TFLite's BatchQuantizeFloats over nb rows of v.
+func (r *hybridRows) quantize(v []float32, nb, cols int, asym bool) {
+	for b := 0; b < nb; b++ {
+		row, q := v[b*cols:(b+1)*cols], r.q[b*cols:(b+1)*cols]
+		if asym {
+			r.sf[b], r.zp[b] = hybridQuantizeAsymmetric(row, q)
+		} else {
+			r.sf[b], r.zp[b] = hybridQuantizeSymmetric(row, q), 0
+		}
+	}
+}
+
+func allZero(v []float32) bool {
+	for _, x := range v {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// hybridMatVecAcc adds (w·q − row sum·zero point)·(row scale·wScale) to
+// every batch row of out, as TFLite's hybrid MatrixBatchVectorMultiplyAccumulate.
+func hybridMatVecAcc(w []int8, rows, cols int, x *hybridRows, wScale float32, sums []int32, nb int, out []float32) {
+	for b := 0; b < nb; b++ {
+		q := x.q[b*cols : (b+1)*cols]
+		scale := x.sf[b] * wScale
+		for r := 0; r < rows; r++ {
+			var dot int32
+			for i, v := range w[r*cols : (r+1)*cols] {
+				dot += int32(v) * int32(q[i])
+			}
+			dot -= sums[r] * x.zp[b]
+			out[b*rows+r] += float32(float32(dot) * scale)
+		}
+	}
+}
+
+func rowSums(w []int8, rows, cols int) []int32 {
+	out := make([]int32, rows)
+	for r := range out {
+		for _, v := range w[r*cols : (r+1)*cols] {
+			out[r] += int32(v)
+		}
+	}
+	return out
 }
 
 func lstmFloatActivation(a Activation) (func(float32) float32, error) {
@@ -323,6 +398,15 @@ func (k *lstmFloat) Eval() error {
 	x, y, h, c := k.x.Float32s(), k.y.Float32s(), k.h.Float32s(), k.c.Float32s()
 	lstmSteps(s, func(xOff, yOff, hOff, cOff, nb int) {
 		xs, hs, cs := x[xOff:xOff+nb*s.nIn], h[hOff:hOff+nb*s.nOut], c[cOff:cOff+nb*s.nCell]
+		if hy := k.hyb; hy != nil {
+			// TFLite skips the products of an all-zero input or state.
+			if hy.xZero = allZero(xs); !hy.xZero {
+				hy.x.quantize(xs, nb, s.nIn, hy.asym)
+			}
+			if hy.hZero = allZero(hs); !hy.hZero {
+				hy.h.quantize(hs, nb, s.nOut, hy.asym)
+			}
+		}
 		for g := range 4 {
 			if g == gateInput && s.cifg {
 				continue
@@ -353,8 +437,17 @@ func (k *lstmFloat) gate(g int, x, h, c []float32, nb int) {
 			copy(out[b*s.nCell:(b+1)*s.nCell], bias)
 		}
 	}
-	floatMatVecAcc(k.wIn[g], s.nCell, s.nIn, x, nb, out)
-	floatMatVecAcc(k.wRec[g], s.nCell, s.nOut, h, nb, out)
+	if hy := k.hyb; hy != nil {
+		if !hy.xZero {
+			hybridMatVecAcc(hy.wIn[g], s.nCell, s.nIn, &hy.x, hy.sIn[g], hy.sumIn[g], nb, out)
+		}
+		if !hy.hZero {
+			hybridMatVecAcc(hy.wRec[g], s.nCell, s.nOut, &hy.h, hy.sRec[g], hy.sumRec[g], nb, out)
+		}
+	} else {
+		floatMatVecAcc(k.wIn[g], s.nCell, s.nIn, x, nb, out)
+		floatMatVecAcc(k.wRec[g], s.nCell, s.nOut, h, nb, out)
+	}
 	if p := k.peep[g]; p != nil && c != nil {
 		for b := 0; b < nb; b++ {
 			for i, w := range p {
@@ -441,7 +534,8 @@ func (k *lstmFloat) output(c, h []float32, nb int) {
 	for i, v := range c[:n] {
 		sc[i] = og[i] * k.act(v)
 	}
-	if k.proj == nil {
+	hy := k.hyb
+	if k.proj == nil && (hy == nil || hy.proj == nil) {
 		copy(h[:nb*s.nOut], sc)
 		return
 	}
@@ -452,7 +546,13 @@ func (k *lstmFloat) output(c, h []float32, nb int) {
 			clear(h[b*s.nOut : (b+1)*s.nOut])
 		}
 	}
-	floatMatVecAcc(k.proj, s.nOut, s.nCell, sc, nb, h)
+	switch {
+	case hy == nil:
+		floatMatVecAcc(k.proj, s.nOut, s.nCell, sc, nb, h)
+	case !allZero(sc):
+		hy.p.quantize(sc, nb, s.nCell, hy.asym)
+		hybridMatVecAcc(hy.proj, s.nOut, s.nCell, &hy.p, hy.sProj, hy.sumProj, nb, h)
+	}
 	if k.prClip > 0 {
 		for i, v := range h[:nb*s.nOut] {
 			h[i] = ClampF(v, -k.prClip, k.prClip)
@@ -704,6 +804,73 @@ func (k *lstmInt8) updateHidden(c []int16, h []int8, nb int) {
 
 // ---- hybrid ----
 
+// newLSTMHybrid is TFLite's hybrid LSTM (LstmStepHybrid): float32 input,
+// state, biases and layer-norm coefficients, int8 symmetric per-tensor
+// weights (gates, peephole, projection). Each step quantizes the input,
+// the hidden state and the projection input row by row (symmetric, or
+// asymmetric with asymmetric_quantize_inputs) and adds the int8 products
+// scaled back to float; the rest is the float LSTM.
 func newLSTMHybrid(p LSTMParams, s lstmShape, in []*tensor.Tensor, out *tensor.Tensor) (Kernel, error) {
-	return nil, unsupportedf("hybrid LSTM (float input with %s weights)", in[LSTMInputToForgetWeights].Type)
+	for i, t := range in {
+		if t == nil {
+			continue
+		}
+		weight := (i >= LSTMInputToInputWeights && i <= LSTMCellToOutputWeights) || i == LSTMProjectionWeights
+		if !weight {
+			if err := CheckType(lstmOperandName(i), t, tensor.Float32); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if err := CheckType(lstmOperandName(i), t, tensor.Int8); err != nil {
+			return nil, err
+		}
+		if err := CheckQuantized(t.Name, t); err != nil {
+			return nil, err
+		}
+		if t.Quant.PerChannel() || t.ZeroPoint() != 0 {
+			return nil, unsupportedf("hybrid LSTM weights %q: want per-tensor symmetric quantization", t.Name)
+		}
+	}
+	if err := CheckType("output", out, tensor.Float32); err != nil {
+		return nil, err
+	}
+	act, err := lstmFloatActivation(p.Activation)
+	if err != nil {
+		return nil, err
+	}
+	hy := &lstmHybrid{asym: p.AsymmetricQuantizeInputs,
+		x: newHybridRows(s.batch, s.nIn), h: newHybridRows(s.batch, s.nOut), p: newHybridRows(s.batch, s.nCell)}
+	k := &lstmFloat{s: s, act: act, cellClip: p.CellClip, prClip: p.ProjClip, hyb: hy,
+		x: in[LSTMInput], h: in[LSTMOutputState], c: in[LSTMCellState], y: out}
+	for g := range 4 {
+		if wi := in[LSTMInputToInputWeights+g]; wi != nil {
+			hy.wIn[g], hy.sIn[g] = wi.Int8s(), wi.Scale()
+			hy.sumIn[g] = rowSums(hy.wIn[g], s.nCell, s.nIn)
+		}
+		if wr := in[LSTMRecurrentToInputWeights+g]; wr != nil {
+			hy.wRec[g], hy.sRec[g] = wr.Int8s(), wr.Scale()
+			hy.sumRec[g] = rowSums(hy.wRec[g], s.nCell, s.nOut)
+		}
+		k.bias[g] = floatsOf(in[LSTMInputGateBias+g])
+		k.ln[g] = floatsOf(in[LSTMInputLayerNorm+g])
+		k.gates[g] = make([]float32, s.batch*s.nCell)
+	}
+	for g, i := range map[int]int{gateInput: LSTMCellToInputWeights, gateForget: LSTMCellToForgetWeights, gateOutput: LSTMCellToOutputWeights} {
+		if t := in[i]; t != nil {
+			// TFLite's VectorScalarMultiply: scale · w in float32.
+			w := make([]float32, s.nCell)
+			for j, v := range t.Int8s() {
+				w[j] = t.Scale() * float32(v)
+			}
+			k.peep[g] = w
+		}
+	}
+	if t := in[LSTMProjectionWeights]; t != nil {
+		hy.proj, hy.sProj = t.Int8s(), t.Scale()
+		hy.sumProj = rowSums(hy.proj, s.nOut, s.nCell)
+	}
+	k.projBias = floatsOf(in[LSTMProjectionBias])
+	k.scratch = make([]float32, s.batch*s.nCell)
+	return k, nil
 }

@@ -23,10 +23,12 @@ type lstmCase struct {
 	cellPow                 int // int8: log2 of the cell state scale
 	hiddenInter             bool
 	cifg, peephole          bool
+	// hybrid: float activations with int8 weights (float must be set).
+	hybrid, asym bool
 }
 
 func (c lstmCase) String() string {
-	return fmt.Sprintf("b%d_t%d_in%d_cell%d_tm%v_clip%g_cif%v_peep%v", c.batch, c.time, c.nIn, c.nCell, c.timeMajor, c.cellClip, c.cifg, c.peephole)
+	return fmt.Sprintf("b%d_t%d_in%d_cell%d_tm%v_clip%g_cif%v_peep%v_asym%v", c.batch, c.time, c.nIn, c.nCell, c.timeMajor, c.cellClip, c.cifg, c.peephole, c.asym)
 }
 
 func randLSTMCase(r *rand.Rand, float bool) lstmCase {
@@ -74,8 +76,11 @@ func buildLSTM(t testing.TB, r *rand.Rand, c lstmCase, float bool, runs int) ([]
 		for k, cols := range []int{c.nIn, c.nCell} {
 			name := fmt.Sprintf("w%d_%d", g, k)
 			shape := []int{c.nCell, cols}
-			if float {
+			if float && !c.hybrid {
 				ins[1+4*k+g] = b.Const(name, tensor.Float32, shape, nil, diffFloatBytes(r, c.nCell*cols, -0.6, 0.6))
+			} else if c.hybrid {
+				q := &tensor.Quant{Scale: []float32{float32(diffLogUniform(r, 0.6/127, 1.0/127))}, ZeroPoint: []int32{0}}
+				ins[1+4*k+g] = b.Const(name, tensor.Int8, shape, q, diffInt8Weights(r, c.nCell*cols))
 			} else {
 				q := &tensor.Quant{Scale: []float32{float32(diffLogUniform(r, 0.003, 0.02))}, ZeroPoint: []int32{0}}
 				ins[1+4*k+g] = b.Const(name, tensor.Int8, shape, q, diffInt8Weights(r, c.nCell*cols))
@@ -84,7 +89,13 @@ func buildLSTM(t testing.TB, r *rand.Rand, c lstmCase, float bool, runs int) ([]
 		if float {
 			ins[kernels.LSTMInputGateBias+g] = b.Const(fmt.Sprintf("b%d", g), tensor.Float32, []int{c.nCell}, nil, diffFloatBytes(r, c.nCell, -1, 1))
 			if c.peephole && g != 2 {
-				ins[kernels.LSTMCellToInputWeights+map[int]int{0: 0, 1: 1, 3: 2}[g]] = b.Const(fmt.Sprintf("p%d", g), tensor.Float32, []int{c.nCell}, nil, diffFloatBytes(r, c.nCell, -0.5, 0.5))
+				slot := kernels.LSTMCellToInputWeights + map[int]int{0: 0, 1: 1, 3: 2}[g]
+				if c.hybrid {
+					q := &tensor.Quant{Scale: []float32{0.5 / 127}, ZeroPoint: []int32{0}}
+					ins[slot] = b.Const(fmt.Sprintf("p%d", g), tensor.Int8, []int{c.nCell}, q, diffInt8Weights(r, c.nCell))
+				} else {
+					ins[slot] = b.Const(fmt.Sprintf("p%d", g), tensor.Float32, []int{c.nCell}, nil, diffFloatBytes(r, c.nCell, -0.5, 0.5))
+				}
 			}
 		} else {
 			bs := float32(1.0 / 4096 / 4)
@@ -102,11 +113,16 @@ func buildLSTM(t testing.TB, r *rand.Rand, c lstmCase, float bool, runs int) ([]
 	yq := hq
 	y := b.Tensor("y", map[bool]tensor.DType{true: tensor.Float32, false: tensor.Int8}[float], yShape, yq, nil)
 	version := 1
-	if !float {
+	switch {
+	case !float:
 		version = 3
+	case c.hybrid && c.asym:
+		version = 3
+	case c.hybrid:
+		version = 2
 	}
 	op := b.Op(schema.BuiltinOperatorUNIDIRECTIONAL_SEQUENCE_LSTM, version, ins, []int{y},
-		tflitetest.UnidirectionalSequenceLSTMOptions(schema.ActivationFunctionTypeTANH, c.cellClip, 0, c.timeMajor, false))
+		tflitetest.UnidirectionalSequenceLSTMOptions(schema.ActivationFunctionTypeTANH, c.cellClip, 0, c.timeMajor, c.asym))
 	if !float {
 		// The converter's five intermediates: the four gate scales (read
 		// with layer normalisation only) and the effective hidden scale.
@@ -133,17 +149,22 @@ func buildLSTM(t testing.TB, r *rand.Rand, c lstmCase, float bool, runs int) ([]
 // TestLSTMAgainstTFLite compares random single-op LSTM models with
 // TensorFlow Lite's C library over several invocations that carry the
 // state over, then with a reset before each: int8 byte for byte in LiteRT
-// arithmetic, float within 1e-5.
+// arithmetic, float and hybrid (int8 weights, float activations) within
+// 1e-5.
 func TestLSTMAgainstTFLite(t *testing.T) {
 	n := 30
 	if testing.Short() {
 		n = 8
 	}
-	for _, float := range []bool{false, true} {
+	for _, kind := range []string{"int8", "float32", "hybrid"} {
+		float := kind != "int8"
 		for i := 0; i < n; i++ {
-			r := rand.New(rand.NewPCG(uint64(i), map[bool]uint64{true: 1, false: 2}[float]))
+			r := rand.New(rand.NewPCG(uint64(i), map[string]uint64{"float32": 1, "int8": 2, "hybrid": 7}[kind]))
 			c := randLSTMCase(r, float)
-			name := map[bool]string{true: "float32", false: "int8"}[float] + "/" + c.String()
+			if kind == "hybrid" {
+				c.hybrid, c.asym = true, r.IntN(2) == 0
+			}
+			name := kind + "/" + c.String()
 			t.Run(name, func(t *testing.T) {
 				const runs = 3
 				model, in := buildLSTM(t, r, c, float, runs)
