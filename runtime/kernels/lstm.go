@@ -254,7 +254,6 @@ type lstmHybrid struct {
 	wIn, wRec     [4][]int8
 	sIn, sRec     [4]float32
 	sumIn, sumRec [4][]int32
-	peep          [4][]float32 // dequantized (w·scale in float32)
 	proj          []int8
 	sProj         float32
 	sumProj       []int32
