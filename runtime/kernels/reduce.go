@@ -95,44 +95,9 @@ func reduceLoop[T, A any](p *reducePlan, x []T, acc []A, f func(A, T) A) {
 // which MEAN folds 1/n. In LiteRT arithmetic, 8-bit MEAN and SUM are
 // XNNPACK's (litertMeanOrSum), int16 SUM TFLite's optimized kernel.
 func Reduce(cfg *Config, p ReduceParams, in, out *tensor.Tensor) (Kernel, error) {
-	r := in.Rank()
-	reduced := make([]bool, r)
-	naxes := 0
-	if r > 0 {
-		for _, a := range p.Axes {
-			ra := a
-			if ra < 0 {
-				ra += r
-			}
-			if ra < 0 || ra >= r {
-				return nil, fmt.Errorf("%s: axis %d out of range for input %q of rank %d", p.Kind, a, in.Name, r)
-			}
-			if !reduced[ra] {
-				reduced[ra] = true
-				naxes++
-			}
-		}
-	}
-	shape := out.Shape[:0]
-	for d := 0; d < r; d++ {
-		switch {
-		case !reduced[d]:
-			shape = append(shape, in.Shape[d])
-		case p.KeepDims:
-			shape = append(shape, 1)
-		}
-	}
-	out.Shape = shape
-
-	plan := &reducePlan{dims: append([]int(nil), in.Shape...), outStride: make([]int, r), idx: make([]int, r), count: 1}
-	stride := 1
-	for d := r - 1; d >= 0; d-- {
-		if reduced[d] {
-			plan.count *= in.Shape[d]
-			continue
-		}
-		plan.outStride[d] = stride
-		stride *= in.Shape[d]
+	plan, naxes, err := reduceSetup(p.Kind.String(), p.Axes, p.KeepDims, in, out)
+	if err != nil {
+		return nil, err
 	}
 	nOut := out.NumElements()
 
@@ -164,6 +129,51 @@ func Reduce(cfg *Config, p ReduceParams, in, out *tensor.Tensor) (Kernel, error)
 		return reduceQuant(cfg, p, plan, naxes, in, out, nOut, in.Int16s, out.Int16s, math.MinInt16, math.MaxInt16)
 	}
 	return nil, unsupportedf("%s on %s input", p.Kind, in.Type)
+}
+
+// reduceSetup resolves a reduction's axes (negative ones count from the
+// end; repeats count once), sets the output shape and returns the walk
+// and the number of distinct reduced axes.
+func reduceSetup(op string, axes []int, keepDims bool, in, out *tensor.Tensor) (*reducePlan, int, error) {
+	r := in.Rank()
+	reduced := make([]bool, r)
+	naxes := 0
+	if r > 0 {
+		for _, a := range axes {
+			ra := a
+			if ra < 0 {
+				ra += r
+			}
+			if ra < 0 || ra >= r {
+				return nil, 0, fmt.Errorf("%s: axis %d out of range for input %q of rank %d", op, a, in.Name, r)
+			}
+			if !reduced[ra] {
+				reduced[ra] = true
+				naxes++
+			}
+		}
+	}
+	shape := out.Shape[:0]
+	for d := 0; d < r; d++ {
+		switch {
+		case !reduced[d]:
+			shape = append(shape, in.Shape[d])
+		case keepDims:
+			shape = append(shape, 1)
+		}
+	}
+	out.Shape = shape
+	plan := &reducePlan{dims: append([]int(nil), in.Shape...), outStride: make([]int, r), idx: make([]int, r), count: 1}
+	stride := 1
+	for d := r - 1; d >= 0; d-- {
+		if reduced[d] {
+			plan.count *= in.Shape[d]
+			continue
+		}
+		plan.outStride[d] = stride
+		stride *= in.Shape[d]
+	}
+	return plan, naxes, nil
 }
 
 func reduceFloat(p ReduceParams, plan *reducePlan, in, out *tensor.Tensor) Kernel {

@@ -23,6 +23,57 @@ func init() {
 	registerBuiltin(schema.BuiltinOperatorSCATTER_ND, 1, prepareScatterND)
 	registerBuiltin(schema.BuiltinOperatorMATRIX_DIAG, 1, prepareMatrixDiag)
 	registerBuiltin(schema.BuiltinOperatorMATRIX_SET_DIAG, 1, prepareMatrixSetDiag)
+	registerBuiltin(schema.BuiltinOperatorREDUCE_PROD, 2, prepareReduceMore)
+	registerBuiltin(schema.BuiltinOperatorREDUCE_ANY, 1, prepareReduceMore)
+	registerBuiltin(schema.BuiltinOperatorREDUCE_ALL, 1, prepareReduceMore)
+	registerBuiltin(schema.BuiltinOperatorRELU_0_TO_1, 1, prepareUnary(func(_ *kernels.Config, in, out *tensor.Tensor) (kernels.Kernel, error) {
+		return kernels.Relu0To1(in, out)
+	}))
+	registerBuiltin(schema.BuiltinOperatorDYNAMIC_UPDATE_SLICE, 4, prepareDynamicUpdateSlice)
+	registerBuiltin(schema.BuiltinOperatorBROADCAST_ARGS, 1, prepareBroadcastArgs)
+	registerBuiltin(schema.BuiltinOperatorATAN2, 1, prepareAtan2)
+}
+
+func prepareReduceMore(n *node) (kernels.Kernel, error) {
+	if err := n.wantIO(2, 2, 1); err != nil {
+		return nil, err
+	}
+	var o schema.ReducerOptions
+	if err := n.options(&o, schema.BuiltinOptionsReducerOptions); err != nil {
+		return nil, err
+	}
+	axes, err := n.constInts(1, "axis")
+	if err != nil {
+		return nil, err
+	}
+	switch n.name {
+	case "REDUCE_ANY":
+		return kernels.ReduceLogical(true, axes, o.KeepDims(), n.input(0), n.output(0))
+	case "REDUCE_ALL":
+		return kernels.ReduceLogical(false, axes, o.KeepDims(), n.input(0), n.output(0))
+	}
+	return kernels.ReduceProd(axes, o.KeepDims(), n.input(0), n.output(0))
+}
+
+func prepareDynamicUpdateSlice(n *node) (kernels.Kernel, error) {
+	if err := n.wantIO(3, 3, 1); err != nil {
+		return nil, err
+	}
+	return kernels.DynamicUpdateSlice(n.input(0), n.input(1), n.input(2), n.output(0))
+}
+
+func prepareBroadcastArgs(n *node) (kernels.Kernel, error) {
+	if err := n.wantIO(2, 2, 1); err != nil {
+		return nil, err
+	}
+	return kernels.BroadcastArgs(n.input(0), n.input(1), n.output(0))
+}
+
+func prepareAtan2(n *node) (kernels.Kernel, error) {
+	if err := n.wantIO(2, 2, 1); err != nil {
+		return nil, err
+	}
+	return kernels.Atan2(n.input(0), n.input(1), n.output(0))
 }
 
 func prepareFill(n *node) (kernels.Kernel, error) {
