@@ -136,6 +136,7 @@ func checkModel(ctx context.Context, c *config, path string) *result {
 	}
 	sets := [][][]byte{inputs}
 	want, err := c.oracleRun(ctx, path, inFiles, filepath.Join(work, "oracle"))
+	r.Oracle = run{Ran: true}
 	if err != nil {
 		r.Oracle = run{Class: "error", Err: err.Error()}
 		if c.capi != "" {
