@@ -19,7 +19,8 @@
 //     difference of dequantized outputs) and discarded. The active model
 //     serves everything.
 //   - canary: Route sends CanaryFraction of requests to the candidate,
-//     which serves them. Each arm keeps counters, a latency histogram and
+//     which serves them. Each arm keeps counters, a latency histogram (20
+//     buckets a decade, narrowed to the smallest and largest values) and
 //     the outcomes applications report (Feedback: right/wrong or a score).
 //   - promoted, rolled_back: final. Every later event is ignored.
 //   - hold: MaxDuration passed without enough evidence either way. The
@@ -41,8 +42,12 @@
 // requests served by the candidate in canary):
 //
 //   - shadow: candidate error rate > MaxErrorRate, top-1 disagreement >
-//     MaxDisagreement, or mean candidate latency / mean active latency >
-//     MaxLatencyRatio roll back; otherwise Advance. Counts that already
+//     MaxDisagreement, or a median candidate latency above
+//     MaxLatencyRatio × the active median and slower by more than
+//     MinLatencyDelta roll back; otherwise Advance. Medians, not means:
+//     a collection or page fault in a few runs moves a mean of tens of
+//     samples several-fold; the minimum difference keeps a ratio of two
+//     tiny latencies (0.9 ms against 0.3 ms) from deciding. Counts that already
 //     exceed the limit at MinSamples, whatever follows (one error under
 //     the default 1% of 500 is not enough, six are), roll back at once.
 //   - canary: error rate and latency ratio as in shadow (per arm, on served
@@ -83,7 +88,7 @@
 // A Policy rides in the model bundle; ParsePolicy reads YAML or JSON
 // strictly, fills what is missing from DefaultPolicy (min_samples 500,
 // sample_rate 0.1, canary_fraction 0.1, max_disagreement 0.05,
-// max_latency_ratio 1.5, max_error_rate 0.01, max_duration 24h,
+// max_latency_ratio 1.5, min_latency_delta 1ms, max_error_rate 0.01, max_duration 24h,
 // confidence 0.95, crash_loop_starts 3 in crash_loop_window 10m) and
 // validates, naming the field ("policy.canary_fraction: must be in
 // (0,1], got 0").

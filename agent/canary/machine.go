@@ -427,9 +427,8 @@ func (m *Machine) evalShadow() Decision {
 	if s.Samples < uint64(p.MinSamples) {
 		return m.cont()
 	}
-	if r := latencyRatio(&s.Candidate, &s.Active); r > p.MaxLatencyRatio {
-		return m.finish(Rollback, PhaseRolledBack, fmt.Sprintf("shadow: candidate latency %.2f× active (mean %s vs %s) > %.2f×",
-			r, s.Candidate.Mean(), s.Active.Mean(), p.MaxLatencyRatio))
+	if why := p.slower(&s.Candidate, &s.Active); why != "" {
+		return m.finish(Rollback, PhaseRolledBack, "shadow: "+why)
 	}
 	d := m.finish(Advance, PhaseCanary, fmt.Sprintf("shadow passed: %d comparisons, disagreement %s, errors %s, latency %.2f× active",
 		s.Samples, pct(rate(disagree, s.Samples-s.Errors)), pct(rate(s.Errors, s.Samples)), latencyRatio(&s.Candidate, &s.Active)))
@@ -452,9 +451,8 @@ func (m *Machine) evalCanary() Decision {
 	// With canary_fraction 1 the active arm serves nothing; shadow has
 	// already bounded the latency ratio then.
 	if a.Latency.Count() > 0 {
-		if r := latencyRatio(&c.Latency, &a.Latency); r > p.MaxLatencyRatio {
-			return m.finish(Rollback, PhaseRolledBack, fmt.Sprintf("canary: candidate latency %.2f× active (mean %s vs %s) > %.2f×",
-				r, c.Latency.Mean(), a.Latency.Mean(), p.MaxLatencyRatio))
+		if why := p.slower(&c.Latency, &a.Latency); why != "" {
+			return m.finish(Rollback, PhaseRolledBack, "canary: "+why)
 		}
 	}
 	t, ok := m.abTest()
@@ -543,12 +541,27 @@ func rate(x, n uint64) float64 {
 
 func pct(r float64) string { return fmt.Sprintf("%.1f%%", 100*r) }
 
-// latencyRatio is mean candidate / mean active latency; 0 when either is
-// unknown, which passes any limit.
+// latencyRatio is the candidate's median latency over the active
+// version's; 0 when either is unknown, which passes any limit. Medians,
+// not means: a garbage collection or a page fault in a few runs moves a
+// mean of tens of samples several-fold.
 func latencyRatio(c, a *Histogram) float64 {
-	ma := a.Mean()
+	ma := a.Quantile(0.5)
 	if ma <= 0 || c.Count() == 0 {
 		return 0
 	}
-	return float64(c.Mean()) / float64(ma)
+	return float64(c.Quantile(0.5)) / float64(ma)
+}
+
+// slower says why the candidate's latency fails the policy, or "": its
+// median is above MaxLatencyRatio times the active one's and slower by
+// more than MinLatencyDelta.
+func (p Policy) slower(c, a *Histogram) string {
+	r := latencyRatio(c, a)
+	mc, ma := c.Quantile(0.5), a.Quantile(0.5)
+	if r <= p.MaxLatencyRatio || mc-ma <= p.MinLatencyDelta.D() {
+		return ""
+	}
+	return fmt.Sprintf("candidate median latency %s, %.2f× active %s (> %.2f×, and %s slower, more than %s)",
+		mc.Round(time.Microsecond), r, ma.Round(time.Microsecond), p.MaxLatencyRatio, (mc - ma).Round(time.Microsecond), p.MinLatencyDelta)
 }

@@ -30,9 +30,15 @@ type Policy struct {
 	// MaxDisagreement is the largest share of shadow comparisons whose
 	// top-1 class differs, in [0,1]. Default 0.05.
 	MaxDisagreement float64 `yaml:"max_disagreement" json:"max_disagreement"`
-	// MaxLatencyRatio bounds candidate mean latency / active mean latency,
-	// > 0. Default 1.5.
+	// MaxLatencyRatio bounds the candidate's median latency over the
+	// active version's, both timed over the same path, > 0. Default 1.5.
+	// A candidate is rolled back for latency only when it is both above
+	// this ratio and slower by more than MinLatencyDelta.
 	MaxLatencyRatio float64 `yaml:"max_latency_ratio" json:"max_latency_ratio"`
+	// MinLatencyDelta is the smallest difference of median latencies
+	// that counts, so that a ratio of two tiny numbers (0.9 ms against
+	// 0.3 ms) decides nothing. Default 1ms.
+	MinLatencyDelta Duration `yaml:"min_latency_delta" json:"min_latency_delta"`
 	// MaxErrorRate is the largest share of candidate runs that may fail,
 	// in [0,1]. Default 0.01.
 	MaxErrorRate float64 `yaml:"max_error_rate" json:"max_error_rate"`
@@ -57,6 +63,7 @@ func DefaultPolicy() Policy {
 		CanaryFraction:  0.1,
 		MaxDisagreement: 0.05,
 		MaxLatencyRatio: 1.5,
+		MinLatencyDelta: Duration(time.Millisecond),
 		MaxErrorRate:    0.01,
 		MaxDuration:     Duration(24 * time.Hour),
 		Confidence:      0.95,
@@ -115,6 +122,9 @@ func (p Policy) Validate() error {
 	}
 	if !(p.MaxLatencyRatio > 0) || math.IsInf(p.MaxLatencyRatio, 0) {
 		bad("max_latency_ratio", "must be a finite number > 0, got %g", p.MaxLatencyRatio)
+	}
+	if p.MinLatencyDelta < 0 {
+		bad("min_latency_delta", "must be >= 0, got %s", p.MinLatencyDelta)
 	}
 	if !(p.MaxErrorRate >= 0 && p.MaxErrorRate <= 1) {
 		bad("max_error_rate", "must be in [0,1], got %g", p.MaxErrorRate)

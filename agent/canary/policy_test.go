@@ -1,6 +1,7 @@
 package canary
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -61,5 +62,21 @@ func TestParsePolicy(t *testing.T) {
 func TestDefaultPolicyValid(t *testing.T) {
 	if err := DefaultPolicy().Validate(); err != nil {
 		t.Fatalf("DefaultPolicy().Validate() = %v; want nil", err)
+	}
+}
+
+// TestExamplePolicy: the example in the repository parses, and the values
+// it documents as the defaults are the defaults.
+func TestExamplePolicy(t *testing.T) {
+	b, err := os.ReadFile("../../examples/canary/policy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := ParsePolicy(b)
+	if err != nil {
+		t.Fatalf("examples/canary/policy.yaml: %v", err)
+	}
+	if p != DefaultPolicy() {
+		t.Errorf("examples/canary/policy.yaml = %+v; want the defaults %+v it documents", p, DefaultPolicy())
 	}
 }

@@ -179,7 +179,7 @@ type ShadowFigures struct {
 	Disagreement  float64       `json:"disagreement"`
 	MeanAbsDiff   float64       `json:"mean_abs_diff"`
 	MaxAbsDiff    float64       `json:"max_abs_diff"`
-	LatencyRatio  float64       `json:"latency_ratio"` // mean candidate / mean active
+	LatencyRatio  float64       `json:"latency_ratio"` // median candidate / median active
 	ActiveP50     time.Duration `json:"active_p50_ns"`
 	ActiveP95     time.Duration `json:"active_p95_ns"`
 	CandidateP50  time.Duration `json:"candidate_p50_ns"`
@@ -210,7 +210,7 @@ type Figures struct {
 	Shadow       ShadowFigures `json:"shadow"`
 	Active       ArmFigures    `json:"active"`
 	Candidate    ArmFigures    `json:"candidate"`
-	LatencyRatio float64       `json:"latency_ratio"` // canary, mean candidate / mean active
+	LatencyRatio float64       `json:"latency_ratio"` // canary, median candidate / median active
 	Test         *Test         `json:"test,omitempty"`
 	Statement    string        `json:"statement,omitempty"`
 }

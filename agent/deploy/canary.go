@@ -89,7 +89,16 @@ type Rollout struct {
 	dirty   bool
 	top1    map[string]int
 	order   []string // keys of top1, oldest first
+
+	// lastProgress and lastSummary are the evaluation's last progress
+	// written to the command's status (control's goroutine only).
+	lastProgress time.Time
+	lastSummary  string
 }
+
+// progressEvery is how often an evaluation's figures go to the deploy
+// command's retained status, for edgectl canary status.
+const progressEvery = 10 * time.Second
 
 type shadowJob struct {
 	in     []infer.Tensor
@@ -389,9 +398,16 @@ func (r *Rollout) remember(id string, top int) {
 	r.top1[id] = top
 }
 
+// warmRuns is how many untimed runs of the first shadowed input warm the
+// candidate's interpreters and caches before its runs are timed: the
+// active version has been serving, and a cold first run is not the
+// candidate's speed.
+const warmRuns = 3
+
 // shadowLoop runs the candidate on the sampled inputs, one at a time.
 func (r *Rollout) shadowLoop(ctx context.Context) {
 	timeout := r.d.cfg.HTTP.RequestTimeout.D()
+	warm := false
 	for {
 		select {
 		case <-ctx.Done():
@@ -403,9 +419,17 @@ func (r *Rollout) shadowLoop(ctx context.Context) {
 			if stale {
 				continue // queued before the advance: it would slow the canary arm
 			}
+			ci := r.cand.Info()
+			if !warm {
+				warm = true
+				for range warmRuns {
+					wctx, cancel := context.WithTimeout(ctx, timeout)
+					r.cand.Handle(wctx, &infer.Request{Model: ci.Name, Version: ci.Version, Inputs: j.in, NoCache: true})
+					cancel()
+				}
+			}
 			rctx, cancel := context.WithTimeout(ctx, timeout)
 			start := time.Now()
-			ci := r.cand.Info()
 			resp, err := r.cand.Handle(rctx, &infer.Request{Model: ci.Name, Version: ci.Version, Inputs: j.in, NoCache: true})
 			lat := time.Since(start)
 			cancel()
@@ -457,6 +481,7 @@ func (r *Rollout) control(ctx context.Context) {
 			return
 		case <-t.C:
 			r.apply(r.tick())
+			r.progress(ctx)
 		case <-r.kick:
 		}
 		r.mu.Lock()
@@ -484,6 +509,44 @@ func (r *Rollout) control(ctx context.Context) {
 			r.save()
 		}
 	}
+}
+
+// progress writes the evaluation's figures to the deploy command's
+// status when they changed, at most every progressEvery: phase, the
+// share of the evidence gathered, and a line of figures.
+func (r *Rollout) progress(ctx context.Context) {
+	if time.Since(r.lastProgress) < progressEvery {
+		return
+	}
+	r.mu.Lock()
+	state, p, f := r.status, r.m.Policy(), r.m.Figures()
+	r.mu.Unlock()
+	var frac float64
+	var sum string
+	switch {
+	case state == StatusShadow && f.Phase == canary.PhaseShadow:
+		sh := f.Shadow
+		frac = float64(sh.Samples) / float64(p.MinSamples)
+		sum = fmt.Sprintf("shadow: %d of %d comparisons, disagreement %.1f%%, errors %.1f%%, median latency %s vs %s active",
+			sh.Samples, p.MinSamples, 100*sh.Disagreement, 100*sh.ErrorRate, sh.CandidateP50.Round(time.Microsecond), sh.ActiveP50.Round(time.Microsecond))
+	case state == StatusCanary && f.Phase == canary.PhaseCanary:
+		c, a := f.Candidate, f.Active
+		frac = float64(c.Requests) / float64(p.MinSamples)
+		sum = fmt.Sprintf("canary: %d of %d candidate requests, errors %.1f%% vs %.1f%% active, median latency %s vs %s active",
+			c.Requests, p.MinSamples, 100*c.ErrorRate, 100*a.ErrorRate, c.P50.Round(time.Microsecond), a.P50.Round(time.Microsecond))
+		if f.Statement != "" {
+			sum += "; " + f.Statement
+		}
+	default:
+		return
+	}
+	if sum == r.lastSummary {
+		return
+	}
+	r.lastProgress, r.lastSummary = time.Now(), sum
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	r.d.status(sctx, r.cmd, state, min(max(frac, 0), 0.999), sum)
 }
 
 func (r *Rollout) tick() canary.Decision {
