@@ -25,7 +25,8 @@ type svdfShape struct {
 // projection of the input, then filters the history with the time weights
 // and sums each unit's rank filters. bias may be nil. float32 runs
 // TFLite's float kernel; int8 input with int16 or int8 state and time
-// weights runs the integer kernel.
+// weights runs the integer kernel; float input with int8 weights TFLite's
+// hybrid kernel.
 func SVDF(cfg *Config, p SVDFParams, in, wFeature, wTime, bias, state, out *tensor.Tensor) (Kernel, error) {
 	var s svdfShape
 	if in.Rank() != 2 || wFeature.Rank() != 2 || wTime.Rank() != 2 {
@@ -70,6 +71,7 @@ type svdfFloat struct {
 	x, st, y  *tensor.Tensor
 	wf, wt, b []float32
 	scratch   []float32
+	hyb       *svdfHybrid
 }
 
 func newSVDFFloat(cfg *Config, p SVDFParams, s svdfShape, in, wFeature, wTime, bias, state, out *tensor.Tensor) (Kernel, error) {
@@ -93,8 +95,20 @@ func (k *svdfFloat) Eval() error {
 	s := &k.s
 	x, st, y := k.x.Float32s(), k.st.Float32s(), k.y.Float32s()
 	copy(st, st[1:])
+	if hy := k.hyb; hy != nil {
+		// TFLite: the products start from zero and are skipped for an
+		// all-zero input.
+		clear(k.scratch)
+		if !allZero(x) {
+			hy.rows.quantize(x, s.batch, s.nIn, hy.asym)
+			hybridMatVecAcc(hy.w, s.nFilter, s.nIn, &hy.rows, hy.scale, hy.sums, s.batch, k.scratch)
+		}
+		for i, v := range k.scratch {
+			st[i*s.nMemory+s.nMemory-1] = v
+		}
+	}
 	// Feature projection into the newest slot of every filter's history.
-	for b := 0; b < s.batch; b++ {
+	for b := 0; b < s.batch && k.hyb == nil; b++ {
 		xr := x[b*s.nIn : (b+1)*s.nIn]
 		for f := 0; f < s.nFilter; f++ {
 			var dot float32
@@ -262,6 +276,51 @@ func (k *svdfInt) Eval() error {
 	return nil
 }
 
+// newSVDFHybrid is TFLite's EvalHybridSVDF: float32 input, state, bias
+// and output with int8 weights. The time weights are dequantized once
+// (w·scale in float32); each Eval quantizes the input row by row
+// (symmetric, or asymmetric with asymmetric_quantize_inputs) for the
+// feature product, whose float result enters the state; the rest is the
+// float kernel in TFLite's order.
 func newSVDFHybrid(cfg *Config, p SVDFParams, s svdfShape, in, wFeature, wTime, bias, state, out *tensor.Tensor) (Kernel, error) {
-	return nil, unsupportedf("hybrid SVDF (float input with %s weights)", wFeature.Type)
+	for _, w := range []*tensor.Tensor{wFeature, wTime} {
+		if err := CheckType("SVDF weights", w, tensor.Int8); err != nil {
+			return nil, err
+		}
+		if err := CheckQuantized(w.Name, w); err != nil {
+			return nil, err
+		}
+		if w.Quant.PerChannel() || w.ZeroPoint() != 0 {
+			return nil, unsupportedf("hybrid SVDF weights %q: want per-tensor symmetric quantization", w.Name)
+		}
+	}
+	for _, t := range []*tensor.Tensor{bias, state, out} {
+		if t != nil {
+			if err := CheckType(t.Name, t, tensor.Float32); err != nil {
+				return nil, err
+			}
+		}
+	}
+	act, err := lstmFloatActivation(p.Activation)
+	if err != nil {
+		return nil, err
+	}
+	wt := make([]float32, s.nFilter*s.nMemory)
+	for i, v := range wTime.Int8s() {
+		wt[i] = float32(v) * wTime.Scale()
+	}
+	k := &svdfFloat{s: s, litert: true, act: act, x: in, st: state, y: out, wt: wt, b: floatsOf(bias),
+		scratch: make([]float32, s.batch*s.nFilter),
+		hyb: &svdfHybrid{w: wFeature.Int8s(), scale: wFeature.Scale(), asym: p.AsymmetricQuantizeInputs,
+			rows: newHybridRows(s.batch, s.nIn), sums: rowSums(wFeature.Int8s(), s.nFilter, s.nIn)}}
+	return k, nil
+}
+
+// svdfHybrid is the int8 feature projection of a hybrid SVDF.
+type svdfHybrid struct {
+	w     []int8
+	scale float32
+	asym  bool
+	rows  hybridRows
+	sums  []int32
 }

@@ -59,6 +59,8 @@ func FuzzLoad(f *testing.F) {
 		model, _ = buildSVDF(f, r, svdfCase{batch: 2, nIn: 3, nUnit: 2, rank: 2, nMemory: 3, bias: true, act: schema.ActivationFunctionTypeRELU}, float, 1)
 		f.Add(model)
 	}
+	hyb, _ := buildSVDF(f, diffRand("svdf", 0), svdfCase{batch: 2, nIn: 3, nUnit: 2, rank: 2, nMemory: 3, bias: true, hybrid: true, asym: true}, true, 1)
+	f.Add(hyb)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		exerciseModel(t, data)
 	})

@@ -16,10 +16,12 @@ type svdfCase struct {
 	batch, nIn, nUnit, rank, nMemory int
 	bias                             bool
 	act                              schema.ActivationFunctionType
+	// hybrid: float activations with int8 weights (float must be set).
+	hybrid, asym bool
 }
 
 func (c svdfCase) String() string {
-	return fmt.Sprintf("b%d_in%d_u%d_r%d_m%d_bias%v_%s", c.batch, c.nIn, c.nUnit, c.rank, c.nMemory, c.bias, c.act)
+	return fmt.Sprintf("b%d_in%d_u%d_r%d_m%d_bias%v_%s_asym%v", c.batch, c.nIn, c.nUnit, c.rank, c.nMemory, c.bias, c.act, c.asym)
 }
 
 // buildSVDF writes a single SVDF model (float32, or int8 with int16 state
@@ -32,8 +34,14 @@ func buildSVDF(t testing.TB, r *rand.Rand, c svdfCase, float bool, runs int) ([]
 	var inputs []byte
 	if float {
 		x = b.Tensor("x", tensor.Float32, []int{c.batch, c.nIn}, nil, nil)
-		wf = b.Const("wf", tensor.Float32, []int{nFilter, c.nIn}, nil, diffFloatBytes(r, nFilter*c.nIn, -1, 1))
-		wt = b.Const("wt", tensor.Float32, []int{nFilter, c.nMemory}, nil, diffFloatBytes(r, nFilter*c.nMemory, -1, 1))
+		if c.hybrid {
+			q := func() *tensor.Quant { return &tensor.Quant{Scale: []float32{1.0 / 127}, ZeroPoint: []int32{0}} }
+			wf = b.Const("wf", tensor.Int8, []int{nFilter, c.nIn}, q(), diffInt8Weights(r, nFilter*c.nIn))
+			wt = b.Const("wt", tensor.Int8, []int{nFilter, c.nMemory}, q(), diffInt8Weights(r, nFilter*c.nMemory))
+		} else {
+			wf = b.Const("wf", tensor.Float32, []int{nFilter, c.nIn}, nil, diffFloatBytes(r, nFilter*c.nIn, -1, 1))
+			wt = b.Const("wt", tensor.Float32, []int{nFilter, c.nMemory}, nil, diffFloatBytes(r, nFilter*c.nMemory, -1, 1))
+		}
 		bias = tflitetest.NoInput
 		if c.bias {
 			bias = b.Const("bias", tensor.Float32, []int{c.nUnit}, nil, diffFloatBytes(r, c.nUnit, -1, 1))
@@ -60,10 +68,15 @@ func buildSVDF(t testing.TB, r *rand.Rand, c svdfCase, float bool, runs int) ([]
 		inputs = diffTensorBytes(r, tensor.Int8, runs*c.batch*c.nIn)
 	}
 	version := 1
-	if !float {
+	switch {
+	case !float:
 		version = 3
+	case c.hybrid && c.asym:
+		version = 4
+	case c.hybrid:
+		version = 2
 	}
-	b.Op(schema.BuiltinOperatorSVDF, version, []int{x, wf, wt, bias, st}, []int{y}, tflitetest.SVDFOptions(c.rank, c.act, false))
+	b.Op(schema.BuiltinOperatorSVDF, version, []int{x, wf, wt, bias, st}, []int{y}, tflitetest.SVDFOptions(c.rank, c.act, c.asym))
 	b.Inputs(x)
 	b.Outputs(y)
 	model, err := b.Bytes()
@@ -76,21 +89,25 @@ func buildSVDF(t testing.TB, r *rand.Rand, c svdfCase, float bool, runs int) ([]
 // TestSVDFAgainstTFLite compares random single-op SVDF models with
 // TensorFlow Lite's C library over invocations that carry the state over,
 // then with a reset before each: int8 byte for byte in LiteRT arithmetic,
-// float within 1e-5.
+// float and hybrid (int8 weights, float activations) within 1e-5.
 func TestSVDFAgainstTFLite(t *testing.T) {
 	n := 30
 	if testing.Short() {
 		n = 8
 	}
-	for _, float := range []bool{false, true} {
+	for _, kind := range []string{"int8", "float32", "hybrid"} {
+		float := kind != "int8"
 		for i := 0; i < n; i++ {
-			r := rand.New(rand.NewPCG(uint64(i), map[bool]uint64{true: 3, false: 4}[float]))
+			r := rand.New(rand.NewPCG(uint64(i), map[string]uint64{"float32": 3, "int8": 4, "hybrid": 8}[kind]))
 			c := svdfCase{batch: diffInt(r, 1, 3), nIn: diffInt(r, 1, 8), nUnit: diffInt(r, 1, 6), rank: diffInt(r, 1, 3),
 				nMemory: diffInt(r, 1, 6), bias: r.IntN(3) > 0, act: schema.ActivationFunctionTypeRELU}
 			if float {
 				c.act = diffPick(r, schema.ActivationFunctionTypeNONE, schema.ActivationFunctionTypeRELU, schema.ActivationFunctionTypeRELU6)
 			}
-			name := map[bool]string{true: "float32", false: "int8"}[float] + "/" + c.String()
+			if kind == "hybrid" {
+				c.hybrid, c.asym = true, r.IntN(2) == 0
+			}
+			name := kind + "/" + c.String()
 			t.Run(name, func(t *testing.T) {
 				const runs = 4
 				model, in := buildSVDF(t, r, c, float, runs)
