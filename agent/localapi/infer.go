@@ -18,7 +18,8 @@ import (
 
 // The Open Inference Protocol's request and response bodies.
 type inferRequest struct {
-	ID         string           `json:"id,omitempty"`
+	// ID is echoed in the response when the request has one, even "".
+	ID         *string          `json:"id,omitempty"`
 	Parameters map[string]any   `json:"parameters,omitempty"`
 	Inputs     []requestInput   `json:"inputs"`
 	Outputs    []requestedOuput `json:"outputs,omitempty"`
@@ -60,7 +61,7 @@ type responseOutput struct {
 type inferResponse struct {
 	ModelName    string           `json:"model_name"`
 	ModelVersion string           `json:"model_version"`
-	ID           string           `json:"id,omitempty"`
+	ID           *string          `json:"id,omitempty"`
 	Outputs      []responseOutput `json:"outputs"`
 }
 
@@ -114,7 +115,11 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
 	defer cancel()
-	res, err := s.b.Handle(ctx, &infer.Request{Model: mi.Name, Version: version, ID: req.ID, Inputs: inputs})
+	id := ""
+	if req.ID != nil {
+		id = *req.ID
+	}
+	res, err := s.b.Handle(ctx, &infer.Request{Model: mi.Name, Version: version, ID: id, Inputs: inputs})
 	if err != nil {
 		writeError(w, statusOf(err), err.Error())
 		return
@@ -133,8 +138,15 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
+	// The binary extension: Content-Length gives the full body (JSON
+	// part and every binary output), so a client can size its buffer.
+	total := len(hdr)
+	for _, o := range resp.Outputs {
+		total += len(o.raw)
+	}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set(HeaderContentLength, strconv.Itoa(len(hdr)))
+	w.Header().Set("Content-Length", strconv.Itoa(total))
 	w.WriteHeader(http.StatusOK)
 	w.Write(hdr)
 	for _, o := range resp.Outputs {
@@ -168,6 +180,9 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 // decodeRequest parses a JSON or binary-extension body into model inputs
 // in the model's input order.
 func decodeRequest(headerLen string, body []byte, mi infer.ModelInfo) (*inferRequest, []infer.Tensor, error) {
+	if headerLen == "0" {
+		return rawRequest(body, mi)
+	}
 	jsonPart, rest, err := splitBody(headerLen, body)
 	if err != nil {
 		return nil, nil, err
@@ -176,13 +191,24 @@ func decodeRequest(headerLen string, body []byte, mi infer.ModelInfo) (*inferReq
 	if err := json.Unmarshal(jsonPart, &req); err != nil {
 		return nil, nil, badf("malformed JSON request: %v", err)
 	}
+	if err := checkParameters("request", req.Parameters); err != nil {
+		return nil, nil, err
+	}
+	for _, o := range req.Outputs {
+		if err := checkParameters(fmt.Sprintf("output %q", o.Name), o.Parameters); err != nil {
+			return nil, nil, err
+		}
+	}
 	if len(req.Inputs) != len(mi.Inputs) {
 		return nil, nil, badf("model %q takes %d inputs; the request has %d", mi.Name, len(mi.Inputs), len(req.Inputs))
 	}
 	out := make([]infer.Tensor, len(mi.Inputs))
 	seen := make([]bool, len(mi.Inputs))
 	for _, in := range req.Inputs {
-		pos := inputPosition(mi, in.Name, len(req.Inputs))
+		if err := checkParameters(fmt.Sprintf("input %q", in.Name), in.Parameters); err != nil {
+			return nil, nil, err
+		}
+		pos := inputPosition(mi, in.Name)
 		if pos < 0 {
 			return nil, nil, badf("model %q has no input %q (inputs: %s)", mi.Name, in.Name, inputNames(mi))
 		}
@@ -203,6 +229,40 @@ func decodeRequest(headerLen string, body []byte, mi infer.ModelInfo) (*inferReq
 	return &req, out, nil
 }
 
+// rawRequest reads a body that is one input's bytes and nothing else, as
+// the binary extension allows with Inference-Header-Content-Length: 0.
+// Triton's rule where the protocol is silent: only for a model with one
+// input, whose datatype and shape the model gives; the outputs come back
+// as in a JSON request that names none.
+func rawRequest(body []byte, mi infer.ModelInfo) (*inferRequest, []infer.Tensor, error) {
+	if len(mi.Inputs) != 1 {
+		return nil, nil, badf("a raw binary request (%s: 0) needs a model with one input; model %q takes %d", HeaderContentLength, mi.Name, len(mi.Inputs))
+	}
+	spec := mi.Inputs[0]
+	if n := tensor.NumElements(spec.Shape) * spec.DType.Size(); len(body) != n {
+		return nil, nil, badf("raw binary request: %d bytes; input %q, %s%v, needs %d", len(body), spec.Name, infer.DatatypeName(spec.DType), spec.Shape, n)
+	}
+	return &inferRequest{}, []infer.Tensor{{Name: spec.Name, DType: spec.DType, Shape: spec.Shape, Data: body}}, nil
+}
+
+// checkParameters refuses parameters the protocol does not allow: each
+// value is a boolean, a number or a string.
+func checkParameters(where string, p map[string]any) error {
+	keys := make([]string, 0, len(p))
+	for k := range p {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		switch p[k].(type) {
+		case bool, float64, string:
+		default:
+			return badf("%s: parameter %q must be a boolean, a number or a string", where, k)
+		}
+	}
+	return nil
+}
+
 // splitBody splits a body into its JSON part and the binary part after
 // it, whose length the binary extension's header gives.
 func splitBody(headerLen string, body []byte) (jsonPart, rest []byte, err error) {
@@ -220,9 +280,10 @@ func splitBody(headerLen string, body []byte) (jsonPart, rest []byte, err error)
 // or from the binary bytes at the start of rest; it returns the bytes of
 // rest it did not use.
 func decodeInput(in requestInput, spec infer.TensorSpec, rest []byte) (data, left []byte, err error) {
-	dt, ok := infer.ParseDatatype(strings.ToUpper(in.Datatype))
+	// Datatype names are case-sensitive in the protocol.
+	dt, ok := infer.ParseDatatype(in.Datatype)
 	if !ok {
-		return nil, nil, badf("input %q: datatype %q is not one of FP32, INT8, UINT8, INT16, INT32, INT64", in.Name, in.Datatype)
+		return nil, nil, badf("input %q: datatype %q is not one of %s (BYTES is not served: models here take numbers)", in.Name, in.Datatype, datatypeList)
 	}
 	if !tensor.SameShape(in.Shape, spec.Shape) {
 		return nil, nil, badf("input %q: shape %v; the model takes %v", in.Name, in.Shape, spec.Shape)
@@ -231,7 +292,7 @@ func decodeInput(in requestInput, spec infer.TensorSpec, rest []byte) (data, lef
 		return binaryInput(in, spec, dt, size, rest)
 	}
 	n := tensor.NumElements(spec.Shape)
-	vals, err := flatten(in.Data, n)
+	vals, err := flatten(in.Data, n, spec.Shape)
 	if err != nil {
 		return nil, nil, badf("input %q: data: %v; shape %v needs %d values", in.Name, err, spec.Shape, n)
 	}
@@ -279,19 +340,14 @@ func binaryInput(in requestInput, spec infer.TensorSpec, dt tensor.DType, size a
 	return data, rest, nil
 }
 
-// inputPosition finds an input by name; a single-input model also takes
-// any name.
-func inputPosition(mi infer.ModelInfo, name string, n int) int {
+// datatypeList names the datatypes an input may have, in the protocol's
+// order.
+const datatypeList = "BOOL, UINT8, UINT16, UINT32, UINT64, INT8, INT16, INT32, INT64, FP16, FP32, FP64"
+
+// inputPosition finds an input by its name in the model's metadata.
+func inputPosition(mi infer.ModelInfo, name string) int {
 	for i, sp := range mi.Inputs {
 		if sp.Name == name {
-			return i
-		}
-	}
-	if len(mi.Inputs) == 1 && n == 1 {
-		return 0
-	}
-	if strings.HasPrefix(name, "input_") {
-		if i, err := strconv.Atoi(name[len("input_"):]); err == nil && i >= 0 && i < len(mi.Inputs) {
 			return i
 		}
 	}
@@ -311,9 +367,11 @@ func inputNames(mi infer.ModelInfo) string {
 // encoding/json's token stream, which costs an allocation per number: an
 // image of 150 000 values is common here. It stops at the value after the
 // first limit: a body's worth of values the shape has no room for is
-// never stored.
-func flatten(raw []byte, limit int) ([]float64, error) {
-	sc := &arrayScanner{b: raw, limit: limit}
+// never stored. The data is flat or nested exactly as shape (every array
+// at depth d holds shape[d] items, numbers only at the deepest level):
+// ragged data is refused, not read in row-major order by luck.
+func flatten(raw []byte, limit int, shape []int) ([]float64, error) {
+	sc := &arrayScanner{b: raw, limit: limit, shape: shape}
 	sc.skip()
 	if sc.i == len(sc.b) {
 		return nil, fmt.Errorf("missing")
@@ -342,6 +400,18 @@ type arrayScanner struct {
 	expectValue bool // after '[' or ','
 	out         []float64
 	limit       int // values beyond it are an error
+	shape       []int
+	// counts[d] counts the items of the open array at depth d+1; leaf is
+	// the depth of the numbers (0 before the first).
+	counts []int
+	leaf   int
+}
+
+// item counts one item of the array open at the current depth.
+func (sc *arrayScanner) item() {
+	if sc.depth > 0 {
+		sc.counts[sc.depth-1]++
+	}
 }
 
 func (sc *arrayScanner) skip() {
@@ -359,14 +429,22 @@ func (sc *arrayScanner) step() (done bool, err error) {
 		if !sc.expectValue {
 			return false, fmt.Errorf("missing ',' at offset %d", i)
 		}
+		if sc.leaf != 0 && sc.depth >= sc.leaf {
+			return false, fmt.Errorf("ragged: an array at offset %d where numbers were", i)
+		}
+		sc.item()
 		if sc.depth++; sc.depth > 16 {
 			return false, fmt.Errorf("nested deeper than 16")
 		}
+		sc.counts = append(sc.counts[:sc.depth-1], 0)
 		sc.i++
 		return false, nil
 	case c == ']':
 		if sc.expectValue && i > 0 && b[i-1-countSpaceBefore(b, i)] == ',' {
 			return false, fmt.Errorf("unexpected ']' after ',' at offset %d", i)
+		}
+		if err := sc.closeArray(); err != nil {
+			return false, err
 		}
 		sc.depth--
 		sc.i++
@@ -393,6 +471,12 @@ func (sc *arrayScanner) step() (done bool, err error) {
 		sc.i++
 	}
 	tok := b[i:sc.i]
+	if sc.leaf == 0 {
+		sc.leaf = sc.depth
+	} else if sc.depth != sc.leaf {
+		return false, fmt.Errorf("ragged: a number at offset %d where arrays were", i)
+	}
+	sc.item()
 	if len(sc.out) == sc.limit {
 		return false, fmt.Errorf("more than %d values", sc.limit)
 	}
@@ -403,6 +487,21 @@ func (sc *arrayScanner) step() (done bool, err error) {
 	sc.out = append(sc.out, v)
 	sc.expectValue = false
 	return false, nil
+}
+
+// closeArray checks the length of the array being closed when the data
+// is nested: the array at depth d holds shape[d-1] items.
+func (sc *arrayScanner) closeArray() error {
+	if sc.leaf == 1 || (sc.leaf == 0 && sc.depth == 1) {
+		return nil // flat (or empty): the caller counts the values
+	}
+	if len(sc.shape) < 2 || (sc.leaf != 0 && sc.leaf != len(sc.shape)) || sc.depth > len(sc.shape) {
+		return fmt.Errorf("nested %d deep; shape %v has %d dimensions (send it flat or nested as the shape)", max(sc.leaf, sc.depth), sc.shape, len(sc.shape))
+	}
+	if got, want := sc.counts[sc.depth-1], sc.shape[sc.depth-1]; got != want {
+		return fmt.Errorf("ragged: an array of %d items at depth %d ending at offset %d; shape %v needs %d", got, sc.depth, sc.i, sc.shape, want)
+	}
+	return nil
 }
 
 // countSpaceBefore counts the white space just before b[i].
@@ -581,20 +680,43 @@ func encodeOutput(req *inferRequest, params map[string]any, o infer.Tensor, sp i
 	if err != nil {
 		return ro, fmt.Errorf("output %q: %w", sp.Name, err)
 	}
+	k, classification, err := classificationCount(params)
+	if err != nil {
+		return ro, fmt.Errorf("output %q: %w", sp.Name, err)
+	}
+	// binary_data on an output overrides the request's binary_data_output
+	// either way (the binary extension).
+	binaryOut := paramBool(req.Parameters, "binary_data_output")
+	if v, ok := params["binary_data"]; ok {
+		b, isBool := v.(bool)
+		if !isBool {
+			return ro, badf("output %q: binary_data must be a boolean", sp.Name)
+		}
+		binaryOut = b
+	}
 	dequant := paramBool(params, "dequantize") || paramBool(req.Parameters, "dequantize")
-	k, classification := paramInt(params, "classification")
-	classification = classification && k > 0
-	// Classification scores are real values, as a person reads them.
-	if (dequant || classification) && sp.Quantized {
+	if classification {
+		// Classification reports the model's own output values (the
+		// classification extension: "the value associated with that index
+		// in the model output"), compared in the output's type.
+		strs := classify(vals, o.DType, labels, k)
+		ro.Shape, ro.Datatype = []int{len(strs)}, "BYTES"
+		if binaryOut {
+			ro.raw = encodeBytes(strs)
+			ro.Parameters = map[string]any{"binary_data_size": len(ro.raw)}
+		} else {
+			ro.Data = strs
+		}
+		return ro, nil
+	}
+	if dequant && sp.Quantized {
 		for i := range vals {
 			vals[i] = sp.Dequantize(vals[i])
 		}
 		ro.Datatype = "FP32"
 	}
 	switch {
-	case classification:
-		ro.Data, ro.Shape, ro.Datatype = classify(vals, labels, k), []int{min(k, len(vals))}, "BYTES"
-	case paramBool(params, "binary_data") || paramBool(req.Parameters, "binary_data_output"):
+	case binaryOut:
 		ro.raw = o.Data
 		if dequant && sp.Quantized {
 			ro.raw = make([]byte, 4*len(vals))
@@ -612,6 +734,14 @@ func encodeOutput(req *inferRequest, params map[string]any, o infer.Tensor, sp i
 			f[i] = float32(v)
 		}
 		ro.Data = f
+	case ro.Datatype == "FP64":
+		ro.Data = vals
+	case ro.Datatype == "BOOL":
+		bs := make([]bool, len(vals))
+		for i, v := range vals {
+			bs[i] = v != 0
+		}
+		ro.Data = bs
 	default:
 		iv := make([]int64, len(vals))
 		for i, v := range vals {
@@ -622,9 +752,30 @@ func encodeOutput(req *inferRequest, params map[string]any, o infer.Tensor, sp i
 	return ro, nil
 }
 
-// classify returns Triton's classification strings "score:index[:label]"
-// for the k largest values.
-func classify(vals []float64, labels []string, k int) []string {
+// classificationCount reads an output's "classification" parameter: a
+// whole number of classes, at least 1. Triton refuses anything else (a
+// string, a negative or fractional count) rather than ignoring it.
+func classificationCount(params map[string]any) (int, bool, error) {
+	v, ok := params["classification"]
+	if !ok {
+		return 0, false, nil
+	}
+	f, isNum := v.(float64)
+	if !isNum || f != math.Trunc(f) || f < 1 || f > 1<<31 {
+		return 0, false, badf("classification %v: want a whole number of classes, 1 or more", jsonText(v))
+	}
+	return int(f), true, nil
+}
+
+func jsonText(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// classify returns Triton's classification strings "value:index[:label]"
+// for the k largest values (fewer when the output has fewer), values as
+// the output's type prints them.
+func classify(vals []float64, dt tensor.DType, labels []string, k int) []string {
 	idx := make([]int, len(vals))
 	for i := range idx {
 		idx[i] = i
@@ -632,7 +783,16 @@ func classify(vals []float64, labels []string, k int) []string {
 	sort.SliceStable(idx, func(a, b int) bool { return vals[idx[a]] > vals[idx[b]] })
 	var out []string
 	for _, i := range idx[:min(k, len(idx))] {
-		s := strconv.FormatFloat(vals[i], 'g', 6, 64) + ":" + strconv.Itoa(i)
+		var s string
+		switch dt {
+		case tensor.Float32:
+			s = strconv.FormatFloat(vals[i], 'g', -1, 32)
+		case tensor.Float64, tensor.Float16:
+			s = strconv.FormatFloat(vals[i], 'g', -1, 64)
+		default:
+			s = strconv.FormatFloat(vals[i], 'f', -1, 64)
+		}
+		s += ":" + strconv.Itoa(i)
 		if i < len(labels) {
 			s += ":" + labels[i]
 		}
@@ -641,15 +801,18 @@ func classify(vals []float64, labels []string, k int) []string {
 	return out
 }
 
+// encodeBytes is a BYTES tensor in the binary extension's layout: each
+// element's length as a little-endian uint32, then its bytes.
+func encodeBytes(strs []string) []byte {
+	var b []byte
+	for _, s := range strs {
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(s)))
+		b = append(b, s...)
+	}
+	return b
+}
+
 func paramBool(p map[string]any, key string) bool {
 	v, ok := p[key].(bool)
 	return ok && v
-}
-
-func paramInt(p map[string]any, key string) (int, bool) {
-	v, ok := p[key].(float64)
-	if !ok || v != math.Trunc(v) || v < 0 || v > 1e6 {
-		return 0, false
-	}
-	return int(v), true
 }

@@ -39,11 +39,11 @@ func TestBinaryDataSizeBounds(t *testing.T) {
 // TestFlattenLimit: values beyond the shape are refused at the first one
 // too many.
 func TestFlattenLimit(t *testing.T) {
-	if v, err := flatten([]byte("[1,2,3]"), 3); err != nil || len(v) != 3 {
+	if v, err := flatten([]byte("[1,2,3]"), 3, []int{3}); err != nil || len(v) != 3 {
 		t.Errorf("flatten of 3 values, limit 3: %v, %v", v, err)
 	}
-	for _, doc := range []string{"[1,2,3,4]", "[[1,2],[3,4]]", "[1,2,3,x]"} {
-		if _, err := flatten([]byte(doc), 3); err == nil || !strings.Contains(err.Error(), "more than 3 values") {
+	for _, doc := range []string{"[1,2,3,4]", "[[1,2,3],[4,5,6]]", "[1,2,3,x]"} {
+		if _, err := flatten([]byte(doc), 3, []int{1, 3}); err == nil || !strings.Contains(err.Error(), "more than 3 values") {
 			t.Errorf("flatten(%s, 3) error %v; want more than 3 values", doc, err)
 		}
 	}

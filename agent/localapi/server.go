@@ -110,6 +110,8 @@ type Server struct {
 	opts Options
 	mux  *http.ServeMux
 	reqs *prometheus.CounterVec
+	// unmatched answers requests no route takes.
+	unmatched http.Handler
 }
 
 // New builds the handler.
@@ -138,9 +140,15 @@ func New(b Backend, opts Options) *Server {
 		}
 		writeJSON(w, http.StatusOK, map[string]bool{"ready": true})
 	})
-	s.handle("GET /v2", "server", func(w http.ResponseWriter, r *http.Request) {
+	if opts.Version == "" {
+		opts.Version = "dev"
+	}
+	serverMetadata := func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"name": "edged", "version": opts.Version, "extensions": []string{"binary_tensor_data", "classification"}})
-	})
+	}
+	// The specification names the path /v2/; clients use both.
+	s.handle("GET /v2", "server", serverMetadata)
+	s.handle("GET /v2/{$}", "server", serverMetadata)
 	s.handle("GET /v2/models/{name}", "model", s.modelMetadata)
 	s.handle("GET /v2/models/{name}/versions/{version}", "model", s.modelMetadata)
 	s.handle("GET /v2/models/{name}/ready", "model_ready", s.modelReady)
@@ -169,9 +177,7 @@ func New(b Backend, opts Options) *Server {
 		s.mux.Handle("/debug/pprof/symbol", s.auth(http.HandlerFunc(pprof.Symbol)))
 		s.mux.Handle("/debug/pprof/trace", s.auth(http.HandlerFunc(pprof.Trace)))
 	}
-	s.mux.Handle("/", s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
-	})))
+	s.unmatched = s.auth(http.HandlerFunc(s.noRoute))
 	return s
 }
 
@@ -181,8 +187,46 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMisdirectedRequest, fmt.Sprintf("host %q is not served here; use one of %q (http.allowed_hosts adds names)", r.Host, s.opts.Hosts))
 		return
 	}
+	if _, pattern := s.mux.Handler(r); pattern == "" {
+		s.unmatched.ServeHTTP(w, r)
+		return
+	}
 	s.mux.ServeHTTP(w, r)
 }
+
+// noRoute answers a request no route takes, in JSON: 405 with Allow when
+// the path exists for other methods, 404 otherwise.
+func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
+	h, _ := s.mux.Handler(r)
+	rec := &headerRecorder{h: http.Header{}}
+	h.ServeHTTP(rec, r)
+	switch {
+	case rec.code == http.StatusMethodNotAllowed:
+		w.Header().Set("Allow", rec.h.Get("Allow"))
+		writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, rec.h.Get("Allow")))
+	case rec.code >= 300 && rec.code < 400:
+		// The mux's redirect to a cleaned path.
+		w.Header().Set("Location", rec.h.Get("Location"))
+		w.WriteHeader(rec.code)
+	default:
+		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
+	}
+}
+
+// headerRecorder keeps the status and headers the mux's own answer sets.
+type headerRecorder struct {
+	h    http.Header
+	code int
+}
+
+func (r *headerRecorder) Header() http.Header { return r.h }
+func (r *headerRecorder) Write(b []byte) (int, error) {
+	if r.code == 0 {
+		r.code = http.StatusOK
+	}
+	return len(b), nil
+}
+func (r *headerRecorder) WriteHeader(code int) { r.code = code }
 
 // hostAllowed reports whether a Host header names this endpoint.
 func (s *Server) hostAllowed(hostport string) bool {

@@ -139,7 +139,7 @@ func TestToken(t *testing.T) {
 
 // TestQuantizeAndClassify: FP32 inputs are quantized with the input's
 // parameters (q = round(v/0.5) + 10) and outputs come back dequantized
-// ((q-4)*0.25) or as Triton classification strings.
+// ((q-4)*0.25) or as Triton classification strings of the raw values.
 func TestQuantizeAndClassify(t *testing.T) {
 	s := New(&fakeBackend{}, Options{})
 	w := post(s, "/v2/models/m/infer", `{"inputs":[{"name":"in","shape":[2],"datatype":"FP32","data":[1.0, 4.9]}],
@@ -169,9 +169,10 @@ func TestQuantizeAndClassify(t *testing.T) {
 	if err := json.Unmarshal(w.Body.Bytes(), &c); err != nil || w.Code != 200 {
 		t.Fatalf("%d %s", w.Code, w.Body)
 	}
-	// Scores dequantized: (32-4)*0.25 = 7, (20-4)*0.25 = 4.
-	if got := fmt.Sprint(c.Outputs[0].Data); got != "[7:2:owl 4:1:dog]" {
-		t.Errorf("classification = %s; want [7:2:owl 4:1:dog]", got)
+	// The model's own output values (out = [12, 20, 32]), as Triton's
+	// classification extension reports them: "value:index:label".
+	if got := fmt.Sprint(c.Outputs[0].Data); got != "[32:2:owl 20:1:dog]" {
+		t.Errorf("classification = %s; want [32:2:owl 20:1:dog]", got)
 	}
 }
 
@@ -193,9 +194,14 @@ func FuzzDecodeRequest(f *testing.F) {
 // TestFlatten compares the scanner with encoding/json's reading of the
 // same documents (a second, independent implementation).
 func TestFlatten(t *testing.T) {
-	good := []string{`[1,2,3]`, ` [ [1, -2], [3.5e2, 0] ] `, `[[[-0.25]]]`, `[true,false,1e-3]`, `[123456789012345678901234567890]`, `[-0, 0.0, 1E+2]`}
-	for _, doc := range good {
-		got, err := flatten(json.RawMessage(doc), 1<<20)
+	good := []struct {
+		doc   string
+		shape []int
+	}{{`[1,2,3]`, []int{3}}, {` [ [1, -2], [3.5e2, 0] ] `, []int{2, 2}}, {`[[[-0.25]]]`, []int{1, 1, 1}}, {`[true,false,1e-3]`, []int{3}},
+		{`[123456789012345678901234567890]`, []int{1}}, {`[-0, 0.0, 1E+2]`, []int{3}}, {`[1,2,3,4]`, []int{2, 2}}}
+	for _, g := range good {
+		doc := g.doc
+		got, err := flatten(json.RawMessage(doc), 1<<20, g.shape)
 		if err != nil {
 			t.Errorf("flatten(%s): %v", doc, err)
 			continue
@@ -229,7 +235,7 @@ func TestFlatten(t *testing.T) {
 	}
 	bad := []string{``, `1`, `[1,]`, `[,1]`, `[1 2]`, `[1,2`, `[1]]`, `[[1][2]]`, `[Inf]`, `[0x10]`, `[+1]`, `[.5]`, `[1.]`, `[01]`, `["1"]`, `[{"a":1}]`, `[null]`, `[1_000]`, strings.Repeat("[", 17) + strings.Repeat("]", 17)}
 	for _, doc := range bad {
-		if got, err := flatten(json.RawMessage(doc), 1<<20); err == nil {
+		if got, err := flatten(json.RawMessage(doc), 1<<20, []int{1 << 20}); err == nil {
 			t.Errorf("flatten(%q) = %v; want an error", doc, got)
 		}
 	}
