@@ -155,11 +155,11 @@ func TestLocalAPI(t *testing.T) {
 		wantOut float64
 		wantDT  string
 	}{
-		{"int8", `{"inputs":[{"name":"x","shape":[1,1],"datatype":"INT8","data":[-96]}]}`, float64(want), "INT8"},
-		{"nested", `{"inputs":[{"name":"x","shape":[1,1],"datatype":"INT8","data":[[-96]]}]}`, float64(want), "INT8"},
-		{"fp32 quantized", `{"inputs":[{"name":"x","shape":[1,1],"datatype":"FP32","data":[` + floatIn + `]}]}`, float64(want), "INT8"},
-		{"dequantized", `{"inputs":[{"name":"x","shape":[1,1],"datatype":"INT8","data":[-96]}],"outputs":[{"name":"StatefulPartitionedCall:0","parameters":{"dequantize":true}}]}`, float64(float32(outScale) * float32(float64(want)-outZP)), "FP32"},
-		{"versioned", `{"inputs":[{"name":"x","shape":[1,1],"datatype":"INT8","data":[-96]}]}`, float64(want), "INT8"},
+		{"int8", `{"inputs":[{"name":"serving_default_dense_input:0","shape":[1,1],"datatype":"INT8","data":[-96]}]}`, float64(want), "INT8"},
+		{"nested", `{"inputs":[{"name":"serving_default_dense_input:0","shape":[1,1],"datatype":"INT8","data":[[-96]]}]}`, float64(want), "INT8"},
+		{"fp32 quantized", `{"inputs":[{"name":"serving_default_dense_input:0","shape":[1,1],"datatype":"FP32","data":[` + floatIn + `]}]}`, float64(want), "INT8"},
+		{"dequantized", `{"inputs":[{"name":"serving_default_dense_input:0","shape":[1,1],"datatype":"INT8","data":[-96]}],"outputs":[{"name":"StatefulPartitionedCall:0","parameters":{"dequantize":true}}]}`, float64(float32(outScale) * float32(float64(want)-outZP)), "FP32"},
+		{"versioned", `{"inputs":[{"name":"serving_default_dense_input:0","shape":[1,1],"datatype":"INT8","data":[-96]}]}`, float64(want), "INT8"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -183,7 +183,7 @@ func TestLocalAPI(t *testing.T) {
 	}
 
 	t.Run("binary", func(t *testing.T) {
-		hdr := `{"inputs":[{"name":"x","shape":[1,1],"datatype":"INT8","parameters":{"binary_data_size":1}}],"outputs":[{"name":"StatefulPartitionedCall:0","parameters":{"binary_data":true}}]}`
+		hdr := `{"inputs":[{"name":"serving_default_dense_input:0","shape":[1,1],"datatype":"INT8","parameters":{"binary_data_size":1}}],"outputs":[{"name":"StatefulPartitionedCall:0","parameters":{"binary_data":true}}]}`
 		body := hdr + string([]byte{byte(0xa0)}) // -96
 		code, resp, h := infer(body, map[string]string{"Inference-Header-Content-Length": strconv.Itoa(len(hdr)), "Content-Type": "application/octet-stream"})
 		if code != 200 {
@@ -198,7 +198,7 @@ func TestLocalAPI(t *testing.T) {
 		}
 	})
 
-	const binTooBig = `{"inputs":[{"name":"x","shape":[1,1],"datatype":"INT8","parameters":{"binary_data_size":5}}]}`
+	const binTooBig = `{"inputs":[{"name":"serving_default_dense_input:0","shape":[1,1],"datatype":"INT8","parameters":{"binary_data_size":5}}]}`
 	errorCases := []struct {
 		name, path, body string
 		hdr              map[string]string
@@ -207,17 +207,17 @@ func TestLocalAPI(t *testing.T) {
 		{"unknown model", "/v2/models/nope/infer", `{"inputs":[]}`, nil, 404},
 		{"unknown version", "/v2/models/hello/versions/8/infer", `{"inputs":[]}`, nil, 404},
 		{"malformed json", "/v2/models/hello/infer", `{"inputs":[`, nil, 400},
-		{"wrong shape", "/v2/models/hello/infer", `{"inputs":[{"name":"x","shape":[1,2],"datatype":"INT8","data":[1,2]}]}`, nil, 400},
-		{"too few values", "/v2/models/hello/infer", `{"inputs":[{"name":"x","shape":[1,1],"datatype":"INT8","data":[]}]}`, nil, 400},
-		{"out of range", "/v2/models/hello/infer", `{"inputs":[{"name":"x","shape":[1,1],"datatype":"INT8","data":[300]}]}`, nil, 400},
-		{"not an integer", "/v2/models/hello/infer", `{"inputs":[{"name":"x","shape":[1,1],"datatype":"INT8","data":[1.5]}]}`, nil, 400},
-		{"wrong datatype", "/v2/models/hello/infer", `{"inputs":[{"name":"x","shape":[1,1],"datatype":"INT32","data":[1]}]}`, nil, 400},
-		{"unknown datatype", "/v2/models/hello/infer", `{"inputs":[{"name":"x","shape":[1,1],"datatype":"COMPLEX","data":[1]}]}`, nil, 400},
+		{"wrong shape", "/v2/models/hello/infer", `{"inputs":[{"name":"serving_default_dense_input:0","shape":[1,2],"datatype":"INT8","data":[1,2]}]}`, nil, 400},
+		{"too few values", "/v2/models/hello/infer", `{"inputs":[{"name":"serving_default_dense_input:0","shape":[1,1],"datatype":"INT8","data":[]}]}`, nil, 400},
+		{"out of range", "/v2/models/hello/infer", `{"inputs":[{"name":"serving_default_dense_input:0","shape":[1,1],"datatype":"INT8","data":[300]}]}`, nil, 400},
+		{"not an integer", "/v2/models/hello/infer", `{"inputs":[{"name":"serving_default_dense_input:0","shape":[1,1],"datatype":"INT8","data":[1.5]}]}`, nil, 400},
+		{"wrong datatype", "/v2/models/hello/infer", `{"inputs":[{"name":"serving_default_dense_input:0","shape":[1,1],"datatype":"INT32","data":[1]}]}`, nil, 400},
+		{"unknown datatype", "/v2/models/hello/infer", `{"inputs":[{"name":"serving_default_dense_input:0","shape":[1,1],"datatype":"COMPLEX","data":[1]}]}`, nil, 400},
 		{"no inputs", "/v2/models/hello/infer", `{"inputs":[]}`, nil, 400},
-		{"unknown output", "/v2/models/hello/infer", `{"inputs":[{"name":"x","shape":[1,1],"datatype":"INT8","data":[1]}],"outputs":[{"name":"zzz"}]}`, nil, 400},
+		{"unknown output", "/v2/models/hello/infer", `{"inputs":[{"name":"serving_default_dense_input:0","shape":[1,1],"datatype":"INT8","data":[1]}],"outputs":[{"name":"zzz"}]}`, nil, 400},
 		{"bad header length", "/v2/models/hello/infer", `{}`, map[string]string{"Inference-Header-Content-Length": "99"}, 400},
 		{"binary size too big", "/v2/models/hello/infer", binTooBig + "\x01", map[string]string{"Inference-Header-Content-Length": strconv.Itoa(len(binTooBig))}, 400},
-		{"too large", "/v2/models/hello/infer", `{"inputs":[{"name":"x","shape":[1,1],"datatype":"INT8","data":[1` + strings.Repeat(",1", 3000) + `]}]}`, nil, 413},
+		{"too large", "/v2/models/hello/infer", `{"inputs":[{"name":"serving_default_dense_input:0","shape":[1,1],"datatype":"INT8","data":[1` + strings.Repeat(",1", 3000) + `]}]}`, nil, 413},
 		{"get infer", "/v2/models/hello/nothing", ``, nil, 404},
 	}
 	for _, tc := range errorCases {

@@ -167,8 +167,8 @@ func TestCache(t *testing.T) {
 	}
 	// Input scale 0.024480115, zero point -128: 0.7834 and 0.7900 both
 	// quantize to -96 (32.00 and 32.27 steps above the zero point).
-	first := post(base, `{"inputs":[{"name":"x","shape":[1,1],"datatype":"FP32","data":[0.7834]}]}`)
-	second := post(base, `{"inputs":[{"name":"x","shape":[1,1],"datatype":"FP32","data":[0.7900]}]}`)
+	first := post(base, `{"inputs":[{"name":"serving_default_dense_input:0","shape":[1,1],"datatype":"FP32","data":[0.7834]}]}`)
+	second := post(base, `{"inputs":[{"name":"serving_default_dense_input:0","shape":[1,1],"datatype":"FP32","data":[0.7900]}]}`)
 	if first != second {
 		t.Errorf("cached answer differs: %s vs %s", first, second)
 	}
@@ -185,7 +185,7 @@ func TestCache(t *testing.T) {
 
 	_, base2, stop2 := newTestAgent(t, state, models)
 	defer stop2()
-	third := post(base2, `{"inputs":[{"name":"x","shape":[1,1],"datatype":"INT8","data":[-96]}]}`)
+	third := post(base2, `{"inputs":[{"name":"serving_default_dense_input:0","shape":[1,1],"datatype":"INT8","data":[-96]}]}`)
 	if third != first {
 		t.Errorf("after restart: %s; want %s", third, first)
 	}
