@@ -49,7 +49,7 @@ func TestDeployBinaries(t *testing.T) {
 	if out, err := edgectl("keys", "init", keys); err != nil {
 		t.Fatalf("edgectl keys init: %v\n%s", err, out)
 	}
-	signing, _ := filepath.Glob(filepath.Join(keys, "signing-*.key"))
+	signing, _ := filepath.Glob(filepath.Join(keys, "model-*.key"))
 	if len(signing) != 1 {
 		t.Fatalf("signing keys %q; want one", signing)
 	}

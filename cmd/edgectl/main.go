@@ -6,8 +6,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -24,14 +22,14 @@ func main() {
 	// Started to check a vendor library (delegates.CheckInChild), edgectl
 	// does that and exits.
 	delegates.ServeChildCheck()
+	// Run by the shell for completion, edgectl answers and exits.
+	cli.Complete()
 	cli.Version = version
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := cli.Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
-	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "edgectl:", err)
-		}
-		os.Exit(2)
+	if code := cli.ExitCode(err); code != 0 {
+		fmt.Fprintln(os.Stderr, "edgectl:", cli.Message(err))
+		os.Exit(code)
 	}
 }

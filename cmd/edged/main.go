@@ -29,6 +29,11 @@ import (
 // version is set at link time (-X main.version=...).
 var version = "dev"
 
+// executable is edged's path as it started: after a self-update moved the
+// running file aside, /proc/self/exe names the old one, and the new
+// binary is at this path.
+var executable, _ = os.Executable()
+
 func main() {
 	// Started to check a vendor library (delegates.CheckInChild), edged
 	// does that and exits.
@@ -41,6 +46,7 @@ func main() {
 			fmt.Fprintln(os.Stderr, "edged:", err)
 		}
 		if errors.Is(err, selfupdate.ErrRestart) {
+			restartSelf()                   // unsupervised: runs the new binary in this process
 			os.Exit(selfupdate.ExitRestart) // systemd starts the binary now in place
 		}
 		os.Exit(1)
@@ -167,4 +173,27 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// restartSelf replaces this process with the binary now in place when no
+// supervisor will start it again: systemd sets INVOCATION_ID (and
+// NOTIFY_SOCKET for Type=notify), which a supervisor that restarts on
+// exit status 75 can set too; EDGED_RESTART=exit or exec decides
+// outright. It returns only if the exec failed (or is not wanted).
+func restartSelf() {
+	switch os.Getenv("EDGED_RESTART") {
+	case "exit":
+		return
+	case "exec":
+	default:
+		if os.Getenv("INVOCATION_ID") != "" || os.Getenv("NOTIFY_SOCKET") != "" {
+			return
+		}
+	}
+	err := errors.New("the path of its own executable is unknown")
+	if executable != "" {
+		fmt.Fprintln(os.Stderr, "edged: not under a supervisor: starting", executable, "in place")
+		err = syscall.Exec(executable, os.Args, os.Environ())
+	}
+	fmt.Fprintln(os.Stderr, "edged: cannot start the new binary itself:", err, "- exiting with status 75 for a supervisor to restart it")
 }

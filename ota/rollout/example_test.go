@@ -40,6 +40,6 @@ func Example() {
 	// Output:
 	// start_wave [cam-1] start wave 0 of 3: 1 devices
 	// start_wave [cam-2] wave 0: 1 of 1 active (1 needed); start wave 1 of 3: 1 devices
-	// abort [cam-1 cam-2] wave 1 can no longer succeed: 0 active, 0 deploying, 1 failed of 1; 1 needed (95%)
+	// abort [cam-1] wave 1 can no longer succeed: 0 active, 0 deploying, 1 failed of 1; 1 needed (95%)
 	// aborted signature: unknown key
 }

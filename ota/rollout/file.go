@@ -41,9 +41,14 @@ type File struct {
 // sends it if the last one died between the decision and the last
 // publish.
 type RollbackRecord struct {
-	CmdID   string   `json:"cmd_id"`
+	CmdID string `json:"cmd_id"`
+	// Devices may serve the version: the abort's decision.
 	Devices []string `json:"devices"`
-	Sent    bool     `json:"sent"`
+	// SentTo were sent the rollback; Done is set once every device was
+	// dealt with. (Sent is Done in files of earlier edgectl.)
+	Sent []string `json:"sent_to,omitempty"`
+	Done bool     `json:"done,omitempty"`
+	Old  bool     `json:"sent,omitempty"`
 }
 
 // DeployPayload is the deploy command, the same bytes for every device.
@@ -69,6 +74,9 @@ func LoadFile(path string) (*File, *Rollout, error) {
 	}
 	if rf.V != FileVersion {
 		return nil, nil, fmt.Errorf("%s: version %d; this edgectl reads %d", path, rf.V, FileVersion)
+	}
+	if rb := rf.Rollback; rb != nil && rb.Old {
+		rb.Done, rb.Sent, rb.Old = true, rb.Devices, false
 	}
 	if err := fleet.ValidID(rf.CmdID); err != nil {
 		return nil, nil, fmt.Errorf("%s: cmd_id: %w", path, err)

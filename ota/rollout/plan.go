@@ -120,7 +120,52 @@ type Plan struct {
 	DeviceTimeout Duration `json:"device_timeout"`
 	Order         Order    `json:"order"`
 	Seed          uint64   `json:"seed,omitempty"` // for OrderShuffle
+
+	// Bake is how long a wave must stay healthy once it reached its
+	// success share before the next wave starts (and, for the last
+	// wave, before the rollout finishes). 0: no wait.
+	Bake Duration `json:"bake,omitempty"`
+	// MinRequests is how many requests every active device of a wave
+	// must have served on the new version (from its telemetry) before
+	// the wave counts as baked. 0: none.
+	MinRequests uint64 `json:"min_requests,omitempty"`
+	// PerMinute bounds how many devices are sent the deploy per minute,
+	// spread evenly (one every 60s/PerMinute). 0: no limit.
+	PerMinute int `json:"per_minute,omitempty"`
+	// Health is what makes an updated device unhealthy, which counts
+	// as a failure.
+	Health Health `json:"health,omitzero"`
 }
+
+// Health are the gates a device that installed the new version must
+// keep, judged from its telemetry, state and drift reports. A zero field
+// is no gate.
+type Health struct {
+	// MaxErrorRate is the largest share of failed requests on the new
+	// version, in (0,1], judged once the device has served
+	// max(MinRequests, MinJudged) requests.
+	MaxErrorRate float64 `json:"max_error_rate,omitempty"`
+	// MaxP99Ratio bounds the new version's p99 latency over the previous
+	// version's (the device's own before the deploy, else the fleet's),
+	// > 1. A difference under P99Slack is never judged.
+	MaxP99Ratio float64 `json:"max_p99_ratio,omitempty"`
+	// MaxRestarts is how many restarts of the agent since the deploy
+	// count as a crash loop. 0: not judged.
+	MaxRestarts int `json:"max_restarts,omitempty"`
+	// Drift makes a drift state of "drift" on the model unhealthy.
+	Drift bool `json:"drift,omitempty"`
+}
+
+// Gated reports whether any health gate is set.
+func (h Health) Gated() bool { return h != Health{} }
+
+// MinJudged is the fewest requests on the new version before its error
+// rate and p99 latency are judged: fewer say nothing.
+const MinJudged = 20
+
+// P99Slack is the smallest p99 latency difference MaxP99Ratio judges: a
+// ratio of two tiny numbers is noise.
+const P99Slack = time.Millisecond
 
 // DefaultPlan is "--waves 1,5%,25%,100% --success 95% --abort-after 3
 // --abort-failures 10% --device-timeout 30m", devices in id order.
@@ -172,6 +217,22 @@ func (p Plan) Validate() error {
 	}
 	if p.Order != OrderSorted && p.Order != OrderShuffle {
 		bad("order", "is %q; want sorted or shuffle", p.Order)
+	}
+	if p.Bake < 0 {
+		bad("bake", "must be >= 0, got %s", p.Bake)
+	}
+	if p.PerMinute < 0 || p.PerMinute > 1e6 {
+		bad("per_minute", "must be in [0,1000000], got %d", p.PerMinute)
+	}
+	h := p.Health
+	if !(h.MaxErrorRate >= 0 && h.MaxErrorRate <= 1) {
+		bad("health.max_error_rate", "must be in [0,1] (0: no gate), got %g", h.MaxErrorRate)
+	}
+	if !(h.MaxP99Ratio == 0 || (h.MaxP99Ratio > 1 && h.MaxP99Ratio < 1e6)) {
+		bad("health.max_p99_ratio", "must be above 1 (0: no gate), got %g", h.MaxP99Ratio)
+	}
+	if h.MaxRestarts < 0 {
+		bad("health.max_restarts", "must be >= 0 (0: no gate), got %d", h.MaxRestarts)
 	}
 	return errors.Join(errs...)
 }

@@ -22,10 +22,11 @@ const (
 	RolledBack               // the device rolled the model back itself (its canary failed)
 	Failed                   // the device reported an error (download, signature, load)
 	Timeout                  // no report for Plan.DeviceTimeout
+	Unhealthy                // installed the model, then failed a health gate
 	numStatus
 )
 
-var statusNames = [numStatus]string{"pending", "deploying", "active", "rolled_back", "failed", "timeout"}
+var statusNames = [numStatus]string{"pending", "deploying", "active", "rolled_back", "failed", "timeout", "unhealthy"}
 
 func (s Status) String() string {
 	if s < numStatus {
@@ -35,7 +36,12 @@ func (s Status) String() string {
 }
 
 // Failure reports whether the status counts against the rollout.
-func (s Status) Failure() bool { return s == RolledBack || s == Failed || s == Timeout }
+func (s Status) Failure() bool {
+	return s == RolledBack || s == Failed || s == Timeout || s == Unhealthy
+}
+
+// Installed reports whether the device serves the new version.
+func (s Status) Installed() bool { return s == Active || s == Unhealthy }
 
 // Finished reports whether the device has an outcome.
 func (s Status) Finished() bool { return s == Active || s.Failure() }
@@ -63,9 +69,10 @@ func (s *Status) UnmarshalText(b []byte) error {
 type Phase string
 
 const (
-	Running Phase = "running"
-	Aborted Phase = "aborted" // every updated device was sent a rollback
-	Done    Phase = "done"    // every wave succeeded and every device has an outcome
+	Running   Phase = "running"
+	Aborted   Phase = "aborted"   // every updated device was sent a rollback
+	Done      Phase = "done"      // every wave succeeded and every device has an outcome
+	Cancelled Phase = "cancelled" // stopped by the operator; updated devices keep the version
 )
 
 // Action is what a decision asks of edgectl.
@@ -76,9 +83,11 @@ const (
 	StartWave               // send the deploy to Devices
 	Abort                   // send a rollback to Devices; the rollout is over
 	Finish                  // the rollout is complete
+	Release                 // send the deploy to more devices of the current wave (rate limit)
+	Cancel                  // stop; clear the deploy of Devices, which have no outcome yet
 )
 
-var actionNames = [...]string{"wait", "start_wave", "abort", "finish"}
+var actionNames = [...]string{"wait", "start_wave", "abort", "finish", "release", "cancel"}
 
 func (a Action) String() string {
 	if int(a) < len(actionNames) {
@@ -94,7 +103,7 @@ func (a Action) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
 type Decision struct {
 	Action  Action   `json:"action"`
 	Wave    int      `json:"wave"`              // the wave started, or the current one
-	Devices []string `json:"devices,omitempty"` // to deploy to (StartWave) or roll back (Abort)
+	Devices []string `json:"devices,omitempty"` // to deploy to (StartWave, Release), roll back (Abort) or stop (Cancel)
 	Reason  string   `json:"reason,omitempty"`
 }
 
@@ -105,6 +114,13 @@ type Device struct {
 	Status Status    `json:"status"`
 	Since  time.Time `json:"since,omitzero"` // of the last status change or report
 	Reason string    `json:"reason,omitempty"`
+	// Sent is when the device was sent the deploy.
+	Sent time.Time `json:"sent,omitzero"`
+	// From is the version of the model the device served before the
+	// deploy, when known: what a rollback returns it to.
+	From string `json:"from,omitempty"`
+	// Health is the device's last observation on the new version.
+	Health *Observation `json:"health,omitempty"`
 }
 
 // Rollout drives one model to a fleet in waves. It is pure: Tick and
@@ -257,6 +273,10 @@ func (r *Rollout) Report(id string, s Status, reason string) (Decision, error) {
 		return r.wait(), fmt.Errorf("rollout: report %s from %q, which has not been sent the deploy (wave %d not started)", s, id, d.Wave)
 	}
 	now := r.clock.Now()
+	if d.Status == Unhealthy && (s == Active || s == Deploying) {
+		// The device still serves the version; its health decided.
+		return r.evaluate(now), nil
+	}
 	d.Status, d.Since, d.Reason = s, now, reason
 	return r.evaluate(now), nil
 }
@@ -264,18 +284,28 @@ func (r *Rollout) Report(id string, s Status, reason string) (Decision, error) {
 func (r *Rollout) wait() Decision { return Decision{Action: Wait, Wave: r.st.Wave} }
 
 func (r *Rollout) evaluate(now time.Time) Decision {
+	r.st.Waiting = ""
 	if r.st.Phase != Running {
 		return r.wait()
 	}
 	p := r.st.Plan
 	for i := range r.st.Devices {
 		d := &r.st.Devices[i]
-		if d.Status == Deploying && now.Sub(d.Since) >= p.DeviceTimeout.D() {
+		switch {
+		case d.Status == Deploying && now.Sub(d.Since) >= p.DeviceTimeout.D():
 			d.Status, d.Reason = Timeout, fmt.Sprintf("no report for %s", now.Sub(d.Since).Round(time.Second))
 			d.Since = now
+		case d.Status == Active && d.Health != nil:
+			if why := p.judge(d.Health); why != "" {
+				d.Status, d.Reason, d.Since = Unhealthy, why, now
+			}
 		}
 	}
 	if r.st.Wave < 0 {
+		if r.st.Paused {
+			r.st.Waiting = r.pausedWhy()
+			return r.wait()
+		}
 		return r.start(0, now, "")
 	}
 	var all, cur Counts
@@ -291,21 +321,49 @@ func (r *Rollout) evaluate(now time.Time) Decision {
 	}
 	size := r.st.WaveSizes[r.st.Wave]
 	need := needed(p.Success, size)
-	switch {
-	case cur.Active >= need:
-		if r.st.Wave+1 < len(r.st.WaveSizes) {
-			return r.start(r.st.Wave+1, now, fmt.Sprintf("wave %d: %d of %d active (%d needed)", r.st.Wave, cur.Active, size, need))
-		}
-		if all.Deploying == 0 {
-			r.st.Phase, r.st.Ended = Done, now
-			r.st.Reason = fmt.Sprintf("%d of %d devices active, %d failed", all.Active, all.Active+all.Failures(), all.Failures())
-			return Decision{Action: Finish, Wave: r.st.Wave, Reason: r.st.Reason}
-		}
-	case cur.Active+cur.Deploying < need:
+	if cur.Active+cur.Deploying+cur.Pending < need {
 		return r.abort(now, fmt.Sprintf("wave %d can no longer succeed: %d active, %d deploying, %d failed of %d; %d needed (%.0f%%)",
-			r.st.Wave, cur.Active, cur.Deploying, cur.Failures(), size, need, 100*p.Success))
+			r.st.Wave, cur.Active, cur.Deploying+cur.Pending, cur.Failures(), size, need, 100*p.Success))
 	}
-	return r.wait()
+	if r.st.Paused {
+		r.st.Waiting = r.pausedWhy()
+		return r.wait()
+	}
+	if cur.Pending > 0 {
+		if ids := r.release(now); len(ids) > 0 {
+			return Decision{Action: Release, Wave: r.st.Wave, Devices: ids,
+				Reason: fmt.Sprintf("wave %d: %d more device(s), %d of %d sent (%d a minute)", r.st.Wave, len(ids), size-cur.Pending+len(ids), size, p.PerMinute)}
+		}
+		r.st.Waiting = fmt.Sprintf("wave %d: %d of %d sent; at most %d a minute, next in %s", r.st.Wave, size-cur.Pending, size, p.PerMinute,
+			r.st.NextSend.Sub(now).Round(time.Second))
+		return r.wait()
+	}
+	if cur.Active < need {
+		r.st.BakeStart = time.Time{}
+		r.st.Waiting = fmt.Sprintf("wave %d: %d of %d active, %d needed; %d deploying", r.st.Wave, cur.Active, size, need, cur.Deploying)
+		return r.wait()
+	}
+	if r.st.BakeStart.IsZero() {
+		r.st.BakeStart = now
+	}
+	if why := r.baking(now); why != "" {
+		r.st.Waiting = fmt.Sprintf("wave %d: %d of %d active; %s", r.st.Wave, cur.Active, size, why)
+		return r.wait()
+	}
+	done := fmt.Sprintf("wave %d: %d of %d active (%d needed)", r.st.Wave, cur.Active, size, need)
+	if p.Bake > 0 || p.MinRequests > 0 {
+		done += ", baked"
+	}
+	if r.st.Wave+1 < len(r.st.WaveSizes) {
+		return r.start(r.st.Wave+1, now, done)
+	}
+	if all.Deploying > 0 {
+		r.st.Waiting = fmt.Sprintf("%s; %d device(s) still deploying", done, all.Deploying)
+		return r.wait()
+	}
+	r.st.Phase, r.st.Ended = Done, now
+	r.st.Reason = fmt.Sprintf("%d of %d devices active, %d failed", all.Active, all.Active+all.Failures(), all.Failures())
+	return Decision{Action: Finish, Wave: r.st.Wave, Reason: r.st.Reason}
 }
 
 // needed is ceil(success·size) without float surprises (0.95·20 = 19).
@@ -316,29 +374,28 @@ func needed(success float64, size int) int {
 
 func (r *Rollout) start(w int, now time.Time, why string) Decision {
 	r.st.Wave = w
-	var ids []string
-	for i := range r.st.Devices {
-		d := &r.st.Devices[i]
-		if d.Wave == w {
-			d.Status, d.Since, d.Reason = Deploying, now, ""
-			ids = append(ids, d.ID)
-		}
+	r.st.BakeStart = time.Time{}
+	ids := r.release(now)
+	reason := fmt.Sprintf("start wave %d of %d: %d devices", w, len(r.st.WaveSizes), r.st.WaveSizes[w])
+	if n := r.st.WaveSizes[w]; len(ids) < n {
+		reason += fmt.Sprintf(" (%d now, then %d a minute)", len(ids), r.st.Plan.PerMinute)
 	}
-	reason := fmt.Sprintf("start wave %d of %d: %d devices", w, len(r.st.WaveSizes), len(ids))
 	if why != "" {
 		reason = why + "; " + reason
 	}
 	return Decision{Action: StartWave, Wave: w, Devices: ids, Reason: reason}
 }
 
-// abort ends the rollout and names every device that was sent the deploy
-// and has not rolled back by itself: they all get a rollback, including
-// failed and timed-out ones, which may hold a half-installed model.
+// abort ends the rollout and names every device that may serve the new
+// version: installed (active, unhealthy), still deploying, or timed out.
+// Devices that failed or rolled back by themselves never installed it.
+// The rollback edgectl sends is scoped to the version, so a device named
+// here that does not serve it does nothing.
 func (r *Rollout) abort(now time.Time, reason string) Decision {
 	r.st.Phase, r.st.Ended, r.st.Reason = Aborted, now, reason
 	var ids []string
 	for _, d := range r.st.Devices {
-		if d.Status != Pending && d.Status != RolledBack {
+		if d.Status.Installed() || d.Status == Deploying || d.Status == Timeout {
 			ids = append(ids, d.ID)
 		}
 	}
@@ -353,6 +410,7 @@ type Counts struct {
 	RolledBack int `json:"rolled_back"`
 	Failed     int `json:"failed"`
 	Timeout    int `json:"timeout"`
+	Unhealthy  int `json:"unhealthy"`
 }
 
 func (c *Counts) add(s Status) {
@@ -369,11 +427,13 @@ func (c *Counts) add(s Status) {
 		c.Failed++
 	case Timeout:
 		c.Timeout++
+	case Unhealthy:
+		c.Unhealthy++
 	}
 }
 
 // Failures counts devices whose outcome counts against the rollout.
-func (c Counts) Failures() int { return c.RolledBack + c.Failed + c.Timeout }
+func (c Counts) Failures() int { return c.RolledBack + c.Failed + c.Timeout + c.Unhealthy }
 
 // Finished counts devices with an outcome.
 func (c Counts) Finished() int { return c.Active + c.Failures() }
@@ -388,9 +448,13 @@ type WaveSummary struct {
 
 // Summary is the rollout at a glance.
 type Summary struct {
-	Phase    Phase         `json:"phase"`
-	Wave     int           `json:"wave"` // current; -1 before the first
-	Reason   string        `json:"reason,omitempty"`
+	Phase  Phase  `json:"phase"`
+	Wave   int    `json:"wave"` // current; -1 before the first
+	Reason string `json:"reason,omitempty"`
+	// Paused is set while the operator holds the rollout; Waiting says
+	// why the current wave does not move on.
+	Paused   bool          `json:"paused,omitempty"`
+	Waiting  string        `json:"waiting,omitempty"`
 	Waves    []WaveSummary `json:"waves"`
 	Total    Counts        `json:"total"`
 	Failures []Device      `json:"failures,omitempty"` // with their reasons
@@ -398,7 +462,7 @@ type Summary struct {
 
 // Summary counts devices by wave and status and lists the failures.
 func (r *Rollout) Summary() Summary {
-	s := Summary{Phase: r.st.Phase, Wave: r.st.Wave, Reason: r.st.Reason}
+	s := Summary{Phase: r.st.Phase, Wave: r.st.Wave, Reason: r.st.Reason, Paused: r.st.Paused, Waiting: r.st.Waiting}
 	for w, n := range r.st.WaveSizes {
 		target := ""
 		if w < len(r.st.Plan.Waves) {

@@ -10,7 +10,7 @@ import (
 
 // StateVersion is the version of the JSON state this package writes and
 // reads.
-const StateVersion = 1
+const StateVersion = 2
 
 // State is everything edgectl needs to resume a rollout after it dies.
 type State struct {
@@ -23,6 +23,17 @@ type State struct {
 	WaveSizes []int     `json:"wave_sizes"` // devices per wave, from the plan and the fleet
 	Devices   []Device  `json:"devices"`    // in wave order
 	Reason    string    `json:"reason,omitempty"`
+
+	// Paused holds the rollout (Pause); PauseReason says why.
+	Paused      bool   `json:"paused,omitempty"`
+	PauseReason string `json:"pause_reason,omitempty"`
+	// BakeStart is when the current wave reached its success share.
+	BakeStart time.Time `json:"bake_start,omitzero"`
+	// NextSend is when the rate limit lets the next device be sent the
+	// deploy.
+	NextSend time.Time `json:"next_send,omitzero"`
+	// Waiting says why the current wave does not move on.
+	Waiting string `json:"waiting,omitempty"`
 }
 
 // Marshal returns the state as JSON.
@@ -62,16 +73,19 @@ func Restore(b []byte, clock Clock) (*Rollout, error) {
 }
 
 func (st *State) validate() error {
-	if st.V != StateVersion {
-		return fmt.Errorf("state version %d; this edgectl reads %d", st.V, StateVersion)
+	// Version 1 had no gates, rate limit or pause: its fields read the
+	// same.
+	if st.V != 1 && st.V != StateVersion {
+		return fmt.Errorf("state version %d; this edgectl reads 1 and %d", st.V, StateVersion)
 	}
+	st.V = StateVersion
 	if err := st.Plan.Validate(); err != nil {
 		return err
 	}
 	switch st.Phase {
-	case Running, Aborted, Done:
+	case Running, Aborted, Done, Cancelled:
 	default:
-		return fmt.Errorf("phase %q; want running, aborted or done", st.Phase)
+		return fmt.Errorf("phase %q; want running, aborted, done or cancelled", st.Phase)
 	}
 	if len(st.Devices) == 0 {
 		return errors.New("no devices")
@@ -95,7 +109,10 @@ func (st *State) validate() error {
 		if d.Wave >= 0 {
 			perWave[d.Wave]++
 		}
-		if (d.Wave < 0 || d.Wave > st.Wave) != (d.Status == Pending) {
+		// Devices of waves not started are pending; those of earlier
+		// waves are not; the current wave's may be, under a rate limit.
+		if later := d.Wave < 0 || d.Wave > st.Wave; (later && d.Status != Pending) ||
+			(!later && d.Status == Pending && (d.Wave < st.Wave || st.Plan.PerMinute == 0)) {
 			return fmt.Errorf("devices[%d] %q: status %s in wave %d while wave %d is the last started", i, d.ID, d.Status, d.Wave, st.Wave)
 		}
 	}

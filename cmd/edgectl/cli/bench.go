@@ -34,7 +34,7 @@ type benchResult struct {
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("bench", stderr)
+	fs := newFlags("bench", stdout, stderr)
 	model := fs.String("model", "", "model `file` (.tflite)")
 	var inputs multiFlag
 	fs.Var(&inputs, "input", "input tensor `file` (default: random data), once per model input")
@@ -47,10 +47,6 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	backend := fs.String("backend", "cpu", "`list` of backends to time side by side, interleaved: cpu (edged's runtime), xnnpack, gpu, edgetpu (the vendor's library: edgectl built with -tags edged_dynamic)")
 	tfliteLib := fs.String("tflite", "", "the TFLite C library `file` for --backend xnnpack|gpu|edgetpu (default: libtensorflowlite_c.so on the loader's path)")
 	opProfile := fs.Bool("profile", false, "then time every operator over the same number of runs: a per-operator table and a summary by operator type")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: edgectl bench --model M.tflite [--threads N] [--runs N] [--warmup N] [--arithmetic litert|reference] [--json] [--cpuprofile F] [--profile] [--backend cpu,xnnpack [--tflite LIB]]")
-		fs.PrintDefaults()
-	}
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err

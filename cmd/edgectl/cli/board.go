@@ -50,13 +50,9 @@ func checkBackends(ctx context.Context) []delegates.ProbeOutcome {
 }
 
 func runBoard(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("board", stderr)
+	fs := newFlags("board", stdout, stderr)
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	root := fs.String("root", "/", "root filesystem to read; a captured tree such as boards/testdata/rpi-5 for testing")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: edgectl board [--json] [--root DIR]")
-		fs.PrintDefaults()
-	}
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err

@@ -11,13 +11,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edged-dev/edged/agent/canary"
 	"github.com/edged-dev/edged/ota/bundle"
 	"github.com/edged-dev/edged/ota/sign"
 	"gopkg.in/yaml.v3"
 )
 
 func runBundle(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("bundle", stderr)
+	fs := newFlags("bundle", stdout, stderr)
 	name := fs.String("name", "", "model name (required)")
 	version := fs.Uint64("version", 0, "manifest version, greater than every earlier one of this model (required)")
 	modelPath := fs.String("model", "", "the cpu variant: a .tflite the runtime loads (required)")
@@ -26,19 +27,24 @@ func runBundle(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	labels := fs.String("labels", "", "labels file, one label a line")
 	profile := fs.String("profile", "", "drift reference profile (JSON)")
 	policy := fs.String("policy", "", "canary policy (YAML or JSON)")
-	keyPath := fs.String("key", "", "signing key file (edgectl keys init / rotate)")
+	var kf keyFlags
+	kf.register(fs, "model")
 	out := fs.String("out", "", "bundle directory to create (required)")
 	validFor := fs.Duration("valid-for", bundle.DefaultValidity, "how long devices may install the bundle")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *name == "" || *version == 0 || *modelPath == "" || *keyPath == "" || *out == "" {
-		return fmt.Errorf("bundle: --name, --version, --model, --key and --out are required")
+	if *name == "" || *version == 0 || *modelPath == "" || *out == "" {
+		return usageErrorf("bundle: --name, --version, --model and --out are required; see 'edgectl bundle --help'")
 	}
 	if *version > sign.MaxVersion {
 		return fmt.Errorf("bundle: --version %d is above %d, the highest version a device accepts", *version, uint64(sign.MaxVersion))
 	}
-	key, err := sign.LoadSigningKey(*keyPath)
+	set, err := resolveContext("")
+	if err != nil {
+		return fmt.Errorf("bundle: %w", err)
+	}
+	key, err := kf.load(sign.KindModel, set)
 	if err != nil {
 		return fmt.Errorf("bundle: %w", err)
 	}
@@ -131,6 +137,11 @@ func yamlToJSON(path string) (json.RawMessage, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The device refuses a bundle whose policy it cannot read: check it
+	// here, with the same parser, before anything is signed.
+	if _, err := canary.ParsePolicy(b); err != nil {
+		return nil, fmt.Errorf("%s: %v (the fields are documented in examples/canary/policy.yaml)", path, err)
+	}
 	var v any
 	if err := yaml.Unmarshal(b, &v); err != nil {
 		return nil, fmt.Errorf("policy %s: %w", path, err)
@@ -143,14 +154,14 @@ func yamlToJSON(path string) (json.RawMessage, error) {
 }
 
 func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("verify", stderr)
+	fs := newFlags("verify", stdout, stderr)
 	root := fs.String("root", "", "root public key file (root.pub) (required)")
 	dir := fs.String("bundle", "", "bundle directory (required)")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *root == "" || *dir == "" {
-		return fmt.Errorf("verify: --root and --bundle are required")
+		return usageErrorf("verify: --root and --bundle are required")
 	}
 	pub, err := sign.LoadPublicKey(*root)
 	if err != nil {

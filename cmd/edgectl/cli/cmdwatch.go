@@ -27,6 +27,9 @@ type commandWatch struct {
 	cmdID   string
 	filter  string
 	updates chan statusUpdate
+	// check, if set, is asked every second whether the wait should end
+	// early with an error (a device that cannot finish).
+	check func(states map[string]fleet.CommandStatus) error
 }
 
 func watchCommand(ctx context.Context, c *fleet.Client, op, cmdID string) (*commandWatch, error) {
@@ -75,10 +78,31 @@ func (w *commandWatch) wait(ctx context.Context, stdout io.Writer, device string
 		}
 		return done() >= expect && done() == len(states)
 	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
 	for !finished() {
 		select {
+		case <-tick.C:
+			if w.check != nil {
+				if err := w.check(states); err != nil {
+					return states, err
+				}
+			}
 		case <-wctx.Done():
-			return states, fmt.Errorf("%s: %d of %d device(s) finished within %v", w.op, done(), max(len(states), expect), timeout)
+			if ctx.Err() != nil {
+				return states, ctx.Err()
+			}
+			var silent []string
+			if device != "" && len(states) == 0 {
+				silent = append(silent, device)
+			}
+			for d, st := range states {
+				if !terminal(st.State) {
+					silent = append(silent, d+" ("+st.Describe()+")")
+				}
+			}
+			sort.Strings(silent)
+			return states, fmt.Errorf("%s: %d of %d device(s) finished within %v; not finished: %s", w.op, done(), max(len(states), expect), timeout, strings.Join(silent, ", "))
 		case u := <-w.updates:
 			if device != "" && u.device != device {
 				continue

@@ -18,7 +18,7 @@ import (
 const randomSamples = 100
 
 func runFactorize(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("factorize", stderr)
+	fs := newFlags("factorize", stdout, stderr)
 	model := fs.String("model", "", "float model `file` (.tflite)")
 	var layers multiFlag
 	fs.Var(&layers, "layer", "FULLY_CONNECTED to factorize, by output or weight tensor `name` (repeatable)")
@@ -28,10 +28,6 @@ func runFactorize(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	force := fs.Bool("force", false, "write the two layers even when they do not save parameters")
 	out := fs.String("out", "", "output model `file`")
 	cf := compareFlags(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: edgectl factorize --model M.tflite (--layer NAME ... | --all-fc) (--rank R | --energy 0.95) --out M2.tflite [--data DIR] [--runs N]")
-		fs.PrintDefaults()
-	}
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -94,17 +90,13 @@ func runFactorize(ctx context.Context, args []string, stdout, stderr io.Writer) 
 }
 
 func runPrune(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("prune", stderr)
+	fs := newFlags("prune", stdout, stderr)
 	model := fs.String("model", "", "model `file` (.tflite)")
 	sparsity := fs.Float64("sparsity", -1, "`fraction` of each conv / fully-connected weight tensor to zero (0 to 1)")
 	out := fs.String("out", "", "output model `file`")
 	opsFlag := fs.String("ops", "CONV_2D,DEPTHWISE_CONV_2D,FULLY_CONNECTED", "comma-separated `operators` whose weights are pruned")
 	verbose := fs.Bool("v", false, "list every weight tensor")
 	cf := compareFlags(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: edgectl prune --model M.tflite --sparsity 0.5 --out M2.tflite [--ops CONV_2D,...] [--data DIR] [--runs N] [-v]")
-		fs.PrintDefaults()
-	}
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err

@@ -14,7 +14,7 @@ import (
 )
 
 func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("deploy", stderr)
+	fs := newFlags("deploy", stdout, stderr)
 	var bf brokerFlags
 	bf.register(fs)
 	dir := fs.String("bundle", "", "bundle directory (required)")
@@ -28,8 +28,15 @@ func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	set, err := bf.resolve()
+	if err != nil {
+		return fmt.Errorf("deploy: %w", err)
+	}
+	if *device == "" && *group == "" {
+		*group = set.Group
+	}
 	if *dir == "" || (*device == "") == (*group == "") {
-		return errors.New("deploy: want --bundle and one of --device or --group")
+		return usageErrorf("deploy: want --bundle and one of --device or --group; see 'edgectl deploy --help'")
 	}
 	b, err := readBundle(*dir)
 	if err != nil {
@@ -55,7 +62,7 @@ func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	for _, id := range []string{*device, *group, *cmdID} {
 		if id != "" {
 			if err := fleet.ValidID(id); err != nil {
-				return fmt.Errorf("deploy: %w", err)
+				return usageErrorf("deploy: %q: %v", id, err)
 			}
 		}
 	}
@@ -65,6 +72,13 @@ func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("deploy: %w", err)
 	}
 	defer stop()
+	if *device != "" && retainedStates(ctx, c, []string{*device}, time.Second)[*device] == nil {
+		msg := fmt.Sprintf("device %s never connected to this broker (no retained state on %s)", *device, fleet.StateTopic(*device))
+		if *wait {
+			return fmt.Errorf("deploy: %s: check the id and the device's fleet.broker; without --wait the command is left retained for when it connects", msg)
+		}
+		fmt.Fprintf(stderr, "warning: %s; the command stays retained for when it connects\n", msg)
+	}
 	if err := pushBlobs(ctx, c, b, *chunk, stderr); err != nil {
 		return fmt.Errorf("deploy: %w", err)
 	}

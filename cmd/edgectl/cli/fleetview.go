@@ -113,6 +113,12 @@ func listenFleet(ctx context.Context, bf *brokerFlags, device, group string, wai
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	if device != "" && v.devices[device] == nil {
+		return nil, fmt.Errorf("device %s: nothing heard within %v, and no retained state on the broker: it never connected to it (check the id, and the device's fleet.broker)", device, wait)
+	}
+	if group != "" && len(members) == 0 {
+		return nil, fmt.Errorf("group %s: no device answered a ping within %v", group, wait)
+	}
 	out := map[string]*deviceView{}
 	for id, d := range v.devices {
 		if members == nil || members[id] {
@@ -162,8 +168,8 @@ func pingGroup(ctx context.Context, c *fleet.Client, group string, wait time.Dur
 	return members, ctx.Err()
 }
 
-func viewFlags(name string, stderr io.Writer) (*brokerFlags, *string, *string, *time.Duration, func([]string) error) {
-	fs := newFlags(name, stderr)
+func viewFlags(name string, stdout, stderr io.Writer) (*brokerFlags, *string, *string, *time.Duration, func([]string) error) {
+	fs := newFlags(name, stdout, stderr)
 	bf := &brokerFlags{}
 	bf.register(fs)
 	device := fs.String("device", "", "only this device `id`")
@@ -175,13 +181,13 @@ func viewFlags(name string, stderr io.Writer) (*brokerFlags, *string, *string, *
 			return err
 		}
 		if len(pos) > 0 {
-			return fmt.Errorf("%s: unexpected argument %q", name, pos[0])
+			return usageErrorf("%s: unexpected argument %q", name, pos[0])
 		}
 		if *device != "" && *group != "" {
-			return fmt.Errorf("%s: give --device or --group, not both", name)
+			return usageErrorf("%s: give --device or --group, not both", name)
 		}
 		if *wait <= 0 {
-			return fmt.Errorf("%s: --wait must be > 0", name)
+			return usageErrorf("%s: --wait must be > 0", name)
 		}
 		return nil
 	}
@@ -199,7 +205,7 @@ func sortedIDs(devs map[string]*deviceView) []string {
 
 // runDrift prints the latest drift state of every model of the devices.
 func runDrift(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	bf, device, group, wait, parse := viewFlags("drift", stderr)
+	bf, device, group, wait, parse := viewFlags("drift", stdout, stderr)
 	if err := parse(args); err != nil {
 		return err
 	}
@@ -244,7 +250,7 @@ func printDrift(w io.Writer, devs map[string]*deviceView) {
 
 // runStatus prints every device's state and latest telemetry.
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	bf, device, group, wait, parse := viewFlags("status", stderr)
+	bf, device, group, wait, parse := viewFlags("status", stdout, stderr)
 	if err := parse(args); err != nil {
 		return err
 	}

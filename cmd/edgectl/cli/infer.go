@@ -14,17 +14,13 @@ import (
 )
 
 func runInfer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("infer", stderr)
+	fs := newFlags("infer", stdout, stderr)
 	model := fs.String("model", "", "model `file` (.tflite)")
 	var inputs multiFlag
 	fs.Var(&inputs, "input", "input tensor `file`, raw little-endian bytes (or .npy), once per model input in subgraph order")
 	out := fs.String("out", "", "output `dir`: output_K.bin per model output")
 	threads := fs.Int("threads", 1, "threads per inference")
 	arith := fs.String("arithmetic", "litert", arithmeticUsage)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: edgectl infer --model M.tflite --input in0.bin [--input in1.bin ...] --out DIR [--threads N] [--arithmetic litert|reference]")
-		fs.PrintDefaults()
-	}
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err

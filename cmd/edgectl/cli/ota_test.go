@@ -19,17 +19,21 @@ func makeKeys(t *testing.T) (dir, signing string) {
 	if out, err := edgectl(t, "keys", "init", dir); err != nil {
 		t.Fatalf("keys init: %v\n%s", err, out)
 	}
-	m, _ := filepath.Glob(filepath.Join(dir, "signing-*.key"))
+	m, _ := filepath.Glob(filepath.Join(dir, "model-*.key"))
 	if len(m) != 1 {
-		t.Fatalf("signing keys after init: %v; want 1", m)
+		t.Fatalf("model keys after init: %v; want 1", m)
 	}
 	return dir, m[0]
 }
 
 func TestKeys(t *testing.T) {
 	dir, _ := makeKeys(t)
-	for _, f := range []string{"root.key", "signing-*.key"} {
+	// One key per role, named by it.
+	for _, f := range []string{"root.key", "model-*.key", "agent-*.key", "command-*.key"} {
 		m, _ := filepath.Glob(filepath.Join(dir, f))
+		if len(m) != 1 {
+			t.Fatalf("%s: %v; want one file", f, m)
+		}
 		st, err := os.Stat(m[0])
 		if err != nil || st.Mode().Perm() != 0o600 {
 			t.Errorf("%s: mode %v, %v; want 0600", f, st.Mode().Perm(), err)
@@ -38,12 +42,12 @@ func TestKeys(t *testing.T) {
 	if out, err := edgectl(t, "keys", "init", dir); err == nil || !strings.Contains(err.Error(), "already holds a root key") {
 		t.Errorf("keys init twice = %v\n%s; want a refusal", err, out)
 	}
-	if out, err := edgectl(t, "keys", "rotate", dir, "--purpose", "model,agent"); err != nil {
+	if out, err := edgectl(t, "keys", "rotate", dir, "--purpose", "model+agent"); err != nil {
 		t.Fatalf("keys rotate: %v\n%s", err, out)
 	}
-	m, _ := filepath.Glob(filepath.Join(dir, "signing-*.key"))
+	m, _ := filepath.Glob(filepath.Join(dir, "model*.key"))
 	if len(m) != 2 {
-		t.Fatalf("signing keys after rotate: %v; want 2", m)
+		t.Fatalf("model keys after rotate: %v; want model-ID.key and model+agent-ID.key", m)
 	}
 	root, err := sign.LoadPublicKey(filepath.Join(dir, "root.pub"))
 	if err != nil {

@@ -19,7 +19,7 @@ import (
 // image whose pixel bytes are the input, as the replay source feeds them)
 // and records the features the agent will watch (drift.Schema).
 func runProfile(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("profile", stderr)
+	fs := newFlags("profile", stdout, stderr)
 	model := fs.String("model", "", "model `file` (.tflite)")
 	data := fs.String("data", "", "`dir` of reference inputs, one file per sample (raw tensor bytes or .bmp)")
 	out := fs.String("out", "", "profile `file` to write (JSON)")
@@ -28,10 +28,6 @@ func runProfile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	seed := fs.Uint64("seed", 1, "seed of the reservoir sampling, for reproducible profiles")
 	threads := fs.Int("threads", 1, "threads per inference")
 	arith := fs.String("arithmetic", "litert", arithmeticUsage+"; use the one the devices run")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: edgectl profile --model M.tflite --data DIR --out profile.json [--labels FILE] [--bins N] [--arithmetic litert|reference]")
-		fs.PrintDefaults()
-	}
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err

@@ -4,14 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/edged-dev/edged/fleet"
@@ -19,67 +15,6 @@ import (
 	"github.com/edged-dev/edged/ota/sign"
 	"github.com/edged-dev/edged/ota/transfer"
 )
-
-// brokerFlags are the flags of commands that talk to the broker.
-type brokerFlags struct {
-	url, ca, user, password, cert, key string
-	connectTimeout                     time.Duration
-}
-
-func (f *brokerFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.url, "broker", "", "broker URL: tcp://host:1883 or ssl://host:8883 (required)")
-	fs.StringVar(&f.ca, "ca", "", "CA file (PEM) for the broker's certificate")
-	fs.StringVar(&f.user, "user", "", "MQTT user name")
-	fs.StringVar(&f.password, "password", "", "MQTT password (or $EDGECTL_MQTT_PASSWORD)")
-	fs.StringVar(&f.cert, "cert", "", "client certificate (PEM)")
-	fs.StringVar(&f.key, "cert-key", "", "client certificate's key (PEM)")
-	fs.DurationVar(&f.connectTimeout, "connect-timeout", 15*time.Second, "give up if the broker cannot be reached within this")
-}
-
-// connect runs a fleet.Client until stop is called and returns once it is
-// connected.
-func (f *brokerFlags) connect(ctx context.Context) (c *fleet.Client, stop func(), err error) {
-	if f.url == "" {
-		return nil, nil, errors.New("--broker is required")
-	}
-	if f.password == "" {
-		f.password = os.Getenv("EDGECTL_MQTT_PASSWORD")
-	}
-	up := make(chan struct{}, 1)
-	c, err = fleet.New(fleet.Options{
-		Broker: f.url, Username: f.user, Password: f.password, CAFile: f.ca, CertFile: f.cert, KeyFile: f.key,
-		MinBackoff: 200 * time.Millisecond, MaxBackoff: 2 * time.Second,
-		Log: slog.New(slog.DiscardHandler),
-		OnConnect: func() {
-			select {
-			case up <- struct{}{}:
-			default:
-			}
-		},
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{})
-	go func() { c.Run(runCtx); close(done) }()
-	stop = func() { cancel(); <-done }
-	t := time.NewTimer(f.connectTimeout)
-	defer t.Stop()
-	select {
-	case <-up:
-		return c, stop, nil
-	case <-ctx.Done():
-		err = ctx.Err()
-	case <-t.C:
-		err = fmt.Errorf("no connection to %s within %v", f.url, f.connectTimeout)
-	}
-	if le := c.Stats().LastError; le != "" {
-		err = fmt.Errorf("%w (last error: %s)", err, le)
-	}
-	stop()
-	return nil, nil, err
-}
 
 // readBundle reads a bundle's manifest without verifying it (the
 // operator's own tool; devices verify) and checks its blobs against it,
@@ -115,7 +50,7 @@ func pushBlobs(ctx context.Context, c *fleet.Client, b *bundle.Bundle, chunkSize
 		if err != nil {
 			return err
 		}
-		bar := newBar(stderr, blob.Variant)
+		bar := newProgress(stderr, blob.Variant, blob.Size)
 		start := time.Now()
 		meta, err := transfer.Publish(ctx, c, f, blob.Size, &transfer.PublishOptions{ChunkSize: chunkSize, Progress: bar.update})
 		f.Close()
@@ -132,36 +67,8 @@ func pushBlobs(ctx context.Context, c *fleet.Client, b *bundle.Bundle, chunkSize
 	return nil
 }
 
-// bar draws a progress bar on one terminal line.
-type bar struct {
-	mu    sync.Mutex
-	w     io.Writer
-	label string
-	last  int
-}
-
-func newBar(w io.Writer, label string) *bar { return &bar{w: w, label: label, last: -1} }
-
-func (b *bar) update(sent, total int64) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	pct := 100
-	if total > 0 {
-		pct = int(100 * sent / total)
-	}
-	if pct == b.last {
-		return
-	}
-	b.last = pct
-	n := pct * 30 / 100
-	fmt.Fprintf(b.w, "\r%-8s [%s%s] %3d%% %.1f/%.1f MB", b.label, strings.Repeat("#", n), strings.Repeat(" ", 30-n), pct,
-		float64(sent)/1e6, float64(total)/1e6)
-}
-
-func (b *bar) done() { fmt.Fprintln(b.w) }
-
 func runPush(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("push", stderr)
+	fs := newFlags("push", stdout, stderr)
 	var bf brokerFlags
 	bf.register(fs)
 	dir := fs.String("bundle", "", "bundle directory (required)")
@@ -188,7 +95,7 @@ func runPush(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 func runGC(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("gc", stderr)
+	fs := newFlags("gc", stdout, stderr)
 	var bf brokerFlags
 	bf.register(fs)
 	dir := fs.String("bundle", "", "bundle directory whose blobs to clear from the broker (required)")

@@ -17,7 +17,7 @@ import (
 // calibrated on a directory of inputs, and compares it with the float
 // model on the held-back part of those inputs.
 func runQuantize(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("quantize", stderr)
+	fs := newFlags("quantize", stdout, stderr)
 	model := fs.String("model", "", "float model `file` (.tflite)")
 	calib := fs.String("calibration", "", "`dir` of calibration inputs: one file per sample (raw little-endian float32 or .npy) for a one-input model, or one subdirectory per sample holding input_0.bin, input_1.bin, ...")
 	out := fs.String("out", "", "int8 model `file` to write")
@@ -30,11 +30,6 @@ func runQuantize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	asymInputs := fs.Bool("asymmetric-inputs", false, "with --dynamic: FULLY_CONNECTED quantizes its inputs asymmetrically (reference arithmetic)")
 	runs := fs.Int("runs", 20, "timed invocations for the latency row")
 	threads := fs.Int("threads", 1, "threads per calibration inference")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: edgectl quantize --model float.tflite --calibration DIR --out int8.tflite [--per-channel] [--io float32|int8|uint8] [--percentile P] [--holdout 0.2]")
-		fmt.Fprintln(stderr, "       edgectl quantize --dynamic --model float.tflite --out hybrid.tflite [--per-channel] [--min-elements N] [--calibration DIR]")
-		fs.PrintDefaults()
-	}
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err

@@ -20,41 +20,33 @@ import (
 
 	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/ota/rollout"
+	"github.com/edged-dev/edged/ota/sign"
 	"github.com/edged-dev/edged/ota/transfer"
 )
 
 func runRollout(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) > 0 {
-		switch args[0] {
-		case "start":
-			return rolloutStart(ctx, args[1:], stdout, stderr)
-		case "resume":
-			return rolloutResume(ctx, args[1:], stdout, stderr)
-		case "status":
-			return rolloutStatus(args[1:], stdout, stderr)
-		}
-	}
-	fmt.Fprintln(stderr, `usage:
-  edgectl rollout start --broker URL --bundle DIR (--devices a,b,... | --group G | --all) --state FILE [plan flags]
-  edgectl rollout resume --broker URL --state FILE
-  edgectl rollout status --state FILE`)
-	if len(args) == 0 {
-		return errors.New("rollout: want start, resume or status")
-	}
-	return fmt.Errorf("rollout: unknown subcommand %q; want start, resume or status", args[0])
+	return subcommand(ctx, "rollout", map[string]func(context.Context, []string, io.Writer, io.Writer) error{
+		"start":  rolloutStart,
+		"resume": rolloutResume,
+		"status": rolloutStatus,
+	}, args, stdout, stderr)
 }
 
 // driveFlags are the flags start and resume share.
 type driveFlags struct {
-	tick time.Duration
+	tick  time.Duration
+	drain time.Duration
+	keys  keyFlags
 }
 
 func (f *driveFlags) register(fs *flag.FlagSet) {
-	fs.DurationVar(&f.tick, "tick", time.Second, "how often device timeouts are checked")
+	fs.DurationVar(&f.tick, "tick", time.Second, "how often timeouts, the rate limit and pause/resume requests are checked")
+	fs.DurationVar(&f.drain, "drain", 2*time.Minute, "on abort: how long to wait for devices still deploying, and for the rollbacks' outcomes")
+	f.keys.register(fs, "command")
 }
 
 func rolloutStart(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("rollout start", stderr)
+	fs := newFlags("rollout start", stdout, stderr)
 	var bf brokerFlags
 	bf.register(fs)
 	var df driveFlags
@@ -71,6 +63,13 @@ func rolloutStart(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	abortAfter := fs.Int("abort-after", def.AbortAfter, "devices with an outcome before --abort-failures is checked")
 	abortFailures := fs.String("abort-failures", "10%", "abort when failures exceed this share of the devices with an outcome")
 	devTimeout := fs.Duration("device-timeout", def.DeviceTimeout.D(), "a deploying device silent this long counts as failed")
+	bake := fs.Duration("bake", 0, "how long each wave must stay healthy at its success share before the next starts")
+	minReq := fs.Uint64("min-requests", 0, "requests every active device of a wave must serve on the new version before the wave counts as baked")
+	perMinute := fs.Int("per-minute", 0, "send the deploy to at most this many devices a minute (0: no limit)")
+	maxErr := fs.String("max-error-rate", "", "a device whose error rate on the new version exceeds this share (e.g. 5%) is unhealthy, a failure")
+	maxP99 := fs.Float64("max-p99-ratio", 0, "a device whose p99 latency exceeds this multiple of the previous version's is unhealthy")
+	maxRestarts := fs.Int("max-restarts", 0, "a device whose agent restarted more than this many times since the deploy is unhealthy (crash loop)")
+	driftGate := fs.Bool("abort-on-drift", false, "a device whose model reports a drift state of drift is unhealthy")
 	order := fs.String("order", string(rollout.OrderSorted), "sorted (by device id) or shuffle")
 	seed := fs.Uint64("seed", 0, "with --order shuffle: the shuffle's seed (default: the time)")
 	cmdID := fs.String("id", "", "deploy command id; default NAME-vVERSION-UNIXTIME")
@@ -80,13 +79,20 @@ func rolloutStart(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	if len(pos) > 0 {
-		return fmt.Errorf("rollout start: unexpected argument %q", pos[0])
+		return usageErrorf("rollout start: unexpected argument %q", pos[0])
 	}
 	if *dir == "" || *statePath == "" {
-		return errors.New("rollout start: --bundle and --state are required")
+		return usageErrorf("rollout start: --bundle and --state are required; see 'edgectl rollout start --help'")
+	}
+	set, err := bf.resolve()
+	if err != nil {
+		return fmt.Errorf("rollout start: %w", err)
+	}
+	if *devices == "" && *group == "" && !*all {
+		*group = set.Group
 	}
 	if n := btoi(*devices != "") + btoi(*group != "") + btoi(*all); n != 1 {
-		return errors.New("rollout start: want exactly one of --devices, --group or --all")
+		return usageErrorf("rollout start: want exactly one of --devices, --group or --all")
 	}
 	if _, err := os.Stat(*statePath); err == nil {
 		return fmt.Errorf("rollout start: %s exists; continue it with 'edgectl rollout resume --state %s' or choose another file", *statePath, *statePath)
@@ -104,6 +110,13 @@ func rolloutStart(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		perr = append(perr, fmt.Errorf("--abort-failures: %w", err))
 	}
 	p.AbortAfter, p.DeviceTimeout, p.Order, p.Seed = *abortAfter, rollout.Duration(*devTimeout), rollout.Order(*order), *seed
+	p.Bake, p.MinRequests, p.PerMinute = rollout.Duration(*bake), *minReq, *perMinute
+	p.Health.MaxP99Ratio, p.Health.MaxRestarts, p.Health.Drift = *maxP99, *maxRestarts, *driftGate
+	if *maxErr != "" {
+		if p.Health.MaxErrorRate, err = rollout.ParseShare(*maxErr); err != nil {
+			perr = append(perr, fmt.Errorf("--max-error-rate: %w", err))
+		}
+	}
 	if p.Order == rollout.OrderShuffle && p.Seed == 0 {
 		p.Seed = uint64(time.Now().UnixNano())
 	}
@@ -113,8 +126,19 @@ func rolloutStart(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 	}
 	if err := errors.Join(perr...); err != nil {
+		return usageErrorf("rollout start: %v", err)
+	}
+	// The key that signs an abort's rollbacks must be there before
+	// anything is deployed.
+	key, err := df.keys.load(sign.KindCommand, set)
+	if err != nil {
+		return fmt.Errorf("rollout start: %w (an abort signs its rollbacks)", err)
+	}
+	unlock, err := rollout.Lock(*statePath)
+	if err != nil {
 		return fmt.Errorf("rollout start: %w", err)
 	}
+	defer unlock()
 
 	b, err := readBundle(*dir)
 	if err != nil {
@@ -151,13 +175,19 @@ func rolloutStart(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return fmt.Errorf("rollout start: %w", err)
 	}
+	if *devices != "" {
+		if unseen := unseenDevices(ctx, c, ids, 2*time.Second); len(unseen) > 0 {
+			fmt.Fprintf(stderr, "warning: %d device(s) never connected to this broker (no retained state): %s; they get the deploy when they do, or time out\n",
+				len(unseen), strings.Join(unseen, ", "))
+		}
+	}
 	r, err := rollout.New(p, ids, rollout.WallClock)
 	if err != nil {
 		return fmt.Errorf("rollout start: %w", err)
 	}
 	fmt.Fprintf(stdout, "rollout of %s version %d to %d device(s) in %d wave(s); command %s; state in %s\n",
 		m.Name, m.Version, len(ids), len(r.Summary().Waves), *cmdID, *statePath)
-	d := newDriver(c, rf, r, *statePath, df.tick, false, stdout, stderr)
+	d := newDriver(c, rf, r, *statePath, df, key, false, stdout, stderr)
 	if err := d.Save(); err != nil {
 		return fmt.Errorf("rollout start: %w", err)
 	}
@@ -165,7 +195,7 @@ func rolloutStart(ctx context.Context, args []string, stdout, stderr io.Writer) 
 }
 
 func rolloutResume(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("rollout resume", stderr)
+	fs := newFlags("rollout resume", stdout, stderr)
 	var bf brokerFlags
 	bf.register(fs)
 	var df driveFlags
@@ -177,11 +207,16 @@ func rolloutResume(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	if len(pos) > 0 {
-		return fmt.Errorf("rollout resume: unexpected argument %q", pos[0])
+		return usageErrorf("rollout resume: unexpected argument %q", pos[0])
 	}
 	if *statePath == "" {
-		return errors.New("rollout resume: --state is required")
+		return usageErrorf("rollout resume: --state is required")
 	}
+	unlock, err := rollout.Lock(*statePath)
+	if err != nil {
+		return fmt.Errorf("rollout resume: %w", err)
+	}
+	defer unlock()
 	rf, r, err := rollout.LoadFile(*statePath)
 	if err != nil {
 		return fmt.Errorf("rollout resume: %w", err)
@@ -191,14 +226,22 @@ func rolloutResume(ctx context.Context, args []string, stdout, stderr io.Writer)
 			return fmt.Errorf("rollout resume: %w", err)
 		}
 	}
-	if r.Phase() == rollout.Done {
+	if r.Phase() == rollout.Done || r.Phase() == rollout.Cancelled {
 		rollout.PrintSummary(stdout, r)
-		fmt.Fprintln(stdout, "the rollout is already done")
+		fmt.Fprintf(stdout, "the rollout is already %s\n", r.Phase())
 		return nil
 	}
-	if r.Phase() == rollout.Aborted && rf.Rollback != nil && rf.Rollback.Sent {
+	if r.Phase() == rollout.Aborted && rf.Rollback != nil && rf.Rollback.Done {
 		rollout.PrintSummary(stdout, r)
 		return fmt.Errorf("rollout resume: the rollout was aborted: %s", r.Summary().Reason)
+	}
+	set, err := bf.resolve()
+	if err != nil {
+		return fmt.Errorf("rollout resume: %w", err)
+	}
+	key, err := df.keys.load(sign.KindCommand, set)
+	if err != nil {
+		return fmt.Errorf("rollout resume: %w (an abort signs its rollbacks)", err)
 	}
 	c, stop, err := bf.connect(ctx)
 	if err != nil {
@@ -206,11 +249,11 @@ func rolloutResume(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	defer stop()
 	fmt.Fprintf(stdout, "resuming the rollout of %s version %d (command %s) from %s\n", rf.Model, rf.Version, rf.CmdID, *statePath)
-	return newDriver(c, rf, r, *statePath, df.tick, true, stdout, stderr).Run(ctx)
+	return newDriver(c, rf, r, *statePath, df, key, true, stdout, stderr).Run(ctx)
 }
 
-func rolloutStatus(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("rollout status", stderr)
+func rolloutStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("rollout status", stdout, stderr)
 	statePath := fs.String("state", "", "state file written by rollout start (required)")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	pos, err := parseFlags(fs, args)
@@ -218,10 +261,10 @@ func rolloutStatus(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if len(pos) > 0 {
-		return fmt.Errorf("rollout status: unexpected argument %q", pos[0])
+		return usageErrorf("rollout status: unexpected argument %q", pos[0])
 	}
 	if *statePath == "" {
-		return errors.New("rollout status: --state is required")
+		return usageErrorf("rollout status: --state is required")
 	}
 	rf, r, err := rollout.LoadFile(*statePath)
 	if err != nil {
@@ -246,8 +289,9 @@ func btoi(b bool) int {
 
 // newDriver drives a rollout on c; its blobs, when not pushed yet, come
 // from the bundle directory the state file names.
-func newDriver(c *fleet.Client, rf *rollout.File, r *rollout.Rollout, path string, tick time.Duration, resumed bool, stdout, stderr io.Writer) *rollout.Driver {
-	return &rollout.Driver{Broker: c, File: rf, Rollout: r, Path: path, Out: stdout, Err: stderr, Tick: tick, Resumed: resumed,
+func newDriver(c *fleet.Client, rf *rollout.File, r *rollout.Rollout, path string, df driveFlags, key *sign.SigningKey, resumed bool, stdout, stderr io.Writer) *rollout.Driver {
+	return &rollout.Driver{Broker: c, File: rf, Rollout: r, Path: path, Out: stdout, Err: stderr, Tick: df.tick, Resumed: resumed,
+		Key: key, Drain: df.drain,
 		Push: func(ctx context.Context) error {
 			b, err := readBundle(rf.Bundle)
 			if err != nil {

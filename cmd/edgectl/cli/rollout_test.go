@@ -24,7 +24,9 @@ import (
 
 // testFleet is a set of fake devices that act on deploy and rollback
 // commands as the agent does (agent/deploy): verify, fetch, report,
-// and answer a command id handled before with its recorded status.
+// answer a command id handled before with its recorded status, publish
+// their state (model m, version 6 before the deploy), and take only
+// signed, version-scoped rollbacks.
 type testFleet struct {
 	t      *testing.T
 	broker string
@@ -32,7 +34,7 @@ type testFleet struct {
 
 	mu        sync.Mutex
 	deploys   map[string]int      // deploy commands received, per device
-	rollbacks map[string][]string // rollback payloads received, per device
+	rollbacks map[string][]string // rollbacks received, per device: "from F to T: STATE"
 }
 
 func newTestFleet(t *testing.T, broker string, root ed25519.PublicKey) *testFleet {
@@ -51,6 +53,44 @@ func (f *testFleet) add(id string, reject bool, delay time.Duration, onDeploy fu
 	done := map[string]string{} // command op/id -> final state
 	status := func(ctx context.Context, cmd fleet.Command, state, reason string) {
 		c.WriteStatus(ctx, cmd.Op, fleet.CommandStatus{ID: cmd.ID, State: state, Reason: reason})
+	}
+	var vmu sync.Mutex
+	active, previous := "6", "5"
+	birth := func() fleet.State {
+		vmu.Lock()
+		defer vmu.Unlock()
+		return fleet.State{CommandProtocol: sign.CommandProtocol, Models: []fleet.ModelState{{Name: "m", Active: active, Previous: previous}}}
+	}
+	publishState := func(ctx context.Context) {
+		st := birth()
+		st.State, st.Time = fleet.Online, time.Now()
+		if b, err := fleet.Encode(&st); err == nil {
+			c.Publish(ctx, fleet.StateTopic(id), b, 1, true)
+		}
+	}
+	rollback := func(ctx context.Context, cmd fleet.Command) (string, string) {
+		sc, err := sign.VerifyCommand(cmd.Payload, f.root, sign.CommandVerifyOptions{Device: id, Groups: []string{"lab"}, Op: cmd.Op, ID: cmd.ID})
+		var p sign.Rollback
+		if err == nil {
+			err = sign.DecodePayload(sc, &p)
+		}
+		if err != nil {
+			f.mu.Lock()
+			f.rollbacks[id] = append(f.rollbacks[id], "refused: "+err.Error())
+			f.mu.Unlock()
+			return fleet.StatusRejected, err.Error()
+		}
+		vmu.Lock()
+		state := "skipped"
+		if active == fmt.Sprint(p.From) && previous == fmt.Sprint(p.To) {
+			active, previous, state = previous, "", fleet.StatusDone
+		}
+		vmu.Unlock()
+		f.mu.Lock()
+		f.rollbacks[id] = append(f.rollbacks[id], fmt.Sprintf("from %d to %d: %s", p.From, p.To, state))
+		f.mu.Unlock()
+		publishState(ctx)
+		return state, ""
 	}
 	deploy := func(ctx context.Context, cmd fleet.Command) (string, string) {
 		m, err := sign.Verify(cmd.Payload, f.root, sign.VerifyOptions{Kind: sign.KindModel})
@@ -77,16 +117,17 @@ func (f *testFleet) add(id string, reject bool, delay time.Duration, onDeploy fu
 		if reject {
 			return fleet.StatusRejected, "smoke inference failed"
 		}
+		vmu.Lock()
+		active, previous = fmt.Sprint(m.Version), active
+		vmu.Unlock()
+		publishState(ctx)
 		return "active", ""
 	}
 	handle := func(ctx context.Context, _ fleet.Topic, cmd fleet.Command) {
 		key := cmd.Op + "/" + cmd.ID
 		f.mu.Lock()
-		switch cmd.Op {
-		case fleet.OpDeploy:
+		if cmd.Op == fleet.OpDeploy {
 			f.deploys[id]++
-		case fleet.OpRollback:
-			f.rollbacks[id] = append(f.rollbacks[id], string(cmd.Payload))
 		}
 		f.mu.Unlock()
 		if cmd.Op == fleet.OpDeploy && onDeploy != nil {
@@ -97,8 +138,11 @@ func (f *testFleet) add(id string, reject bool, delay time.Duration, onDeploy fu
 			return
 		}
 		st, reason := fleet.StatusDone, ""
-		if cmd.Op == fleet.OpDeploy {
+		switch cmd.Op {
+		case fleet.OpDeploy:
 			st, reason = deploy(ctx, cmd)
+		case fleet.OpRollback:
+			st, reason = rollback(ctx, cmd)
 		}
 		if st == "" {
 			return
@@ -106,7 +150,7 @@ func (f *testFleet) add(id string, reject bool, delay time.Duration, onDeploy fu
 		done[key] = st
 		status(ctx, cmd, st, reason)
 	}
-	c, err := fleet.New(fleet.Options{Broker: f.broker, DeviceID: id, Groups: []string{"lab"}, OnCommand: handle,
+	c, err := fleet.New(fleet.Options{Broker: f.broker, DeviceID: id, Groups: []string{"lab"}, OnCommand: handle, Birth: birth,
 		Log: slog.New(slog.DiscardHandler), OnConnect: func() { once.Do(func() { close(ready) }) }})
 	if err != nil {
 		t.Fatal(err)
@@ -161,6 +205,9 @@ func rolloutSetup(t *testing.T) (broker, bundleDir string, root ed25519.PublicKe
 	if bundleDir, err = bundleWith(t, key, "iris.tflite"); err != nil {
 		t.Fatalf("bundle: %v\n%s", err, bundleDir)
 	}
+	// The abort's rollbacks are signed with the key directory's command
+	// key.
+	t.Setenv("EDGECTL_KEYS", keyDir)
 	return broker, bundleDir, root
 }
 
@@ -216,7 +263,7 @@ func TestRolloutAllActive(t *testing.T) {
 	if err != nil {
 		t.Fatalf("rollout status: %v\n%s", err, out)
 	}
-	if !strings.Contains(out, "phase done") || !regexpLine(out, `^all\s+10\s+0\s+0\s+10\s+0\s+0\s+0$`) {
+	if !strings.Contains(out, "phase done") || !regexpLine(out, `^all\s+10\s+0\s+0\s+10\s+0\s+0\s+0\s+0$`) {
 		t.Errorf("rollout status = \n%s\nwant phase done and 10 active of 10", out)
 	}
 	// A finished rollout resumes to nothing.
@@ -249,32 +296,33 @@ func TestRolloutAbort(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "rollout aborted") || !strings.Contains(err.Error(), "devices with an outcome failed") {
 		t.Fatalf("rollout start = %v; want an abort on the failure share", err)
 	}
-	// Every device sent the deploy gets a rollback of model m: none of
-	// them rolled back by itself (they reject).
-	// Commands still in flight when edgectl returns arrive later: wait
-	// for both sets to settle.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		deployed := keys(fl.deployed())
-		fl.mu.Lock()
-		got := keys(fl.rollbacks)
-		rbs := fl.rollbacks
-		ok := slices.Equal(got, deployed)
-		if ok {
-			for id, ps := range rbs {
-				if len(ps) != 1 || ps[0] != `{"model":"m"}` {
-					t.Errorf("rollbacks received by %s = %q; want one {\"model\":\"m\"}", id, ps)
-				}
-			}
+	// Exactly the devices that installed version 7 get a signed
+	// rollback from 7 to 6, and take it; the rejecting devices, which
+	// never installed it, get none.
+	deployed := fl.deployed()
+	var installed []string
+	for id := range deployed {
+		if !reject[id] {
+			installed = append(installed, id)
 		}
-		fl.mu.Unlock()
-		if ok && len(deployed) >= 5 {
-			break
+	}
+	sort.Strings(installed)
+	fl.mu.Lock()
+	got := keys(fl.rollbacks)
+	for id, rs := range fl.rollbacks {
+		if len(rs) != 1 || rs[0] != "from 7 to 6: done" {
+			t.Errorf("rollbacks received by %s = %q; want one, from 7 to 6, done", id, rs)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("devices that received a rollback = %v; want %v (those sent the deploy, at least 5: abort_after)", got, deployed)
+	}
+	fl.mu.Unlock()
+	if !slices.Equal(got, installed) || len(deployed) < 5 {
+		t.Errorf("devices that received a rollback = %v; want those that installed the version %v (of %d sent the deploy, at least 5)", got, installed, len(deployed))
+	}
+	// The rollbacks with an outcome are cleared from the broker.
+	for topic := range retained(t, broker) {
+		if strings.Contains(topic, "/cmd/rollback/") {
+			t.Errorf("rollback retained after its outcome: %s", topic)
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
 	for topic := range retained(t, broker) {
 		if strings.Contains(topic, "/cmd/deploy/") && !strings.HasSuffix(topic, "/status") {
@@ -365,7 +413,9 @@ func TestRolloutResume(t *testing.T) {
 }
 
 // TestRolloutTimeout: a device that never answers times out, which
-// counts as a failure, and is sent the rollback with the others.
+// counts as a failure; the device that installed the version is rolled
+// back, and the silent one, whose version nobody knows, is named for the
+// operator.
 func TestRolloutTimeout(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
@@ -387,9 +437,14 @@ func TestRolloutTimeout(t *testing.T) {
 	if !strings.Contains(out, "ghost") || !strings.Contains(out, "timeout no report for") {
 		t.Errorf("output lacks ghost's timeout")
 	}
-	if !strings.Contains(out, "sent to 2 device(s): d00, ghost") {
-		t.Errorf("output lacks the rollback to d00 and ghost")
+	if !strings.Contains(out, "sent to 1 device(s): d00") || !strings.Contains(out, "not rolled back: ghost: the version it served before is not known") {
+		t.Errorf("output lacks the rollback to d00 and the note on ghost")
 	}
+	fl.mu.Lock()
+	if rs := fl.rollbacks["d00"]; len(rs) != 1 || rs[0] != "from 7 to 6: done" {
+		t.Errorf("d00's rollbacks = %q; want from 7 to 6, done", rs)
+	}
+	fl.mu.Unlock()
 }
 
 func TestRolloutFlags(t *testing.T) {
@@ -399,7 +454,7 @@ func TestRolloutFlags(t *testing.T) {
 		args    []string
 		wantErr string
 	}{
-		{"no subcommand", []string{"rollout"}, "want start, resume or status"},
+		{"no subcommand", []string{"rollout"}, "want a subcommand: resume, start, status"},
 		{"no target", []string{"rollout", "start", "--bundle", dir, "--state", filepath.Join(dir, "s")}, "exactly one of --devices, --group or --all"},
 		{"two targets", []string{"rollout", "start", "--bundle", dir, "--state", filepath.Join(dir, "s"), "--all", "--group", "lab"}, "exactly one of"},
 		{"bad waves", []string{"rollout", "start", "--bundle", dir, "--state", filepath.Join(dir, "s"), "--all", "--waves", "1,0%"}, "--waves"},

@@ -36,16 +36,12 @@ type smokeRow struct {
 // probe every backend, run each model on each available one on the same
 // inputs, and compare the outputs with the pure-Go CPU runtime's.
 func runSmoketest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("smoketest", stderr)
+	fs := newFlags("smoketest", stdout, stderr)
 	var models, variants multiFlag
 	fs.Var(&models, "model", "a .tflite model (the cpu variant); repeatable")
 	fs.Var(&variants, "variant", "BACKEND=FILE: another compilation of the preceding --model (e.g. edgetpu=m_edgetpu.tflite); repeatable")
 	runs := fs.Int("runs", 5, "invocations per model and backend (the median time is printed)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: edgectl smoketest --model M.tflite [--variant edgetpu=M_edgetpu.tflite] ... [--runs N] [--json]")
-		fs.PrintDefaults()
-	}
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}

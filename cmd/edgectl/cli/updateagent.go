@@ -11,7 +11,9 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/edged-dev/edged/fleet"
@@ -29,13 +31,14 @@ var updateOK = []string{"active", fleet.StatusDone}
 var variantName = regexp.MustCompile(`^[a-z0-9]+-[a-z0-9]+$`)
 
 func runUpdateAgent(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("update-agent", stderr)
+	fs := newFlags("update-agent", stdout, stderr)
 	var bf brokerFlags
 	bf.register(fs)
 	var binaries multiFlag
 	fs.Var(&binaries, "binary", "edged binary: `FILE` named edged-VARIANT (edged-linux-arm64) or VARIANT=FILE; repeat for a fleet of several platforms (required)")
 	versionFlag := fs.String("version", "", "the binaries' release, MAJOR.MINOR.PATCH: what they print with --version (required)")
-	keyPath := fs.String("key", "", "signing key certified for agent manifests (required)")
+	var kf keyFlags
+	kf.register(fs, "agent")
 	device := fs.String("device", "", "device id to update")
 	group := fs.String("group", "", "group to update")
 	validity := fs.Duration("expires", 7*24*time.Hour, "the manifest may be installed until this long from now")
@@ -45,19 +48,24 @@ func runUpdateAgent(ctx context.Context, args []string, stdout, stderr io.Writer
 	cmdID := fs.String("id", "", "command id; default edged-vVERSION-UNIXTIME")
 	chunk := fs.Int("chunk-size", transfer.DefaultChunkSize, "chunk size in bytes")
 	out := fs.String("out", "", "also write the signed manifest to this `file`")
+	restartGrace := fs.Duration("restart-grace", 30*time.Second, "with --wait: a device that went offline to restart and is not back within this needs a restart by hand")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if len(binaries) == 0 || *versionFlag == "" || *keyPath == "" || (*device == "") == (*group == "") {
-		return errors.New("update-agent: want --binary, --version, --key and one of --device or --group")
+	if len(binaries) == 0 || *versionFlag == "" || (*device == "") == (*group == "") {
+		return usageErrorf("update-agent: want --binary, --version and one of --device or --group; see 'edgectl update-agent --help'")
 	}
 	version, err := selfupdate.ParseVersion(*versionFlag)
 	if err != nil {
 		return fmt.Errorf("update-agent: --version: %w", err)
 	}
-	key, err := sign.LoadSigningKey(*keyPath)
+	set, err := bf.resolve()
 	if err != nil {
-		return fmt.Errorf("update-agent: --key: %w", err)
+		return fmt.Errorf("update-agent: %w", err)
+	}
+	key, err := kf.load(sign.KindAgent, set)
+	if err != nil {
+		return fmt.Errorf("update-agent: %w", err)
 	}
 	now := time.Now().UTC().Truncate(time.Second)
 	m := &sign.Manifest{V: 1, Kind: sign.KindAgent, Name: selfupdate.Name, Version: version, Created: now, Expires: now.Add(*validity)}
@@ -124,6 +132,7 @@ func runUpdateAgent(ctx context.Context, args []string, stdout, stderr io.Writer
 		if w, err = watchCommand(ctx, c, fleet.OpUpdateAgent, *cmdID); err != nil {
 			return err
 		}
+		w.check = restartWatch(ctx, c, *restartGrace)
 	}
 	if err := c.Publish(ctx, topic, payload, 1, true); err != nil {
 		return fmt.Errorf("update-agent: %w", err)
@@ -193,7 +202,7 @@ func publishFile(ctx context.Context, c *fleet.Client, path string, blob sign.Bl
 		return fleet.BlobMeta{}, err
 	}
 	defer f.Close()
-	bar := newBar(stderr, blob.Variant)
+	bar := newProgress(stderr, blob.Variant, blob.Size)
 	start := time.Now()
 	meta, err := transfer.Publish(ctx, c, f, blob.Size, &transfer.PublishOptions{ChunkSize: chunkSize, Progress: bar.update})
 	bar.done()
@@ -206,3 +215,48 @@ func publishFile(ctx context.Context, c *fleet.Client, path string, blob sign.Bl
 	fmt.Fprintf(stderr, "%s: %d bytes in %d chunks of %d in %v\n", blob.Variant, meta.Size, meta.Count, meta.ChunkSize, time.Since(start).Round(time.Millisecond))
 	return meta, nil
 }
+
+// restartWatch follows the devices' states and reports a device that
+// went offline to restart into the new binary and did not come back
+// within grace: nothing started it again.
+func restartWatch(ctx context.Context, c *fleet.Client, grace time.Duration) func(map[string]fleet.CommandStatus) error {
+	var mu sync.Mutex
+	offline := map[string]time.Time{}
+	c.Subscribe(ctx, fleet.Prefix+"/dev/+/state", 1, func(topic string, p []byte) {
+		t, err := fleet.ParseTopic(topic)
+		var st fleet.State
+		if err != nil || t.Kind != fleet.KindState || len(p) == 0 || fleet.Decode(p, &st) != nil {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if st.State == fleet.Offline {
+			if _, ok := offline[t.Device]; !ok {
+				offline[t.Device] = time.Now()
+			}
+		} else {
+			delete(offline, t.Device)
+		}
+	})
+	return func(states map[string]fleet.CommandStatus) error {
+		mu.Lock()
+		defer mu.Unlock()
+		var stuck []string
+		for d, st := range states {
+			if since, ok := offline[d]; ok && st.State == deployStatusRestarting && time.Since(since) > grace {
+				stuck = append(stuck, d)
+			}
+		}
+		if len(stuck) == 0 {
+			return nil
+		}
+		sort.Strings(stuck)
+		return fmt.Errorf("update-agent: %s installed the new binary and stopped to restart, but nothing started edged again within %v "+
+			"(no supervisor: run edged under systemd, scripts/edged.service); start edged on the device, and it runs the new binary",
+			strings.Join(stuck, ", "), grace)
+	}
+}
+
+// deployStatusRestarting is the update-agent state between the swap and
+// the restart.
+const deployStatusRestarting = "restarting"

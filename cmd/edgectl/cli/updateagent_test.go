@@ -50,6 +50,8 @@ func supervise(t *testing.T, exe string, args ...string) *supervisor {
 				return
 			}
 			cmd := exec.Command(exe, args...)
+			// As systemd does: edged exits for its supervisor to restart it.
+			cmd.Env = append(os.Environ(), "INVOCATION_ID=test")
 			cmd.Stdout, cmd.Stderr = &s.log, &s.log
 			err := cmd.Start()
 			s.cmd = cmd
@@ -104,10 +106,10 @@ func TestUpdateAgentRealEdged(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
 	broker := startMosquitto(t)
 	keys := filepath.Join(t.TempDir(), "keys")
-	if out, err := edgectl(t, "keys", "init", keys, "--purpose", "model,agent"); err != nil {
+	if out, err := edgectl(t, "keys", "init", keys, "--purpose", "agent"); err != nil {
 		t.Fatalf("keys init: %v\n%s", err, out)
 	}
-	signing, _ := filepath.Glob(filepath.Join(keys, "signing-*.key"))
+	signing, _ := filepath.Glob(filepath.Join(keys, "agent-*.key"))
 	if len(signing) != 1 {
 		t.Fatalf("signing keys: %v", signing)
 	}
@@ -124,28 +126,44 @@ func TestUpdateAgentRealEdged(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	dev := t.TempDir()
-	exe := filepath.Join(dev, "bin", "edged")
-	checkErr(t, os.MkdirAll(filepath.Dir(exe), 0o755))
-	b, err := os.ReadFile(v1)
-	checkErr(t, err)
-	checkErr(t, os.WriteFile(exe, b, 0o755))
-	model, err := filepath.Abs("../../../testdata/models/person_detect.tflite")
-	checkErr(t, err)
-	cfg := filepath.Join(dev, "edged.yaml")
-	checkErr(t, os.WriteFile(cfg, []byte(fmt.Sprintf(`
+	// device installs v1 as a device's edged and writes its config.
+	device := func(id string) (exe, cfg string) {
+		dev := t.TempDir()
+		exe = filepath.Join(dev, "bin", "edged")
+		checkErr(t, os.MkdirAll(filepath.Dir(exe), 0o755))
+		b, err := os.ReadFile(v1)
+		checkErr(t, err)
+		checkErr(t, os.WriteFile(exe, b, 0o755))
+		model, err := filepath.Abs("../../../testdata/models/person_detect.tflite")
+		checkErr(t, err)
+		cfg = filepath.Join(dev, "edged.yaml")
+		checkErr(t, os.WriteFile(cfg, []byte(fmt.Sprintf(`
 version: 1
 state_dir: %s
-device: {id: pi-1}
+device: {id: %s}
 http: {listen: "127.0.0.1:0"}
 models:
   - {name: person, version: "1", path: %s}
 fleet: {broker: %s, min_backoff: 50ms, max_backoff: 500ms}
 telemetry: {interval: 1h}
 ota: {root_key: %s}
-`, filepath.Join(dev, "state"), model, broker, filepath.Join(keys, "root.pub"))), 0o644))
-	sup := supervise(t, exe, "--config", cfg)
+`, filepath.Join(dev, "state"), id, model, broker, filepath.Join(keys, "root.pub"))), 0o644))
+		return exe, cfg
+	}
+	checkVersions := func(exe string) {
+		t.Helper()
+		for path, want := range map[string]string{exe: "edged 2.0.0", exe + ".old": "edged 1.0.0"} {
+			got, err := exec.Command(path, "--version").Output()
+			if err != nil || strings.TrimSpace(string(got)) != want {
+				t.Errorf("%s --version = %q, %v; want %q", path, got, err, want)
+			}
+		}
+	}
 
+	// Under a supervisor (systemd): edged exits with 75 and is started
+	// again.
+	exe, cfg := device("pi-1")
+	sup := supervise(t, exe, "--config", cfg)
 	start = time.Now()
 	out, err := edgectl(t, "update-agent", "--broker", broker, "--binary", v2, "--version", "2.0.0", "--key", signing[0],
 		"--device", "pi-1", "--wait", "--timeout", "2m", "--id", "u1")
@@ -159,12 +177,7 @@ ota: {root_key: %s}
 			t.Errorf("update-agent output lacks %q", want)
 		}
 	}
-	for path, want := range map[string]string{exe: "edged 2.0.0", exe + ".old": "edged 1.0.0"} {
-		got, err := exec.Command(path, "--version").Output()
-		if err != nil || strings.TrimSpace(string(got)) != want {
-			t.Errorf("%s --version = %q, %v; want %q", path, got, err, want)
-		}
-	}
+	checkVersions(exe)
 	sup.mu.Lock()
 	exits := append([]int(nil), sup.exits...)
 	sup.mu.Unlock()
@@ -182,6 +195,72 @@ ota: {root_key: %s}
 			t.Errorf("retained after update-agent --wait: %s", topic)
 		}
 	}
+
+	// Without a supervisor: edged starts the new binary in its own
+	// process, and the wait ends as under systemd.
+	exe, cfg = device("pi-2")
+	p := startPlain(t, exe, nil, "--config", cfg)
+	out, err = edgectl(t, "update-agent", "--broker", broker, "--binary", v2, "--version", "2.0.0", "--key", signing[0],
+		"--device", "pi-2", "--wait", "--timeout", "2m", "--id", "u2")
+	if err != nil || !strings.Contains(out, "1 device(s) running edged 2.0.0") {
+		t.Fatalf("update-agent without a supervisor: %v\n%s\nedged:\n%s", err, out, p.log.String())
+	}
+	checkVersions(exe)
+	if !strings.Contains(p.log.String(), "not under a supervisor: starting") || p.exited() {
+		t.Errorf("edged without a supervisor: exited %v; want it to run the new binary in place:\n%s", p.exited(), p.log.String())
+	}
+
+	// Told to exit and nobody restarts it: the wait says so at once
+	// instead of timing out.
+	exe, cfg = device("pi-3")
+	startPlain(t, exe, []string{"EDGED_RESTART=exit"}, "--config", cfg)
+	start = time.Now()
+	out, err = edgectl(t, "update-agent", "--broker", broker, "--binary", v2, "--version", "2.0.0", "--key", signing[0],
+		"--device", "pi-3", "--wait", "--timeout", "5m", "--restart-grace", "3s", "--id", "u3")
+	if err == nil || !strings.Contains(err.Error(), "pi-3 installed the new binary and stopped to restart, but nothing started edged again") {
+		t.Fatalf("update-agent to a device nobody restarts: %v\n%s", err, out)
+	}
+	if el := time.Since(start); el > 2*time.Minute {
+		t.Errorf("the wait took %v; want it to end soon after the device stopped", el)
+	}
+}
+
+// plain is an edged run without a supervisor.
+type plain struct {
+	cmd  *exec.Cmd
+	log  testenv.SyncBuffer
+	done chan struct{}
+}
+
+func (p *plain) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func startPlain(t *testing.T, exe string, env []string, args ...string) *plain {
+	t.Helper()
+	p := &plain{cmd: exec.Command(exe, args...), done: make(chan struct{})}
+	p.cmd.Env = append(os.Environ(), env...)
+	p.cmd.Stdout, p.cmd.Stderr = &p.log, &p.log
+	checkErr(t, p.cmd.Start())
+	go func() { p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(30 * time.Second):
+			p.cmd.Process.Kill()
+			t.Error("edged did not stop 30s after SIGTERM")
+		}
+		if t.Failed() {
+			t.Logf("edged output:\n%s", p.log.String())
+		}
+	})
+	return p
 }
 
 func checkErr(t *testing.T, err error) {

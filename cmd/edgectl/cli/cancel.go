@@ -1,0 +1,380 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/edged-dev/edged/fleet"
+	"github.com/edged-dev/edged/ota/operator"
+	"github.com/edged-dev/edged/ota/rollout"
+)
+
+// retainedCmd is one retained command found on the broker, with the
+// statuses devices wrote for it.
+type retainedCmd struct {
+	topic    string
+	op, id   string
+	cmd      fleet.Command
+	statuses map[string]fleet.CommandStatus
+}
+
+func runCancel(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("cancel", stdout, stderr)
+	var f opFlags
+	f.register(fs, true)
+	op := fs.String("op", "", "only commands of this `op` (deploy, update-agent, rollback, promote, hold, resume)")
+	if err := noArgs(fs, args); err != nil {
+		return err
+	}
+	if err := f.target("cancel"); err != nil {
+		return err
+	}
+	if f.rollout != "" {
+		return rolloutRequest(ctx, &f, rollout.Control{Action: rollout.ControlCancel, Reason: orDefault(f.reason, "cancelled by the operator")}, stdout, stderr)
+	}
+	c, stop, err := f.bf.connect(ctx)
+	if err != nil {
+		return fmt.Errorf("cancel: %w", err)
+	}
+	defer stop()
+	filter := fleet.CommandFilter(f.device)
+	if f.group != "" {
+		filter = fleet.GroupCommandFilter(f.group)
+	}
+	cmds := collectRetained(ctx, c, filter, 2*time.Second, func(t fleet.Topic) bool {
+		return (*op == "" || t.Op == *op) && (f.cmdID == "" || t.CmdID == f.cmdID)
+	})
+	if len(cmds) == 0 {
+		fmt.Fprintf(stdout, "no retained command for %s matches\n", orDefault(f.device, "group "+f.group))
+		return nil
+	}
+	for _, r := range cmds {
+		sf := fleet.Prefix + "/dev/+/cmd/" + r.op + "/" + r.id + "/status"
+		if f.device != "" {
+			sf = fleet.StatusTopic(f.device, r.op, r.id)
+		}
+		r.statuses = collectStatuses(ctx, c, sf, time.Second, nil)
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	for _, r := range cmds {
+		fmt.Fprintf(stdout, "%s %s (issued %s): ", r.op, r.id, r.cmd.Issued.Local().Format(time.DateTime))
+		var acted, working []string
+		for d, st := range r.statuses {
+			if operator.Finished(st.State) || rollout.StatusOf(st.State).Finished() {
+				acted = append(acted, d+" "+st.Describe())
+			} else {
+				working = append(working, d+" "+st.Describe())
+			}
+		}
+		sort.Strings(acted)
+		sort.Strings(working)
+		switch {
+		case len(acted) == 0 && len(working) == 0:
+			fmt.Fprintln(stdout, "withdrawn; no device had acted on it")
+		default:
+			fmt.Fprintln(stdout, "withdrawn")
+			for _, a := range acted {
+				fmt.Fprintf(stdout, "  already done: %s\n", a)
+			}
+			for _, w := range working {
+				fmt.Fprintf(stdout, "  still working on it (withdrawing does not stop it; roll it back once it finishes): %s\n", w)
+			}
+		}
+		if err := c.Publish(cctx, r.topic, nil, 1, true); err != nil {
+			return fmt.Errorf("cancel: clearing %s: %w", r.topic, err)
+		}
+		for d, st := range r.statuses {
+			if operator.Finished(st.State) || rollout.StatusOf(st.State).Finished() {
+				c.Publish(cctx, fleet.StatusTopic(d, r.op, r.id), nil, 1, true)
+			}
+		}
+	}
+	return nil
+}
+
+// collectRetained gathers the retained commands under filter for wait.
+func collectRetained(ctx context.Context, c *fleet.Client, filter string, wait time.Duration, keep func(fleet.Topic) bool) []*retainedCmd {
+	var mu sync.Mutex
+	var out []*retainedCmd
+	c.Subscribe(ctx, filter, 1, func(topic string, p []byte) {
+		t, err := fleet.ParseTopic(topic)
+		if err != nil || (t.Kind != fleet.KindCommand && t.Kind != fleet.KindGroupCommand) || len(p) == 0 || (keep != nil && !keep(t)) {
+			return
+		}
+		var cmd fleet.Command
+		if json.Unmarshal(p, &cmd) != nil {
+			return
+		}
+		mu.Lock()
+		out = append(out, &retainedCmd{topic: topic, op: t.Op, id: t.CmdID, cmd: cmd})
+		mu.Unlock()
+	})
+	sleep(ctx, wait)
+	c.Unsubscribe(context.WithoutCancel(ctx), filter)
+	mu.Lock()
+	defer mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].topic < out[j].topic })
+	return out
+}
+
+// collectStatuses gathers, per device, the newest retained status under
+// filter that keep accepts (nil: any) within wait.
+func collectStatuses(ctx context.Context, c *fleet.Client, filter string, wait time.Duration, keep func(fleet.CommandStatus) bool) map[string]fleet.CommandStatus {
+	var mu sync.Mutex
+	out := map[string]fleet.CommandStatus{}
+	c.Subscribe(ctx, filter, 1, func(topic string, p []byte) {
+		t, err := fleet.ParseTopic(topic)
+		var st fleet.CommandStatus
+		if err != nil || t.Kind != fleet.KindStatus || len(p) == 0 || fleet.Decode(p, &st) != nil || (keep != nil && !keep(st)) {
+			return
+		}
+		mu.Lock()
+		if old, ok := out[t.Device]; !ok || !st.Time.Before(old.Time) {
+			out[t.Device] = st
+		}
+		mu.Unlock()
+	})
+	sleep(ctx, wait)
+	c.Unsubscribe(context.WithoutCancel(ctx), filter)
+	mu.Lock()
+	defer mu.Unlock()
+	cp := make(map[string]fleet.CommandStatus, len(out))
+	for k, v := range out {
+		cp[k] = v
+	}
+	return cp
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+func runCanary(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return subcommand(ctx, "canary", map[string]func(context.Context, []string, io.Writer, io.Writer) error{
+		"status": canaryStatus,
+	}, args, stdout, stderr)
+}
+
+// canaryRow is one model's evaluation on one device.
+type canaryRow struct {
+	device, model, active, candidate, phase, reason string
+	figures                                         *canaryFigures
+}
+
+// canaryFigures are the parts of a device's /v1/status canary section
+// edgectl prints.
+type canaryFigures struct {
+	Candidate string `json:"candidate"`
+	Status    string `json:"status"`
+	Phase     string `json:"phase"`
+	Figures   struct {
+		Shadow struct {
+			Samples      uint64  `json:"samples"`
+			Disagreement float64 `json:"disagreement"`
+			ActiveP50    float64 `json:"active_p50_ns"`
+			CandidateP50 float64 `json:"candidate_p50_ns"`
+		} `json:"shadow"`
+		Active    armJSON `json:"active"`
+		Candidate armJSON `json:"candidate"`
+		Test      *struct {
+			Method    string  `json:"method"`
+			PTwoSided float64 `json:"p_two_sided"`
+		} `json:"test"`
+		Statement string `json:"statement"`
+	} `json:"figures"`
+	Last *struct {
+		Reason string `json:"reason"`
+	} `json:"last"`
+}
+
+type armJSON struct {
+	Requests uint64  `json:"requests"`
+	Errors   uint64  `json:"errors"`
+	P50      float64 `json:"p50_ns"`
+}
+
+func canaryStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("canary status", stdout, stderr)
+	var bf brokerFlags
+	bf.register(fs)
+	device := fs.String("device", "", "only this device `id`")
+	group := fs.String("group", "", "only the devices of this `group`")
+	model := fs.String("model", "", "only this `model`")
+	url := fs.String("url", "", "read one device's local status API instead of the broker, e.g. http://127.0.0.1:9410")
+	token := fs.String("token", "", "the local API's bearer token (http.token), for --url")
+	if err := noArgs(fs, args); err != nil {
+		return err
+	}
+	var rows []canaryRow
+	if *url != "" {
+		r, err := canaryFromURL(ctx, *url, *token)
+		if err != nil {
+			return fmt.Errorf("canary status: %w", err)
+		}
+		rows = r
+	} else {
+		c, stop, err := bf.connect(ctx)
+		if err != nil {
+			return fmt.Errorf("canary status: %w", err)
+		}
+		defer stop()
+		var ids []string
+		switch {
+		case *device != "":
+			ids = []string{*device}
+		case *group != "":
+			if ids, err = pingMembers(ctx, c, *group, 3*time.Second); err != nil {
+				return fmt.Errorf("canary status: %w", err)
+			}
+		}
+		var states map[string]*fleet.State
+		if ids != nil {
+			states = retainedStates(ctx, c, ids, 3*time.Second)
+		} else {
+			states = allStates(ctx, c, 2*time.Second)
+		}
+		if *device != "" && states[*device] == nil {
+			return fmt.Errorf("canary status: device %s never connected to this broker (no retained state)", *device)
+		}
+		phases := collectStatuses(ctx, c, fleet.Prefix+"/dev/+/cmd/"+fleet.OpDeploy+"/+/status", time.Second, func(s fleet.CommandStatus) bool {
+			return s.State == "shadow" || s.State == "canary" || s.State == "hold"
+		})
+		for id, st := range states {
+			for _, m := range st.Models {
+				if m.Canary == "" {
+					continue
+				}
+				row := canaryRow{device: id, model: m.Name, active: m.Active, candidate: m.Canary, phase: "?"}
+				if s, ok := phases[id]; ok {
+					row.phase, row.reason = s.State, s.Reason
+				}
+				rows = append(rows, row)
+			}
+		}
+	}
+	var kept []canaryRow
+	for _, r := range rows {
+		if *model == "" || r.model == *model {
+			kept = append(kept, r)
+		}
+	}
+	if len(kept) == 0 {
+		fmt.Fprintln(stdout, "no candidate under evaluation")
+		return nil
+	}
+	sort.Slice(kept, func(i, j int) bool { return kept[i].device+kept[i].model < kept[j].device+kept[j].model })
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "DEVICE\tMODEL\tACTIVE\tCANDIDATE\tPHASE\tREQUESTS A/C\tERRORS A/C\tP50 A/C\tP-VALUE\tREASON")
+	for _, r := range kept {
+		req, errs, p50, pv := "-", "-", "-", "-"
+		if f := r.figures; f != nil {
+			a, c := f.Figures.Active, f.Figures.Candidate
+			req = fmt.Sprintf("%d/%d", a.Requests, c.Requests)
+			errs = fmt.Sprintf("%d/%d", a.Errors, c.Errors)
+			if r.phase == "shadow" {
+				req = fmt.Sprintf("%d shadow", f.Figures.Shadow.Samples)
+				p50 = fmt.Sprintf("%s/%s", ms(f.Figures.Shadow.ActiveP50), ms(f.Figures.Shadow.CandidateP50))
+			} else {
+				p50 = fmt.Sprintf("%s/%s", ms(a.P50), ms(c.P50))
+			}
+			if f.Figures.Test != nil {
+				pv = fmt.Sprintf("%.3g (%s)", f.Figures.Test.PTwoSided, f.Figures.Test.Method)
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.device, r.model, r.active, r.candidate, r.phase, req, errs, p50, pv, r.reason)
+	}
+	return tw.Flush()
+}
+
+func ms(ns float64) string { return fmt.Sprintf("%.2fms", ns/1e6) }
+
+// allStates is every retained device state.
+func allStates(ctx context.Context, c *fleet.Client, wait time.Duration) map[string]*fleet.State {
+	var mu sync.Mutex
+	out := map[string]*fleet.State{}
+	filter := fleet.Prefix + "/dev/+/state"
+	c.Subscribe(ctx, filter, 1, func(topic string, p []byte) {
+		t, err := fleet.ParseTopic(topic)
+		var st fleet.State
+		if err != nil || t.Kind != fleet.KindState || len(p) == 0 || fleet.Decode(p, &st) != nil {
+			return
+		}
+		mu.Lock()
+		out[t.Device] = &st
+		mu.Unlock()
+	})
+	sleep(ctx, wait)
+	c.Unsubscribe(context.WithoutCancel(ctx), filter)
+	mu.Lock()
+	defer mu.Unlock()
+	cp := make(map[string]*fleet.State, len(out))
+	for k, v := range out {
+		cp[k] = v
+	}
+	return cp
+}
+
+// canaryFromURL reads a device's /v1/status.
+func canaryFromURL(ctx context.Context, base, token string) ([]canaryRow, error) {
+	base = strings.TrimRight(base, "/")
+	if !strings.Contains(base, "://") {
+		base = "http://" + base
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/status", nil)
+	if err != nil {
+		return nil, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	hc := &http.Client{Timeout: 10 * time.Second}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %s/v1/status: %v", base, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s/v1/status: %s (give --token if the device sets http.token)", base, resp.Status)
+	}
+	var st struct {
+		Device string `json:"device_id"`
+		Models []struct {
+			Name    string         `json:"name"`
+			Version string         `json:"version"`
+			Canary  *canaryFigures `json:"canary"`
+		} `json:"models"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(&st); err != nil {
+		return nil, fmt.Errorf("%s/v1/status: %v", base, err)
+	}
+	var rows []canaryRow
+	for _, m := range st.Models {
+		if m.Canary == nil {
+			continue
+		}
+		r := canaryRow{device: orDefault(st.Device, base), model: m.Name, active: m.Version, candidate: m.Canary.Candidate,
+			phase: m.Canary.Phase, figures: m.Canary}
+		if m.Canary.Last != nil {
+			r.reason = m.Canary.Last.Reason
+		}
+		if m.Canary.Figures.Statement != "" {
+			r.reason = m.Canary.Figures.Statement
+		}
+		rows = append(rows, r)
+	}
+	return rows, nil
+}
