@@ -5,11 +5,14 @@
 #
 # It copies the binary to PREFIX/bin/edged (PREFIX defaults to /opt/edged;
 # PREFIX/bin is owned by edged so that signed self-updates can swap it), creates
-# the edged system user and the device groups the unit names, writes
-# /etc/edged/edged.yaml from examples/edged.yaml unless it exists, installs
-# scripts/edged.service, reloads systemd, enables the service and (re)starts
-# it once `edged --check` accepts the configuration. Running it again
-# upgrades the binary and the unit and keeps the configuration.
+# the edged system user and the device groups the unit names, installs the
+# demo model in /usr/share/edged/models, writes /etc/edged/edged.yaml from
+# packaging/edged.yaml unless it exists (it serves the demo model as
+# installed), puts examples/edged.yaml (every key) in /usr/share/doc/edged,
+# installs scripts/edged.service, reloads systemd, enables the service and
+# (re)starts it once `edged --check` accepts the configuration. Running it
+# again upgrades the binary, the model and the unit and keeps the
+# configuration.
 #
 #   --prefix DIR   install the binary as DIR/bin/edged (the unit follows)
 #   --no-start     enable the service but do not (re)start it
@@ -67,7 +70,11 @@ esac
 
 here=$(cd "$(dirname "$0")" && pwd)
 unit_src=$here/edged.service
-example=$here/../examples/edged.yaml
+example=$here/../packaging/edged.yaml
+reference=$here/../examples/edged.yaml
+model=$here/../testdata/models/person_detect.tflite
+labels=$here/../examples/person_detect_labels.txt
+share=/usr/share/edged/models
 target=$prefix/bin/edged
 unit=/etc/systemd/system/edged.service
 confdir=/etc/edged
@@ -115,6 +122,15 @@ fi
 run install -d -m 0750 -o edged -g edged "$prefix/bin"
 run install -m 0755 -o edged -g edged "$bin" "$target"
 
+# The demo model the installed configuration serves, and the reference of
+# every configuration key.
+run install -d -m 0755 "$share" /usr/share/doc/edged
+for f in "$model" "$labels"; do
+	[ -f "$f" ] || die "$f: missing"
+	run install -m 0644 "$f" "$share/"
+done
+[ -f "$reference" ] && run install -m 0644 "$reference" /usr/share/doc/edged/edged.example.yaml
+
 # The config may hold MQTT passwords and tokens: root writes, edged reads.
 run install -d -m 0750 -o root -g edged "$confdir"
 if [ -e "$conf" ]; then
@@ -141,9 +157,9 @@ if [ "$start" = 0 ]; then
 	[ "$dry" = 0 ] || echo "dry run: nothing was changed"
 	exit 0
 fi
-# Refuse to start a configuration that cannot load (a fresh copy of the
-# example names models by relative paths that need editing): a failed start
-# would only restart-loop until systemd gives up.
+# Refuse to start a configuration that cannot load (an edited one that names
+# a missing model): a failed start would only restart-loop until systemd
+# gives up.
 if [ "$dry" = 1 ]; then
 	run runuser -u edged -- "$target" --check --config "$conf"
 elif ! runuser -u edged -- "$target" --check --config "$conf"; then

@@ -133,7 +133,7 @@ done
 dpkg-deb --fsys-tarfile "$deb" | tar -xO ./lib/systemd/system/edged.service >"$tmp/unit"
 check ".deb carries scripts/edged.service" cmp -s "$tmp/unit" scripts/edged.service
 dpkg-deb --fsys-tarfile "$deb" | tar -xO ./etc/edged/edged.yaml >"$tmp/conf"
-check ".deb carries examples/edged.yaml" cmp -s "$tmp/conf" examples/edged.yaml
+check ".deb carries packaging/edged.yaml" cmp -s "$tmp/conf" packaging/edged.yaml
 
 # Install on this machine.
 if [ "$(id -u)" != 0 ] || ! command -v dpkg >/dev/null 2>&1; then
@@ -155,6 +155,12 @@ if [ "$got" = "edged $v" ]; then ok "installed edged --version = $got"; else bad
 got=$(runuser -u edged -- /opt/edged/bin/edged --version 2>&1)
 if [ "$got" = "edged $v" ]; then ok "runs as user edged"; else bad "as user edged: $got"; fi
 check "edgectl in PATH" test -x /usr/bin/edgectl
+# The installed configuration works as installed (the bundled demo model).
+if out=$(runuser -u edged -- /opt/edged/bin/edged --check --config /etc/edged/edged.yaml 2>&1); then
+	ok "edged --check on the installed configuration"
+else
+	bad "edged --check on the installed configuration: $out"
+fi
 # shellcheck disable=SC2016 # expanded by the inner sh
 check "user edged is a system user" sh -c '[ "$(getent passwd edged | cut -d: -f3)" -lt 1000 ]'
 for g in edged i2c gpio plugdev video; do
