@@ -17,11 +17,13 @@ import (
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
+	"github.com/coreos/go-systemd/v22/journal"
 
 	"github.com/edged-dev/edged/agent"
 	"github.com/edged-dev/edged/agent/config"
 	"github.com/edged-dev/edged/agent/deploy"
 	"github.com/edged-dev/edged/delegates"
+	"github.com/edged-dev/edged/internal/journald"
 	"github.com/edged-dev/edged/internal/memlimit"
 	"github.com/edged-dev/edged/ota/selfupdate"
 )
@@ -34,16 +36,31 @@ var version = "dev"
 // binary is at this path.
 var executable, _ = os.Executable()
 
+// underJournal is set when stderr is systemd's journal stream
+// (JOURNAL_STREAM names it): log records then reach the journal with
+// their priority and fields.
+var underJournal bool
+
+// errPrefix gives a line written straight to stderr the journal's error
+// priority when stderr is the journal.
+func errPrefix() string {
+	if underJournal {
+		return journald.Prefix(journald.PriErr)
+	}
+	return ""
+}
+
 func main() {
 	// Started to check a vendor library (delegates.CheckInChild), edged
 	// does that and exits.
 	delegates.ServeChildCheck()
+	underJournal, _ = journal.StderrIsJournalStream()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "edged:", err)
+			fmt.Fprintln(os.Stderr, errPrefix()+"edged:", err)
 		}
 		if errors.Is(err, selfupdate.ErrRestart) {
 			restartSelf()                   // unsupervised: runs the new binary in this process
@@ -71,7 +88,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, restart := context.WithCancelCause(ctx)
 	defer restart(nil)
-	upd := &selfupdate.Updater{Version: version, Log: slog.New(slog.NewTextHandler(stderr, nil))}
+	upd := &selfupdate.Updater{Version: version, Log: newLogger(config.Log{}, stderr, "")}
 	var trial *selfupdate.Trial
 	if !*check {
 		// Before the configuration is read, so that a new binary that
@@ -80,14 +97,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if trial, err = upd.Check(ctx); errors.Is(err, selfupdate.ErrRestart) {
 			return err
 		} else if err != nil {
-			fmt.Fprintln(stderr, "edged: self-update check (starting anyway):", err)
+			upd.Log.Warn("self-update check failed; starting anyway", "err", err)
 		}
 	}
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg.Log, stderr)
+	log := newLogger(cfg.Log, stderr, deviceID(cfg))
 	upd.Log = log
 	if !*check {
 		// The collector's target: half the board's memory unless
@@ -158,7 +175,16 @@ func watchdog(ctx context.Context, a *agent.Agent, every time.Duration, log *slo
 	}
 }
 
-func newLogger(c config.Log, w io.Writer) *slog.Logger {
+// deviceID is the device's fleet identity, DEVICE= in the journal.
+func deviceID(cfg *config.Config) string {
+	if cfg.Device.ID != "" {
+		return cfg.Device.ID
+	}
+	h, _ := os.Hostname()
+	return h
+}
+
+func newLogger(c config.Log, w io.Writer, device string) *slog.Logger {
 	var level slog.Level
 	switch strings.ToLower(c.Level) {
 	case "debug":
@@ -167,6 +193,13 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 		level = slog.LevelWarn
 	case "error":
 		level = slog.LevelError
+	}
+	if underJournal {
+		var fields map[string]string
+		if device != "" {
+			fields = map[string]string{"DEVICE": device}
+		}
+		return slog.New(journald.New(journald.Options{Level: level, JSON: c.Format == "json", Native: true, Stderr: w, Fields: fields}))
 	}
 	opts := &slog.HandlerOptions{Level: level}
 	if c.Format == "json" {
