@@ -24,6 +24,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/net/netutil"
 
 	"github.com/edged-dev/edged/agent/batch"
 	"github.com/edged-dev/edged/agent/cache"
@@ -528,6 +529,10 @@ func (a *Agent) Run(ctx context.Context) error {
 		return fmt.Errorf("http: %w", err)
 	}
 	a.addr = ln.Addr()
+	// Every connection costs memory before its request is checked: at
+	// most http.max_connections are served, the others wait in the
+	// kernel's backlog.
+	ln = netutil.LimitListener(ln, cmp.Or(max(a.cfg.HTTP.MaxConnections, 0), 256))
 	close(a.ready)
 	// ReadTimeout cuts off a client that sends its request slowly (each
 	// held connection costs a goroutine and buffers); headers are small.

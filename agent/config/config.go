@@ -100,6 +100,10 @@ type HTTP struct {
 	// share. 0: a thirty-second of the board's memory, 32 to 64 MiB, and
 	// at least max_request_bytes.
 	BodyMemory int64 `yaml:"body_memory"`
+	// MaxConnections bounds the connections served at once (each costs
+	// a goroutine and buffers, about 12 KiB, before any check of the
+	// request); further clients wait to be accepted. 0: 256.
+	MaxConnections int `yaml:"max_connections"`
 	// AllowedHosts are Host header names accepted besides the listen
 	// host, and on loopback "localhost", 127.0.0.1 and ::1: a web page
 	// that rebinds its own name to 127.0.0.1 cannot reach the endpoint.
@@ -339,6 +343,9 @@ func (c *Config) setDefaults() {
 	if c.HTTP.ReadTimeout == 0 {
 		c.HTTP.ReadTimeout = Duration(60 * time.Second)
 	}
+	if c.HTTP.MaxConnections == 0 {
+		c.HTTP.MaxConnections = 256
+	}
 	if c.HTTP.RequestTimeout == 0 {
 		c.HTTP.RequestTimeout = Duration(10 * time.Second)
 	}
@@ -469,6 +476,9 @@ func (c *Config) Validate() error {
 	}
 	if c.HTTP.ReadTimeout <= 0 {
 		bad("http.read_timeout", "must be > 0")
+	}
+	if c.HTTP.MaxConnections < 8 {
+		bad("http.max_connections", "is %d; must be at least 8 (0: 256)", c.HTTP.MaxConnections)
 	}
 	if c.HTTP.BodyMemory != 0 && c.HTTP.BodyMemory < c.HTTP.MaxRequestBytes {
 		bad("http.body_memory", "is %d; must be 0 (from the board's memory) or at least http.max_request_bytes (%d)", c.HTTP.BodyMemory, c.HTTP.MaxRequestBytes)

@@ -21,6 +21,9 @@ func TestParseDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := c.Models[0]
+	if c.HTTP.MaxConnections != 256 {
+		t.Errorf("default http.max_connections = %d; want 256", c.HTTP.MaxConnections)
+	}
 	if c.HTTP.Listen != "127.0.0.1:9410" || m.Version != "1" || m.Batch.MaxBatch != 1 || m.Batch.Overload != "reject" || c.StateDir != "/var/lib/edged" {
 		t.Errorf("defaults = listen %q, version %q, max_batch %d, overload %q, state %q", c.HTTP.Listen, m.Version, m.Batch.MaxBatch, m.Batch.Overload, c.StateDir)
 	}
@@ -65,6 +68,8 @@ func TestParseErrors(t *testing.T) {
 		{"replay without files", minimal + "sources:\n  - type: synthetic\n    model: person_detect\n    pattern: replay\n", "sources[0].files"},
 		{"wrong type", "version: \"one\"\n", "cannot unmarshal"},
 		{"small body limit", "version: 1\nhttp:\n  max_request_bytes: 10\n", "http.max_request_bytes: is 10"},
+		{"few connections", "version: 1\nhttp:\n  max_connections: 2\n", "http.max_connections: is 2"},
+		{"negative connections", "version: 1\nhttp:\n  max_connections: -1\n", "http.max_connections: is -1"},
 		{"bad arithmetic", "version: 1\nruntime:\n  arithmetic: fast\n", "runtime.arithmetic: is \"fast\"; want litert or reference"},
 		{"bad model arithmetic", minimal + "    arithmetic: xnnpack\n", "models[0].arithmetic: is \"xnnpack\""},
 	}

@@ -687,6 +687,21 @@ func TestStateDamage(t *testing.T) {
 		e.start()
 	}
 	e.wantServed("after three crashes", "2")
+
+	// Both copies of the model state lost in a crash: the directories of
+	// the versions rolled back or dropped (4, 5) still give the floor, so
+	// their manifests, replayed, are refused.
+	e.stop(syscall.SIGKILL)
+	must(t, os.Remove(filepath.Join(e.store, "state.db")))
+	must(t, os.Remove(filepath.Join(e.store, "versions.json")))
+	e.start()
+	e.deploy("v5-again", 5, "")
+	if st := e.final("v5-again"); st.State != "rejected" || !strings.Contains(st.Reason, "replayed") {
+		t.Errorf("version 5 again after state.db and versions.json were lost: %+v; want rejected as replayed", st)
+	}
+	if v := e.served(); v == "5" || v == "4" {
+		t.Errorf("after state.db and versions.json were lost the device serves %s; want neither 4 nor 5", v)
+	}
 }
 
 func mustRoot(t *testing.T) string {
@@ -771,8 +786,35 @@ func TestHostileHTTPClient(t *testing.T) {
 		t.Errorf("a handler panicked:\n%s", e.log.String())
 	}
 
-	// A 64 MB message on the device's command topic is dropped unread.
+	// Thousands of connections that send part of their headers: each one
+	// served costs memory before its request is checked, so only
+	// http.max_connections (256) are; the others wait to be accepted.
 	before := e.hwm()
+	var conns []net.Conn
+	for range 4000 {
+		c, err := net.DialTimeout("tcp", base, time.Second)
+		if err != nil {
+			break
+		}
+		conns = append(conns, c)
+		c.Write([]byte("POST /v2/models/person/infer HTTP/1.1\r\nHost: 127.0.0.1\r\n"))
+	}
+	if len(conns) < 2000 {
+		t.Errorf("opened %d connections; the test needs 2000 (raise the open files limit)", len(conns))
+	}
+	time.Sleep(time.Second)
+	held := e.hwm()
+	for _, c := range conns {
+		c.Close()
+	}
+	if held-before > 24<<20 {
+		t.Errorf("peak RSS rose from %d to %d MiB with %d connections sending headers slowly; want under 24 MiB more", before>>20, held>>20, len(conns))
+	}
+	t.Logf("%d connections sending headers slowly: peak RSS %d → %d MiB", len(conns), before>>20, held>>20)
+	e.wantServed("after the connections", "1")
+
+	// A 64 MB message on the device's command topic is dropped unread.
+	before = e.hwm()
 	huge := make([]byte, 64<<20)
 	must(t, e.op.Publish(context.Background(), fleet.CommandTopic(device, fleet.OpRollback, "huge"), huge, 1, false))
 	e.publishCommand(fleet.OpPing, "after-huge", nil)

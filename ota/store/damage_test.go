@@ -69,9 +69,10 @@ func TestDamagedStateKeepsVersions(t *testing.T) {
 			b, _ := os.ReadFile(filepath.Join(dir, mirrorFile))
 			write(t, dir, mirrorFile, []byte(strings.Replace(string(b), `"m"`, `"../m"`, 1)))
 		}, 2, 3, 1002003},
-		// Both copies lost: the version directories left give the floor
-		// (2, the active one); 3 was deleted when it was rolled back.
-		{"both deleted", func(t *testing.T, dir string) { rm(t, dir, "state.db"); rm(t, dir, mirrorFile) }, 0, 2, 0},
+		// Both copies lost: the version directories give the floor. 3's
+		// files were deleted when it was rolled back; its empty directory
+		// still says it was accepted.
+		{"both deleted", func(t *testing.T, dir string) { rm(t, dir, "state.db"); rm(t, dir, mirrorFile) }, 0, 3, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -243,8 +244,9 @@ func TestDrop(t *testing.T) {
 		if m != st.want {
 			t.Errorf("Drop(%d) = %+v; want %+v", st.drop, m, st.want)
 		}
-		if _, err := os.Stat(filepath.Dir(s.Path("m", st.drop, "f"))); !os.IsNotExist(err) {
-			t.Errorf("Drop(%d) left its directory: %v", st.drop, err)
+		// Its files are gone; its directory stays, empty, for the floor.
+		if es, err := os.ReadDir(filepath.Dir(s.Path("m", st.drop, "f"))); err != nil || len(es) != 0 {
+			t.Errorf("Drop(%d) left %d entries in its directory (%v); want an empty directory", st.drop, len(es), err)
 		}
 	}
 	if _, err := s.Drop("m", 7); !errors.Is(err, ErrNotFound) {

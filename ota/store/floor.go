@@ -9,7 +9,8 @@ package store
 // state.db never lowers it. The file also names each model's active and
 // previous versions, so that a device whose state.db is lost goes on
 // serving what it served. When both are lost, the version directories
-// left in the store give a floor.
+// give a floor: the directory of a version rolled back, replaced or
+// dropped is kept, empty (retire).
 
 import (
 	"crypto/sha256"

@@ -593,12 +593,34 @@ func (s *Store) remove(name string, v uint64) {
 	if err != nil || v == m.Active || v == m.Previous || v == m.Staged {
 		return
 	}
-	if err := os.RemoveAll(s.versionDir(name, v)); err != nil {
+	if err := retire(s.versionDir(name, v)); err != nil {
 		s.o.Log.Warn("store: cannot remove old version", "model", name, "version", v, "err", err)
 	}
 }
 
-// sweep removes directories no state refers to.
+// retire deletes the files of a version and keeps its directory, empty:
+// when state.db and versions.json are both lost, the version directories
+// still give the floor, so a version that was rolled back, replaced or
+// dropped is not installed again. An empty directory is no version
+// (hasVersion).
+func retire(dir string) error {
+	es, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range es {
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sweep removes the files of versions no state refers to (keeping their
+// directories, see retire) and temporary directories.
 func (s *Store) sweep() error {
 	ms, err := s.Models()
 	if err != nil {
@@ -634,6 +656,16 @@ func (s *Store) sweep() error {
 				continue
 			}
 			p := filepath.Join(root, n.Name(), v.Name())
+			if perr == nil && v.IsDir() {
+				if es, err := os.ReadDir(p); err == nil && len(es) == 0 {
+					continue // retired
+				}
+				s.o.Log.Info("store: removing stale files", "path", p)
+				if err := retire(p); err != nil {
+					return err
+				}
+				continue
+			}
 			s.o.Log.Info("store: removing stale files", "path", p)
 			if err := os.RemoveAll(p); err != nil {
 				return err

@@ -153,8 +153,9 @@ func (s *Store) sumLegacy(name string, version uint64) error {
 
 // Drop forgets a version whose files are damaged and deletes them: the
 // active version is replaced by the previous one (or by none), a previous
-// or staged version is forgotten. LastVersion is kept, so the version
-// cannot be installed again. It returns the model's new state.
+// or staged version is forgotten. LastVersion is kept, and the version's
+// empty directory, so the version cannot be installed again. It returns
+// the model's new state.
 func (s *Store) Drop(name string, version uint64) (Model, error) {
 	var m Model
 	err := s.update(name, func(cur *Model) error {
@@ -178,7 +179,7 @@ func (s *Store) Drop(name string, version uint64) (Model, error) {
 		return Model{}, fmt.Errorf("store: dropping model %s version %d: %w", name, version, err)
 	}
 	if !slices.Contains([]uint64{m.Active, m.Previous, m.Staged}, version) {
-		if err := os.RemoveAll(s.versionDir(name, version)); err != nil {
+		if err := retire(s.versionDir(name, version)); err != nil {
 			s.o.Log.Warn("store: cannot remove a damaged version", "model", name, "version", version, "err", err)
 		}
 	}
