@@ -34,13 +34,18 @@ const (
 	String
 	Complex64
 	Int4
+	// Resource and Variant are handles of TensorFlow resources and
+	// variants (hash tables, variables, tensor lists): they have no
+	// element data.
+	Resource
+	Variant
 )
 
 var dtypeNames = [...]string{
 	Invalid: "invalid", Float32: "float32", Float16: "float16", Float64: "float64",
 	Int8: "int8", UInt8: "uint8", Int16: "int16", UInt16: "uint16", Int32: "int32",
 	UInt32: "uint32", Int64: "int64", UInt64: "uint64", Bool: "bool", String: "string",
-	Complex64: "complex64", Int4: "int4",
+	Complex64: "complex64", Int4: "int4", Resource: "resource", Variant: "variant",
 }
 
 // String returns the lower-case name used by the oracle ("float32", "int8"...).
@@ -62,7 +67,7 @@ func ParseDType(s string) (DType, error) {
 }
 
 // Size is the size of one element in bytes; 0 for types without a fixed
-// size (String, Int4).
+// size (String, Int4, Resource, Variant).
 func (d DType) Size() int {
 	switch d {
 	case Int8, UInt8, Bool:

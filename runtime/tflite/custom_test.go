@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/edged-dev/edged/runtime/tensor"
+	"github.com/edged-dev/edged/runtime/tflite/internal/schema"
 	"github.com/edged-dev/edged/runtime/tflite/tflitetest"
 )
 
@@ -109,5 +110,115 @@ func TestRegisterCustomErrors(t *testing.T) {
 		if _, err := NewInterpreter(m, nil); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: NewInterpreter = %v; want an error containing %q", name, err, want)
 		}
+	}
+}
+
+// scratchModel is x → CUSTOM name (reading x and a tensor nothing
+// produces, as Vela's ethos-u operator reads its scratch areas) → y.
+func scratchModel(t *testing.T, name string) []byte {
+	t.Helper()
+	b := tflitetest.NewBuilder()
+	x := b.Tensor("x", tensor.Int8, []int{1, 4}, nil, nil)
+	scratch := b.Tensor("scratch", tensor.UInt8, []int{64}, nil, nil)
+	y := b.Tensor("y", tensor.Int8, []int{1, 2}, nil, nil)
+	b.Custom(name, 1, []int{x, scratch}, []int{y}, nil)
+	b.Inputs(x)
+	b.Outputs(y)
+	data, err := b.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// TestCustomOpScratch: an unsupported custom operator that reads a tensor
+// nothing produces (an Ethos-U compiled model) is refused as an
+// unsupported custom operator, and the file can still be described; a
+// registered one is refused as malformed when prepared; a builtin
+// operator reading such a tensor makes the file malformed.
+func TestCustomOpScratch(t *testing.T) {
+	data := scratchModel(t, "ethos-u")
+	if _, err := Load(data); !errors.Is(err, ErrUnsupportedOp) || !strings.Contains(err.Error(), `"ethos-u"`) || !strings.Contains(err.Error(), "Ethos-U") {
+		t.Errorf("Load = %v; want ErrUnsupportedOp naming the ethos-u custom operator", err)
+	}
+	m, err := Decode(data)
+	if err != nil {
+		t.Fatalf("Decode = %v; want the model described", err)
+	}
+	ps := m.Problems(nil)
+	if len(ps) != 1 || !ps[0].Unsupported || ps[0].Operator != 0 || !strings.Contains(ps[0].Err.Error(), "ethos-u") {
+		t.Errorf("Problems = %v; want one: operator 0 unsupported (ethos-u)", ps)
+	}
+
+	const name = "edged.test.Scratch"
+	err = RegisterCustom(name, CustomKernelFunc(func(*CustomOp) (func() error, error) { return func() error { return nil }, nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err = Load(scratchModel(t, name))
+	if !errors.Is(err, ErrMalformed) || !strings.Contains(errString(err), `tensor 1 "scratch" before any operator produces it`) {
+		t.Errorf("Load with the custom operator registered = %v, %v; want ErrMalformed naming the scratch tensor", m, err)
+	}
+	if m, err := Decode(scratchModel(t, name)); err != nil {
+		t.Error(err)
+	} else if _, err := NewInterpreter(m, nil); !errors.Is(err, ErrMalformed) {
+		t.Errorf("NewInterpreter = %v; want ErrMalformed", err)
+	}
+
+	b := tflitetest.NewBuilder()
+	x := b.Tensor("x", tensor.Int8, []int{1, 4}, nil, nil)
+	scratch := b.Tensor("scratch", tensor.Int8, []int{1, 4}, nil, nil)
+	y := b.Tensor("y", tensor.Int8, []int{1, 4}, nil, nil)
+	b.Op(schema.BuiltinOperatorADD, 1, []int{x, scratch}, []int{y}, tflitetest.AddOptions(schema.ActivationFunctionTypeNONE))
+	b.Inputs(x)
+	b.Outputs(y)
+	data, err = b.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Decode(data); !errors.Is(err, ErrMalformed) {
+		t.Errorf("Decode of a builtin reading an unproduced tensor = %v; want ErrMalformed", err)
+	}
+}
+
+// TestResourceTensors: TensorFlow resource and variant handles (a
+// Flex-delegate model) load for description; the operators using them
+// are reported unsupported.
+func TestResourceTensors(t *testing.T) {
+	b := tflitetest.NewBuilder()
+	x := b.Tensor("x", tensor.Int32, []int{1}, nil, nil)
+	h := b.Tensor("table", tensor.Resource, []int{}, nil, nil)
+	l := b.Tensor("list", tensor.Variant, []int{}, nil, nil)
+	y := b.Tensor("y", tensor.Int32, []int{1}, nil, nil)
+	b.Custom("FlexHashTableV2", 1, nil, []int{h}, nil)
+	b.Custom("FlexTensorListFromTensor", 1, []int{x}, []int{l}, nil)
+	b.Custom("FlexLookupTableFindV2", 1, []int{h, x, l}, []int{y}, nil)
+	b.Inputs(x)
+	b.Outputs(y)
+	data, err := b.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Decode(data)
+	if err != nil {
+		t.Fatalf("Decode = %v; want the model described", err)
+	}
+	if got := m.Subgraphs[0].Tensors[h].Type; got != tensor.Resource {
+		t.Errorf("table has type %s; want resource", got)
+	}
+	if got := m.Subgraphs[0].Tensors[l].Type; got != tensor.Variant {
+		t.Errorf("list has type %s; want variant", got)
+	}
+	ps := m.Problems(nil)
+	if len(ps) != 3 {
+		t.Fatalf("Problems = %v; want the three Flex operators", ps)
+	}
+	for i, p := range ps {
+		if !p.Unsupported || p.Operator != i {
+			t.Errorf("problem %d = %+v; want operator %d unsupported", i, p, i)
+		}
+	}
+	if _, err := Load(data); !errors.Is(err, ErrUnsupportedOp) {
+		t.Errorf("Load = %v; want ErrUnsupportedOp", err)
 	}
 }

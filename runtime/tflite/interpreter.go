@@ -180,6 +180,9 @@ func (it *Interpreter) prepareOp(i int) (k kernels.Kernel, folded bool, err erro
 	if err != nil {
 		return nil, false, fmt.Errorf("operator %d: %w", i, err)
 	}
+	if op.unproduced != nil {
+		return nil, false, fmt.Errorf("operator %d (%s): %w", i, c, op.unproduced)
+	}
 	n := &node{index: i, name: c.String(), version: c.version, op: op, cfg: &it.cfg, sg: sg}
 	for _, ti := range op.Intermediates {
 		n.inter = append(n.inter, &it.tensors[ti])

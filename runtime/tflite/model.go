@@ -85,6 +85,12 @@ type Operator struct {
 	Intermediates []int
 	op            schema.Operator
 	custom        []byte
+	// unproduced is set when a custom operator reads a tensor that is
+	// neither a constant, a graph input nor an earlier operator's output
+	// (an accelerator's scratch area, as in Ethos-U compiled models): the
+	// operator cannot run here, but the model still loads so that what
+	// is missing can be reported.
+	unproduced error
 }
 
 type opcode struct {
@@ -348,7 +354,11 @@ func (m *Model) decodeSubgraph(fsg *schema.SubGraph) (*Subgraph, error) {
 			op.custom = op.op.CustomOptionsBytes()
 		}
 	}
-	if err := checkDataflow(sg); err != nil {
+	custom := make([]bool, len(m.opcodes))
+	for i, c := range m.opcodes {
+		custom[i] = c.builtin == schema.BuiltinOperatorCUSTOM
+	}
+	if err := checkDataflow(sg, custom); err != nil {
 		return nil, err
 	}
 	return sg, nil
@@ -359,7 +369,11 @@ func (m *Model) decodeSubgraph(fsg *schema.SubGraph) (*Subgraph, error) {
 // an earlier operator, and every tensor is produced at most once and never
 // when it is a constant or a graph input. Kernels rely on it (their
 // shapes are fixed at prepare time in this order).
-func checkDataflow(sg *Subgraph) error {
+//
+// custom marks the opcodes of custom operators: one of those may read a
+// tensor nobody produces (a scratch area); that is recorded on the
+// operator and refused when it is prepared.
+func checkDataflow(sg *Subgraph, custom []bool) error {
 	const (
 		unset = iota
 		available
@@ -377,7 +391,13 @@ func checkDataflow(sg *Subgraph) error {
 		op := &sg.Operators[oi]
 		for j, t := range op.Inputs {
 			if t >= 0 && state[t] != available && !sg.Tensors[t].IsVariable {
-				return malformedf("operator %d input %d reads tensor %d %q before any operator produces it", oi, j, t, sg.Tensors[t].Name)
+				err := malformedf("operator %d input %d reads tensor %d %q before any operator produces it", oi, j, t, sg.Tensors[t].Name)
+				if !custom[op.Opcode] {
+					return err
+				}
+				if op.unproduced == nil {
+					op.unproduced = err
+				}
 			}
 		}
 		for j, t := range op.Outputs {
@@ -558,6 +578,10 @@ func dtypeOf(t schema.TensorType) (tensor.DType, error) {
 		return tensor.Complex64, nil
 	case schema.TensorTypeINT4:
 		return tensor.Int4, nil
+	case schema.TensorTypeRESOURCE:
+		return tensor.Resource, nil
+	case schema.TensorTypeVARIANT:
+		return tensor.Variant, nil
 	}
 	return tensor.Invalid, fmt.Errorf("%w: tensor type %s", ErrUnsupportedOp, t)
 }
@@ -581,6 +605,9 @@ func (m *Model) CheckOps() error {
 }
 
 func (m *Model) checkOperands(sg *Subgraph, op *Operator, c opcode) error {
+	if op.unproduced != nil {
+		return op.unproduced
+	}
 	for _, o := range op.Outputs {
 		if sg.Tensors[o].Data != nil {
 			return malformedf("output tensor %d %q is a constant", o, sg.Tensors[o].Name)

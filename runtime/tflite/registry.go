@@ -2,6 +2,7 @@ package tflite
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/edged-dev/edged/runtime/kernels"
@@ -57,6 +58,12 @@ func lookupOp(c opcode) (opEntry, error) {
 		if !ok {
 			if c.custom == "edgetpu-custom-op" {
 				return e, fmt.Errorf("%w CUSTOM %q (needs an Edge TPU: load the model through the Edge TPU delegate, or use its CPU variant)", ErrUnsupportedOp, c.custom)
+			}
+			if c.custom == "ethos-u" {
+				return e, fmt.Errorf("%w CUSTOM %q (compiled by Vela for an Arm Ethos-U NPU: run the model as it was before Vela compiled it)", ErrUnsupportedOp, c.custom)
+			}
+			if strings.HasPrefix(c.custom, "Flex") {
+				return e, fmt.Errorf("%w CUSTOM %q (a TensorFlow operator that needs TensorFlow Lite's Flex delegate)", ErrUnsupportedOp, c.custom)
 			}
 			return e, fmt.Errorf("%w CUSTOM %q", ErrUnsupportedOp, c.custom)
 		}

@@ -470,6 +470,10 @@ func tensorType(t tensor.DType) (schema.TensorType, error) {
 		return schema.TensorTypeCOMPLEX64, nil
 	case tensor.Int4:
 		return schema.TensorTypeINT4, nil
+	case tensor.Resource:
+		return schema.TensorTypeRESOURCE, nil
+	case tensor.Variant:
+		return schema.TensorTypeVARIANT, nil
 	}
 	return 0, fmt.Errorf("no TFLite tensor type for %s", t)
 }
