@@ -40,6 +40,8 @@ import (
 	"github.com/edged-dev/edged/boards"
 	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/internal/memlimit"
+	"github.com/edged-dev/edged/internal/recent"
+	"github.com/edged-dev/edged/telemetry"
 )
 
 // Version is the agent's version, set by cmd/edged.
@@ -78,6 +80,14 @@ type Agent struct {
 	missing map[string]string
 	notes   map[string]string
 
+	// sensors are the host, link and source collectors (console.go);
+	// taps count each source's readings; hist samples the models'
+	// figures; events are the last events without a broker.
+	sensors *telemetry.Set
+	taps    []*sourceTap
+	hist    history
+	events  *recent.Ring[fleet.Event]
+
 	// Ready is closed once the HTTP endpoint listens.
 	ready chan struct{}
 	addr  net.Addr
@@ -105,6 +115,13 @@ func New(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 			return nil, err
 		}
 		a.link = l
+	}
+	a.events = recent.New[fleet.Event](50)
+	a.sensors = a.newSensors()
+	a.reg.MustRegister(a.sensors.Metrics())
+	for i, sc := range cfg.Sources {
+		name := sourceName(i, sc)
+		a.taps = append(a.taps, &sourceTap{a: a, name: name, typ: sc.Type, model: sc.Model, log: log.With("component", "source")})
 	}
 	dl, err := newDelegateSet(cfg.Delegates, a.reg, log, a.delegateEvent)
 	if err != nil {
@@ -146,10 +163,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 
 // delegateEvent queues a delegate chain's event for the fleet.
 func (a *Agent) delegateEvent(ev fleet.Event) {
-	if a.link == nil {
-		return
-	}
-	if _, err := a.link.Event(ev); err != nil {
+	if err := a.event(ev); err != nil {
 		a.log.Warn("delegate event not queued", "model", ev.Model, "err", err)
 	}
 }
@@ -414,12 +428,24 @@ func (a *Agent) missingModel(name string, err error) {
 	}
 	a.missing[name] = err.Error()
 	a.mu.Unlock()
-	if a.link != nil {
-		det, _ := json.Marshal(map[string]any{"op": "load", "reason": err.Error()})
-		if _, err := a.link.Event(fleet.Event{Kind: "error", Model: name, Detail: det}); err != nil {
-			a.log.Warn("event not queued", "model", name, "err", err)
-		}
+	det, _ := json.Marshal(map[string]any{"op": "load", "reason": err.Error()})
+	if err := a.event(fleet.Event{Kind: "error", Model: name, Detail: det}); err != nil {
+		a.log.Warn("event not queued", "model", name, "err", err)
 	}
+}
+
+// event queues ev for the fleet, or keeps it for the console without a
+// broker (with one, the link keeps the last events).
+func (a *Agent) event(ev fleet.Event) error {
+	if a.link == nil {
+		if ev.Time.IsZero() {
+			ev.Time = time.Now().UTC()
+		}
+		a.events.Add(ev)
+		return nil
+	}
+	_, err := a.link.Event(ev)
+	return err
 }
 
 func (a *Agent) Ready() bool {
@@ -471,10 +497,12 @@ func (a *Agent) Status() status.Device {
 			ms.Canary = r.Status()
 		}
 		ms.Delegates = s.delegateStatus()
+		ms.Requests = requests(s)
 		st.Models = append(st.Models, ms)
 	}
 	a.mu.RUnlock()
 	sort.Slice(st.Models, func(i, j int) bool { return st.Models[i].Name < st.Models[j].Name })
+	a.consoleStatus(&st)
 	return st
 }
 
@@ -553,7 +581,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	srcCtx, stopSources := context.WithCancel(ctx)
 	defer stopSources()
 	for i, sc := range a.cfg.Sources {
-		src, err := a.newSource(i, sc, a.log.With("source", i, "type", sc.Type))
+		src, err := a.newSource(i, sc, a.log.With("source", a.taps[i].name, "type", sc.Type))
 		if err != nil {
 			stopSources()
 			srv.Close()
@@ -569,6 +597,11 @@ func (a *Agent) Run(ctx context.Context) error {
 		}()
 	}
 
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.runHistory(srcCtx)
+	}()
 	if a.link != nil {
 		for _, run := range []func(context.Context) error{a.link.Run, a.telemetry().Run} {
 			wg.Add(1)
@@ -617,7 +650,7 @@ func (a *Agent) newSource(i int, sc config.Source, log *slog.Logger) (sourceRunn
 			CAFile: a.cfg.Path(m.CAFile), CertFile: a.cfg.Path(m.CertFile), KeyFile: a.cfg.Path(m.KeyFile),
 			Topic: m.Topic, ResultTopic: m.ResultTopic, QoS: m.QoS, Encoding: m.Encoding, MaxPayload: m.MaxPayload,
 			Model: sc.Model, Dequantize: m.Dequantize, Queue: m.Queue, RequestTimeout: a.cfg.HTTP.RequestTimeout.D(),
-		}, a, log)
+		}, a.taps[i], log)
 		if err != nil {
 			return nil, err
 		}
@@ -631,14 +664,14 @@ func (a *Agent) newSource(i int, sc config.Source, log *slog.Logger) (sourceRunn
 		src, err := source.NewPeriph(source.PeriphOptions{
 			Model: sc.Model, Interval: sc.Interval.D(), Window: p.Window, Stride: p.Stride,
 			RequestTimeout: a.cfg.HTTP.RequestTimeout.D(),
-		}, dev, a, log)
+		}, dev, a.taps[i], log)
 		if err != nil {
 			dev.Close()
 			return nil, err
 		}
 		return src, nil
 	default:
-		src, err := source.NewSynthetic(sc, a.cfg.Path, a, log)
+		src, err := source.NewSynthetic(sc, a.cfg.Path, a.taps[i], log)
 		if err != nil {
 			return nil, err
 		}

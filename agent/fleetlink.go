@@ -83,12 +83,8 @@ func (a *Agent) birth() fleet.State {
 func (a *Agent) telemetry() *telemetry.Publisher {
 	return &telemetry.Publisher{
 		Topic: fleet.TelemetryTopic(a.cfg.Device.ID), Interval: a.cfg.Telemetry.Interval.D(), Publish: a.link.Publish,
-		Collectors: []telemetry.Collector{
-			telemetry.Uptime{Started: a.started},
-			telemetry.Thermal{FS: os.DirFS(a.cfg.Telemetry.ThermalRoot)},
-			telemetry.NewModels(a),
-		},
-		Log: a.log,
+		Collectors: []telemetry.Collector{a.sensors, telemetry.NewModels(a)},
+		Log:        a.log,
 	}
 }
 
@@ -100,14 +96,13 @@ func (a *Agent) emitDrift(m *monitor.Monitor, res drift.Result) {
 		a.driftG.Changed(c)
 		a.log.Warn("drift state changed", "model", c.Model, "from", c.From, "to", c.To, "stat", c.Cause.Stat, "feature", c.Cause.Feature, "value", c.Cause.Value)
 	}
-	if a.link == nil {
-		return
-	}
-	if _, err := a.link.Drift(m.PublicReport(r)); err != nil {
-		a.log.Warn("drift report not queued", "model", r.Model, "err", err)
+	if a.link != nil {
+		if _, err := a.link.Drift(m.PublicReport(r)); err != nil {
+			a.log.Warn("drift report not queued", "model", r.Model, "err", err)
+		}
 	}
 	if c := res.Change; c != nil {
-		if _, err := a.link.Event(fleet.Event{Kind: "drift", Model: c.Model, Time: c.At.UTC(), Detail: monitor.ChangeDetail(c)}); err != nil {
+		if err := a.event(fleet.Event{Kind: "drift", Model: c.Model, Time: c.At.UTC(), Detail: monitor.ChangeDetail(c)}); err != nil {
 			a.log.Warn("drift event not queued", "model", c.Model, "err", err)
 		}
 	}

@@ -169,7 +169,7 @@ func Detect(fsys fs.FS) (Board, error) {
 	note(ok, err)
 	b.MemoryBytes = mem
 
-	zones, ok, err := thermalZones(fsys)
+	zones, ok, err := thermalZones(fsys, "sys/class/thermal")
 	note(ok, err)
 	b.Thermal = zones
 

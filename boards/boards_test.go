@@ -606,12 +606,12 @@ func TestThrottle(t *testing.T) {
 			"0xf000f: under-voltage, frequency capped, throttled, soft temperature limit; since boot: under-voltage, frequency capped, throttled, soft temperature limit"},
 	}
 	for _, tt := range tests {
-		got := decodeThrottle(tt.raw)
+		got := DecodeThrottle(tt.raw)
 		if got != tt.want {
-			t.Errorf("decodeThrottle(%#x) = %+v; want %+v", tt.raw, got, tt.want)
+			t.Errorf("DecodeThrottle(%#x) = %+v; want %+v", tt.raw, got, tt.want)
 		}
 		if s := got.String(); s != tt.str {
-			t.Errorf("decodeThrottle(%#x).String() = %q; want %q", tt.raw, s, tt.str)
+			t.Errorf("DecodeThrottle(%#x).String() = %q; want %q", tt.raw, s, tt.str)
 		}
 	}
 }

@@ -23,10 +23,10 @@ type Throttle struct {
 	SoftTempLimitOccurred bool   `json:"soft_temp_limit_occurred"`
 }
 
-// decodeThrottle splits the word: bits 0-3 are the current state, bits
+// DecodeThrottle splits the word: bits 0-3 are the current state, bits
 // 16-19 the same conditions latched since boot (Raspberry Pi documentation,
 // "vcgencmd get_throttled").
-func decodeThrottle(raw uint32) Throttle {
+func DecodeThrottle(raw uint32) Throttle {
 	bit := func(n uint) bool { return raw&(1<<n) != 0 }
 	return Throttle{
 		Raw:                   raw,
@@ -120,7 +120,7 @@ func detectRPi(fsys fs.FS, h *hostInfo, b *Board) (bool, error) {
 		b.Name = rpiNameFromModel(b.Model)
 	}
 
-	t, ok, err := readThrottle(fsys)
+	t, ok, err := readThrottle(fsys, "sys/")
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -134,14 +134,25 @@ func detectRPi(fsys fs.FS, h *hostInfo, b *Board) (bool, error) {
 // the driver's bound devices (wherever the device tree puts the node), then
 // under soc (Pi 4 and earlier) or soc@107c000000 (Pi 5).
 var throttleGlobs = []string{
-	"sys/bus/platform/drivers/raspberrypi-firmware/*/get_throttled",
-	"sys/devices/platform/soc*/soc*:firmware/get_throttled",
+	"bus/platform/drivers/raspberrypi-firmware/*/get_throttled",
+	"devices/platform/soc*/soc*:firmware/get_throttled",
 }
 
-func readThrottle(fsys fs.FS) (Throttle, bool, error) {
+// ReadThrottle reads the Raspberry Pi firmware's throttling flags under
+// sys (the sysfs root, /sys on a device); ErrNoData on other boards.
+func ReadThrottle(sys fs.FS) (Throttle, error) {
+	t, ok, err := readThrottle(sys, "")
+	if !ok {
+		return Throttle{}, ErrNoData
+	}
+	return t, err
+}
+
+// readThrottle looks for the attribute under prefix in fsys.
+func readThrottle(fsys fs.FS, prefix string) (Throttle, bool, error) {
 	var matches []string
 	for _, g := range throttleGlobs {
-		if matches, _ = fs.Glob(fsys, g); len(matches) > 0 {
+		if matches, _ = fs.Glob(fsys, prefix+g); len(matches) > 0 {
 			break
 		}
 	}
@@ -157,7 +168,7 @@ func readThrottle(fsys fs.FS) (Throttle, bool, error) {
 	if err != nil {
 		return Throttle{}, true, fmt.Errorf("parse /%s: want a hex word, found %q", matches[0], truncate(data))
 	}
-	return decodeThrottle(uint32(raw)), true, nil
+	return DecodeThrottle(uint32(raw)), true, nil
 }
 
 // String lists the active and latched conditions: "0x50005: under-voltage,

@@ -125,11 +125,22 @@ func memTotal(fsys fs.FS) (uint64, bool, error) {
 	return 0, true, fmt.Errorf("parse /proc/meminfo: no MemTotal line in %d bytes", len(data))
 }
 
-// thermalZones reads every sys/class/thermal/thermal_zoneN, ordered by N.
-// A zone whose temp cannot be read is left out without an error: some
-// drivers refuse reads while their sensor is powered down.
-func thermalZones(fsys fs.FS) ([]ThermalZone, bool, error) {
-	const dir = "sys/class/thermal"
+// ThermalZones reads every class/thermal/thermal_zoneN under sys (the
+// sysfs root, /sys on a device), ordered by N: the one thermal reader of
+// edged (board detection and the telemetry collectors). A zone whose temp
+// cannot be read is left out without an error: some drivers refuse reads
+// while their sensor is powered down. Without any zone (a container) it
+// returns ErrNoData.
+func ThermalZones(sys fs.FS) ([]ThermalZone, error) {
+	zones, ok, err := thermalZones(sys, "class/thermal")
+	if !ok || (len(zones) == 0 && err == nil) {
+		return nil, ErrNoData
+	}
+	return zones, err
+}
+
+// thermalZones reads the thermal zones of dir in fsys.
+func thermalZones(fsys fs.FS, dir string) ([]ThermalZone, bool, error) {
 	entries, err := fs.ReadDir(fsys, dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -159,7 +170,7 @@ func thermalZones(fsys fs.FS) ([]ThermalZone, bool, error) {
 		}
 		milli, err := strconv.ParseInt(strings.TrimSpace(string(raw)), 10, 64)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("parse /%s/%s/temp: want millidegrees Celsius, found %q", dir, e.Name(), truncate(raw)))
+			errs = append(errs, fmt.Errorf("parse %s/temp: want millidegrees Celsius, found %q", e.Name(), truncate(raw)))
 			continue
 		}
 		zones = append(zones, zone{n, ThermalZone{

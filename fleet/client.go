@@ -15,6 +15,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/edged-dev/edged/internal/mqttconn"
+	"github.com/edged-dev/edged/internal/recent"
 )
 
 // ErrNotConnected is returned (wrapped) by Publish, Subscribe and
@@ -102,6 +103,9 @@ type Stats struct {
 	Rejected        uint64 // malformed commands answered with StatusRejected
 	Dropped         uint64 // commands dropped because the queue was full
 	LastError       string // of the last failed attempt or lost connection
+	// Published and PublishedBytes count the messages Publish sent and
+	// their payload bytes.
+	Published, PublishedBytes uint64
 }
 
 // Client keeps one MQTT connection up while Run runs. Its methods are
@@ -118,7 +122,10 @@ type Client struct {
 	subs map[string]subscription
 
 	connects, failures, lost, commands, rejected, dropped atomic.Uint64
-	lastErr                                               atomic.Pointer[string]
+	published, publishedBytes                             atomic.Uint64
+	// statuses are the last command statuses written, one per command.
+	statuses *recent.Ring[CommandRecord]
+	lastErr  atomic.Pointer[string]
 }
 
 type subscription struct {
@@ -139,7 +146,7 @@ func New(o Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fleet.New: %w", err)
 	}
-	c := &Client{o: o, log: o.Log, offline: offline, subs: map[string]subscription{}}
+	c := &Client{o: o, log: o.Log, offline: offline, subs: map[string]subscription{}, statuses: recent.New[CommandRecord](20)}
 	so := mqttconn.SessionOptions{
 		Broker: o.Broker, ClientID: o.ClientID, Username: o.Username, Password: o.Password, TLS: t,
 		KeepAlive: o.KeepAlive, ConnectTimeout: o.ConnectTimeout, MinBackoff: o.MinBackoff, MaxBackoff: o.MaxBackoff,
@@ -221,6 +228,7 @@ func (c *Client) Stats() Stats {
 	s := Stats{
 		Connected: c.sess.Client() != nil, Connects: c.connects.Load(), ConnectFailures: c.failures.Load(), Lost: c.lost.Load(),
 		Commands: c.commands.Load(), Rejected: c.rejected.Load(), Dropped: c.dropped.Load(),
+		Published: c.published.Load(), PublishedBytes: c.publishedBytes.Load(),
 	}
 	if e := c.lastErr.Load(); e != nil {
 		s.LastError = *e
@@ -391,8 +399,19 @@ func (c *Client) WriteStatus(ctx context.Context, op string, st CommandStatus) e
 	if err != nil {
 		return fmt.Errorf("fleet.WriteStatus: %w", err)
 	}
+	c.statuses.Update(CommandRecord{Op: op, CommandStatus: st}, func(r CommandRecord) bool { return r.Op == op && r.ID == st.ID })
 	return c.Publish(ctx, StatusTopic(c.o.DeviceID, op, st.ID), b, 1, true)
 }
+
+// CommandRecord is the last status a device wrote for one command.
+type CommandRecord struct {
+	Op string `json:"op"`
+	CommandStatus
+}
+
+// RecentCommands returns the last status written for each of the last
+// commands (at most 20), newest first.
+func (c *Client) RecentCommands() []CommandRecord { return c.statuses.Newest() }
 
 // Publish sends payload on topic and, for QoS 1 and 2, waits until the
 // broker has acknowledged it, ctx ends or PublishTimeout passes. An error
@@ -412,6 +431,8 @@ func (c *Client) Publish(ctx context.Context, topic string, payload []byte, qos 
 	if err := mqttconn.Wait(ctx, p.Publish(topic, qos, retained, payload), c.o.PublishTimeout); err != nil {
 		return fmt.Errorf("fleet.Publish %s: %w", topic, err)
 	}
+	c.published.Add(1)
+	c.publishedBytes.Add(uint64(len(payload)))
 	return nil
 }
 

@@ -69,6 +69,12 @@ type Telemetry struct {
 	CPUTemp  *float64         `json:"cpu_temp_c,omitempty"`
 	Throttle bool             `json:"throttled,omitempty"`
 	Models   []ModelTelemetry `json:"models,omitempty"`
+	// System is the host: CPU, memory, disk, temperatures.
+	System *SystemTelemetry `json:"sys,omitempty"`
+	// Link is the fleet link's own state.
+	Link *LinkTelemetry `json:"link,omitempty"`
+	// Sources are the input sources, in configuration order.
+	Sources []SourceTelemetry `json:"sources,omitempty"`
 	// Metrics holds further named values (Prometheus names).
 	Metrics map[string]float64 `json:"metrics,omitempty"`
 }
@@ -86,6 +92,62 @@ type ModelTelemetry struct {
 	CacheHit   float64 `json:"cache_hit_ratio,omitempty"` // 0..1
 	QueueDepth int     `json:"queue_depth,omitempty"`
 	Delegate   string  `json:"delegate,omitempty"`
+}
+
+// SystemTelemetry is the host's part of a Telemetry snapshot. A figure
+// the host does not give is absent.
+type SystemTelemetry struct {
+	// CPU is the share of all cores' time spent busy since the previous
+	// reading (0..1); Load1 the one-minute load average.
+	CPU   float64 `json:"cpu,omitempty"`
+	Load1 float64 `json:"load1,omitempty"`
+	// MemUsed is MemTotal − MemAvailable, in MiB.
+	MemUsed  uint64 `json:"mem_used_mb,omitempty"`
+	MemTotal uint64 `json:"mem_total_mb,omitempty"`
+	// DiskFree and DiskTotal are of the filesystem holding the data
+	// directory, in MiB (free to an unprivileged process).
+	DiskFree  uint64 `json:"disk_free_mb,omitempty"`
+	DiskTotal uint64 `json:"disk_total_mb,omitempty"`
+	// Zones is the temperature of every thermal zone in °C, by zone
+	// type ("cpu-thermal"), or by zone name when types repeat; absent
+	// when the host has one zone (the Telemetry's CPUTemp).
+	Zones map[string]float64 `json:"temp_c,omitempty"`
+	// ThrottleFlags is the Raspberry Pi firmware's get_throttled word
+	// (bit 0 under-voltage, 1 frequency capped, 2 throttled, 3 soft
+	// temperature limit; bits 16-19 the same since boot).
+	ThrottleFlags *uint32 `json:"throttle_flags,omitempty"`
+}
+
+// LinkTelemetry is the fleet link's part of a Telemetry snapshot.
+type LinkTelemetry struct {
+	// Connected is not sent: a snapshot only leaves while connected.
+	Connected bool `json:"-"`
+	// Reconnects counts connections lost since the agent started.
+	Reconnects uint64 `json:"reconnects,omitempty"`
+	// Outbox is the number of reports waiting to be sent; Dropped those
+	// dropped for room since the agent started.
+	Outbox  int    `json:"outbox,omitempty"`
+	Dropped uint64 `json:"dropped,omitempty"`
+	// SentBytes is the payload bytes published since the agent started.
+	SentBytes uint64 `json:"sent_b,omitempty"`
+	// LastError is the last failed connection attempt or lost
+	// connection, clipped to 80 bytes.
+	LastError string `json:"last_error,omitempty"`
+}
+
+// SourceTelemetry is one input source's part of a Telemetry snapshot,
+// counted since the agent started.
+type SourceTelemetry struct {
+	Name string `json:"name"`
+	// In counts readings taken, Out results produced, Errors readings
+	// that produced no result.
+	In     uint64 `json:"in"`
+	Out    uint64 `json:"out,omitempty"`
+	Errors uint64 `json:"errors,omitempty"`
+	// Age is the seconds since the last reading (absent before the
+	// first); Last is when it was taken (not sent).
+	Age  int64     `json:"age_s,omitempty"`
+	Last time.Time `json:"-"`
 }
 
 // Event is a rollout, fallback, update or error event on dev/{id}/events.

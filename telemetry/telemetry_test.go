@@ -12,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/edged-dev/edged/fleet"
+	"github.com/edged-dev/edged/fleet/outbox"
 )
 
 func TestQuantile(t *testing.T) {
@@ -106,6 +107,17 @@ func TestThermal(t *testing.T) {
 			t.Errorf("Thermal(%s) = %v; want %g", tt.name, s.CPUTemp, tt.want)
 		}
 	}
+	var s Snapshot
+	two := fstest.MapFS{
+		"class/thermal/thermal_zone0/type": {Data: []byte("acpitz\n")},
+		"class/thermal/thermal_zone0/temp": {Data: []byte("27800\n")},
+		"class/thermal/thermal_zone1/type": {Data: []byte("acpitz\n")},
+		"class/thermal/thermal_zone1/temp": {Data: []byte("61050\n")},
+	}
+	if err := (Thermal{FS: two}).Collect(&s); err != nil || s.System == nil || len(s.System.Zones) != 2 ||
+		s.System.Zones["acpitz"] != 27.8 || s.System.Zones["thermal_zone1"] != 61.1 {
+		t.Errorf("Thermal(two acpitz zones) = %v, %+v; want acpitz 27.8 and thermal_zone1 61.1", err, s.System)
+	}
 	bad := fstest.MapFS{"class/thermal/thermal_zone0/temp": {Data: []byte("hot\n")}}
 	if err := (Thermal{FS: bad}).Collect(&Snapshot{}); err == nil || errors.Is(err, ErrNoData) {
 		t.Errorf("Thermal(garbage) = %v; want a parse error", err)
@@ -113,30 +125,56 @@ func TestThermal(t *testing.T) {
 }
 
 // TestBytesPerHour measures the telemetry budget at the default interval
-// with one model: payload plus MQTT PUBLISH framing (QoS 0: 1 byte of
-// type, 2 of remaining length, 2 of topic length, the topic).
+// with one model on a Raspberry Pi (fixture trees), a fleet link and one
+// source: payload plus MQTT PUBLISH framing (QoS 0: 1 byte of type, 2 of
+// remaining length, 2 of topic length, the topic). The counters are large
+// (days of uptime) so that their digits count.
 func TestBytesPerHour(t *testing.T) {
-	temp := 51.2
 	src := &fakeStats{s: []ModelStats{{Name: "person_detect", Version: "1", Inferences: 1234567, CacheHits: 23456, Errors: 12, QueueDepth: 2,
 		Latency: Histogram{Bounds: []float64{0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128}, Counts: []uint64{0, 0, 0, 10, 400, 190, 3, 1, 0}}}}}
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	p := &Publisher{Topic: fleet.TelemetryTopic("rpi-livingroom-0042"), Interval: time.Minute, Now: func() time.Time { return at },
-		Collectors: []Collector{NewModels(src), Uptime{Started: at.Add(-72 * time.Hour), Now: func() time.Time { return at }},
-			CollectorFunc(func(s *Snapshot) error { s.CPUTemp = &temp; return nil })}}
+	now := func() time.Time { return at }
+	cpu := &CPU{FS: rpiProc("cpu  4705 356 584 3699 23 0 12 0 0 0\n"), Now: now}
+	if err := cpu.Collect(&Snapshot{}); !errors.Is(err, ErrNoData) {
+		t.Fatalf("first CPU reading = %v; want ErrNoData", err)
+	}
+	cpu.FS = rpiProc("cpu  9705 356 1584 13699 23 0 12 0 0 0\n")
+	at = at.Add(time.Minute)
+	link := Link{Client: fakeClient{fleet.Stats{Connected: true, Lost: 3, PublishedBytes: 123456789, LastError: "connection lost: EOF"}},
+		Outbox: fakeOutbox{outbox.Stats{Pending: 12, Dropped: map[outbox.Kind]uint64{outbox.Drift: 4}}}}
+	sources := Sources{Src: fakeSources{{Name: "camera0", In: 123456, Out: 123400, Errors: 56, Last: at.Add(-time.Second)}}, Now: now}
+	set := NewSet(nil,
+		Named{"uptime", Uptime{Started: at.Add(-72 * time.Hour), Now: now}},
+		Named{"cpu", cpu}, Named{"load", Load{FS: rpiProc("")}}, Named{"memory", Memory{FS: rpiProc("")}},
+		Named{"thermal", Thermal{FS: rpiSys()}}, Named{"throttle", Throttle{FS: rpiSys()}},
+		Named{"link", link}, Named{"sources", sources},
+		Named{"disk", CollectorFunc(func(s *Snapshot) error {
+			system(s).DiskFree, system(s).DiskTotal = 22_370, 30_436 // MiB of a 32 GB card
+			return nil
+		})})
+	p := &Publisher{Topic: fleet.TelemetryTopic("rpi-livingroom-0042"), Interval: time.Minute, Now: now, Collectors: []Collector{set, NewModels(src)}}
 	b, err := p.Encode()
 	if err != nil {
 		t.Fatal(err)
+	}
+	for name, ok := range set.Outcomes() {
+		if !ok {
+			t.Errorf("collector %s gave no figures on the fixture", name)
+		}
 	}
 	perMsg := len(b) + 1 + 2 + 2 + len(p.Topic)
 	perHour := perMsg * 60
 	t.Logf("snapshot %d bytes: %s", len(b), b)
 	t.Logf("telemetry: %d bytes per message, %d bytes (%.1f KB) per hour at 60s", perMsg, perHour, float64(perHour)/1000)
-	if perHour > 100_000 {
-		t.Errorf("telemetry costs %d bytes per hour; want < 100 KB", perHour)
+	if perHour > 40_000 {
+		t.Errorf("telemetry costs %d bytes per hour; want < 40 KB", perHour)
 	}
 	var back fleet.Telemetry
 	if err := fleet.Decode(b, &back); err != nil || !strings.Contains(string(b), `"v":1`) {
 		t.Errorf("Decode(snapshot) = %v; want a valid v1 Telemetry", err)
+	}
+	if back.System == nil || back.Link == nil || len(back.Sources) != 1 || len(back.Models) != 1 {
+		t.Errorf("snapshot lacks a section: %s", b)
 	}
 }
 

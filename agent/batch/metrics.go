@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // Metrics are a Batcher's Prometheus metrics. A nil *Metrics records
@@ -120,4 +121,30 @@ func (m *Metrics) dropped() {
 	if m != nil {
 		m.drops.Inc()
 	}
+}
+
+// SizeCount is the number of batches of up to Size requests (one bucket
+// of edged_batch_size, not cumulative).
+type SizeCount struct {
+	Size    int
+	Batches uint64
+}
+
+// Sizes reads the batch size histogram, one entry per bucket.
+func (m *Metrics) Sizes() []SizeCount {
+	if m == nil {
+		return nil
+	}
+	var d dto.Metric
+	if err := m.batchSize.Write(&d); err != nil || d.Histogram == nil {
+		return nil
+	}
+	var out []SizeCount
+	var below uint64
+	for _, b := range d.Histogram.Bucket {
+		n := b.GetCumulativeCount()
+		out = append(out, SizeCount{Size: int(b.GetUpperBound()), Batches: n - below})
+		below = n
+	}
+	return out
 }

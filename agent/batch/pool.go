@@ -70,3 +70,18 @@ func (p *Pool) Shutdown(ctx context.Context) {
 		}
 	}
 }
+
+// BatchSizes adds up the batch size histograms of the pool's batchers.
+func (p *Pool) BatchSizes() []SizeCount {
+	var out []SizeCount
+	for _, b := range p.batchers {
+		for i, sc := range b.m.Sizes() {
+			if i < len(out) && out[i].Size == sc.Size {
+				out[i].Batches += sc.Batches
+			} else if i == len(out) {
+				out = append(out, sc)
+			}
+		}
+	}
+	return out
+}

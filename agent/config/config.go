@@ -176,6 +176,9 @@ type Cache struct {
 
 // Source produces inference requests.
 type Source struct {
+	// Name names the source in logs, metrics and the status page
+	// ("camera0"); default its type and position ("synthetic0").
+	Name string `yaml:"name"`
 	// Type is "synthetic", "mqtt" or "periph".
 	Type string `yaml:"type"`
 	// Model the requests go to.

@@ -22,6 +22,7 @@ import (
 
 	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/fleet/outbox"
+	"github.com/edged-dev/edged/internal/recent"
 )
 
 // Options configures a Link.
@@ -48,6 +49,9 @@ type Link struct {
 
 	mu       sync.RWMutex
 	handlers map[string]fleet.CommandHandler
+
+	// events are the last events queued, for the status page.
+	events *recent.Ring[fleet.Event]
 }
 
 // New opens the outbox and prepares the client; Run connects.
@@ -58,7 +62,7 @@ func New(o Options) (*Link, error) {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
-	l := &Link{id: o.Fleet.DeviceID, log: o.Log, handlers: map[string]fleet.CommandHandler{}}
+	l := &Link{id: o.Fleet.DeviceID, log: o.Log, handlers: map[string]fleet.CommandHandler{}, events: recent.New[fleet.Event](50)}
 	obOpts := outbox.Options{}
 	if o.Outbox != nil {
 		obOpts = *o.Outbox
@@ -181,12 +185,17 @@ func (l *Link) Event(ev fleet.Event) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("link.Event: %w", err)
 	}
+	l.events.Add(ev)
 	seq, err := l.ob.Append(outbox.Event, fleet.EventsTopic(l.id), b)
 	if err != nil {
 		return 0, fmt.Errorf("link.Event: %w", err)
 	}
 	return seq, nil
 }
+
+// RecentEvents returns the last events queued (at most 50), newest
+// first, whether or not they have been sent.
+func (l *Link) RecentEvents() []fleet.Event { return l.events.Newest() }
 
 // Drift queues a drift report (a JSON object with "v":1 and no "seq") on
 // the device's drift topic.

@@ -3,6 +3,8 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"maps"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -51,8 +53,9 @@ func (m *Metrics) Stage(info infer.ModelInfo, c *Counters) infer.Middleware {
 			case errors.Is(err, batch.ErrClosed):
 				return resp, err
 			case err != nil:
-				m.total.WithLabelValues(info.Name, info.Version, infer.Outcome(err)).Inc()
-				c.errors.Add(1)
+				outcome := infer.Outcome(err)
+				m.total.WithLabelValues(info.Name, info.Version, outcome).Inc()
+				c.failed(outcome)
 				return resp, err
 			case resp.CacheHit:
 				m.total.WithLabelValues(info.Name, info.Version, "cache_hit").Inc()
@@ -84,6 +87,19 @@ var LatencyBounds = func() []float64 {
 type Counters struct {
 	inferences, cacheHits, errors atomic.Uint64
 	latency                       [19]atomic.Uint64 // len(LatencyBounds)+1
+
+	mu       sync.Mutex
+	outcomes map[string]uint64 // errors by outcome
+}
+
+func (c *Counters) failed(outcome string) {
+	c.errors.Add(1)
+	c.mu.Lock()
+	if c.outcomes == nil {
+		c.outcomes = map[string]uint64{}
+	}
+	c.outcomes[outcome]++
+	c.mu.Unlock()
 }
 
 func (c *Counters) observe(d time.Duration, cacheHit bool) {
@@ -105,6 +121,8 @@ type Snapshot struct {
 	// Latency counts answers per bucket of LatencyBounds, the last one
 	// past the largest bound.
 	Latency []uint64
+	// Outcomes counts the errors by outcome (infer.Outcome).
+	Outcomes map[string]uint64
 }
 
 // Snapshot reads the counters.
@@ -113,5 +131,10 @@ func (c *Counters) Snapshot() Snapshot {
 	for i := range c.latency {
 		s.Latency[i] = c.latency[i].Load()
 	}
+	c.mu.Lock()
+	if len(c.outcomes) > 0 {
+		s.Outcomes = maps.Clone(c.outcomes)
+	}
+	c.mu.Unlock()
 	return s
 }

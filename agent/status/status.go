@@ -11,6 +11,7 @@ import (
 	"github.com/edged-dev/edged/agent/drift"
 	"github.com/edged-dev/edged/boards"
 	"github.com/edged-dev/edged/delegates"
+	"github.com/edged-dev/edged/fleet"
 )
 
 // Device is the whole status (GET /v1/status).
@@ -31,6 +32,128 @@ type Device struct {
 	// HTTP is the local endpoint's listen address.
 	HTTP  string            `json:"http"`
 	Extra map[string]string `json:"extra,omitempty"`
+	// System is the host's readings: the same as the telemetry
+	// snapshot's.
+	System *System `json:"system,omitempty"`
+	// Link is the fleet link, absent without a broker.
+	Link *Link `json:"link,omitempty"`
+	// Sources are the input sources, in configuration order.
+	Sources []Source `json:"sources,omitempty"`
+	// Commands are the last fleet commands (deployments, rollbacks,
+	// updates) with their last status, newest first.
+	Commands []Command `json:"commands,omitempty"`
+	// Events are the last events (deployments, fallbacks, drift,
+	// errors), newest first.
+	Events []Event `json:"events,omitempty"`
+}
+
+// System is the host: CPU use, load, memory, the data directory's disk,
+// temperatures and the Raspberry Pi throttling flags (fleet's
+// SystemTelemetry fields), the CPU temperature and what the throttling
+// flags mean.
+type System struct {
+	fleet.SystemTelemetry
+	CPUTemp *float64 `json:"cpu_temp_c,omitempty"`
+	// Throttle describes ThrottleFlags ("0x50005: under-voltage,
+	// throttled; since boot: …"); empty off a Raspberry Pi.
+	Throttle string `json:"throttle,omitempty"`
+	// Collectors says which readings this host gave (true) or not.
+	Collectors map[string]bool `json:"collectors,omitempty"`
+}
+
+// Link is the fleet link to the broker.
+type Link struct {
+	Broker    string `json:"broker"`
+	Connected bool   `json:"connected"`
+	// Connects counts connections made, Lost those lost, Failures
+	// attempts that failed; LastError is the last failure's reason.
+	Connects  uint64 `json:"connects"`
+	Lost      uint64 `json:"lost"`
+	Failures  uint64 `json:"failures"`
+	LastError string `json:"last_error,omitempty"`
+	// Outbox is the number of reports waiting to be sent (OutboxBytes
+	// their size); Dropped those dropped for room.
+	Outbox      int    `json:"outbox"`
+	OutboxBytes int64  `json:"outbox_bytes"`
+	Dropped     uint64 `json:"dropped"`
+	// Published counts the messages sent, SentBytes their payload bytes.
+	Published uint64 `json:"published"`
+	SentBytes uint64 `json:"sent_bytes"`
+}
+
+// Source is one input source and its last result.
+type Source struct {
+	Name  string `json:"name"`
+	Type  string `json:"type"`
+	Model string `json:"model"`
+	// In counts readings taken, Out results produced, Errors readings
+	// that produced no result; Last is when the last reading was taken.
+	In     uint64    `json:"in"`
+	Out    uint64    `json:"out"`
+	Errors uint64    `json:"errors"`
+	Last   time.Time `json:"last,omitzero"`
+	// Result is the last reading's outcome.
+	Result *Result `json:"result,omitempty"`
+}
+
+// Result is what a model answered to one reading of a source.
+type Result struct {
+	Time    time.Time `json:"time"`
+	Version string    `json:"version,omitempty"`
+	// Top are the highest scores of the first output, with their labels
+	// when the model has labels.
+	Top []Score `json:"top,omitempty"`
+	// Summary describes an output without labels ("12 values, max 0.8
+	// at 3"); Error says why the reading produced no result.
+	Summary string `json:"summary,omitempty"`
+	Error   string `json:"error,omitempty"`
+}
+
+// Score is one class's score.
+type Score struct {
+	Label string  `json:"label"`
+	Index int     `json:"index"`
+	Score float64 `json:"score"`
+}
+
+// Command is a fleet command and the last status the device wrote for
+// it.
+type Command = fleet.CommandRecord
+
+// Event is an event the device reported to the fleet (or would have,
+// without a broker).
+type Event = fleet.Event
+
+// Requests are a model's request figures since the agent started, over
+// all its versions' pipelines in this process.
+type Requests struct {
+	// Answered counts results (CacheHits of them from the cache); Errors
+	// failed requests, by outcome (bad_input, overloaded, deadline, …).
+	Answered  uint64            `json:"answered"`
+	CacheHits uint64            `json:"cache_hits"`
+	Errors    uint64            `json:"errors"`
+	Outcomes  map[string]uint64 `json:"outcomes,omitempty"`
+	// P50 and P99 are latency quantiles since the start, in ms.
+	P50 float64 `json:"p50_ms"`
+	P99 float64 `json:"p99_ms"`
+	// BatchSizes counts the batches run per size bucket.
+	BatchSizes []BatchSize `json:"batch_sizes,omitempty"`
+}
+
+// BatchSize is the number of batches of up to Size requests.
+type BatchSize struct {
+	Size    int    `json:"size"`
+	Batches uint64 `json:"batches"`
+}
+
+// History is a model's recent figures, one sample every Step seconds,
+// oldest first: requests per second and the p50 and p99 latency (ms) of
+// the requests answered in each step (0 when none were).
+type History struct {
+	Step float64   `json:"step_s"`
+	Rate []float64 `json:"rate"`
+	P50  []float64 `json:"p50_ms"`
+	P99  []float64 `json:"p99_ms"`
 }
 
 // Missing is a configured model that does not serve: its file failed to
@@ -59,6 +182,12 @@ type Model struct {
 	// batch dimension).
 	Batchable bool   `json:"batchable"`
 	Cache     *Cache `json:"cache,omitempty"`
+	// Previous is the version served before this one, if it was
+	// deployed over the air.
+	Previous string `json:"previous,omitempty"`
+	// Requests are the request figures, History the last minutes'.
+	Requests *Requests `json:"requests,omitempty"`
+	History  *History  `json:"history,omitempty"`
 	// Drift is the model's drift state when it is watched.
 	Drift string `json:"drift,omitempty"`
 	// Canary is the candidate under evaluation, if any.
