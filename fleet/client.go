@@ -25,7 +25,9 @@ var ErrNotConnected = errors.New("not connected to the broker")
 // Options configures a Client. Zero durations mean the defaults named.
 type Options struct {
 	// Broker is the broker URL: tcp://host:1883, or ssl:// (also tls://,
-	// mqtts://) for TLS; ws:// and wss:// for websockets.
+	// mqtts://) for TLS; ws:// and wss:// for websockets. Several URLs
+	// separated by commas (a cluster's nodes) are tried in turn on every
+	// connection attempt.
 	Broker string
 	// DeviceID makes this a device's client: it publishes the retained
 	// birth on connect, sets the offline will and subscribes to its

@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/url"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -14,6 +15,7 @@ import (
 type Fleet struct {
 	// Broker URL: tcp://host:1883, ssl://host:8883 (also tls://, mqtts://),
 	// ws://, wss://. Empty: no fleet link.
+	// Several URLs separated by commas are a cluster's nodes, tried in turn.
 	Broker string `yaml:"broker"`
 	// ClientID must be unique on the broker; default edged-<device.id>.
 	ClientID string `yaml:"client_id"`
@@ -188,10 +190,14 @@ func (c *Config) validateFleet(bad func(path, format string, args ...any)) {
 		if !fleetIDRE.MatchString(c.Device.ID) {
 			bad("device.id", "%q cannot name a device in MQTT topics: want 1-128 characters without '/', '+', '#' or spaces", c.Device.ID)
 		}
-		u, err := url.Parse(f.Broker)
-		if err != nil || u.Host == "" {
-			bad("fleet.broker", "%q: want a URL such as tcp://host:1883", f.Broker)
-		} else {
+		// One URL, or a cluster's nodes separated by commas.
+		for _, b := range strings.Split(f.Broker, ",") {
+			b = strings.TrimSpace(b)
+			u, err := url.Parse(b)
+			if err != nil || u.Host == "" {
+				bad("fleet.broker", "%q: want a URL such as tcp://host:1883, or several separated by commas", b)
+				continue
+			}
 			switch u.Scheme {
 			case "tcp", "mqtt", "ssl", "tls", "mqtts", "ws", "wss":
 			default:
@@ -199,7 +205,7 @@ func (c *Config) validateFleet(bad func(path, format string, args ...any)) {
 			}
 			tlsURL := u.Scheme == "ssl" || u.Scheme == "tls" || u.Scheme == "mqtts" || u.Scheme == "wss"
 			if !tlsURL && (f.CAFile != "" || f.CertFile != "") {
-				bad("fleet.ca_file", "TLS files need a TLS broker URL (ssl://, tls://, mqtts:// or wss://); broker is %q", f.Broker)
+				bad("fleet.ca_file", "TLS files need a TLS broker URL (ssl://, tls://, mqtts:// or wss://); broker is %q", b)
 			}
 		}
 	}

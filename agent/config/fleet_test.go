@@ -56,6 +56,7 @@ func TestFleetErrors(t *testing.T) {
 	}{
 		{"bad scheme", fleetBase + "fleet: {broker: \"http://b:1883\"}\n", `fleet.broker: scheme "http"`},
 		{"no host", fleetBase + "fleet: {broker: \"tcp://\"}\n", "fleet.broker: \"tcp://\": want a URL"},
+		{"bad cluster member", fleetBase + "fleet: {broker: \"tcp://a:1883,b:1883\"}\n", "fleet.broker: \"b:1883\": want a URL"},
 		{"tls files on tcp", fleetBase + "fleet: {broker: \"tcp://b:1883\", ca_file: ca.pem}\n", "fleet.ca_file: TLS files need a TLS broker URL"},
 		{"cert without key", fleetBase + "fleet: {broker: \"ssl://b:8883\", cert_file: c.pem}\n", "fleet.cert_file: cert_file and key_file go together"},
 		{"password twice", fleetBase + "fleet: {broker: \"tcp://b:1883\", password: x, password_file: p}\n", "fleet.password: set either"},
@@ -111,5 +112,9 @@ telemetry: {interval: 5m}
 	}
 	if !c.Fleet.Enabled() {
 		t.Error("Fleet.Enabled() = false with a broker")
+	}
+	// A cluster's nodes, tried in turn.
+	if _, err := Parse([]byte(fleetBase+"fleet: {broker: \"tcp://n1:1883,tcp://n2:1883\"}\n"), "/etc/edged"); err != nil {
+		t.Errorf("Parse(broker list) = %v", err)
 	}
 }

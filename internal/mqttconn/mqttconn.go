@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -29,25 +30,41 @@ type TLS struct {
 	InsecureSkipVerify bool
 }
 
-// TLSConfig builds the TLS configuration for the broker URL, or nil for a
-// plain connection. Verification of the broker's certificate is on unless
-// InsecureSkipVerify says otherwise; a CA file or client certificate on a
-// plain URL is an error, not silently unused.
+// Brokers splits a broker setting into its URLs: one URL, or several
+// separated by commas (the nodes of a cluster, tried in turn on every
+// connection attempt).
+func Brokers(broker string) []string {
+	var urls []string
+	for _, u := range strings.Split(broker, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			urls = append(urls, u)
+		}
+	}
+	return urls
+}
+
+// TLSConfig builds the TLS configuration for the broker URL (or URLs, see
+// Brokers), or nil for a plain connection. Verification of the broker's
+// certificate is on unless InsecureSkipVerify says otherwise; a CA file or
+// client certificate on a plain URL is an error, not silently unused.
+// Several URLs must all be TLS or all plain, and TLS ones on different
+// hosts need ServerName.
 func TLSConfig(broker string, o TLS) (*tls.Config, error) {
-	u, err := url.Parse(broker)
-	if err != nil {
-		return nil, fmt.Errorf("broker %q: %w", broker, err)
+	urls := Brokers(broker)
+	if len(urls) == 0 {
+		return nil, fmt.Errorf("broker %q: no URL", broker)
 	}
+	var u *url.URL
 	secure := false
-	switch u.Scheme {
-	case "ssl", "tls", "mqtts", "tcps", "wss":
-		secure = true
-	case "tcp", "mqtt", "ws":
-	default:
-		return nil, fmt.Errorf("broker %q: scheme %q; want tcp, ssl, tls, mqtts, ws or wss", broker, u.Scheme)
-	}
-	if u.Host == "" {
-		return nil, fmt.Errorf("broker %q: no host", broker)
+	for i, b := range urls {
+		v, s, err := parseBroker(b)
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 && (s != secure || (s && o.ServerName == "" && v.Hostname() != u.Hostname())) {
+			return nil, fmt.Errorf("broker %q: the URLs must be all TLS or all plain, and TLS URLs on different hosts need a server name", broker)
+		}
+		u, secure = v, s
 	}
 	if !secure {
 		if o.CAFile != "" || o.CertFile != "" || o.KeyFile != "" {
@@ -80,6 +97,26 @@ func TLSConfig(broker string, o TLS) (*tls.Config, error) {
 		t.Certificates = []tls.Certificate{c}
 	}
 	return t, nil
+}
+
+// parseBroker checks one broker URL and says whether it is TLS.
+func parseBroker(broker string) (*url.URL, bool, error) {
+	u, err := url.Parse(broker)
+	if err != nil {
+		return nil, false, fmt.Errorf("broker %q: %w", broker, err)
+	}
+	secure := false
+	switch u.Scheme {
+	case "ssl", "tls", "mqtts", "tcps", "wss":
+		secure = true
+	case "tcp", "mqtt", "ws":
+	default:
+		return nil, false, fmt.Errorf("broker %q: scheme %q; want tcp, ssl, tls, mqtts, ws or wss", broker, u.Scheme)
+	}
+	if u.Host == "" {
+		return nil, false, fmt.Errorf("broker %q: no host", broker)
+	}
+	return u, secure, nil
 }
 
 // Wait waits for a paho token, the context or a timeout, whichever first.

@@ -30,6 +30,13 @@ func TestTLSConfig(t *testing.T) {
 		{name: "CA file not PEM", broker: "ssl://broker:8883", o: TLS{CAFile: notPEM}, wantErr: "no PEM certificate"},
 		{name: "CA file missing", broker: "ssl://broker:8883", o: TLS{CAFile: notPEM + ".gone"}, wantErr: "ca file"},
 		{name: "half a client certificate", broker: "ssl://broker:8883", o: TLS{CertFile: notPEM}, wantErr: "client certificate"},
+		{name: "cluster plain", broker: "tcp://n1:1883, tcp://n2:1883,tcp://n3:1883", wantNil: true},
+		{name: "cluster tls on one host", broker: "ssl://b.example:8883,ssl://b.example:8884", wantServer: "b.example"},
+		{name: "cluster tls with a name", broker: "ssl://10.0.0.1:8883,ssl://10.0.0.2:8883", o: TLS{ServerName: "b.example"}, wantServer: "b.example"},
+		{name: "cluster tls on two hosts", broker: "ssl://n1:8883,ssl://n2:8883", wantErr: "need a server name"},
+		{name: "cluster mixed", broker: "tcp://n1:1883,ssl://n2:8883", wantErr: "all TLS or all plain"},
+		{name: "cluster bad member", broker: "tcp://n1:1883,http://n2", wantErr: `scheme "http"`},
+		{name: "only commas", broker: " , ", wantErr: "no URL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -50,5 +57,18 @@ func TestTLSConfig(t *testing.T) {
 				t.Errorf("TLSConfig(%q) ServerName %q, InsecureSkipVerify %v; want %q, false", tt.broker, got.ServerName, got.InsecureSkipVerify, tt.wantServer)
 			}
 		})
+	}
+}
+
+func TestBrokers(t *testing.T) {
+	for in, want := range map[string]string{
+		"tcp://a:1":                "tcp://a:1",
+		"tcp://a:1,tcp://b:2":      "tcp://a:1|tcp://b:2",
+		" tcp://a:1 ,, tcp://b:2 ": "tcp://a:1|tcp://b:2",
+		"":                         "",
+	} {
+		if got := strings.Join(Brokers(in), "|"); got != want {
+			t.Errorf("Brokers(%q) = %q; want %q", in, got, want)
+		}
 	}
 }

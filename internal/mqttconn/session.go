@@ -26,6 +26,8 @@ type Will struct {
 // SessionOptions configure a Session. Zero durations mean the defaults
 // named.
 type SessionOptions struct {
+	// Broker is the broker's URL, or several separated by commas (a
+	// cluster's nodes), tried in turn on every connection attempt.
 	Broker   string
 	ClientID string
 	Username string
@@ -224,9 +226,11 @@ func call(f func()) {
 // connect makes one connection attempt and sets it up; lost hears of the
 // connection's end.
 func (s *Session) connect(ctx context.Context, lost chan<- error) (mqtt.Client, error) {
-	o := mqtt.NewClientOptions().
-		AddBroker(s.o.Broker).
-		SetClientID(s.o.ClientID).
+	o := mqtt.NewClientOptions()
+	for _, b := range Brokers(s.o.Broker) {
+		o.AddBroker(b)
+	}
+	o.SetClientID(s.o.ClientID).
 		SetUsername(s.o.Username).
 		SetPassword(s.o.Password).
 		SetCleanSession(true).
