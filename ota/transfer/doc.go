@@ -16,7 +16,8 @@
 // # On the device
 //
 // Receiver.Fetch subscribes to the chunks it still lacks, a window at a
-// time, writes each at its offset in {sha256}.part and records it in
+// time and at QoS 0 (a lost chunk is asked for again; no broker keeps
+// per-chunk acknowledgement state), writes each at its offset in {sha256}.part and records it in
 // {sha256}.bitmap, which is written atomically after the part file is
 // fsynced, every SyncEvery chunks and on exit. After a crash the bitmap
 // may lag the part file, never lead it, so a resumed Fetch fetches again

@@ -307,7 +307,12 @@ func (r *Receiver) receive(ctx context.Context, meta fleet.BlobMeta, part *os.Fi
 	}()
 	subscribe := func(i int) error {
 		outstanding[i] = true
-		err := r.Sub.Subscribe(ctx, fleet.BlobChunkTopic(sum, i), 1, handler)
+		// QoS 0: a chunk lost with its connection is asked for again (the
+		// stall timer, the resubscription after a reconnect), so an
+		// acknowledgement per chunk buys nothing and costs the broker
+		// state per subscription (NATS makes each QoS 1 subscription a
+		// JetStream consumer).
+		err := r.Sub.Subscribe(ctx, fleet.BlobChunkTopic(sum, i), 0, handler)
 		if err != nil && ctx.Err() == nil {
 			// Not fatal: a fleet.Client renews the subscription after
 			// reconnecting, and the stall timer retries in any case.
