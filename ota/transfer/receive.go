@@ -449,21 +449,38 @@ func FetchMeta(ctx context.Context, sub Subscriber, sum string, size int64) (fle
 		default:
 		}
 	}
-	if err := sub.Subscribe(ctx, topic, 1, h); err != nil && !errors.Is(err, fleet.ErrNotConnected) {
-		return fleet.BlobMeta{}, fmt.Errorf("transfer.FetchMeta %s: %w", sum, err)
-	}
 	defer func() {
 		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		sub.Unsubscribe(uctx, topic)
 	}()
-	select {
-	case <-ctx.Done():
-		return fleet.BlobMeta{}, fmt.Errorf("transfer.FetchMeta %s: waiting for %s: %w", sum, topic, ctx.Err())
-	case r := <-got:
-		if r.err != nil {
-			return fleet.BlobMeta{}, fmt.Errorf("transfer.FetchMeta %s: %w", sum, r.err)
+	// QoS 0, and subscribed again every metaRetry until the meta comes: a
+	// subscription made as the connection dropped, or while a clustered
+	// broker was electing its leaders, may fail or bring no retained
+	// message, and a fleet.Client renews it only after a reconnect.
+	for {
+		if err := sub.Subscribe(ctx, topic, 0, h); err != nil && ctx.Err() == nil && !errors.Is(err, fleet.ErrNotConnected) {
+			slog.Default().Debug("transfer: meta subscription failed; will retry", "topic", topic, "err", err)
 		}
-		return r.meta, nil
+		retry := time.NewTimer(metaRetry)
+		select {
+		case <-ctx.Done():
+			retry.Stop()
+			return fleet.BlobMeta{}, fmt.Errorf("transfer.FetchMeta %s: waiting for %s: %w", sum, topic, ctx.Err())
+		case r := <-got:
+			retry.Stop()
+			if r.err != nil {
+				return fleet.BlobMeta{}, fmt.Errorf("transfer.FetchMeta %s: %w", sum, r.err)
+			}
+			return r.meta, nil
+		case <-retry.C:
+			uctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			sub.Unsubscribe(uctx, topic)
+			cancel()
+		}
 	}
 }
+
+// metaRetry is how long FetchMeta waits for the retained meta before it
+// subscribes again.
+var metaRetry = 10 * time.Second
