@@ -170,6 +170,28 @@ load:
 	$(GO) test -count=1 -timeout 2h -v -run 'TestLoad$$' ./internal/loadtest/ -args -load
 	@if [ -n "$(SOAK)" ]; then $(GO) test -count=1 -timeout 0 -v -run 'TestSoak$$' ./internal/loadtest/ -args -soak $(SOAK) $(if $(SOAK_PROFILES),-soak.profiles $(SOAK_PROFILES)); fi
 
+# The broker matrix (internal/brokertest): mosquitto, a 3-node NATS
+# cluster with JetStream and MQTT, and RabbitMQ with its MQTT plugin, each
+# through birth/will, telemetry, commands, the outbox across a restart, a
+# resumed transfer and a 3-device rollout with real agents; NATS also
+# loses a node mid-transfer, mid-rollout and mid-delivery. make test runs
+# mosquitto and NATS (RabbitMQ takes a minute per start).
+.PHONY: test-brokers
+test-brokers:
+	EDGED_REQUIRE_TOOLS=1 EDGED_BROKERS=mosquitto,nats,rabbitmq $(GO) test -count=1 -timeout 30m -v -run 'TestMatrix|TestNATSNodeLoss' ./internal/brokertest/
+
+# Fleet load runs (agent/fleetsim, figures in the log; see docs/SCALING.md):
+# FLEET_N simulated devices through one mosquitto (or FLEET_BROKER=nats,
+# three nodes) take a 4-wave rollout of a 3.6 MB model; FLEET_FAIL=0.1
+# makes 10% fail; FLEET_TELEMETRY=60s measures telemetry instead.
+FLEET_N ?= 1000
+FLEET_BROKER ?= mosquitto
+FLEET_FAIL ?= 0
+.PHONY: fleet-load
+fleet-load:
+	EDGED_REQUIRE_TOOLS=1 $(GO) test -count=1 -timeout 2h -v -run 'TestLoad$$' ./agent/fleetsim/ -args -fleetsim.load \
+		-fleetsim.n $(FLEET_N) -fleetsim.broker $(FLEET_BROKER) -fleetsim.fail $(FLEET_FAIL) $(if $(FLEET_TELEMETRY),-fleetsim.telemetry $(FLEET_TELEMETRY))
+
 # Power-loss harness: SIGKILL edged at random points, check the
 # state it leaves; CRASH_SEED=N replays a run.
 .PHONY: crash

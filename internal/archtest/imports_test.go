@@ -35,8 +35,9 @@ var layers = [][]string{
 	// link, sources, local API.
 	{"agent/batch", "agent/cache", "agent/pipeline", "agent/status", "agent/drift/...", "agent/link",
 		"agent/source", "agent/localapi"},
-	// 6. Changing models on commands, through the agent's Host interface.
-	{"agent/deploy"},
+	// 6. Changing models on commands, through the agent's Host interface;
+	// simulated devices built from the same parts.
+	{"agent/deploy", "agent/fleetsim"},
 	// 7. The agent: wires everything and owns it.
 	{"agent"},
 	// 8. Programs.

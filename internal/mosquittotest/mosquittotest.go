@@ -143,6 +143,17 @@ func binary(t testing.TB) string {
 // Addr is the broker's host:port.
 func (b *Broker) Addr() string { return b.addr }
 
+// Pid is the broker's process id, 0 when it is not running (for load
+// scripts reading /proc).
+func (b *Broker) Pid() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cmd == nil {
+		return 0
+	}
+	return b.cmd.Process.Pid
+}
+
 // URL is the broker's plain MQTT URL, tcp://host:port.
 func (b *Broker) URL() string { return "tcp://" + b.addr }
 
