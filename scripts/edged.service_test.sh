@@ -25,7 +25,7 @@ for want in \
 	'Type=notify' 'NotifyAccess=main' 'WatchdogSec=30' 'Restart=on-failure' \
 	'ExecStart=/opt/edged/bin/edged --config /etc/edged/edged.yaml' \
 	'RestartForceExitStatus=75' 'ReadWritePaths=/opt/edged/bin' \
-	'User=edged' 'StateDirectory=edged' 'ConfigurationDirectory=edged' \
+	'User=edged' 'StateDirectory=edged' 'ConfigurationDirectory=edged' 'ConfigurationDirectoryMode=0750' \
 	'ProtectSystem=strict' 'ProtectHome=yes' 'PrivateTmp=yes' 'NoNewPrivileges=yes' \
 	'ProtectKernelTunables=yes' 'ProtectKernelModules=yes' 'ProtectControlGroups=yes' \
 	'LockPersonality=yes' 'MemoryDenyWriteExecute=yes' 'SystemCallArchitectures=native' \

@@ -194,7 +194,12 @@ if out=$(dpkg -i "$deb" 2>&1); then ok "dpkg -i again"; else bad "dpkg -i again:
 check "edited conffile kept" grep -qx "# local edit" /etc/edged/edged.yaml
 # shellcheck disable=SC2016 # expanded by the inner sh
 check "owner restored after reinstall" sh -c '[ "$(stat -c %U /opt/edged/bin/edged)" = edged ]'
-cp /opt/edged/bin/edged /opt/edged/bin/edged.old
+# What a self-update leaves, written as the agent writes it (user edged,
+# ota/selfupdate's names): the old binary, a partial download, its record
+# and the temporary file of an interrupted atomic write.
+for f in edged.old .edged.new edged-selfupdate.json .edged-selfupdate.json.tmp-123 .edged.tmp-456; do
+	runuser -u edged -- sh -c "umask 027; echo x >/opt/edged/bin/$f" || bad "write /opt/edged/bin/$f as edged"
+done
 
 if out=$(dpkg -r edged 2>&1); then ok "dpkg -r"; else bad "dpkg -r: $out"; fi
 for f in /opt/edged /usr/bin/edgectl /lib/systemd/system/edged.service \
@@ -213,5 +218,7 @@ done
 if getent passwd edged >/dev/null 2>&1; then bad "user edged left after purge"; else ok "user edged gone after purge"; fi
 if getent group edged >/dev/null 2>&1; then bad "group edged left after purge"; else ok "group edged gone after purge"; fi
 if dpkg -s edged >/dev/null 2>&1; then bad "dpkg still knows edged"; else ok "dpkg forgot edged"; fi
+left=$(find /opt /etc /var/lib /usr/bin /lib/systemd -xdev \( -nouser -o -nogroup \) 2>/dev/null)
+if [ -z "$left" ]; then ok "nothing owned by a deleted user or group"; else bad "owned by a deleted user or group: $left"; fi
 ok "whole test in $(($(date +%s) - start)) s"
 finish
