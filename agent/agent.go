@@ -268,6 +268,7 @@ func (a *Agent) build(s *servedModel) {
 	a.mu.RUnlock()
 	if st != nil {
 		cached = st.Stage(s.info.SHA256, a.log)
+		s.info.Cached = true
 	}
 	s.handler = infer.Pipeline(s.pool, a.metrics.Stage(s.info, &s.stats), pipeline.Check(s.info), tap, cached)
 }

@@ -182,6 +182,20 @@ func TestLocalAPI(t *testing.T) {
 		})
 	}
 
+	// A batch of 4 over the model's [1,1] input: four invocations, the
+	// outputs stacked as [4,1], each the official runtime's (golden).
+	t.Run("batch split", func(t *testing.T) {
+		code, body, _ := infer(`{"inputs":[{"name":"serving_default_dense_input:0","shape":[4,1],"datatype":"INT8","data":[[-96],[0],[-34],[-63]]}]}`, nil)
+		var r v2Response
+		if err := json.Unmarshal(body, &r); err != nil || code != 200 || len(r.Outputs) != 1 {
+			t.Fatalf("infer: %d %s %v", code, body, err)
+		}
+		want := fmt.Sprint([]int8{refOutput(t, -96), refOutput(t, 0), refOutput(t, -34), refOutput(t, -63)})
+		if got := fmt.Sprint(r.Outputs[0].Data); got != want || fmt.Sprint(r.Outputs[0].Shape) != "[4 1]" {
+			t.Errorf("batch output %v %s; want [4 1] %s", r.Outputs[0].Shape, got, want)
+		}
+	})
+
 	t.Run("binary", func(t *testing.T) {
 		hdr := `{"inputs":[{"name":"serving_default_dense_input:0","shape":[1,1],"datatype":"INT8","parameters":{"binary_data_size":1}}],"outputs":[{"name":"StatefulPartitionedCall:0","parameters":{"binary_data":true}}]}`
 		body := hdr + string([]byte{byte(0xa0)}) // -96

@@ -125,12 +125,15 @@ type request struct {
 	ctx  context.Context
 	in   []infer.Tensor
 	enq  time.Time
-	done chan result // capacity 1: the dispatcher never blocks on it
+	wait time.Duration // set by the dispatcher when the batch runs
+	done chan result   // capacity 1: the dispatcher never blocks on it
 }
 
 type result struct {
 	out []infer.Tensor
 	err error
+	// wait is how long the request waited in the queue.
+	wait time.Duration
 }
 
 // New starts a Batcher that hands batches to inv.
@@ -156,22 +159,29 @@ func New(inv Invoker, opts Options) *Batcher {
 // Submit queues one request and blocks until its result, its own error,
 // the end of ctx, or Close.
 func (b *Batcher) Submit(ctx context.Context, in []infer.Tensor) ([]infer.Tensor, error) {
+	out, _, err := b.submit(ctx, in)
+	return out, err
+}
+
+// submit is Submit that also says how long the request waited for its
+// batch.
+func (b *Batcher) submit(ctx context.Context, in []infer.Tensor) ([]infer.Tensor, time.Duration, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	r := &request{ctx: ctx, in: in, enq: b.clock.Now(), done: make(chan result, 1)}
 	var dropped *request
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
-		return nil, ErrClosed
+		return nil, 0, ErrClosed
 	}
 	if len(b.queue) >= b.opts.QueueCapacity {
 		if b.opts.Overload != DropOldest {
 			n := len(b.queue)
 			b.mu.Unlock()
 			b.m.rejected()
-			return nil, fmt.Errorf("batch: %w: %d requests waiting (queue capacity %d)", infer.ErrOverloaded, n, b.opts.QueueCapacity)
+			return nil, 0, fmt.Errorf("batch: %w: %d requests waiting (queue capacity %d)", infer.ErrOverloaded, n, b.opts.QueueCapacity)
 		}
 		dropped = b.queue[0]
 		b.queue[0] = nil
@@ -193,12 +203,12 @@ func (b *Batcher) Submit(ctx context.Context, in []infer.Tensor) ([]infer.Tensor
 
 	select {
 	case res := <-r.done:
-		return res.out, res.err
+		return res.out, res.wait, res.err
 	case <-ctx.Done():
 		b.remove(r)
 		// A result may have raced in; the caller asked to stop, so the
 		// context's error wins either way.
-		return nil, ctx.Err()
+		return nil, 0, ctx.Err()
 	}
 }
 
@@ -360,7 +370,8 @@ func (b *Batcher) runBatch() {
 			r.done <- result{err: err}
 			continue
 		}
-		b.m.waited(now.Sub(r.enq))
+		r.wait = now.Sub(r.enq)
+		b.m.waited(r.wait)
 		batch = append(batch, r)
 	}
 	if len(batch) == 0 {
@@ -373,7 +384,7 @@ func (b *Batcher) runBatch() {
 	}
 	outs, errs := b.invoke(reqs)
 	for i, r := range batch {
-		r.done <- result{out: outs[i], err: errs[i]}
+		r.done <- result{out: outs[i], err: errs[i], wait: r.wait}
 	}
 }
 

@@ -31,11 +31,11 @@ func (p *Pool) Handle(ctx context.Context, req *infer.Request) (*infer.Response,
 			best = b
 		}
 	}
-	out, err := best.Submit(ctx, req.Inputs)
+	out, wait, err := best.submit(ctx, req.Inputs)
 	if err != nil {
 		return nil, fmt.Errorf("model %q: %w", p.model, err)
 	}
-	return &infer.Response{Outputs: out}, nil
+	return &infer.Response{Outputs: out, Queue: wait}, nil
 }
 
 // Len is the number of requests waiting in the Pool.

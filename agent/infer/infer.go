@@ -52,4 +52,6 @@ type ModelInfo struct {
 	Labels   []string
 	Ready    bool
 	MaxBatch int
+	// Cached is set when a result cache answers repeated inputs.
+	Cached bool
 }

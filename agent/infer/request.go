@@ -35,6 +35,8 @@ type Response struct {
 	Version string
 	// CacheHit is set when the result cache answered.
 	CacheHit bool
+	// Queue is how long the request waited for its batch.
+	Queue time.Duration
 }
 
 // Handler serves requests; each stage of a pipeline is one.

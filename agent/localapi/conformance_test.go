@@ -16,7 +16,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -43,11 +45,15 @@ var bigModel = infer.ModelInfo{Name: "big", Version: "1", Ready: true,
 	Outputs: []infer.TensorSpec{{Name: "y", DType: tensor.Float32, Shape: []int{1024}}},
 }
 
-// specBackend serves specModel and bigModel besides fakeBackend's "m".
-type specBackend struct{ fakeBackend }
+// specBackend serves specModel, bigModel and batchModel besides
+// fakeBackend's "m". It counts batchModel's requests.
+type specBackend struct {
+	fakeBackend
+	batchCalls atomic.Int64
+}
 
 func (b *specBackend) Model(name, version string) (infer.ModelInfo, error) {
-	for _, m := range []infer.ModelInfo{specModel, bigModel} {
+	for _, m := range []infer.ModelInfo{specModel, bigModel, batchModel} {
 		if name == m.Name {
 			if version != "" && version != m.Version {
 				return infer.ModelInfo{}, fmt.Errorf("%w: %q version %q", infer.ErrModelNotFound, name, version)
@@ -59,7 +65,7 @@ func (b *specBackend) Model(name, version string) (infer.ModelInfo, error) {
 }
 
 func (b *specBackend) Models() []infer.ModelInfo {
-	return []infer.ModelInfo{fakeModel, specModel, bigModel}
+	return []infer.ModelInfo{fakeModel, specModel, bigModel, batchModel}
 }
 
 // Handle: output0 = [1.5·input0[0..3], number of true in input1, -0.25];
@@ -79,6 +85,16 @@ func (b *specBackend) Handle(ctx context.Context, req *infer.Request) (*infer.Re
 		binary.LittleEndian.PutUint32(out[16:], math.Float32bits(float32(trues)))
 		binary.LittleEndian.PutUint32(out[20:], math.Float32bits(-0.25))
 		return &infer.Response{Outputs: []infer.Tensor{{Name: "output0", DType: tensor.Float32, Shape: []int{3, 2}, Data: out}}}, nil
+	case "b":
+		// out = [in0, in1, in0+in1]; every request waited 2 ms for its
+		// batch, and one whose in0 is 99 is a cache hit.
+		b.batchCalls.Add(1)
+		d := req.Inputs[0].Data
+		if len(d) != 2 || fmt.Sprint(req.Inputs[0].Shape) != "[1 2]" {
+			return nil, fmt.Errorf("b takes [1 2]; got %v %v", req.Inputs[0].Shape, d)
+		}
+		return &infer.Response{Outputs: []infer.Tensor{{Name: "out", DType: tensor.UInt8, Shape: []int{1, 3}, Data: []byte{d[0], d[1], d[0] + d[1]}}},
+			Queue: 2 * time.Millisecond, CacheHit: d[0] == 99}, nil
 	case "big":
 		return &infer.Response{Outputs: []infer.Tensor{{Name: "y", DType: tensor.Float32, Shape: []int{1024}, Data: req.Inputs[0].Data}}}, nil
 	}
@@ -625,4 +641,110 @@ func TestRawHTTPClient(t *testing.T) {
 			t.Error(err)
 		}
 	})
+}
+
+// TestBatchSplit: a batch of 3 over a model whose input is [1,2] runs as
+// three requests of [1,2], and the outputs stack to [3,3].
+func TestBatchSplit(t *testing.T) {
+	b := &specBackend{}
+	s := New(b, Options{})
+	w := post(s, "/v2/models/b/infer", `{"inputs":[{"name":"in","shape":[3,2],"datatype":"UINT8","data":[[1,2],[3,4],[5,6]]}]}`)
+	if w.Code != 200 {
+		t.Fatalf("status %d %s", w.Code, w.Body)
+	}
+	wantOutput(t, w, "out UINT8 [3 3] [1,2,3,3,4,7,5,6,11]")
+	if n := b.batchCalls.Load(); n != 3 {
+		t.Errorf("%d model requests; want 3", n)
+	}
+	// Classification per row: [batch, count].
+	w = post(s, "/v2/models/b/infer", `{"inputs":[{"name":"in","shape":[2,2],"datatype":"UINT8","data":[1,2,30,4]}],"outputs":[{"name":"out","parameters":{"classification":2}}]}`)
+	wantOutput(t, w, `out BYTES [2 2] ["3:2:owl","2:1:dog","34:2:owl","30:0:cat"]`)
+	// The binary extension: 2 rows of 2 bytes in, 2 rows of 3 out.
+	js := `{"inputs":[{"name":"in","shape":[2,2],"datatype":"UINT8","parameters":{"binary_data_size":4}}],"parameters":{"binary_data_output":true}}`
+	w = post(s, "/v2/models/b/infer", js+"\x01\x02\x03\x04", HeaderContentLength, strconv.Itoa(len(js)))
+	n, _ := strconv.Atoi(w.Header().Get(HeaderContentLength))
+	if w.Code != 200 || n == 0 || w.Body.String()[n:] != "\x01\x02\x03\x03\x04\x07" {
+		t.Errorf("binary batch: %d %q", w.Code, w.Body)
+	}
+	for _, bad := range []string{
+		`{"inputs":[{"name":"in","shape":[3,3],"datatype":"UINT8","data":[1,2,3,4,5,6,7,8,9]}]}`, // not [k,2]
+		`{"inputs":[{"name":"in","shape":[0,2],"datatype":"UINT8","data":[]}]}`,
+		`{"inputs":[{"name":"in","shape":[1025,2],"datatype":"UINT8","data":[]}]}`,
+	} {
+		if w := post(s, "/v2/models/b/infer", bad); w.Code != 400 {
+			t.Errorf("%s: status %d %s; want 400", bad, w.Code, w.Body)
+		}
+	}
+	// A model whose input has no batch dimension of 1 is not split.
+	if w := post(s, "/v2/models/m/infer", `{"inputs":[{"name":"in","shape":[2,2],"datatype":"UINT8","data":[1,2,3,4]}]}`); w.Code != 400 {
+		t.Errorf("batch over [2]: status %d; want 400", w.Code)
+	}
+}
+
+// TestStatistics: Triton's statistics extension, counted by hand from the
+// requests sent: three successes (one a batch of 2, one a cache hit) and
+// one failure.
+func TestStatistics(t *testing.T) {
+	b := &specBackend{}
+	s := New(b, Options{})
+	before := time.Now().UnixMilli()
+	for _, body := range []string{
+		`{"inputs":[{"name":"in","shape":[1,2],"datatype":"UINT8","data":[1,2]}]}`,
+		`{"inputs":[{"name":"in","shape":[2,2],"datatype":"UINT8","data":[1,2,3,4]}]}`,
+		`{"inputs":[{"name":"in","shape":[1,2],"datatype":"UINT8","data":[99,2]}]}`,
+		`{"inputs":[{"name":"in","shape":[1,2],"datatype":"UINT8","data":[1]}]}`, // too few values
+	} {
+		post(s, "/v2/models/b/infer", body)
+	}
+	var st struct {
+		ModelStats []struct {
+			Name           string
+			Version        string
+			LastInference  int64  `json:"last_inference"`
+			InferenceCount uint64 `json:"inference_count"`
+			ExecutionCount uint64 `json:"execution_count"`
+			InferenceStats map[string]statDuration `json:"inference_stats"`
+		} `json:"model_stats"`
+	}
+	for _, path := range []string{"/v2/models/b/stats", "/v2/models/b/versions/1/stats"} {
+		r := httptest.NewRequest("GET", path, nil)
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, r)
+		if err := json.Unmarshal(w.Body.Bytes(), &st); err != nil || w.Code != 200 || len(st.ModelStats) != 1 {
+			t.Fatalf("%s: %d %s", path, w.Code, w.Body)
+		}
+		m := st.ModelStats[0]
+		is := m.InferenceStats
+		// Inferences: 1 + 2 + 1; executions: 1 + 2 (the cache hit runs
+		// nothing); queue: 2 ms for each execution.
+		if m.Name != "b" || m.Version != "1" || m.InferenceCount != 4 || m.ExecutionCount != 3 || m.LastInference < before {
+			t.Errorf("%s: %+v; want b 1, 4 inferences, 3 executions", path, m)
+		}
+		for k, want := range map[string]uint64{"success": 3, "fail": 1, "queue": 3, "compute_input": 3, "compute_infer": 3, "compute_output": 3, "cache_hit": 1, "cache_miss": 0} {
+			if is[k].Count != want {
+				t.Errorf("%s: %s count %d; want %d", path, k, is[k].Count, want)
+			}
+		}
+		if is["queue"].NS != uint64(3*2*time.Millisecond) {
+			t.Errorf("queue ns %d; want 3 × 2 ms", is["queue"].NS)
+		}
+		if is["success"].NS == 0 || is["fail"].NS == 0 || is["compute_input"].NS == 0 {
+			t.Errorf("durations %+v; want success, fail and compute_input timed", is)
+		}
+	}
+	// Every model, served ones not asked yet with zeros.
+	r := httptest.NewRequest("GET", "/v2/models/stats", nil)
+	w := httptest.NewRecorder()
+	s.ServeHTTP(w, r)
+	if err := json.Unmarshal(w.Body.Bytes(), &st); err != nil || len(st.ModelStats) != 4 {
+		t.Fatalf("all stats: %d %s", w.Code, w.Body)
+	}
+	for _, path := range []string{"/v2/models/nope/stats", "/v2/models/b/versions/2/stats"} {
+		r := httptest.NewRequest("GET", path, nil)
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, r)
+		if w.Code != 404 {
+			t.Errorf("%s: %d; want 404", path, w.Code)
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -11,6 +12,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/edged-dev/edged/agent/infer"
 	"github.com/edged-dev/edged/runtime/tensor"
@@ -74,14 +77,19 @@ func badf(format string, args ...any) error {
 }
 
 func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
 	name, version := r.PathValue("name"), r.PathValue("version")
 	mi, err := s.b.Model(name, version)
 	if err != nil {
 		writeError(w, statusOf(err), err.Error())
 		return
 	}
+	failed := func(code int, msg string) {
+		s.stats.update(mi.Name, mi.Version, func(ms *modelStats) { ms.InferenceStats.Fail.add(time.Since(start)) })
+		writeError(w, code, msg)
+	}
 	if err := s.b.Admit(mi.Name, version); err != nil {
-		writeError(w, statusOf(err), err.Error())
+		failed(statusOf(err), err.Error())
 		return
 	}
 	if b := s.opts.BodyBudget; b != nil {
@@ -94,7 +102,7 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 		cancel()
 		if err != nil {
 			w.Header().Set("Retry-After", "1")
-			writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("too many large requests being read (%d bytes of http.body_memory in use); try again", b.Size()))
+			failed(http.StatusServiceUnavailable, fmt.Sprintf("too many large requests being read (%d bytes of http.body_memory in use); try again", b.Size()))
 			return
 		}
 		defer release()
@@ -102,33 +110,72 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 	body, err := readBody(w, r, s.opts.MaxRequestBytes)
 	if err != nil {
 		if statusOf(err) == http.StatusRequestEntityTooLarge {
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", s.opts.MaxRequestBytes))
+			failed(http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", s.opts.MaxRequestBytes))
 			return
 		}
-		writeError(w, http.StatusBadRequest, "reading body: "+err.Error())
+		failed(http.StatusBadRequest, "reading body: "+err.Error())
 		return
 	}
-	req, inputs, err := decodeRequest(r.Header.Get(HeaderContentLength), body, mi)
+	decodeStart := time.Now()
+	req, batch, err := decodeRequest(r.Header.Get(HeaderContentLength), body, mi)
 	if err != nil {
-		writeError(w, statusOf(err), err.Error())
+		failed(statusOf(err), err.Error())
 		return
 	}
+	// The outputs asked for and their parameters are checked before the
+	// model runs.
+	if _, err := wantedOutputs(req, mi, len(mi.Outputs)); err != nil {
+		failed(statusOf(err), err.Error())
+		return
+	}
+	for _, o := range req.Outputs {
+		if _, _, err := classificationCount(o.Parameters); err != nil {
+			failed(statusOf(err), fmt.Sprintf("output %q: %v", o.Name, err))
+			return
+		}
+	}
+	decoded := time.Now()
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
 	defer cancel()
 	id := ""
 	if req.ID != nil {
 		id = *req.ID
 	}
-	res, err := s.b.Handle(ctx, &infer.Request{Model: mi.Name, Version: version, ID: id, Inputs: inputs})
+	results, err := s.run(ctx, mi, version, id, batch)
 	if err != nil {
-		writeError(w, statusOf(err), err.Error())
+		failed(statusOf(err), err.Error())
 		return
 	}
-	resp, binaryOut, err := encodeResponse(req, mi, res.Outputs)
+	ran := time.Now()
+	resp, binaryOut, err := encodeResponse(req, mi, batch, results)
 	if err != nil {
-		writeError(w, statusOf(err), err.Error())
+		failed(statusOf(err), err.Error())
 		return
 	}
+	if v := results[0].Version; v != "" {
+		resp.ModelVersion = v
+	}
+	s.stats.update(mi.Name, resp.ModelVersion, func(ms *modelStats) {
+		st := &ms.InferenceStats
+		ms.LastInference = start.UnixMilli()
+		ms.InferenceCount += uint64(batch.size)
+		st.ComputeInput.add(decoded.Sub(decodeStart))
+		st.ComputeOutput.add(time.Since(ran))
+		each := ran.Sub(decoded) / time.Duration(len(results))
+		for _, res := range results {
+			switch {
+			case res.CacheHit:
+				st.CacheHit.add(each)
+				continue
+			case mi.Cached:
+				st.CacheMiss.Count++
+			}
+			ms.ExecutionCount++
+			st.Queue.add(res.Queue)
+			st.ComputeInfer.add(each - res.Queue)
+		}
+		st.Success.add(time.Since(start))
+	})
 	if !binaryOut {
 		writeJSON(w, http.StatusOK, resp)
 		return
@@ -154,6 +201,52 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// maxSplit bounds the batch of one request over a model whose inputs fix
+// batch 1: each item is one request in the pipeline.
+const maxSplit = 1024
+
+// run answers a decoded request: one pipeline request, or, for a batch
+// over a model of batch 1, one per item, in flight together so that the
+// batcher can run them as one invocation where the model allows.
+func (s *Server) run(ctx context.Context, mi infer.ModelInfo, version, id string, b *requestBatch) ([]*infer.Response, error) {
+	out := make([]*infer.Response, len(b.items))
+	if len(b.items) == 1 {
+		res, err := s.b.Handle(ctx, &infer.Request{Model: mi.Name, Version: version, ID: id, Inputs: b.items[0]})
+		out[0] = res
+		return out, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make([]error, len(b.items))
+	var wg sync.WaitGroup
+	// As many in flight as the batcher groups: MaxBatch 1 runs the items
+	// one after another.
+	slots := make(chan struct{}, max(mi.MaxBatch, 1))
+	for i, in := range b.items {
+		wg.Add(1)
+		slots <- struct{}{}
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			out[i], errs[i] = s.b.Handle(ctx, &infer.Request{Model: mi.Name, Version: version, ID: id, Inputs: in})
+			if errs[i] != nil {
+				cancel() // the whole request fails: stop the rest
+			}
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return nil, fmt.Errorf("batch item %d: %w", i, err)
+		}
+	}
+	for i, err := range errs {
+		if err != nil {
+			return nil, fmt.Errorf("batch item %d: %w", i, err)
+		}
+	}
+	return out, nil
+}
+
 // readBody reads a request body of at most limit bytes. A body that
 // declares its length is read into a buffer of exactly that size (one
 // allocation, where io.ReadAll would hold up to twice it while growing);
@@ -177,9 +270,72 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	return buf, nil
 }
 
-// decodeRequest parses a JSON or binary-extension body into model inputs
-// in the model's input order.
-func decodeRequest(headerLen string, body []byte, mi infer.ModelInfo) (*inferRequest, []infer.Tensor, error) {
+// requestBatch is a decoded request: size items, each the model's inputs
+// in its input order. A request whose inputs carry a batch of k > 1 where
+// the model's inputs fix batch 1 is split into k items (Triton runs such a
+// request as k; TFLite files usually fix batch 1).
+type requestBatch struct {
+	size  int
+	items [][]infer.Tensor
+}
+
+// decodeRequest parses a JSON or binary-extension body into model inputs.
+func decodeRequest(headerLen string, body []byte, mi infer.ModelInfo) (*inferRequest, *requestBatch, error) {
+	req, in, err := decodeInputs(headerLen, body, mi)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := splitBatch(mi, in)
+	return req, b, err
+}
+
+// splitBatch makes one item per batch entry of inputs whose shapes carry
+// a batch over the model's batch 1.
+func splitBatch(mi infer.ModelInfo, in []infer.Tensor) (*requestBatch, error) {
+	k := 1
+	for i, t := range in {
+		if n := batchOf(t.Shape, mi.Inputs[i].Shape); n != 1 {
+			if k != 1 && n != k {
+				return nil, badf("input %q has a batch of %d; another input has %d", mi.Inputs[i].Name, n, k)
+			}
+			k = n
+		}
+	}
+	if k == 1 {
+		return &requestBatch{size: 1, items: [][]infer.Tensor{in}}, nil
+	}
+	if k > maxSplit {
+		return nil, badf("a batch of %d; at most %d in one request over a model of batch 1", k, maxSplit)
+	}
+	b := &requestBatch{size: k, items: make([][]infer.Tensor, k)}
+	for j := range k {
+		item := make([]infer.Tensor, len(in))
+		for i, t := range in {
+			spec := mi.Inputs[i]
+			if batchOf(t.Shape, spec.Shape) == 1 {
+				return nil, badf("input %q has no batch of %d as the others", spec.Name, k)
+			}
+			size := len(t.Data) / k
+			item[i] = infer.Tensor{Name: spec.Name, DType: spec.DType, Shape: spec.Shape, Data: t.Data[j*size : (j+1)*size]}
+		}
+		b.items[j] = item
+	}
+	return b, nil
+}
+
+// batchOf is the batch a request shape carries over a model shape: 1 when
+// they are the same, k when the model's first dimension is 1 and the
+// request's k > 1 with the rest the same.
+func batchOf(got, model []int) int {
+	if len(got) == 0 || len(got) != len(model) || model[0] != 1 || got[0] <= 1 || !tensor.SameShape(got[1:], model[1:]) {
+		return 1
+	}
+	return got[0]
+}
+
+// decodeInputs parses a JSON or binary-extension body into inputs in the
+// model's input order, with the request's shapes.
+func decodeInputs(headerLen string, body []byte, mi infer.ModelInfo) (*inferRequest, []infer.Tensor, error) {
 	if headerLen == "0" {
 		return rawRequest(body, mi)
 	}
@@ -221,7 +377,7 @@ func decodeRequest(headerLen string, body []byte, mi infer.ModelInfo) (*inferReq
 		if data, rest, err = decodeInput(in, spec, rest); err != nil {
 			return nil, nil, err
 		}
-		out[pos] = infer.Tensor{Name: spec.Name, DType: spec.DType, Shape: spec.Shape, Data: data}
+		out[pos] = infer.Tensor{Name: spec.Name, DType: spec.DType, Shape: in.Shape, Data: data}
 	}
 	if len(rest) != 0 {
 		return nil, nil, badf("%d binary bytes after the last input", len(rest))
@@ -285,9 +441,14 @@ func decodeInput(in requestInput, spec infer.TensorSpec, rest []byte) (data, lef
 	if !ok {
 		return nil, nil, badf("input %q: datatype %q is not one of %s (BYTES is not served: models here take numbers)", in.Name, in.Datatype, datatypeList)
 	}
-	if !tensor.SameShape(in.Shape, spec.Shape) {
-		return nil, nil, badf("input %q: shape %v; the model takes %v", in.Name, in.Shape, spec.Shape)
+	k := batchOf(in.Shape, spec.Shape)
+	if k == 1 && !tensor.SameShape(in.Shape, spec.Shape) {
+		return nil, nil, badf("input %q: shape %v; the model takes %v (or [k, ...] for a batch of k when it takes [1, ...])", in.Name, in.Shape, spec.Shape)
 	}
+	if k > maxSplit {
+		return nil, nil, badf("input %q: a batch of %d; at most %d in one request over a model of batch 1", in.Name, k, maxSplit)
+	}
+	spec.Shape = in.Shape // the batch's shape from here on
 	if size, ok := in.Parameters["binary_data_size"]; ok {
 		return binaryInput(in, spec, dt, size, rest)
 	}
@@ -616,8 +777,15 @@ func rawToFloats(dt tensor.DType, raw []byte) ([]float64, error) {
 
 // encodeResponse builds the response; binary reports whether any output
 // goes in the binary part.
-func encodeResponse(req *inferRequest, mi infer.ModelInfo, outs []infer.Tensor) (*inferResponse, bool, error) {
+func encodeResponse(req *inferRequest, mi infer.ModelInfo, b *requestBatch, results []*infer.Response) (*inferResponse, bool, error) {
 	resp := &inferResponse{ModelName: mi.Name, ModelVersion: mi.Version, ID: req.ID}
+	outs := results[0].Outputs
+	if b.size > 1 {
+		var err error
+		if outs, err = joinBatch(results); err != nil {
+			return nil, false, err
+		}
+	}
 	wanted, err := wantedOutputs(req, mi, len(outs))
 	if err != nil {
 		return nil, false, err
@@ -629,7 +797,7 @@ func encodeResponse(req *inferRequest, mi infer.ModelInfo, outs []infer.Tensor) 
 	sort.Ints(keys)
 	anyBinary := false
 	for _, k := range keys {
-		ro, err := encodeOutput(req, wanted[k], outs[k], mi.Outputs[k], mi.Labels)
+		ro, err := encodeOutput(req, wanted[k], outs[k], mi.Outputs[k], mi.Labels, b.size)
 		if err != nil {
 			return nil, false, err
 		}
@@ -637,6 +805,28 @@ func encodeResponse(req *inferRequest, mi infer.ModelInfo, outs []infer.Tensor) 
 		resp.Outputs = append(resp.Outputs, ro)
 	}
 	return resp, anyBinary, nil
+}
+
+// joinBatch stacks the outputs of a split request's items: k outputs of
+// shape [1, ...] make one of [k, ...] (of shape S, one of [k, S...]).
+func joinBatch(results []*infer.Response) ([]infer.Tensor, error) {
+	k := len(results)
+	outs := make([]infer.Tensor, len(results[0].Outputs))
+	for o, first := range results[0].Outputs {
+		shape := append([]int{k}, first.Shape...)
+		if len(first.Shape) > 0 && first.Shape[0] == 1 {
+			shape = append([]int{k}, first.Shape[1:]...)
+		}
+		data := make([]byte, 0, k*len(first.Data))
+		for _, r := range results {
+			if len(r.Outputs) != len(outs) || len(r.Outputs[o].Data) != len(first.Data) {
+				return nil, fmt.Errorf("the items of a batch gave outputs of different sizes")
+			}
+			data = append(data, r.Outputs[o].Data...)
+		}
+		outs[o] = infer.Tensor{Name: first.Name, DType: first.DType, Shape: shape, Data: data}
+	}
+	return outs, nil
 }
 
 // wantedOutputs maps the positions of the outputs the request asks for
@@ -671,7 +861,7 @@ func wantedOutputs(req *inferRequest, mi infer.ModelInfo, n int) (map[int]map[st
 // encodeOutput encodes one output as its parameters and the request's
 // ask: dequantized, top-k classification, binary or JSON. A binary
 // output's bytes are in raw.
-func encodeOutput(req *inferRequest, params map[string]any, o infer.Tensor, sp infer.TensorSpec, labels []string) (responseOutput, error) {
+func encodeOutput(req *inferRequest, params map[string]any, o infer.Tensor, sp infer.TensorSpec, labels []string, rows int) (responseOutput, error) {
 	ro := responseOutput{Name: sp.Name, Shape: o.Shape, Datatype: infer.DatatypeName(o.DType)}
 	if ro.Shape == nil {
 		ro.Shape = []int{}
@@ -699,8 +889,17 @@ func encodeOutput(req *inferRequest, params map[string]any, o infer.Tensor, sp i
 		// Classification reports the model's own output values (the
 		// classification extension: "the value associated with that index
 		// in the model output"), compared in the output's type.
-		strs := classify(vals, o.DType, labels, k)
+		// A batch of rows > 1 gets [rows, count], each row classified
+		// apart (Triton's [batch-size, count]).
+		var strs []string
+		per := len(vals) / rows
+		for r := range rows {
+			strs = append(strs, classify(vals[r*per:(r+1)*per], o.DType, labels, k)...)
+		}
 		ro.Shape, ro.Datatype = []int{len(strs)}, "BYTES"
+		if rows > 1 {
+			ro.Shape = []int{rows, len(strs) / rows}
+		}
 		if binaryOut {
 			ro.raw = encodeBytes(strs)
 			ro.Parameters = map[string]any{"binary_data_size": len(ro.raw)}

@@ -31,7 +31,7 @@ func TestBinaryDataSizeBounds(t *testing.T) {
 		}
 	}
 	js := `{"inputs":[{"name":"in","shape":[2],"datatype":"UINT8","parameters":{"binary_data_size":2}}]}`
-	if _, in, err := decodeRequest(strconv.Itoa(len(js)), []byte(js+"ab"), fakeModel); err != nil || string(in[0].Data) != "ab" {
+	if _, in, err := decodeRequest(strconv.Itoa(len(js)), []byte(js+"ab"), fakeModel); err != nil || string(in.items[0][0].Data) != "ab" {
 		t.Errorf("binary_data_size 2: %v, %v", in, err)
 	}
 }

@@ -110,6 +110,8 @@ type Server struct {
 	opts Options
 	mux  *http.ServeMux
 	reqs *prometheus.CounterVec
+	// stats are the statistics extension's.
+	stats statsTable
 	// unmatched answers requests no route takes.
 	unmatched http.Handler
 }
@@ -144,7 +146,7 @@ func New(b Backend, opts Options) *Server {
 		opts.Version = "dev"
 	}
 	serverMetadata := func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"name": "edged", "version": opts.Version, "extensions": []string{"binary_tensor_data", "classification"}})
+		writeJSON(w, http.StatusOK, map[string]any{"name": "edged", "version": opts.Version, "extensions": []string{"binary_tensor_data", "classification", "statistics"}})
 	}
 	// The specification names the path /v2/; clients use both.
 	s.handle("GET /v2", "server", serverMetadata)
@@ -153,6 +155,9 @@ func New(b Backend, opts Options) *Server {
 	s.handle("GET /v2/models/{name}/versions/{version}", "model", s.modelMetadata)
 	s.handle("GET /v2/models/{name}/ready", "model_ready", s.modelReady)
 	s.handle("GET /v2/models/{name}/versions/{version}/ready", "model_ready", s.modelReady)
+	s.handle("GET /v2/models/stats", "stats", s.modelStats)
+	s.handle("GET /v2/models/{name}/stats", "stats", s.modelStats)
+	s.handle("GET /v2/models/{name}/versions/{version}/stats", "stats", s.modelStats)
 	s.handle("POST /v2/models/{name}/infer", "infer", s.infer)
 	s.handle("POST /v2/models/{name}/versions/{version}/infer", "infer", s.infer)
 	s.handle("GET /v1/status", "status", func(w http.ResponseWriter, r *http.Request) {

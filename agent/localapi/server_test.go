@@ -180,10 +180,21 @@ func FuzzDecodeRequest(f *testing.F) {
 	f.Add("", []byte(body))
 	f.Add("10", []byte(`{"inputs":[{"name":"in","shape":[2],"datatype":"UINT8","parameters":{"binary_data_size":2}}]}ab`))
 	f.Add("", []byte(`{"inputs":[{"name":"in","shape":[2],"datatype":"FP32","data":[[1e308],[-1e308]]}]}`))
+	f.Add("", []byte(`{"inputs":[{"name":"in","shape":[3,2],"datatype":"UINT8","data":[[1,2],[3,4],[5,6]]}]}`))
 	f.Fuzz(func(t *testing.T, hdr string, b []byte) {
 		_, in, err := decodeRequest(hdr, b, fakeModel)
-		if err == nil && (len(in) != 1 || len(in[0].Data) != 2) {
+		if err == nil && (len(in.items) != 1 || len(in.items[0]) != 1 || len(in.items[0][0].Data) != 2) {
 			t.Fatalf("accepted request gave inputs %v", in)
+		}
+		// A model of batch 1: every item of an accepted batch is what the
+		// model takes.
+		_, in, err = decodeRequest(hdr, b, batchModel)
+		if err == nil {
+			for _, item := range in.items {
+				if err := batchModel.CheckInputs(item); err != nil || len(in.items) != in.size {
+					t.Fatalf("accepted request gave item %v of %d: %v", item, in.size, err)
+				}
+			}
 		}
 		if err != nil && !errors.Is(err, infer.ErrBadInput) {
 			t.Fatalf("error %v does not wrap ErrBadInput", err)
@@ -305,4 +316,11 @@ func TestStatusPageEscapes(t *testing.T) {
 			t.Errorf("status page lacks %q:\n%s", want, page)
 		}
 	}
+}
+
+// batchModel is fakeModel with a batch dimension of 1: in [1,2], out [1,3].
+var batchModel = infer.ModelInfo{Name: "b", Version: "1", Ready: true, MaxBatch: 1,
+	Inputs:  []infer.TensorSpec{{Name: "in", DType: tensor.UInt8, Shape: []int{1, 2}}},
+	Outputs: []infer.TensorSpec{{Name: "out", DType: tensor.UInt8, Shape: []int{1, 3}}},
+	Labels:  []string{"cat", "dog", "owl"},
 }
