@@ -23,6 +23,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/edged-dev/edged/agent/infer"
+	"github.com/edged-dev/edged/agent/status"
 	"github.com/edged-dev/edged/runtime/tensor"
 )
 
@@ -746,5 +747,40 @@ func TestStatistics(t *testing.T) {
 		if w.Code != 404 {
 			t.Errorf("%s: %d; want 404", path, w.Code)
 		}
+	}
+}
+
+// TestRepositoryAndConfig: the repository index lists served and missing
+// models; a model's configuration names its tensors as Triton does.
+func TestRepositoryAndConfig(t *testing.T) {
+	b := &specBackend{}
+	b.status.Missing = []status.Missing{{Model: "broken", Reason: "file not found"}}
+	b.status.Models = []status.Model{{Name: "b", Instances: 2, Capacity: 64, Batchable: true, MaxBatch: 1,
+		Delegates: []status.Delegate{{Delegate: "edgetpu", Variant: "std", State: "absent"}, {Delegate: "cpu", Fallback: true, State: "healthy"}}}}
+	s := New(b, Options{})
+	w := post(s, "/v2/repository/index", "")
+	if w.Code != 200 || w.Body.String() != `[{"name":"b","version":"1","state":"READY"},{"name":"big","version":"1","state":"READY"},{"name":"broken","state":"UNAVAILABLE","reason":"file not found"},{"name":"m","version":"1","state":"READY"},{"name":"mymodel","version":"3","state":"READY"}]`+"\n" {
+		t.Errorf("index: %d %s", w.Code, w.Body)
+	}
+	if w := post(s, "/v2/repository/index", `{"ready":true}`); strings.Contains(w.Body.String(), "broken") || w.Code != 200 {
+		t.Errorf("index of ready models: %d %s", w.Code, w.Body)
+	}
+	if w := post(s, "/v2/repository/index", `{"ready":`); w.Code != 400 {
+		t.Errorf("malformed index request: %d", w.Code)
+	}
+	for _, path := range []string{"/v2/models/b/config", "/v2/models/b/versions/1/config"} {
+		r := httptest.NewRequest("GET", path, nil)
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, r)
+		want := `{"name":"b","version":"1","platform":"tflite","max_batch_size":1,"batchable":true,"input":[{"name":"in","data_type":"TYPE_UINT8","dims":[1,2]}],"output":[{"name":"out","data_type":"TYPE_UINT8","dims":[1,3]}],"instance_group":[{"count":2,"kind":"KIND_CPU"}],"dynamic_batching":{"max_queue_size":64},"delegates":[{"delegate":"edgetpu","variant":"std","state":"absent"},{"delegate":"cpu","fallback":true,"state":"healthy"}],"response_cache":{"enable":false},"labels":3,"sha256":""}` + "\n"
+		if w.Code != 200 || w.Body.String() != want {
+			t.Errorf("%s: %d %s\nwant %s", path, w.Code, w.Body, want)
+		}
+	}
+	r := httptest.NewRequest("GET", "/v2/models/b/versions/9/config", nil)
+	w = httptest.NewRecorder()
+	s.ServeHTTP(w, r)
+	if w.Code != 404 {
+		t.Errorf("config of an unknown version: %d", w.Code)
 	}
 }

@@ -146,7 +146,7 @@ func New(b Backend, opts Options) *Server {
 		opts.Version = "dev"
 	}
 	serverMetadata := func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"name": "edged", "version": opts.Version, "extensions": []string{"binary_tensor_data", "classification", "statistics"}})
+		writeJSON(w, http.StatusOK, map[string]any{"name": "edged", "version": opts.Version, "extensions": []string{"binary_tensor_data", "classification", "statistics", "model_configuration"}})
 	}
 	// The specification names the path /v2/; clients use both.
 	s.handle("GET /v2", "server", serverMetadata)
@@ -155,6 +155,9 @@ func New(b Backend, opts Options) *Server {
 	s.handle("GET /v2/models/{name}/versions/{version}", "model", s.modelMetadata)
 	s.handle("GET /v2/models/{name}/ready", "model_ready", s.modelReady)
 	s.handle("GET /v2/models/{name}/versions/{version}/ready", "model_ready", s.modelReady)
+	s.handle("POST /v2/repository/index", "repository", s.repositoryIndex)
+	s.handle("GET /v2/models/{name}/config", "config", s.modelConfig)
+	s.handle("GET /v2/models/{name}/versions/{version}/config", "config", s.modelConfig)
 	s.handle("GET /v2/models/stats", "stats", s.modelStats)
 	s.handle("GET /v2/models/{name}/stats", "stats", s.modelStats)
 	s.handle("GET /v2/models/{name}/versions/{version}/stats", "stats", s.modelStats)
