@@ -701,9 +701,9 @@ func TestStatistics(t *testing.T) {
 		ModelStats []struct {
 			Name           string
 			Version        string
-			LastInference  int64  `json:"last_inference"`
-			InferenceCount uint64 `json:"inference_count"`
-			ExecutionCount uint64 `json:"execution_count"`
+			LastInference  int64                   `json:"last_inference"`
+			InferenceCount uint64                  `json:"inference_count"`
+			ExecutionCount uint64                  `json:"execution_count"`
 			InferenceStats map[string]statDuration `json:"inference_stats"`
 		} `json:"model_stats"`
 	}
