@@ -22,18 +22,18 @@ import (
 // The Open Inference Protocol's request and response bodies.
 type inferRequest struct {
 	// ID is echoed in the response when the request has one, even "".
-	ID         *string          `json:"id,omitempty"`
-	Parameters map[string]any   `json:"parameters,omitempty"`
-	Inputs     []requestInput   `json:"inputs"`
-	Outputs    []requestedOuput `json:"outputs,omitempty"`
+	ID         *string    `json:"id,omitempty"`
+	Parameters paramMap   `json:"parameters,omitempty"`
+	Inputs     inputList  `json:"inputs"`
+	Outputs    outputList `json:"outputs,omitempty"`
 }
 
 type requestInput struct {
-	Name       string         `json:"name"`
-	Shape      []int          `json:"shape"`
-	Datatype   string         `json:"datatype"`
-	Parameters map[string]any `json:"parameters,omitempty"`
-	Data       rawData        `json:"data,omitempty"`
+	Name       string    `json:"name"`
+	Shape      shapeDims `json:"shape"`
+	Datatype   string    `json:"datatype"`
+	Parameters paramMap  `json:"parameters,omitempty"`
+	Data       rawData   `json:"data,omitempty"`
 }
 
 // rawData is an input's "data" as it stands in the body, not copied: a
@@ -48,8 +48,8 @@ func (d *rawData) UnmarshalJSON(b []byte) error {
 }
 
 type requestedOuput struct {
-	Name       string         `json:"name"`
-	Parameters map[string]any `json:"parameters,omitempty"`
+	Name       string   `json:"name"`
+	Parameters paramMap `json:"parameters,omitempty"`
 }
 
 type responseOutput struct {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -185,5 +186,81 @@ func TestBodyBudget(t *testing.T) {
 	}
 	if code, msg := post(); code != http.StatusOK {
 		t.Errorf("request after the release: %d %s; want 200", code, msg)
+	}
+}
+
+// TestCountItems: items of JSON arrays and objects counted by hand,
+// commas inside strings and nested values not counted.
+func TestCountItems(t *testing.T) {
+	for _, tt := range []struct {
+		json string
+		want int
+	}{
+		{`null`, 0},
+		{`[]`, 0},
+		{`{ }`, 0},
+		{`[ 1 ]`, 1},
+		{`[1,2,3]`, 3},
+		{`[[1,2],[3,4,5]]`, 2},
+		{`{"a,b":[1,2],"c":{"d":1,"e":2}}`, 2},
+		{`["\",", "\\", ","]`, 3},
+		{`[{},{},{}]`, 3},
+	} {
+		if got := countItems([]byte(tt.json), 100); got != tt.want {
+			t.Errorf("countItems(%s) = %d; want %d", tt.json, got, tt.want)
+		}
+	}
+	// It stops once past the limit.
+	if got := countItems([]byte(`[1,2,3,4,5,6]`), 3); got != 4 {
+		t.Errorf("countItems with limit 3 = %d; want 4 (one past the limit)", got)
+	}
+}
+
+// TestDecodeBounds: lists and maps past their bounds are refused before
+// they are decoded, so that a body of tiny items does not decode into
+// many times its size; lists at their bounds still decode.
+func TestDecodeBounds(t *testing.T) {
+	rep := func(item string, n int) string { return strings.TrimSuffix(strings.Repeat(item+",", n), ",") }
+	params := func(n int) string {
+		var b strings.Builder
+		for i := range n {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `"p%d":1`, i)
+		}
+		return "{" + b.String() + "}"
+	}
+	for _, tt := range []struct {
+		name, body, want string
+	}{
+		{"inputs", `{"inputs":[` + rep("{}", 1025) + `]}`, "inputs: more than 1024 items"},
+		{"inputs at the bound", `{"inputs":[` + rep("{}", 1024) + `]}`, "takes 1 inputs; the request has 1024"},
+		{"outputs", `{"inputs":[],"outputs":[` + rep(`{"name":"x"}`, 1025) + `]}`, "outputs: more than 1024 items"},
+		{"shape", `{"inputs":[{"name":"in","shape":[` + rep("1", 33) + `],"datatype":"UINT8","data":[1]}]}`, "shape: more than 32 items"},
+		{"shape at the bound", `{"inputs":[{"name":"in","shape":[` + rep("1", 32) + `],"datatype":"UINT8","data":[1]}]}`, "the model takes [2]"},
+		{"request parameters", `{"parameters":` + params(257) + `,"inputs":[]}`, "parameters: more than 256 items"},
+		{"input parameters", `{"inputs":[{"name":"in","parameters":` + params(257) + `}]}`, "parameters: more than 256 items"},
+		{"output parameters", `{"inputs":[],"outputs":[{"name":"x","parameters":` + params(257) + `}]}`, "parameters: more than 256 items"},
+	} {
+		_, _, err := decodeRequest("", []byte(tt.body), fakeModel)
+		if !errors.Is(err, infer.ErrBadInput) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: %v; want a bad input error with %q", tt.name, err, tt.want)
+		}
+	}
+
+	// 4.6 million empty inputs (a 14 MB body) took 1.6 GiB when they
+	// were decoded.
+	body := []byte(`{"inputs":[` + rep("{}", 4600000) + `]}`)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, _, err := decodeRequest("", body, fakeModel)
+	runtime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), "inputs: more than 1024 items") {
+		t.Fatalf("4.6 million inputs: %v; want refused", err)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 1<<20 {
+		t.Errorf("decoding a %d-byte body of empty inputs allocated %d bytes; want under 1 MiB", len(body), alloc)
 	}
 }

@@ -786,10 +786,42 @@ func TestHostileHTTPClient(t *testing.T) {
 		t.Errorf("a handler panicked:\n%s", e.log.String())
 	}
 
+	// Bodies of tiny items that decode into many times their size: 4.6
+	// million empty inputs, a shape of 7 million dimensions (it came back
+	// in the error message). One such request took edged to 1.6 GiB.
+	manyInputs := `{"inputs":[` + strings.TrimSuffix(strings.Repeat("{},", 4600000), ",") + `]}`
+	hugeShape := `{"inputs":[{"name":"input","shape":[` + strings.TrimSuffix(strings.Repeat("1,", 7000000), ",") + `],"datatype":"INT8","data":[1]}]}`
+	before := e.hwm()
+	var wg sync.WaitGroup
+	for i := range 16 {
+		body := manyInputs
+		if i%2 == 1 {
+			body = hugeShape
+		}
+		wg.Go(func() {
+			resp, err := http.Post("http://"+base+"/v2/models/person/infer", "application/json", strings.NewReader(body))
+			if err != nil {
+				t.Errorf("inflating body: %v", err)
+				return
+			}
+			n, _ := io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusBadRequest && resp.StatusCode != http.StatusServiceUnavailable || n > 4096 {
+				t.Errorf("inflating body: %s, %d-byte answer; want 400 or 503 and a short answer", resp.Status, n)
+			}
+		})
+	}
+	wg.Wait()
+	if peak := e.hwm(); peak-before > 192<<20 {
+		t.Errorf("peak RSS rose from %d to %d MiB with 16 bodies of tiny items; want under 192 MiB more", before>>20, peak>>20)
+	} else {
+		t.Logf("16 bodies of tiny items: peak RSS %d → %d MiB", before>>20, peak>>20)
+	}
+
 	// Thousands of connections that send part of their headers: each one
 	// served costs memory before its request is checked, so only
 	// http.max_connections (256) are; the others wait to be accepted.
-	before := e.hwm()
+	before = e.hwm()
 	var conns []net.Conn
 	for range 4000 {
 		c, err := net.DialTimeout("tcp", base, time.Second)
