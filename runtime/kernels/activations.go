@@ -33,13 +33,13 @@ func actMapQuant[T actInt](in, out *tensor.Tensor, f func(int32) int32) Kernel {
 	})
 }
 
-// actUnaryQuant dispatches actMapQuant on in's type.
+// actUnaryQuant returns the kernel of a quantized unary operator whose
+// arithmetic on raw values is f: a table of f (table8.go) for 8-bit
+// types, actMapQuant for int16.
 func actUnaryQuant(in, out *tensor.Tensor, f func(int32) int32) (Kernel, error) {
 	switch in.Type {
-	case tensor.Int8:
-		return actMapQuant[int8](in, out, f), nil
-	case tensor.UInt8:
-		return actMapQuant[uint8](in, out, f), nil
+	case tensor.Int8, tensor.UInt8:
+		return table8Kernel(in, out, newTable8(in.Type, f)), nil
 	case tensor.Int16:
 		return actMapQuant[int16](in, out, f), nil
 	}
@@ -103,13 +103,7 @@ func actLUT8(in, out *tensor.Tensor, f func(float32) float32) *[256]uint8 {
 
 // actLUTKernel applies an 8-bit lookup table to the raw bytes.
 func actLUTKernel(in, out *tensor.Tensor, lut *[256]uint8) Kernel {
-	return Func(func() error {
-		y := out.Data[:len(in.Data)]
-		for i, b := range in.Data {
-			y[i] = lut[b]
-		}
-		return nil
-	})
+	return table8Kernel(in, out, lut)
 }
 
 // sigmoid32 is TFLite's float transform for LOGISTIC tables.

@@ -24,6 +24,9 @@ const (
 type cpuFeatures struct {
 	avx2, vnni    bool // amd64
 	neon, dotprod bool // arm64
+	// vbmi (AVX-512 VBMI byte permutes) is part of the vnni variant
+	// where the CPU has it.
+	vbmi bool
 }
 
 // features holds the variant in use. It is set once at start-up (and by
@@ -66,6 +69,7 @@ func limitFeatures(f cpuFeatures, name string) (cpuFeatures, error) {
 	if g != want {
 		return f, fmt.Errorf("kernel variant %q is not available on this CPU (best: %s)", name, variantOf(f))
 	}
+	g.vbmi = f.vbmi && g.vnni
 	return g, nil
 }
 
@@ -106,6 +110,7 @@ func detectFeaturesRaw() cpuFeatures {
 		vnni:    cpu.X86.HasAVX2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512VNNI,
 		neon:    cpu.ARM64.HasASIMD,
 		dotprod: cpu.ARM64.HasASIMD && cpu.ARM64.HasASIMDDP,
+		vbmi:    cpu.X86.HasAVX2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX512VBMI,
 	}
 }
 

@@ -70,7 +70,12 @@ func Quantize(cfg *Config, in, out *tensor.Tensor) (Kernel, error) {
 	return requantizeKernel[int16](in, out, f), nil
 }
 
+// requantizeKernel applies f to the raw values of in; between 8-bit types
+// through a table of f (table8.go).
 func requantizeKernel[T actInt](in, out *tensor.Tensor, f func(int32) int32) Kernel {
+	if in.Type.Size() == 1 && out.Type.Size() == 1 {
+		return table8Kernel(in, out, newTable8(in.Type, f))
+	}
 	return Func(func() error {
 		x := actView[T](in)
 		switch out.Type {
@@ -258,6 +263,22 @@ func Dequantize(cfg *Config, in, out *tensor.Tensor) (Kernel, error) {
 				y[i] = deq(i, v)
 			}
 		}
+	}
+	if n == 1 && in.Type.Size() == 1 && !in.Const {
+		// 256 possible inputs: a table of their values.
+		tbl := new([256]float32)
+		lo, hi, _ := TypeRange(in.Type)
+		for v := lo; v <= hi; v++ {
+			tbl[uint8(v)] = deq(0, v)
+		}
+		return Describe("table", Func(func() error {
+			x := in.Data
+			y := out.Float32s()[:len(x)]
+			for i, b := range x {
+				y[i] = tbl[b]
+			}
+			return nil
+		})), nil
 	}
 	if in.Const {
 		// Constant weights: convert once, copy at run time.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/edged-dev/edged/runtime/tensor"
 )
@@ -93,6 +94,9 @@ func Unary(cfg *Config, op UnaryOp, in, out *tensor.Tensor) (Kernel, error) {
 		rsqrtLUTInt8(in, out, &lut, &valid)
 	default:
 		return nil, unsupportedf("%s on %s input", op, in.Type)
+	}
+	if !slices.Contains(valid[:], false) {
+		return table8Kernel(in, out, &lut), nil
 	}
 	n := in.NumElements()
 	errNeg := fmt.Errorf("%s %q: %w", op, in.Name, ErrNegativeRsqrt)

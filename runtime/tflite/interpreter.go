@@ -135,6 +135,9 @@ func (it *Interpreter) Prepare() (err error) {
 		if err != nil {
 			return fmt.Errorf("tflite.Prepare: %w", err)
 		}
+		if folded {
+			k = nil // its outputs are constants now; free what it holds
+		}
 		it.kernels = append(it.kernels, k)
 		it.folded = append(it.folded, folded)
 	}
