@@ -403,23 +403,23 @@ func Prelu(cfg *Config, in, alpha, out *tensor.Tensor) (Kernel, error) {
 	if err := CheckType("PRELU alpha", alpha, in.Type); err != nil {
 		return nil, err
 	}
-	astrides, err := preluAlphaStrides(in.Shape, alpha.Shape)
-	if err != nil {
+	if _, err := preluAlphaStrides(in.Shape, alpha.Shape); err != nil {
 		return nil, fmt.Errorf("PRELU alpha %q: %w", alpha.Name, err)
 	}
-	w := &preluWalker{shape: append([]int(nil), in.Shape...), astrides: astrides, idx: make([]int, len(in.Shape))}
 	if !q {
-		return Func(func() error {
-			x, al, y := in.Float32s(), alpha.Float32s(), out.Float32s()
-			w.walk(func(i, a int) {
-				if v := x[i]; v >= 0 {
-					y[i] = v
-				} else {
-					y[i] = v * al[a]
-				}
-			})
+		// Runs of the input against alpha (bcast_rows.go).
+		plan := newBcastPlan(in.Shape, alpha.Shape, in.Shape)
+		tileA, tileB := make([]float32, plan.rowTileLen()), make([]float32, plan.rowTileLen())
+		inf := float32(math.Inf(1))
+		row := f32RowClamped(f32RowOpPrelu, f32RowPrelu, false, -inf, inf)
+		desc := "rows " + VariantPortable
+		if f32RowHaveSIMD() {
+			desc = "rows " + floatVariant()
+		}
+		return Describe(desc, Func(func() error {
+			bcastRows(plan, in.Float32s(), alpha.Float32s(), out.Float32s(), tileA, tileB, row)
 			return nil
-		}), nil
+		})), nil
 	}
 	if err := CheckQuantized("PRELU alpha", alpha); err != nil {
 		return nil, err
@@ -441,18 +441,11 @@ func Prelu(cfg *Config, in, alpha, out *tensor.Tensor) (Kernel, error) {
 		}
 		return Clamp(y+outOff, qmin, qmax)
 	}
+	plan := newBcastPlan(in.Shape, alpha.Shape, in.Shape)
 	if in.Type == tensor.Int8 {
-		return Func(func() error {
-			x, al, y := in.Int8s(), alpha.Int8s(), out.Int8s()
-			w.walk(func(i, a int) { y[i] = int8(f(int32(x[i]), int32(al[a]))) })
-			return nil
-		}), nil
+		return binary8Kernel[int8](plan, in, alpha, out, f, nil), nil
 	}
-	return Func(func() error {
-		x, al, y := in.UInt8s(), alpha.UInt8s(), out.UInt8s()
-		w.walk(func(i, a int) { y[i] = uint8(f(int32(x[i]), int32(al[a]))) })
-		return nil
-	}), nil
+	return binary8Kernel[uint8](plan, in, alpha, out, f, nil), nil
 }
 
 // preluAlphaStrides returns, for each dimension of the input, the stride of
@@ -481,33 +474,6 @@ func preluAlphaStrides(inShape, aShape []int) ([]int, error) {
 		stride *= ad
 	}
 	return strides, nil
-}
-
-// preluWalker visits the elements of the input in order with the index of
-// their alpha value.
-type preluWalker struct {
-	shape, astrides, idx []int
-}
-
-func (w *preluWalker) walk(f func(i, a int)) {
-	n := tensor.NumElements(w.shape)
-	if n == 0 {
-		return
-	}
-	clear(w.idx)
-	a := 0
-	for i := 0; i < n; i++ {
-		f(i, a)
-		for d := len(w.shape) - 1; d >= 0; d-- {
-			w.idx[d]++
-			a += w.astrides[d]
-			if w.idx[d] < w.shape[d] {
-				break
-			}
-			a -= w.astrides[d] * w.shape[d]
-			w.idx[d] = 0
-		}
-	}
 }
 
 // actSigmoidTable16 is TFLite's sigmoid_table_uint16 (common.h):

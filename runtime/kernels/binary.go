@@ -182,10 +182,22 @@ func binaryFloat(op BinaryOp, p BinaryParams, plan *bcastPlan, a, b, out *tensor
 	default:
 		return nil, unsupportedf("%s on float32 operands", op)
 	}
-	return Func(func() error {
-		bcastApply(plan, a.Float32s(), b.Float32s(), out.Float32s(), f)
+	desc := "rows " + VariantPortable
+	row := f32Row(op)
+	switch code := f32RowCode(op); {
+	case row == nil:
+		row = func(k rowKind, a, b, y []float32) { applyRow(k, a, b, y, f) }
+	case f32RowHaveSIMD():
+		desc = "rows " + floatVariant()
+		fallthrough
+	default:
+		row = f32RowClamped(code, row, p.Activation != ActNone, lo, hi)
+	}
+	tileA, tileB := make([]float32, plan.rowTileLen()), make([]float32, plan.rowTileLen())
+	return Describe(desc, Func(func() error {
+		bcastRows(plan, a.Float32s(), b.Float32s(), out.Float32s(), tileA, tileB, row)
 		return nil
-	}), nil
+	})), nil
 }
 
 type binInt interface {
@@ -273,6 +285,8 @@ func binaryInt[T binInt](op BinaryOp, p BinaryParams, plan *bcastPlan, a, b, out
 	}
 	nb := b.NumElements()
 	errZero := fmt.Errorf("%s: %w", op, ErrDivisionByZero)
+	row := func(k rowKind, a, b, y []T) { applyRow(k, a, b, y, f) }
+	tileA, tileB := make([]T, plan.rowTileLen()), make([]T, plan.rowTileLen())
 	return Func(func() error {
 		bv := binView[T](b)
 		if checkZero {
@@ -282,7 +296,7 @@ func binaryInt[T binInt](op BinaryOp, p BinaryParams, plan *bcastPlan, a, b, out
 				}
 			}
 		}
-		bcastApply(plan, binView[T](a), bv, binView[T](out), f)
+		bcastRows(plan, binView[T](a), bv, binView[T](out), tileA, tileB, row)
 		return nil
 	}), nil
 }
@@ -292,8 +306,10 @@ func binaryMinMaxU8(op BinaryOp, plan *bcastPlan, a, b, out *tensor.Tensor) Kern
 	if op == OpMinimum {
 		f = func(x, y uint8) uint8 { return min(x, y) }
 	}
+	row := func(k rowKind, a, b, y []uint8) { applyRow(k, a, b, y, f) }
+	tileA, tileB := make([]uint8, plan.rowTileLen()), make([]uint8, plan.rowTileLen())
 	return Func(func() error {
-		bcastApply(plan, a.UInt8s(), b.UInt8s(), out.UInt8s(), f)
+		bcastRows(plan, a.UInt8s(), b.UInt8s(), out.UInt8s(), tileA, tileB, row)
 		return nil
 	})
 }
@@ -348,17 +364,16 @@ func binaryQuant(cfg *Config, op BinaryOp, p BinaryParams, plan *bcastPlan, a, b
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", op, err)
 		}
-		switch {
-		case typ == tensor.Int8 && plan.n >= lutMinElems:
-			return addSub8LUT[int8](q, plan, a, b, out), nil
-		case typ == tensor.UInt8 && plan.n >= lutMinElems:
-			return addSub8LUT[uint8](q, plan, a, b, out), nil
-		case typ == tensor.Int8:
-			return addSub8[int8](q, plan, a, b, out), nil
-		case typ == tensor.UInt8:
-			return addSub8[uint8](q, plan, a, b, out), nil
+		if typ == tensor.Int16 {
+			f = func(x, y int32) int32 { return q.out(q.in1(x), q.in2(y)) }
+			break
 		}
-		f = func(x, y int32) int32 { return q.out(q.in1(x), q.in2(y)) }
+		// The input rescaling depends on the raw byte only: tabulated.
+		t1, t2 := q.tables(typ)
+		f = func(x, y int32) int32 {
+			r := MultiplyByQuantizedMultiplierSmallerThanOneExp(t1[uint8(x)]+t2[uint8(y)], q.mo, q.sho) + q.outOff
+			return Clamp(r, q.lo, q.hi)
+		}
 	case OpMul:
 		f, err = mulQuant(a, b, out, lo, hi)
 	case OpDiv:
@@ -381,25 +396,20 @@ func binaryQuant(cfg *Config, op BinaryOp, p BinaryParams, plan *bcastPlan, a, b
 }
 
 // quantKernel applies f (whose results are already clamped to the type)
-// to the raw values of the operands.
+// to the raw values of the operands: through tables for 8-bit types
+// (binary8.go), over contiguous runs for int16.
 func quantKernel(typ tensor.DType, plan *bcastPlan, a, b, out *tensor.Tensor, f func(x, y int32) int32) Kernel {
 	switch typ {
 	case tensor.Int8:
-		g := func(x, y int8) int8 { return int8(f(int32(x), int32(y))) }
-		return Func(func() error {
-			bcastApply(plan, a.Int8s(), b.Int8s(), out.Int8s(), g)
-			return nil
-		})
+		return binary8Kernel[int8](plan, a, b, out, f, nil)
 	case tensor.UInt8:
-		g := func(x, y uint8) uint8 { return uint8(f(int32(x), int32(y))) }
-		return Func(func() error {
-			bcastApply(plan, a.UInt8s(), b.UInt8s(), out.UInt8s(), g)
-			return nil
-		})
+		return binary8Kernel[uint8](plan, a, b, out, f, nil)
 	}
 	g := func(x, y int16) int16 { return int16(f(int32(x), int32(y))) }
+	tileA, tileB := make([]int16, plan.rowTileLen()), make([]int16, plan.rowTileLen())
+	row := func(k rowKind, a, b, y []int16) { applyRow(k, a, b, y, g) }
 	return Func(func() error {
-		bcastApply(plan, a.Int16s(), b.Int16s(), out.Int16s(), g)
+		bcastRows(plan, a.Int16s(), b.Int16s(), out.Int16s(), tileA, tileB, row)
 		return nil
 	})
 }
@@ -502,32 +512,6 @@ func (q *addSubQ) tables(typ tensor.DType) (t1, t2 *[256]int32) {
 	return t1, t2
 }
 
-// addSub8 is the 8-bit ADD/SUB kernel: the input rescaling depends on the
-// raw byte only, so it is tabulated once; each element then costs one
-// requantization.
-func addSub8[T int8 | uint8](q *addSubQ, plan *bcastPlan, a, b, out *tensor.Tensor) Kernel {
-	t1, t2 := q.tables(a.Type)
-	mo, sho, outOff, olo, ohi := q.mo, q.sho, q.outOff, q.lo, q.hi
-	f := func(x, y T) T {
-		r := MultiplyByQuantizedMultiplierSmallerThanOneExp(t1[uint8(x)]+t2[uint8(y)], mo, sho) + outOff
-		return T(Clamp(r, olo, ohi))
-	}
-	return Func(func() error {
-		av, bv, ov := binView[T](a), binView[T](b), binView[T](out)
-		if plan.kind == bcastSame {
-			n := plan.n
-			av, bv, ov = av[:n], bv[:n], ov[:n]
-			for i := range ov {
-				r := MultiplyByQuantizedMultiplierSmallerThanOneExp(t1[uint8(av[i])]+t2[uint8(bv[i])], mo, sho) + outOff
-				ov[i] = T(Clamp(r, olo, ohi))
-			}
-			return nil
-		}
-		bcastApply(plan, av, bv, ov, f)
-		return nil
-	})
-}
-
 // mulQuant prepares quantized MUL: the product of the offset inputs is
 // requantized by in1_scale*in2_scale/out_scale (double precision).
 func mulQuant(a, b, out *tensor.Tensor, lo, hi int32) (func(x, y int32) int32, error) {
@@ -588,6 +572,9 @@ func divQuant(a, b, out *tensor.Tensor, plan *bcastPlan, lo, hi int32) (Kernel, 
 	off1, off2, outOff := -a.ZeroPoint(), -b.ZeroPoint(), out.ZeroPoint()
 	f := func(x, y int32) int32 {
 		v1, v2 := x+off1, y+off2
+		if v2 == 0 {
+			return 0 // never used: Eval fails first (check below)
+		}
 		if v2 < 0 {
 			v1, v2 = -v1, -v2
 		}
@@ -614,30 +601,17 @@ func divQuant(a, b, out *tensor.Tensor, plan *bcastPlan, lo, hi int32) (Kernel, 
 	}
 	nb := b.NumElements()
 	errZero := fmt.Errorf("DIV: %w (a divisor element equals its zero point)", ErrDivisionByZero)
-	if a.Type == tensor.Int8 {
-		zero := int8(b.ZeroPoint())
-		g := func(x, y int8) int8 { return int8(f(int32(x), int32(y))) }
-		return Func(func() error {
-			bv := b.Int8s()
-			for _, v := range bv[:nb] {
-				if v == zero {
-					return errZero
-				}
-			}
-			bcastApply(plan, a.Int8s(), bv, out.Int8s(), g)
-			return nil
-		}), nil
-	}
-	zero := uint8(b.ZeroPoint())
-	g := func(x, y uint8) uint8 { return uint8(f(int32(x), int32(y))) }
-	return Func(func() error {
-		bv := b.UInt8s()
-		for _, v := range bv[:nb] {
+	zero := byte(b.ZeroPoint())
+	check := func() error {
+		for _, v := range b.Data[:nb] {
 			if v == zero {
 				return errZero
 			}
 		}
-		bcastApply(plan, a.UInt8s(), bv, out.UInt8s(), g)
 		return nil
-	}), nil
+	}
+	if a.Type == tensor.Int8 {
+		return binary8Kernel[int8](plan, a, b, out, f, check), nil
+	}
+	return binary8Kernel[uint8](plan, a, b, out, f, check), nil
 }

@@ -421,21 +421,40 @@ func TestBroadcastPlan(t *testing.T) {
 		for i := range bv {
 			bv[i] = i
 		}
-		type pair struct{ a, b int }
-		res := make([]pair, n)
-		bcastApply(p, av, bv, res, func(x, y int) pair { return pair{x, y} })
-		for o := 0; o < n; o++ {
-			// Unravel o in got, then ravel into a and b.
-			rem := o
-			coord := make([]int, len(got))
-			for d := len(got) - 1; d >= 0; d-- {
-				coord[d] = rem % got[d]
-				rem /= got[d]
+		res := make([]bcastPair, n)
+		row := func(k rowKind, a, b []int, y []bcastPair) {
+			applyRow(k, a, b, y, func(x, y int) bcastPair { return bcastPair{x, y} })
+		}
+		// Without, then with the tiles that join per-channel runs.
+		for pass := 0; pass < 2; pass++ {
+			clear(res)
+			var tileA, tileB []int
+			if pass == 1 {
+				tileA, tileB = make([]int, p.rowTileLen()), make([]int, p.rowTileLen())
 			}
-			ia, ib := ravel(coord, a), ravel(coord, b)
-			if res[o] != (pair{ia, ib}) {
-				t.Fatalf("walk of %v and %v into %v: output %d reads (%d, %d); want (%d, %d)", a, b, got, o, res[o].a, res[o].b, ia, ib)
-			}
+			bcastRows(p, av, bv, res, tileA, tileB, row)
+			checkWalk(t, a, b, got, res)
+		}
+	}
+}
+
+type bcastPair struct{ a, b int }
+
+// checkWalk checks that output o of the broadcast of a and b into got
+// read the elements of a and b its coordinates name.
+func checkWalk(t *testing.T, a, b, got []int, res []bcastPair) {
+	t.Helper()
+	for o := range res {
+		// Unravel o in got, then ravel into a and b.
+		rem := o
+		coord := make([]int, len(got))
+		for d := len(got) - 1; d >= 0; d-- {
+			coord[d] = rem % got[d]
+			rem /= got[d]
+		}
+		ia, ib := ravel(coord, a), ravel(coord, b)
+		if res[o] != (bcastPair{ia, ib}) {
+			t.Fatalf("walk of %v and %v into %v: output %d reads %v; want (%d, %d)", a, b, got, o, res[o], ia, ib)
 		}
 	}
 }

@@ -278,8 +278,10 @@ type litertAddParams struct {
 // take a plain loop, with the vector kernel where there is one.
 func litertAddKernel[T int8 | uint8](plan *bcastPlan, a, b, out *tensor.Tensor, p *litertAddParams) Kernel {
 	ma, mb, c, sh, lo, hi, zp := p.ma, p.mb, p.c, p.shift&31, p.lo, p.hi, p.zp
-	f := func(x, y T) T {
-		return T(min(max((ma*int32(x)+mb*int32(y)+c)>>sh, lo), hi) + zp)
+	if plan.kind != bcastSame {
+		return binary8Kernel[T](plan, a, b, out, func(x, y int32) int32 {
+			return min(max((ma*x+mb*y+c)>>sh, lo), hi) + zp
+		}, nil)
 	}
 	var z T
 	u8 := 0
@@ -289,10 +291,6 @@ func litertAddKernel[T int8 | uint8](plan *bcastPlan, a, b, out *tensor.Tensor, 
 	asm := litertAddAsm() // chosen at construction, as every kernel's variant
 	return Func(func() error {
 		av, bv, ov := binView[T](a), binView[T](b), binView[T](out)
-		if plan.kind != bcastSame {
-			bcastApply(plan, av, bv, ov, f)
-			return nil
-		}
 		n := plan.n
 		av, bv, ov = av[:n], bv[:n], ov[:n]
 		i := 0
