@@ -310,6 +310,9 @@ type dwFast struct {
 	// inOff·w' in cst exactly) or of zeros (float; adding 0·w leaves the
 	// sum unchanged for finite weights).
 	pad []byte
+	// ftaps is the general float vector kernel (depthwise_taps.go), nil
+	// when not used.
+	ftaps *dwTapsF
 	// desc names the path, for profiles.
 	desc string
 }
@@ -421,6 +424,10 @@ func newDWFast(cfg *Config, p ConvParams, g convGeom, in, filter, bias, out *ten
 		k.desc = "3x3 portable"
 	default:
 		k.desc = "taps portable"
+	}
+	if in.Type == tensor.Float32 && k.fblk == nil && dwTapsHaveSIMD() {
+		k.ftaps = newDWTapsF(k.wf, k.biasF, taps, c, k.nparts)
+		k.desc = "taps " + floatVariant()
 	}
 	k.acc = make([][]int32, k.nparts)
 	k.accF = make([][]float32, k.nparts)
@@ -656,9 +663,21 @@ func (t dwFloatTask) runPart(part, nparts int) {
 	acc := k.accF[part]
 	pad := convView[float32](k.pad)[:c]
 	var taps [9][]float32
+	ox0, ox1 := 0, 0
+	if k.ftaps != nil {
+		ox0, ox1 = dwInterior(g)
+	}
 	for row := r0; row < r1; row++ {
 		b, oy := row/g.outH, row%g.outH
+		skip0, skip1 := 0, 0 // columns the vector kernel did
+		if k.ftaps != nil && k.rowTapsF(part, x, y, b, oy, ox0, ox1) {
+			skip0, skip1 = ox0, ox1
+		}
 		for ox := 0; ox < g.outW; ox++ {
+			if ox == skip0 && skip1 > skip0 {
+				ox = skip1 - 1
+				continue
+			}
 			o := (row*g.outW + ox) * c
 			yo := y[o : o+c]
 			iy0, ix0 := oy*g.strideH-g.padH, ox*g.strideW-g.padW

@@ -31,11 +31,21 @@ type dwCase struct {
 	perTensor     bool // int8: one filter scale instead of one per channel
 	litert        bool // the LiteRT arithmetic (fp32 requantization)
 	ties          bool // power-of-two scales: many requantized values end in .5
+	fh, fw        int  // filter size; 0 means 3
+}
+
+// filter returns the filter's height and width.
+func (tc dwCase) filter() (int, int) {
+	if tc.fh == 0 {
+		return 3, 3
+	}
+	return tc.fh, tc.fw
 }
 
 func (tc dwCase) String() string {
-	return fmt.Sprintf("%s/%dx%dx%d/dm%d/s%d/d%d/pad%d/act%d/zp%d,%d/bias%v/thr%v/pt%v/litert%v/ties%v",
-		tc.dt, tc.h, tc.w, tc.c, tc.dm, tc.stride, tc.dil, tc.pad, tc.act, tc.inZP, tc.filZP, tc.bias, tc.threads,
+	fh, fw := tc.filter()
+	return fmt.Sprintf("%s/%dx%dx%d/f%dx%d/dm%d/s%d/d%d/pad%d/act%d/zp%d,%d/bias%v/thr%v/pt%v/litert%v/ties%v",
+		tc.dt, tc.h, tc.w, tc.c, fh, fw, tc.dm, tc.stride, tc.dil, tc.pad, tc.act, tc.inZP, tc.filZP, tc.bias, tc.threads,
 		tc.perTensor, tc.litert, tc.ties)
 }
 
@@ -77,6 +87,26 @@ func dwCases() []dwCase {
 		dwCase{dt: tensor.Int8, h: 28, w: 28, c: 144, dm: 1, stride: 2, dil: 1, pad: PaddingSame, act: ActRelu6, inZP: -128, bias: true, threads: true},
 		dwCase{dt: tensor.UInt8, h: 14, w: 14, c: 96, dm: 1, stride: 1, dil: 1, pad: PaddingSame, act: ActRelu6, inZP: 0, filZP: 160, bias: true, threads: true},
 	)
+	// Other filter sizes (the general kernels): 1×1 (MediaPipe's
+	// per-channel scales), 5×5, uneven, strided and dilated, few and many
+	// channels.
+	for i, f := range [][2]int{{1, 1}, {5, 5}, {2, 3}, {7, 1}, {1, 1}, {5, 5}, {3, 3}, {4, 4}} {
+		for _, dt := range []tensor.DType{tensor.Float32, tensor.Int8, tensor.UInt8} {
+			for _, c := range []int{1, 3, 8, 12, 20, 33} {
+				tc := dwCase{dt: dt, h: 9, w: 11, c: c, dm: 1, stride: 1 + i%2, dil: 1 + (i/2)%2, fh: f[0], fw: f[1]}
+				tc.pad = []Padding{PaddingSame, PaddingValid}[(i/4)%2]
+				tc.act = []Activation{ActNone, ActRelu, ActRelu6, ActReluN1To1}[rng.IntN(4)]
+				tc.bias = rng.IntN(4) != 0
+				tc.threads = rng.IntN(3) == 0
+				if dt == tensor.UInt8 {
+					tc.inZP, tc.filZP = int32(rng.IntN(256)), int32(rng.IntN(256))
+				} else if dt == tensor.Int8 {
+					tc.inZP = int32(rng.IntN(256) - 128)
+				}
+				cases = append(cases, tc)
+			}
+		}
+	}
 	return cases
 }
 
@@ -85,6 +115,8 @@ func dwBuild(t testing.TB, tc dwCase, seed uint64) (Kernel, *tensor.Tensor) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 7))
 	oc := tc.c * tc.dm
+	fh, fw := tc.filter()
+	taps := fh * fw
 	inShape := []int{1, tc.h, tc.w, tc.c}
 	n := tc.h * tc.w * tc.c
 	var in, f, bias, out *tensor.Tensor
@@ -94,12 +126,12 @@ func dwBuild(t testing.TB, tc dwCase, seed uint64) (Kernel, *tensor.Tensor) {
 		for i := range x {
 			x[i] = float32(rng.NormFloat64())
 		}
-		w := make([]float32, 9*oc)
+		w := make([]float32, taps*oc)
 		for i := range w {
 			w[i] = float32(rng.NormFloat64())
 		}
 		in = convT("in", tc.dt, inShape, nil, x)
-		f = convT("w", tc.dt, []int{1, 3, 3, oc}, nil, w)
+		f = convT("w", tc.dt, []int{1, fh, fw, oc}, nil, w)
 		if tc.bias {
 			b := make([]float32, oc)
 			for i := range b {
@@ -113,7 +145,7 @@ func dwBuild(t testing.TB, tc dwCase, seed uint64) (Kernel, *tensor.Tensor) {
 		for i := range x {
 			x[i] = int8(rng.IntN(256) - 128)
 		}
-		w := make([]int8, 9*oc)
+		w := make([]int8, taps*oc)
 		for i := range w {
 			w[i] = int8(rng.IntN(255) - 127)
 		}
@@ -130,7 +162,7 @@ func dwBuild(t testing.TB, tc dwCase, seed uint64) (Kernel, *tensor.Tensor) {
 		if tc.perTensor {
 			fq = convQ(scales[0], 0)
 		}
-		f = convT("w", tc.dt, []int{1, 3, 3, oc}, fq, w)
+		f = convT("w", tc.dt, []int{1, fh, fw, oc}, fq, w)
 		outS := float32(math.Exp2(-2 + 4*rng.Float64()))
 		if tc.ties {
 			outS = float32(math.Exp2(float64(-4 + rng.IntN(4))))
@@ -141,7 +173,7 @@ func dwBuild(t testing.TB, tc dwCase, seed uint64) (Kernel, *tensor.Tensor) {
 		for i := range x {
 			x[i] = uint8(rng.IntN(256))
 		}
-		w := make([]uint8, 9*oc)
+		w := make([]uint8, taps*oc)
 		for i := range w {
 			w[i] = uint8(rng.IntN(256))
 		}
@@ -150,7 +182,7 @@ func dwBuild(t testing.TB, tc dwCase, seed uint64) (Kernel, *tensor.Tensor) {
 			inS, fS, outS = 0x1p-6, float32(math.Exp2(float64(-8+rng.IntN(4)))), float32(math.Exp2(float64(-4+rng.IntN(4))))
 		}
 		in = convT("in", tc.dt, inShape, convQ(inS, tc.inZP), x)
-		f = convT("w", tc.dt, []int{1, 3, 3, oc}, convQ(fS, tc.filZP), w)
+		f = convT("w", tc.dt, []int{1, fh, fw, oc}, convQ(fS, tc.filZP), w)
 		out = convT("out", tc.dt, []int{1, tc.h, tc.w, oc}, convQ(outS, int32(rng.IntN(256))), nil)
 	}
 	if tc.dt != tensor.Float32 && tc.bias {
@@ -291,5 +323,32 @@ func BenchmarkDW(b *testing.B) {
 			}
 			b.ReportMetric(macs*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")
 		})
+	}
+}
+
+func TestDWFArgsLayout(t *testing.T) {
+	var a dwFArgs
+	tests := []struct {
+		name      string
+		got, want uintptr
+	}{
+		{"taps", unsafe.Offsetof(a.taps), 0},
+		{"ntaps", unsafe.Offsetof(a.ntaps), 8},
+		{"bias", unsafe.Offsetof(a.bias), 16},
+		{"y", unsafe.Offsetof(a.y), 24},
+		{"npix", unsafe.Offsetof(a.npix), 32},
+		{"xstep", unsafe.Offsetof(a.xstep), 40},
+		{"ystep", unsafe.Offsetof(a.ystep), 48},
+		{"c", unsafe.Offsetof(a.c), 56},
+		{"lo", unsafe.Offsetof(a.lo), 64},
+		{"hi", unsafe.Offsetof(a.hi), 68},
+	}
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		t.Skip("the assembly kernels are 64-bit only")
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("Offsetof(dwFArgs.%s) = %d; want %d (the assembly's)", tt.name, tt.got, tt.want)
+		}
 	}
 }

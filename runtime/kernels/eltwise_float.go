@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"math"
+	"unsafe"
 
 	"github.com/edged-dev/edged/runtime/tensor"
 )
@@ -98,21 +99,29 @@ func maxPoolFloat(g *poolGeom, x, y []float32, lo, hi float32, maxInto maxF32sFu
 	for b := 0; b < g.batch; b++ {
 		for oy := 0; oy < g.outH; oy++ {
 			for ox := 0; ox < g.outW; ox++ {
-				y0, y1, x0, x1 := g.window(oy, ox)
-				acc := y[o : o+d]
-				for c := range acc {
-					acc[c] = -math.MaxFloat32
-				}
-				for iy := y0; iy < y1; iy++ {
-					row := ((b*g.inH+iy)*g.inW + x0) * d
-					for ix := x0; ix < x1; ix++ {
-						maxInto(acc, x[row:row+d])
-						row += d
-					}
-				}
-				clamp(acc, acc, lo, hi)
+				maxPoolFloatPixel(g, x, y, b, oy, ox, maxInto)
+				clamp(y[o:o+d], y[o:o+d], lo, hi)
 				o += d
 			}
+		}
+	}
+}
+
+// maxPoolFloatPixel sets output pixel (b, oy, ox) to the maximum of its
+// window, from -MaxFloat32, visiting the window row by row.
+func maxPoolFloatPixel(g *poolGeom, x, y []float32, b, oy, ox int, maxInto maxF32sFunc) {
+	d := g.depth
+	y0, y1, x0, x1 := g.window(oy, ox)
+	o := ((b*g.outH+oy)*g.outW + ox) * d
+	acc := y[o : o+d]
+	for c := range acc {
+		acc[c] = -math.MaxFloat32
+	}
+	for iy := y0; iy < y1; iy++ {
+		row := ((b*g.inH+iy)*g.inW + x0) * d
+		for ix := x0; ix < x1; ix++ {
+			maxInto(acc, x[row:row+d])
+			row += d
 		}
 	}
 }
@@ -123,6 +132,13 @@ func maxPoolFloatKernel(g *poolGeom, in, out *tensor.Tensor, lo, hi float32) Ker
 	maxInto, clamp := maxF32sFunc(maxF32sGo), clampF32sKernel()
 	if eltwiseHaveSIMD() {
 		maxInto = maxF32sSIMD
+	}
+	if poolTapsHaveSIMD() {
+		t := &poolTapsF{taps: make([][2]unsafe.Pointer, g.p.FilterH*g.p.FilterW)}
+		return Describe("window "+floatVariant(), Func(func() error {
+			maxPoolFloatRows(g, t, in.Float32s(), out.Float32s(), lo, hi, maxInto, clamp)
+			return nil
+		}))
 	}
 	return Func(func() error {
 		maxPoolFloat(g, in.Float32s(), out.Float32s(), lo, hi, maxInto, clamp)

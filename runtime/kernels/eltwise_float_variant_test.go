@@ -157,7 +157,7 @@ func TestMaxPoolFloatVariants(t *testing.T) {
 	var cases []tc
 	rng := rand.New(rand.NewPCG(3, 5))
 	for _, depth := range []int{1, 3, 8, 9, 24, 33, 64} {
-		for _, w := range []int{1, 2, 3, 5, 8, 9} {
+		for _, w := range []int{1, 2, 3, 5, 8, 9, 17} {
 			for _, pad := range []Padding{PaddingSame, PaddingValid} {
 				for _, stride := range []int{1, 2} {
 					for _, act := range []Activation{ActNone, ActRelu6} {

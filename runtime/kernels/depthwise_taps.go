@@ -1,0 +1,90 @@
+package kernels
+
+import "unsafe"
+
+// General float depthwise convolution with the vector kernel (depth
+// multiplier 1, any filter size, stride and dilation; the 3×3 kernel of
+// depthwise_rows.go takes 3×3 filters over 8 channels or more). Per
+// output row, the pixels whose every tap lies inside the input run in the
+// kernel, with the taps of the rows inside the input listed in the
+// portable loop's order; the pixels at the left and right edges run the
+// portable loop. Both add the products one by one from 0, then the bias,
+// with separate multiplications and additions, so they agree bit for bit.
+
+// dwFArgs is the argument block of dwFTapsAsm; the assembly reads it by
+// offset (TestDWFArgsLayout).
+type dwFArgs struct {
+	taps   unsafe.Pointer // ntaps pairs: input at the run's first pixel, weights
+	ntaps  int
+	bias   unsafe.Pointer // cPad floats, zeros if the operator has no bias
+	y      unsafe.Pointer // output of the run's first pixel
+	npix   int
+	xstep  int // input bytes between consecutive output pixels
+	ystep  int // output bytes between pixels (c·4)
+	c      int
+	lo, hi float32
+}
+
+// dwTapsF is dwFast's state for the general float kernel.
+type dwTapsF struct {
+	w    []float32 // [tap][cPad], channels past c zero
+	bias []float32 // cPad
+	cPad int
+	taps [][][2]unsafe.Pointer // per part: fH·fW entries
+}
+
+// newDWTapsF packs the weights (taps·c, tap-major) and bias (or nil).
+func newDWTapsF(w, bias []float32, taps, c, nparts int) *dwTapsF {
+	t := &dwTapsF{cPad: (c + 7) &^ 7}
+	t.w = make([]float32, taps*t.cPad)
+	for i := 0; i < taps; i++ {
+		copy(t.w[i*t.cPad:i*t.cPad+c], w[i*c:i*c+c])
+	}
+	t.bias = make([]float32, t.cPad)
+	copy(t.bias, bias)
+	t.taps = make([][][2]unsafe.Pointer, nparts)
+	for i := range t.taps {
+		t.taps[i] = make([][2]unsafe.Pointer, taps)
+	}
+	return t
+}
+
+// dwInterior is the range [ox0, ox1) of output columns whose taps all lie
+// inside the input.
+func dwInterior(g *convGeom) (ox0, ox1 int) {
+	ox0 = (g.padW + g.strideW - 1) / g.strideW
+	last := g.inW - 1 - (g.fW-1)*g.dilW + g.padW // largest ox·strideW allowed
+	if last < 0 {
+		return 0, 0
+	}
+	ox1 = min(last/g.strideW+1, g.outW)
+	return min(ox0, ox1), ox1
+}
+
+// rowTapsF runs output row (b, oy) of the float kernel for columns
+// [ox0, ox1) in the vector kernel; it reports false (nothing done) when
+// no tap row lies inside the input.
+func (k *dwFast) rowTapsF(part int, x, y []float32, b, oy, ox0, ox1 int) bool {
+	g, t := &k.g, k.ftaps
+	iy0 := oy*g.strideH - g.padH
+	fy0, fy1 := convTaps(iy0, g.dilH, g.fH, g.inH)
+	if fy0 >= fy1 || ox0 >= ox1 {
+		return false
+	}
+	c := g.outC
+	taps := t.taps[part][:0]
+	for fy := fy0; fy < fy1; fy++ {
+		row := (b*g.inH + iy0 + fy*g.dilH) * g.inW
+		for fx := 0; fx < g.fW; fx++ {
+			xi := (row + ox0*g.strideW - g.padW + fx*g.dilW) * c
+			taps = append(taps, [2]unsafe.Pointer{unsafe.Pointer(&x[xi]), unsafe.Pointer(&t.w[(fy*g.fW+fx)*t.cPad])})
+		}
+	}
+	a := dwFArgs{
+		taps: unsafe.Pointer(&taps[0]), ntaps: len(taps), bias: unsafe.Pointer(&t.bias[0]),
+		y: unsafe.Pointer(&y[((b*g.outH+oy)*g.outW+ox0)*c]), npix: ox1 - ox0,
+		xstep: g.strideW * c * 4, ystep: c * 4, c: c, lo: k.flo, hi: k.fhi,
+	}
+	dwFTapsAsm(&a)
+	return true
+}
