@@ -434,6 +434,19 @@ type convFast struct {
 	scratch [][]byte
 	asum    [][]int32
 	fill    [4]byte // the padding value, as the first bytes of one element
+
+	// Float convolutions with the AVX-512 GEMM read the input in place,
+	// through row pointers (gemmFRunInd), instead of an im2col copy:
+	// per part, for each group of eight rows and each filter row, the
+	// eight rows' addresses (uintptr: the arena, zeroRow and scratch are
+	// kept alive by the interpreter and the kernel, and Go's collector
+	// does not move them); zeroRow stands for filter rows outside the
+	// input. nil when not used.
+	indPtrs [][]uintptr
+	zeroRow []float32
+	// ox0, ox1: the output columns whose windows lie inside the input
+	// horizontally.
+	ox0, ox1 int
 }
 
 func newConvFast(cfg *Config, p ConvParams, g convGeom, groups int, in, filter, bias, out *tensor.Tensor) (Kernel, error) {
@@ -495,8 +508,19 @@ func newConvFast(cfg *Config, p ConvParams, g convGeom, groups int, in, filter, 
 		}
 		k.asum[i] = make([]int32, k.tileM)
 	}
+	if k.f != nil && k.f.simd != nil && gemmFHaveWide() && !k.direct && g.dilW == 1 {
+		k.zeroRow = make([]float32, g.fW*g.inC)
+		k.indPtrs = make([][]uintptr, k.nparts)
+		for i := range k.indPtrs {
+			k.indPtrs[i] = make([]uintptr, (k.tileM/8)*g.fH*8)
+		}
+		k.ox0, k.ox1 = dwInterior(&k.g)
+	}
 	desc := "gemm "
-	if !k.direct {
+	switch {
+	case k.indPtrs != nil:
+		desc = "igemm "
+	case !k.direct:
 		desc = "im2col+gemm "
 	}
 	if k.f != nil {
@@ -531,6 +555,10 @@ func (t convFastTask[T]) runPart(part, nparts int) {
 	for tile := lo; tile < hi; tile++ {
 		m0 := tile * k.tileM
 		rows := min(k.tileM, k.m-m0)
+		if k.indPtrs != nil {
+			k.runIndirect(part, convAs[float32](x), convAs[float32](scratch), convAs[float32](y), m0, rows)
+			continue
+		}
 		var a []T
 		if k.direct {
 			a = x[m0*k.k : (m0+rows)*k.k]
@@ -553,6 +581,78 @@ func (t convFastTask[T]) runPart(part, nparts int) {
 		} else {
 			gemmQRun(k.q, aq, rows, asum, 0, k.q.nb, convAs[int8](ys), n)
 		}
+	}
+}
+
+// runIndirect computes rows [m0, m0+rows) of a float convolution with
+// gemmFRunInd: groups of eight rows read the input in place (a row's
+// filter rows, each fW·inC contiguous floats, or zeroRow outside the
+// input), except pixels whose window crosses the left or right edge,
+// whose row is im2col'd into scratch; the last rows%8 go through im2col
+// and gemmFRun. A group of eight pixels of one output row, all inside,
+// has its addresses filled by increments.
+func (k *convFast) runIndirect(part int, x, scratch, y []float32, m0, rows int) {
+	g := &k.g
+	c, n := g.inC, g.outC
+	seg := g.fW * c
+	ptrs := k.indPtrs[part]
+	zero := uintptr(unsafe.Pointer(unsafe.SliceData(k.zeroRow)))
+	xBase := uintptr(unsafe.Pointer(unsafe.SliceData(x)))
+	xstep := uintptr(g.strideW * c * 4)
+	rowStep := uintptr(g.dilH * g.inW * c * 4)
+	full := rows &^ 7
+	// The pixel of row m0, then advanced row by row without divisions.
+	ox := m0 % g.outW
+	oy := (m0 / g.outW) % g.outH
+	b := m0 / (g.outW * g.outH)
+	for r := 0; r < full; {
+		iy0 := oy*g.strideH - g.padH
+		p := ptrs[(r/8)*g.fH*8:][:g.fH*8]
+		if r%8 == 0 && ox >= k.ox0 && ox+8 <= k.ox1 && iy0 >= 0 && iy0+(g.fH-1)*g.dilH < g.inH {
+			// Eight pixels of this output row, every tap inside.
+			a := xBase + uintptr(((b*g.inH+iy0)*g.inW+ox*g.strideW-g.padW)*c*4)
+			for fy := 0; fy < g.fH; fy++ {
+				q := p[fy*8 : fy*8+8]
+				q[0], q[1], q[2], q[3] = a, a+xstep, a+2*xstep, a+3*xstep
+				q[4], q[5], q[6], q[7] = a+4*xstep, a+5*xstep, a+6*xstep, a+7*xstep
+				a += rowStep
+			}
+			r, ox = r+8, ox+8
+		} else {
+			ix0 := ox*g.strideW - g.padW
+			lane := r % 8
+			if ix0 >= 0 && ix0+g.fW <= g.inW {
+				for fy := 0; fy < g.fH; fy++ {
+					iy := iy0 + fy*g.dilH
+					q := zero
+					if iy >= 0 && iy < g.inH {
+						q = xBase + uintptr(((b*g.inH+iy)*g.inW+ix0)*c*4)
+					}
+					p[fy*8+lane] = q
+				}
+			} else {
+				row := scratch[r*k.k : (r+1)*k.k]
+				convIm2col(g, x, row, m0+r, 1, 0)
+				for fy := 0; fy < g.fH; fy++ {
+					p[fy*8+lane] = uintptr(unsafe.Pointer(&row[fy*seg]))
+				}
+			}
+			r, ox = r+1, ox+1
+		}
+		if ox >= g.outW {
+			ox, oy = ox-g.outW, oy+1
+			if oy == g.outH {
+				oy, b = 0, b+1
+			}
+		}
+	}
+	if full > 0 {
+		gemmFRunInd(k.f, ptrs, full/8, g.fH, seg, y[m0*n:(m0+full)*n], n)
+	}
+	if full < rows {
+		a := scratch[full*k.k : rows*k.k]
+		convIm2col(g, x, a, m0+full, rows-full, 0)
+		gemmFRun(k.f, a, rows-full, 0, k.f.nb, y[(m0+full)*n:(m0+rows)*n], n)
 	}
 }
 
@@ -579,11 +679,17 @@ func convWork(a, b, c int) int {
 func convIm2col[T float32 | int8 | uint8](g *convGeom, x, dst []T, m0, rows int, fill T) {
 	c := g.inC
 	rowLen := g.fW * c
-	for r := 0; r < rows; r++ {
-		m := m0 + r
-		ox := m % g.outW
-		oy := (m / g.outW) % g.outH
-		b := m / (g.outW * g.outH)
+	// The pixel of row m0, then advanced row by row without divisions.
+	ox := m0 % g.outW
+	oy := (m0 / g.outW) % g.outH
+	b := m0 / (g.outW * g.outH)
+	for r := 0; r < rows; r, ox = r+1, ox+1 {
+		if ox == g.outW {
+			ox, oy = 0, oy+1
+			if oy == g.outH {
+				oy, b = 0, b+1
+			}
+		}
 		iy0 := oy*g.strideH - g.padH
 		ix0 := ox*g.strideW - g.padW
 		fx0, fx1 := convTaps(ix0, g.dilW, g.fW, g.inW)
@@ -600,14 +706,27 @@ func convIm2col[T float32 | int8 | uint8](g *convGeom, x, dst []T, m0, rows int,
 			// ix0 may be negative: index from the row start.
 			row := (b*g.inH + iy) * g.inW
 			if g.dilW == 1 {
-				copy(dr[fx0*c:fx1*c], x[(row+ix0+fx0)*c:(row+ix0+fx1)*c])
+				convCopy(dr[fx0*c:fx1*c], x[(row+ix0+fx0)*c:(row+ix0+fx1)*c])
 				continue
 			}
 			for fx := fx0; fx < fx1; fx++ {
 				xi := (row + ix0 + fx*g.dilW) * c
-				copy(dr[fx*c:fx*c+c], x[xi:xi+c])
+				convCopy(dr[fx*c:fx*c+c], x[xi:xi+c])
 			}
 		}
+	}
+}
+
+// convCopy is copy for the short runs of im2col (a few pixels of few
+// channels), where calling memmove costs more than the copy.
+func convCopy[T float32 | int8 | uint8](d, s []T) {
+	if len(d) > 32 {
+		copy(d, s)
+		return
+	}
+	s = s[:len(d)]
+	for i := range d {
+		d[i] = s[i]
 	}
 }
 

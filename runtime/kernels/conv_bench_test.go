@@ -87,3 +87,38 @@ func BenchmarkFullyConnectedUInt8(b *testing.B) {
 		_ = k.Eval()
 	}
 }
+
+// BenchmarkConv2DFloatShapes times the float convolutions of the MediaPipe
+// models (hand re-crop, face detection) and reports GMAC/s.
+func BenchmarkConv2DFloatShapes(b *testing.B) {
+	for _, c := range []struct {
+		name                     string
+		h, w, ci, fh, fw, co, st int
+	}{
+		{"first3x3s2_256x256x3to8", 256, 256, 3, 3, 3, 8, 2},
+		{"first5x5s2_128x128x3to24", 128, 128, 3, 5, 5, 24, 2},
+		{"2x2s2_128x128x8to8", 128, 128, 8, 2, 2, 8, 2},
+		{"1x1_64x64x24to24", 64, 64, 24, 1, 1, 24, 1},
+		{"1x1_32x32x36to42", 32, 32, 36, 1, 1, 42, 1},
+		{"1x1_16x16x88to96", 16, 16, 88, 1, 1, 96, 1},
+		{"1x1_8x8x96to96", 8, 8, 96, 1, 1, 96, 1},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			p := ConvParams{Padding: PaddingSame, StrideH: c.st, StrideW: c.st, DilationH: 1, DilationW: 1, Activation: ActRelu}
+			if c.fh == 2 {
+				p.Padding = PaddingValid
+			}
+			in := convT("in", tensor.Float32, []int{1, c.h, c.w, c.ci}, nil, make([]float32, c.h*c.w*c.ci))
+			f := convT("w", tensor.Float32, []int{c.co, c.fh, c.fw, c.ci}, nil, make([]float32, c.co*c.fh*c.fw*c.ci))
+			bias := convT("b", tensor.Float32, []int{c.co}, nil, make([]float32, c.co))
+			out := convT("out", tensor.Float32, []int{1, c.h, c.w, c.co}, nil, nil)
+			k, err := Conv2D(&Config{}, p, in, f, bias, out)
+			if err != nil {
+				b.Fatal(err)
+			}
+			per := benchCPU(b, func() { _ = k.Eval() })
+			macs := float64(out.NumElements()) * float64(c.fh*c.fw*c.ci)
+			b.ReportMetric(macs/float64(per.Nanoseconds()), "GMAC/s(cpu)")
+		})
+	}
+}

@@ -58,9 +58,20 @@ func gemmFRunSIMD(g *gemmF, a []float32, rows, j0, j1 int, y []float32, ldy int)
 	k, n := g.k, g.n
 	c0, c1 := j0*gemmNR, min(j1*gemmNR, n)
 	s := g.simd
-	var tmp [4 * gemmFPanel]float32
+	var tmp [8 * gemmFPanel]float32
 	args := gemmFArgs{k: k, lda: k * 4, lo: g.lo, hi: g.hi}
-	for p := c0 / gemmFPanel; p*gemmFPanel < c1; p++ {
+	wide := gemmFHaveWide()
+	// With every channel to compute, a narrower last panel runs first and
+	// its 8-row groups store whole 16-float rows, each spilling into the
+	// next row's first channels, which the next store or the other panels
+	// rewrite (see gemmFRunInd); the last group uses the scratch tile.
+	p0, p1 := c0/gemmFPanel, (c1+gemmFPanel-1)/gemmFPanel
+	spill := c0 == 0 && c1 == n && ldy == n && n >= 8 && n%gemmFPanel != 0
+	for i := p0; i < p1; i++ {
+		p := i
+		if spill {
+			p = p0 + (i-p0+p1-p0-1)%(p1-p0)
+		}
 		c := p * gemmFPanel
 		// The channels [w0, w1) of this panel are wanted.
 		w0, w1 := max(c0, c)-c, min(c1, c+gemmFPanel)-c
@@ -68,6 +79,20 @@ func gemmFRunSIMD(g *gemmF, a []float32, rows, j0, j1 int, y []float32, ldy int)
 		args.b = unsafe.Pointer(unsafe.SliceData(s.b[p*k*gemmFPanel : (p+1)*k*gemmFPanel]))
 		args.bias = unsafe.Pointer(unsafe.SliceData(s.bias[c : c+gemmFPanel]))
 		r := 0
+		for ; wide && r+8 <= rows; r += 8 {
+			args.a = unsafe.Pointer(unsafe.SliceData(a[r*k : (r+8)*k]))
+			if whole || (spill && r+8 < rows) {
+				args.y = unsafe.Pointer(unsafe.SliceData(y[r*ldy+c : (r+7)*ldy+c+gemmFPanel]))
+				args.ldy = ldy * 4
+				gemmF8x16Z(&args)
+				continue
+			}
+			args.y, args.ldy = unsafe.Pointer(&tmp[0]), gemmFPanel*4
+			gemmF8x16Z(&args)
+			for i := 0; i < 8; i++ {
+				copy(y[(r+i)*ldy+c+w0:(r+i)*ldy+c+w1], tmp[i*gemmFPanel+w0:])
+			}
+		}
 		for ; r+4 <= rows; r += 4 {
 			args.a = unsafe.Pointer(unsafe.SliceData(a[r*k : (r+4)*k]))
 			if whole {
@@ -106,6 +131,60 @@ func gemmFRunPortable(g *gemmF, a []float32, rows, j0, j1 int, y []float32, ldy 
 		for r := 0; r < rows; r++ {
 			acc := gemmFDot1(a[r*k:r*k+k], bj)
 			g.store(y[r*ldy+c:], nv, c, &acc)
+		}
+	}
+}
+
+// gemmFIndArgs is the argument block of gemmF8x16ZInd; the assembly
+// reads it by offset (TestGemmFIndArgsLayout).
+type gemmFIndArgs struct {
+	ptrs   unsafe.Pointer // per segment, the eight rows' pointers
+	nseg   int
+	seglen int // bytes per segment
+	b      unsafe.Pointer
+	y      unsafe.Pointer
+	ldy    int
+	bias   unsafe.Pointer
+	lo, hi float32
+}
+
+// gemmFRunInd computes groups of eight rows of A given by addresses
+// (each row nseg segments of seglen floats; ptrs holds, per group and
+// segment, the eight rows' addresses) times every panel, as gemmFRunSIMD
+// does for rows in memory, with the same FMA sequence per output. With a
+// single panel narrower than 16 channels, the kernel stores whole
+// 16-float rows: each spills into the start of the next row, which the
+// next store (the same call's next row, or the next group) rewrites;
+// only the last group goes through a scratch tile. A narrower last panel
+// of several runs first and spills likewise into the next row's first
+// channels, which the other panels then write.
+func gemmFRunInd(g *gemmF, ptrs []uintptr, groups, nseg, seglen int, y []float32, ldy int) {
+	k, n := g.k, g.n
+	s := g.simd
+	var tmp [8 * gemmFPanel]float32
+	args := gemmFIndArgs{nseg: nseg, seglen: seglen * 4, lo: g.lo, hi: g.hi}
+	np := (n + gemmFPanel - 1) / gemmFPanel
+	spill := n >= 8 && n%gemmFPanel != 0
+	for i := 0; i < np; i++ {
+		p := (i + np - 1) % np // the last panel first
+		c := p * gemmFPanel
+		w1 := min(n, c+gemmFPanel) - c
+		args.b = unsafe.Pointer(unsafe.SliceData(s.b[p*k*gemmFPanel : (p+1)*k*gemmFPanel]))
+		args.bias = unsafe.Pointer(unsafe.SliceData(s.bias[c : c+gemmFPanel]))
+		for gr := 0; gr < groups; gr++ {
+			args.ptrs = unsafe.Pointer(&ptrs[gr*nseg*8])
+			r := gr * 8
+			if w1 == gemmFPanel || (spill && gr+1 < groups) {
+				args.y = unsafe.Pointer(unsafe.SliceData(y[r*ldy+c : (r+8)*ldy]))
+				args.ldy = ldy * 4
+				gemmF8x16ZInd(&args)
+				continue
+			}
+			args.y, args.ldy = unsafe.Pointer(&tmp[0]), gemmFPanel*4
+			gemmF8x16ZInd(&args)
+			for i := 0; i < 8; i++ {
+				copy(y[(r+i)*ldy+c:(r+i)*ldy+c+w1], tmp[i*gemmFPanel:])
+			}
 		}
 	}
 }

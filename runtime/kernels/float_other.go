@@ -6,4 +6,10 @@ func gemmF4x16(p *gemmFArgs) { panic("kernels: no SIMD float GEMM on this archit
 
 func gemmF1x16(p *gemmFArgs) { panic("kernels: no SIMD float GEMM on this architecture") }
 
+func gemmF8x16Z(p *gemmFArgs) { panic("kernels: no SIMD float GEMM on this architecture") }
+
+func gemmF8x16ZInd(p *gemmFIndArgs) { panic("kernels: no SIMD float GEMM on this architecture") }
+
 func gemmFHaveSIMD() bool { return false }
+
+func gemmFHaveWide() bool { return false }

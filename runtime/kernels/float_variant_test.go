@@ -112,11 +112,30 @@ func TestGemmFloatVariants(t *testing.T) {
 	for i, tc := range cases {
 		want[i] = run(i, tc)
 	}
+	// The SIMD variants (4, 1 and, with AVX-512, 8 rows at a time) give
+	// every output the same sequence of fused multiply-adds: they agree
+	// bit for bit.
+	var simd [][]float32
+	simdName := ""
 	forEachVariant(t, func(t *testing.T, v string) {
 		for i, tc := range cases {
 			got := run(i, tc)
 			if j := floatClose(got, want[i]); j >= 0 {
 				t.Errorf("%s: %s output %d = %g; want %g (portable) within 1e-4+1e-4|want|", v, tc.name, j, got[j], want[i][j])
+			}
+			if !gemmFHaveSIMD() {
+				continue
+			}
+			if simdName == "" || simdName == v {
+				simdName = v
+				simd = append(simd, got)
+				continue
+			}
+			for j := range got {
+				if math.Float32bits(got[j]) != math.Float32bits(simd[i][j]) {
+					t.Errorf("%s: %s output %d = %g; %s gives %g", v, tc.name, j, got[j], simdName, simd[i][j])
+					break
+				}
 			}
 		}
 	})
@@ -143,6 +162,32 @@ func TestGemmFArgsLayout(t *testing.T) {
 	for _, tt := range tests {
 		if tt.got != tt.want {
 			t.Errorf("Offsetof(gemmFArgs.%s) = %d; want %d (the assembly's)", tt.name, tt.got, tt.want)
+		}
+	}
+}
+
+func TestGemmFIndArgsLayout(t *testing.T) {
+	var a gemmFIndArgs
+	tests := []struct {
+		name      string
+		got, want uintptr
+	}{
+		{"ptrs", unsafe.Offsetof(a.ptrs), 0},
+		{"nseg", unsafe.Offsetof(a.nseg), 8},
+		{"seglen", unsafe.Offsetof(a.seglen), 16},
+		{"b", unsafe.Offsetof(a.b), 24},
+		{"y", unsafe.Offsetof(a.y), 32},
+		{"ldy", unsafe.Offsetof(a.ldy), 40},
+		{"bias", unsafe.Offsetof(a.bias), 48},
+		{"lo", unsafe.Offsetof(a.lo), 56},
+		{"hi", unsafe.Offsetof(a.hi), 60},
+	}
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		t.Skip("the assembly kernels are 64-bit only")
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("Offsetof(gemmFIndArgs.%s) = %d; want %d (the assembly's)", tt.name, tt.got, tt.want)
 		}
 	}
 }

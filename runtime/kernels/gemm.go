@@ -479,6 +479,9 @@ type gemmF struct {
 
 // variant names the kernels g runs on, for profiles.
 func (g *gemmF) variant() string {
+	if g.simd != nil && gemmFHaveWide() {
+		return "avx512"
+	}
 	if g.simd != nil {
 		return floatVariant()
 	}
