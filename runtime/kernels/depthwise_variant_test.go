@@ -352,3 +352,23 @@ func TestDWFArgsLayout(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkDWFloat times the float depthwise shapes of the MediaPipe
+// models in CPU time (benchCPU).
+func BenchmarkDWFloat(b *testing.B) {
+	for _, tc := range []dwCase{
+		{name: "64x64x24/3x3", dt: tensor.Float32, h: 64, w: 64, c: 24, dm: 1, stride: 1, dil: 1, pad: PaddingSame, act: ActNone, bias: true},
+		{name: "64x64x28/3x3/s2", dt: tensor.Float32, h: 64, w: 64, c: 28, dm: 1, stride: 2, dil: 1, pad: PaddingSame, act: ActNone, bias: true},
+		{name: "16x16x96/3x3", dt: tensor.Float32, h: 16, w: 16, c: 96, dm: 1, stride: 1, dil: 1, pad: PaddingSame, act: ActNone, bias: true},
+		{name: "128x128x8/1x1", dt: tensor.Float32, h: 128, w: 128, c: 8, dm: 1, stride: 1, dil: 1, pad: PaddingSame, act: ActNone, bias: true, fh: 1, fw: 1},
+		{name: "64x64x8/3x3", dt: tensor.Float32, h: 64, w: 64, c: 8, dm: 1, stride: 1, dil: 1, pad: PaddingSame, act: ActNone, bias: true},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			k, out := dwBuild(b, tc, 1)
+			fh, fw := tc.filter()
+			macs := float64(out.NumElements() * fh * fw)
+			per := benchCPU(b, func() { _ = k.Eval() })
+			b.ReportMetric(macs/float64(per.Nanoseconds()), "GMAC/s(cpu)")
+		})
+	}
+}

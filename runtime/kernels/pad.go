@@ -65,12 +65,7 @@ func Pad(in *tensor.Tensor, paddings []int, value, out *tensor.Tensor) (Kernel, 
 		}
 	}
 	out.Shape = append(out.Shape[:0], shape...)
-	outStrides := shapeStrides(shape)
-	off := 0
-	for i := range shape {
-		off += paddings[2*i] * outStrides[i]
-	}
-	plan := newShapeCopyPlan(es, in.Shape, shapeStrides(in.Shape), outStrides, 0, off)
+	plan := newPadPlan(es, in.Shape, shape, paddings)
 	return Func(func() error {
 		if err := shapeCheckData(in, out); err != nil {
 			return err
@@ -81,10 +76,87 @@ func Pad(in *tensor.Tensor, paddings []int, value, out *tensor.Tensor) (Kernel, 
 			}
 			copy(fill, value.Data[:es])
 		}
-		shapeFill(out.Data[:out.NumBytes()], fill)
-		plan.run(out.Data, in.Data)
+		plan.run(out.Data[:out.NumBytes()], in.Data, fill)
 		return nil
 	}), nil
+}
+
+// padPlan writes a padded tensor row by row, every output byte once: k is
+// the innermost padded dimension and a row is one index of the dimensions
+// before it, the elements of dimension k and after contiguous in both
+// tensors. A row inside the input is fill, a block of the input, fill; a
+// row outside is fill.
+type padPlan struct {
+	es        int
+	outer     []int // output sizes of dimensions 0..k-1
+	lo, hi    []int // the input's range along them
+	idx       []int // odometer scratch
+	before    int   // bytes of fill before the input's block in a row
+	block     int   // bytes of input per row
+	row       int   // bytes per output row
+	rowsTotal int
+}
+
+func newPadPlan(es int, in, out, paddings []int) *padPlan {
+	k := -1
+	for d := range in {
+		if paddings[2*d] != 0 || paddings[2*d+1] != 0 {
+			k = d
+		}
+	}
+	p := &padPlan{es: es}
+	if k < 0 { // no padding: one row, the whole tensor
+		n := tensor.NumElements(in) * es
+		p.block, p.row, p.rowsTotal = n, n, 1
+		return p
+	}
+	inner := es
+	for _, d := range in[k+1:] {
+		inner *= d
+	}
+	p.before, p.block, p.row = paddings[2*k]*inner, in[k]*inner, out[k]*inner
+	p.rowsTotal = 1
+	for d := 0; d < k; d++ {
+		p.outer = append(p.outer, out[d])
+		p.lo = append(p.lo, paddings[2*d])
+		p.hi = append(p.hi, paddings[2*d]+in[d])
+		p.rowsTotal *= out[d]
+	}
+	p.idx = make([]int, k)
+	return p
+}
+
+func (p *padPlan) run(dst, src, fill []byte) {
+	if p.row == 0 {
+		return
+	}
+	clear(p.idx)
+	s := 0
+	for r, o := 0, 0; r < p.rowsTotal; r, o = r+1, o+p.row {
+		row := dst[o : o+p.row]
+		inside := true
+		for d, i := range p.idx {
+			if i < p.lo[d] || i >= p.hi[d] {
+				inside = false
+				break
+			}
+		}
+		if inside {
+			shapeFill(row[:p.before], fill)
+			copy(row[p.before:p.before+p.block], src[s:s+p.block])
+			shapeFill(row[p.before+p.block:], fill)
+			s += p.block
+		} else {
+			shapeFill(row, fill)
+		}
+		for d := len(p.idx) - 1; d >= 0; d-- {
+			p.idx[d]++
+			if p.idx[d] < p.outer[d] {
+				break
+			}
+			p.idx[d] = 0
+		}
+	}
 }
 
 // shapeFill sets every element of b to the element elem.
