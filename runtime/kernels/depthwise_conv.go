@@ -37,6 +37,11 @@ func DepthwiseConv2D(cfg *Config, p DepthwiseConvParams, in, filter, bias, out *
 	if in.Type == tensor.Float32 && filter.Type != tensor.Float32 {
 		return newConvHybrid(cfg, op, p, g, true, 1, 1, in, filter, bias, out)
 	}
+	if g.inC == 1 && outC > 1 && !(fH == 3 && fW == 3) {
+		if k, err := dwAsConv(cfg, p, g, in, filter, bias, out); k != nil || err != nil {
+			return k, err
+		}
+	}
 	if fast, err := newDWFast(cfg, p, g, in, filter, bias, out); fast != nil || err != nil {
 		return fast, err
 	}
@@ -69,6 +74,37 @@ func DepthwiseConv2D(cfg *Config, p DepthwiseConvParams, in, filter, bias, out *
 		return Func(k.evalInt16), nil
 	}
 	return nil, unsupportedf("%s on %s input %q", op, in.Type, in.Name)
+}
+
+// dwAsConv runs a depthwise convolution of a one-channel input (a depth
+// multiplier of outC: micro_speech's first layer) as the convolution it
+// is, through the packed GEMM: output channel oc sums x·w[tap][oc] over
+// the taps either way, the integer sums are equal, and the per-channel
+// requantization is the same. The filter [1, h, w, outC] becomes
+// [outC, h, w, 1]. It returns nil when the weights are not constants.
+// (3×3 filters keep dwFast's vector kernels on repeated channels.)
+func dwAsConv(cfg *Config, p ConvParams, g convGeom, in, filter, bias, out *tensor.Tensor) (Kernel, error) {
+	if filter.Data == nil || (bias != nil && bias.Data == nil) {
+		return nil, nil
+	}
+	es := filter.Type.Size()
+	taps, oc := g.fH*g.fW, g.outC
+	if len(filter.Data) < taps*oc*es {
+		return nil, nil
+	}
+	t := make([]byte, taps*oc*es)
+	for tap := 0; tap < taps; tap++ {
+		for c := 0; c < oc; c++ {
+			copy(t[(c*taps+tap)*es:(c*taps+tap+1)*es], filter.Data[(tap*oc+c)*es:])
+		}
+	}
+	cf := &tensor.Tensor{Name: filter.Name, Type: filter.Type, Shape: []int{oc, g.fH, g.fW, 1}, Data: t, Const: true}
+	if filter.Quant != nil {
+		q := *filter.Quant
+		q.Axis = 0
+		cf.Quant = &q
+	}
+	return newConvFast(cfg, p, g, 1, in, cf, bias, out)
 }
 
 // dwKernel accumulates all output channels of one output pixel at once in

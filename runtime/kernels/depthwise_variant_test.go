@@ -113,6 +113,29 @@ func dwCases() []dwCase {
 // dwBuild makes the tensors of tc from rng and constructs the kernel.
 func dwBuild(t testing.TB, tc dwCase, seed uint64) (Kernel, *tensor.Tensor) {
 	t.Helper()
+	var k Kernel
+	var out *tensor.Tensor
+	dwBuildTensors(t, tc, seed, func(in, f, bias, o *tensor.Tensor) {
+		p := ConvParams{Padding: tc.pad, StrideH: tc.stride, StrideW: tc.stride, DilationH: tc.dil, DilationW: tc.dil, Activation: tc.act}
+		cfg := &Config{Threads: 1}
+		if tc.litert {
+			cfg.Arithmetic = LiteRT
+		}
+		if tc.threads {
+			cfg.Threads = 3
+		}
+		var err error
+		if k, err = DepthwiseConv2D(cfg, p, in, f, bias, o); err != nil {
+			t.Fatalf("DepthwiseConv2D(%v): %v", tc, err)
+		}
+		out = o
+	})
+	return k, out
+}
+
+// dwBuildTensors makes the tensors of tc from rng and hands them to use.
+func dwBuildTensors(t testing.TB, tc dwCase, seed uint64, use func(in, f, bias, out *tensor.Tensor)) {
+	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 7))
 	oc := tc.c * tc.dm
 	fh, fw := tc.filter()
@@ -192,19 +215,7 @@ func dwBuild(t testing.TB, tc dwCase, seed uint64) (Kernel, *tensor.Tensor) {
 		}
 		bias = convT("b", tensor.Int32, []int{oc}, nil, b)
 	}
-	p := ConvParams{Padding: tc.pad, StrideH: tc.stride, StrideW: tc.stride, DilationH: tc.dil, DilationW: tc.dil, Activation: tc.act}
-	cfg := &Config{Threads: 1}
-	if tc.litert {
-		cfg.Arithmetic = LiteRT
-	}
-	if tc.threads {
-		cfg.Threads = 3
-	}
-	k, err := DepthwiseConv2D(cfg, p, in, f, bias, out)
-	if err != nil {
-		t.Fatalf("DepthwiseConv2D(%v): %v", tc, err)
-	}
-	return k, out
+	use(in, f, bias, out)
 }
 
 // forEachVariant runs fn under every variant this CPU offers and restores
@@ -371,4 +382,73 @@ func BenchmarkDWFloat(b *testing.B) {
 			b.ReportMetric(macs/float64(per.Nanoseconds()), "GMAC/s(cpu)")
 		})
 	}
+}
+
+// A one-channel input with a depth multiplier runs as a convolution
+// (dwAsConv); it must give what the depthwise reference loop gives (the
+// generic kernel, taken when the filter is not known at construction):
+// quantized bytes exactly, floats within the golden tolerance (the GEMM
+// fuses multiply-adds), in both arithmetics.
+func TestDepthwiseOneChannelAsConv(t *testing.T) {
+	i := 0
+	for _, dt := range []tensor.DType{tensor.Int8, tensor.UInt8, tensor.Float32} {
+		for _, f := range [][2]int{{10, 8}, {5, 5}, {1, 3}} {
+			for _, dm := range []int{4, 8} {
+				for _, litert := range []bool{false, true} {
+					if litert && dt == tensor.Float32 {
+						continue
+					}
+					i++
+					tc := dwCase{dt: dt, h: 15, w: 12, c: 1, dm: dm, stride: 1 + i%2, dil: 1, pad: []Padding{PaddingSame, PaddingValid}[i%2],
+						fh: f[0], fw: f[1], bias: i%3 != 0, litert: litert, inZP: int32(i * 7 % 100), filZP: int32(i * 13 % 200)}
+					if dt == tensor.Int8 {
+						tc.inZP -= 50
+					}
+					got, gotOut := dwBuild(t, tc, uint64(i))
+					if _, ok := got.(described); !ok {
+						t.Fatalf("%v: kernel %T; want the convolution", tc, got)
+					}
+					want, wantOut := dwBuildGeneric(t, tc, uint64(i))
+					if err := got.Eval(); err != nil {
+						t.Fatal(err)
+					}
+					if err := want.Eval(); err != nil {
+						t.Fatal(err)
+					}
+					n := wantOut.NumBytes()
+					if dt != tensor.Float32 {
+						if !bytes.Equal(gotOut.Data[:n], wantOut.Data[:n]) {
+							t.Errorf("%v: output differs from the depthwise reference loop", tc)
+						}
+						continue
+					}
+					if j := floatClose(gotOut.Float32s()[:n/4], wantOut.Float32s()[:n/4]); j >= 0 {
+						t.Errorf("%v: output %d = %g; want %g", tc, j, gotOut.Float32s()[j], wantOut.Float32s()[j])
+					}
+				}
+			}
+		}
+	}
+}
+
+// dwBuildGeneric is dwBuild with the filter's data bound after
+// construction, which leaves the generic depthwise loop.
+func dwBuildGeneric(t *testing.T, tc dwCase, seed uint64) (Kernel, *tensor.Tensor) {
+	t.Helper()
+	var in, f, bias, out *tensor.Tensor
+	capture := func(i, fl, b, o *tensor.Tensor) { in, f, bias, out = i, fl, b, o }
+	dwBuildTensors(t, tc, seed, capture)
+	data := f.Data
+	f.Data = nil
+	p := ConvParams{Padding: tc.pad, StrideH: tc.stride, StrideW: tc.stride, DilationH: tc.dil, DilationW: tc.dil, Activation: tc.act}
+	cfg := &Config{Threads: 1}
+	if tc.litert {
+		cfg.Arithmetic = LiteRT
+	}
+	k, err := DepthwiseConv2D(cfg, p, in, f, bias, out)
+	if err != nil {
+		t.Fatalf("DepthwiseConv2D(%v): %v", tc, err)
+	}
+	f.Data = data
+	return k, out
 }
