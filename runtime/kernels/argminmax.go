@@ -73,6 +73,35 @@ func argKernel[T argElem](g argGeom, view func() []T, out *tensor.Tensor) Kernel
 }
 
 func argLoop[T argElem, I int32 | int64](g argGeom, x []T, y []I) {
+	if g.inner == 1 && g.n > 0 && g.n <= 256 && argSmall[T]() {
+		argRowsSmall(g, x, y)
+		return
+	}
+	if g.inner == 1 && g.n > 0 {
+		// The axis is the last (a classifier's or a segmenter's
+		// channels): one contiguous row per output.
+		n := g.n
+		y = y[:g.outer]
+		for o := range y {
+			row := x[o*n : o*n+n]
+			best, bi := row[0], 0
+			if g.isMax {
+				for k, v := range row {
+					if v > best {
+						best, bi = v, k
+					}
+				}
+			} else {
+				for k, v := range row {
+					if v < best {
+						best, bi = v, k
+					}
+				}
+			}
+			y[o] = I(bi)
+		}
+		return
+	}
 	for o := 0; o < g.outer; o++ {
 		base := o * g.n * g.inner
 		for i := 0; i < g.inner; i++ {
@@ -86,5 +115,46 @@ func argLoop[T argElem, I int32 | int64](g argGeom, x []T, y []I) {
 			}
 			y[o*g.inner+i] = I(bi)
 		}
+	}
+}
+
+// argSmall reports whether T's values fit 16 bits (argRowsSmall).
+func argSmall[T argElem]() bool {
+	var z T
+	switch any(z).(type) {
+	case int8, uint8, int16:
+		return true
+	}
+	return false
+}
+
+// argRowsSmall is argLoop's last-axis case for 8- and 16-bit values and
+// rows of at most 256, without branches: each element becomes the key
+// (value as unsigned, or its complement for ARG_MIN)·256 + 255 − index,
+// whose maximum (a conditional move) is the winning value with the
+// smallest index among ties, as the strict comparison picks.
+func argRowsSmall[T argElem, I int32 | int64](g argGeom, x []T, y []I) {
+	n := g.n
+	var z T
+	var bias uint32
+	switch any(z).(type) {
+	case int8:
+		bias = 1 << 7
+	case int16:
+		bias = 1 << 15
+	}
+	flip := uint32(0)
+	if !g.isMax {
+		flip = 0xffff
+	}
+	y = y[:g.outer]
+	for o := range y {
+		row := x[o*n : o*n+n]
+		best := uint32(0)
+		for k, v := range row {
+			key := ((uint32(int32(v))+bias)^flip)<<8 | uint32(255-k)
+			best = max(best, key)
+		}
+		y[o] = I(255 - best&0xff)
 	}
 }

@@ -108,16 +108,21 @@ func ResizeBilinear(cfg *Config, p ResizeParams, in *tensor.Tensor, height, widt
 		// XNNPACK takes 8-bit bilinear resizing (with equal input and
 		// output quantization, which the converter always writes).
 		ya, xa := newXNNBilinearAxis(inH, height, p), newXNNBilinearAxis(inW, width, p)
-		if in.Type == tensor.Int8 {
-			return Func(func() error {
-				bilinearXNN(in.Int8s(), out.Int8s(), batch, inH, inW, depth, ya, xa)
-				return nil
-			}), nil
+		rows := newXNNBilinearRows(inH, inW, depth, ya, xa)
+		desc := "rows " + VariantPortable
+		if blendXNNHaveSIMD() {
+			desc = "rows " + VariantAVX2
 		}
-		return Func(func() error {
-			bilinearXNN(in.UInt8s(), out.UInt8s(), batch, inH, inW, depth, ya, xa)
+		if in.Type == tensor.Int8 {
+			return Describe(desc, Func(func() error {
+				runXNNRows(rows, in.Int8s(), out.Int8s(), batch)
+				return nil
+			})), nil
+		}
+		return Describe(desc, Func(func() error {
+			runXNNRows(rows, in.UInt8s(), out.UInt8s(), batch)
 			return nil
-		}), nil
+		})), nil
 	}
 	switch in.Type {
 	case tensor.Float32, tensor.UInt8:

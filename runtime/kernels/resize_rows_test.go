@@ -1,0 +1,51 @@
+package kernels
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"testing"
+	"unsafe"
+)
+
+// The separable bilinear interpolation gives bilinearXNN's bytes (the
+// per-pixel form of XNNPACK's arithmetic, which the differential tests pin
+// to the oracle) for every variant, size, depth and option.
+func TestXNNBilinearRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	forEachVariant(t, func(t *testing.T, v string) {
+		for i := 0; i < 120; i++ {
+			batch, inH, inW, depth := 1+r.IntN(2), 1+r.IntN(9), 1+r.IntN(9), 1+r.IntN(21)
+			outH, outW := 1+r.IntN(40), 1+r.IntN(40)
+			p := ResizeParams{}
+			switch r.IntN(3) {
+			case 1:
+				p.AlignCorners = true
+			case 2:
+				p.HalfPixelCenters = true
+			}
+			ya, xa := newXNNBilinearAxis(inH, outH, p), newXNNBilinearAxis(inW, outW, p)
+			x := make([]byte, batch*inH*inW*depth)
+			for j := range x {
+				x[j] = byte(r.Uint32())
+			}
+			n := batch * outH * outW * depth
+			want, got := make([]byte, n), make([]byte, n+1)
+			got[n] = 0x5a
+			rows := newXNNBilinearRows(inH, inW, depth, ya, xa)
+			if i%2 == 0 {
+				bilinearXNN(x, want, batch, inH, inW, depth, ya, xa)
+				runXNNRows(rows, x, got[:n], batch)
+			} else {
+				xs := unsafe.Slice((*int8)(unsafe.Pointer(&x[0])), len(x))
+				bilinearXNN(xs, unsafe.Slice((*int8)(unsafe.Pointer(&want[0])), n), batch, inH, inW, depth, ya, xa)
+				runXNNRows(rows, xs, unsafe.Slice((*int8)(unsafe.Pointer(&got[0])), n), batch)
+			}
+			if !bytes.Equal(got[:n], want) {
+				t.Fatalf("%s: %dx%dx%dx%d -> %dx%d %+v (int8 %v): rows differ from bilinearXNN", v, batch, inH, inW, depth, outH, outW, p, i%2 == 1)
+			}
+			if got[n] != 0x5a {
+				t.Fatalf("%s: wrote past the end", v)
+			}
+		}
+	})
+}
