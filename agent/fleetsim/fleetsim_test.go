@@ -18,7 +18,7 @@ import (
 
 // operator makes keys and a bundle of hello_world_int8 version 2 with
 // edgectl and returns the bundle's directory and the root public key.
-func operator(t testing.TB, dir string) (bundle string, root []byte) {
+func operator(t testing.TB, dir string) (bundle string, root []byte, keys string) {
 	t.Helper()
 	model, err := filepath.Abs("../../testdata/models/hello_world_int8.tflite")
 	if err != nil {
@@ -28,7 +28,7 @@ func operator(t testing.TB, dir string) (bundle string, root []byte) {
 }
 
 // operatorModel is operator with another model file.
-func operatorModel(t testing.TB, dir, model string) (bundle string, root []byte) {
+func operatorModel(t testing.TB, dir, model string) (bundle string, root []byte, keys string) {
 	t.Helper()
 	ctx := context.Background()
 	run := func(args ...string) {
@@ -37,9 +37,9 @@ func operatorModel(t testing.TB, dir, model string) (bundle string, root []byte)
 			t.Fatalf("edgectl %s: %v\n%s", strings.Join(args, " "), err, out.String())
 		}
 	}
-	keys := filepath.Join(dir, "keys")
+	keys = filepath.Join(dir, "keys")
 	run("keys", "init", keys)
-	signing, _ := filepath.Glob(filepath.Join(keys, "signing-*.key"))
+	signing, _ := filepath.Glob(filepath.Join(keys, "model-*.key"))
 	if len(signing) != 1 {
 		t.Fatalf("signing keys %q; want one", signing)
 	}
@@ -49,7 +49,7 @@ func operatorModel(t testing.TB, dir, model string) (bundle string, root []byte)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return bundle, pub
+	return bundle, pub, keys
 }
 
 // TestRolloutAbort rolls version 2 out to 20 simulated devices in waves
@@ -63,7 +63,7 @@ func TestRolloutAbort(t *testing.T) {
 	}
 	b := brokertest.StartMosquitto(t)
 	dir := t.TempDir()
-	bundle, root := operator(t, dir)
+	bundle, root, keys := operator(t, dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	f, err := fleetsim.Start(ctx, fleetsim.Options{Broker: b.URL(), N: 20, Dir: filepath.Join(dir, "sim"), RootKey: root,
@@ -76,7 +76,7 @@ func TestRolloutAbort(t *testing.T) {
 		t.Fatalf("failing devices %v; want sim-0000 and sim-0010", got)
 	}
 	var out bytes.Buffer
-	err = cli.Run(ctx, []string{"rollout", "start", "--broker", b.URL(), "--bundle", bundle, "--state", filepath.Join(dir, "r.json"),
+	err = cli.Run(ctx, []string{"rollout", "start", "--broker", b.URL(), "--keys", keys, "--bundle", bundle, "--state", filepath.Join(dir, "r.json"),
 		"--devices", strings.Join(f.IDs(), ","), "--waves", "1,25%,100%", "--abort-after", "1", "--abort-failures", "0%",
 		"--device-timeout", "60s"}, &out, &out)
 	if err == nil || !strings.Contains(err.Error(), "aborted") {
@@ -100,7 +100,7 @@ func TestRolloutComplete(t *testing.T) {
 	}
 	b := brokertest.StartMosquitto(t)
 	dir := t.TempDir()
-	bundle, root := operator(t, dir)
+	bundle, root, keys := operator(t, dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	f, err := fleetsim.Start(ctx, fleetsim.Options{Broker: b.URL(), N: 12, Dir: filepath.Join(dir, "sim"), RootKey: root,
@@ -110,7 +110,7 @@ func TestRolloutComplete(t *testing.T) {
 	}
 	defer f.Close()
 	var out bytes.Buffer
-	if err := cli.Run(ctx, []string{"rollout", "start", "--broker", b.URL(), "--bundle", bundle, "--state", filepath.Join(dir, "r.json"),
+	if err := cli.Run(ctx, []string{"rollout", "start", "--broker", b.URL(), "--keys", keys, "--bundle", bundle, "--state", filepath.Join(dir, "r.json"),
 		"--devices", strings.Join(f.IDs(), ","), "--waves", "1,50%,100%", "--device-timeout", "60s"}, &out, &out); err != nil {
 		t.Fatalf("rollout: %v\n%s", err, out.String())
 	}

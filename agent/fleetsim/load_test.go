@@ -124,7 +124,7 @@ func TestLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bundle, root := operatorModel(t, dir, model)
+	bundle, root, keys := operatorModel(t, dir, model)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Hour)
 	defer cancel()
 	t0 := time.Now()
@@ -174,7 +174,7 @@ func TestLoad(t *testing.T) {
 		t.Fatalf("go build edgectl: %v\n%s", err, out)
 	}
 	state := filepath.Join(dir, "rollout.json")
-	cmd := exec.CommandContext(ctx, edgectl, "rollout", "start", "--broker", opProxy.URL(), "--bundle", bundle, "--state", state,
+	cmd := exec.CommandContext(ctx, edgectl, "rollout", "start", "--broker", opProxy.URL(), "--keys", keys, "--bundle", bundle, "--state", state,
 		"--devices", strings.Join(ids, ","), "--waves", *loadWaves, "--device-timeout", "10m")
 	var out testenv.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out

@@ -414,7 +414,7 @@ func rolloutThree(t *testing.T, b brokertest.Broker, opURL string, during func()
 	}
 	keys := filepath.Join(dir, "keys")
 	edgectl("keys", "init", keys)
-	signing, _ := filepath.Glob(filepath.Join(keys, "signing-*.key"))
+	signing, _ := filepath.Glob(filepath.Join(keys, "model-*.key"))
 	if len(signing) != 1 {
 		t.Fatalf("signing keys %q; want one", signing)
 	}
@@ -459,7 +459,7 @@ func rolloutThree(t *testing.T, b brokertest.Broker, opURL string, during func()
 		}()
 	}
 	t0 := time.Now()
-	out := edgectl("rollout", "start", "--broker", opURL, "--bundle", bundle, "--state", filepath.Join(dir, "rollout.json"),
+	out := edgectl("rollout", "start", "--broker", opURL, "--keys", keys, "--bundle", bundle, "--state", filepath.Join(dir, "rollout.json"),
 		"--devices", strings.Join(ids, ","), "--waves", "1,100%", "--device-timeout", "90s")
 	t.Logf("rollout to 3 devices: %v", time.Since(t0).Round(time.Millisecond))
 	for i, a := range agents {
