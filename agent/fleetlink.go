@@ -52,7 +52,7 @@ func (a *Agent) newLink() (*link.Link, error) {
 			KeepAlive: f.KeepAlive.D(), MinBackoff: f.MinBackoff.D(), MaxBackoff: f.MaxBackoff.D(),
 			Log: a.log.With("component", "fleet"),
 		},
-		Birth:      a.birth,
+		Birth:      a.connectBirth,
 		OutboxPath: path,
 		Outbox:     &outbox.Options{MaxBytes: f.Outbox.MaxBytes},
 		Log:        a.log.With("component", "fleet"),
@@ -75,6 +75,16 @@ func (a *Agent) birth() fleet.State {
 	}
 	for _, mi := range a.Models() {
 		st.Models = append(st.Models, fleet.ModelState{Name: mi.Name, Active: mi.Version})
+	}
+	return st
+}
+
+// connectBirth is the birth published at each connection: with the
+// previous and candidate versions the deployer knows of.
+func (a *Agent) connectBirth() fleet.State {
+	st := a.birth()
+	if a.ota != nil {
+		a.ota.Fill(&st)
 	}
 	return st
 }

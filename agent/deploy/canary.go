@@ -210,6 +210,7 @@ func (d *Deployer) register(r *Rollout) {
 	}
 	d.rollouts[r.name] = r
 	d.rmu.Unlock()
+	d.setCandidate(r.name, r.version)
 	d.host.Route(r.name, r)
 	d.rwg.Add(2)
 	go func() { defer d.rwg.Done(); r.shadowLoop(ctx) }()
@@ -499,7 +500,7 @@ func (r *Rollout) control(ctx context.Context) {
 			}
 			ended := r.ended
 			r.d.mu.Unlock()
-			if changed {
+			if changed || ended {
 				r.d.republish(context.Background())
 			}
 			if ended {
@@ -614,6 +615,7 @@ func (r *Rollout) unregister() {
 	if r.d.rollouts[r.name] == r {
 		delete(r.d.rollouts, r.name)
 		r.d.host.Route(r.name, nil)
+		r.d.setCandidate(r.name, 0)
 	}
 	r.d.rmu.Unlock()
 	if r.cancel != nil {

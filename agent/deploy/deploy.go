@@ -102,8 +102,17 @@ type Deployer struct {
 
 	// Rollouts of candidates under evaluation (canary.go): the ones
 	// running, their record, lifetime and tick. rmu guards rollouts.
-	rmu        sync.Mutex
-	rollouts   map[string]*Rollout
+	rmu      sync.Mutex
+	rollouts map[string]*Rollout
+
+	// vmu guards what the state message says of each model beyond its
+	// active version, as last read: previous versions (from the store,
+	// read under mu) and candidates under evaluation (kept by register
+	// and unregister). The birth at a connection reads them without
+	// waiting for a deploy in progress.
+	vmu        sync.Mutex
+	previous   map[string]string
+	candidates map[string]string
 	canaryDB   *bolt.DB
 	rctx       context.Context
 	rcancel    context.CancelFunc
@@ -445,8 +454,8 @@ func (d *Deployer) finish(ctx context.Context, cmd fleet.Command, out outcome) {
 		lvl = slog.LevelWarn
 	}
 	d.log.Log(ctx, lvl, "command finished", "op", cmd.Op, "id", cmd.ID, "model", out.model, "state", out.state, "reason", out.reason)
-	if out.to != 0 {
-		d.republish(ctx)
+	if out.model != "" {
+		d.republish(ctx) // a version or a candidate may have changed
 	}
 }
 
@@ -675,17 +684,66 @@ func (d *Deployer) republish(ctx context.Context) {
 	st := d.host.Birth()
 	st.State, st.Time = fleet.Online, d.now().UTC()
 	d.mu.Lock()
-	for i := range st.Models {
-		if m, ok, err := d.st.Model(st.Models[i].Name); err == nil && ok && m.Previous != 0 {
-			st.Models[i].Previous = strconv.FormatUint(m.Previous, 10)
-		}
-	}
+	d.readPrevious(st.Models)
 	d.mu.Unlock()
+	d.Fill(&st)
 	b, err := fleet.Encode(&st)
 	if err == nil {
 		err = d.link.Publish(ctx, fleet.StateTopic(d.cfg.Device.ID), b, 1, true)
 	}
 	if err != nil {
 		d.log.Debug("state not republished; the next connection publishes it", "err", err)
+	}
+}
+
+// readPrevious records the previous version of each model from the store.
+// The caller holds d.mu.
+func (d *Deployer) readPrevious(models []fleet.ModelState) {
+	prev := map[string]string{}
+	for _, ms := range models {
+		if m, ok, err := d.st.Model(ms.Name); err == nil && ok && m.Previous != 0 {
+			prev[ms.Name] = strconv.FormatUint(m.Previous, 10)
+		}
+	}
+	d.vmu.Lock()
+	d.previous = prev
+	d.vmu.Unlock()
+}
+
+// setCandidate records the candidate version of a model under evaluation
+// ("": none) for the state message.
+func (d *Deployer) setCandidate(name string, version uint64) {
+	d.vmu.Lock()
+	defer d.vmu.Unlock()
+	if d.candidates == nil {
+		d.candidates = map[string]string{}
+	}
+	if version == 0 {
+		delete(d.candidates, name)
+	} else {
+		d.candidates[name] = strconv.FormatUint(version, 10)
+	}
+}
+
+// Fill completes a state message with what the deployer knows of each
+// model: its previous version and the candidate under evaluation. When no
+// deploy is in progress the previous versions are read again from the
+// store; otherwise those last read are used, so that a connection's birth
+// never waits for a download.
+func (d *Deployer) Fill(st *fleet.State) {
+	if d.mu.TryLock() {
+		d.readPrevious(st.Models)
+		d.mu.Unlock()
+	}
+	d.vmu.Lock()
+	defer d.vmu.Unlock()
+	for i := range st.Models {
+		m := &st.Models[i]
+		if v := d.previous[m.Name]; v != "" && m.Previous == "" {
+			m.Previous = v
+		}
+		if v := d.candidates[m.Name]; v != "" {
+			m.Canary = v
+		}
 	}
 }
