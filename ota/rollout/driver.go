@@ -334,6 +334,14 @@ func (d *Driver) report(id string, st fleet.CommandStatus) Decision {
 func (d *Driver) noteState(id string, st *fleet.State) {
 	s := d.devs[id]
 	s.state = st
+	// The version a device serves before it installs this one is what its
+	// rollback returns to; its state may arrive only after it was sent the
+	// deploy.
+	if dev, ok := d.Rollout.Device(id); ok && dev.Status != Pending && dev.From == "" {
+		if m, _, ok := d.modelState(id); ok && m.Active != "" && m.Active != strconv.FormatUint(d.File.Version, 10) {
+			d.Rollout.NoteFrom(id, m.Active)
+		}
+	}
 	if st.State != fleet.Online || st.Time.IsZero() {
 		return
 	}
@@ -726,6 +734,10 @@ func PrintSummary(w io.Writer, r *Rollout) {
 		fmt.Fprintf(w, "waiting: %s\n", s.Waiting)
 	}
 	for _, f := range s.Failures {
-		fmt.Fprintf(w, "  %-20s %s %s\n", f.ID, f.Status, f.Reason)
+		if strings.HasPrefix(f.Reason, string(f.Status)+":") {
+			fmt.Fprintf(w, "  %-20s %s\n", f.ID, f.Reason) // the reason names the status
+		} else {
+			fmt.Fprintf(w, "  %-20s %s %s\n", f.ID, f.Status, f.Reason)
+		}
 	}
 }

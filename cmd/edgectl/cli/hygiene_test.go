@@ -124,7 +124,7 @@ func TestErrorsForPeople(t *testing.T) {
 		{"root key for a bundle", []string{"bundle", "--name", "m", "--version", "1", "--model", filepath.Join(models, "iris.tflite"), "--key", filepath.Join(keys, "root.key"), "--out", t.TempDir() + "/b"},
 			"this is the root key"},
 		{"model key for the agent", []string{"update-agent", "--broker", "127.0.0.1:1", "--binary", bin, "--version", "1.4.0", "--key", modelKey, "--device", "d1"},
-			"certified for model, not agent; make a agent key with: edgectl keys rotate DIR --purpose agent"},
+			"certified for model, not agent; make one with: edgectl keys rotate DIR --purpose agent"},
 		{"no key at all", []string{"update-agent", "--broker", "127.0.0.1:1", "--binary", bin, "--version", "1.4.0", "--device", "d1"},
 			"no signing key: give --key FILE or --keys DIR"},
 		{"broker down, host:port", []string{"push", "--broker", "127.0.0.1:1", "--bundle", writeBundle(t, modelKey), "--connect-timeout", "1s"},

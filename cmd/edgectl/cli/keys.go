@@ -132,8 +132,8 @@ func (k *keyFlags) load(purpose string, s *settings) (*sign.SigningKey, error) {
 		}
 		c := key.Certificate()
 		if !c.Allows(purpose) {
-			return nil, fmt.Errorf("--key %s: key %s is certified for %s, not %s; make a %s key with: %s",
-				k.file, key.ID(), strings.Join(c.Purposes, ","), purpose, purpose, hint)
+			return nil, fmt.Errorf("--key %s: key %s is certified for %s, not %s; make one with: %s",
+				k.file, key.ID(), strings.Join(c.Purposes, ","), purpose, hint)
 		}
 		if !time.Now().Before(c.NotAfter) {
 			return nil, fmt.Errorf("--key %s: key %s expired at %s; make a new one with: %s", k.file, key.ID(), c.NotAfter.Format(time.RFC3339), hint)
