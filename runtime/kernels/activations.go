@@ -118,7 +118,7 @@ func tanh32(x float32) float32 { return float32(math.Tanh(float64(x))) }
 // quantization (1/256, -128) uses TFLite Micro's fixed-point kernel; uint8
 // (and int8 with another output zero point) uses the float-built lookup
 // table of TFLite's reference kernel type; int16 (zero points 0, output
-// scale 2^-15) TFLite Micro's interpolated table.
+// scale 2^-15) TFLite Micro's interpolated table (see actInt16Sigmoid).
 func Logistic(cfg *Config, in, out *tensor.Tensor) (Kernel, error) {
 	q, err := actPrepare(cfg, "LOGISTIC", in, out, tensor.Float32, tensor.Int8, tensor.UInt8, tensor.Int16)
 	if err != nil {
@@ -130,7 +130,7 @@ func Logistic(cfg *Config, in, out *tensor.Tensor) (Kernel, error) {
 		}), nil
 	}
 	if in.Type == tensor.Int16 {
-		f, err := actInt16Sigmoid(in, out, false)
+		f, err := actInt16Sigmoid(cfg, in, out, false)
 		if err != nil {
 			return nil, fmt.Errorf("LOGISTIC: %w", err)
 		}
@@ -165,7 +165,7 @@ func Tanh(cfg *Config, in, out *tensor.Tensor) (Kernel, error) {
 		return actMapFloat(in, out, tanh32), nil
 	}
 	if in.Type == tensor.Int16 {
-		f, err := actInt16Sigmoid(in, out, true)
+		f, err := actInt16Sigmoid(cfg, in, out, true)
 		if err != nil {
 			return nil, fmt.Errorf("TANH: %w", err)
 		}
@@ -246,9 +246,10 @@ func ReluX(cfg *Config, act Activation, in, out *tensor.Tensor) (Kernel, error) 
 		return nil, err
 	}
 	// TFLite Micro (int8, int16) divides the scales in double precision,
-	// TFLite (the uint8 reference) in float.
+	// TFLite (the uint8 reference, and int16 in LiteRT arithmetic, which
+	// XNNPACK leaves to TFLite's kernel) in float.
 	real := float64(in.Scale()) / float64(out.Scale())
-	if in.Type == tensor.UInt8 {
+	if in.Type == tensor.UInt8 || (in.Type == tensor.Int16 && cfg.Arithmetic == LiteRT) {
 		real = float64(in.Scale() / out.Scale())
 	}
 	mult, shift := QuantizeMultiplier(real)
@@ -516,8 +517,9 @@ func actCheckedLog2(x float32) (int, bool) {
 // TANH kernel: the input is brought to a scale of 1/(3*4096) (a power-of-
 // two input scale uses the multiplier 3 directly) and looked up in the
 // interpolated sigmoid table. Zero points must be 0 and the output scale
-// 2^-15.
-func actInt16Sigmoid(in, out *tensor.Tensor, tanh bool) (func(int32) int32, error) {
+// 2^-15. In LiteRT arithmetic a power-of-two input scale takes TFLite's
+// optimized fixed-point kernel instead (a table otherwise, as here).
+func actInt16Sigmoid(cfg *Config, in, out *tensor.Tensor, tanh bool) (func(int32) int32, error) {
 	if in.ZeroPoint() != 0 || out.ZeroPoint() != 0 {
 		return nil, unsupportedf("int16 with nonzero zero points")
 	}
@@ -532,6 +534,14 @@ func actInt16Sigmoid(in, out *tensor.Tensor, tanh bool) (func(int32) int32, erro
 		pot = pot && shift == 0
 	}
 	var mult int32
+	if pot && cfg.Arithmetic == LiteRT {
+		// TFLite's optimized kernel: gemmlowp's 16-bit logistic or tanh
+		// on the input read as Q3.12 (tanh: Q2.13 doubled first).
+		if tanh {
+			return func(v int32) int32 { return int32(fp16Tanh(fp16MulPOT(int16(v), shift), 3)) }, nil
+		}
+		return func(v int32) int32 { return int32(fp16Logistic(int16(v), 3)) }, nil
+	}
 	if pot {
 		mult, shift = 3<<shift, 0
 	} else {

@@ -360,7 +360,7 @@ func binaryQuant(cfg *Config, op BinaryOp, p BinaryParams, plan *bcastPlan, a, b
 	var f func(x, y int32) int32
 	switch op {
 	case OpAdd, OpSub:
-		q, err := addSubQuant(op, p, a, b, out, lo, hi)
+		q, err := addSubQuant(cfg, op, p, a, b, out, lo, hi)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", op, err)
 		}
@@ -427,8 +427,9 @@ func isPOT(s float32) bool {
 //
 // ADD derives the multipliers in double precision (TFLite and TFLite
 // Micro agree). TFLite Micro's SUB, the reference for int8 and int16,
-// derives them in float32; TFLite's uint8 SUB uses double.
-func addSubQuant(op BinaryOp, p BinaryParams, a, b, out *tensor.Tensor, lo, hi int32) (*addSubQ, error) {
+// derives them in float32; TFLite's SUB (uint8, and int16 in LiteRT
+// arithmetic, which XNNPACK leaves to TFLite's kernel) uses double.
+func addSubQuant(cfg *Config, op BinaryOp, p BinaryParams, a, b, out *tensor.Tensor, lo, hi int32) (*addSubQ, error) {
 	leftShift := 20
 	if a.Type == tensor.Int16 {
 		leftShift = 15
@@ -439,7 +440,7 @@ func addSubQuant(op BinaryOp, p BinaryParams, a, b, out *tensor.Tensor, lo, hi i
 	}
 	s1, s2, so := a.Scale(), b.Scale(), out.Scale()
 	var r1, r2, ro float64
-	if op == OpSub && a.Type != tensor.UInt8 {
+	if op == OpSub && a.Type != tensor.UInt8 && (cfg.Arithmetic != LiteRT || a.Type != tensor.Int16) {
 		twice := 2 * max(s1, s2)
 		r1 = float64(s1 / twice)
 		r2 = float64(s2 / twice)

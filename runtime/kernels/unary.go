@@ -39,7 +39,8 @@ var ErrNegativeRsqrt = errors.New("RSQRT is only defined for non-negative values
 // Unary checks the operands of SQRT, RSQRT or EXP, sets the output shape
 // and returns the kernel. float32 for all three; int8 RSQRT uses TFLite's
 // fixed-point kernel and int8/uint8 EXP TFLite's float-built lookup table,
-// both tabulated here over the 256 input values.
+// both tabulated here over the 256 input values; int16 EXP and RSQRT
+// TFLite's interpolated int16 table.
 func Unary(cfg *Config, op UnaryOp, in, out *tensor.Tensor) (Kernel, error) {
 	if in == nil || out == nil {
 		return nil, fmt.Errorf("%s: missing operand", op)
@@ -69,6 +70,9 @@ func Unary(cfg *Config, op UnaryOp, in, out *tensor.Tensor) (Kernel, error) {
 			return nil
 		}), nil
 	}
+	if in.Type == tensor.Int16 {
+		return unaryInt16(op, in, out)
+	}
 	if in.Type != tensor.Int8 && in.Type != tensor.UInt8 {
 		return nil, unsupportedf("%s on %s input", op, in.Type)
 	}
@@ -81,6 +85,12 @@ func Unary(cfg *Config, op UnaryOp, in, out *tensor.Tensor) (Kernel, error) {
 		if t.Quant.PerChannel() {
 			return nil, unsupportedf("%s: per-channel quantized operand %q", op, t.Name)
 		}
+	}
+	if op == OpSqrt {
+		if in.Type != tensor.Int8 {
+			return nil, unsupportedf("SQRT on %s input", in.Type)
+		}
+		return sqrtQuant(in, out), nil
 	}
 	var lut [256]uint8
 	var valid [256]bool
@@ -168,4 +178,95 @@ func rsqrtLUTInt8(in, out *tensor.Tensor, lut *[256]uint8, valid *[256]bool) {
 		r := MultiplyByQuantizedMultiplier(data, mult, shift-kShift) + outZP
 		lut[i] = uint8(int8(Clamp(r, math.MinInt8, math.MaxInt8)))
 	}
+}
+
+// unaryInt16 is TFLite's int16 EXP and RSQRT (zero points 0): its
+// interpolated table of the function over the input range. RSQRT fails
+// on negative inputs and maps 0 to the largest output.
+func unaryInt16(op UnaryOp, in, out *tensor.Tensor) (Kernel, error) {
+	if err := checkUnaryQuant(op.String(), in, out); err != nil {
+		return nil, err
+	}
+	switch op {
+	case OpSqrt:
+		return sqrtQuant(in, out), nil
+	case OpExp:
+		lut := lutPopulate16(in, out, func(x float32) float32 { return float32(math.Exp(float64(x))) })
+		return mapKernel(in, out, func(x int16) int16 { return lutLookup16(x, lut) }), nil
+	case OpRsqrt:
+		top := math.MaxInt16 * out.Scale()
+		lut := lutPopulate16(in, out, func(x float32) float32 {
+			if x <= 0 {
+				return top
+			}
+			return 1 / float32(math.Sqrt(float64(x)))
+		})
+		n := in.NumElements()
+		errNeg := fmt.Errorf("%s %q: %w", op, in.Name, ErrNegativeRsqrt)
+		return Func(func() error {
+			x, y := in.Int16s()[:n], out.Int16s()[:n]
+			for _, v := range x {
+				if v < 0 {
+					return errNeg
+				}
+			}
+			for i, v := range x {
+				y[i] = lutLookup16(v, lut)
+			}
+			return nil
+		}), nil
+	}
+	return nil, unsupportedf("%s on int16 input", op)
+}
+
+// ErrNegativeSqrt is returned by Eval of a quantized SQRT whose input has
+// a value below its zero point.
+var ErrNegativeSqrt = errors.New("SQRT is only defined for non-negative values")
+
+// sqrtQuant is TFLite's quantized SQRT (int8, int16): the square root of
+// the input dequantized in float32, divided by the output scale and
+// truncated toward zero, plus the output zero point, clamped to the type.
+func sqrtQuant(in, out *tensor.Tensor) Kernel {
+	lo, hi, _ := TypeRange(in.Type)
+	inScale, inZP := in.Scale(), in.ZeroPoint()
+	outScale, outZP := out.Scale(), out.ZeroPoint()
+	f := func(v int32) (int32, bool) {
+		deq := inScale * float32(v-inZP)
+		if deq < 0 {
+			return 0, false
+		}
+		q := int32(float32(math.Sqrt(float64(deq)))/outScale) + outZP
+		return Clamp(q, lo, hi), true
+	}
+	n := in.NumElements()
+	errNeg := fmt.Errorf("SQRT %q: %w", in.Name, ErrNegativeSqrt)
+	if in.Type == tensor.Int16 {
+		return Func(func() error {
+			x, y := in.Int16s()[:n], out.Int16s()[:n]
+			for i, v := range x {
+				r, ok := f(int32(v))
+				if !ok {
+					return errNeg
+				}
+				y[i] = int16(r)
+			}
+			return nil
+		})
+	}
+	var lut [256]uint8
+	var valid [256]bool
+	for v := lo; v <= hi; v++ {
+		r, ok := f(v)
+		lut[uint8(v)], valid[uint8(v)] = uint8(r), ok
+	}
+	return Func(func() error {
+		x, y := in.Data[:n], out.Data[:n]
+		for i, v := range x {
+			if !valid[v] {
+				return errNeg
+			}
+			y[i] = lut[v]
+		}
+		return nil
+	})
 }

@@ -17,7 +17,7 @@ func init() {
 	registerBuiltin(schema.BuiltinOperatorSQUARED_DIFFERENCE, 2, prepareBinary(kernels.OpSquaredDifference))
 	registerBuiltin(schema.BuiltinOperatorMAXIMUM, 4, prepareBinary(kernels.OpMaximum))
 	registerBuiltin(schema.BuiltinOperatorMINIMUM, 4, prepareBinary(kernels.OpMinimum))
-	registerBuiltin(schema.BuiltinOperatorSQRT, 1, prepareMathUnary(kernels.OpSqrt))
+	registerBuiltin(schema.BuiltinOperatorSQRT, 2, prepareMathUnary(kernels.OpSqrt))
 	registerBuiltin(schema.BuiltinOperatorRSQRT, 3, prepareMathUnary(kernels.OpRsqrt))
 	registerBuiltin(schema.BuiltinOperatorEXP, 2, prepareMathUnary(kernels.OpExp))
 }
