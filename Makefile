@@ -57,6 +57,9 @@ test-deps:
 unit:
 	sh scripts/edged.service_test.sh
 	EDGED_REQUIRE_TOOLS=1 EDGED_ORACLE=$$(dirname "$$(./scripts/oracle-setup.sh)") $(GO) test -count=1 $(PKGS)
+	# The gRPC flavour (edged_grpc: 4.7 MB more than the arm64 budget allows by default).
+	$(GO) vet -tags edged_grpc ./agent/... ./cmd/edged
+	$(GO) test -count=1 -tags edged_grpc -run 'TestGRPC' ./agent
 	# The dynamic-delegate flavour: against the real TFLite C library, and
 	# the Edge TPU and GPU paths against a fake C library (gcc).
 	EDGED_REQUIRE_TOOLS=1 EDGED_TFLITE_C=$(abspath $(TFLITE_C)) $(GO) test -count=1 -tags edged_dynamic ./delegates/...

@@ -578,6 +578,12 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 	}()
 	a.log.Info("local endpoint listening", "url", "http://"+ln.Addr().String()+"/")
+	stopGRPC, err := a.serveGRPC(token, errc, &wg)
+	if err != nil {
+		srv.Close()
+		wg.Wait()
+		return err
+	}
 
 	srcCtx, stopSources := context.WithCancel(ctx)
 	defer stopSources()
@@ -626,6 +632,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err := srv.Shutdown(shutCtx); err != nil {
 		srv.Close()
 	}
+	stopGRPC()
 	wg.Wait()
 	a.Close()
 	a.log.Info("stopped")

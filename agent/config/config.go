@@ -37,6 +37,7 @@ type Config struct {
 	StateDir string     `yaml:"state_dir"`
 	Log      Log        `yaml:"log"`
 	HTTP     HTTP       `yaml:"http"`
+	GRPC     GRPC       `yaml:"grpc"`
 	Models   []Model    `yaml:"models"`
 	Sources  []Source   `yaml:"sources"`
 	Device   Device     `yaml:"device"`
@@ -78,6 +79,14 @@ type Log struct {
 	Format string `yaml:"format"`
 	// Level is "debug", "info", "warn" or "error".
 	Level string `yaml:"level"`
+}
+
+// GRPC is the Open Inference Protocol's gRPC service (off unless Listen
+// is set). It takes the HTTP endpoint's token and request bounds.
+type GRPC struct {
+	// Listen is host:port; loopback unless http.token or token_file is
+	// set.
+	Listen string `yaml:"listen"`
 }
 
 // HTTP configures the local endpoint.
@@ -470,6 +479,13 @@ func (c *Config) Validate() error {
 	}
 	if c.HTTP.Token != "" && c.HTTP.TokenFile != "" {
 		bad("http.token", "set either token or token_file, not both")
+	}
+	if c.GRPC.Listen != "" {
+		if host, port, err := net.SplitHostPort(c.GRPC.Listen); err != nil || port == "" {
+			bad("grpc.listen", "%q is not host:port", c.GRPC.Listen)
+		} else if !IsLoopback(host) && c.HTTP.Token == "" && c.HTTP.TokenFile == "" {
+			bad("grpc.listen", "%q is not a loopback address; set http.token or http.token_file (the gRPC service takes the same token)", c.GRPC.Listen)
+		}
 	}
 	if c.HTTP.MaxRequestBytes < 1024 {
 		bad("http.max_request_bytes", "is %d; must be >= 1024", c.HTTP.MaxRequestBytes)

@@ -29,12 +29,12 @@ var layers = [][]string{
 	// self-update, telemetry.
 	{"ota/...", "telemetry/..."},
 	// 4. The agent's own vocabulary: requests, configuration, canary and
-	// drift arithmetic.
-	{"agent/infer", "agent/config", "agent/canary", "agent/drift"},
+	// drift arithmetic; the gRPC stubs generated from the specification.
+	{"agent/infer", "agent/config", "agent/canary", "agent/drift", "agent/grpcapi/inferencepb"},
 	// 5. The agent's parts: pipeline stages, status, drift monitor, fleet
 	// link, sources, local API.
 	{"agent/batch", "agent/cache", "agent/pipeline", "agent/status", "agent/drift/...", "agent/link",
-		"agent/source", "agent/localapi"},
+		"agent/source", "agent/localapi", "agent/grpcapi"},
 	// 6. Changing models on commands, through the agent's Host interface;
 	// simulated devices built from the same parts.
 	{"agent/deploy", "agent/fleetsim"},
@@ -51,6 +51,7 @@ var forbidden = map[string][]string{
 	"cmd/edgectl/...": {"agent", "agent/deploy", "agent/localapi", "agent/link"},
 	// The local API declares what it needs of the agent (Backend).
 	"agent/localapi": {"agent/pipeline", "agent/batch", "agent/cache"},
+	"agent/grpcapi":  {"agent/pipeline", "agent/batch", "agent/cache", "agent/localapi"},
 }
 
 func match(pattern, pkg string) bool {
