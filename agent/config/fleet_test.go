@@ -84,6 +84,8 @@ func TestFleetErrors(t *testing.T) {
 		{"shift on replay", fleetBase + "sources:\n  - {type: synthetic, model: m, pattern: replay, files: [a.bin], shift: {after: 1, mean: 1}}\n", "sources[0].shift: applies to synthetic noise and sine"},
 		{"negative shift start", fleetBase + "sources:\n  - {type: synthetic, model: m, shift: {after: -1, mean: 1}}\n", "sources[0].shift.after: is -1"},
 		{"unknown fleet key", fleetBase + "fleet: {brokr: x}\n", "field brokr not found"},
+		{"negative fetch jitter", fleetBase + "ota: {root_key: r.pub, fetch_jitter: -1s}\n", "ota.fetch_jitter: is -1s"},
+		{"long fetch jitter", fleetBase + "ota: {root_key: r.pub, fetch_jitter: 2h}\n", "ota.fetch_jitter: is 2h0m0s; want 0 to 1h"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -26,6 +26,11 @@ type OTA struct {
 	// CrashLoop rolls a new version back on the next start when the agent
 	// started this many times within the window after it was promoted.
 	CrashLoop CrashLoop `yaml:"crash_loop"`
+	// FetchJitter, if set, delays each download by a random time up to
+	// it, so that a command to a large group does not make every device
+	// fetch from the broker in the same second (0: fetch at once; at most
+	// an hour).
+	FetchJitter Duration `yaml:"fetch_jitter"`
 }
 
 // CrashLoop defines a crash loop after a model change.
@@ -93,6 +98,9 @@ func (c *Config) validateOTA(bad func(path, format string, args ...any)) {
 	}
 	if o.CrashLoop.Window <= 0 {
 		bad("ota.crash_loop.window", "must be > 0")
+	}
+	if o.FetchJitter < 0 || o.FetchJitter.D() > time.Hour {
+		bad("ota.fetch_jitter", "is %v; want 0 to 1h", o.FetchJitter.D())
 	}
 	if o.RootKey != "" && o.StoreDir == "" {
 		bad("ota.store_dir", "must be set")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"time"
 
@@ -17,6 +18,18 @@ import (
 // URL, reporting progress every 10%. An interrupted fetch resumes from
 // what the directory holds, until the manifest expires.
 func (d *Deployer) fetch(ctx context.Context, cmd fleet.Command, blob sign.Blob, until time.Time) (string, error) {
+	if j := d.cfg.OTA.FetchJitter.D(); j > 0 {
+		// Spread a group's fetches over the jitter (ota.fetch_jitter).
+		wait := time.Duration(rand.Int64N(int64(j)))
+		d.log.Info("waiting before fetching (ota.fetch_jitter)", "id", cmd.ID, "wait", wait.Round(time.Millisecond))
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return "", ctx.Err()
+		case <-t.C:
+		}
+	}
 	return fetchBlob(ctx, d.link.Client(), d.dlDir, d.log, blob, until, d.onProgress, func(ctx context.Context, frac float64) {
 		d.status(ctx, cmd, StatusDownloading, frac, "")
 	})
