@@ -486,6 +486,11 @@ func (c *Chain) attempt(actx context.Context, s *slot, inputs, outputs []tensor.
 	}
 	defer func() { s.tok <- struct{}{} }()
 	if err != nil {
+		if actx.Err() != nil {
+			// The runner honoured the attempt deadline and returned
+			// before the wait above noticed it: the same stall.
+			return fmt.Errorf("%w: no answer within the attempt deadline: %w", ErrStalled, err)
+		}
 		return err
 	}
 	if err := checkOutputs(c.out, s.out); err != nil {
