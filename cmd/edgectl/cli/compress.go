@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/edged-dev/edged/agent/source"
+	"github.com/edged-dev/edged/runtime/tensor"
 	"github.com/edged-dev/edged/runtime/tflite"
 	"github.com/edged-dev/edged/runtime/tflite/compress"
 )
@@ -78,6 +79,10 @@ func runFactorize(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return fmt.Errorf("factorize: no layer was factorized (see above); nothing written")
 	}
 	fmt.Fprintf(stdout, "%d layer(s) factorized: %d weights saved, %d MACs per row saved\n", done, pBefore-pAfter, macBefore-macAfter)
+	inputs, note, err := compareInputs(*cf.data, data, *cf.seed)
+	if err != nil {
+		return fmt.Errorf("factorize: %w; nothing written", err)
+	}
 	outData, err := compress.Write(m)
 	if err != nil {
 		return fmt.Errorf("factorize: %w", err)
@@ -86,7 +91,7 @@ func runFactorize(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return fmt.Errorf("factorize: %w", err)
 	}
 	fmt.Fprintf(stdout, "wrote %s\n", *out)
-	return cf.print(stdout, data, outData, nil)
+	return cf.print(stdout, data, outData, inputs, note, nil)
 }
 
 func runPrune(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -145,6 +150,10 @@ func runPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if pruned == 0 {
 		return fmt.Errorf("prune: the model has no float, int8 or uint8 CONV_2D, DEPTHWISE_CONV_2D or FULLY_CONNECTED weights; nothing written")
 	}
+	inputs, note, err := compareInputs(*cf.data, data, *cf.seed)
+	if err != nil {
+		return fmt.Errorf("prune: %w; nothing written", err)
+	}
 	outData, err := compress.Write(m)
 	if err != nil {
 		return fmt.Errorf("prune: %w", err)
@@ -156,7 +165,7 @@ func runPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		pruned, n, zb, pct(zb, n), za, pct(za, n))
 	fmt.Fprintf(stdout, "a sparse kernel could skip %d of these layers' %d MACs per inference (%.1f%%)\n", skip, macs, 100*float64(skip)/float64(max(macs, 1)))
 	fmt.Fprintf(stdout, "wrote %s (dense)\n", *out)
-	return cf.print(stdout, data, outData, func(t *compress.Table) {
+	return cf.print(stdout, data, outData, inputs, note, func(t *compress.Table) {
 		t.Add("weight sparsity", fmt.Sprintf("%.1f%%", pct(zb, n)), fmt.Sprintf("%.1f%%", pct(za, n)), "")
 	})
 }
@@ -188,13 +197,9 @@ func compareFlags(fs interface {
 	}
 }
 
-// print measures both models and prints the before/after table. extra
-// may add rows.
-func (c compareOpts) print(w io.Writer, before, after []byte, extra func(*compress.Table)) error {
-	inputs, note, err := compareInputs(*c.data, before, *c.seed)
-	if err != nil {
-		return err
-	}
+// print measures both models on the inputs compareInputs read and prints
+// the before/after table. extra may add rows.
+func (c compareOpts) print(w io.Writer, before, after []byte, inputs [][][]byte, note string, extra func(*compress.Table)) error {
 	sb, err := compress.Measure(before, inputs, *c.runs)
 	if err != nil {
 		return fmt.Errorf("before: %w", err)
@@ -231,9 +236,28 @@ func compareInputs(dir string, model []byte, seed uint64) ([][][]byte, string, e
 	if err != nil {
 		return nil, "", err
 	}
-	in, err := readSamples(dir, len(m.Subgraphs[0].Inputs))
+	in, names, err := readSamples(dir, len(m.Subgraphs[0].Inputs))
 	if err != nil {
 		return nil, "", err
+	}
+	// Check every sample's size now, naming its file, before anything is
+	// written.
+	it, err := tflite.NewInterpreter(m, nil)
+	if err != nil {
+		return nil, "", err
+	}
+	for s, sample := range in {
+		for k, b := range sample {
+			t := it.Input(k)
+			quantizable := (t.Type == tensor.Int8 || t.Type == tensor.UInt8) && t.Quant != nil && len(t.Quant.Scale) == 1
+			if len(b) != t.NumBytes() && !(quantizable && len(b) == 4*t.NumElements()) {
+				want := fmt.Sprint(t.NumBytes())
+				if quantizable {
+					want += fmt.Sprintf(" (or %d bytes of float32 to quantize)", 4*t.NumElements())
+				}
+				return nil, "", fmt.Errorf("--data: %s: %d bytes for input %d %q %s%v, which needs %s", names[s][k], len(b), k, t.Name, t.Type, t.Shape, want)
+			}
+		}
 	}
 	return in, fmt.Sprintf("accuracy on %d samples from %s", len(in), dir), nil
 }
@@ -243,25 +267,28 @@ func compareInputs(dir string, model []byte, seed uint64) ([][][]byte, string, e
 // pixels are the input, as edgectl profile reads them); a directory is
 // one sample holding input_0.bin ... input_{K-1}.bin (the layout of
 // testdata/golden). JSON and text files are ignored.
-func readSamples(dir string, numInputs int) ([][][]byte, error) {
+func readSamples(dir string, numInputs int) ([][][]byte, [][]string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("--data: %w", err)
+		return nil, nil, fmt.Errorf("--data: %w", err)
 	}
+	var names [][]string
 	sort.Slice(entries, func(a, b int) bool { return entries[a].Name() < entries[b].Name() })
 	var out [][][]byte
 	for _, e := range entries {
 		path := filepath.Join(dir, e.Name())
 		if e.IsDir() {
 			var sample [][]byte
+			var files []string
 			for k := 0; k < numInputs; k++ {
-				b, err := os.ReadFile(filepath.Join(path, fmt.Sprintf("input_%d.bin", k)))
+				f := filepath.Join(path, fmt.Sprintf("input_%d.bin", k))
+				b, err := os.ReadFile(f)
 				if err != nil {
-					return nil, fmt.Errorf("--data: sample directory %s: %w", path, err)
+					return nil, nil, fmt.Errorf("--data: sample directory %s: %w", path, err)
 				}
-				sample = append(sample, b)
+				sample, files = append(sample, b), append(files, f)
 			}
-			out = append(out, sample)
+			out, names = append(out, sample), append(names, files)
 			continue
 		}
 		switch strings.ToLower(filepath.Ext(e.Name())) {
@@ -269,16 +296,16 @@ func readSamples(dir string, numInputs int) ([][][]byte, error) {
 			continue
 		}
 		if numInputs != 1 {
-			return nil, fmt.Errorf("--data: %s is a file, but the model has %d inputs: use one directory per sample with input_K.bin", path, numInputs)
+			return nil, nil, fmt.Errorf("--data: %s is a file, but the model has %d inputs: use one directory per sample with input_K.bin", path, numInputs)
 		}
 		b, err := source.ReadInputFile(path)
 		if err != nil {
-			return nil, fmt.Errorf("--data: %w", err)
+			return nil, nil, fmt.Errorf("--data: %w", err)
 		}
-		out = append(out, [][]byte{b})
+		out, names = append(out, [][]byte{b}), append(names, []string{path})
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("--data: no samples in %s", dir)
+		return nil, nil, fmt.Errorf("--data: no samples in %s", dir)
 	}
-	return out, nil
+	return out, names, nil
 }

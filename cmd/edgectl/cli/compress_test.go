@@ -156,6 +156,19 @@ func TestPruneCommand(t *testing.T) {
 		t.Errorf("inspect after prune = %+v; want 48 and 36 zeros, runnable", r.Weights)
 	}
 
+	// A sample of the wrong size (iris takes 4 float32, 16 bytes) is
+	// named before anything is written.
+	bad := filepath.Join(data, "c.bin")
+	os.WriteFile(bad, []byte{1, 2, 3}, 0o644)
+	badOut := filepath.Join(dir, "bad.tflite")
+	out, err = edgectl(t, "prune", "--model", in, "--sparsity", "0.5", "--out", badOut, "--data", data, "--runs", "1")
+	if err == nil || !strings.Contains(err.Error(), bad+": 3 bytes") || !strings.Contains(err.Error(), "needs 16") || !strings.Contains(err.Error(), "nothing written") {
+		t.Errorf("prune with a 3-byte sample: %v; want an error naming %s, 3 bytes, needs 16, nothing written\n%s", err, bad, out)
+	}
+	if _, err := os.Stat(badOut); err == nil {
+		t.Errorf("prune wrote %s although a sample was refused", badOut)
+	}
+
 	for _, args := range [][]string{
 		{"prune", "--model", in, "--out", outPath},                    // no sparsity
 		{"prune", "--model", in, "--sparsity", "2", "--out", outPath}, // out of range
