@@ -16,6 +16,7 @@ import (
 	"github.com/edged-dev/edged/agent/status"
 	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/ota/bundle"
+	"github.com/edged-dev/edged/ota/sign"
 	"github.com/edged-dev/edged/runtime/tensor"
 	"github.com/edged-dev/edged/runtime/tflite"
 	"github.com/edged-dev/edged/runtime/tflite/tflitetest"
@@ -431,6 +432,17 @@ func TestCanaryOperator(t *testing.T) {
 	}
 	if cs := canaryOf(t, ra.a); cs == nil || cs.Phase != "shadow" {
 		t.Fatalf("after the resume: canary %+v; want shadow", cs)
+	}
+	// A hold issued before the resume, delivered after it (as after the
+	// command record was lost: its nonce is new to the device), changes
+	// nothing.
+	older := func(c *sign.Command) { c.Issued = c.Issued.Add(-time.Minute) }
+	e.command(fleet.OpHold, "h0", e.signedCommand(fleet.OpHold, "h0", targetOf(3), older), time.Now().Add(time.Hour))
+	if sts := e.final("h0"); sts[len(sts)-1].State != deploy.StatusSkipped || !strings.Contains(sts[len(sts)-1].Reason, "after this one") {
+		t.Errorf("hold issued before the resume: %+v; want skipped", sts[len(sts)-1])
+	}
+	if cs := canaryOf(t, ra.a); cs == nil || cs.Phase != "shadow" {
+		t.Fatalf("after the older hold: canary %+v; want shadow still", cs)
 	}
 	for _, c := range []struct {
 		id, want string

@@ -56,6 +56,9 @@ type rolloutRecord struct {
 	Status     string           `json:"status"`
 	Last       *canary.Decision `json:"last,omitempty"`
 	Machine    json.RawMessage  `json:"machine"`
+	// Operator is the signed issued time of the last operator command
+	// applied to the candidate: an older one is not applied after it.
+	Operator time.Time `json:"operator,omitzero"`
 }
 
 // Rollout is one candidate under evaluation beside the serving version
@@ -70,6 +73,9 @@ type Rollout struct {
 	hash    string        // of the deploy command's payload, for its record
 	expires time.Time     // of its manifest
 	cand    Version
+	// operator is the issued time of the last operator command applied
+	// (guarded by d.mu).
+	operator time.Time
 
 	counter atomic.Uint64
 	dropped atomic.Uint64
@@ -175,7 +181,7 @@ func (d *Deployer) resume(rec rolloutRecord) error {
 	} else if dec := m.Start(); dec.Action == canary.Rollback {
 		r := d.newRollout(cmd, rec.Model, rec.Version, rec.From, m, nil)
 		r.hash, r.expires = rec.CmdHash, rec.CmdExpires
-		r.status, r.last = rec.Status, rec.Last
+		r.status, r.last, r.operator = rec.Status, rec.Last, rec.Operator
 		r.finishDecision(StatusRolledBack, dec, map[string]any{"op": cmd.Op, "cmd": cmd.ID, "version": rec.Version,
 			"reason": dec.Reason, "phase": dec.Phase.String(), "state": StatusRolledBack})
 		return nil
@@ -186,7 +192,7 @@ func (d *Deployer) resume(rec rolloutRecord) error {
 	}
 	r := d.newRollout(cmd, rec.Model, rec.Version, rec.From, m, s)
 	r.hash, r.expires = rec.CmdHash, rec.CmdExpires
-	r.status, r.last = rec.Status, rec.Last
+	r.status, r.last, r.operator = rec.Status, rec.Last, rec.Operator
 	d.log.Info("resuming the evaluation of a candidate", "model", rec.Model, "version", rec.Version, "phase", m.Phase())
 	d.register(r)
 	return nil
@@ -653,7 +659,7 @@ func (r *Rollout) save() {
 	r.mu.Lock()
 	b, err := r.m.Marshal()
 	rec := rolloutRecord{Model: r.name, Version: r.version, From: r.from, CmdOp: r.cmd.Op, CmdID: r.cmd.ID, CmdHash: r.hash, CmdExpires: r.expires,
-		Status: r.status, Last: r.last, Machine: b}
+		Status: r.status, Last: r.last, Machine: b, Operator: r.operator}
 	final := r.m.Phase().Final()
 	r.dirty = false
 	r.mu.Unlock()

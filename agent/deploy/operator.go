@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/edged-dev/edged/agent/canary"
 	"github.com/edged-dev/edged/fleet"
@@ -75,7 +76,7 @@ func (d *Deployer) onRollback(ctx context.Context, _ fleet.Topic, cmd fleet.Comm
 		if r.from != strconv.FormatUint(p.To, 10) {
 			out.state, out.reason = StatusSkipped, fmt.Sprintf("model %s: version %d is a candidate beside version %s, not %d; nothing changed", p.Model, p.From, r.from, p.To)
 		} else {
-			out = d.resolve(cmd, r, canary.Rollback)
+			out = d.resolve(cmd, r, canary.Rollback, c.Issued)
 		}
 		d.finish(ctx, cmd, verified(out, c))
 		return
@@ -156,17 +157,27 @@ func (d *Deployer) onTarget(ctx context.Context, cmd fleet.Command, a canary.Act
 	case r.version != p.Version:
 		out.state, out.reason = StatusSkipped, fmt.Sprintf("model %s's candidate is version %d, not %d; nothing changed", p.Model, r.version, p.Version)
 	default:
-		out = d.resolve(cmd, r, a)
+		out = d.resolve(cmd, r, a, c.Issued)
 	}
 	d.finish(ctx, cmd, verified(out, c))
 }
 
 // resolve applies an operator's decision to a rollout.
-func (d *Deployer) resolve(cmd fleet.Command, r *Rollout, a canary.Action) outcome {
+// issued is the command's signed issued time: a command issued before one
+// already applied to the candidate changes nothing (the same second is
+// not before: edgectl issues in whole seconds), so that commands
+// delivered again (after the command record was lost) cannot undo a later
+// hold or resume.
+func (d *Deployer) resolve(cmd fleet.Command, r *Rollout, a canary.Action, issued time.Time) outcome {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if r.ended {
 		return outcome{state: StatusSkipped, model: r.name, version: r.version, reason: fmt.Sprintf("model %q: the candidate's evaluation already ended", r.name)}
+	}
+	if issued.Before(r.operator) {
+		return outcome{state: StatusSkipped, model: r.name, version: r.version,
+			reason: fmt.Sprintf("model %s: an operator command issued %s, after this one (%s), was applied to version %d; nothing changed",
+				r.name, r.operator.UTC().Format(time.RFC3339), issued.UTC().Format(time.RFC3339), r.version)}
 	}
 	why := fmt.Sprintf("%s command %s", cmd.Op, cmd.ID)
 	r.mu.Lock()
@@ -180,6 +191,9 @@ func (d *Deployer) resolve(cmd fleet.Command, r *Rollout, a canary.Action) outco
 	r.mu.Unlock()
 	if err != nil {
 		return outcome{state: fleet.StatusRejected, model: r.name, version: r.version, reason: err.Error()}
+	}
+	if issued.After(r.operator) {
+		r.operator = issued // saved with the decision
 	}
 	r.actLocked(dec)
 	out := outcome{state: fleet.StatusDone, model: r.name, version: r.version, reason: dec.Reason}
