@@ -326,7 +326,9 @@ func Float16ToFloat32(h uint16) float32 {
 // Cast converts between float32, int32, int64, int8, uint8, int16 and
 // bool with C++ static_cast semantics: integer narrowing wraps, anything
 // to bool is x != 0, bool is 0 or 1; float to integer truncates toward zero
-// and saturates (NaN gives 0), as the TFLite oracle does.
+// and saturates (NaN gives 0), as the TFLite oracle does; to int8 it
+// saturates to int32 and wraps, as the oracle does (C++ leaves out-of-range
+// conversions undefined).
 func Cast(cfg *Config, in, out *tensor.Tensor) (Kernel, error) {
 	types := []tensor.DType{tensor.Float32, tensor.Int32, tensor.Int64, tensor.Int8, tensor.UInt8, tensor.Int16, tensor.Bool}
 	if err := CheckType("CAST input", in, types...); err != nil {
@@ -398,7 +400,13 @@ func (k *castKernel) store(off, m int, isFloat bool) {
 	if isFloat && k.out.Type != tensor.Float32 && k.out.Type != tensor.Bool {
 		// Float to integer: truncate and saturate to the target's range.
 		lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
-		if k.out.Type != tensor.Int64 {
+		switch k.out.Type {
+		case tensor.Int64:
+		case tensor.Int8:
+			// The oracle converts to int32 first (saturating) and keeps
+			// the low byte: an out-of-range value wraps below.
+			lo, hi = math.MinInt32, math.MaxInt32
+		default:
 			l, h, _ := TypeRange(k.out.Type)
 			lo, hi = int64(l), int64(h)
 		}

@@ -296,3 +296,39 @@ func genRootQuant(op schema.BuiltinOperator, dt tensor.DType) diffGen {
 		return model, inputs, err
 	}
 }
+
+func init() {
+	// CAST to and from the 8- and 16-bit integer types (raw values; as
+	// the oracle, a float beyond int16 saturates, one beyond int8 wraps
+	// after a conversion to int32).
+	castTypes := []tensor.DType{tensor.Float32, tensor.Int32, tensor.Int64, tensor.UInt8, tensor.Bool}
+	for _, small := range []tensor.DType{tensor.Int8, tensor.Int16} {
+		for _, other := range append(castTypes, tensor.Int8, tensor.Int16) {
+			if other == small {
+				continue
+			}
+			for _, pair := range [][2]tensor.DType{{small, other}, {other, small}} {
+				name := "CAST/" + pair[0].String() + "_" + pair[1].String()
+				if small == tensor.Int16 && other == tensor.Int8 {
+					continue // added by the int8 loop
+				}
+				span := 300.0 // beyond int8 and uint8
+				if pair[0] == tensor.Float32 && pair[1] == tensor.Int16 {
+					span = 70000 // beyond the type: saturates
+				}
+				addDiffGen(name, actGen(-span, span, func(r *rand.Rand) actUnaryCase {
+					return actUnaryCase{op: schema.BuiltinOperatorCAST, version: 1, inT: pair[0], outT: pair[1]}
+				}))
+			}
+		}
+	}
+	for _, dt := range []tensor.DType{tensor.Int16, tensor.Int32, tensor.Int64} {
+		addDiffGen("REDUCE_MAX/"+dt.String(), genReduce(schema.BuiltinOperatorREDUCE_MAX, dt, false))
+	}
+	for _, dt := range []tensor.DType{tensor.Int8, tensor.UInt8, tensor.Int16, tensor.Int32, tensor.Int64} {
+		addDiffGen("REDUCE_MIN/"+dt.String(), genReduce(schema.BuiltinOperatorREDUCE_MIN, dt, false))
+	}
+	// ARG_MAX/ARG_MIN: TFLite takes no int16 or int64 input.
+	addDiffGen("ARG_MAX/bool", genArgMinMax(true, tensor.Bool))
+	addDiffGen("ARG_MIN/bool", genArgMinMax(false, tensor.Bool))
+}
