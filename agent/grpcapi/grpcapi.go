@@ -11,6 +11,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -42,6 +43,25 @@ type Options struct {
 	Version string
 	// MaxRequestBytes bounds a request message (16 MiB when 0).
 	MaxRequestBytes int
+	// Log takes handler panics (discarded when nil).
+	Log *slog.Logger
+}
+
+// recovered turns a handler's panic into an Internal error: a handler bug
+// must not take the daemon down (gRPC does not recover by itself).
+func recovered(log *slog.Logger) grpc.UnaryServerInterceptor {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (resp any, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				log.Error("gRPC handler panicked", "method", info.FullMethod, "panic", p)
+				resp, err = nil, status.Error(codes.Internal, "internal error")
+			}
+		}()
+		return h(ctx, req)
+	}
 }
 
 // NewServer returns a gRPC server with the service registered.
@@ -52,7 +72,7 @@ func NewServer(b Backend, opts Options) *grpc.Server {
 	if opts.Version == "" {
 		opts.Version = "dev"
 	}
-	srv := grpc.NewServer(grpc.MaxRecvMsgSize(opts.MaxRequestBytes), grpc.UnaryInterceptor(auth(opts.Token)))
+	srv := grpc.NewServer(grpc.MaxRecvMsgSize(opts.MaxRequestBytes), grpc.ChainUnaryInterceptor(recovered(opts.Log), auth(opts.Token)))
 	inferencepb.RegisterGRPCInferenceServiceServer(srv, &service{b: b, opts: opts})
 	return srv
 }

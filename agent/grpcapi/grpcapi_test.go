@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	pb "github.com/edged-dev/edged/agent/grpcapi/inferencepb"
 	"github.com/edged-dev/edged/agent/infer"
@@ -235,4 +236,65 @@ func TestToken(t *testing.T) {
 			t.Errorf("ModelInfer with authorization %q: %v; want %v", tc.auth, err, tc.want)
 		}
 	}
+}
+
+// panicking panics on every request.
+type panicking struct{ backend }
+
+func (panicking) Handle(context.Context, *infer.Request) (*infer.Response, error) { panic("boom") }
+
+// TestPanic: a handler's panic is an Internal error; the server serves on.
+func TestPanic(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewServer(panicking{}, Options{})
+	go srv.Serve(ln)
+	defer srv.Stop()
+	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	c := pb.NewGRPCInferenceServiceClient(conn)
+	if _, err := c.ModelInfer(context.Background(), exampleRequest()); status.Code(err) != codes.Internal {
+		t.Errorf("ModelInfer on a panicking backend: %v; want Internal", err)
+	}
+	if r, err := c.ServerLive(context.Background(), &pb.ServerLiveRequest{}); err != nil || !r.Live {
+		t.Errorf("ServerLive after the panic: %v %v", r, err)
+	}
+}
+
+// FuzzDecodeInputs: any ModelInferRequest the network can send decodes to
+// inputs the model takes, or to InvalidArgument; never a panic.
+func FuzzDecodeInputs(f *testing.F) {
+	for _, r := range []*pb.ModelInferRequest{exampleRequest(),
+		{ModelName: "m", Inputs: []*pb.ModelInferRequest_InferInputTensor{{Name: "in", Datatype: "FP32", Shape: []int64{2}, Contents: &pb.InferTensorContents{Fp32Contents: []float32{1, 4.9}}}}},
+		{ModelName: "m", Inputs: []*pb.ModelInferRequest_InferInputTensor{{Name: "in", Datatype: "UINT8", Shape: []int64{2}}}, RawInputContents: [][]byte{{1, 2}}},
+	} {
+		b, err := proto.Marshal(r)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var r pb.ModelInferRequest
+		if proto.Unmarshal(b, &r) != nil {
+			return
+		}
+		for _, mi := range models {
+			in, err := decodeInputs(&r, mi)
+			if err != nil {
+				if status.Code(err) != codes.InvalidArgument {
+					t.Fatalf("error %v is not InvalidArgument", err)
+				}
+				continue
+			}
+			if err := mi.CheckInputs(in); err != nil {
+				t.Fatalf("accepted inputs the model does not take: %v", err)
+			}
+		}
+	})
 }
