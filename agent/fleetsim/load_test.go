@@ -139,7 +139,7 @@ func TestLoad(t *testing.T) {
 		}
 		order := append(slices.Clone(devURLs[i:]), devURLs[:i]...)
 		f, err := fleetsim.Start(ctx, fleetsim.Options{Broker: strings.Join(order, ","), N: n, Prefix: fmt.Sprintf("sim%d", i),
-			Dir: filepath.Join(dir, "sim", fmt.Sprint(i)), RootKey: root, Model: "m", Version: 1, FailShare: *loadFail,
+			Dir: filepath.Join(dir, "sim", fmt.Sprint(i)), RootKey: root, Model: "hello", Version: 1, FailShare: *loadFail,
 			Latency: 200 * time.Millisecond, Telemetry: *loadTele, TelemetryBytes: 600})
 		if err != nil {
 			t.Fatal(err)
@@ -199,6 +199,13 @@ func TestLoad(t *testing.T) {
 		cpuOf(pids())-cpu1, 100*float64(cpuOf(pids())-cpu1)/float64(wall), mib(bPeak), mib(devBytes()-dev1),
 		float64(devBytes()-dev1)/float64(fi.Size())/float64(*loadN), mib(opProxy.Bytes()-op1), mib(ePeak), stateSize)
 	lines := strings.Split(out.String(), "\n")
+	var waves []string
+	for _, l := range lines {
+		if strings.Contains(l, "start wave") || strings.Contains(l, "ABORT") || strings.Contains(l, "finished:") {
+			waves = append(waves, l)
+		}
+	}
+	t.Logf("edgectl's decisions:\n%s", strings.Join(waves, "\n"))
 	t.Logf("edgectl's last lines:\n%s", strings.Join(lines[max(0, len(lines)-25):], "\n"))
 	versions := map[uint64]int{}
 	var rolledBack []string
