@@ -114,9 +114,16 @@ func TestOperatorLoop(t *testing.T) {
 	policy := filepath.Join(dir, "policy.yaml")
 	must(t, os.WriteFile(policy, []byte("min_samples: 100000\nsample_rate: 1\ncanary_fraction: 0.5\nmax_duration: 1h\n"), 0o644))
 	canaryBundle := bundle(3, "--policy", policy)
-	if out, err := edgectl("deploy", "--bundle", canaryBundle, "--device", "d1"); err != nil {
+	out, err = edgectl("deploy", "--bundle", canaryBundle, "--device", "d1")
+	if err != nil {
 		t.Fatalf("deploy with a canary policy: %v\n%s", err, out)
 	}
+	// Without --wait, deploy says how to clear the retained command.
+	_, clear, ok := strings.Cut(out, "clear it with: edgectl ")
+	if !ok {
+		t.Fatalf("deploy without --wait does not say how to clear the command:\n%s", out)
+	}
+	clearArgs := strings.Fields(strings.SplitN(clear, "\n", 2)[0])
 	testenv.WaitFor(t, "d1 evaluating version 3", 30*time.Second, func() bool {
 		out, _ := edgectl("canary", "status", "--device", "d1")
 		return strings.Contains(out, "shadow") || strings.Contains(out, "canary")
@@ -140,6 +147,9 @@ func TestOperatorLoop(t *testing.T) {
 		t.Fatalf("promote of d1's candidate: %v\n%s", err, out)
 	}
 	waitVersions("after promote", "d1=3 d2=1 d3=1", 30*time.Second)
+	if out, err := edgectl(clearArgs...); err != nil || !strings.Contains(out, "withdrawn") || !strings.Contains(out, "already done: d1") {
+		t.Errorf("edgectl %s: %v; want the deploy withdrawn, d1 having acted on it\n%s", strings.Join(clearArgs, " "), err, out)
+	}
 
 	// 3. A rollout with a bake time, paused from another edgectl after its
 	// first wave (d1), resumed.

@@ -576,7 +576,7 @@ func (d *Deployer) runDeploy(ctx context.Context, cmd fleet.Command) outcome {
 			return d.failed(out, err)
 		}
 		out.state = StatusShadow
-		out.reason = fmt.Sprintf("model %s version %d in shadow: %g of requests also run on it, %d comparisons to decide", m.Name, m.Version, policy.SampleRate, policy.MinSamples)
+		out.reason = fmt.Sprintf("model %s version %d in shadow: %g%% of requests also run on it, %d comparisons to decide", m.Name, m.Version, 100*policy.SampleRate, policy.MinSamples)
 		return out
 	}
 	pm, err := d.st.Promote(m.Name)

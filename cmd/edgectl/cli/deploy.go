@@ -94,7 +94,8 @@ func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fmt.Fprintf(stdout, "deploy %s version %d to %s: command %s\n", m.Name, m.Version, target, *cmdID)
 	if !*wait {
-		fmt.Fprintf(stdout, "the command stays retained on %s; clear it with an empty retained message when done\n", topic)
+		fmt.Fprintf(stdout, "the command stays retained on %s for devices offline now; once every device has answered, clear it with: edgectl cancel --%s --id %s\n",
+			topic, target, *cmdID)
 		return nil
 	}
 	states, waitErr := w.wait(ctx, stdout, *device, *expect, *timeout, func(s string) bool { return rollout.StatusOf(s).Finished() })

@@ -139,7 +139,8 @@ func runUpdateAgent(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	fmt.Fprintf(stdout, "update-agent edged %s (%d) to %s: command %s\n", selfupdate.FormatVersion(version), version, target, *cmdID)
 	if !*wait {
-		fmt.Fprintf(stdout, "the command stays retained on %s; clear it with an empty retained message and the binaries with edgectl gc when done\n", topic)
+		fmt.Fprintf(stdout, "the command stays retained on %s for devices offline now; once every device has answered, clear it with: edgectl cancel --%s --id %s (and the binaries with edgectl gc)\n",
+			topic, target, *cmdID)
 		return nil
 	}
 	states, waitErr := w.wait(ctx, stdout, *device, *expect, *timeout, func(s string) bool { return isOne(s, updateOK) || rollout.StatusOf(s).Failure() })
