@@ -114,7 +114,8 @@ func sigmoid32(x float32) float32 {
 
 func tanh32(x float32) float32 { return float32(math.Tanh(float64(x))) }
 
-// Logistic computes 1/(1+exp(-x)). int8 with TFLite's fixed output
+// Logistic computes 1/(1+exp(-x)): float32 as the official runtime's
+// XNNPACK kernel (sigmoid_float.go); int8 with TFLite's fixed output
 // quantization (1/256, -128) uses TFLite Micro's fixed-point kernel; uint8
 // (and int8 with another output zero point) uses the float-built lookup
 // table of TFLite's reference kernel type; int16 (zero points 0, output
@@ -125,8 +126,10 @@ func Logistic(cfg *Config, in, out *tensor.Tensor) (Kernel, error) {
 		return nil, err
 	}
 	if !q {
-		return actMapFloat(in, out, func(x float32) float32 {
-			return float32(1 / (1 + math.Exp(-float64(x))))
+		sigmoid := sigmoidF32sKernel()
+		return Func(func() error {
+			sigmoid(in.Float32s(), out.Float32s())
+			return nil
 		}), nil
 	}
 	if in.Type == tensor.Int16 {

@@ -12,3 +12,8 @@ func addClampF32sAsm(a, b, y *float32, n int, lo, hi float32)
 func maxF32sAsm(acc, x *float32, n int)
 
 func eltwiseHaveSIMD() bool { return features.avx2 }
+
+// n is a positive multiple of 8.
+//
+//go:noescape
+func sigmoidF32sAsm(x, y *float32, n int)

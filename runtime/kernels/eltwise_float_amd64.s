@@ -147,3 +147,75 @@ max8:
 maxdone:
 	VZEROUPPER
 	RET
+
+// Float32 LOGISTIC (sigmoid_float.go), AVX2 without FMA, n a positive
+// multiple of 8: the operations of sigmoidF32 in the same order, each
+// rounded on its own.
+DATA ·sigK+0(SB)/4, $0x4b40007f  // magic bias
+DATA ·sigK+4(SB)/4, $0xbfb8aa3b  // -log2(e)
+DATA ·sigK+8(SB)/4, $0x3f317200  // ln 2, high part
+DATA ·sigK+12(SB)/4, $0x35bfbe8e // ln 2, low part
+DATA ·sigK+16(SB)/4, $0xbc07cfce // c5
+DATA ·sigK+20(SB)/4, $0x3d2b9d0d // c4
+DATA ·sigK+24(SB)/4, $0xbe2aad40 // c3
+DATA ·sigK+28(SB)/4, $0x3efffee3 // c2
+DATA ·sigK+32(SB)/4, $0xbf7ffffb // c1
+DATA ·sigK+36(SB)/4, $0x3f800000 // 1
+DATA ·sigK+40(SB)/4, $0x42aeac4f // denormal cutoff
+DATA ·sigK+44(SB)/4, $0x7fffffff // absolute value mask
+GLOBL ·sigK(SB), RODATA|NOPTR, $48
+
+// func sigmoidF32sAsm(x, y *float32, n int)
+TEXT ·sigmoidF32sAsm(SB), NOSPLIT, $0-24
+	MOVQ x+0(FP), SI
+	MOVQ y+8(FP), DI
+	MOVQ n+16(FP), CX
+	LEAQ ·sigK(SB), R8
+	VBROADCASTSS 0(R8), Y15  // magic bias
+	VBROADCASTSS 4(R8), Y14  // -log2(e)
+	VBROADCASTSS 8(R8), Y13  // ln2 hi
+	VBROADCASTSS 12(R8), Y12 // ln2 lo
+	VBROADCASTSS 16(R8), Y11 // c5
+	VBROADCASTSS 20(R8), Y10 // c4
+	VBROADCASTSS 24(R8), Y9  // c3
+	VBROADCASTSS 28(R8), Y8  // c2
+	VBROADCASTSS 32(R8), Y7  // c1
+
+sig8:
+	VMOVUPS (SI), Y0             // x
+	VBROADCASTSS 44(R8), Y6
+	VANDPS  Y6, Y0, Y1           // z = |x|
+	VMULPS  Y14, Y1, Y2
+	VADDPS  Y15, Y2, Y2          // n = z·(-log2 e) + magic
+	VPSLLD  $23, Y2, Y3          // s = 2^n
+	VSUBPS  Y15, Y2, Y2          // n -= magic
+	VMULPS  Y13, Y2, Y4
+	VADDPS  Y1, Y4, Y4           // t = n·ln2hi + z
+	VMULPS  Y12, Y2, Y5
+	VADDPS  Y4, Y5, Y4           // t = n·ln2lo + t
+	VMULPS  Y11, Y4, Y5
+	VADDPS  Y10, Y5, Y5          // p = t·c5 + c4
+	VMULPS  Y4, Y5, Y5
+	VADDPS  Y9, Y5, Y5           // p = t·p + c3
+	VMULPS  Y4, Y5, Y5
+	VADDPS  Y8, Y5, Y5           // p = t·p + c2
+	VMULPS  Y4, Y5, Y5
+	VADDPS  Y7, Y5, Y5           // p = t·p + c1
+	VMULPS  Y3, Y4, Y4           // t *= s
+	VMULPS  Y5, Y4, Y4
+	VADDPS  Y3, Y4, Y4           // e = t·p + s
+	VBROADCASTSS 36(R8), Y6      // 1
+	VADDPS  Y6, Y4, Y5           // e + 1
+	VDIVPS  Y5, Y4, Y4           // f = e / (e+1)
+	VBROADCASTSS 40(R8), Y5
+	VCMPPS  $0x1e, Y5, Y1, Y5    // z > cutoff (ordered)
+	VANDNPS Y4, Y5, Y4           // f = 0 there
+	VSUBPS  Y4, Y6, Y5           // 1 - f
+	VBLENDVPS Y0, Y4, Y5, Y4     // f where x has its sign bit set, else 1-f
+	VMOVUPS Y4, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JNZ  sig8
+	VZEROUPPER
+	RET

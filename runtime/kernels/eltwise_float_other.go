@@ -15,3 +15,7 @@ func maxF32sAsm(acc, x *float32, n int) {
 }
 
 func eltwiseHaveSIMD() bool { return false }
+
+func sigmoidF32sAsm(x, y *float32, n int) {
+	panic("kernels: no SIMD element-wise float loop on this architecture")
+}
