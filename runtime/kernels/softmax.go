@@ -119,6 +119,7 @@ func softmaxQuant(cfg *Config, p SoftmaxParams, in, out *tensor.Tensor, outer, d
 	}
 	diffMin := -CalculateInputRadius(softmaxDiffIntegerBits, shift, 31)
 	s := softmaxFixed{mult: mult, shift: shift, diffMin: diffMin, outBits: 8 * out.Type.Size()}
+	s.tabulate()
 	var outMin int32
 	switch out.Type {
 	case tensor.Int8:
@@ -176,11 +177,34 @@ type softmaxFixed struct {
 	shift   int
 	diffMin int32
 	outBits int
+	// exps holds the exponential of every 8-bit difference.
+	exps *[256]softmaxExp
+}
+
+// softmaxExp is the fixed-point exponential of one difference d <= 0
+// from the row's maximum, and its rescaling to the accumulator's format.
+type softmaxExp struct {
+	e, acc int32
+}
+
+// tabulate computes the exponentials of the 256 differences an 8-bit row
+// can have (max - v in 0..255), so that row looks them up: the same
+// arithmetic, once at Prepare instead of per element.
+func (s *softmaxFixed) tabulate() {
+	s.exps = new([256]softmaxExp)
+	for i := range s.exps {
+		d := -int32(i)
+		if d >= s.diffMin {
+			e := ExpOnNegativeValues(MultiplyByQuantizedMultiplierGreaterThanOne(d, s.mult, s.shift), softmaxDiffIntegerBits)
+			s.exps[i] = softmaxExp{e: e, acc: Rescale(e, 0, softmaxAccumIntegerBits)}
+		}
+	}
 }
 
 // row writes to res the unshifted outputs (before adding the output type's
 // minimum) of one row of input values; entries below diffMin get
-// math.MinInt32 / 2 so that the caller's clamp yields the minimum.
+// math.MinInt32 / 2 so that the caller's clamp yields the minimum. The
+// values are 8-bit (max - v in 0..255, see tabulate).
 func (s *softmaxFixed) row(x, res []int32) error {
 	mx := int32(math.MinInt32)
 	for _, v := range x {
@@ -188,12 +212,11 @@ func (s *softmaxFixed) row(x, res []int32) error {
 	}
 	var sum int32
 	for i, v := range x {
-		d := v - mx
-		if d >= s.diffMin {
-			e := ExpOnNegativeValues(MultiplyByQuantizedMultiplierGreaterThanOne(d, s.mult, s.shift), softmaxDiffIntegerBits)
-			res[i] = e
-			sum += Rescale(e, 0, softmaxAccumIntegerBits)
-		}
+		// Entries below diffMin are zero in the table: they add nothing,
+		// and their res is replaced below.
+		e := s.exps[uint8(mx-v)]
+		res[i] = e.e
+		sum += e.acc
 	}
 	scale, bitsOverUnit := GetReciprocal(sum, softmaxAccumIntegerBits)
 	exponent := bitsOverUnit + 31 - s.outBits
