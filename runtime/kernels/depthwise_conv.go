@@ -37,7 +37,7 @@ func DepthwiseConv2D(cfg *Config, p DepthwiseConvParams, in, filter, bias, out *
 	if in.Type == tensor.Float32 && filter.Type != tensor.Float32 {
 		return newConvHybrid(cfg, op, p, g, true, 1, 1, in, filter, bias, out)
 	}
-	if g.inC == 1 && outC > 1 && !(fH == 3 && fW == 3) {
+	if g.inC == 1 && outC > 1 && (!(fH == 3 && fW == 3) || in.Type == tensor.Float32) {
 		if k, err := dwAsConv(cfg, p, g, in, filter, bias, out); k != nil || err != nil {
 			return k, err
 		}
@@ -82,7 +82,8 @@ func DepthwiseConv2D(cfg *Config, p DepthwiseConvParams, in, filter, bias, out *
 // the taps either way, the integer sums are equal, and the per-channel
 // requantization is the same. The filter [1, h, w, outC] becomes
 // [outC, h, w, 1]. It returns nil when the weights are not constants.
-// (3×3 filters keep dwFast's vector kernels on repeated channels.)
+// (Quantized 3×3 filters keep dwFast's vector kernels on repeated
+// channels; float ones have none and take this path too.)
 func dwAsConv(cfg *Config, p ConvParams, g convGeom, in, filter, bias, out *tensor.Tensor) (Kernel, error) {
 	if filter.Data == nil || (bias != nil && bias.Data == nil) {
 		return nil, nil

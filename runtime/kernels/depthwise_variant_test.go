@@ -373,6 +373,8 @@ func BenchmarkDWFloat(b *testing.B) {
 		{name: "16x16x96/3x3", dt: tensor.Float32, h: 16, w: 16, c: 96, dm: 1, stride: 1, dil: 1, pad: PaddingSame, act: ActNone, bias: true},
 		{name: "128x128x8/1x1", dt: tensor.Float32, h: 128, w: 128, c: 8, dm: 1, stride: 1, dil: 1, pad: PaddingSame, act: ActNone, bias: true, fh: 1, fw: 1},
 		{name: "64x64x8/3x3", dt: tensor.Float32, h: 64, w: 64, c: 8, dm: 1, stride: 1, dil: 1, pad: PaddingSame, act: ActNone, bias: true},
+		// KNIFT's first layer (batch 200 there): one channel, 16 outputs.
+		{name: "32x32x1/3x3/dm16", dt: tensor.Float32, h: 32, w: 32, c: 1, dm: 16, stride: 1, dil: 1, pad: PaddingSame, act: ActRelu, bias: true},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			k, out := dwBuild(b, tc, 1)
@@ -388,14 +390,15 @@ func BenchmarkDWFloat(b *testing.B) {
 // (dwAsConv); it must give what the depthwise reference loop gives (the
 // generic kernel, taken when the filter is not known at construction):
 // quantized bytes exactly, floats within the golden tolerance (the GEMM
-// fuses multiply-adds), in both arithmetics.
+// fuses multiply-adds), in both arithmetics. Float 3×3 filters (KNIFT's
+// first layer) take this path too; quantized ones keep dwFast.
 func TestDepthwiseOneChannelAsConv(t *testing.T) {
 	i := 0
 	for _, dt := range []tensor.DType{tensor.Int8, tensor.UInt8, tensor.Float32} {
-		for _, f := range [][2]int{{10, 8}, {5, 5}, {1, 3}} {
+		for _, f := range [][2]int{{10, 8}, {5, 5}, {1, 3}, {3, 3}} {
 			for _, dm := range []int{4, 8} {
 				for _, litert := range []bool{false, true} {
-					if litert && dt == tensor.Float32 {
+					if litert && dt == tensor.Float32 || f == [2]int{3, 3} && dt != tensor.Float32 {
 						continue
 					}
 					i++
