@@ -564,6 +564,25 @@ func countLeadingSignBits(x int32) int {
 	return 0
 }
 
+// roundingDivideByPOTWide is gemmlowp's RoundingDivideByPOT for an
+// exponent of 32 to 63, as x86-64 and WebAssembly execute it: the mask
+// (1<<exp)−1 is computed in 64 bits and truncated to int32 (all ones),
+// and the int32 shift takes the count mod 32. Quotients too small for
+// the output's scale then come out as large values instead of 0: the
+// official runtime's answer, which edged reproduces.
+func roundingDivideByPOTWide(x int32, exp int) int32 {
+	mask := int32(int64(1)<<(exp&63) - 1)
+	threshold := mask >> 1
+	if x < 0 {
+		threshold++
+	}
+	r := x >> (exp & 31)
+	if x&mask > threshold {
+		r++
+	}
+	return r
+}
+
 // divQuant prepares 8-bit quantized DIV (TFLite's DivElementwise): the
 // divisor's fixed-point reciprocal times the dividend, requantized by
 // in1_scale/(in2_scale*out_scale), a multiplier TFLite computes in float32.
@@ -590,11 +609,10 @@ func divQuant(a, b, out *tensor.Tensor, plan *bcastPlan, lo, hi int32) (Kernel, 
 			// negative amount there (undefined).
 			r = MultiplyByQuantizedMultiplier(q, m, total)
 		case total < -31:
-			// TFLite shifts an int32 by 32 or more here (undefined: x86
-			// and Wasm reduce the count mod 32, so the oracle returns
-			// garbage). The exact result of dividing an int32 by 2^32 or
-			// more, rounded to nearest, is 0.
-			r = 0
+			// TFLite shifts an int32 by 32 or more here, which C leaves
+			// undefined: the official runtime's x86-64 and Wasm builds
+			// (and TFLite Micro's) compute roundingDivideByPOTWide.
+			r = roundingDivideByPOTWide(SaturatingRoundingDoublingHighMul(q, m), -total)
 		default:
 			r = MultiplyByQuantizedMultiplierSmallerThanOneExp(q, m, total)
 		}

@@ -21,10 +21,9 @@ func init() {
 		schema.BuiltinOperatorADD: {tensor.Int16, tensor.Int32, tensor.Int64},
 		schema.BuiltinOperatorSUB: {tensor.Int16, tensor.Int32, tensor.Int64},
 		schema.BuiltinOperatorMUL: {tensor.Int16, tensor.Int32, tensor.Int64},
-		// Not uint8: where the quotient is tiny TFLite shifts by 32 or more
-		// (undefined behaviour; the oracle's results vary, edged returns
-		// the exact rounding, the output zero point).
-		schema.BuiltinOperatorDIV:                {tensor.Float32, tensor.Int32},
+		// uint8: where the quotient is tiny TFLite shifts by 32 or more
+		// (undefined in C++); edged computes what x86-64 and Wasm do.
+		schema.BuiltinOperatorDIV:                {tensor.Float32, tensor.Int32, tensor.UInt8},
 		schema.BuiltinOperatorFLOOR_DIV:          {tensor.Float32, tensor.Int8, tensor.Int16, tensor.Int32},
 		schema.BuiltinOperatorSQUARED_DIFFERENCE: {tensor.Float32, tensor.Int8, tensor.Int32},
 		schema.BuiltinOperatorMAXIMUM:            {tensor.Float32, tensor.Int8, tensor.UInt8, tensor.Int16, tensor.Int32, tensor.Int64},
