@@ -17,7 +17,7 @@ NFPM      := .cache/nfpm-$(NFPM_VERSION)/nfpm
 
 export CGO_ENABLED=0
 
-.PHONY: gen-check run all build cross test test-deps unit fuzz-short fuzz diff-long cross-test dynamic-cross-test check fmt vet staticcheck gen clean bench release release-test nfpm zoo
+.PHONY: gen-check ops run all build cross test test-deps unit fuzz-short fuzz diff-long cross-test dynamic-cross-test check fmt vet staticcheck gen clean bench release release-test nfpm zoo
 
 all: build
 
@@ -150,6 +150,11 @@ bench:
 
 gen:
 	./scripts/gen-schema.sh
+
+# docs/OPS.md, the operator coverage table, is generated from the runtime's
+# operator registry (TestOpsTable checks it in make test).
+ops:
+	$(GO) test ./runtime/tflite -run '^TestOpsTable$$' -count=1 -update-ops
 
 # Generated code must be what `make gen` makes from the committed schema.
 gen-check: gen

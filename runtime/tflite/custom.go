@@ -72,7 +72,7 @@ func RegisterCustom(name string, kernel CustomKernel) error {
 	if _, dup := customOps[name]; dup {
 		return fmt.Errorf("tflite.RegisterCustom: custom operator %q is already registered", name)
 	}
-	customOps[name] = opEntry{maxVersion: math.MaxInt32, prepare: func(n *node) (kernels.Kernel, error) {
+	customOps[name] = opEntry{maxVersion: math.MaxInt32, user: true, prepare: func(n *node) (kernels.Kernel, error) {
 		op := &CustomOp{Name: name, Version: int(n.version), Inputs: n.in, Outputs: n.out,
 			Options: n.op.CustomOptions(), Arithmetic: arithmeticOf(n.cfg)}
 		eval, err := kernel.Prepare(op)

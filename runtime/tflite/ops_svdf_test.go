@@ -125,6 +125,53 @@ func TestSVDFAgainstTFLite(t *testing.T) {
 	}
 }
 
+// buildRNN writes a random float RNN (or UNIDIRECTIONAL_SEQUENCE_RNN)
+// model and returns it with the shape of its input.
+func buildRNN(t testing.TB, r *rand.Rand, seq bool) (name string, model []byte, xShape []int) {
+	t.Helper()
+	batch, steps, nIn, units := diffInt(r, 1, 3), diffInt(r, 1, 5), diffInt(r, 1, 8), diffInt(r, 1, 8)
+	timeMajor := r.IntN(2) == 0
+	act := diffPick(r, schema.ActivationFunctionTypeNONE, schema.ActivationFunctionTypeRELU, schema.ActivationFunctionTypeRELU6, schema.ActivationFunctionTypeTANH)
+	name = fmt.Sprintf("seq%v/b%d_t%d_in%d_u%d_tm%v_%s", seq, batch, steps, nIn, units, timeMajor, act)
+	b := tflitetest.NewBuilder()
+	xShape, yShape := []int{batch, nIn}, []int{batch, units}
+	if seq {
+		xShape, yShape = []int{batch, steps, nIn}, []int{batch, steps, units}
+		if timeMajor {
+			xShape, yShape = []int{steps, batch, nIn}, []int{steps, batch, units}
+		}
+	}
+	x := b.Tensor("x", tensor.Float32, xShape, nil, nil)
+	w := b.Const("w", tensor.Float32, []int{units, nIn}, nil, diffFloatBytes(r, units*nIn, -0.7, 0.7))
+	rw := b.Const("r", tensor.Float32, []int{units, units}, nil, diffFloatBytes(r, units*units, -0.7, 0.7))
+	bias := b.Const("b", tensor.Float32, []int{units}, nil, diffFloatBytes(r, units, -0.5, 0.5))
+	h := b.Variable("h", tensor.Float32, []int{batch, units}, nil)
+	y := b.Tensor("y", tensor.Float32, yShape, nil, nil)
+	if seq {
+		b.Op(schema.BuiltinOperatorUNIDIRECTIONAL_SEQUENCE_RNN, 1, []int{x, w, rw, bias, h}, []int{y},
+			tflitetest.RawOptions(schema.BuiltinOptionsSequenceRNNOptions, func(fb *flatbuffers.Builder) flatbuffers.UOffsetT {
+				schema.SequenceRNNOptionsStart(fb)
+				schema.SequenceRNNOptionsAddTimeMajor(fb, timeMajor)
+				schema.SequenceRNNOptionsAddFusedActivationFunction(fb, act)
+				return schema.SequenceRNNOptionsEnd(fb)
+			}))
+	} else {
+		b.Op(schema.BuiltinOperatorRNN, 1, []int{x, w, rw, bias, h}, []int{y},
+			tflitetest.RawOptions(schema.BuiltinOptionsRNNOptions, func(fb *flatbuffers.Builder) flatbuffers.UOffsetT {
+				schema.RNNOptionsStart(fb)
+				schema.RNNOptionsAddFusedActivationFunction(fb, act)
+				return schema.RNNOptionsEnd(fb)
+			}))
+	}
+	b.Inputs(x)
+	b.Outputs(y)
+	model, err := b.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return name, model, xShape
+}
+
 // TestRNNAgainstTFLite compares random float RNN and
 // UNIDIRECTIONAL_SEQUENCE_RNN models with TensorFlow Lite's C library over
 // invocations that carry the hidden state, then with resets: within 1e-5.
@@ -136,47 +183,8 @@ func TestRNNAgainstTFLite(t *testing.T) {
 	for _, seq := range []bool{false, true} {
 		for i := 0; i < n; i++ {
 			r := rand.New(rand.NewPCG(uint64(i), map[bool]uint64{true: 5, false: 6}[seq]))
-			batch, steps, nIn, units := diffInt(r, 1, 3), diffInt(r, 1, 5), diffInt(r, 1, 8), diffInt(r, 1, 8)
-			timeMajor := r.IntN(2) == 0
-			act := diffPick(r, schema.ActivationFunctionTypeNONE, schema.ActivationFunctionTypeRELU, schema.ActivationFunctionTypeRELU6, schema.ActivationFunctionTypeTANH)
-			name := fmt.Sprintf("seq%v/b%d_t%d_in%d_u%d_tm%v_%s", seq, batch, steps, nIn, units, timeMajor, act)
+			name, model, xShape := buildRNN(t, r, seq)
 			t.Run(name, func(t *testing.T) {
-				b := tflitetest.NewBuilder()
-				xShape, yShape := []int{batch, nIn}, []int{batch, units}
-				if seq {
-					xShape, yShape = []int{batch, steps, nIn}, []int{batch, steps, units}
-					if timeMajor {
-						xShape, yShape = []int{steps, batch, nIn}, []int{steps, batch, units}
-					}
-				}
-				x := b.Tensor("x", tensor.Float32, xShape, nil, nil)
-				w := b.Const("w", tensor.Float32, []int{units, nIn}, nil, diffFloatBytes(r, units*nIn, -0.7, 0.7))
-				rw := b.Const("r", tensor.Float32, []int{units, units}, nil, diffFloatBytes(r, units*units, -0.7, 0.7))
-				bias := b.Const("b", tensor.Float32, []int{units}, nil, diffFloatBytes(r, units, -0.5, 0.5))
-				h := b.Variable("h", tensor.Float32, []int{batch, units}, nil)
-				y := b.Tensor("y", tensor.Float32, yShape, nil, nil)
-				if seq {
-					b.Op(schema.BuiltinOperatorUNIDIRECTIONAL_SEQUENCE_RNN, 1, []int{x, w, rw, bias, h}, []int{y},
-						tflitetest.RawOptions(schema.BuiltinOptionsSequenceRNNOptions, func(fb *flatbuffers.Builder) flatbuffers.UOffsetT {
-							schema.SequenceRNNOptionsStart(fb)
-							schema.SequenceRNNOptionsAddTimeMajor(fb, timeMajor)
-							schema.SequenceRNNOptionsAddFusedActivationFunction(fb, act)
-							return schema.SequenceRNNOptionsEnd(fb)
-						}))
-				} else {
-					b.Op(schema.BuiltinOperatorRNN, 1, []int{x, w, rw, bias, h}, []int{y},
-						tflitetest.RawOptions(schema.BuiltinOptionsRNNOptions, func(fb *flatbuffers.Builder) flatbuffers.UOffsetT {
-							schema.RNNOptionsStart(fb)
-							schema.RNNOptionsAddFusedActivationFunction(fb, act)
-							return schema.RNNOptionsEnd(fb)
-						}))
-				}
-				b.Inputs(x)
-				b.Outputs(y)
-				model, err := b.Bytes()
-				if err != nil {
-					t.Fatal(err)
-				}
 				const runs = 3
 				in := diffFloatBytes(r, runs*tensor.NumElements(xShape), -1.5, 1.5)
 				for _, reset := range []bool{false, true} {

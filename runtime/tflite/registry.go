@@ -18,6 +18,8 @@ type prepareFunc func(n *node) (kernels.Kernel, error)
 type opEntry struct {
 	maxVersion int32
 	prepare    prepareFunc
+	// user marks a custom operator added with RegisterCustom.
+	user bool
 }
 
 var (
@@ -34,7 +36,7 @@ func registerBuiltin(code schema.BuiltinOperator, maxVersion int32, p prepareFun
 	if _, dup := builtinOps[code]; dup {
 		panic("tflite: builtin registered twice: " + code.String())
 	}
-	builtinOps[code] = opEntry{maxVersion, p}
+	builtinOps[code] = opEntry{maxVersion: maxVersion, prepare: p}
 }
 
 // registerCustom makes a custom operator available by its custom code.
@@ -45,7 +47,7 @@ func registerCustom(name string, maxVersion int32, p prepareFunc) {
 	if _, dup := customOps[name]; dup {
 		panic("tflite: custom op registered twice: " + name)
 	}
-	customOps[name] = opEntry{maxVersion, p}
+	customOps[name] = opEntry{maxVersion: maxVersion, prepare: p}
 }
 
 func lookupOp(c opcode) (opEntry, error) {
