@@ -117,6 +117,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 		a.link = l
 	}
 	a.events = recent.New[fleet.Event](50)
+	a.hist.step = historyStep
 	a.sensors = a.newSensors()
 	a.reg.MustRegister(a.sensors.Metrics())
 	for i, sc := range cfg.Sources {

@@ -163,7 +163,7 @@ func TestCanaryPromote(t *testing.T) {
 		t.Fatalf("in canary: /v1/status canary %+v; want >= 50 shadow samples, agreement 1 and the reason of the advance", cs)
 	}
 	code, page, _ := do(t, "GET", ra.url+"/", "", nil)
-	if code != 200 || !strings.Contains(string(page), "person: version 2 in canary") {
+	if code != 200 || !strings.Contains(string(page), "<b>Canary</b>: version 2 in canary") {
 		t.Errorf("status page: %d, no canary line:\n%s", code, page)
 	}
 	dr.check = false // the candidate serves too (identical outputs, but not checked per arm here)

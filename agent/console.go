@@ -48,7 +48,9 @@ func (a *Agent) newSensors() *telemetry.Set {
 	if a.link != nil {
 		list = append(list, telemetry.Named{Name: "link", Collector: telemetry.Link{Client: a.link.Client(), Outbox: a.link.Outbox()}})
 	}
-	return telemetry.NewSet(a.log, list...)
+	set := telemetry.NewSet(a.log, list...)
+	set.Snapshot() // the first CPU reading, which later ones compare with
+	return set
 }
 
 // SourceTelemetry implements telemetry.SourceStats.
@@ -216,6 +218,9 @@ type sample struct {
 // history keeps each model's recent figures: a sample every historyStep
 // from its request counters.
 type history struct {
+	// step is the sampling interval (historyStep; tests set it before
+	// Run).
+	step   time.Duration
 	mu     sync.Mutex
 	prev   map[string]pipeline.Snapshot
 	series map[string]*recent.Ring[sample]
@@ -246,7 +251,7 @@ func (h *history) record(a *Agent) {
 			h.series[name] = r
 		}
 		lat := telemetry.Histogram{Bounds: pipeline.LatencyBounds, Counts: c.Latency}.Sub(telemetry.Histogram{Bounds: pipeline.LatencyBounds, Counts: p.Latency})
-		r.Add(sample{rate: float64(c.Inferences-p.Inferences) / historyStep.Seconds(), p50: 1e3 * lat.Quantile(0.5), p99: 1e3 * lat.Quantile(0.99)})
+		r.Add(sample{rate: float64(c.Inferences-p.Inferences) / h.step.Seconds(), p50: 1e3 * lat.Quantile(0.5), p99: 1e3 * lat.Quantile(0.99)})
 	}
 }
 
@@ -258,7 +263,7 @@ func (h *history) of(name string) *status.History {
 		return nil
 	}
 	ss := r.Oldest()
-	out := &status.History{Step: historyStep.Seconds(), Rate: make([]float64, len(ss)), P50: make([]float64, len(ss)), P99: make([]float64, len(ss))}
+	out := &status.History{Step: h.step.Seconds(), Rate: make([]float64, len(ss)), P50: make([]float64, len(ss)), P99: make([]float64, len(ss))}
 	for i, s := range ss {
 		out.Rate[i], out.P50[i], out.P99[i] = round3(s.rate), round3(s.p50), round3(s.p99)
 	}
@@ -271,7 +276,7 @@ func round3(v float64) float64 {
 
 // runHistory samples the models' counters until ctx ends.
 func (a *Agent) runHistory(ctx context.Context) {
-	t := time.NewTicker(historyStep)
+	t := time.NewTicker(a.hist.step)
 	defer t.Stop()
 	a.hist.record(a)
 	for {

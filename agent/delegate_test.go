@@ -155,7 +155,7 @@ delegates:
 		t.Errorf("fake-tpu status = %+v; want %d served, failed, reason with the injected failure", fake, n)
 	}
 	page := get(t, base+"/")
-	if !strings.Contains(page, "fake-tpu (cpu variant): failed") {
+	if !strings.Contains(page, `<b class="bad">fake-tpu</b> (cpu) failed`) {
 		t.Errorf("status page lacks the fake's failed line:\n%s", page)
 	}
 	if cpu := delegateLine(t, a, "person_detect", "cpu"); cpu.Served != more || !cpu.Fallback {

@@ -4,8 +4,9 @@
 # flavour under qemu), mosquitto (MQTT integration tests), nats-server
 # and rabbitmq-server (the broker matrix, internal/brokertest), binutils
 # (readelf for the static-binary check), flatbuffers-compiler (flatc, for
-# make gen's check that generated code is current) and the TFLite oracle's
-# npm packages. Idempotent.
+# make gen's check that generated code is current), chromium (the status
+# page's browser test), prometheus (promtool checks /metrics) and the TFLite
+# oracle's npm packages. Idempotent.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 
@@ -20,6 +21,9 @@ command -v gcc >/dev/null || need+=(gcc libc6-dev)
 command -v shellcheck >/dev/null || need+=(shellcheck)
 command -v systemd-analyze >/dev/null || need+=(systemd)
 command -v flatc >/dev/null || need+=(flatbuffers-compiler)
+# The status page's test in a real headless browser; promtool checks /metrics.
+command -v chromium >/dev/null || need+=(chromium)
+command -v promtool >/dev/null || need+=(prometheus)
 # The arm64 loader and glibc for the dynamic flavour's tests under qemu.
 [ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] || need+=(libc6-arm64-cross)
 if [ ${#need[@]} -gt 0 ]; then

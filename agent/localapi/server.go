@@ -401,10 +401,14 @@ func metadataOf(mi infer.ModelInfo) modelMetadata {
 
 func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	st := s.b.Status()
-	page := statusPage{Ready: s.b.Ready(), Delegates: delegateLines(st), Canary: canaryLines(st), Drift: s.b.DriftPlots(3)}
+	page := statusPage{Ready: s.b.Ready(), Status: s.b.Status(), Models: map[string]modelMetadata{}, Drift: s.b.DriftPlots(3), Now: time.Now()}
 	for _, m := range s.b.Models() {
-		page.Models = append(page.Models, metadataOf(m))
+		page.Models[m.Name] = metadataOf(m)
+	}
+	// ?refresh=N reloads the page every N seconds (2..3600) for browsers
+	// without JavaScript.
+	if n, err := strconv.Atoi(r.URL.Query().Get("refresh")); err == nil {
+		page.Refresh = min(max(n, 2), 3600)
 	}
 	if err := page.render(w); err != nil {
 		s.opts.Log.Warn("status page", "err", err)

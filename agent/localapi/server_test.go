@@ -15,6 +15,8 @@ import (
 	"github.com/edged-dev/edged/agent/canary"
 	"github.com/edged-dev/edged/agent/infer"
 	"github.com/edged-dev/edged/agent/status"
+	"github.com/edged-dev/edged/boards"
+	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/runtime/tensor"
 )
 
@@ -291,9 +293,16 @@ func TestOverloadRefusedBeforeBody(t *testing.T) {
 func TestStatusPageEscapes(t *testing.T) {
 	evil := `<img src=x onerror="alert(1)">`
 	s := New(&fakeBackend{
-		status: status.Device{Models: []status.Model{{Name: "m",
-			Delegates: []status.Delegate{{Delegate: "edgetpu", State: "failed", Reason: evil}, {Delegate: "cpu", Fallback: true}},
-			Canary:    &status.Canary{Candidate: "2", Phase: "shadow", Last: &canary.Decision{Reason: evil}}}}},
+		status: status.Device{DeviceID: evil, Board: boards.Board{Name: evil},
+			Sources: []status.Source{{Name: evil, Type: "mqtt", Model: "m", In: 3, Out: 2, Errors: 1,
+				Result: &status.Result{Top: []status.Score{{Label: evil, Score: 0.75}}}}},
+			Commands: []status.Command{{Op: "deploy", CommandStatus: fleet.CommandStatus{ID: "c1", State: "failed", Reason: evil}}},
+			Events:   []status.Event{{Kind: "error", Model: evil, Detail: json.RawMessage(`{"reason":"` + strings.ReplaceAll(evil, `"`, `\"`) + `"}`)}},
+			Link:     &status.Link{Broker: evil, LastError: evil},
+			Missing:  []status.Missing{{Model: evil, Reason: evil}},
+			Models: []status.Model{{Name: "m", Version: "1", Reason: evil,
+				Delegates: []status.Delegate{{Delegate: "edgetpu", State: "failed", Reason: evil}, {Delegate: "cpu", Fallback: true}},
+				Canary:    &status.Canary{Candidate: "2", Phase: "shadow", Last: &canary.Decision{Reason: evil}}}}},
 		plots: []status.DriftPlot{{Model: "m", Feature: evil, State: "drift", PSI: 0.5, KSP: 0.001, Ref: []float64{0.5, 0.5}, Live: []float64{0.1, 0.9}}},
 	}, Options{})
 	r := httptest.NewRequest("GET", "/", nil)
@@ -305,8 +314,10 @@ func TestStatusPageEscapes(t *testing.T) {
 	}
 	for _, want := range []string{
 		`&lt;img src=x onerror=&#34;alert(1)&#34;&gt;`, // html.EscapeString's spelling
-		`<b class="ok">ready</b>`,
+		`<b class="pill ok">ready</b>`,
 		`<a href="/v2/models/m">m</a> version 1`,
+		`&lt;img src=x onerror=&#34;alert(1)&#34;&gt; 0.75`, // a source's last result
+		`<section id="sources">`, `<section id="ota">`, `<section id="events">`, `<section id="system">`,
 		`scale 0.5, zero point 10`,
 		`<span class="bad">drift</span>`,
 		`PSI 0.500 · KS p 0.001`,
@@ -323,4 +334,27 @@ var batchModel = infer.ModelInfo{Name: "b", Version: "1", Ready: true, MaxBatch:
 	Inputs:  []infer.TensorSpec{{Name: "in", DType: tensor.UInt8, Shape: []int{1, 2}}},
 	Outputs: []infer.TensorSpec{{Name: "out", DType: tensor.UInt8, Shape: []int{1, 3}}},
 	Labels:  []string{"cat", "dog", "owl"},
+}
+
+// The page's charts and figures, worked by hand.
+func TestPageFigures(t *testing.T) {
+	for sec, want := range map[float64]string{0: "0s", 59.9: "59s", 65: "1m 05s", 3725: "1h 02m", 93784: "1d 2h"} {
+		if got := duration(sec); got != want {
+			t.Errorf("duration(%g) = %q; want %q", sec, got, want)
+		}
+	}
+	// 0, 2, 4 on a 240×48 chart whose lines run from y 46 (0) to 14
+	// (the top, 4): x at 0, 120 and 240, y 46, 30 and 14.
+	svg := sparkline([][]float64{{0, 2, 4}}, []string{"#000"}, "/s")
+	if !strings.Contains(svg, `<polyline points="0.0,46.0 120.0,30.0 240.0,14.0"`) || !strings.Contains(svg, ">4/s</text>") {
+		t.Errorf("sparkline(0, 2, 4) = %s; want points 0,46 120,30 240,14 and the last value 4/s", svg)
+	}
+	if svg := sparkline([][]float64{{3}}, []string{"#000"}, ""); !strings.Contains(svg, "collecting samples") {
+		t.Errorf("sparkline of one sample = %s; want a placeholder", svg)
+	}
+	bars := batchChart([]status.BatchSize{{Size: 1, Batches: 6}, {Size: 2, Batches: 3}})
+	// The larger count fills the 36 px; half of it is 18 px high.
+	if !strings.Contains(bars, `height="36.0"`) || !strings.Contains(bars, `y="18.0"`) || !strings.Contains(bars, "≤2: 3 batches") {
+		t.Errorf("batchChart(6 of 1, 3 of 2) = %s; want bars of 36 and 18 px", bars)
+	}
 }
