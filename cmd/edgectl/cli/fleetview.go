@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/edged-dev/edged/agent/drift"
+	"github.com/edged-dev/edged/boards"
 	"github.com/edged-dev/edged/fleet"
 )
 
@@ -28,7 +29,9 @@ type deviceView struct {
 	state     *fleet.State
 	telemetry *fleet.Telemetry
 	drift     map[string]*drift.Report // by model, the latest window
-	seen      time.Time
+	// commands are the retained command statuses (with --device).
+	commands []fleet.CommandRecord
+	seen     time.Time
 }
 
 func (v *fleetView) device(id string) *deviceView {
@@ -59,6 +62,12 @@ func (v *fleetView) handle(topic string, payload []byte) {
 		var tm fleet.Telemetry
 		if fleet.Decode(payload, &tm) == nil {
 			v.device(t.Device).telemetry = &tm
+		}
+	case fleet.KindStatus:
+		var st fleet.CommandStatus
+		if fleet.Decode(payload, &st) == nil {
+			d := v.device(t.Device)
+			d.commands = append(d.commands, fleet.CommandRecord{Op: t.Op, CommandStatus: st})
 		}
 	case fleet.KindDrift:
 		var r struct {
@@ -101,7 +110,11 @@ func listenFleet(ctx context.Context, bf *brokerFlags, device, group string, wai
 			return nil, err
 		}
 	}
-	for _, kind := range []string{"state", "telemetry", "drift"} {
+	kinds := []string{"state", "telemetry", "drift"}
+	if device != "" {
+		kinds = append(kinds, "cmd/+/+/status")
+	}
+	for _, kind := range kinds {
 		if err := c.Subscribe(ctx, fleet.Prefix+"/dev/"+id+"/"+kind, 1, v.handle); err != nil {
 			return nil, err
 		}
@@ -259,7 +272,53 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("status: %w", err)
 	}
 	printStatus(stdout, devs)
+	if d := devs[*device]; d != nil {
+		printDevice(stdout, d)
+	}
 	return nil
+}
+
+// printDevice adds, for one device, the sections of its status page that
+// reach the broker: host, fleet link, sources and fleet commands.
+func printDevice(w io.Writer, d *deviceView) {
+	if t := d.telemetry; t != nil {
+		if s := t.System; s != nil {
+			fmt.Fprintf(w, "\nhost: CPU %.0f%% busy, load %.2f, memory %d of %d MiB used, data disk %d of %d MiB free", 100*s.CPU, s.Load1, s.MemUsed, s.MemTotal, s.DiskFree, s.DiskTotal)
+			if t.CPUTemp != nil {
+				fmt.Fprintf(w, ", CPU %.1f °C", *t.CPUTemp)
+			}
+			if s.ThrottleFlags != nil {
+				fmt.Fprintf(w, ", throttling %s", boards.DecodeThrottle(*s.ThrottleFlags))
+			}
+			fmt.Fprintln(w)
+		}
+		if l := t.Link; l != nil {
+			fmt.Fprintf(w, "fleet link: %d connections lost, outbox %d waiting (%d dropped), %d bytes sent", l.Reconnects, l.Outbox, l.Dropped, l.SentBytes)
+			if l.LastError != "" {
+				fmt.Fprintf(w, "; last error: %s", l.LastError)
+			}
+			fmt.Fprintln(w)
+		}
+		if len(t.Sources) > 0 {
+			fmt.Fprintln(w, "\nsources:")
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "SOURCE\tREADINGS\tRESULTS\tERRORS\tLAST READING")
+			for _, s := range t.Sources {
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%ds ago\n", s.Name, s.In, s.Out, s.Errors, s.Age)
+			}
+			tw.Flush()
+		}
+	}
+	if len(d.commands) > 0 {
+		sort.Slice(d.commands, func(i, j int) bool { return d.commands[i].Time.After(d.commands[j].Time) })
+		fmt.Fprintln(w, "\nfleet commands (retained statuses, newest first):")
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "TIME (UTC)\tCOMMAND\tID\tSTATUS")
+		for _, c := range d.commands {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Time.UTC().Format("2006-01-02 15:04:05"), c.Op, c.ID, c.Describe())
+		}
+		tw.Flush()
+	}
 }
 
 func printStatus(w io.Writer, devs map[string]*deviceView) {

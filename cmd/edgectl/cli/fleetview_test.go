@@ -124,3 +124,26 @@ func TestDriftAndStatusTables(t *testing.T) {
 		}
 	}
 }
+
+// One device's status adds its host, link, sources and commands.
+func TestPrintDevice(t *testing.T) {
+	temp, flags := 48.3, uint32(0x50005)
+	d := &deviceView{telemetry: &fleet.Telemetry{CPUTemp: &temp,
+		System:  &fleet.SystemTelemetry{CPU: 0.25, Load1: 0.5, MemUsed: 760, MemTotal: 3793, DiskFree: 22370, DiskTotal: 30436, ThrottleFlags: &flags},
+		Link:    &fleet.LinkTelemetry{Reconnects: 2, Outbox: 3, Dropped: 1, SentBytes: 4096, LastError: "connection lost: EOF"},
+		Sources: []fleet.SourceTelemetry{{Name: "camera0", In: 10, Out: 9, Errors: 1, Age: 2}}},
+		commands: []fleet.CommandRecord{{Op: "deploy", CommandStatus: fleet.CommandStatus{ID: "d1", State: fleet.StatusRejected, Reason: "bad signature", Time: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}}}}
+	var b strings.Builder
+	printDevice(&b, d)
+	out := b.String()
+	for _, want := range []string{
+		"host: CPU 25% busy, load 0.50, memory 760 of 3793 MiB used, data disk 22370 of 30436 MiB free, CPU 48.3 °C, throttling 0x50005: under-voltage, throttled",
+		"fleet link: 2 connections lost, outbox 3 waiting (1 dropped), 4096 bytes sent; last error: connection lost: EOF",
+		"camera0  10        9        1       2s ago",
+		"2026-03-01 12:00:00  deploy   d1  rejected",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("printDevice lacks %q:\n%s", want, out)
+		}
+	}
+}
