@@ -61,8 +61,26 @@ func (f *brokerFlags) resolve() (*settings, error) {
 }
 
 // brokerURL accepts host, host:port and the URL schemes paho knows;
-// mqtt:// and mqtts:// are taken as tcp:// and ssl://.
+// mqtt:// and mqtts:// are taken as tcp:// and ssl://. Several separated
+// by commas (a cluster's nodes) are each taken so.
 func brokerURL(s string) (string, error) {
+	if strings.Contains(s, ",") {
+		var urls []string
+		for _, p := range strings.Split(s, ",") {
+			if p = strings.TrimSpace(p); p == "" {
+				continue
+			}
+			u, err := brokerURL(p)
+			if err != nil {
+				return "", err
+			}
+			urls = append(urls, u)
+		}
+		if len(urls) == 0 {
+			return "", fmt.Errorf("%q is not a broker URL; want tcp://host:1883, ssl://host:8883 or host:port", s)
+		}
+		return strings.Join(urls, ","), nil
+	}
 	if !strings.Contains(s, "://") {
 		host := s
 		if _, _, err := net.SplitHostPort(s); err != nil {

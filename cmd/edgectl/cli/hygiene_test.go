@@ -175,6 +175,9 @@ func TestBrokerURL(t *testing.T) {
 		{"wss://h/mqtt", "wss://h/mqtt", ""},
 		{"http://h:1", "", `scheme "http"`},
 		{"tcp://:1883", "", "has no host"},
+		{"tcp://n1:1, n2:2,mqtt://n3", "tcp://n1:1,tcp://n2:2,tcp://n3:1883", ""},
+		{"tcp://n1:1,http://n2", "", `scheme "http"`},
+		{" , ", "", "is not a broker URL"},
 	}
 	for _, tt := range tests {
 		got, err := brokerURL(tt.in)
