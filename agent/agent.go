@@ -566,8 +566,12 @@ func (a *Agent) Run(ctx context.Context) error {
 	close(a.ready)
 	// ReadTimeout cuts off a client that sends its request slowly (each
 	// held connection costs a goroutine and buffers); headers are small.
+	// WriteTimeout, counted from the request's headers, covers reading
+	// the body, the inference and 30 s of writing: a client that never
+	// reads its answer gives its connection back.
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: a.cfg.HTTP.ReadTimeout.D(),
-		IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
+		WriteTimeout: a.cfg.HTTP.ReadTimeout.D() + a.cfg.HTTP.RequestTimeout.D() + 30*time.Second,
+		IdleTimeout:  120 * time.Second, MaxHeaderBytes: 64 << 10}
 
 	var wg sync.WaitGroup
 	errc := make(chan error, 3+len(a.cfg.Sources))
