@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -21,8 +22,8 @@ func TestRunFlags(t *testing.T) {
 		wantErr string
 	}{
 		{"version", []string{"--version"}, "edged dev", ""},
-		{"check demo", []string{"--config", "../../examples/demo.yaml", "--check"}, "ok (1 models)", ""},
-		{"check full example", []string{"--config", "../../examples/edged.yaml", "--check"}, "ok (1 models)", ""},
+		{"check demo", []string{"--config", exampleConfig(t, "demo.yaml"), "--check"}, "ok (1 models)", ""},
+		{"check full example", []string{"--config", exampleConfig(t, "edged.yaml"), "--check"}, "ok (1 models)", ""},
 		{"missing config", []string{"--config", filepath.Join(dir, "none.yaml")}, "", "no such file"},
 		{"invalid config", []string{"--config", bad, "--check"}, "", "models[0].batch.max_delay: must be > 0"},
 		{"stray argument", []string{"serve"}, "", "unexpected argument"},
@@ -44,20 +45,36 @@ func TestRunFlags(t *testing.T) {
 	}
 }
 
-// TestRunStops: the daemon serves the demo until its context ends, then
-// exits cleanly (SIGTERM in production cancels the context).
-func TestRunStops(t *testing.T) {
-	cfg := filepath.Join(t.TempDir(), "demo.yaml")
-	b, err := os.ReadFile("../../examples/demo.yaml")
+// exampleConfig copies examples/NAME into a temporary directory with its
+// relative paths made absolute, its state directory a temporary one and
+// its HTTP port chosen by the kernel, so that a test neither shares state
+// with a demo running on the same machine nor writes outside its own
+// directories.
+func exampleConfig(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("../../examples", name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	abs, _ := filepath.Abs("../../examples")
+	abs, err := filepath.Abs("../../examples")
+	if err != nil {
+		t.Fatal(err)
+	}
 	doc := strings.ReplaceAll(string(b), "../testdata", filepath.Join(abs, "..", "testdata"))
 	doc = strings.ReplaceAll(doc, "person_detect_labels.txt", filepath.Join(abs, "person_detect_labels.txt"))
 	doc = strings.ReplaceAll(doc, "127.0.0.1:9410", "127.0.0.1:0")
-	doc = strings.ReplaceAll(doc, "/tmp/edged-demo", t.TempDir())
-	os.WriteFile(cfg, []byte(doc), 0o644)
+	doc = regexp.MustCompile(`(?m)^state_dir: .*$`).ReplaceAllString(doc, "state_dir: "+t.TempDir())
+	cfg := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(cfg, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// TestRunStops: the daemon serves the demo until its context ends, then
+// exits cleanly (SIGTERM in production cancels the context).
+func TestRunStops(t *testing.T) {
+	cfg := exampleConfig(t, "demo.yaml")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	var out, errb bytes.Buffer
