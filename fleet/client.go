@@ -421,17 +421,17 @@ func (c *Client) RecentCommands() []CommandRecord { return c.statuses.Newest() }
 // means the broker has it.
 func (c *Client) Publish(ctx context.Context, topic string, payload []byte, qos byte, retained bool) error {
 	if qos > 2 {
-		return fmt.Errorf("fleet.Publish %s: qos %d; want 0, 1 or 2", topic, qos)
+		return fmt.Errorf("publishing to %s: QoS %d; want 0, 1 or 2", topic, qos)
 	}
 	if topic == "" || strings.ContainsAny(topic, "+#\x00") || len(topic) > 65535 {
-		return fmt.Errorf("fleet.Publish %q: not a topic name", clip(topic))
+		return fmt.Errorf("publishing to %q: not a topic name", clip(topic))
 	}
 	p := c.sess.Client()
 	if p == nil {
-		return fmt.Errorf("fleet.Publish %s: %w", topic, ErrNotConnected)
+		return fmt.Errorf("publishing to %s: %w", topic, ErrNotConnected)
 	}
 	if err := mqttconn.Wait(ctx, p.Publish(topic, qos, retained, payload), c.o.PublishTimeout); err != nil {
-		return fmt.Errorf("fleet.Publish %s: %w", topic, err)
+		return fmt.Errorf("publishing to %s: %w", topic, err)
 	}
 	c.published.Add(1)
 	c.publishedBytes.Add(uint64(len(payload)))

@@ -247,7 +247,7 @@ func TestPublishErrors(t *testing.T) {
 		qos     byte
 		wantErr string
 	}{
-		{"a/b", 3, "qos 3; want 0, 1 or 2"},
+		{"a/b", 3, "QoS 3; want 0, 1 or 2"},
 		{"", 1, "not a topic name"},
 		{"a/+", 1, "not a topic name"},
 		{"a/#", 1, "not a topic name"},

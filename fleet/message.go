@@ -271,7 +271,7 @@ func Encode(m Message) ([]byte, error) {
 // field within its range.
 func Decode(data []byte, m Message) error {
 	if err := decode(data, m); err != nil {
-		return fmt.Errorf("fleet.Decode %T: %w", m, err)
+		return fmt.Errorf("malformed message: %w", err)
 	}
 	return nil
 }

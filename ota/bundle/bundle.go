@@ -230,19 +230,19 @@ func describe(m *tflite.Model) (in, out json.RawMessage, err error) {
 func Read(dir string, root ed25519.PublicKey, opts sign.VerifyOptions) (*Bundle, error) {
 	raw, err := os.ReadFile(filepath.Join(dir, ManifestFile))
 	if err != nil {
-		return nil, fmt.Errorf("bundle.Read: %w", err)
+		return nil, fmt.Errorf("reading a bundle: %w", err)
 	}
 	if opts.Kind == "" {
 		opts.Kind = sign.KindModel
 	}
 	m, err := sign.Verify(raw, root, opts)
 	if err != nil {
-		return nil, fmt.Errorf("bundle.Read %s: %w", dir, err)
+		return nil, fmt.Errorf("bundle %s: %w", dir, err)
 	}
 	b := &Bundle{Dir: dir, Manifest: m, Raw: raw}
 	for _, blob := range m.Blobs {
 		if err := verifyFile(b.BlobPath(blob), blob); err != nil {
-			return nil, fmt.Errorf("bundle.Read %s: blob %s (variant %s): %w", dir, blob.SHA256, blob.Variant, err)
+			return nil, fmt.Errorf("bundle %s: model file %s (variant %s): %w", dir, blob.SHA256, blob.Variant, err)
 		}
 	}
 	return b, nil

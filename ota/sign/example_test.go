@@ -66,5 +66,5 @@ func Example() {
 	fmt.Println(err)
 	// Output:
 	// verified person_detect version 4, blob cpu (3 bytes)
-	// sign.Verify: manifest "person_detect" version 4: replayed: the device has version 4
+	// manifest "person_detect" version 4: replayed: the device has version 4
 }

@@ -247,20 +247,20 @@ type VerifyOptions struct {
 // signature covers.
 func Verify(data []byte, root ed25519.PublicKey, opts VerifyOptions) (*Manifest, error) {
 	if len(root) != ed25519.PublicKeySize {
-		return nil, fmt.Errorf("sign.Verify: root public key is %d bytes; want %d", len(root), ed25519.PublicKeySize)
+		return nil, fmt.Errorf("verifying a manifest: the root public key is %d bytes; want %d", len(root), ed25519.PublicKeySize)
 	}
 	if opts.Kind == "" {
-		return nil, errors.New("sign.Verify: VerifyOptions.Kind is empty")
+		return nil, errors.New("verifying a manifest: no key purpose given")
 	}
 	if opts.LastVersion > 0 && opts.Name == "" {
-		return nil, errors.New("sign.Verify: VerifyOptions.LastVersion is set without Name")
+		return nil, errors.New("verifying a manifest: a last version given without a model name")
 	}
 	limit := opts.MaxSize
 	if limit <= 0 {
 		limit = DefaultMaxSize
 	}
 	if len(data) > limit {
-		return nil, fmt.Errorf("sign.Verify: %w: manifest is %d bytes; the limit is %d", ErrMalformed, len(data), limit)
+		return nil, fmt.Errorf("%w: the manifest is %d bytes; the limit is %d", ErrMalformed, len(data), limit)
 	}
 	now := time.Now
 	if opts.Now != nil {
@@ -270,9 +270,9 @@ func Verify(data []byte, root ed25519.PublicKey, opts VerifyOptions) (*Manifest,
 
 	m, canon, err := decodeManifest(data)
 	if err != nil {
-		return nil, fmt.Errorf("sign.Verify: %w", err)
+		return nil, fmt.Errorf("manifest: %w", err)
 	}
-	where := fmt.Sprintf("sign.Verify: manifest %q version %d", m.Name, m.Version)
+	where := fmt.Sprintf("manifest %q version %d", m.Name, m.Version)
 	if err := m.validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}

@@ -300,8 +300,8 @@ func TestVerifyOptionsMisuse(t *testing.T) {
 		opts    VerifyOptions
 		wantMsg string
 	}{
-		{"no kind", f.root.Public(), VerifyOptions{Now: at(t0)}, "Kind is empty"},
-		{"last version without name", f.root.Public(), VerifyOptions{Now: at(t0), Kind: KindModel, LastVersion: 3}, "without Name"},
+		{"no kind", f.root.Public(), VerifyOptions{Now: at(t0)}, "no key purpose given"},
+		{"last version without name", f.root.Public(), VerifyOptions{Now: at(t0), Kind: KindModel, LastVersion: 3}, "without a model name"},
 		{"no root", nil, VerifyOptions{Now: at(t0), Kind: KindModel}, "root public key is 0 bytes"},
 	}
 	for _, tt := range tests {
