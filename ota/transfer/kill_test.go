@@ -36,6 +36,9 @@ func TestKillResume(t *testing.T) {
 	child.Env = append(os.Environ(), "EDGED_TRANSFER_CHILD=1", "EDGED_BROKER="+br.URL(), "EDGED_DIR="+dir, "EDGED_META="+string(metaJSON))
 	var stderr bytes.Buffer
 	child.Stderr = &stderr
+	// Wait must not hang on the pipes if the kill did not reach the
+	// process that holds them.
+	child.WaitDelay = 10 * time.Second
 	out, err := child.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -77,9 +80,16 @@ func TestKillResume(t *testing.T) {
 		t.Errorf("bitmap after SIGKILL holds %d chunks; want 20", held.have)
 	}
 	sub := &countingSub{Subscriber: runClient(t, br.URL())}
-	path, err := (&Receiver{Sub: sub, Dir: dir, Window: 4, Log: quietLog()}).Fetch(context.Background(), meta)
+	// Bounded, so a resume that stops making progress fails here with its
+	// state instead of running into the test binary's timeout.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	path, err := (&Receiver{Sub: sub, Dir: dir, Window: 4, Log: quietLog()}).Fetch(ctx, meta)
 	if err != nil {
-		t.Fatal(err)
+		sub.mu.Lock()
+		counts := fmt.Sprint(sub.chunks)
+		sub.mu.Unlock()
+		t.Fatalf("resuming after SIGKILL: %v (chunk subscriptions so far: %s)", err, counts)
 	}
 	if got, _ := os.ReadFile(path); !bytes.Equal(got, blob) {
 		t.Fatal("blob resumed after SIGKILL differs")
