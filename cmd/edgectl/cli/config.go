@@ -35,6 +35,37 @@ type Context struct {
 	Group        string `yaml:"group,omitempty"`
 }
 
+// contextSetting is one setting of a context: its name in the file and
+// as a flag, its EDGECTL_* variable, whether it is a file path, and its
+// place in a Context.
+type contextSetting struct {
+	name, env string
+	path      bool
+	usage     string
+	of        func(*Context) *string
+}
+
+var contextSettings = []contextSetting{
+	{"broker", "EDGECTL_BROKER", false, "broker `URL`: tcp://host:1883, ssl://host:8883, or host:port", func(x *Context) *string { return &x.Broker }},
+	{"ca", "EDGECTL_CA", true, "CA `file` (PEM) for the broker's certificate", func(x *Context) *string { return &x.CA }},
+	{"cert", "EDGECTL_CERT", true, "client certificate `file` (PEM)", func(x *Context) *string { return &x.Cert }},
+	{"cert-key", "EDGECTL_CERT_KEY", true, "client certificate's key `file` (PEM)", func(x *Context) *string { return &x.CertKey }},
+	{"user", "EDGECTL_USER", false, "MQTT user `name`", func(x *Context) *string { return &x.User }},
+	{"password-file", "", true, "`file` holding the MQTT password ($EDGECTL_MQTT_PASSWORD wins)", func(x *Context) *string { return &x.PasswordFile }},
+	{"keys", "EDGECTL_KEYS", true, "key `directory` (edgectl keys init DIR)", func(x *Context) *string { return &x.Keys }},
+	{"group", "EDGECTL_GROUP", false, "default `group` for fleet commands", func(x *Context) *string { return &x.Group }},
+}
+
+// contextSettingNamed is the setting of that name.
+func contextSettingNamed(name string) (contextSetting, bool) {
+	for _, s := range contextSettings {
+		if s.name == name {
+			return s, true
+		}
+	}
+	return contextSetting{}, false
+}
+
 // Config is the config file.
 type Config struct {
 	CurrentContext string    `yaml:"current-context,omitempty"`
@@ -112,7 +143,6 @@ func (c *Config) find(name string) *Context {
 type settings struct {
 	Context
 	password string
-	source   map[string]string // field -> where it came from, for messages
 }
 
 // resolveContext picks the context (flag, $EDGECTL_CONTEXT, the file's
@@ -123,7 +153,7 @@ func resolveContext(name string) (*settings, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &settings{source: map[string]string{}}
+	s := &settings{}
 	if name == "" {
 		name = os.Getenv("EDGECTL_CONTEXT")
 	}
@@ -136,21 +166,15 @@ func resolveContext(name string) (*settings, error) {
 			return nil, fmt.Errorf("context %q is not in %s; 'edgectl config get-contexts' lists them", name, path)
 		}
 		s.Context = *x
-		dir := filepath.Dir(path)
-		for _, p := range []*string{&s.CA, &s.Cert, &s.CertKey, &s.Keys, &s.PasswordFile} {
+	}
+	dir := filepath.Dir(path)
+	for _, cs := range contextSettings {
+		p := cs.of(&s.Context)
+		if cs.path {
 			*p = expandPath(*p, dir)
 		}
-		for k, v := range map[string]string{"broker": s.Broker, "ca": s.CA, "cert": s.Cert, "cert-key": s.CertKey, "user": s.User, "keys": s.Keys, "group": s.Group} {
-			if v != "" {
-				s.source[k] = fmt.Sprintf("context %q", name)
-			}
-		}
-	}
-	for env, p := range map[string]*string{"EDGECTL_BROKER": &s.Broker, "EDGECTL_CA": &s.CA, "EDGECTL_CERT": &s.Cert,
-		"EDGECTL_CERT_KEY": &s.CertKey, "EDGECTL_USER": &s.User, "EDGECTL_KEYS": &s.Keys, "EDGECTL_GROUP": &s.Group} {
-		if v := os.Getenv(env); v != "" {
+		if v := os.Getenv(cs.env); cs.env != "" && v != "" {
 			*p = v
-			s.source[strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(env, "EDGECTL_"), "_", "-"))] = "$" + env
 		}
 	}
 	s.password = os.Getenv("EDGECTL_MQTT_PASSWORD")
@@ -235,97 +259,63 @@ func configGetContexts(ctx context.Context, args []string, stdout, stderr io.Wri
 
 func configUseContext(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("config use-context", stdout, stderr)
-	pos, err := parseFlags(fs, args)
+	name, c, path, err := contextCommand(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return usageErrorf("config use-context: want one context NAME")
+	if c.find(name) == nil {
+		return fmt.Errorf("config use-context: no context %q in %s; make it with 'edgectl config set-context %s --broker URL'", name, path, name)
 	}
-	c, path, err := loadConfig()
-	if err != nil {
-		return err
-	}
-	if c.find(pos[0]) == nil {
-		return fmt.Errorf("config use-context: no context %q in %s; make it with 'edgectl config set-context %s --broker URL'", pos[0], path, pos[0])
-	}
-	c.CurrentContext = pos[0]
+	c.CurrentContext = name
 	if err := c.save(path); err != nil {
 		return fmt.Errorf("config use-context: %w", err)
 	}
-	fmt.Fprintf(stdout, "current context: %s\n", pos[0])
+	fmt.Fprintf(stdout, "current context: %s\n", name)
 	return nil
 }
 
 func configSetContext(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("config set-context", stdout, stderr)
 	var x Context
-	fs.StringVar(&x.Broker, "broker", "", "broker `URL`: tcp://host:1883, ssl://host:8883, or host:port")
-	fs.StringVar(&x.CA, "ca", "", "CA `file` (PEM) for the broker's certificate")
-	fs.StringVar(&x.Cert, "cert", "", "client certificate `file` (PEM)")
-	fs.StringVar(&x.CertKey, "cert-key", "", "client certificate's key `file` (PEM)")
-	fs.StringVar(&x.User, "user", "", "MQTT user `name`")
-	fs.StringVar(&x.PasswordFile, "password-file", "", "`file` holding the MQTT password ($EDGECTL_MQTT_PASSWORD wins)")
-	fs.StringVar(&x.Keys, "keys", "", "key `directory` (edgectl keys init DIR)")
-	fs.StringVar(&x.Group, "group", "", "default `group` for fleet commands")
+	for _, cs := range contextSettings {
+		fs.StringVar(cs.of(&x), cs.name, "", cs.usage)
+	}
 	use := fs.Bool("use", false, "make it the current context")
-	pos, err := parseFlags(fs, args)
+	name, c, path, err := contextCommand(fs, args)
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		return usageErrorf("config set-context: want one context NAME")
 	}
 	if x.Broker != "" {
 		if x.Broker, err = brokerURL(x.Broker); err != nil {
 			return fmt.Errorf("config set-context: --broker: %w", err)
 		}
 	}
-	c, path, err := loadConfig()
-	if err != nil {
-		return err
-	}
 	// Paths are stored absolute: the file is read from anywhere.
-	for _, p := range []*string{&x.CA, &x.Cert, &x.CertKey, &x.Keys, &x.PasswordFile} {
-		if *p != "" && !strings.HasPrefix(*p, "~/") {
+	for _, cs := range contextSettings {
+		if p := cs.of(&x); cs.path && *p != "" && !strings.HasPrefix(*p, "~/") {
 			if *p, err = filepath.Abs(*p); err != nil {
 				return err
 			}
 		}
 	}
-	cur := c.find(pos[0])
+	cur := c.find(name)
 	if cur == nil {
-		c.Contexts = append(c.Contexts, Context{Name: pos[0]})
+		c.Contexts = append(c.Contexts, Context{Name: name})
 		cur = &c.Contexts[len(c.Contexts)-1]
 	}
 	fs.Visit(func(f *flag.Flag) {
-		switch f.Name {
-		case "broker":
-			cur.Broker = x.Broker
-		case "ca":
-			cur.CA = x.CA
-		case "cert":
-			cur.Cert = x.Cert
-		case "cert-key":
-			cur.CertKey = x.CertKey
-		case "user":
-			cur.User = x.User
-		case "password-file":
-			cur.PasswordFile = x.PasswordFile
-		case "keys":
-			cur.Keys = x.Keys
-		case "group":
-			cur.Group = x.Group
+		if cs, ok := contextSettingNamed(f.Name); ok {
+			*cs.of(cur) = *cs.of(&x)
 		}
 	})
 	if *use || c.CurrentContext == "" {
-		c.CurrentContext = pos[0]
+		c.CurrentContext = name
 	}
 	if err := c.save(path); err != nil {
 		return fmt.Errorf("config set-context: %w", err)
 	}
-	fmt.Fprintf(stdout, "context %s saved in %s", pos[0], path)
-	if c.CurrentContext == pos[0] {
+	fmt.Fprintf(stdout, "context %s saved in %s", name, path)
+	if c.CurrentContext == name {
 		fmt.Fprint(stdout, " (current)")
 	}
 	fmt.Fprintln(stdout)
@@ -334,30 +324,37 @@ func configSetContext(ctx context.Context, args []string, stdout, stderr io.Writ
 
 func configDeleteContext(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("config delete-context", stdout, stderr)
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usageErrorf("config delete-context: want one context NAME")
-	}
-	c, path, err := loadConfig()
+	name, c, path, err := contextCommand(fs, args)
 	if err != nil {
 		return err
 	}
 	n := len(c.Contexts)
-	c.Contexts = slices.DeleteFunc(c.Contexts, func(x Context) bool { return x.Name == pos[0] })
+	c.Contexts = slices.DeleteFunc(c.Contexts, func(x Context) bool { return x.Name == name })
 	if len(c.Contexts) == n {
-		return fmt.Errorf("config delete-context: no context %q in %s", pos[0], path)
+		return fmt.Errorf("config delete-context: no context %q in %s", name, path)
 	}
-	if c.CurrentContext == pos[0] {
+	if c.CurrentContext == name {
 		c.CurrentContext = ""
 	}
 	if err := c.save(path); err != nil {
 		return fmt.Errorf("config delete-context: %w", err)
 	}
-	fmt.Fprintf(stdout, "context %s deleted\n", pos[0])
+	fmt.Fprintf(stdout, "context %s deleted\n", name)
 	return nil
+}
+
+// contextCommand parses a config command's flags and its one context
+// NAME, and loads the config file.
+func contextCommand(fs *flag.FlagSet, args []string) (name string, c *Config, path string, err error) {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return "", nil, "", err
+	}
+	if len(pos) != 1 {
+		return "", nil, "", usageErrorf("%s: want one context NAME", strings.TrimPrefix(fs.Name(), "edgectl "))
+	}
+	c, path, err = loadConfig()
+	return pos[0], c, path, err
 }
 
 // noArgs parses flags and refuses positional arguments.

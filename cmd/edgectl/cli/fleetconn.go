@@ -24,13 +24,30 @@ type brokerFlags struct {
 
 func (f *brokerFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.context, "context", "", "config file `context` to use (default $EDGECTL_CONTEXT or the current one)")
-	fs.StringVar(&f.url, "broker", "", "broker `URL`: tcp://host:1883, ssl://host:8883, or host:port (default $EDGECTL_BROKER or the context's)")
-	fs.StringVar(&f.ca, "ca", "", "CA `file` (PEM) for the broker's certificate (default $EDGECTL_CA or the context's)")
-	fs.StringVar(&f.user, "user", "", "MQTT user `name` (default $EDGECTL_USER or the context's)")
+	for _, x := range f.fromContext() {
+		fs.StringVar(x.flag, x.name, "", x.usage+" (default $"+x.env+" or the context's)")
+	}
 	fs.StringVar(&f.password, "password", "", "MQTT password (better: $EDGECTL_MQTT_PASSWORD or the context's password-file)")
-	fs.StringVar(&f.cert, "cert", "", "client certificate `file` (PEM)")
-	fs.StringVar(&f.key, "cert-key", "", "client certificate's key `file` (PEM)")
 	fs.DurationVar(&f.connectTimeout, "connect-timeout", 15*time.Second, "give up if the broker cannot be reached within this")
+}
+
+// brokerSetting is a flag that defaults to a context's setting.
+type brokerSetting struct {
+	contextSetting
+	flag *string
+}
+
+// fromContext lists the flags that default to a context's settings.
+func (f *brokerFlags) fromContext() []brokerSetting {
+	var out []brokerSetting
+	for _, x := range []struct {
+		name string
+		flag *string
+	}{{"broker", &f.url}, {"ca", &f.ca}, {"user", &f.user}, {"cert", &f.cert}, {"cert-key", &f.key}} {
+		cs, _ := contextSettingNamed(x.name)
+		out = append(out, brokerSetting{cs, x.flag})
+	}
+	return out
 }
 
 // resolve fills what the flags left empty from the environment and the
@@ -43,14 +60,11 @@ func (f *brokerFlags) resolve() (*settings, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range []struct {
-		flag *string
-		ctx  *string
-	}{{&f.url, &s.Broker}, {&f.ca, &s.CA}, {&f.user, &s.User}, {&f.cert, &s.Cert}, {&f.key, &s.CertKey}} {
-		if *p.flag == "" {
-			*p.flag = *p.ctx
+	for _, x := range f.fromContext() {
+		if ctx := x.of(&s.Context); *x.flag == "" {
+			*x.flag = *ctx
 		} else {
-			*p.ctx = *p.flag
+			*ctx = *x.flag
 		}
 	}
 	if f.password == "" {
