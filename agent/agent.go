@@ -79,6 +79,8 @@ type Agent struct {
 	// deployed (set by ota through Note). Both guarded by mu.
 	missing map[string]string
 	notes   map[string]string
+	// profiling is held while GET /debug/profile runs (profile.go).
+	profiling sync.Mutex
 
 	// sensors are the host, link and source collectors (console.go);
 	// taps count each source's readings; hist samples the models'
@@ -551,7 +553,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer budget.Close()
 	api := localapi.New(a, localapi.Options{
 		Token: token, MaxRequestBytes: a.cfg.HTTP.MaxRequestBytes, RequestTimeout: a.cfg.HTTP.RequestTimeout.D(),
-		Gatherer: a.reg, Registerer: a.reg, Pprof: pprof, Log: a.log, Version: Version,
+		Gatherer: a.reg, Registerer: a.reg, Pprof: pprof, Profiler: a, Log: a.log, Version: Version,
 		BodyBudget: budget, Hosts: localapi.HostsFor(a.cfg.HTTP.Listen, a.cfg.HTTP.AllowedHosts, config.IsLoopback(host)),
 	})
 	ln, err := net.Listen("tcp", a.cfg.HTTP.Listen)

@@ -44,6 +44,8 @@ type servedModel struct {
 	// leftOut are the backends delegates.prefer lists that are not on
 	// this host, shown after the chain's.
 	leftOut []status.Delegate
+	// cpu is what /debug/profile times; nil for an ensemble.
+	cpu *cpuModel
 }
 
 // loadModel loads a model onto its delegate chain (a single CPU link when
@@ -81,7 +83,7 @@ func loadModel(c *config.Config, mc config.Model, reg prometheus.Registerer, log
 	if mc.Batch.MaxBatch > 1 && !chain.Batchable() {
 		log.Info("model fixes its batch size; batched requests run as consecutive invocations", "model", mc.Name)
 	}
-	s := &servedModel{info: info, loaded: time.Now(), capacity: mc.Batch.QueueCapacity, leftOut: leftOut}
+	s := &servedModel{info: info, loaded: time.Now(), capacity: mc.Batch.QueueCapacity, leftOut: leftOut, cpu: &cpuModel{model: m, opts: opts}}
 	s.exec = pipeline.NewExecutor(chain, info, dl.fallbacks(mc.Name, chain))
 	invokers := make([]batch.Invoker, mc.Instances)
 	for i := range invokers {

@@ -119,7 +119,8 @@ type HTTP struct {
 	// On a non-loopback address with an empty list, any Host is accepted
 	// (the token guards it).
 	AllowedHosts []string `yaml:"allowed_hosts"`
-	// Pprof serves /debug/pprof/ (on by default on loopback).
+	// Pprof serves /debug/pprof/ and /debug/profile (on by default on
+	// loopback).
 	Pprof *bool `yaml:"pprof"`
 }
 

@@ -1,7 +1,8 @@
 // Package localapi is edged's local HTTP endpoint. It speaks the Open
 // Inference Protocol (KServe v2 / Triton HTTP/REST, with the binary tensor
 // data extension) so existing inference clients work, and serves health,
-// Prometheus metrics, a JSON and an HTML status, and pprof.
+// Prometheus metrics, a JSON and an HTML status, pprof, and a per-operator
+// profile of a served model.
 //
 // It binds to loopback by default; on any other address every request
 // must carry the configured bearer token.
@@ -67,7 +68,10 @@ type Options struct {
 	Gatherer       prometheus.Gatherer
 	Registerer     prometheus.Registerer
 	Pprof          bool
-	Log            *slog.Logger
+	// Profiler, with Pprof, serves GET /debug/profile: a per-operator
+	// timing of a served model.
+	Profiler Profiler
+	Log      *slog.Logger
 	// Version is reported by GET /v2.
 	Version string
 	// BodyBudget, if set, bounds the request-body bytes read and decoded
@@ -184,6 +188,9 @@ func New(b Backend, opts Options) *Server {
 		s.mux.Handle("/debug/pprof/profile", s.auth(http.HandlerFunc(pprof.Profile)))
 		s.mux.Handle("/debug/pprof/symbol", s.auth(http.HandlerFunc(pprof.Symbol)))
 		s.mux.Handle("/debug/pprof/trace", s.auth(http.HandlerFunc(pprof.Trace)))
+		if opts.Profiler != nil {
+			s.handle("GET /debug/profile", "profile", s.profile)
+		}
 	}
 	s.unmatched = s.auth(http.HandlerFunc(s.noRoute))
 	return s

@@ -40,7 +40,7 @@ type benchResult struct {
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench", stdout, stderr)
-	model := fs.String("model", "", "model `file` (.tflite)")
+	model := fs.String("model", "", "model `file` (.tflite); with --url, the name of a model the device serves")
 	var inputs multiFlag
 	fs.Var(&inputs, "input", "input tensor `file` (default: random data), once per model input")
 	threads := fs.Int("threads", 1, "threads per inference")
@@ -52,6 +52,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	backend := fs.String("backend", "cpu", "`list` of backends to time side by side, interleaved: cpu (edged's runtime), xnnpack, gpu, edgetpu (the vendor's library: edgectl built with -tags edged_dynamic)")
 	tfliteLib := fs.String("tflite", "", "the TFLite C library `file` for --backend xnnpack|gpu|edgetpu (default: libtensorflowlite_c.so on the loader's path)")
 	opProfile := fs.Bool("profile", false, "then time every operator over the same number of runs: a per-operator table and a summary by operator type")
+	devURL := fs.String("url", "", "with --profile: profile --model on a running edged's local API instead (/debug/profile), e.g. http://127.0.0.1:9410")
+	token := fs.String("token", "", "the local API's bearer token (http.token), for --url")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -63,6 +65,15 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *runs < 1 || *warmup < 0 {
 		return fmt.Errorf("bench: --runs must be >= 1 and --warmup >= 0")
+	}
+	if *devURL != "" {
+		if !*opProfile || *model == "" {
+			return fmt.Errorf("bench: --url needs --profile and --model NAME (a model the device serves)")
+		}
+		if *runs > 1000 {
+			return fmt.Errorf("bench: --url takes at most 1000 runs")
+		}
+		return benchURL(ctx, *devURL, *token, *model, *runs, *asJSON, stdout)
 	}
 	if bs := parseBackends(*backend); len(bs) != 1 || bs[0] != "cpu" {
 		if len(bs) == 0 {

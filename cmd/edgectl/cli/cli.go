@@ -30,7 +30,7 @@ func init() {
 	commands = map[string]command{
 		"infer":        {"infer --model M.tflite --input in0.bin [--input in1.bin ...] --out DIR [--threads N] [--arithmetic litert|reference]", runInfer},
 		"inspect":      {"describe a model: inputs, outputs, ops, parameters, MACs, support", runInspect},
-		"bench":        {"bench --model M.tflite [--threads N] [--runs N] [--warmup N] [--arithmetic litert|reference] [--json] [--cpuprofile F] [--profile] [--backend cpu,xnnpack [--tflite LIB]]", runBench},
+		"bench":        {"bench --model M.tflite [--threads N] [--runs N] [--warmup N] [--arithmetic litert|reference] [--json] [--cpuprofile F] [--profile] [--backend cpu,xnnpack [--tflite LIB]]\n       edgectl bench --profile --url http://DEVICE:9410 --model NAME [--runs N] [--token T] [--json]", runBench},
 		"keys":         {"make a root key and signing keys by role (init), or a new signing key (rotate)", runKeys},
 		"bundle":       {"check models and write a signed model bundle", runBundle},
 		"verify":       {"verify a bundle against a root public key", runVerify},
@@ -70,7 +70,7 @@ type helpText struct {
 var help = map[string]helpText{
 	"infer":                 {"infer --model M.tflite --input FILE [--input FILE ...] --out DIR [flags]", "Run a model once on raw little-endian tensors (or .npy), one file per input in subgraph order, and write DIR/output_K.bin per output."},
 	"inspect":               {"inspect [--json] MODEL.tflite", "Describe a model: inputs, outputs, operators, parameters, MACs, arena size, sparsity, and whether edged runs it."},
-	"bench":                 {"bench --model M.tflite [flags]", "Time Invoke on a model: warm-up runs, then median, min and spread of the timed runs."},
+	"bench":                 {"bench --model M.tflite [flags]", "Time Invoke on a model: warm-up runs, then median, min and spread of the timed runs. With --profile --url, print the per-operator profile of a model a running edged serves (its /debug/profile)."},
 	"bundle":                {"bundle --name N --version V --model M.tflite [--key K | --keys DIR] --out DIR [flags]", "Check a model with the runtime and write a signed bundle: manifest.json and its blobs (variants, labels, drift profile, canary policy)."},
 	"verify":                {"verify --root ROOT.pub --bundle DIR", "Verify a bundle's signature against the root public key and every blob against the manifest."},
 	"push":                  {"push --bundle DIR [broker flags]", "Publish a bundle's blobs to the broker as retained chunks, for devices to fetch."},
