@@ -671,7 +671,8 @@ func mustRead(t *testing.T, path string) []byte {
 func TestDeployResume(t *testing.T) {
 	checkAgentLeaks(t)
 	e := newOTAEnv(t)
-	b := e.bundleOf(2, "mobilenet_v1_0.25_128_quant.tflite", nil)
+	// A larger model than the config's, hence another interface.
+	b := e.bundleOf(2, "mobilenet_v1_0.25_128_quant.tflite", func(s *bundle.Spec) { s.InterfaceChange = true })
 	blob := b.Manifest.Blobs[0]
 	// Small chunks: enough of them to stop in the middle.
 	e.publishBlob(mustRead(t, b.BlobPath(blob)), 8<<10)
@@ -816,12 +817,60 @@ func TestDeployProfile(t *testing.T) {
 	if got := ra.a.Drift(); len(got) != 0 {
 		t.Fatalf("before the deploy: %d models watched; want 0", len(got))
 	}
-	e.deploy("iris", e.bundleOf(2, "iris.tflite", func(s *bundle.Spec) { s.Profile = profile }))
+	e.deploy("iris", e.bundleOf(2, "iris.tflite", func(s *bundle.Spec) { s.Profile, s.InterfaceChange = profile, true }))
 	if sts := e.final("iris"); sts[len(sts)-1].State != statusActive {
 		t.Fatalf("deploy: %+v; want active", sts[len(sts)-1])
 	}
 	if got := ra.a.Drift(); len(got) != 1 || got[0].Model != "person" {
 		t.Errorf("after the deploy: drift of %+v; want model person watched with the bundle's profile", got)
 	}
+	ra.stop()
+}
+
+// TestDeployInterfaceChange: a version whose inputs or outputs differ in
+// type or shape from the version serving is refused, unless its bundle
+// says the change is meant.
+func TestDeployInterfaceChange(t *testing.T) {
+	checkAgentLeaks(t)
+	e := newOTAEnv(t)
+	ra := e.start()
+
+	// iris takes float32[1,4] and gives float32[1,3]; person_detect takes
+	// int8[1,96,96,1] and gives int8[1,2] (tflite inspect of both files).
+	e.deploy("iris2", e.bundleOf(2, "iris.tflite", nil))
+	sts := e.final("iris2")
+	last := sts[len(sts)-1]
+	if last.State != fleet.StatusRejected {
+		t.Fatalf("deploy of iris over person_detect: %s (%s); want rejected", last.State, last.Reason)
+	}
+	for _, want := range []string{"float32[1,4]", "float32[1,3]", "int8[1,96,96,1]", "int8[1,2]", "--interface-change"} {
+		if !strings.Contains(last.Reason, want) {
+			t.Errorf("reason %q does not name %s", last.Reason, want)
+		}
+	}
+	if ev := e.event("iris2"); ev["check"] != "interface" {
+		t.Errorf("event %v; want check interface", ev)
+	}
+	if v := servedVersion(t, ra.url); v != "1" {
+		t.Errorf("after the refused deploy: version %q; want 1 still serving", v)
+	}
+	e.clear(fleet.OpDeploy, "iris2")
+
+	// The same model version 2 (same interface) installs.
+	e.deploy("pd2", e.bundleOf(2, "person_detect.tflite", nil))
+	if sts := e.final("pd2"); sts[len(sts)-1].State != statusActive {
+		t.Fatalf("deploy of person_detect v2: %+v; want active", sts[len(sts)-1])
+	}
+	e.clear(fleet.OpDeploy, "pd2")
+
+	// Bundled with the change allowed, iris replaces it.
+	e.deploy("iris3", e.bundleOf(3, "iris.tflite", func(s *bundle.Spec) { s.InterfaceChange = true }))
+	if sts := e.final("iris3"); sts[len(sts)-1].State != statusActive {
+		t.Fatalf("deploy of iris with the interface change allowed: %+v; want active", sts[len(sts)-1])
+	}
+	if v := servedVersion(t, ra.url); v != "3" {
+		t.Errorf("after the allowed change: version %q; want 3", v)
+	}
+	e.clear(fleet.OpDeploy, "iris3")
 	ra.stop()
 }

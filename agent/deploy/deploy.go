@@ -506,6 +506,12 @@ func (d *Deployer) runDeploy(ctx context.Context, cmd fleet.Command) outcome {
 		}
 		policy = &p
 	}
+	if s, ok := d.host.Serving(m.Name); ok {
+		if why := interfaceChange(m, s.Info()); why != "" {
+			out.state, out.check, out.reason = fleet.StatusRejected, "interface", fmt.Sprintf("model %s %s", m.Name, why)
+			return out
+		}
+	}
 	blob, ok := m.Blob(bundle.VariantCPU)
 	if !ok {
 		// An accelerator variant alone leaves nothing to fall back on

@@ -54,6 +54,9 @@ type Spec struct {
 	// canary policy, agent/canary) are JSON, carried as they are.
 	Profile json.RawMessage
 	Policy  json.RawMessage
+	// InterfaceChange lets devices replace a version whose inputs or
+	// outputs differ from this one's (sign.Manifest.InterfaceChange).
+	InterfaceChange bool
 	// Created defaults to now; Expires to Created + DefaultValidity.
 	Created time.Time
 	Expires time.Time
@@ -134,7 +137,7 @@ func write(dir string, spec Spec, key *sign.SigningKey) (*Bundle, error) {
 	m := &sign.Manifest{
 		V: 1, Kind: sign.KindModel, Name: spec.Name, Version: spec.Version,
 		Created: spec.Created.UTC().Truncate(time.Second), Expires: spec.Expires.UTC().Truncate(time.Second),
-		Labels: spec.Labels, Profile: spec.Profile, Policy: spec.Policy,
+		Labels: spec.Labels, Profile: spec.Profile, Policy: spec.Policy, InterfaceChange: spec.InterfaceChange,
 	}
 	for _, raw := range []json.RawMessage{spec.Profile, spec.Policy} {
 		if raw != nil && !json.Valid(raw) {

@@ -36,6 +36,11 @@ type Manifest struct {
 	Outputs json.RawMessage `json:"outputs,omitempty"`
 	Profile json.RawMessage `json:"profile,omitempty"`
 	Policy  json.RawMessage `json:"policy,omitempty"`
+	// InterfaceChange says the operator means this version's inputs or
+	// outputs (Inputs, Outputs) to differ from the version a device
+	// serves; without it a device refuses such a version. Agents that
+	// predate it ignore it.
+	InterfaceChange bool `json:"interface_change,omitempty"`
 
 	// Signatures are not covered by themselves: each one signs the
 	// manifest's canonical encoding without this member.

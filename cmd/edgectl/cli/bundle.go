@@ -27,6 +27,7 @@ func runBundle(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	labels := fs.String("labels", "", "labels file, one label a line")
 	profile := fs.String("profile", "", "drift reference profile (JSON)")
 	policy := fs.String("policy", "", "canary policy (YAML or JSON)")
+	ifaceChange := fs.Bool("interface-change", false, "let devices replace a version whose inputs or outputs (type or shape) differ from this model's; without it they refuse it")
 	var kf keyFlags
 	kf.register(fs, "model")
 	out := fs.String("out", "", "bundle directory to create (required)")
@@ -48,7 +49,7 @@ func runBundle(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return fmt.Errorf("bundle: %w", err)
 	}
-	spec := bundle.Spec{Name: *name, Version: *version, Created: time.Now()}
+	spec := bundle.Spec{Name: *name, Version: *version, Created: time.Now(), InterfaceChange: *ifaceChange}
 	spec.Expires = spec.Created.Add(*validFor)
 	add := func(variant, path string) error {
 		data, err := os.ReadFile(path)
@@ -106,9 +107,29 @@ func printManifest(w io.Writer, b *bundle.Bundle) {
 	for _, blob := range m.Blobs {
 		fmt.Fprintf(w, "  %-8s %s %d bytes\n", blob.Variant, blob.SHA256, blob.Size)
 	}
+	var in, out []bundle.TensorDesc
+	if json.Unmarshal(m.Inputs, &in) == nil && json.Unmarshal(m.Outputs, &out) == nil && len(in) > 0 {
+		fmt.Fprintf(w, "  takes    %s\n  gives    %s\n", tensorsText(in), tensorsText(out))
+		if m.InterfaceChange {
+			fmt.Fprintln(w, "  may replace a version that takes or gives other types or shapes (--interface-change)")
+		}
+	}
 	for _, s := range m.Signatures {
 		fmt.Fprintf(w, "  signed by %s\n", s.KeyID)
 	}
+}
+
+// tensorsText writes tensors as "int8[1,96,96,1] float32[1,2]".
+func tensorsText(ds []bundle.TensorDesc) string {
+	parts := make([]string, len(ds))
+	for i, d := range ds {
+		dims := make([]string, len(d.Shape))
+		for j, n := range d.Shape {
+			dims[j] = fmt.Sprint(n)
+		}
+		parts[i] = d.DType + "[" + strings.Join(dims, ",") + "]"
+	}
+	return strings.Join(parts, " ")
 }
 
 func readLabels(path string) ([]string, error) {

@@ -99,6 +99,10 @@ func TestBundleVerify(t *testing.T) {
 	if err != nil || !strings.Contains(out, "OK") {
 		t.Fatalf("verify = %v\n%s; want OK", err, out)
 	}
+	// MobileNet v1 0.25/128 quantized: uint8 image in, 1001 uint8 scores out.
+	if !strings.Contains(out, "takes    uint8[1,128,128,3]") || !strings.Contains(out, "gives    uint8[1,1001]") {
+		t.Errorf("verify does not show the model's interface:\n%s", out)
+	}
 	pub, _ := sign.LoadPublicKey(root)
 	b, err := bundle.Read(dir, pub, sign.VerifyOptions{})
 	if err != nil {
