@@ -151,6 +151,20 @@ func TestOperatorLoop(t *testing.T) {
 		t.Errorf("edgectl %s: %v; want the deploy withdrawn, d1 having acted on it\n%s", strings.Join(clearArgs, " "), err, out)
 	}
 
+	// The same canary on d2 with --wait: the wait ends once d2 evaluates
+	// the candidate (nothing decides it without traffic), and the
+	// evaluation's status stays for canary status.
+	out, err = edgectl("deploy", "--bundle", canaryBundle, "--device", "d2", "--wait", "--timeout", "60s")
+	if err != nil || !strings.Contains(out, "1 device(s) evaluating person version 3") {
+		t.Errorf("deploy --wait with a canary policy: %v; want it to end with d2 evaluating version 3\n%s", err, out)
+	}
+	if strings.Contains(out, "shadow: shadow:") {
+		t.Errorf("deploy --wait repeats the phase:\n%s", out)
+	}
+	if out, _ := edgectl("canary", "status", "--device", "d2"); !strings.Contains(out, "shadow") || strings.Contains(out, "?") {
+		t.Errorf("canary status of d2 right after deploy --wait: want phase shadow\n%s", out)
+	}
+
 	// 3. A rollout with a bake time, paused from another edgectl after its
 	// first wave (d1), resumed.
 	state4 := filepath.Join(dir, "v4.json")

@@ -534,12 +534,12 @@ func (r *Rollout) progress(ctx context.Context) {
 	case state == StatusShadow && f.Phase == canary.PhaseShadow:
 		sh := f.Shadow
 		frac = float64(sh.Samples) / float64(p.MinSamples)
-		sum = fmt.Sprintf("shadow: %d of %d comparisons, disagreement %.1f%%, errors %.1f%%, median latency %s vs %s active",
+		sum = fmt.Sprintf("%d of %d comparisons, disagreement %.1f%%, errors %.1f%%, median latency %s vs %s active",
 			sh.Samples, p.MinSamples, 100*sh.Disagreement, 100*sh.ErrorRate, sh.CandidateP50.Round(time.Microsecond), sh.ActiveP50.Round(time.Microsecond))
 	case state == StatusCanary && f.Phase == canary.PhaseCanary:
 		c, a := f.Candidate, f.Active
 		frac = float64(c.Requests) / float64(p.MinSamples)
-		sum = fmt.Sprintf("canary: %d of %d candidate requests, errors %.1f%% vs %.1f%% active, median latency %s vs %s active",
+		sum = fmt.Sprintf("%d of %d candidate requests, errors %.1f%% vs %.1f%% active, median latency %s vs %s active",
 			c.Requests, p.MinSamples, 100*c.ErrorRate, 100*a.ErrorRate, c.P50.Round(time.Microsecond), a.P50.Round(time.Microsecond))
 		if f.Statement != "" {
 			sum += "; " + f.Statement

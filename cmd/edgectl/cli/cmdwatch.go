@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -11,6 +12,10 @@ import (
 	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/ota/rollout"
 )
+
+// errInterrupted is the error of a wait that the operator interrupted
+// (Ctrl-C, SIGTERM): the devices carry on with the command.
+var errInterrupted = errors.New("interrupted")
 
 // statusUpdate is a device's status of a command.
 type statusUpdate struct {
@@ -89,9 +94,6 @@ func (w *commandWatch) wait(ctx context.Context, stdout io.Writer, device string
 				}
 			}
 		case <-wctx.Done():
-			if ctx.Err() != nil {
-				return states, ctx.Err()
-			}
 			var silent []string
 			if device != "" && len(states) == 0 {
 				silent = append(silent, device)
@@ -102,6 +104,9 @@ func (w *commandWatch) wait(ctx context.Context, stdout io.Writer, device string
 				}
 			}
 			sort.Strings(silent)
+			if ctx.Err() != nil {
+				return states, fmt.Errorf("%s: %w while waiting: %d of %d device(s) finished; not finished: %s", w.op, errInterrupted, done(), max(len(states), expect), strings.Join(silent, ", "))
+			}
 			return states, fmt.Errorf("%s: %d of %d device(s) finished within %v; not finished: %s", w.op, done(), max(len(states), expect), timeout, strings.Join(silent, ", "))
 		case u := <-w.updates:
 			if device != "" && u.device != device {

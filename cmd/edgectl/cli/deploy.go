@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/edged-dev/edged/fleet"
@@ -98,10 +100,35 @@ func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			topic, target, *cmdID)
 		return nil
 	}
-	states, waitErr := w.wait(ctx, stdout, *device, *expect, *timeout, func(s string) bool { return rollout.StatusOf(s).Finished() })
+	// A candidate under evaluation (a bundle with a canary policy) has
+	// been installed: the wait ends there; the device decides later.
+	evaluating := func(state string) bool { return state == "shadow" || state == "canary" || state == "hold" }
+	states, waitErr := w.wait(ctx, stdout, *device, *expect, *timeout, func(s string) bool {
+		return rollout.StatusOf(s).Finished() || evaluating(s)
+	})
+	if errors.Is(waitErr, errInterrupted) {
+		// The devices carry on: leave the command for those that have
+		// not received it yet.
+		return fmt.Errorf("%w\nthe command stays retained on %s; follow the devices with: edgectl status --%s; clear it with: edgectl cancel --%s --id %s",
+			waitErr, topic, target, target, *cmdID)
+	}
+	var decided map[string]fleet.CommandStatus
+	var under []string
+	for d, st := range states {
+		if evaluating(st.State) {
+			under = append(under, d)
+			continue
+		}
+		if decided == nil {
+			decided = map[string]fleet.CommandStatus{}
+		}
+		decided[d] = st
+	}
 	cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer ccancel()
-	if err := w.clear(cctx, topic, states); err != nil {
+	// The statuses of candidates under evaluation stay: the devices
+	// update them with the evaluation's figures and its outcome.
+	if err := w.clear(cctx, topic, decided); err != nil {
 		return errors.Join(waitErr, err)
 	}
 	if waitErr != nil {
@@ -109,6 +136,15 @@ func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if err := failures("deploy", states); err != nil {
 		return err
+	}
+	if len(under) > 0 {
+		sort.Strings(under)
+		fmt.Fprintf(stdout, "%d device(s) evaluating %s version %d beside the version they serve (%s): follow with: edgectl canary status; the devices promote or roll it back by the bundle's policy, or decide now with edgectl promote or edgectl rollback\n",
+			len(under), m.Name, m.Version, strings.Join(under, ", "))
+		if n := len(states) - len(under); n > 0 {
+			fmt.Fprintf(stdout, "%d device(s) active on %s version %d\n", n, m.Name, m.Version)
+		}
+		return nil
 	}
 	fmt.Fprintf(stdout, "%d device(s) active on %s version %d\n", len(states), m.Name, m.Version)
 	return nil

@@ -174,3 +174,39 @@ func TestDeployRolledBack(t *testing.T) {
 		t.Errorf("deploy to nobody took %v; want it at once, not the timeout", el)
 	}
 }
+
+// TestDeployInterrupted: an operator who stops deploy --wait (Ctrl-C) is
+// told which devices have not finished and that the command stays
+// retained, with how to clear it; not "context canceled".
+func TestDeployInterrupted(t *testing.T) {
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	broker := startMosquitto(t)
+	keys, key := makeKeys(t)
+	root, _ := sign.LoadPublicKey(filepath.Join(keys, "root.pub"))
+	dir, err := bundleWith(t, key, "iris.tflite")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fakeDevice(t, broker, "pi-1", root, "")
+	// Three devices expected, one in the group: the wait cannot end.
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(3*time.Second, cancel)
+	out, err := edgectlCtx(ctx, "deploy", "--broker", broker, "--bundle", dir, "--group", "lab", "--wait", "--expect", "3", "--timeout", "1m", "--id", "d9")
+	t.Logf("deploy:\n%s", out)
+	if err == nil {
+		t.Fatal("interrupted deploy --wait succeeded; want an error")
+	}
+	msg := err.Error()
+	for _, want := range []string{"interrupted while waiting: 1 of 3 device(s) finished", "stays retained", "edgectl cancel --group lab --id d9"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q lacks %q", msg, want)
+		}
+	}
+	if strings.Contains(msg, "context canceled") {
+		t.Errorf("error %q says context canceled", msg)
+	}
+	if _, ok := retained(t, broker)[fleet.GroupCommandTopic("lab", fleet.OpDeploy, "d9")]; !ok {
+		t.Error("the deploy command was cleared after the interrupted wait; want it retained")
+	}
+}
