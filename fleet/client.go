@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -128,7 +129,31 @@ type Client struct {
 	// statuses are the last command statuses written, one per command.
 	statuses *recent.Ring[CommandRecord]
 	lastErr  atomic.Pointer[string]
+
+	// unsent are the statuses whose publish has not been acknowledged,
+	// by topic: each is sent again after a reconnection until the broker
+	// acknowledges it or a later status of the same command replaces it.
+	// smu guards them and orders each status's hand-over to paho, so
+	// that an older status never overtakes a newer one of its command.
+	smu    sync.Mutex
+	unsent map[string]unsentStatus
+	gen    uint64
+	resend chan struct{}
 }
+
+// unsentStatus is a status waiting for the broker's acknowledgement.
+type unsentStatus struct {
+	payload []byte
+	gen     uint64 // increases with every status written
+}
+
+// maxUnsent bounds the statuses kept for sending again; beyond it the
+// oldest is forgotten (its command's retained delivery asks again).
+const maxUnsent = 256
+
+// resendEvery is how often unsent statuses are tried again while the
+// connection is up (a publish may fail on a live connection: a timeout).
+const resendEvery = 5 * time.Second
 
 type subscription struct {
 	qos byte
@@ -148,7 +173,8 @@ func New(o Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fleet.New: %w", err)
 	}
-	c := &Client{o: o, log: o.Log, offline: offline, subs: map[string]subscription{}, statuses: recent.New[CommandRecord](20)}
+	c := &Client{o: o, log: o.Log, offline: offline, subs: map[string]subscription{}, statuses: recent.New[CommandRecord](20),
+		unsent: map[string]unsentStatus{}, resend: make(chan struct{}, 1)}
 	so := mqttconn.SessionOptions{
 		Broker: o.Broker, ClientID: o.ClientID, Username: o.Username, Password: o.Password, TLS: t,
 		KeepAlive: o.KeepAlive, ConnectTimeout: o.ConnectTimeout, MinBackoff: o.MinBackoff, MaxBackoff: o.MaxBackoff,
@@ -253,12 +279,22 @@ func (c *Client) Run(ctx context.Context) error {
 		return errors.New("fleet.Client.Run: already running")
 	}
 	defer c.running.Store(false)
+	var wg sync.WaitGroup
+	if c.o.DeviceID != "" {
+		wg.Add(1)
+		go func() { defer wg.Done(); c.resendLoop(ctx) }()
+	}
 	c.sess.Run(ctx)
+	wg.Wait()
 	return nil
 }
 
 func (c *Client) up() {
 	c.log.Info("fleet: connected", "broker", c.o.Broker, "client_id", c.o.ClientID)
+	select {
+	case c.resend <- struct{}{}:
+	default:
+	}
 	if c.o.OnConnect != nil {
 		c.o.OnConnect()
 	}
@@ -384,6 +420,13 @@ func (c *Client) handle(ctx context.Context, topic string, payload []byte) {
 // WriteStatus publishes st, retained, on the device's status topic of the
 // command (op, st.ID), whether the command came for the device or for a
 // group. Time is set to now if zero; a reason is cut to fit.
+//
+// A status the broker has not acknowledged (the connection is down, the
+// publish timed out) is kept and sent again after every reconnection,
+// and every few seconds while connected, until the broker acknowledges
+// it or a later status of the same command replaces it; the error says
+// it was not sent now. The statuses kept live in memory: after a restart
+// the command's retained delivery asks for its status again.
 func (c *Client) WriteStatus(ctx context.Context, op string, st CommandStatus) error {
 	if c.o.DeviceID == "" {
 		return errors.New("fleet.WriteStatus: not a device client")
@@ -402,7 +445,108 @@ func (c *Client) WriteStatus(ctx context.Context, op string, st CommandStatus) e
 		return fmt.Errorf("fleet.WriteStatus: %w", err)
 	}
 	c.statuses.Update(CommandRecord{Op: op, CommandStatus: st}, func(r CommandRecord) bool { return r.Op == op && r.ID == st.ID })
-	return c.Publish(ctx, StatusTopic(c.o.DeviceID, op, st.ID), b, 1, true)
+	topic := StatusTopic(c.o.DeviceID, op, st.ID)
+	c.smu.Lock()
+	c.gen++
+	u := unsentStatus{payload: b, gen: c.gen}
+	c.unsent[topic] = u
+	c.trimUnsent()
+	c.smu.Unlock()
+	if _, err := c.sendStatus(ctx, topic, u); err != nil {
+		return fmt.Errorf("%w (kept; sent again once connected)", err)
+	}
+	return nil
+}
+
+// trimUnsent forgets the oldest unsent statuses beyond maxUnsent. The
+// caller holds smu.
+func (c *Client) trimUnsent() {
+	for len(c.unsent) > maxUnsent {
+		oldest, og := "", uint64(0)
+		for t, u := range c.unsent {
+			if oldest == "" || u.gen < og {
+				oldest, og = t, u.gen
+			}
+		}
+		delete(c.unsent, oldest)
+		c.log.Warn("fleet: too many unsent command statuses; the oldest is no longer sent again", "topic", oldest)
+	}
+}
+
+// sendStatus publishes u on topic unless a later status replaced it,
+// and forgets it once the broker acknowledged it. sent is false when
+// there was nothing to send.
+func (c *Client) sendStatus(ctx context.Context, topic string, u unsentStatus) (sent bool, err error) {
+	c.smu.Lock()
+	if cur, ok := c.unsent[topic]; !ok || cur.gen != u.gen {
+		c.smu.Unlock()
+		return false, nil // replaced by a later status, or already acknowledged
+	}
+	p := c.sess.Client()
+	if p == nil {
+		c.smu.Unlock()
+		return false, fmt.Errorf("publishing to %s: %w", topic, ErrNotConnected)
+	}
+	// Handed to paho under smu: paho sends in the order of the calls.
+	tok := p.Publish(topic, 1, true, u.payload)
+	c.smu.Unlock()
+	if err := mqttconn.Wait(ctx, tok, c.o.PublishTimeout); err != nil {
+		return false, fmt.Errorf("publishing to %s: %w", topic, err)
+	}
+	c.published.Add(1)
+	c.publishedBytes.Add(uint64(len(u.payload)))
+	c.smu.Lock()
+	if cur, ok := c.unsent[topic]; ok && cur.gen == u.gen {
+		delete(c.unsent, topic)
+	}
+	c.smu.Unlock()
+	return true, nil
+}
+
+// Unsent is how many command statuses wait to be sent again.
+func (c *Client) Unsent() int {
+	c.smu.Lock()
+	defer c.smu.Unlock()
+	return len(c.unsent)
+}
+
+// resendLoop sends the unsent statuses again after each connection and
+// every resendEvery while some remain, oldest first.
+func (c *Client) resendLoop(ctx context.Context) {
+	t := time.NewTicker(resendEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.resend:
+		case <-t.C:
+		}
+		if c.sess.Client() == nil {
+			continue
+		}
+		c.smu.Lock()
+		type item struct {
+			topic string
+			u     unsentStatus
+		}
+		items := make([]item, 0, len(c.unsent))
+		for t, u := range c.unsent {
+			items = append(items, item{t, u})
+		}
+		c.smu.Unlock()
+		sort.Slice(items, func(i, j int) bool { return items[i].u.gen < items[j].u.gen })
+		for _, it := range items {
+			sent, err := c.sendStatus(ctx, it.topic, it.u)
+			if err != nil {
+				c.log.Debug("fleet: command status not sent again yet", "topic", it.topic, "err", err)
+				break
+			}
+			if sent {
+				c.log.Info("fleet: command status sent again", "topic", it.topic)
+			}
+		}
+	}
 }
 
 // CommandRecord is the last status a device wrote for one command.

@@ -40,4 +40,11 @@
 // it comes back; the broker sends them again after every reconnect and
 // every restart. Handlers must therefore be idempotent by Command.ID, for
 // example by looking at the status they last wrote.
+//
+// A status is not left to that second delivery: some brokers do not
+// send a retained command again to a wildcard subscription (RabbitMQ), or
+// not always (a NATS cluster). A status the broker did not acknowledge is
+// kept by the Client and sent again after the reconnection (see
+// [Client.WriteStatus]); the operator's side keeps the newest status of
+// each command by its Time.
 package fleet

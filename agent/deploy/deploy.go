@@ -661,12 +661,14 @@ func (d *Deployer) adopt(name string, deploying uint64) {
 	}
 }
 
-// status writes a command's status; a device offline now loses it, and
-// the final one is written again when the command is delivered again.
+// status writes a command's status. One not acknowledged now (the
+// device is offline) is sent again once the link is back, unless a later
+// status of the command replaced it; after a restart the command's
+// recorded outcome answers its next delivery.
 func (d *Deployer) status(ctx context.Context, cmd fleet.Command, state string, progress float64, reason string) {
 	err := d.link.Client().WriteStatus(ctx, cmd.Op, fleet.CommandStatus{ID: cmd.ID, State: state, Progress: progress, Reason: reason})
 	if err != nil {
-		d.log.Debug("cannot write command status", "op", cmd.Op, "id", cmd.ID, "state", state, "err", err)
+		d.log.Debug("command status not sent now; it is sent again once connected", "op", cmd.Op, "id", cmd.ID, "state", state, "err", err)
 	}
 }
 

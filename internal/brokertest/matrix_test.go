@@ -68,6 +68,7 @@ func TestMatrix(t *testing.T) {
 			t.Run("birth-will", func(t *testing.T) { birthWill(t, b) })
 			t.Run("telemetry", func(t *testing.T) { telemetry(t, b) })
 			t.Run("commands", func(t *testing.T) { commands(t, b) })
+			t.Run("status-after-drop", func(t *testing.T) { statusAfterDrop(t, b) })
 			t.Run("transfer-resume", func(t *testing.T) { transferResume(t, b, b.Stop, b.Start) })
 			t.Run("rollout", func(t *testing.T) {
 				skipNATSRollout(t, kind)
@@ -275,6 +276,87 @@ func commands(t *testing.T, b brokertest.Broker) {
 	testenv.WaitFor(t, "the retained status for a late reader", 30*time.Second, func() bool {
 		return strings.Contains(late.last(fleet.StatusTopic(id, fleet.OpPing, "live")), `"done"`)
 	})
+}
+
+// statusAfterDrop: a command's final status written while the device's
+// link is down reaches the operator once the link is back, without the
+// command being delivered again. The command is published live, not
+// retained: RabbitMQ gives a device's wildcard subscription no retained
+// command after a reconnection, and a NATS cluster sometimes does not
+// either, so the status cannot rely on the command coming again.
+func statusAfterDrop(t *testing.T, b brokertest.Broker) {
+	id := "drop-" + b.Kind()
+	op := watch(t, b.URL(), "", fleet.Prefix+"/dev/"+id+"/cmd/+/+/status", fleet.StateTopic(id))
+	p := brokertest.NewProxy(t, strings.TrimPrefix(strings.Split(b.URL(), ",")[0], "tcp://"))
+	l, _ := device(t, p.URL(), id)
+	// The birth follows the command subscription: a live command
+	// published before it would reach nobody.
+	testenv.WaitFor(t, id+"'s birth", 30*time.Second, func() bool { return stateOf(op.last(fleet.StateTopic(id))) == fleet.Online })
+	var calls atomic.Int32
+	finishing, proceed := make(chan struct{}), make(chan struct{})
+	written := make(chan error, 1)
+	l.Handle(fleet.OpDeploy, func(ctx context.Context, _ fleet.Topic, cmd fleet.Command) {
+		if calls.Add(1) > 1 {
+			return
+		}
+		l.Client().WriteStatus(ctx, cmd.Op, fleet.CommandStatus{ID: cmd.ID, State: "downloading"})
+		close(finishing)
+		select {
+		case <-proceed:
+		case <-ctx.Done():
+			return
+		}
+		// Finished: two statuses are written while the link is down; the
+		// later replaces the earlier, which is never sent.
+		l.Client().WriteStatus(ctx, cmd.Op, fleet.CommandStatus{ID: cmd.ID, State: "verified"})
+		written <- l.Client().WriteStatus(ctx, cmd.Op, fleet.CommandStatus{ID: cmd.ID, State: "active", Reason: "model m version 2 serving"})
+	})
+	cmd, err := fleet.Encode(&fleet.Command{Op: fleet.OpDeploy, ID: "d1", Issued: time.Now().UTC()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	op.publish(t, fleet.CommandTopic(id, fleet.OpDeploy, "d1"), cmd, false)
+	select {
+	case <-finishing:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the device did not start the command within 30s")
+	}
+	p.Down()
+	testenv.WaitFor(t, id+" disconnected", 30*time.Second, func() bool { return !l.Client().Stats().Connected })
+	close(proceed)
+	if err := <-written; err == nil {
+		t.Fatal("the final status was acknowledged while the link was down")
+	}
+	if n := l.Client().Unsent(); n != 1 {
+		t.Errorf("unsent statuses while the link is down: %d; want 1", n)
+	}
+	time.Sleep(500 * time.Millisecond) // a few reconnection attempts fail
+	p.Up()
+	topic := fleet.StatusTopic(id, fleet.OpDeploy, "d1")
+	state := func() string {
+		var st fleet.CommandStatus
+		if fleet.Decode([]byte(op.last(topic)), &st) != nil {
+			return ""
+		}
+		return st.State
+	}
+	testenv.WaitFor(t, "the final status after the reconnection", 60*time.Second, func() bool { return state() == "active" })
+	for _, m := range op.seen(topic) {
+		if strings.Contains(m, `"verified"`) {
+			t.Errorf("the status replaced while the link was down was sent: %s", m)
+		}
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("the command was handled %d times; want 1 (delivered live, once)", n)
+	}
+	// The retained status is the final one for a reader that comes later.
+	late := watch(t, b.URL(), "", topic)
+	testenv.WaitFor(t, "the retained final status for a late reader", 30*time.Second, func() bool {
+		return strings.Contains(late.last(topic), `"active"`)
+	})
+	if n := l.Client().Unsent(); n != 0 {
+		t.Errorf("unsent statuses after the reconnection: %d; want 0", n)
+	}
 }
 
 // outboxRestart: events queued before, during and after a broker restart

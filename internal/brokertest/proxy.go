@@ -21,6 +21,7 @@ type Proxy struct {
 	Rate int64
 
 	bytes atomic.Int64
+	down  atomic.Bool
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
 	wg    sync.WaitGroup
@@ -53,6 +54,10 @@ func (p *Proxy) accept() {
 		c, err := p.ln.Accept()
 		if err != nil {
 			return
+		}
+		if p.down.Load() {
+			c.Close()
+			continue
 		}
 		u, err := net.Dial("tcp", p.upstream)
 		if err != nil {
@@ -108,6 +113,16 @@ func (p *Proxy) Cut() {
 		c.Close()
 	}
 }
+
+// Down cuts every connection and refuses new ones until Up: a link that
+// stays down.
+func (p *Proxy) Down() {
+	p.down.Store(true)
+	p.Cut()
+}
+
+// Up accepts connections again after Down.
+func (p *Proxy) Up() { p.down.Store(false) }
 
 // Close stops the proxy and waits for its goroutines.
 func (p *Proxy) Close() {

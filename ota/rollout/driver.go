@@ -306,10 +306,16 @@ func (d *Driver) handle(m inbound) Decision {
 }
 
 // report feeds one status to the planner, skipping repeats that carry no
-// news (the same state and the same tenth of a download).
+// news (the same state and the same tenth of a download) and statuses
+// the device wrote before the last one taken: a device sends a status
+// again after a reconnection and the broker may deliver one twice, so a
+// late copy of "downloading" must not undo an "active".
 func (d *Driver) report(id string, st fleet.CommandStatus) Decision {
 	old, seen := d.last[id]
 	if seen && old.State == st.State && old.Reason == st.Reason && int(10*old.Progress) == int(10*st.Progress) {
+		return Decision{Action: Wait}
+	}
+	if seen && st.Time.Before(old.Time) {
 		return Decision{Action: Wait}
 	}
 	d.last[id] = st
