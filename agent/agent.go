@@ -81,6 +81,10 @@ type Agent struct {
 	notes   map[string]string
 	// profiling is held while GET /debug/profile runs (profile.go).
 	profiling sync.Mutex
+	// unloaded are the models a local operator unloaded (repository.go),
+	// guarded by mu; repoMu serialises loads and unloads.
+	unloaded map[string]*unloadedModel
+	repoMu   sync.Mutex
 
 	// sensors are the host, link and source collectors (console.go);
 	// taps count each source's readings; hist samples the models'
@@ -277,11 +281,28 @@ func (a *Agent) build(s *servedModel) {
 }
 
 // installModel serves s in place of the version of its model serving now.
-func (a *Agent) installModel(s *servedModel) {
+func (a *Agent) installModel(s *servedModel) { a.swapIn(s, true) }
+
+// swapIn serves s in place of the version of its model serving now. When
+// the model is unloaded, s serves only with force (a load); otherwise it
+// is closed and kept as the version the model serves once loaded.
+func (a *Agent) swapIn(s *servedModel, force bool) {
 	a.mu.Lock()
+	if u := a.unloaded[s.info.Name]; u != nil && !force {
+		u.info = s.info
+		a.mu.Unlock()
+		a.log.Info("model unloaded by a local operator; the new version serves once it is loaded", "model", s.info.Name, "version", s.info.Version)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), a.cfg.HTTP.RequestTimeout.D())
+			defer cancel()
+			s.close(ctx)
+		}()
+		return
+	}
 	old := a.models[s.info.Name]
 	a.models[s.info.Name] = s
 	delete(a.missing, s.info.Name)
+	delete(a.unloaded, s.info.Name)
 	a.mu.Unlock()
 	if old != nil {
 		a.modelInfo.DeleteLabelValues(old.info.Name, old.info.Version, old.info.SHA256)
@@ -301,6 +322,12 @@ func (a *Agent) model(name, version string) (*servedModel, error) {
 	s := a.models[name]
 	a.mu.RUnlock()
 	if s == nil {
+		a.mu.RLock()
+		err := a.errUnloadedLocked(name, version)
+		a.mu.RUnlock()
+		if err != nil {
+			return nil, err
+		}
 		return nil, fmt.Errorf("%w: %q", infer.ErrModelNotFound, name)
 	}
 	if version != "" && version != s.info.Version {
@@ -411,7 +438,7 @@ func (a *Agent) Missing() []status.Missing {
 	defer a.mu.RUnlock()
 	var out []status.Missing
 	for _, mc := range a.cfg.Models {
-		if a.models[mc.Name] != nil {
+		if a.models[mc.Name] != nil || a.unloaded[mc.Name] != nil {
 			continue
 		}
 		why := a.missing[mc.Name]
@@ -420,6 +447,10 @@ func (a *Agent) Missing() []status.Missing {
 		}
 		out = append(out, status.Missing{Model: mc.Name, Reason: why})
 	}
+	for name, u := range a.unloaded {
+		out = append(out, status.Missing{Model: name, Version: u.info.Version, Reason: "unloaded", Unloaded: u.since})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Model < out[j].Model })
 	return out
 }
 
@@ -455,9 +486,10 @@ func (a *Agent) event(ev fleet.Event) error {
 func (a *Agent) Ready() bool {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	// Models deployed over the air may add to the configured ones.
+	// Models deployed over the air may add to the configured ones; a
+	// model a local operator unloaded does not count (as in Triton).
 	for _, mc := range a.cfg.Models {
-		if a.models[mc.Name] == nil {
+		if a.models[mc.Name] == nil && a.unloaded[mc.Name] == nil {
 			return false
 		}
 	}
@@ -555,6 +587,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		Token: token, MaxRequestBytes: a.cfg.HTTP.MaxRequestBytes, RequestTimeout: a.cfg.HTTP.RequestTimeout.D(),
 		Gatherer: a.reg, Registerer: a.reg, Pprof: pprof, Profiler: a, Log: a.log, Version: Version,
 		BodyBudget: budget, Hosts: localapi.HostsFor(a.cfg.HTTP.Listen, a.cfg.HTTP.AllowedHosts, config.IsLoopback(host)),
+		Repository: a,
 	})
 	ln, err := net.Listen("tcp", a.cfg.HTTP.Listen)
 	if err != nil {

@@ -34,16 +34,24 @@ func (a *Agent) Load(mc config.Model) (deploy.Version, error) {
 	return s, nil
 }
 
-// Serve implements deploy.Host.
-func (a *Agent) Serve(v deploy.Version) { a.installModel(v.(*servedModel)) }
+// Serve implements deploy.Host. For a model a local operator unloaded, v
+// is closed: it is the version that serves once the model is loaded.
+func (a *Agent) Serve(v deploy.Version) { a.swapIn(v.(*servedModel), false) }
 
-// Serving implements deploy.Host.
+// Serving implements deploy.Host. For a model a local operator unloaded,
+// it is the version that serves once the model is loaded (nothing loaded),
+// so that commands naming it apply.
 func (a *Agent) Serving(name string) (deploy.Version, bool) {
-	s, err := a.model(name, "")
-	if err != nil {
-		return nil, false
+	a.mu.RLock()
+	s, u := a.models[name], a.unloaded[name]
+	a.mu.RUnlock()
+	switch {
+	case s != nil:
+		return s, true
+	case u != nil && u.info.Version != "":
+		return parkedVersion{info: u.info}, true
 	}
-	return s, true
+	return nil, false
 }
 
 // Route implements deploy.Host.

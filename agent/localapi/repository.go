@@ -1,8 +1,13 @@
 package localapi
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"sort"
 	"strings"
@@ -50,7 +55,7 @@ func (s *Server) repositoryIndex(w http.ResponseWriter, r *http.Request) {
 	}
 	if q.Ready == nil || !*q.Ready {
 		for _, m := range s.b.Status().Missing {
-			list = append(list, repositoryEntry{Name: m.Model, State: "UNAVAILABLE", Reason: m.Reason})
+			list = append(list, repositoryEntry{Name: m.Model, Version: m.Version, State: "UNAVAILABLE", Reason: m.Reason})
 		}
 	} else {
 		kept := list[:0]
@@ -136,4 +141,139 @@ func (s *Server) modelConfig(w http.ResponseWriter, r *http.Request) {
 		c.Delegates = append(c.Delegates, configBackend{Delegate: d.Delegate, Variant: d.Variant, Fallback: d.Fallback, State: d.State})
 	}
 	writeJSON(w, http.StatusOK, c)
+}
+
+// Repository is the model repository extension's load and unload on a
+// device (the agent implements it). A device loads only the models it is
+// configured with or was deployed with a signature: never files sent in a
+// request.
+type Repository interface {
+	// RepositoryLoad serves the model named name again, or reloads it,
+	// at the version its model store names active (the configured file
+	// when none is). ErrNoSuchModel when the device has no such model.
+	RepositoryLoad(ctx context.Context, name string) error
+	// RepositoryUnload stops serving the model named name (and, with
+	// dependents, an ensemble's members) until it is loaded again or the
+	// agent restarts; its files and deployment state are kept.
+	RepositoryUnload(ctx context.Context, name string, dependents bool) error
+}
+
+// ErrNoSuchModel is a load or unload of a model the device has not.
+var ErrNoSuchModel = errors.New("no such model")
+
+// maxControlBytes bounds a load or unload request's body.
+const maxControlBytes = 64 << 10
+
+// repositoryControl is POST /v2/repository/models/{name}/load and
+// /unload. The body may be empty or {"parameters": {...}}; load takes
+// none (Triton's "config" and "file:…" overrides are refused: a device
+// never serves a model from a request), unload takes unload_dependents.
+// Success is 200 with an empty body, a failure 400 with {"error"}, as
+// the extension says.
+func (s *Server) repositoryControl(load bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("name")
+		op := "unload"
+		if load {
+			op = "load"
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxControlBytes))
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("a %s request is at most %d bytes: model files cannot be sent to a device, only deployed to it signed", op, maxControlBytes))
+				return
+			}
+			writeError(w, http.StatusBadRequest, "reading body: "+err.Error())
+			return
+		}
+		dependents, err := parseControl(body, load)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("failed to %s '%s': %v", op, name, err))
+			return
+		}
+		if load {
+			err = s.opts.Repository.RepositoryLoad(r.Context(), name)
+		} else {
+			err = s.opts.Repository.RepositoryUnload(r.Context(), name, dependents)
+		}
+		if err != nil {
+			code := http.StatusBadRequest
+			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+				code = statusOf(err)
+			}
+			writeError(w, code, fmt.Sprintf("failed to %s '%s': %v", op, name, err))
+			return
+		}
+		w.Header().Set("Content-Length", "0")
+		w.WriteHeader(http.StatusOK)
+	}
+}
+
+// parseControl reads a load or unload body: whether unload_dependents is
+// set, or why the request is refused.
+func parseControl(body []byte, load bool) (dependents bool, err error) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return false, nil
+	}
+	var req struct {
+		Parameters map[string]json.RawMessage `json:"parameters"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return false, fmt.Errorf("malformed JSON request: %v", err)
+	}
+	if dec.More() {
+		return false, errors.New("malformed JSON request: more than one JSON value")
+	}
+	keys := make([]string, 0, len(req.Parameters))
+	for k := range req.Parameters {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := req.Parameters[k]
+		switch {
+		case load && strings.HasPrefix(k, "file:"):
+			return false, fmt.Errorf("parameter %q refused: a device never serves model files sent in a request, only its configured files and signed deployments", k)
+		case load && k == "config":
+			return false, errors.New(`parameter "config" refused: a model's settings come from the device's configuration file or a signed deployment`)
+		case !load && k == "unload_dependents":
+			if err := json.Unmarshal(v, &dependents); err != nil {
+				return false, fmt.Errorf("parameter %q must be true or false", k)
+			}
+		default:
+			takes := "takes no parameters"
+			if !load {
+				takes = "takes only unload_dependents"
+			}
+			return false, fmt.Errorf("unknown parameter %q (%s)", k, takes)
+		}
+	}
+	return dependents, nil
+}
+
+// loopbackOrToken guards the endpoints that change what the device
+// serves: without a token they answer only clients on loopback. (A
+// non-loopback listen address needs a token anyway; this holds should a
+// proxy or a later option change that.)
+func (s *Server) loopbackOrToken(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.opts.Token == "" && !loopbackAddr(r.RemoteAddr) {
+			writeError(w, http.StatusForbidden, "model load and unload are taken only from this device (loopback) or with the local API's token (http.token)")
+			return
+		}
+		h(w, r)
+	}
+}
+
+// loopbackAddr reports whether a "host:port" is a loopback address.
+func loopbackAddr(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		host = hostport
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

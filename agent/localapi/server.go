@@ -79,6 +79,9 @@ type Options struct {
 	// it and waits (up to RequestTimeout; 503 beyond) while the budget is
 	// spent.
 	BodyBudget *memlimit.Budget
+	// Repository, if set, takes the model repository extension's load
+	// and unload (from loopback, or with Token).
+	Repository Repository
 	// Hosts, if not empty, are the host names (without port, any case) a
 	// request's Host header may carry; others get 421. See HostsFor.
 	Hosts []string
@@ -149,8 +152,12 @@ func New(b Backend, opts Options) *Server {
 	if opts.Version == "" {
 		opts.Version = "dev"
 	}
+	extensions := []string{"binary_tensor_data", "classification", "statistics", "model_configuration"}
+	if opts.Repository != nil {
+		extensions = append(extensions, "model_repository", "model_repository(unload_dependents)")
+	}
 	serverMetadata := func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"name": "edged", "version": opts.Version, "extensions": []string{"binary_tensor_data", "classification", "statistics", "model_configuration"}})
+		writeJSON(w, http.StatusOK, map[string]any{"name": "edged", "version": opts.Version, "extensions": extensions})
 	}
 	// The specification names the path /v2/; clients use both.
 	s.handle("GET /v2", "server", serverMetadata)
@@ -160,6 +167,10 @@ func New(b Backend, opts Options) *Server {
 	s.handle("GET /v2/models/{name}/ready", "model_ready", s.modelReady)
 	s.handle("GET /v2/models/{name}/versions/{version}/ready", "model_ready", s.modelReady)
 	s.handle("POST /v2/repository/index", "repository", s.repositoryIndex)
+	if opts.Repository != nil {
+		s.handle("POST /v2/repository/models/{name}/load", "repository_load", s.loopbackOrToken(s.repositoryControl(true)))
+		s.handle("POST /v2/repository/models/{name}/unload", "repository_unload", s.loopbackOrToken(s.repositoryControl(false)))
+	}
 	s.handle("GET /v2/models/{name}/config", "config", s.modelConfig)
 	s.handle("GET /v2/models/{name}/versions/{version}/config", "config", s.modelConfig)
 	s.handle("GET /v2/models/stats", "stats", s.modelStats)

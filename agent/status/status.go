@@ -157,10 +157,16 @@ type History struct {
 }
 
 // Missing is a configured model that does not serve: its file failed to
-// load or its check failed. The other models serve meanwhile.
+// load or its check failed, or a local operator unloaded it (Reason
+// "unloaded"; then it may also be a model deployed over the air). The
+// other models serve meanwhile.
 type Missing struct {
 	Model  string `json:"model"`
 	Reason string `json:"reason"`
+	// A model a local operator unloaded: the version that serves once it
+	// is loaded, and when it was unloaded.
+	Version  string    `json:"version,omitempty"`
+	Unloaded time.Time `json:"unloaded,omitzero"`
 }
 
 // Model is one served model: the version serving now and its pipeline.
