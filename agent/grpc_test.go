@@ -7,10 +7,14 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	"github.com/edged-dev/edged/agent/config"
 	pb "github.com/edged-dev/edged/agent/grpcapi/inferencepb"
@@ -67,4 +71,76 @@ func TestGRPC(t *testing.T) {
 	if len(r.RawOutputContents) != 1 || len(r.RawOutputContents[0]) != 1 || int8(r.RawOutputContents[0][0]) != refOutput(t, -96) || r.ModelVersion != "7" {
 		t.Errorf("response %v; want version 7 and [%d]", r, refOutput(t, -96))
 	}
+
+	// The model repository extension, called as a client generated from
+	// Triton's grpc_service.proto calls it (same method names and
+	// messages): OK with an empty response, failures InvalidArgument; an
+	// unloaded model is UNAVAILABLE "unloaded" in the index, not ready,
+	// and its requests are NotFound "has no available versions".
+	t.Run("repository", func(t *testing.T) {
+		call := func(method string, req, resp any) error {
+			return conn.Invoke(ctx, "/inference.GRPCInferenceService/"+method, req, resp)
+		}
+		index := func() string {
+			t.Helper()
+			var ix pb.RepositoryIndexResponse
+			if err := call("RepositoryIndex", &pb.RepositoryIndexRequest{}, &ix); err != nil {
+				t.Fatalf("RepositoryIndex: %v", err)
+			}
+			var out []string
+			for _, m := range ix.Models {
+				out = append(out, strings.TrimSpace(strings.Join([]string{m.Name, m.Version, m.State, m.Reason}, " ")))
+			}
+			return strings.Join(out, ",")
+		}
+		infer := func() error {
+			_, err := c.ModelInfer(ctx, &pb.ModelInferRequest{ModelName: "hello", Inputs: []*pb.ModelInferRequest_InferInputTensor{
+				{Name: "serving_default_dense_input:0", Datatype: "INT8", Shape: []int64{1, 1}, Contents: &pb.InferTensorContents{IntContents: []int32{-96}}}}})
+			return err
+		}
+		md, err := c.ServerMetadata(ctx, &pb.ServerMetadataRequest{})
+		if err != nil || !slices.Contains(md.Extensions, "model_repository") {
+			t.Errorf("ServerMetadata %v %v; want model_repository among the extensions", md, err)
+		}
+		if got := index(); got != "hello 7 READY" {
+			t.Errorf("index %q; want hello 7 READY", got)
+		}
+		if err := call("RepositoryModelUnload", &pb.RepositoryModelUnloadRequest{ModelName: "hello"}, &pb.RepositoryModelUnloadResponse{}); err != nil {
+			t.Fatalf("RepositoryModelUnload: %v", err)
+		}
+		if got := index(); got != "hello 7 UNAVAILABLE unloaded" {
+			t.Errorf("index after unload %q; want hello 7 UNAVAILABLE unloaded", got)
+		}
+		if err := infer(); status.Code(err) != codes.NotFound || !strings.Contains(err.Error(), "has no available versions") {
+			t.Errorf("ModelInfer after unload: %v; want NotFound, has no available versions", err)
+		}
+		if r, err := c.ModelReady(ctx, &pb.ModelReadyRequest{Name: "hello"}); err != nil || r.Ready {
+			t.Errorf("ModelReady after unload: %v %v; want not ready", r, err)
+		}
+		if r, err := c.ServerReady(ctx, &pb.ServerReadyRequest{}); err != nil || !r.Ready {
+			t.Errorf("ServerReady after unload: %v %v; want ready", r, err)
+		}
+		for _, p := range []map[string]*pb.ModelRepositoryParameter{
+			{"file:1/model.tflite": {ParameterChoice: &pb.ModelRepositoryParameter_BytesParam{BytesParam: []byte("TFL3")}}},
+			{"config": {ParameterChoice: &pb.ModelRepositoryParameter_StringParam{StringParam: "{}"}}},
+		} {
+			err := call("RepositoryModelLoad", &pb.RepositoryModelLoadRequest{ModelName: "hello", Parameters: p}, &pb.RepositoryModelLoadResponse{})
+			if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "refused") {
+				t.Errorf("RepositoryModelLoad with %v: %v; want InvalidArgument, refused", p, err)
+			}
+		}
+		err = call("RepositoryModelLoad", &pb.RepositoryModelLoadRequest{ModelName: "nosuch"}, &pb.RepositoryModelLoadResponse{})
+		if status.Code(err) != codes.InvalidArgument {
+			t.Errorf("RepositoryModelLoad of an unknown model: %v; want InvalidArgument", err)
+		}
+		if err := call("RepositoryModelLoad", &pb.RepositoryModelLoadRequest{ModelName: "hello"}, &pb.RepositoryModelLoadResponse{}); err != nil {
+			t.Fatalf("RepositoryModelLoad: %v", err)
+		}
+		if got := index(); got != "hello 7 READY" {
+			t.Errorf("index after load %q; want hello 7 READY", got)
+		}
+		if err := infer(); err != nil {
+			t.Errorf("ModelInfer after load: %v", err)
+		}
+	})
 }

@@ -45,6 +45,10 @@ type Options struct {
 	MaxRequestBytes int
 	// Log takes handler panics (discarded when nil).
 	Log *slog.Logger
+	// Repository, if set, answers the model repository extension
+	// (RepositoryIndex, RepositoryModelLoad, RepositoryModelUnload; load
+	// and unload from loopback or with Token).
+	Repository Repository
 }
 
 // recovered turns a handler's panic into an Internal error: a handler bug
@@ -73,7 +77,7 @@ func NewServer(b Backend, opts Options) *grpc.Server {
 		opts.Version = "dev"
 	}
 	srv := grpc.NewServer(grpc.MaxRecvMsgSize(opts.MaxRequestBytes), grpc.ChainUnaryInterceptor(recovered(opts.Log), auth(opts.Token)))
-	inferencepb.RegisterGRPCInferenceServiceServer(srv, &service{b: b, opts: opts})
+	srv.RegisterService(serviceDesc(), &service{b: b, opts: opts})
 	return srv
 }
 
@@ -132,12 +136,25 @@ func (s *service) ServerReady(context.Context, *inferencepb.ServerReadyRequest) 
 }
 
 func (s *service) ServerMetadata(context.Context, *inferencepb.ServerMetadataRequest) (*inferencepb.ServerMetadataResponse, error) {
-	return &inferencepb.ServerMetadataResponse{Name: "edged", Version: s.opts.Version, Extensions: []string{}}, nil
+	ext := []string{}
+	if s.opts.Repository != nil {
+		ext = append(ext, "model_repository", "model_repository(unload_dependents)")
+	}
+	return &inferencepb.ServerMetadataResponse{Name: "edged", Version: s.opts.Version, Extensions: ext}, nil
 }
 
 func (s *service) ModelReady(ctx context.Context, r *inferencepb.ModelReadyRequest) (*inferencepb.ModelReadyResponse, error) {
 	mi, err := s.b.Model(r.GetName(), r.GetVersion())
 	if err != nil {
+		// A configured or unloaded model that does not serve is not
+		// ready; only a model the device has not is an error.
+		if s.opts.Repository != nil {
+			for _, m := range s.opts.Repository.Missing() {
+				if m.Model == r.GetName() {
+					return &inferencepb.ModelReadyResponse{Ready: false}, nil
+				}
+			}
+		}
 		return nil, fail(err)
 	}
 	return &inferencepb.ModelReadyResponse{Ready: mi.Ready}, nil
