@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"strings"
@@ -387,6 +388,7 @@ func TestCanaryRestart(t *testing.T) {
 	if v := servedVersion(t, ra.url); v != "1" {
 		t.Errorf("after the restart: served version %q; want 1 (the candidate is not promoted yet)", v)
 	}
+	checkCanaryTelemetry(t, ra, after)
 	dr.a = ra.a
 	e.waitState("r1", statusActive, 60*time.Second, dr.batch)
 	if v := servedVersion(t, ra.url); v != "2" {
@@ -514,4 +516,38 @@ func TestCanaryCrashLoop(t *testing.T) {
 		t.Errorf("third start: served version %q; want 1", v)
 	}
 	ra.stop()
+}
+
+// checkCanaryTelemetry checks that the telemetry snapshot's and /metrics'
+// canary figures carry the status' counts, and its latencies in ms and
+// seconds.
+func checkCanaryTelemetry(t *testing.T, ra *runningAgent, cs *status.Canary) {
+	t.Helper()
+	ct := ra.a.CanaryTelemetry()
+	if len(ct) != 1 {
+		t.Fatalf("canary telemetry %+v; want one candidate", ct)
+	}
+	c, f := ct[0], cs.Figures
+	if c.Model != "person" || c.Candidate != "2" || c.Phase != "canary" || c.Active == nil || c.Cand == nil ||
+		c.Active.N != f.Active.Requests || c.Cand.N != f.Candidate.Requests || c.Shadow != nil {
+		t.Fatalf("canary telemetry %+v; want person, candidate 2 in canary, requests %d/%d, no shadow figures",
+			c, f.Active.Requests, f.Candidate.Requests)
+	}
+	if d := c.Active.P50*1e6 - float64(f.Active.P50); math.Abs(d) > 1e3 {
+		t.Errorf("active p50 %g ms; want %v", c.Active.P50, f.Active.P50)
+	}
+	for series, want := range map[string]float64{
+		`edged_canary_phase{candidate="2",model="person",phase="canary"}`: 1,
+		`edged_canary_requests_total{arm="active",model="person"}`:        float64(f.Active.Requests),
+		`edged_canary_requests_total{arm="candidate",model="person"}`:     float64(f.Candidate.Requests),
+		`edged_canary_latency_seconds_count{arm="active",model="person"}`: float64(f.Active.Requests - f.Active.Errors),
+	} {
+		if got := metricValue(t, ra.url, series); got != want {
+			t.Errorf("/metrics %s = %g; want %g", series, got, want)
+		}
+	}
+	q := metricValue(t, ra.url, `edged_canary_latency_seconds{arm="active",model="person",quantile="0.5"}`)
+	if d := q*1e9 - float64(f.Active.P50); math.Abs(d) > 1e3 {
+		t.Errorf("/metrics active median %g s; want %v", q, f.Active.P50)
+	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
+	"math"
 	"os"
 	"sort"
 	"strconv"
@@ -11,7 +13,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/edged-dev/edged/agent/canary"
 	"github.com/edged-dev/edged/agent/config"
+	"github.com/edged-dev/edged/agent/deploy"
 	"github.com/edged-dev/edged/agent/infer"
 	"github.com/edged-dev/edged/agent/pipeline"
 	"github.com/edged-dev/edged/agent/status"
@@ -44,6 +48,8 @@ func (a *Agent) newSensors() *telemetry.Set {
 		{Name: "thermal", Collector: telemetry.Thermal{FS: sys}},
 		{Name: "throttle", Collector: telemetry.Throttle{FS: sys}},
 		{Name: "sources", Collector: telemetry.Sources{Src: a}},
+		{Name: "ota", Collector: telemetry.OTA{Src: a}},
+		{Name: "canary", Collector: telemetry.Canaries{Src: a}},
 	}
 	if a.link != nil {
 		list = append(list, telemetry.Named{Name: "link", Collector: telemetry.Link{Client: a.link.Client(), Outbox: a.link.Outbox()}})
@@ -328,13 +334,62 @@ func (a *Agent) consoleStatus(st *status.Device) {
 	} else {
 		st.Events = a.events.Newest()
 	}
+	prev := map[string]string{}
+	if snap.OTA != nil {
+		for _, mo := range snap.OTA.Models {
+			prev[mo.Name] = mo.Previous
+		}
+	}
 	for i := range st.Models {
 		m := &st.Models[i]
 		m.History = a.hist.of(m.Name)
-		if a.ota != nil {
-			if sm, ok, err := a.ota.StoredModel(m.Name); err == nil && ok && sm.Previous != 0 {
-				m.Previous = strconv.FormatUint(sm.Previous, 10)
-			}
-		}
+		m.Previous = prev[m.Name]
 	}
+}
+
+// OTATelemetry implements telemetry.OTAStats: nil when the agent takes
+// no deployments.
+func (a *Agent) OTATelemetry() *fleet.OTATelemetry {
+	if a.ota == nil {
+		return nil
+	}
+	return a.ota.OTATelemetry()
+}
+
+// CanaryTelemetry implements telemetry.CanaryStats.
+func (a *Agent) CanaryTelemetry() []fleet.CanaryTelemetry {
+	a.mu.RLock()
+	rs := make(map[string]*deploy.Rollout, len(a.rollouts))
+	maps.Copy(rs, a.rollouts)
+	a.mu.RUnlock()
+	out := make([]fleet.CanaryTelemetry, 0, len(rs))
+	for name, r := range rs {
+		out = append(out, canaryTelemetry(name, r.Status()))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Model < out[j].Model })
+	return out
+}
+
+// canaryTelemetry is a rollout's figures as the snapshot sends them:
+// latencies in ms, three decimals; the shadow comparisons until the
+// canary phase, the arms from it on.
+func canaryTelemetry(model string, c *status.Canary) fleet.CanaryTelemetry {
+	f := c.Figures
+	ms := func(d time.Duration) float64 { return round3(float64(d) / 1e6) }
+	arm := func(a canary.ArmFigures) *fleet.ArmTelemetry {
+		return &fleet.ArmTelemetry{N: a.Requests, Errors: a.Errors, P50: ms(a.P50), P99: ms(a.P99), Mean: ms(a.Mean)}
+	}
+	ct := fleet.CanaryTelemetry{Model: model, Candidate: c.Candidate, Phase: c.Phase, ElapsedS: int64(f.Elapsed / time.Second)}
+	if f.Active.Requests+f.Candidate.Requests > 0 {
+		ct.Active, ct.Cand = arm(f.Active), arm(f.Candidate)
+	}
+	if sh := f.Shadow; sh.Samples > 0 && c.Phase != canary.PhaseCanary.String() {
+		ct.Shadow = &fleet.ShadowTelemetry{N: sh.Samples, Errors: sh.Errors, Disagree: round3(sh.Disagreement), ActiveP50: ms(sh.ActiveP50), CandP50: ms(sh.CandidateP50)}
+	}
+	if t := f.Test; t != nil && !math.IsNaN(t.PTwoSided) && !math.IsInf(t.PTwoSided, 0) {
+		// Three significant digits: enough to read, fewer bytes.
+		p, _ := strconv.ParseFloat(strconv.FormatFloat(t.PTwoSided, 'g', 3, 64), 64)
+		ct.P, ct.Test = &p, t.Method
+	}
+	return ct
 }

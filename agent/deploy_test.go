@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -480,6 +481,7 @@ func TestDeploy(t *testing.T) {
 	if ev := e.event("v2"); ev["state"] != statusActive || ev["version"] != 2.0 || ev["from"] != 1.0 {
 		t.Errorf("event of v2 = %v; want state active, version 2, from 1", ev)
 	}
+	checkOTA(t, ra, fleet.ModelOTA{Name: "person", Version: "2", Previous: "1", Op: fleet.OpDeploy, Outcome: statusActive}, 0)
 	e.clear(fleet.OpDeploy, "v2")
 
 	hello, err := os.ReadFile(modelPath(t, "hello_world_int8.tflite"))
@@ -607,6 +609,9 @@ func TestDeploy(t *testing.T) {
 	if v := servedVersion(t, ra.url); v != "2" {
 		t.Errorf("after rollback: version %q; want 2", v)
 	}
+	// Two rollbacks: the version that failed to load, and rb1; the store
+	// keeps no version to return to after a rollback.
+	checkOTA(t, ra, fleet.ModelOTA{Name: "person", Version: "2", Op: fleet.OpRollback, Outcome: fleet.StatusDone}, 2)
 	// The retained birth follows the change without a reconnection.
 	testenv.WaitFor(t, "the state to show version 2 active", 10*time.Second, func() bool {
 		e.mu.Lock()
@@ -697,7 +702,28 @@ func TestDeployResume(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the download did not reach 40%")
 	}
+	// The download shows in /metrics; the status answers while the
+	// deployment holds the model store.
+	if o := a.OTATelemetry(); len(o.Downloads) != 1 || o.Downloads[0].Model != "person" || o.Downloads[0].Version != "2" ||
+		o.Downloads[0].Size != blob.Size || o.Downloads[0].Bytes < blob.Size*4/10 || o.Downloads[0].Bytes >= blob.Size {
+		t.Errorf("downloads %+v; want person version 2, at least 40%% of %d bytes", o.Downloads, blob.Size)
+	}
+	if v := metricValue(t, ra.url, `edged_ota_download_size_bytes{model="person",version="2"}`); v != float64(blob.Size) {
+		t.Errorf("/metrics: download size of person version 2 = %g; want %d", v, blob.Size)
+	}
+	if v := metricValue(t, ra.url, `edged_ota_download_bytes{model="person",version="2"}`); v < float64(blob.Size*4/10) {
+		t.Errorf("/metrics: bytes held of person version 2 = %g; want at least 40%% of %d", v, blob.Size)
+	}
+	sc := &http.Client{Timeout: 5 * time.Second}
+	if resp, err := sc.Get(ra.url + "/v1/status"); err != nil {
+		t.Errorf("GET /v1/status during a download: %v", err)
+	} else {
+		resp.Body.Close()
+	}
 	ra.stop()
+	if o := a.OTATelemetry(); len(o.Downloads) != 0 {
+		t.Errorf("after the stop: downloads %+v; want none", o.Downloads)
+	}
 	if _, err := os.Stat(filepath.Join(cfg.OTA.StoreDir, "downloads", blob.SHA256+".bitmap")); err != nil {
 		t.Fatalf("after the stop: %v; want the download's bitmap kept", err)
 	}
@@ -873,4 +899,40 @@ func TestDeployInterfaceChange(t *testing.T) {
 	}
 	e.clear(fleet.OpDeploy, "iris3")
 	ra.stop()
+}
+
+// checkOTA checks what the console says of the model store: want (At is
+// checked to be within the last minute) and the rollbacks, in the OTA
+// telemetry and in /metrics.
+func checkOTA(t *testing.T, ra *runningAgent, want fleet.ModelOTA, rollbacks uint64) {
+	t.Helper()
+	o := ra.a.OTATelemetry()
+	if len(o.Models) != 1 || o.Rollbacks != rollbacks {
+		t.Fatalf("OTA telemetry %+v; want one model and %d rollbacks", o, rollbacks)
+	}
+	got := o.Models[0]
+	if age := time.Now().Unix() - got.At; age < 0 || age > 60 {
+		t.Errorf("last outcome at %d, %d s ago; want within the last minute", got.At, age)
+	}
+	want.At = got.At
+	if got != want {
+		t.Errorf("OTA telemetry of the model %+v; want %+v", got, want)
+	}
+	version, _ := strconv.ParseFloat(want.Version, 64)
+	series := map[string]float64{
+		`edged_ota_active_version{model="person"}`: version,
+		fmt.Sprintf(`edged_ota_last_outcome_timestamp_seconds{model="person",op=%q,outcome=%q}`, want.Op, want.Outcome): float64(got.At),
+		`edged_ota_rollbacks_total`: float64(rollbacks),
+	}
+	if want.Previous != "" {
+		previous, _ := strconv.ParseFloat(want.Previous, 64)
+		series[`edged_ota_previous_version{model="person"}`] = previous
+	} else if m := get(t, ra.url+"/metrics"); strings.Contains(m, "edged_ota_previous_version{") {
+		t.Errorf("/metrics has a previous version; want none:\n%s", m)
+	}
+	for s, v := range series {
+		if got := metricValue(t, ra.url, s); got != v {
+			t.Errorf("/metrics %s = %g; want %g", s, got, v)
+		}
+	}
 }

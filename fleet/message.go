@@ -75,6 +75,11 @@ type Telemetry struct {
 	Link *LinkTelemetry `json:"link,omitempty"`
 	// Sources are the input sources, in configuration order.
 	Sources []SourceTelemetry `json:"sources,omitempty"`
+	// OTA is the over-the-air updates' news: downloads in progress and
+	// each model's last deployment outcome in the hour after it.
+	OTA *OTATelemetry `json:"ota,omitempty"`
+	// Canaries are the candidates under evaluation, one per model.
+	Canaries []CanaryTelemetry `json:"canary,omitempty"`
 	// Metrics holds further named values (Prometheus names).
 	Metrics map[string]float64 `json:"metrics,omitempty"`
 }
@@ -148,6 +153,88 @@ type SourceTelemetry struct {
 	// first); Last is when it was taken (not sent).
 	Age  int64     `json:"age_s,omitempty"`
 	Last time.Time `json:"-"`
+}
+
+// OTATelemetry is the over-the-air updates' part of a Telemetry
+// snapshot. The snapshot carries a model only in the hour after its last
+// deployment, rollback or canary decision ended (At), and the section
+// only when it has a model, a download or a rollback: the versions are in
+// the retained State the rest of the time.
+type OTATelemetry struct {
+	Models    []ModelOTA          `json:"models,omitempty"`
+	Downloads []DownloadTelemetry `json:"downloads,omitempty"`
+	// Rollbacks counts the versions left for an earlier one since the
+	// agent started: rollback commands, candidates rolled back, versions
+	// that failed to start and crash loops.
+	Rollbacks uint64 `json:"rollbacks,omitempty"`
+}
+
+// ModelOTA is one model's versions in the model store and its last
+// deployment outcome.
+type ModelOTA struct {
+	Name     string `json:"name"`
+	Version  string `json:"version,omitempty"`
+	Previous string `json:"previous,omitempty"`
+	// Op and Outcome are the last command or decision on the model and
+	// where it ended (a CommandStatus state: active, shadow, canary,
+	// rolled_back, failed, rejected, skipped, done, ...); At is when, in
+	// Unix seconds. Absent before the first since the agent started.
+	Op      string `json:"op,omitempty"`
+	Outcome string `json:"outcome,omitempty"`
+	At      int64  `json:"at,omitempty"`
+}
+
+// DownloadTelemetry is a model file being downloaded.
+type DownloadTelemetry struct {
+	Model   string `json:"model"`
+	Version string `json:"version"`
+	// Bytes are held so far (with what an interrupted run left) of Size.
+	Bytes int64 `json:"bytes"`
+	Size  int64 `json:"size"`
+}
+
+// CanaryTelemetry is a candidate version under evaluation beside the
+// active one.
+type CanaryTelemetry struct {
+	Model     string `json:"model"`
+	Candidate string `json:"candidate"`
+	// Phase is shadow, canary or hold (a paused evaluation); ElapsedS the
+	// seconds in it.
+	Phase    string `json:"phase"`
+	ElapsedS int64  `json:"elapsed_s,omitempty"`
+	// Shadow is the shadow comparisons (the candidate's runs beside the
+	// active version on sampled requests), absent in canary.
+	Shadow *ShadowTelemetry `json:"shadow,omitempty"`
+	// Active and Cand are the requests each arm served in canary, absent
+	// before it.
+	Active *ArmTelemetry `json:"active,omitempty"`
+	Cand   *ArmTelemetry `json:"cand,omitempty"`
+	// P is the two-sided p-value of the A/B test (Test names it: fisher,
+	// z, welch-z), absent before it has data.
+	P    *float64 `json:"p,omitempty"`
+	Test string   `json:"test,omitempty"`
+}
+
+// ShadowTelemetry is a candidate's shadow comparisons.
+type ShadowTelemetry struct {
+	// N comparisons were made, Disagree the share of them whose top
+	// class differed; the latency medians in ms of each side.
+	N         uint64  `json:"n"`
+	Errors    uint64  `json:"errors,omitempty"`
+	Disagree  float64 `json:"disagree"`
+	ActiveP50 float64 `json:"active_p50_ms"`
+	CandP50   float64 `json:"cand_p50_ms"`
+}
+
+// ArmTelemetry is one arm of a canary: requests, errors and latency
+// quantiles (ms) since the canary phase began.
+type ArmTelemetry struct {
+	N      uint64  `json:"n"`
+	Errors uint64  `json:"errors,omitempty"`
+	P50    float64 `json:"p50_ms"`
+	P99    float64 `json:"p99_ms"`
+	// Mean is the mean latency in ms of the requests answered (not sent).
+	Mean float64 `json:"-"`
 }
 
 // Event is a rollout, fallback, update or error event on dev/{id}/events.
@@ -365,6 +452,29 @@ func (m *Telemetry) check() error {
 		}
 		if mt.CacheHit < 0 || mt.CacheHit > 1 {
 			return fmt.Errorf("models[%d].cache_hit_ratio %g; want 0..1", i, mt.CacheHit)
+		}
+	}
+	if o := m.OTA; o != nil {
+		if len(o.Models) > 64 || len(o.Downloads) > 64 {
+			return fmt.Errorf("ota: %d models and %d downloads; want at most 64 each", len(o.Models), len(o.Downloads))
+		}
+		for i, mo := range o.Models {
+			if err := ValidID(mo.Name); err != nil {
+				return fmt.Errorf("ota.models[%d].name: %w", i, err)
+			}
+		}
+		for i, d := range o.Downloads {
+			if d.Bytes < 0 || d.Size < 0 {
+				return fmt.Errorf("ota.downloads[%d]: %d of %d bytes; want >= 0", i, d.Bytes, d.Size)
+			}
+		}
+	}
+	if len(m.Canaries) > 64 {
+		return fmt.Errorf("%d canaries; want at most 64", len(m.Canaries))
+	}
+	for i, c := range m.Canaries {
+		if err := ValidID(c.Model); err != nil {
+			return fmt.Errorf("canary[%d].model: %w", i, err)
 		}
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"maps"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -97,6 +98,21 @@ var (
 	descSrcOut    = prometheus.NewDesc("edged_source_results_total", "Results produced from each input source's readings.", []string{"source"}, nil)
 	descSrcErr    = prometheus.NewDesc("edged_source_errors_total", "Readings of each input source that produced no result.", []string{"source"}, nil)
 	descSrcLast   = prometheus.NewDesc("edged_source_last_reading_timestamp_seconds", "When each input source last took a reading (Unix time).", []string{"source"}, nil)
+
+	descOTAVersion  = prometheus.NewDesc("edged_ota_active_version", "Version of each model active in the model store (deployed over the air).", []string{"model"}, nil)
+	descOTAPrevious = prometheus.NewDesc("edged_ota_previous_version", "Version of each model that a rollback returns to.", []string{"model"}, nil)
+	descOTALast     = prometheus.NewDesc("edged_ota_last_outcome_timestamp_seconds", "When the last command or canary decision on each model ended (Unix time), with the command and its outcome (active, shadow, canary, rolled_back, failed, rejected, skipped, done, ...).", []string{"model", "op", "outcome"}, nil)
+	descOTABytes    = prometheus.NewDesc("edged_ota_download_bytes", "Bytes held of each model file being downloaded.", []string{"model", "version"}, nil)
+	descOTASize     = prometheus.NewDesc("edged_ota_download_size_bytes", "Size of each model file being downloaded.", []string{"model", "version"}, nil)
+	descOTARollback = prometheus.NewDesc("edged_ota_rollbacks_total", "Model versions left for an earlier one: rollback commands, candidates rolled back, versions that failed to start, crash loops.", nil, nil)
+
+	descCanaryPhase    = prometheus.NewDesc("edged_canary_phase", "Candidate version under evaluation for each model (value 1), with its phase: shadow, canary or hold.", []string{"model", "candidate", "phase"}, nil)
+	descCanaryReq      = prometheus.NewDesc("edged_canary_requests_total", "Requests each arm (active or candidate) served since the canary phase began.", []string{"model", "arm"}, nil)
+	descCanaryErr      = prometheus.NewDesc("edged_canary_errors_total", "Requests each arm failed since the canary phase began.", []string{"model", "arm"}, nil)
+	descCanaryLatency  = prometheus.NewDesc("edged_canary_latency_seconds", "Latency of the requests each arm answered since the canary phase began.", []string{"model", "arm"}, nil)
+	descCanaryP        = prometheus.NewDesc("edged_canary_p_value", "Two-sided p-value of the A/B test between the arms, with the test (fisher, z, welch-z).", []string{"model", "test"}, nil)
+	descShadowN        = prometheus.NewDesc("edged_canary_shadow_comparisons_total", "Shadow comparisons of the candidate with the active version.", []string{"model"}, nil)
+	descShadowDisagree = prometheus.NewDesc("edged_canary_shadow_disagreement_ratio", "Share of the shadow comparisons whose top class differed.", []string{"model"}, nil)
 )
 
 // throttleBits name the get_throttled word's condition bits (the same
@@ -164,6 +180,47 @@ func (set *Set) export(s *Snapshot, ch chan<- prometheus.Metric) {
 		counter(descSrcErr, float64(src.Errors), src.Name)
 		if !src.Last.IsZero() {
 			gauge(descSrcLast, float64(src.Last.UnixMilli())/1e3, src.Name)
+		}
+	}
+	if o := s.OTA; o != nil {
+		for _, m := range o.Models {
+			if v, err := strconv.ParseUint(m.Version, 10, 64); err == nil {
+				gauge(descOTAVersion, float64(v), m.Name)
+			}
+			if v, err := strconv.ParseUint(m.Previous, 10, 64); err == nil {
+				gauge(descOTAPrevious, float64(v), m.Name)
+			}
+			if m.At != 0 {
+				gauge(descOTALast, float64(m.At), m.Name, m.Op, m.Outcome)
+			}
+		}
+		for _, d := range o.Downloads {
+			gauge(descOTABytes, float64(d.Bytes), d.Model, d.Version)
+			gauge(descOTASize, float64(d.Size), d.Model, d.Version)
+		}
+		counter(descOTARollback, float64(o.Rollbacks))
+	}
+	for _, c := range s.Canaries {
+		gauge(descCanaryPhase, 1, c.Model, c.Candidate, c.Phase)
+		for _, a := range []struct {
+			name string
+			f    *fleet.ArmTelemetry
+		}{{"active", c.Active}, {"candidate", c.Cand}} {
+			if a.f == nil {
+				continue
+			}
+			counter(descCanaryReq, float64(a.f.N), c.Model, a.name)
+			counter(descCanaryErr, float64(a.f.Errors), c.Model, a.name)
+			n := a.f.N - min(a.f.Errors, a.f.N)
+			ch <- prometheus.MustNewConstSummary(descCanaryLatency, n, float64(n)*a.f.Mean/1e3,
+				map[float64]float64{0.5: a.f.P50 / 1e3, 0.99: a.f.P99 / 1e3}, c.Model, a.name)
+		}
+		if c.P != nil {
+			gauge(descCanaryP, *c.P, c.Model, c.Test)
+		}
+		if sh := c.Shadow; sh != nil {
+			counter(descShadowN, float64(sh.N), c.Model)
+			gauge(descShadowDisagree, sh.Disagree, c.Model)
 		}
 	}
 }

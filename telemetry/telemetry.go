@@ -8,10 +8,11 @@
 // ErrNoData and is left out quietly. Filesystem readers take their root
 // as an fs.FS so that tests read fixture trees. A Set of named collectors
 // (host: CPU, load, memory, disk, thermal zones, throttling, uptime; the
-// fleet link; the input sources) feeds both the snapshot and /metrics
-// (Set.Metrics), with a success gauge per collector, in the manner of the
-// Prometheus node exporter; the per-model figures come from the request
-// pipeline's counters (Models).
+// fleet link; the input sources; the model store and downloads (OTA); the
+// candidates under evaluation (Canaries)) feeds both the snapshot and
+// /metrics (Set.Metrics), with a success gauge per collector, in the
+// manner of the Prometheus node exporter; the per-model figures come from
+// the request pipeline's counters (Models).
 //
 // # Budget
 //
@@ -19,6 +20,9 @@
 // one source and a fleet link sends about 600 bytes of JSON per snapshot;
 // with the MQTT header and topic that is about 38.5 KB an hour before
 // TCP/TLS framing (TestBytesPerHour measures it; the budget is 40 KB).
+// The OTA section rides only in the hour after a model's deployment ends
+// and while a download runs (the retained state names the versions); a
+// candidate under evaluation adds its figures while it runs.
 package telemetry
 
 import (
@@ -66,7 +70,8 @@ type Publisher struct {
 
 // Snapshot runs every collector; a collector's error (other than
 // ErrNoData) is returned after the others have run, with the snapshot
-// they made.
+// they made. Of the OTA section it keeps what the retained state does not
+// say (wireOTA).
 func (p *Publisher) Snapshot() (*Snapshot, error) {
 	now := time.Now
 	if p.Now != nil {
@@ -79,6 +84,7 @@ func (p *Publisher) Snapshot() (*Snapshot, error) {
 			errs = append(errs, err)
 		}
 	}
+	s.OTA = wireOTA(s.OTA, s.Time)
 	return s, errors.Join(errs...)
 }
 

@@ -649,6 +649,7 @@ func (r *Rollout) finishDecision(state string, dec canary.Decision, det map[stri
 		}
 	}
 	d.status(ctx, r.cmd, state, 0, dec.Reason)
+	d.noteOutcome(r.name, r.cmd.Op, state)
 	d.event(fleet.Event{Kind: "update", Model: r.name, Detail: detail(det)})
 	d.log.Info("canary decision", "model", r.name, "version", r.version, "action", dec.Action, "state", state, "reason", dec.Reason)
 	r.save()

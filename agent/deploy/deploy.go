@@ -118,6 +118,9 @@ type Deployer struct {
 	rcancel    context.CancelFunc
 	rwg        sync.WaitGroup
 	canaryTick time.Duration
+
+	// rep is what the console shows (report.go).
+	rep report
 }
 
 // outcome is where a command ended.
@@ -193,6 +196,7 @@ func (d *Deployer) start(dir string) (map[string]bool, error) {
 		log.Warn("cannot check for a crash loop", "err", err)
 	}
 	for _, r := range rolled {
+		d.noteOutcome(r.Name, "crash_loop", StatusRolledBack)
 		d.event(fleet.Event{Kind: "update", Model: r.Name, Detail: detail(map[string]any{
 			"op": "crash_loop", "state": StatusRolledBack, "from": r.From, "to": r.To,
 			"reason": fmt.Sprintf("%d starts within %v after version %d was promoted", r.Starts, d.window, r.From),
@@ -436,6 +440,7 @@ func (d *Deployer) finish(ctx context.Context, cmd fleet.Command, out outcome) {
 		}
 	}
 	d.status(ctx, cmd, out.state, 0, out.reason)
+	d.noteOutcome(out.model, cmd.Op, out.state)
 	det := map[string]any{"op": cmd.Op, "cmd": cmd.ID, "state": out.state}
 	for k, v := range map[string]uint64{"version": out.version, "from": out.from, "to": out.to} {
 		if v != 0 {
@@ -525,7 +530,7 @@ func (d *Deployer) runDeploy(ctx context.Context, cmd fleet.Command) outcome {
 	}
 
 	d.log.Info("deploying", "id", cmd.ID, "model", m.Name, "version", m.Version, "from", out.from, "bytes", blob.Size)
-	path, err := d.fetch(ctx, cmd, blob, m.Expires)
+	path, err := d.fetch(ctx, cmd, m, blob)
 	if ctx.Err() != nil {
 		return outcome{}
 	}
@@ -541,7 +546,7 @@ func (d *Deployer) runDeploy(ctx context.Context, cmd fleet.Command) outcome {
 	// The edgetpu variant too, when an Edge TPU here would run it.
 	var tpuPath string
 	if tb, ok := m.Blob(bundle.VariantEdgeTPU); ok && tb.Size <= d.maxBlob && d.host.BackendPresent(ctx, bundle.VariantEdgeTPU) {
-		tpuPath, err = d.fetch(ctx, cmd, tb, m.Expires)
+		tpuPath, err = d.fetch(ctx, cmd, m, tb)
 		if ctx.Err() != nil {
 			return outcome{}
 		}

@@ -14,10 +14,10 @@ import (
 	"github.com/edged-dev/edged/ota/transfer"
 )
 
-// fetch downloads blob into the downloads directory, over MQTT or its
-// URL, reporting progress every 10%. An interrupted fetch resumes from
-// what the directory holds, until the manifest expires.
-func (d *Deployer) fetch(ctx context.Context, cmd fleet.Command, blob sign.Blob, until time.Time) (string, error) {
+// fetch downloads blob of manifest m into the downloads directory, over
+// MQTT or its URL, reporting progress every 10%. An interrupted fetch
+// resumes from what the directory holds, until the manifest expires.
+func (d *Deployer) fetch(ctx context.Context, cmd fleet.Command, m *sign.Manifest, blob sign.Blob) (string, error) {
 	if j := d.cfg.OTA.FetchJitter.D(); j > 0 {
 		// Spread a group's fetches over the jitter (ota.fetch_jitter).
 		wait := time.Duration(rand.Int64N(int64(j)))
@@ -30,7 +30,16 @@ func (d *Deployer) fetch(ctx context.Context, cmd fleet.Command, blob sign.Blob,
 		case <-t.C:
 		}
 	}
-	return fetchBlob(ctx, d.link.Client(), d.dlDir, d.log, blob, until, d.onProgress, func(ctx context.Context, frac float64) {
+	// Shown from the start (a download from a URL reports no chunks).
+	d.downloading(m, transfer.Progress{SHA256: blob.SHA256, Size: blob.Size}, false)
+	defer d.downloading(m, transfer.Progress{SHA256: blob.SHA256}, true)
+	onChunk := func(ctx context.Context, p transfer.Progress) {
+		d.downloading(m, p, false)
+		if d.onProgress != nil {
+			d.onProgress(ctx, p)
+		}
+	}
+	return fetchBlob(ctx, d.link.Client(), d.dlDir, d.log, blob, m.Expires, onChunk, func(ctx context.Context, frac float64) {
 		d.status(ctx, cmd, StatusDownloading, frac, "")
 	})
 }
