@@ -650,7 +650,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.runHistory(srcCtx)
 	}()
 	if a.link != nil {
-		for _, run := range []func(context.Context) error{a.link.Run, a.telemetry().Run} {
+		pub := a.telemetry()
+		a.link.Handle(fleet.OpPing, a.answerPing(pub))
+		for _, run := range []func(context.Context) error{a.link.Run, pub.Run} {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()

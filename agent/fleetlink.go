@@ -2,6 +2,7 @@ package agent
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -95,6 +96,19 @@ func (a *Agent) telemetry() *telemetry.Publisher {
 		Topic: fleet.TelemetryTopic(a.cfg.Device.ID), Interval: a.cfg.Telemetry.Interval.D(), Publish: a.link.Publish,
 		Collectors: []telemetry.Collector{a.sensors, telemetry.NewModels(a)},
 		Log:        a.log,
+	}
+}
+
+// answerPing answers a ping (edgectl status) with a telemetry snapshot
+// sent at once, then "pong": the operator sees the figures of now rather
+// than those of the last interval. Pings are unsigned, so the snapshots
+// they ask for are limited to one a second (telemetry.MinRequestGap).
+func (a *Agent) answerPing(pub *telemetry.Publisher) fleet.CommandHandler {
+	return func(ctx context.Context, _ fleet.Topic, cmd fleet.Command) {
+		pub.Request()
+		if err := a.link.Client().WriteStatus(ctx, cmd.Op, fleet.CommandStatus{ID: cmd.ID, State: fleet.StatusDone, Reason: "pong"}); err != nil {
+			a.log.Warn("cannot answer a ping", "id", cmd.ID, "err", err)
+		}
 	}
 }
 

@@ -30,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/edged-dev/edged/fleet"
@@ -66,6 +67,34 @@ type Publisher struct {
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	Log *slog.Logger
+
+	mu   sync.Mutex
+	kick chan struct{}
+}
+
+// MinRequestGap is the least time between two snapshots sent on
+// Request: asking more often (a ping is unsigned) sends no more.
+const MinRequestGap = time.Second
+
+// Request asks Run to publish a snapshot now, out of turn (an operator
+// asked the device for its figures). The next one follows a whole
+// Interval later, so that the per-interval figures cover contiguous
+// windows; the early snapshot's interval_s is the time since the
+// previous one.
+func (p *Publisher) Request() {
+	select {
+	case p.kicks() <- struct{}{}:
+	default:
+	}
+}
+
+func (p *Publisher) kicks() chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.kick == nil {
+		p.kick = make(chan struct{}, 1)
+	}
+	return p.kick
 }
 
 // Snapshot runs every collector; a collector's error (other than
@@ -110,13 +139,32 @@ func (p *Publisher) Run(ctx context.Context) error {
 	}
 	t := time.NewTicker(p.Interval)
 	defer t.Stop()
+	kick := p.kicks()
+	last, lastEarly := time.Now(), time.Time{}
 	for {
+		early := false
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		case <-kick:
+			if time.Since(lastEarly) < MinRequestGap {
+				continue
+			}
+			early = true
 		}
-		b, err := p.Encode()
+		s, err := p.Snapshot()
+		if err != nil && p.Log != nil {
+			p.Log.Warn("telemetry: collector failed", "err", err)
+		}
+		now := time.Now()
+		if early {
+			s.Interval = now.Sub(last).Seconds()
+			lastEarly = now
+			t.Reset(p.Interval)
+		}
+		last = now
+		b, err := fleet.Encode(s)
 		if err == nil {
 			err = p.Publish(ctx, p.Topic, b, 0, false)
 		}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"sort"
-	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
@@ -32,6 +31,8 @@ type deviceView struct {
 	// commands are the retained command statuses (with --device).
 	commands []fleet.CommandRecord
 	seen     time.Time
+	// asked is when edgectl asked the devices for their figures.
+	asked time.Time
 }
 
 func (v *fleetView) device(id string) *deviceView {
@@ -84,9 +85,13 @@ func (v *fleetView) handle(topic string, payload []byte) {
 }
 
 // listenFleet subscribes to the devices' state, telemetry and drift topics
-// for wait and returns what it heard. With group set it first asks the
-// group to answer a ping and keeps the devices that do (the state message
-// does not carry groups).
+// and returns what it heard. The devices it looks at are asked for their
+// figures with a ping, which an agent answers with a telemetry snapshot
+// at once: it returns as soon as each online device named (or, without a
+// device or group, each online device with a retained state) has sent
+// one, or when wait ends. With group set it first asks the group to
+// answer a ping and keeps the devices that do (the state message does not
+// carry groups).
 func listenFleet(ctx context.Context, bf *brokerFlags, device, group string, wait time.Duration) (map[string]*deviceView, error) {
 	c, stop, err := bf.connect(ctx)
 	if err != nil {
@@ -101,15 +106,6 @@ func listenFleet(ctx context.Context, bf *brokerFlags, device, group string, wai
 		id = device
 	}
 	v := &fleetView{devices: map[string]*deviceView{}}
-	var members map[string]bool
-	if group != "" {
-		if err := fleet.ValidID(group); err != nil {
-			return nil, fmt.Errorf("--group: %w", err)
-		}
-		if members, err = pingGroup(ctx, c, group, wait); err != nil {
-			return nil, err
-		}
-	}
 	kinds := []string{"state", "telemetry", "drift"}
 	if device != "" {
 		kinds = append(kinds, "cmd/+/+/status")
@@ -119,10 +115,48 @@ func listenFleet(ctx context.Context, bf *brokerFlags, device, group string, wai
 			return nil, err
 		}
 	}
-	select {
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-time.After(wait):
+	deadline := time.Now().Add(wait)
+	asked := time.Now()
+	var members map[string]bool
+	if group != "" {
+		if err := fleet.ValidID(group); err != nil {
+			return nil, fmt.Errorf("--group: %w", err)
+		}
+		// The members answer the group's ping with their telemetry too.
+		if members, err = pingGroup(ctx, c, group, wait); err != nil {
+			return nil, err
+		}
+	} else {
+		// The retained states arrive at once; then each online device
+		// is asked for its figures.
+		sleep(ctx, min(time.Second, wait/4))
+		var ids []string
+		v.mu.Lock()
+		for d, dv := range v.devices {
+			if dv.state != nil && dv.state.State == fleet.Online {
+				ids = append(ids, d)
+			}
+		}
+		v.mu.Unlock()
+		asked = time.Now()
+		stopPing := pingDevices(ctx, c, ids, wait)
+		defer stopPing()
+		fresh := func() bool {
+			v.mu.Lock()
+			defer v.mu.Unlock()
+			for _, d := range ids {
+				if dv := v.devices[d]; dv == nil || dv.telemetry == nil || dv.telemetry.Time.Before(asked.Truncate(time.Second)) {
+					return false
+				}
+			}
+			return true
+		}
+		for !fresh() && time.Now().Before(deadline) && ctx.Err() == nil {
+			sleep(ctx, 50*time.Millisecond)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -135,10 +169,32 @@ func listenFleet(ctx context.Context, bf *brokerFlags, device, group string, wai
 	out := map[string]*deviceView{}
 	for id, d := range v.devices {
 		if members == nil || members[id] {
+			d.asked = asked
 			out[id] = d
 		}
 	}
 	return out, nil
+}
+
+// pingDevices sends a ping to each device (not retained: only devices
+// online now are asked); stop clears the answers the devices retained.
+func pingDevices(ctx context.Context, c *fleet.Client, ids []string, wait time.Duration) (stop func()) {
+	cmdID := fmt.Sprintf("edgectl-%d-%04x", time.Now().Unix(), rand.Uint32()&0xffff)
+	now := time.Now().UTC()
+	b, err := fleet.Encode(&fleet.Command{Op: fleet.OpPing, ID: cmdID, Issued: now, Expires: now.Add(wait + 30*time.Second)})
+	if err != nil {
+		return func() {}
+	}
+	for _, id := range ids {
+		c.Publish(ctx, fleet.CommandTopic(id, fleet.OpPing, cmdID), b, 1, false)
+	}
+	return func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		for _, id := range ids {
+			c.Publish(cctx, fleet.StatusTopic(id, fleet.OpPing, cmdID), nil, 1, true)
+		}
+	}
 }
 
 // pingGroup sends a retained ping to the group, collects the devices that
@@ -186,8 +242,9 @@ func viewFlags(name string, stdout, stderr io.Writer) (*brokerFlags, *string, *s
 	bf := &brokerFlags{}
 	bf.register(fs)
 	device := fs.String("device", "", "only this device `id`")
-	group := fs.String("group", "", "only the devices of this `group` (they are pinged to find them)")
-	wait := fs.Duration("wait", 5*time.Second, "how long to listen for telemetry and drift reports")
+	group := fs.String("group", "", "only the devices of this `group` (they are pinged to find them; default the context's group)")
+	all := fs.Bool("all", false, "every device, not only the context's default group")
+	wait := fs.Duration("wait", 5*time.Second, "the longest to wait for the devices' answers (online devices are asked for their figures)")
 	parse := func(args []string) error {
 		pos, err := parseFlags(fs, args)
 		if err != nil {
@@ -198,6 +255,16 @@ func viewFlags(name string, stdout, stderr io.Writer) (*brokerFlags, *string, *s
 		}
 		if *device != "" && *group != "" {
 			return usageErrorf("%s: give --device or --group, not both", name)
+		}
+		if *all && (*device != "" || *group != "") {
+			return usageErrorf("%s: --all takes no --device or --group", name)
+		}
+		if *device == "" && *group == "" && !*all {
+			set, err := bf.resolve()
+			if err != nil {
+				return err
+			}
+			*group = set.Group
 		}
 		if *wait <= 0 {
 			return usageErrorf("%s: --wait must be > 0", name)
@@ -323,7 +390,8 @@ func printDevice(w io.Writer, d *deviceView) {
 
 func printStatus(w io.Writer, devs map[string]*deviceView) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "DEVICE\tSTATE\tVERSION\tUPTIME\tMODEL\tINFERENCES\tP50 MS\tP99 MS\tCACHE HIT\tQUEUE\tCPU °C\tDRIFT")
+	fmt.Fprintln(tw, "DEVICE\tSTATE\tAGENT\tUPTIME\tMODEL\tMODEL VERSION\tINFERENCES\tP50 MS\tP99 MS\tCACHE HIT\tQUEUE\tCPU °C\tDRIFT\tFIGURES")
+	now := time.Now()
 	for _, id := range sortedIDs(devs) {
 		d := devs[id]
 		state, version, uptime := "?", "", ""
@@ -362,11 +430,31 @@ func printStatus(w io.Writer, devs map[string]*deviceView) {
 				inf, p50, p99 = fmt.Sprint(m.Inferences), fmt.Sprintf("%.2f", m.P50), fmt.Sprintf("%.2f", m.P99)
 				hit = fmt.Sprintf("%.0f%%", 100*m.CacheHit)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", id, state, version, uptime, strings.TrimSpace(m.Name+" "+m.Version), inf, p50, p99, hit, m.QueueDepth, temp, ds)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", id, state, version, uptime, m.Name, m.Version, inf, p50, p99, hit, m.QueueDepth, temp, ds, figuresAge(d, now))
 		}
 	}
 	tw.Flush()
 	if len(devs) == 0 {
 		fmt.Fprintln(w, "no devices heard")
 	}
+}
+
+// figuresAge says how old a device's telemetry figures are: "now" when
+// the device answered edgectl's request, their age otherwise, "stale"
+// when it is over two telemetry intervals, and "none" when none came
+// (an offline device, or an agent that does not answer a ping with
+// them: it sends them every telemetry.interval).
+func figuresAge(d *deviceView, now time.Time) string {
+	t := d.telemetry
+	if t == nil {
+		return "none heard"
+	}
+	if !d.asked.IsZero() && !t.Time.Before(d.asked.Truncate(time.Second)) {
+		return "now"
+	}
+	age := now.Sub(t.Time).Truncate(time.Second)
+	if iv := time.Duration(t.Interval * float64(time.Second)); iv > 0 && age > 2*iv {
+		return fmt.Sprintf("stale: %v old", age)
+	}
+	return fmt.Sprintf("%v old", age)
 }

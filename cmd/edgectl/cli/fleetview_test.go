@@ -113,15 +113,37 @@ func TestDriftAndStatusTables(t *testing.T) {
 		t.Errorf("drift table lacks pi-kitchen in drift, or shows pi-garage (not in the group)")
 	}
 
-	msg, err = edgectl(t, "status", "--broker", broker, "--wait", "1s")
+	// The online devices are asked for their figures; status ends once
+	// both have sent them, long before --wait.
+	start := time.Now()
+	msg, err = edgectl(t, "status", "--broker", broker, "--wait", "30s")
 	if err != nil {
 		t.Fatalf("edgectl status: %v\n%s", err, msg)
 	}
 	t.Logf("edgectl status:\n%s", msg)
-	for _, want := range []string{"pi-kitchen", "pi-garage", "online", "v-test", "iris 3", "12345", "0.80", "2.50", "25%", "47.5"} {
+	if el := time.Since(start); el > 15*time.Second {
+		t.Errorf("status took %v with every device answering; want it to end when they have", el)
+	}
+	for _, want := range []string{"pi-kitchen", "pi-garage", "online", "AGENT", "MODEL VERSION", "v-test", "12345", "0.80", "2.50", "25%", "47.5", "now"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("status table lacks %q", want)
 		}
+	}
+	for _, l := range strings.Split(msg, "\n") {
+		if f := strings.Fields(l); len(f) > 5 && f[0] == "pi-garage" && (f[4] != "iris" || f[5] != "3") {
+			t.Errorf("pi-garage's row %q; want model iris, model version 3 in their own columns", l)
+		}
+	}
+
+	// The context's default group applies; --all lifts it.
+	t.Setenv("EDGECTL_GROUP", "kitchen")
+	msg, err = edgectl(t, "status", "--broker", broker, "--wait", "1500ms")
+	if err != nil || !strings.Contains(msg, "pi-kitchen") || strings.Contains(msg, "pi-garage") {
+		t.Errorf("status with the default group kitchen: %v; want pi-kitchen only\n%s", err, msg)
+	}
+	msg, err = edgectl(t, "status", "--broker", broker, "--wait", "10s", "--all")
+	if err != nil || !strings.Contains(msg, "pi-kitchen") || !strings.Contains(msg, "pi-garage") {
+		t.Errorf("status --all: %v; want both devices\n%s", err, msg)
 	}
 }
 
