@@ -78,9 +78,7 @@ func (e *otaEnv) waitState(id, want string, d time.Duration, drive func()) []str
 	e.t.Helper()
 	deadline := time.Now().Add(d)
 	for {
-		e.mu.Lock()
-		sts := states(e.statuses[id])
-		e.mu.Unlock()
+		sts := states(e.dev.Statuses(id))
 		if slices.Contains(sts, want) {
 			return sts
 		}
@@ -237,9 +235,8 @@ func TestCanaryDisagreement(t *testing.T) {
 	if slices.Contains(sts, statusCanary) || slices.Contains(sts, statusActive) {
 		t.Errorf("states %v; want rolled_back straight from shadow", sts)
 	}
-	e.mu.Lock()
-	last := e.statuses["d1"][len(e.statuses["d1"])-1]
-	e.mu.Unlock()
+	all := e.dev.Statuses("d1")
+	last := all[len(all)-1]
 	if last.State != statusRolledBack || !strings.Contains(last.Reason, "disagreement") {
 		t.Errorf("final status %+v; want rolled_back with a reason naming the disagreement", last)
 	}
@@ -317,9 +314,7 @@ func TestCanaryFeedback(t *testing.T) {
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for n := 0; ; n++ {
-		e.mu.Lock()
-		sts := states(e.statuses["f1"])
-		e.mu.Unlock()
+		sts := states(e.dev.Statuses("f1"))
 		if isFinal(sts[len(sts)-1]) {
 			break
 		}
@@ -342,9 +337,8 @@ func TestCanaryFeedback(t *testing.T) {
 			t.Fatalf("POST /v1/feedback %s = %d %s; want 202", body, code, resp)
 		}
 	}
-	e.mu.Lock()
-	last := e.statuses["f1"][len(e.statuses["f1"])-1]
-	e.mu.Unlock()
+	all := e.dev.Statuses("f1")
+	last := all[len(all)-1]
 	if last.State != statusRolledBack || !strings.Contains(last.Reason, "accuracy") {
 		t.Errorf("final status %+v; want rolled_back on the accuracy test", last)
 	}

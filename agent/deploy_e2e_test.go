@@ -2,13 +2,8 @@ package agent
 
 import (
 	"bytes"
-	"context"
-	"encoding/json"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -26,23 +21,8 @@ func TestDeployBinaries(t *testing.T) {
 		t.Skip("builds edged and edgectl")
 	}
 	checkAgentLeaks(t)
-	t0 := time.Now()
-	bin := t.TempDir()
-	goBin := testenv.GoTool(t)
-	for _, cmd := range []string{"edged", "edgectl"} {
-		build := exec.Command(goBin, "build", "-o", filepath.Join(bin, cmd), "./cmd/"+cmd)
-		build.Dir = ".."
-		if out, err := build.CombinedOutput(); err != nil {
-			t.Fatalf("go build ./cmd/%s: %v\n%s", cmd, err, out)
-		}
-	}
-	t.Logf("go build edged, edgectl: %v", time.Since(t0).Round(time.Millisecond))
-	edgectl := func(args ...string) (string, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		out, err := exec.CommandContext(ctx, filepath.Join(bin, "edgectl"), args...).CombinedOutput()
-		return string(out), err
-	}
+	bin := buildBinaries(t)
+	edgectl := edgectlRunner(t, bin, nil, 60*time.Second)
 	broker := startBroker(t)
 	dir := t.TempDir()
 	keys := filepath.Join(dir, "keys")
@@ -62,53 +42,8 @@ func TestDeployBinaries(t *testing.T) {
 		return out
 	}
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	must(t, err)
-	listen := ln.Addr().String()
-	ln.Close()
-	cfg := filepath.Join(dir, "edged.yaml")
-	must(t, os.WriteFile(cfg, []byte(fmt.Sprintf(`version: 1
-state_dir: %s
-device: {id: e2e}
-http: {listen: %q}
-models:
-  - {name: person, version: "1", path: %s}
-fleet: {broker: "tcp://%s", min_backoff: 50ms, max_backoff: 500ms}
-telemetry: {interval: 1h}
-ota: {root_key: %s}
-`, filepath.Join(dir, "state"), listen, model, broker, filepath.Join(keys, "root.pub"))), 0o644))
-	var log bytes.Buffer
-	edged := exec.Command(filepath.Join(bin, "edged"), "-config", cfg)
-	edged.Stdout, edged.Stderr = &log, &log
-	must(t, edged.Start())
-	exited := make(chan error, 1)
-	go func() { exited <- edged.Wait() }()
-	defer func() {
-		edged.Process.Signal(os.Interrupt)
-		select {
-		case <-exited:
-		case <-time.After(15 * time.Second):
-			edged.Process.Kill()
-			<-exited
-			t.Error("edged did not stop within 15s of SIGINT")
-		}
-		if t.Failed() {
-			t.Logf("edged:\n%s", log.String())
-		}
-	}()
-	base := "http://" + listen
-	version := func() string {
-		resp, err := http.Get(base + "/v2/models/person")
-		if err != nil {
-			return ""
-		}
-		defer resp.Body.Close()
-		var md struct{ Versions []string }
-		if json.NewDecoder(resp.Body).Decode(&md) != nil || len(md.Versions) != 1 {
-			return ""
-		}
-		return md.Versions[0]
-	}
+	dev := startE2EDevice(t, bin, dir, "e2e", broker, filepath.Join(keys, "root.pub"))
+	version := dev.version
 	testenv.WaitFor(t, "edged serving version 1", 20*time.Second, func() bool { return version() == "1" })
 
 	deploy := func(b string) (string, error) {

@@ -22,6 +22,7 @@ import (
 	"github.com/edged-dev/edged/agent/deploy"
 	"github.com/edged-dev/edged/agent/infer"
 	"github.com/edged-dev/edged/fleet"
+	"github.com/edged-dev/edged/fleet/fleettest"
 	"github.com/edged-dev/edged/internal/testenv"
 	"github.com/edged-dev/edged/ota/bundle"
 	"github.com/edged-dev/edged/ota/sign"
@@ -42,12 +43,7 @@ type otaEnv struct {
 	cmdKey  *sign.SigningKey // certified for operator commands
 	cfgPath string
 	op      *fleet.Client
-
-	mu       sync.Mutex
-	statuses map[string][]fleet.CommandStatus // by command id
-	events   []fleet.Event
-	state    fleet.State // the last retained birth
-	changed  chan struct{}
+	dev     *fleettest.Device // what the operator has seen of the device
 }
 
 func modelPath(t testing.TB, name string) string {
@@ -61,7 +57,7 @@ func modelPath(t testing.TB, name string) string {
 
 func newOTAEnv(t *testing.T) *otaEnv {
 	t.Helper()
-	e := &otaEnv{t: t, broker: startBroker(t), statuses: map[string][]fleet.CommandStatus{}, changed: make(chan struct{}, 1)}
+	e := &otaEnv{t: t, broker: startBroker(t)}
 	var err error
 	if e.root, err = sign.GenerateRoot(); err != nil {
 		t.Fatal(err)
@@ -99,55 +95,8 @@ ota:
 		t.Fatal(err)
 	}
 
-	up := make(chan struct{}, 1)
-	e.op, err = fleet.New(fleet.Options{Broker: "tcp://" + e.broker, MinBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond,
-		Log: slog.New(slog.DiscardHandler), OnConnect: func() {
-			select {
-			case up <- struct{}{}:
-			default:
-			}
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { e.op.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	select {
-	case <-up:
-	case <-time.After(10 * time.Second):
-		t.Fatal("operator client did not connect")
-	}
-	must(t, e.op.Subscribe(ctx, fleet.Prefix+"/dev/"+otaDevice+"/cmd/+/+/status", 1, func(topic string, p []byte) {
-		var st fleet.CommandStatus
-		if len(p) == 0 || fleet.Decode(p, &st) != nil {
-			return
-		}
-		e.mu.Lock()
-		e.statuses[st.ID] = append(e.statuses[st.ID], st)
-		e.mu.Unlock()
-		e.kick()
-	}))
-	must(t, e.op.Subscribe(ctx, fleet.StateTopic(otaDevice), 1, func(_ string, p []byte) {
-		var st fleet.State
-		if fleet.Decode(p, &st) != nil {
-			return
-		}
-		e.mu.Lock()
-		e.state = st
-		e.mu.Unlock()
-	}))
-	must(t, e.op.Subscribe(ctx, fleet.EventsTopic(otaDevice), 1, func(_ string, p []byte) {
-		var ev fleet.Event
-		if fleet.Decode(p, &ev) != nil {
-			return
-		}
-		e.mu.Lock()
-		e.events = append(e.events, ev)
-		e.mu.Unlock()
-		e.kick()
-	}))
+	e.op, _ = fleettest.Connect(t, fleet.Options{Broker: "tcp://" + e.broker})
+	e.dev = fleettest.Watch(t, e.op, otaDevice)
 	return e
 }
 
@@ -155,13 +104,6 @@ func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
-	}
-}
-
-func (e *otaEnv) kick() {
-	select {
-	case e.changed <- struct{}{}:
-	default:
 	}
 }
 
@@ -343,14 +285,12 @@ func (e *otaEnv) final(id string) []fleet.CommandStatus {
 	e.t.Helper()
 	deadline := time.After(30 * time.Second)
 	for {
-		e.mu.Lock()
-		sts := append([]fleet.CommandStatus(nil), e.statuses[id]...)
-		e.mu.Unlock()
+		sts := e.dev.Statuses(id)
 		if n := len(sts); n > 0 && isFinal(sts[n-1].State) {
 			return sts
 		}
 		select {
-		case <-e.changed:
+		case <-e.dev.Changed():
 		case <-time.After(50 * time.Millisecond):
 		case <-deadline:
 			e.t.Fatalf("command %s: no final status within 30s; seen %+v", id, sts)
@@ -372,17 +312,14 @@ func (e *otaEnv) event(id string) map[string]any {
 	e.t.Helper()
 	deadline := time.After(10 * time.Second)
 	for {
-		e.mu.Lock()
-		for _, ev := range e.events {
+		for _, ev := range e.dev.Events() {
 			var d map[string]any
 			if ev.Kind == "update" && json.Unmarshal(ev.Detail, &d) == nil && d["cmd"] == id {
-				e.mu.Unlock()
 				return d
 			}
 		}
-		e.mu.Unlock()
 		select {
-		case <-e.changed:
+		case <-e.dev.Changed():
 		case <-time.After(50 * time.Millisecond):
 		case <-deadline:
 			e.t.Fatalf("command %s: no update event within 10s", id)
@@ -466,9 +403,8 @@ func TestDeploy(t *testing.T) {
 		t.Fatalf("after deploy v2: version %q; want 2", v)
 	}
 	testenv.WaitFor(t, "the state to show version 2 active", 10*time.Second, func() bool {
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		return len(e.state.Models) == 1 && e.state.Models[0].Active == "2"
+		st := e.dev.State()
+		return len(st.Models) == 1 && st.Models[0].Active == "2"
 	})
 	if mi, _ := ra.a.Model("person", ""); len(mi.Labels) != 3 || mi.Labels[1] != "person" {
 		t.Errorf("labels %q; want the bundle's [unused person not_person]", mi.Labels)
@@ -584,9 +520,7 @@ func TestDeploy(t *testing.T) {
 
 	// A retained command delivered again is not deployed again: its
 	// recorded status is repeated (not "rejected" as a replay).
-	e.mu.Lock()
-	delete(e.statuses, "v2")
-	e.mu.Unlock()
+	e.dev.Forget("v2")
 	e.command(fleet.OpDeploy, "v2", b2.Raw, b2.Manifest.Expires)
 	if sts := e.final("v2"); len(sts) != 1 || sts[0].State != statusActive {
 		t.Errorf("redelivered v2: statuses %+v; want one, active", sts)
@@ -614,9 +548,8 @@ func TestDeploy(t *testing.T) {
 	checkOTA(t, ra, fleet.ModelOTA{Name: "person", Version: "2", Op: fleet.OpRollback, Outcome: fleet.StatusDone}, 2)
 	// The retained birth follows the change without a reconnection.
 	testenv.WaitFor(t, "the state to show version 2 active", 10*time.Second, func() bool {
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		return len(e.state.Models) == 1 && e.state.Models[0].Active == "2" && e.state.State == fleet.Online
+		st := e.dev.State()
+		return len(st.Models) == 1 && st.Models[0].Active == "2" && st.State == fleet.Online
 	})
 	e.clear(fleet.OpRollback, "rb1")
 
@@ -773,9 +706,7 @@ func TestDeployCorruptStore(t *testing.T) {
 		t.Errorf("files moved aside: %q; want one state.db.corrupt-*", aside)
 	}
 	testenv.WaitFor(t, "the store's error event", 10*time.Second, func() bool {
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		for _, ev := range e.events {
+		for _, ev := range e.dev.Events() {
 			if ev.Kind == "error" && strings.Contains(string(ev.Detail), "state file corrupt") {
 				return true
 			}

@@ -3,11 +3,7 @@ package agent
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +13,7 @@ import (
 	"time"
 
 	"github.com/edged-dev/edged/fleet"
+	"github.com/edged-dev/edged/fleet/fleettest"
 	"github.com/edged-dev/edged/internal/testenv"
 )
 
@@ -40,29 +37,12 @@ func TestOperatorLoop(t *testing.T) {
 		t.Skip("builds edged and edgectl, runs three edged processes")
 	}
 	checkAgentLeaks(t)
-	bin := t.TempDir()
-	goBin := testenv.GoTool(t)
-	for _, cmd := range []string{"edged", "edgectl"} {
-		build := exec.Command(goBin, "build", "-o", filepath.Join(bin, cmd), "./cmd/"+cmd)
-		build.Dir = ".."
-		if out, err := build.CombinedOutput(); err != nil {
-			t.Fatalf("go build ./cmd/%s: %v\n%s", cmd, err, out)
-		}
-	}
+	bin := buildBinaries(t)
 	broker := startBroker(t)
 	dir := t.TempDir()
 	keys := filepath.Join(dir, "keys")
 	env := append(os.Environ(), "EDGECTL_BROKER="+broker, "EDGECTL_KEYS="+keys, "EDGECTL_CONFIG="+filepath.Join(dir, "edgectl.yaml"))
-	edgectl := func(args ...string) (string, error) {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, filepath.Join(bin, "edgectl"), args...)
-		cmd.Env = env
-		out, err := cmd.CombinedOutput()
-		t.Logf("edgectl %s: %v\n%s", strings.Join(args, " "), err, out)
-		return string(out), err
-	}
+	edgectl := edgectlRunner(t, bin, env, 90*time.Second)
 	if out, err := edgectl("keys", "init", keys); err != nil {
 		t.Fatalf("edgectl keys init: %v\n%s", err, out)
 	}
@@ -225,7 +205,7 @@ func TestOperatorLoop(t *testing.T) {
 	testenv.WaitFor(t, "d1 and d2 on version 5", 60*time.Second, func() bool {
 		return devs[0].version() == "5" && devs[1].version() == "5"
 	})
-	op, stopOp := operatorClient(t, broker)
+	op, stopOp := fleettest.Connect(t, fleet.Options{Broker: "tcp://" + broker})
 	ctx, stopLoad := context.WithCancel(context.Background())
 	var load sync.WaitGroup
 	load.Add(1)
@@ -267,103 +247,4 @@ func TestOperatorLoop(t *testing.T) {
 	if out, _ := edgectl("rollout", "status", "--state", state5); !strings.Contains(out, "aborted") {
 		t.Errorf("rollout status does not say aborted:\n%s", out)
 	}
-}
-
-// e2eDevice is an edged process of TestOperatorLoop.
-type e2eDevice struct {
-	t    *testing.T
-	id   string
-	base string
-}
-
-func startE2EDevice(t *testing.T, bin, dir, id, broker, rootPub string) *e2eDevice {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	must(t, err)
-	listen := ln.Addr().String()
-	ln.Close()
-	cfg := filepath.Join(dir, id+".yaml")
-	must(t, os.WriteFile(cfg, []byte(fmt.Sprintf(`version: 1
-state_dir: %s
-device: {id: %s, group: lab}
-http: {listen: %q}
-models:
-  - {name: person, version: "1", path: %s}
-fleet: {broker: "tcp://%s", min_backoff: 50ms, max_backoff: 500ms}
-telemetry: {interval: 1s}
-ota: {root_key: %s}
-`, filepath.Join(dir, id+"-state"), id, listen, modelPath(t, "person_detect.tflite"), broker, rootPub)), 0o644))
-	var log bytes.Buffer
-	cmd := exec.Command(filepath.Join(bin, "edged"), "-config", cfg)
-	cmd.Stdout, cmd.Stderr = &log, &log
-	must(t, cmd.Start())
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-exited:
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-			t.Errorf("edged %s did not stop within 15s of SIGINT", id)
-		}
-		if t.Failed() {
-			t.Logf("edged %s:\n%s", id, log.String())
-		}
-	})
-	return &e2eDevice{t: t, id: id, base: "http://" + listen}
-}
-
-// version is the version of model person the device serves, or "".
-func (d *e2eDevice) version() string {
-	resp, err := http.Get(d.base + "/v2/models/person")
-	if err != nil {
-		return ""
-	}
-	defer resp.Body.Close()
-	var md struct{ Versions []string }
-	if json.NewDecoder(resp.Body).Decode(&md) != nil || len(md.Versions) != 1 {
-		return ""
-	}
-	return md.Versions[0]
-}
-
-// infer sends one well-formed request and returns the HTTP status.
-func (d *e2eDevice) infer() int {
-	data := make([]int, 96*96)
-	body, _ := json.Marshal(map[string]any{"inputs": []map[string]any{{"name": "input", "shape": []int{1, 96, 96, 1}, "datatype": "INT8", "data": data}}})
-	resp, err := http.Post(d.base+"/v2/models/person/infer", "application/json", bytes.NewReader(body))
-	if err != nil {
-		return 0
-	}
-	resp.Body.Close()
-	return resp.StatusCode
-}
-
-// operatorClient is a fleet client without a device id, connected to the
-// broker; stop disconnects it.
-func operatorClient(t *testing.T, broker string) (c *fleet.Client, stop func()) {
-	t.Helper()
-	up := make(chan struct{}, 1)
-	c, err := fleet.New(fleet.Options{Broker: "tcp://" + broker, MinBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond,
-		Log: slog.New(slog.DiscardHandler), OnConnect: func() {
-			select {
-			case up <- struct{}{}:
-			default:
-			}
-		}})
-	must(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { c.Run(ctx); close(done) }()
-	select {
-	case <-up:
-	case <-time.After(10 * time.Second):
-		t.Fatal("operator client did not connect")
-	}
-	var once sync.Once
-	stop = func() { once.Do(func() { cancel(); <-done }) }
-	t.Cleanup(stop)
-	return c, stop
 }

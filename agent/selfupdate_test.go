@@ -127,14 +127,10 @@ func TestSelfUpdateCommand(t *testing.T) {
 		t.Fatal("edged.old is not the old binary")
 	}
 	testenv.WaitFor(t, "restarting status", 10*time.Second, func() bool {
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		sts := e.statuses["up2"]
+		sts := e.dev.Statuses("up2")
 		return len(sts) > 0 && sts[len(sts)-1].State == statusRestarting
 	})
-	e.mu.Lock()
-	seen := states(e.statuses["up2"])
-	e.mu.Unlock()
+	seen := states(e.dev.Statuses("up2"))
 	if want := []string{statusDownloading, statusVerified, statusRestarting}; strings.Join(seen, ",") != strings.Join(want, ",") {
 		t.Errorf("update-agent statuses = %v; want %v", seen, want)
 	}
@@ -208,15 +204,11 @@ func TestSelfUpdateRolledBackReported(t *testing.T) {
 	ra, _ = e.startWithSelfUpdate(u1, nil)
 	defer ra.stop()
 	testenv.WaitFor(t, "rolled_back status", 20*time.Second, func() bool {
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		sts := e.statuses["bad2"]
+		sts := e.dev.Statuses("bad2")
 		return len(sts) > 0 && sts[len(sts)-1].State == statusRolledBack
 	})
 	testenv.WaitFor(t, "rolled_back event", 10*time.Second, func() bool {
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		for _, ev := range e.events {
+		for _, ev := range e.dev.Events() {
 			var d map[string]any
 			if json.Unmarshal(ev.Detail, &d) == nil && d["cmd"] == "bad2" && d["state"] == statusRolledBack {
 				return true

@@ -169,10 +169,7 @@ func TestLoad(t *testing.T) {
 	}
 
 	// edgectl as its own process, to read its memory.
-	edgectl := filepath.Join(dir, "edgectl")
-	if out, err := exec.Command(testenv.GoTool(t), "build", "-o", edgectl, "../../cmd/edgectl").CombinedOutput(); err != nil {
-		t.Fatalf("go build edgectl: %v\n%s", err, out)
-	}
+	edgectl := testenv.Build(t, dir, "./cmd/edgectl")
 	state := filepath.Join(dir, "rollout.json")
 	cmd := exec.CommandContext(ctx, edgectl, "rollout", "start", "--broker", opProxy.URL(), "--keys", keys, "--bundle", bundle, "--state", state,
 		"--devices", strings.Join(ids, ","), "--waves", *loadWaves, "--device-timeout", "10m")

@@ -30,6 +30,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/edged-dev/edged/fleet"
+	"github.com/edged-dev/edged/fleet/fleettest"
 	"github.com/edged-dev/edged/fleet/outbox"
 	"github.com/edged-dev/edged/internal/mosquittotest"
 	"github.com/edged-dev/edged/internal/testenv"
@@ -81,12 +82,7 @@ func TestCrash(t *testing.T) {
 
 	root, _ := filepath.Abs("../..")
 	models := filepath.Join(root, "testdata", "models")
-	bin := filepath.Join(t.TempDir(), "edged")
-	build := exec.Command(testenv.GoTool(t), "build", "-o", bin, "./cmd/edged")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/edged: %v\n%s", err, out)
-	}
+	bin := testenv.Build(t, t.TempDir(), "./cmd/edged")
 
 	brokerAddr := startBroker(t)
 	dir := t.TempDir()
@@ -101,7 +97,7 @@ func TestCrash(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	c := connect(ctx, t, brokerAddr)
+	c, _ := fleettest.Connect(t, fleet.Options{Broker: "tcp://" + brokerAddr, MaxBackoff: time.Second})
 	rec := newRecorder()
 	for _, f := range []string{fleet.EventsTopic("+"), fleet.DriftTopic("+")} {
 		must(t, c.Subscribe(ctx, f, 1, rec.handle))
@@ -599,32 +595,6 @@ func (e *edged) stop(t *testing.T) {
 		e.kill()
 		t.Errorf("edged did not stop within 20s of SIGINT")
 	}
-}
-
-func connect(ctx context.Context, t *testing.T, addr string) *fleet.Client {
-	t.Helper()
-	up := make(chan struct{}, 1)
-	c, err := fleet.New(fleet.Options{
-		Broker: "tcp://" + addr, MinBackoff: 50 * time.Millisecond, MaxBackoff: time.Second,
-		Log: slog.New(slog.DiscardHandler),
-		OnConnect: func() {
-			select {
-			case up <- struct{}{}:
-			default:
-			}
-		},
-	})
-	must(t, err)
-	done := make(chan struct{})
-	rctx, cancel := context.WithCancel(ctx)
-	go func() { c.Run(rctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	select {
-	case <-up:
-	case <-time.After(10 * time.Second):
-		t.Fatal("no connection to mosquitto within 10s")
-	}
-	return c
 }
 
 func startBroker(t *testing.T) string {

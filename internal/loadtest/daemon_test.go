@@ -37,12 +37,7 @@ func startDaemon(t *testing.T) *daemon {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "edged")
-	build := exec.Command(testenv.GoTool(t), "build", "-o", bin, "./cmd/edged")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/edged: %v\n%s", err, out)
-	}
+	bin := testenv.Build(t, dir, "./cmd/edged")
 	listen := testenv.FreeAddr(t)
 	cfg := filepath.Join(dir, "edged.yaml")
 	doc := fmt.Sprintf(`version: 1

@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -27,6 +26,7 @@ import (
 	"time"
 
 	"github.com/edged-dev/edged/fleet"
+	"github.com/edged-dev/edged/fleet/fleettest"
 	"github.com/edged-dev/edged/internal/mosquittotest"
 	"github.com/edged-dev/edged/internal/testenv"
 	"github.com/edged-dev/edged/ota/bundle"
@@ -51,10 +51,7 @@ type env struct {
 	cmdKey  *sign.SigningKey // certified for operator commands
 	evil    *sign.SigningKey // a command key certified by another root
 	op      *fleet.Client
-
-	mu       sync.Mutex
-	statuses map[string][]fleet.CommandStatus
-	events   []fleet.Event
+	dev     *fleettest.Device // what the operator has seen of the device
 
 	proc   *exec.Cmd
 	exited chan error
@@ -69,7 +66,7 @@ func newEnv(t *testing.T, models ...string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, root: root, dir: t.TempDir(), statuses: map[string][]fleet.CommandStatus{}}
+	e := &env{t: t, root: root, dir: t.TempDir()}
 	e.bin = buildEdged(t, root)
 	e.broker = mosquittotest.Start(t, &mosquittotest.Options{Persistent: true})
 	must(t, err)
@@ -112,42 +109,8 @@ ota:
 `, state, device, e.listen, filepath.Join(root, "testdata", "models", "person_detect.tflite"), strings.Join(models, ""), e.broker.URL())
 	must(t, os.WriteFile(e.cfg, []byte(doc), 0o644))
 
-	up := make(chan struct{}, 1)
-	e.op, err = fleet.New(fleet.Options{Broker: e.broker.URL(), MinBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond,
-		Log: slog.New(slog.DiscardHandler), OnConnect: func() {
-			select {
-			case up <- struct{}{}:
-			default:
-			}
-		}})
-	must(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { e.op.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	select {
-	case <-up:
-	case <-time.After(10 * time.Second):
-		t.Fatal("operator client did not connect")
-	}
-	must(t, e.op.Subscribe(ctx, fleet.Prefix+"/dev/"+device+"/cmd/+/+/status", 1, func(_ string, p []byte) {
-		var st fleet.CommandStatus
-		if len(p) == 0 || fleet.Decode(p, &st) != nil {
-			return
-		}
-		e.mu.Lock()
-		e.statuses[st.ID] = append(e.statuses[st.ID], st)
-		e.mu.Unlock()
-	}))
-	must(t, e.op.Subscribe(ctx, fleet.EventsTopic(device), 1, func(_ string, p []byte) {
-		var ev fleet.Event
-		if fleet.Decode(p, &ev) != nil {
-			return
-		}
-		e.mu.Lock()
-		e.events = append(e.events, ev)
-		e.mu.Unlock()
-	}))
+	e.op, _ = fleettest.Connect(t, fleet.Options{Broker: e.broker.URL()})
+	e.dev = fleettest.Watch(t, e.op, device)
 	t.Cleanup(func() { e.stop(syscall.SIGTERM) })
 	return e
 }
@@ -295,9 +258,7 @@ var finals = map[string]bool{"active": true, "done": true, "rolled_back": true, 
 
 // forget drops the statuses seen of a command, to wait for new ones.
 func (e *env) forget(id string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	delete(e.statuses, id)
+	e.dev.Forget(id)
 }
 
 // final waits for a command's final status.
@@ -305,9 +266,7 @@ func (e *env) final(id string) fleet.CommandStatus {
 	e.t.Helper()
 	var last fleet.CommandStatus
 	testenv.WaitFor(e.t, "a final status of command "+id, 60*time.Second, func() bool {
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		sts := e.statuses[id]
+		sts := e.dev.Statuses(id)
 		if len(sts) == 0 {
 			return false
 		}
@@ -322,9 +281,7 @@ func (e *env) event(id string) map[string]any {
 	e.t.Helper()
 	var d map[string]any
 	testenv.WaitFor(e.t, "the event of command "+id, 30*time.Second, func() bool {
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		for _, ev := range e.events {
+		for _, ev := range e.dev.Events() {
 			var det map[string]any
 			if json.Unmarshal(ev.Detail, &det) == nil && det["cmd"] == id {
 				d = det

@@ -7,6 +7,8 @@ package testenv
 import (
 	"os"
 	"os/exec"
+	"path"
+	"path/filepath"
 	"testing"
 )
 
@@ -40,4 +42,21 @@ func GoTool(t testing.TB) string {
 		Missing(t, "the go command is not on PATH: %v", err)
 	}
 	return p
+}
+
+// Build builds a command of this repository (pkg as "./cmd/edged") into
+// dir and returns the binary's path, named as the package's directory.
+func Build(t testing.TB, dir, pkg string) string {
+	t.Helper()
+	root, err := RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, path.Base(pkg))
+	cmd := exec.Command(GoTool(t), "build", "-o", bin, pkg)
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+	}
+	return bin
 }

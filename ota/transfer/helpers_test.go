@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/edged-dev/edged/fleet"
+	"github.com/edged-dev/edged/fleet/fleettest"
 	"github.com/edged-dev/edged/internal/mosquittotest"
-	"github.com/edged-dev/edged/internal/testenv"
 )
 
 // startBroker runs a mosquitto whose retained messages (the chunks) are
@@ -29,17 +29,7 @@ func startBroker(t testing.TB) *mosquittotest.Broker {
 // first connection.
 func runClient(t testing.TB, url string) *fleet.Client {
 	t.Helper()
-	var up atomic.Bool
-	c, err := fleet.New(fleet.Options{Broker: url, Log: slog.New(slog.DiscardHandler), OnConnect: func() { up.Store(true) },
-		MinBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { c.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	testenv.WaitFor(t, "connection to "+url, 10*time.Second, up.Load)
+	c, _ := fleettest.Connect(t, fleet.Options{Broker: url, MaxBackoff: 200 * time.Millisecond})
 	return c
 }
 
