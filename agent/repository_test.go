@@ -292,10 +292,8 @@ func TestRepositoryOTA(t *testing.T) {
 	checkPerson(t, ra.a)
 	// The fleet sees each load and unload as an event.
 	testenv.WaitFor(t, "the load and unload events", 10*time.Second, func() bool {
-		e.mu.Lock()
-		defer e.mu.Unlock()
 		var ops []string
-		for _, ev := range e.events {
+		for _, ev := range e.dev.Events() {
 			var d map[string]any
 			if ev.Kind == "model" && json.Unmarshal(ev.Detail, &d) == nil {
 				ops = append(ops, fmt.Sprint(d["op"], " ", d["version"]))
