@@ -151,6 +151,16 @@ type unsentStatus struct {
 // oldest is forgotten (its command's retained delivery asks again).
 const maxUnsent = 256
 
+// commandQoS is the QoS of a device's command subscriptions. 0: the
+// session is clean, so what a QoS 1 subscription would bring again after
+// a reconnection the retained commands bring; and on a NATS cluster a
+// QoS 1 subscription is a replicated JetStream consumer per device,
+// whose live deliveries were seen to stall (a device online, its
+// retained command on the broker, never delivered), where a QoS 0 one is
+// a plain subscription. The operator's side sends a command again to a
+// device that does not answer.
+const commandQoS = 0
+
 // resendEvery is how often unsent statuses are tried again while the
 // connection is up (a publish may fail on a live connection: a timeout).
 const resendEvery = 5 * time.Second
@@ -324,7 +334,7 @@ func (c *Client) setup(ctx context.Context, pc mqtt.Client) error {
 	if c.o.DeviceID != "" {
 		for _, f := range append([]string{CommandFilter(c.o.DeviceID)}, groupFilters(c.o.Groups)...) {
 			pc.AddRoute(f, c.receive)
-			filters[f] = 1
+			filters[f] = commandQoS
 		}
 	}
 	c.mu.Lock()

@@ -192,9 +192,13 @@ func TestLoad(t *testing.T) {
 	fi, _ := os.Stat(model)
 	t.Logf("rollout of %s (%s) to %d devices (%s, waves %s, %.0f%% failing): %v; edgectl exit: %v",
 		filepath.Base(model), mib(fi.Size()), *loadN, b.Kind(), *loadWaves, 100**loadFail, wall.Round(time.Millisecond), err)
-	t.Logf("broker CPU %v (%.0f%% of one core), peak RSS %s; bytes devices<->broker %s (%.1f× the model per device), operator->broker %s; edgectl peak RSS %s; state file %d bytes",
+	var eCPU time.Duration
+	if ps := cmd.ProcessState; ps != nil {
+		eCPU = ps.UserTime() + ps.SystemTime()
+	}
+	t.Logf("broker CPU %v (%.0f%% of one core), peak RSS %s; bytes devices<->broker %s (%.1f× the model per device), operator->broker %s; edgectl peak RSS %s, CPU %v; state file %d bytes",
 		cpuOf(pids())-cpu1, 100*float64(cpuOf(pids())-cpu1)/float64(wall), mib(bPeak), mib(devBytes()-dev1),
-		float64(devBytes()-dev1)/float64(fi.Size())/float64(*loadN), mib(opProxy.Bytes()-op1), mib(ePeak), stateSize)
+		float64(devBytes()-dev1)/float64(fi.Size())/float64(*loadN), mib(opProxy.Bytes()-op1), mib(ePeak), eCPU.Round(10*time.Millisecond), stateSize)
 	lines := strings.Split(out.String(), "\n")
 	var waves []string
 	for _, l := range lines {

@@ -89,6 +89,15 @@ type Driver struct {
 	// before it sends them the rollback too, and how long it waits for
 	// the rollbacks' outcomes. 0: a minute.
 	Drain time.Duration
+	// Poll is how long a device being deployed may stay silent before the
+	// driver reads its retained status again, and sends it the deploy
+	// again if it never answered: a broker cluster may lose a live
+	// delivery (see docs/SCALING.md). 0: 30 seconds.
+	Poll time.Duration
+	// Retry bounds how long a command's publish is tried again while the
+	// connection to the broker is lost (a cluster node going away) before
+	// the rollout is interrupted. 0: a minute.
+	Retry time.Duration
 
 	saved   []byte
 	last    map[string]fleet.CommandStatus // per device, to skip repeated progress
@@ -96,7 +105,25 @@ type Driver struct {
 	q       *inboundQueue
 	ticker  *time.Ticker
 	rbState map[string]fleet.CommandStatus // rollback outcomes
+
+	// heard is when each device being deployed was last sent the deploy
+	// or heard from, polled when its status was last read again; exact
+	// are the per-device status subscriptions that reading made.
+	heard, polled map[string]time.Time
+	exact         map[string]bool
 }
+
+// subQoS is the QoS of the driver's subscriptions. 0: on a NATS cluster
+// a QoS 1 subscription is a replicated JetStream consumer, whose live
+// deliveries were seen to stall; a QoS 0 one is a plain subscription.
+// What a QoS 1 subscription would bring again after a reconnection, the
+// retained statuses and states bring, and a status missed on a live
+// connection is read again by the poll.
+const subQoS = 0
+
+// saveEvery is how often the state file is written for reports that
+// decided nothing.
+const saveEvery = time.Second
 
 // seen is what the broker said of one device.
 type seen struct {
@@ -113,6 +140,7 @@ type seen struct {
 func (d *Driver) Run(ctx context.Context) error {
 	d.last = map[string]fleet.CommandStatus{}
 	d.devs = map[string]*seen{}
+	d.heard, d.polled, d.exact = map[string]time.Time{}, map[string]time.Time{}, map[string]bool{}
 	for _, dev := range d.Rollout.Devices() {
 		d.devs[dev.ID] = &seen{}
 	}
@@ -142,6 +170,7 @@ func (d *Driver) Run(ctx context.Context) error {
 		}
 	}
 	defer d.Broker.Unsubscribe(context.WithoutCancel(ctx), filters...)
+	defer d.unsubscribeExact(ctx)
 	d.ticker = time.NewTicker(d.Tick)
 	defer d.ticker.Stop()
 
@@ -168,11 +197,17 @@ func (d *Driver) Run(ctx context.Context) error {
 	var pending []inbound
 	dec := d.Rollout.Tick()
 	waiting := ""
+	var saved time.Time
 	for {
-		// Saved once per decision or batch of reports: a status lost
-		// to a crash comes back retained on resume.
-		if err := d.Save(); err != nil {
-			return err
+		// Saved before every decision is acted on, and at most every
+		// saveEvery for reports alone (the tick brings the loop back):
+		// a status lost to a crash comes back retained on resume, and
+		// the whole file costs ~20 ms to write at 1000 devices.
+		if dec.Action != Wait || time.Since(saved) >= saveEvery {
+			if err := d.Save(); err != nil {
+				return err
+			}
+			saved = time.Now()
 		}
 		switch dec.Action {
 		case StartWave, Release:
@@ -217,6 +252,7 @@ func (d *Driver) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return d.interrupted(ctx, ctx.Err())
 		case <-d.ticker.C:
+			d.poll(ctx, time.Now())
 			dec = d.Rollout.Tick()
 			if dec.Action == Wait {
 				dec = d.control()
@@ -230,7 +266,7 @@ func (d *Driver) Run(ctx context.Context) error {
 func clock() string { return time.Now().Format("15:04:05") }
 
 func (d *Driver) subscribe(ctx context.Context, filter string) error {
-	return d.Broker.Subscribe(ctx, filter, 1, func(topic string, p []byte) {
+	return d.Broker.Subscribe(ctx, filter, subQoS, func(topic string, p []byte) {
 		t, err := fleet.ParseTopic(topic)
 		if err != nil || len(p) == 0 {
 			return
@@ -275,6 +311,7 @@ func (d *Driver) handle(m inbound) Decision {
 		}
 		switch {
 		case m.topic.Op == fleet.OpDeploy && st.ID == d.File.CmdID:
+			d.heard[m.topic.Device] = time.Now()
 			return d.report(m.topic.Device, st)
 		case m.topic.Op == fleet.OpRollback && d.File.Rollback != nil && st.ID == d.File.Rollback.CmdID:
 			d.rollbackStatus(m.topic.Device, st)
@@ -450,11 +487,100 @@ func (d *Driver) deploy(ctx context.Context, ids []string) error {
 		if m, _, ok := d.modelState(id); ok && m.Active != v {
 			d.Rollout.NoteFrom(id, m.Active)
 		}
-		if err := d.Broker.Publish(ctx, fleet.CommandTopic(id, fleet.OpDeploy, d.File.CmdID), payload, 1, true); err != nil {
+		if err := d.publish(ctx, fleet.CommandTopic(id, fleet.OpDeploy, d.File.CmdID), payload); err != nil {
 			return fmt.Errorf("deploy to %s: %w", id, err)
 		}
+		d.heard[id] = time.Now()
 	}
 	return nil
+}
+
+// publish publishes a retained command at QoS 1, trying again within
+// Retry while the connection is lost: the client reconnects, to another
+// node of a cluster if its node went away.
+func (d *Driver) publish(ctx context.Context, topic string, payload []byte) error {
+	limit := d.Retry
+	if limit <= 0 {
+		limit = time.Minute
+	}
+	deadline := time.Now().Add(limit)
+	wait := 200 * time.Millisecond
+	for {
+		err := d.Broker.Publish(ctx, topic, payload, 1, true)
+		if err == nil || ctx.Err() != nil || time.Now().Add(wait).After(deadline) {
+			return err
+		}
+		fmt.Fprintf(d.Err, "%s  publishing to %s: %v; trying again\n", clock(), topic, err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
+}
+
+// poll reads again the retained status of each device being deployed
+// (or timed out) that has been silent for Poll, by subscribing to its
+// status topic anew, and sends the deploy again to one that never
+// answered: a broker cluster may lose a live delivery either way, and a
+// device answers a deploy it handled with its recorded status.
+func (d *Driver) poll(ctx context.Context, now time.Time) {
+	every := d.Poll
+	if every <= 0 {
+		every = 30 * time.Second
+	}
+	var payload []byte
+	for _, dev := range d.Rollout.Devices() {
+		if dev.Status != Deploying && dev.Status != Timeout {
+			continue
+		}
+		h, ok := d.heard[dev.ID]
+		if !ok {
+			d.heard[dev.ID] = now // resumed: its silence counts from now
+			continue
+		}
+		if now.Sub(h) < every || now.Sub(d.polled[dev.ID]) < every {
+			continue
+		}
+		d.polled[dev.ID] = now
+		if _, answered := d.last[dev.ID]; !answered {
+			if payload == nil {
+				var err error
+				if payload, err = DeployPayload(d.File, now.UTC()); err != nil {
+					fmt.Fprintf(d.Err, "deploy to %s: %v\n", dev.ID, err)
+					return
+				}
+			}
+			if err := d.Broker.Publish(ctx, fleet.CommandTopic(dev.ID, fleet.OpDeploy, d.File.CmdID), payload, 1, true); err != nil {
+				fmt.Fprintf(d.Err, "%s  sending the deploy again to %s: %v\n", clock(), dev.ID, err)
+				continue
+			}
+			fmt.Fprintf(d.Out, "%s  %-20s no answer for %s: deploy sent again\n", clock(), dev.ID, now.Sub(h).Round(time.Second))
+		}
+		topic := fleet.StatusTopic(dev.ID, fleet.OpDeploy, d.File.CmdID)
+		if d.exact[topic] {
+			if err := d.Broker.Unsubscribe(ctx, topic); err != nil {
+				fmt.Fprintf(d.Err, "%s  reading the status of %s again: %v\n", clock(), dev.ID, err)
+			}
+		}
+		d.exact[topic] = true
+		if err := d.subscribe(ctx, topic); err != nil {
+			fmt.Fprintf(d.Err, "%s  reading the status of %s again: %v\n", clock(), dev.ID, err)
+		}
+	}
+}
+
+// unsubscribeExact ends the per-device subscriptions poll made.
+func (d *Driver) unsubscribeExact(ctx context.Context) {
+	if len(d.exact) == 0 {
+		return
+	}
+	topics := make([]string, 0, len(d.exact))
+	for t := range d.exact {
+		topics = append(topics, t)
+	}
+	d.Broker.Unsubscribe(context.WithoutCancel(ctx), topics...)
 }
 
 // rollbackSet is the devices an abort rolls back, for a resumed abort.
@@ -528,7 +654,7 @@ func (d *Driver) abort(ctx context.Context, dec Decision) error {
 			manual = append(manual, fmt.Sprintf("%s: %s", id, why))
 			continue
 		}
-		if err := d.Broker.Publish(ctx, fleet.CommandTopic(id, fleet.OpRollback, rb.CmdID), msg, 1, true); err != nil {
+		if err := d.publish(ctx, fleet.CommandTopic(id, fleet.OpRollback, rb.CmdID), msg); err != nil {
 			return d.interrupted(ctx, fmt.Errorf("rollback to %s: %w", id, err))
 		}
 		rb.Sent = append(rb.Sent, id)
