@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -113,6 +114,13 @@ func TestOperatorLoop(t *testing.T) {
 			t.Fatalf("d1 inference during the canary: HTTP %d", code)
 		}
 	}
+	// The figures come from the device's telemetry through the broker (no
+	// --url): every request was also run on the candidate (sample_rate 1).
+	testenv.WaitFor(t, "d1's shadow comparisons in canary status", 30*time.Second, func() bool {
+		out, _ := edgectl("canary", "status", "--device", "d1")
+		m := regexp.MustCompile(`(\d+) shadow`).FindStringSubmatch(out)
+		return m != nil && m[1] != "0"
+	})
 	if out, err := edgectl("pause", "--device", "d1", "--model", "person"); err != nil || !strings.Contains(out, "done") {
 		t.Fatalf("pause of d1's canary: %v\n%s", err, out)
 	}

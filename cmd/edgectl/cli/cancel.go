@@ -208,15 +208,12 @@ type armJSON struct {
 }
 
 func canaryStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("canary status", stdout, stderr)
-	var bf brokerFlags
-	bf.register(fs)
-	device := fs.String("device", "", "only this device `id`")
-	group := fs.String("group", "", "only the devices of this `group`")
+	bf, device, group, wait, parse := viewFlags("canary status", stdout, stderr)
+	fs := bf.fs
 	model := fs.String("model", "", "only this `model`")
 	url := fs.String("url", "", "read one device's local status API instead of the broker, e.g. http://127.0.0.1:9410")
 	token := fs.String("token", "", "the local API's bearer token (http.token), for --url")
-	if err := noArgs(fs, args); err != nil {
+	if err := parse(args); err != nil {
 		return err
 	}
 	var rows []canaryRow
@@ -227,44 +224,11 @@ func canaryStatus(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		rows = r
 	} else {
-		c, stop, err := bf.connect(ctx)
+		devs, err := listenFleet(ctx, bf, *device, *group, *wait, "cmd/"+fleet.OpDeploy+"/+/status")
 		if err != nil {
 			return fmt.Errorf("canary status: %w", err)
 		}
-		defer stop()
-		var ids []string
-		switch {
-		case *device != "":
-			ids = []string{*device}
-		case *group != "":
-			if ids, err = pingMembers(ctx, c, *group, 3*time.Second); err != nil {
-				return fmt.Errorf("canary status: %w", err)
-			}
-		}
-		var states map[string]*fleet.State
-		if ids != nil {
-			states = retainedStates(ctx, c, ids, 3*time.Second)
-		} else {
-			states = allStates(ctx, c, 2*time.Second)
-		}
-		if *device != "" && states[*device] == nil {
-			return fmt.Errorf("canary status: device %s never connected to this broker (no retained state)", *device)
-		}
-		phases := collectStatuses(ctx, c, fleet.Prefix+"/dev/+/cmd/"+fleet.OpDeploy+"/+/status", time.Second, func(s fleet.CommandStatus) bool {
-			return s.State == "shadow" || s.State == "canary" || s.State == "hold"
-		})
-		for id, st := range states {
-			for _, m := range st.Models {
-				if m.Canary == "" {
-					continue
-				}
-				row := canaryRow{device: id, model: m.Name, active: m.Active, candidate: m.Canary, phase: "?"}
-				if s, ok := phases[id]; ok {
-					row.phase, row.reason = s.State, s.Reason
-				}
-				rows = append(rows, row)
-			}
-		}
+		rows = canaryRows(devs)
 	}
 	var kept []canaryRow
 	for _, r := range rows {
@@ -300,33 +264,81 @@ func canaryStatus(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	return tw.Flush()
 }
 
-func ms(ns float64) string { return fmt.Sprintf("%.2fms", ns/1e6) }
-
-// allStates is every retained device state.
-func allStates(ctx context.Context, c *fleet.Client, wait time.Duration) map[string]*fleet.State {
-	var mu sync.Mutex
-	out := map[string]*fleet.State{}
-	filter := fleet.Prefix + "/dev/+/state"
-	c.Subscribe(ctx, filter, 1, func(topic string, p []byte) {
-		t, err := fleet.ParseTopic(topic)
-		var st fleet.State
-		if err != nil || t.Kind != fleet.KindState || len(p) == 0 || fleet.Decode(p, &st) != nil {
-			return
+// canaryRows is the candidates under evaluation the devices report: the
+// figures from their telemetry (which they send when asked), the reason
+// from the deploy command's status, the versions from their state.
+func canaryRows(devs map[string]*deviceView) []canaryRow {
+	var rows []canaryRow
+	for id, d := range devs {
+		var reason, phase string
+		var when time.Time
+		for _, c := range d.commands {
+			if c.Op == fleet.OpDeploy && (c.State == "shadow" || c.State == "canary" || c.State == "hold") && !c.Time.Before(when) {
+				reason, phase, when = c.Reason, c.State, c.Time
+			}
 		}
-		mu.Lock()
-		out[t.Device] = &st
-		mu.Unlock()
-	})
-	sleep(ctx, wait)
-	c.Unsubscribe(context.WithoutCancel(ctx), filter)
-	mu.Lock()
-	defer mu.Unlock()
-	cp := make(map[string]*fleet.State, len(out))
-	for k, v := range out {
-		cp[k] = v
+		byModel := map[string]*canaryRow{}
+		if t := d.telemetry; t != nil {
+			for _, c := range t.Canaries {
+				r := &canaryRow{device: id, model: c.Model, candidate: c.Candidate, phase: c.Phase, reason: reason, figures: figuresOf(c)}
+				for _, m := range t.Models {
+					if m.Name == c.Model && m.Version != c.Candidate {
+						r.active = m.Version
+					}
+				}
+				byModel[c.Model] = r
+			}
+		}
+		if st := d.state; st != nil {
+			for _, m := range st.Models {
+				if r := byModel[m.Name]; r != nil {
+					r.active = m.Active
+					continue
+				}
+				if m.Canary == "" || d.telemetry != nil {
+					// A device that sent telemetry without this candidate
+					// has ended its evaluation since its state was written.
+					continue
+				}
+				r := &canaryRow{device: id, model: m.Name, active: m.Active, candidate: m.Canary, phase: phase, reason: reason}
+				if r.phase == "" {
+					r.phase = "unknown"
+					r.reason = "the device sent no figures within --wait (it sends them every telemetry.interval; an older agent does not answer a request for them)"
+				}
+				byModel[m.Name] = r
+			}
+		}
+		for _, r := range byModel {
+			rows = append(rows, *r)
+		}
 	}
-	return cp
+	return rows
 }
+
+// figuresOf converts a candidate's telemetry to the figures of the local
+// status API.
+func figuresOf(c fleet.CanaryTelemetry) *canaryFigures {
+	f := &canaryFigures{Candidate: c.Candidate, Phase: c.Phase}
+	if s := c.Shadow; s != nil {
+		f.Figures.Shadow.Samples, f.Figures.Shadow.Disagreement = s.N, s.Disagree
+		f.Figures.Shadow.ActiveP50, f.Figures.Shadow.CandidateP50 = s.ActiveP50*1e6, s.CandP50*1e6
+	}
+	if a := c.Active; a != nil {
+		f.Figures.Active = armJSON{Requests: a.N, Errors: a.Errors, P50: a.P50 * 1e6}
+	}
+	if a := c.Cand; a != nil {
+		f.Figures.Candidate = armJSON{Requests: a.N, Errors: a.Errors, P50: a.P50 * 1e6}
+	}
+	if c.P != nil {
+		f.Figures.Test = &struct {
+			Method    string  `json:"method"`
+			PTwoSided float64 `json:"p_two_sided"`
+		}{c.Test, *c.P}
+	}
+	return f
+}
+
+func ms(ns float64) string { return fmt.Sprintf("%.2fms", ns/1e6) }
 
 // canaryFromURL reads a device's /v1/status.
 func canaryFromURL(ctx context.Context, base, token string) ([]canaryRow, error) {

@@ -20,6 +20,9 @@ type brokerFlags struct {
 	context, url, ca, user, password, cert, key string
 	connectTimeout                              time.Duration
 	set                                         *settings
+	// fs is the command's flag set, for commands that add flags to
+	// viewFlags' (canary status).
+	fs *flag.FlagSet
 }
 
 func (f *brokerFlags) register(fs *flag.FlagSet) {

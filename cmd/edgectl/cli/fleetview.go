@@ -92,7 +92,7 @@ func (v *fleetView) handle(topic string, payload []byte) {
 // one, or when wait ends. With group set it first asks the group to
 // answer a ping and keeps the devices that do (the state message does not
 // carry groups).
-func listenFleet(ctx context.Context, bf *brokerFlags, device, group string, wait time.Duration) (map[string]*deviceView, error) {
+func listenFleet(ctx context.Context, bf *brokerFlags, device, group string, wait time.Duration, extraKinds ...string) (map[string]*deviceView, error) {
 	c, stop, err := bf.connect(ctx)
 	if err != nil {
 		return nil, err
@@ -109,6 +109,8 @@ func listenFleet(ctx context.Context, bf *brokerFlags, device, group string, wai
 	kinds := []string{"state", "telemetry", "drift"}
 	if device != "" {
 		kinds = append(kinds, "cmd/+/+/status")
+	} else {
+		kinds = append(kinds, extraKinds...)
 	}
 	for _, kind := range kinds {
 		if err := c.Subscribe(ctx, fleet.Prefix+"/dev/"+id+"/"+kind, 1, v.handle); err != nil {
@@ -239,7 +241,7 @@ func pingGroup(ctx context.Context, c *fleet.Client, group string, wait time.Dur
 
 func viewFlags(name string, stdout, stderr io.Writer) (*brokerFlags, *string, *string, *time.Duration, func([]string) error) {
 	fs := newFlags(name, stdout, stderr)
-	bf := &brokerFlags{}
+	bf := &brokerFlags{fs: fs}
 	bf.register(fs)
 	device := fs.String("device", "", "only this device `id`")
 	group := fs.String("group", "", "only the devices of this `group` (they are pinged to find them; default the context's group)")

@@ -439,17 +439,3 @@ func rolloutRequest(ctx context.Context, f *opFlags, c rollout.Control, stdout, 
 	}
 	return err
 }
-
-// pingMembers is pingGroup's members, sorted.
-func pingMembers(ctx context.Context, c *fleet.Client, group string, wait time.Duration) ([]string, error) {
-	m, err := pingGroup(ctx, c, group, wait)
-	if err != nil {
-		return nil, err
-	}
-	ids := make([]string, 0, len(m))
-	for id := range m {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return ids, nil
-}
