@@ -19,6 +19,7 @@ import (
 
 	pb "github.com/edged-dev/edged/agent/grpcapi/inferencepb"
 	"github.com/edged-dev/edged/agent/infer"
+	"github.com/edged-dev/edged/agent/infer/infertest"
 	"github.com/edged-dev/edged/runtime/tensor"
 )
 
@@ -26,9 +27,7 @@ import (
 // (input0 UINT32 [2,2], input1 BOOL [3], output0 FP32 [3,2], version 3)
 // and a quantized one (in UINT8 [2] scale 0.5 zero point 10).
 var models = []infer.ModelInfo{
-	{Name: "mymodel", Version: "3", Ready: true,
-		Inputs:  []infer.TensorSpec{{Name: "input0", DType: tensor.UInt32, Shape: []int{2, 2}}, {Name: "input1", DType: tensor.Bool, Shape: []int{3}}},
-		Outputs: []infer.TensorSpec{{Name: "output0", DType: tensor.Float32, Shape: []int{3, 2}}}},
+	infertest.TritonExample,
 	{Name: "m", Version: "1", Ready: true,
 		Inputs:  []infer.TensorSpec{{Name: "in", DType: tensor.UInt8, Shape: []int{2}, Quantized: true, Scale: 0.5, ZeroPoint: 10}},
 		Outputs: []infer.TensorSpec{{Name: "out", DType: tensor.UInt8, Shape: []int{3}}, {Name: "sum", DType: tensor.UInt8, Shape: []int{1}}}},
@@ -47,26 +46,14 @@ func (backend) Model(name, version string) (infer.ModelInfo, error) {
 func (backend) Admit(string, string) error { return nil }
 func (backend) Ready() bool                { return true }
 
-// Handle: mymodel's output0 = [1.5·input0[0..3], trues in input1, -0.25];
-// m's out = [in0, in1, in0+in1], sum = [in0+in1].
+// Handle: mymodel's answer is infertest's; m's out = [in0, in1, in0+in1], sum = [in0+in1].
 func (backend) Handle(ctx context.Context, req *infer.Request) (*infer.Response, error) {
 	if req.Model == "m" {
 		d := req.Inputs[0].Data
 		return &infer.Response{Outputs: []infer.Tensor{{Name: "out", DType: tensor.UInt8, Shape: []int{3}, Data: []byte{d[0], d[1], d[0] + d[1]}},
 			{Name: "sum", DType: tensor.UInt8, Shape: []int{1}, Data: []byte{d[0] + d[1]}}}}, nil
 	}
-	in0, in1 := req.Inputs[0].Data, req.Inputs[1].Data
-	out := make([]byte, 24)
-	for i := range 4 {
-		binary.LittleEndian.PutUint32(out[4*i:], math.Float32bits(1.5*float32(binary.LittleEndian.Uint32(in0[4*i:]))))
-	}
-	trues := 0
-	for _, v := range in1 {
-		trues += int(v)
-	}
-	binary.LittleEndian.PutUint32(out[16:], math.Float32bits(float32(trues)))
-	binary.LittleEndian.PutUint32(out[20:], math.Float32bits(-0.25))
-	return &infer.Response{Outputs: []infer.Tensor{{Name: "output0", DType: tensor.Float32, Shape: []int{3, 2}, Data: out}}}, nil
+	return infertest.TritonExampleAnswer(req), nil
 }
 
 // start serves the service on a loopback port and returns a client

@@ -23,6 +23,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/edged-dev/edged/agent/infer"
+	"github.com/edged-dev/edged/agent/infer/infertest"
 	"github.com/edged-dev/edged/agent/status"
 	"github.com/edged-dev/edged/runtime/tensor"
 )
@@ -33,12 +34,8 @@ import (
 // tensor data and classification extensions. Where the specification is
 // silent, Triton's behaviour decides; each such case says so.
 
-// specModel is the model of Triton's binary-data example: input0 UINT32
-// [2,2], input1 BOOL [3], output0 FP32 [3,2], at version 3.
-var specModel = infer.ModelInfo{Name: "mymodel", Version: "3", Ready: true,
-	Inputs:  []infer.TensorSpec{{Name: "input0", DType: tensor.UInt32, Shape: []int{2, 2}}, {Name: "input1", DType: tensor.Bool, Shape: []int{3}}},
-	Outputs: []infer.TensorSpec{{Name: "output0", DType: tensor.Float32, Shape: []int{3, 2}}},
-}
+// specModel is the model of Triton's binary-data example.
+var specModel = infertest.TritonExample
 
 // bigModel echoes 1024 FP32 values: a 4 KiB binary response.
 var bigModel = infer.ModelInfo{Name: "big", Version: "1", Ready: true,
@@ -69,23 +66,11 @@ func (b *specBackend) Models() []infer.ModelInfo {
 	return []infer.ModelInfo{fakeModel, specModel, bigModel, batchModel}
 }
 
-// Handle: output0 = [1.5·input0[0..3], number of true in input1, -0.25];
-// big echoes its input.
+// Handle: mymodel's answer is infertest's; big echoes its input.
 func (b *specBackend) Handle(ctx context.Context, req *infer.Request) (*infer.Response, error) {
 	switch req.Model {
 	case "mymodel":
-		in0, in1 := req.Inputs[0].Data, req.Inputs[1].Data
-		out := make([]byte, 24)
-		for i := range 4 {
-			binary.LittleEndian.PutUint32(out[4*i:], math.Float32bits(1.5*float32(binary.LittleEndian.Uint32(in0[4*i:]))))
-		}
-		trues := 0
-		for _, v := range in1 {
-			trues += int(v)
-		}
-		binary.LittleEndian.PutUint32(out[16:], math.Float32bits(float32(trues)))
-		binary.LittleEndian.PutUint32(out[20:], math.Float32bits(-0.25))
-		return &infer.Response{Outputs: []infer.Tensor{{Name: "output0", DType: tensor.Float32, Shape: []int{3, 2}, Data: out}}}, nil
+		return infertest.TritonExampleAnswer(req), nil
 	case "b":
 		// out = [in0, in1, in0+in1]; every request waited 2 ms for its
 		// batch, and one whose in0 is 99 is a cache hit.

@@ -30,7 +30,7 @@ var layers = [][]string{
 	{"ota/...", "telemetry/..."},
 	// 4. The agent's own vocabulary: requests, configuration, canary and
 	// drift arithmetic; the gRPC stubs generated from the specification.
-	{"agent/infer", "agent/config", "agent/canary", "agent/drift", "agent/grpcapi/inferencepb"},
+	{"agent/infer", "agent/infer/infertest", "agent/config", "agent/canary", "agent/drift", "agent/grpcapi/inferencepb"},
 	// 5. The agent's parts: pipeline stages, status, drift monitor, fleet
 	// link, sources, local API.
 	{"agent/batch", "agent/cache", "agent/pipeline", "agent/status", "agent/drift/...", "agent/link",
