@@ -24,7 +24,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"golang.org/x/net/netutil"
 
 	"github.com/edged-dev/edged/agent/batch"
 	"github.com/edged-dev/edged/agent/cache"
@@ -39,6 +38,7 @@ import (
 	"github.com/edged-dev/edged/agent/status"
 	"github.com/edged-dev/edged/boards"
 	"github.com/edged-dev/edged/fleet"
+	"github.com/edged-dev/edged/internal/connlimit"
 	"github.com/edged-dev/edged/internal/memlimit"
 	"github.com/edged-dev/edged/internal/recent"
 	"github.com/edged-dev/edged/telemetry"
@@ -596,8 +596,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.addr = ln.Addr()
 	// Every connection costs memory before its request is checked: at
 	// most http.max_connections are served, the others wait in the
-	// kernel's backlog.
-	ln = netutil.LimitListener(ln, cmp.Or(max(a.cfg.HTTP.MaxConnections, 0), 256))
+	// kernel's backlog, and a waiting client takes the place of the
+	// keep-alive connection idle longest.
+	limited := connlimit.New(ln, cmp.Or(max(a.cfg.HTTP.MaxConnections, 0), 256))
+	ln = limited
 	close(a.ready)
 	// ReadTimeout cuts off a client that sends its request slowly (each
 	// held connection costs a goroutine and buffers); headers are small.
@@ -606,7 +608,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	// reads its answer gives its connection back.
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: a.cfg.HTTP.ReadTimeout.D(),
 		WriteTimeout: a.cfg.HTTP.ReadTimeout.D() + a.cfg.HTTP.RequestTimeout.D() + 30*time.Second,
-		IdleTimeout:  120 * time.Second, MaxHeaderBytes: 64 << 10}
+		IdleTimeout:  120 * time.Second, MaxHeaderBytes: 64 << 10, ConnState: limited.ConnState}
 
 	var wg sync.WaitGroup
 	errc := make(chan error, 3+len(a.cfg.Sources))

@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"slices"
@@ -37,6 +38,8 @@ type Result struct {
 	// RejectedSent is the 429 and 503 latency from when the request was
 	// actually sent: the server's share, without the client's lag.
 	RejectedSent []time.Duration
+	// TransportErrors counts the transport errors (status 0) by text.
+	TransportErrors map[string]int
 }
 
 // Errors counts requests that did not answer 200, including skipped ones.
@@ -63,7 +66,25 @@ func (r Result) String() string {
 	return fmt.Sprintf("rate %.0f/s: sent %d skipped %d codes %v ok/s %.1f p50 %v p99 %v reject-p99 %v",
 		r.Rate, r.Sent, r.Skipped, r.Codes, r.Throughput(),
 		Percentile(r.OK, 50).Round(10*time.Microsecond), Percentile(r.OK, 99).Round(10*time.Microsecond),
-		Percentile(r.Rejected, 99).Round(10*time.Microsecond))
+		Percentile(r.Rejected, 99).Round(10*time.Microsecond)) + transportErrors(r.TransportErrors)
+}
+
+// transportErrors lists the first few transport error texts.
+func transportErrors(m map[string]int) string {
+	if len(m) == 0 {
+		return ""
+	}
+	keys := slices.Sorted(maps.Keys(m))
+	var b strings.Builder
+	b.WriteString(" transport errors:")
+	for i, k := range keys {
+		if i == 3 {
+			fmt.Fprintf(&b, " (and %d more kinds)", len(keys)-3)
+			break
+		}
+		fmt.Fprintf(&b, " %d× %q", m[k], k)
+	}
+	return b.String()
 }
 
 // Percentile is the nearest-rank p-th percentile of ds (0 when empty).
@@ -148,11 +169,15 @@ func Run(ctx context.Context, rate float64, dur time.Duration, do Do, o *Options
 			code, err := do(rctx)
 			cancel()
 			lat, svc := time.Since(due), time.Since(sent)
-			if err != nil {
-				code = 0
-			}
 			mu.Lock()
 			defer mu.Unlock()
+			if err != nil {
+				code = 0
+				if res.TransportErrors == nil {
+					res.TransportErrors = map[string]int{}
+				}
+				res.TransportErrors[err.Error()]++
+			}
 			res.Codes[code]++
 			switch code {
 			case 200:
@@ -240,7 +265,7 @@ func ProcRSS(pid int) (int64, error) {
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return 0, fmt.Errorf("loadtest.ProcRSS: %w", err)
+		return 0, fmt.Errorf("reading the resident memory: %w", err)
 	}
 	return parseVmRSS(b)
 }
@@ -262,11 +287,11 @@ func MemStat(page []byte, name string) (int64, error) {
 		inuse, _, _ := strings.Cut(rest, " / ")
 		n, err := strconv.ParseInt(inuse, 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("loadtest.MemStat: %s line %q: %w", name, line, err)
+			return 0, fmt.Errorf("reading the heap profile: %s line %q: %w", name, line, err)
 		}
 		return n, nil
 	}
-	return 0, fmt.Errorf("loadtest.MemStat: no %q line in the heap profile", prefix)
+	return 0, fmt.Errorf("reading the heap profile: no %q line in the heap profile", prefix)
 }
 
 // GoroutineTotal reads "goroutine profile: total N" from the first line of
@@ -275,11 +300,11 @@ func GoroutineTotal(page []byte) (int, error) {
 	first, _, _ := strings.Cut(string(page), "\n")
 	rest, ok := strings.CutPrefix(first, "goroutine profile: total ")
 	if !ok {
-		return 0, fmt.Errorf("loadtest.GoroutineTotal: first line %q; want \"goroutine profile: total N\"", first)
+		return 0, fmt.Errorf("reading the goroutine profile: first line %q; want \"goroutine profile: total N\"", first)
 	}
 	n, err := strconv.Atoi(rest)
 	if err != nil {
-		return 0, fmt.Errorf("loadtest.GoroutineTotal: %w", err)
+		return 0, fmt.Errorf("reading the goroutine profile: %w", err)
 	}
 	return n, nil
 }
@@ -342,7 +367,7 @@ type Mem struct {
 func ProcMem(pid int) (Mem, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
-		return Mem{}, fmt.Errorf("loadtest.ProcMem: %w", err)
+		return Mem{}, fmt.Errorf("reading the process memory: %w", err)
 	}
 	var m Mem
 	for _, f := range []struct {
@@ -350,7 +375,7 @@ func ProcMem(pid int) (Mem, error) {
 		dst *int64
 	}{{"VmRSS", &m.RSS}, {"RssAnon", &m.Anon}, {"RssFile", &m.File}} {
 		if *f.dst, err = statusKB(b, f.key); err != nil {
-			return Mem{}, fmt.Errorf("loadtest.ProcMem(%d): %w", pid, err)
+			return Mem{}, fmt.Errorf("reading the memory of process %d: %w", pid, err)
 		}
 	}
 	return m, nil

@@ -802,6 +802,37 @@ func TestHostileHTTPClient(t *testing.T) {
 	t.Logf("%d connections sending headers slowly: peak RSS %d → %d MiB", len(conns), before>>20, held>>20)
 	e.wantServed("after the connections", "1")
 
+	// Keep-alive connections that each sent one request and then sit
+	// idle, more of them than http.max_connections: a new client is
+	// still served within seconds (the connection idle longest makes
+	// room), not after the two-minute idle timeout.
+	var idle []net.Conn
+	for range 300 {
+		c, err := net.DialTimeout("tcp", base, time.Second)
+		if err != nil {
+			break
+		}
+		idle = append(idle, c)
+		c.Write([]byte("GET /v2/health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))
+	}
+	for i, c := range idle[:200] { // the first 200 are accepted at once; read their answers
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil {
+			t.Fatalf("idle keep-alive connection %d: %v", i, err)
+		} else {
+			resp.Body.Close()
+		}
+	}
+	fresh := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	if resp, err := fresh.Get("http://" + base + "/v2/health/live"); err != nil {
+		t.Errorf("a new client with %d keep-alive connections open: %v; want it served", len(idle), err)
+	} else {
+		resp.Body.Close()
+	}
+	for _, c := range idle {
+		c.Close()
+	}
+
 	// A 64 MB message on the device's command topic is dropped unread.
 	before = e.hwm()
 	huge := make([]byte, 64<<20)
