@@ -299,7 +299,7 @@ func TestDelegateConfigRefused(t *testing.T) {
 		wantErr string
 	}{
 		{name: "edgetpu only", doc: fmt.Sprintf("models:\n  - name: fb\n    variants:\n      edgetpu: %s\n", tpu),
-			wantErr: `model "fb": delegates.Plan: bundle has no "cpu" variant for the cpu fallback (it has ["edgetpu"])`},
+			wantErr: `model "fb": choosing backends: bundle has no "cpu" variant for the cpu fallback (it has ["edgetpu"])`},
 		{name: "prefer without cpu last", doc: fmt.Sprintf("models:\n  - name: fb\n    path: %s\ndelegates:\n  prefer: [cpu, edgetpu]\n", cpu),
 			wantErr: `delegates.prefer: ends with "edgetpu"; it must end with "cpu", the fallback`},
 		{name: "unknown backend", doc: fmt.Sprintf("models:\n  - name: fb\n    path: %s\ndelegates:\n  prefer: [tpu, cpu]\n", cpu),

@@ -198,7 +198,7 @@ func newSlot(r Runner, nin, nout int) *slot {
 // until Close. model names the chain in events and metrics.
 func NewChain(ctx context.Context, model string, links []Link, opts *Options) (*Chain, error) {
 	if len(links) == 0 {
-		return nil, fmt.Errorf("delegates.NewChain %s: no links; want at least the cpu fallback", model)
+		return nil, fmt.Errorf("setting up the backends of %s: no links; want at least the cpu fallback", model)
 	}
 	c := &Chain{model: model}
 	if opts != nil {
@@ -231,13 +231,13 @@ func NewChain(ctx context.Context, model string, links []Link, opts *Options) (*
 		r, err := fl.Backend.Prepare(ctx, fl.Model, fl.Variant)
 		if err != nil {
 			c.closePool()
-			return nil, fmt.Errorf("delegates.NewChain %s: fallback %s (%s variant): %w", model, c.fb.name, fl.Variant, err)
+			return nil, fmt.Errorf("setting up the backends of %s: fallback %s (%s variant): %w", model, c.fb.name, fl.Variant, err)
 		}
 		if i == 0 {
 			d, ok := r.(Describer)
 			if !ok {
 				r.Close()
-				return nil, fmt.Errorf("delegates.NewChain %s: fallback %s runner does not describe its inputs and outputs", model, c.fb.name)
+				return nil, fmt.Errorf("setting up the backends of %s: fallback %s runner does not describe its inputs and outputs", model, c.fb.name)
 			}
 			c.in, c.out = d.Inputs(), d.Outputs()
 			if br, ok := r.(BatchRunner); ok {

@@ -46,12 +46,12 @@ func (b CPU) Prepare(ctx context.Context, model []byte, variant string) (Runner,
 	if m == nil {
 		var err error
 		if m, err = tflite.Load(model); err != nil {
-			return nil, fmt.Errorf("cpu.Prepare %s variant: %w", variant, err)
+			return nil, fmt.Errorf("preparing the model for the CPU, %s variant: %w", variant, err)
 		}
 	}
 	it, err := tflite.NewInterpreter(m, b.Options)
 	if err != nil {
-		return nil, fmt.Errorf("cpu.Prepare %s variant: %w", variant, err)
+		return nil, fmt.Errorf("preparing the model for the CPU, %s variant: %w", variant, err)
 	}
 	r := &CPURunner{m: m, opts: b.Options, it: it, byBatch: map[int]*tflite.Interpreter{}}
 	if b.MaxBatch > 1 && !it.Stateful() {
@@ -96,13 +96,13 @@ func (r *CPURunner) Outputs() []Spec { return r.out }
 // before the run.
 func (r *CPURunner) Invoke(ctx context.Context, inputs, outputs []tensor.Tensor) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("cpu.Invoke: %w", err)
+		return fmt.Errorf("running on the CPU: %w", err)
 	}
 	if err := checkInputs(r.in, inputs); err != nil {
-		return fmt.Errorf("cpu.Invoke: %w", err)
+		return fmt.Errorf("running on the CPU: %w", err)
 	}
 	if len(outputs) != len(r.out) {
-		return fmt.Errorf("cpu.Invoke: %w: %d output tensors given; the model has %d", ErrBadInput, len(outputs), len(r.out))
+		return fmt.Errorf("running on the CPU: %w: %d output tensors given; the model has %d", ErrBadInput, len(outputs), len(r.out))
 	}
 	return r.invoke(r.it, inputs, outputs)
 }
@@ -118,7 +118,7 @@ func (r *CPURunner) InvokeBatch(ctx context.Context, inputs, outputs [][]tensor.
 	n := len(inputs)
 	if n > 1 && r.batchable {
 		if err := r.invokeBatched(inputs, outputs); err != nil {
-			err = fmt.Errorf("cpu.InvokeBatch: batch of %d: %w", n, err)
+			err = fmt.Errorf("running a batch on the CPU: batch of %d: %w", n, err)
 			for k := range errs {
 				errs[k] = err
 			}
@@ -127,7 +127,7 @@ func (r *CPURunner) InvokeBatch(ctx context.Context, inputs, outputs [][]tensor.
 	}
 	for k := range inputs {
 		if err := ctx.Err(); err != nil {
-			errs[k] = fmt.Errorf("cpu.InvokeBatch: %w", err)
+			errs[k] = fmt.Errorf("running a batch on the CPU: %w", err)
 			continue
 		}
 		errs[k] = r.invoke(r.it, inputs[k], outputs[k])
@@ -180,7 +180,7 @@ func (r *CPURunner) invoke(it *tflite.Interpreter, inputs, outputs []tensor.Tens
 		copy(it.Input(i).Data, t.Data)
 	}
 	if err := it.Invoke(); err != nil {
-		return fmt.Errorf("cpu.Invoke: %w", err)
+		return fmt.Errorf("running on the CPU: %w", err)
 	}
 	for j := range outputs {
 		o := it.Output(j)

@@ -196,7 +196,7 @@ type Link struct {
 // names the preferred backends the bundle has no variant for.
 func Plan(prefer []Backend, variants map[string][]byte) (links []Link, skipped []string, err error) {
 	if len(prefer) == 0 {
-		return nil, nil, errors.New("delegates.Plan: no backends")
+		return nil, nil, errors.New("choosing backends: no backends")
 	}
 	if _, ok := variants["cpu"]; !ok {
 		names := make([]string, 0, len(variants))
@@ -204,7 +204,7 @@ func Plan(prefer []Backend, variants map[string][]byte) (links []Link, skipped [
 			names = append(names, v)
 		}
 		slices.Sort(names)
-		return nil, nil, fmt.Errorf("delegates.Plan: bundle has no \"cpu\" variant for the %s fallback (it has %q)", prefer[len(prefer)-1].Name(), names)
+		return nil, nil, fmt.Errorf("choosing backends: bundle has no \"cpu\" variant for the %s fallback (it has %q)", prefer[len(prefer)-1].Name(), names)
 	}
 	for i, b := range prefer {
 		accepts := []string{b.Name(), "cpu"}

@@ -173,15 +173,15 @@ type subscription struct {
 // New checks the options and reads the TLS files; it does not connect.
 func New(o Options) (*Client, error) {
 	if err := check(&o); err != nil {
-		return nil, fmt.Errorf("fleet.New: %w", err)
+		return nil, fmt.Errorf("setting up the MQTT connection: %w", err)
 	}
 	t, err := tlsConfig(&o)
 	if err != nil {
-		return nil, fmt.Errorf("fleet.New: %w", err)
+		return nil, fmt.Errorf("setting up the MQTT connection: %w", err)
 	}
 	offline, err := Encode(&State{State: Offline})
 	if err != nil {
-		return nil, fmt.Errorf("fleet.New: %w", err)
+		return nil, fmt.Errorf("setting up the MQTT connection: %w", err)
 	}
 	c := &Client{o: o, log: o.Log, offline: offline, subs: map[string]subscription{}, statuses: recent.New[CommandRecord](20),
 		unsent: map[string]unsentStatus{}, resend: make(chan struct{}, 1)}
@@ -202,7 +202,7 @@ func New(o Options) (*Client, error) {
 		so.Goodbye = c.goodbye
 	}
 	if c.sess, err = mqttconn.NewSession(so); err != nil {
-		return nil, fmt.Errorf("fleet.New: %w", err)
+		return nil, fmt.Errorf("setting up the MQTT connection: %w", err)
 	}
 	return c, nil
 }
@@ -286,7 +286,7 @@ func (c *Client) setErr(err error) {
 // broker sends the will only when a connection dies.
 func (c *Client) Run(ctx context.Context) error {
 	if !c.running.CompareAndSwap(false, true) {
-		return errors.New("fleet.Client.Run: already running")
+		return errors.New("MQTT connection: already running")
 	}
 	defer c.running.Store(false)
 	var wg sync.WaitGroup
@@ -439,10 +439,10 @@ func (c *Client) handle(ctx context.Context, topic string, payload []byte) {
 // the command's retained delivery asks for its status again.
 func (c *Client) WriteStatus(ctx context.Context, op string, st CommandStatus) error {
 	if c.o.DeviceID == "" {
-		return errors.New("fleet.WriteStatus: not a device client")
+		return errors.New("writing a command status: not a device client")
 	}
 	if err := ValidID(op); err != nil {
-		return fmt.Errorf("fleet.WriteStatus: op: %w", err)
+		return fmt.Errorf("writing a command status: op: %w", err)
 	}
 	if st.Time.IsZero() {
 		st.Time = time.Now().UTC()
@@ -452,7 +452,7 @@ func (c *Client) WriteStatus(ctx context.Context, op string, st CommandStatus) e
 	}
 	b, err := Encode(&st)
 	if err != nil {
-		return fmt.Errorf("fleet.WriteStatus: %w", err)
+		return fmt.Errorf("writing a command status: %w", err)
 	}
 	c.statuses.Update(CommandRecord{Op: op, CommandStatus: st}, func(r CommandRecord) bool { return r.Op == op && r.ID == st.ID })
 	topic := StatusTopic(c.o.DeviceID, op, st.ID)
@@ -599,18 +599,18 @@ func (c *Client) Publish(ctx context.Context, topic string, payload []byte, qos 
 // even when it fails for want of a connection.
 func (c *Client) Subscribe(ctx context.Context, filter string, qos byte, h MessageHandler) error {
 	if filter == "" || qos > 2 || h == nil {
-		return fmt.Errorf("fleet.Subscribe %q: want a filter, qos 0..2 and a handler", filter)
+		return fmt.Errorf("subscribing to %q: want a filter, qos 0..2 and a handler", filter)
 	}
 	c.mu.Lock()
 	c.subs[filter] = subscription{qos: qos, h: h}
 	c.mu.Unlock()
 	p := c.sess.Client()
 	if p == nil {
-		return fmt.Errorf("fleet.Subscribe %s: %w", filter, ErrNotConnected)
+		return fmt.Errorf("subscribing to %s: %w", filter, ErrNotConnected)
 	}
 	p.AddRoute(filter, route(h))
 	if err := mqttconn.Wait(ctx, p.Subscribe(filter, qos, nil), c.o.ConnectTimeout); err != nil {
-		return fmt.Errorf("fleet.Subscribe %s: %w", filter, err)
+		return fmt.Errorf("subscribing to %s: %w", filter, err)
 	}
 	return nil
 }
@@ -627,7 +627,7 @@ func (c *Client) Unsubscribe(ctx context.Context, filters ...string) error {
 		return nil
 	}
 	if err := mqttconn.Wait(ctx, p.Unsubscribe(filters...), c.o.ConnectTimeout); err != nil {
-		return fmt.Errorf("fleet.Unsubscribe: %w", err)
+		return fmt.Errorf("unsubscribing: %w", err)
 	}
 	return nil
 }

@@ -341,14 +341,14 @@ const MaxReceive = MaxChunkSize + 4<<10
 func Encode(m Message) ([]byte, error) {
 	m.setVersion()
 	if err := m.check(); err != nil {
-		return nil, fmt.Errorf("fleet.Encode %T: %w", m, err)
+		return nil, fmt.Errorf("encoding a message: %w", err)
 	}
 	b, err := json.Marshal(m)
 	if err != nil {
-		return nil, fmt.Errorf("fleet.Encode %T: %w", m, err)
+		return nil, fmt.Errorf("encoding a message: %w", err)
 	}
 	if len(b) > MaxMessageSize {
-		return nil, fmt.Errorf("fleet.Encode %T: %d bytes; want at most %d", m, len(b), MaxMessageSize)
+		return nil, fmt.Errorf("encoding a message: %d bytes; want at most %d", len(b), MaxMessageSize)
 	}
 	return b, nil
 }

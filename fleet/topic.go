@@ -134,7 +134,7 @@ func ParseTopic(topic string) (Topic, error) {
 		if len(topic) > 200 {
 			topic = topic[:200] + "..."
 		}
-		return Topic{}, fmt.Errorf("fleet.ParseTopic %q: %w: %w", topic, ErrBadTopic, err)
+		return Topic{}, fmt.Errorf("topic %q: %w: %w", topic, ErrBadTopic, err)
 	}
 	return t, nil
 }

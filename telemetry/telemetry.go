@@ -135,7 +135,7 @@ func (p *Publisher) Encode() ([]byte, error) {
 // counters anyway.
 func (p *Publisher) Run(ctx context.Context) error {
 	if p.Interval <= 0 || p.Publish == nil || p.Topic == "" {
-		return errors.New("telemetry.Publisher: want a topic, an interval > 0 and a publish function")
+		return errors.New("telemetry: want a topic, an interval > 0 and a publish function")
 	}
 	t := time.NewTicker(p.Interval)
 	defer t.Stop()

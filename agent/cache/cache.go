@@ -174,7 +174,7 @@ func Open(path string, opts *Options) (*Store, error) {
 		o.Log.Warn("cache file unreadable; moved aside, starting empty", "path", path, "moved_to", moved.Aside, "err", moved.Cause)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("cache.Open %s: %w", path, err)
+		return nil, fmt.Errorf("opening the result cache %s: %w", path, err)
 	}
 	s.db = db
 	err = db.Update(func(tx *bolt.Tx) error {
@@ -197,12 +197,12 @@ func Open(path string, opts *Options) (*Store, error) {
 	})
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("cache.Open %s: %w", path, err)
+		return nil, fmt.Errorf("opening the result cache %s: %w", path, err)
 	}
 	if o.Registerer != nil {
 		if err := s.register(); err != nil {
 			db.Close()
-			return nil, fmt.Errorf("cache.Open %s: %w", path, err)
+			return nil, fmt.Errorf("opening the result cache %s: %w", path, err)
 		}
 	}
 	return s, nil
@@ -249,7 +249,7 @@ func makeKey(model string, input []byte) (key, error) {
 func (s *Store) Get(model string, input []byte) (outs []infer.Tensor, ok bool, err error) {
 	k, err := makeKey(model, input)
 	if err != nil {
-		return nil, false, fmt.Errorf("cache.Get: %w", err)
+		return nil, false, fmt.Errorf("reading the result cache: %w", err)
 	}
 	var (
 		found   bool
@@ -273,7 +273,7 @@ func (s *Store) Get(model string, input []byte) (outs []infer.Tensor, ok bool, e
 		return nil
 	})
 	if err != nil {
-		return nil, false, fmt.Errorf("cache.Get: %w", err)
+		return nil, false, fmt.Errorf("reading the result cache: %w", err)
 	}
 	switch {
 	case !found:
@@ -341,7 +341,7 @@ func (s *Store) flush() error {
 func (s *Store) Put(model string, input []byte, outs []infer.Tensor) error {
 	k, err := makeKey(model, input)
 	if err != nil {
-		return fmt.Errorf("cache.Put: %w", err)
+		return fmt.Errorf("storing a result in the cache: %w", err)
 	}
 	v := encodeValue(s.opts.Now().UnixNano(), outs)
 	s.wmu.Lock()
@@ -353,7 +353,7 @@ func (s *Store) Put(model string, input []byte, outs []infer.Tensor) error {
 		return w.evict(s.opts.MaxEntries)
 	})
 	if err != nil {
-		return fmt.Errorf("cache.Put: %w", err)
+		return fmt.Errorf("storing a result in the cache: %w", err)
 	}
 	return nil
 }
@@ -516,7 +516,7 @@ func (s *Store) Close() error {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("cache.Close %s: %w", s.path, err)
+		return fmt.Errorf("closing the result cache %s: %w", s.path, err)
 	}
 	return nil
 }

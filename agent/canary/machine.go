@@ -186,10 +186,10 @@ type Machine struct {
 // restored machine samples alike.
 func New(p Policy, seed uint64, clock Clock) (*Machine, error) {
 	if err := p.Validate(); err != nil {
-		return nil, fmt.Errorf("canary.New: %w", err)
+		return nil, fmt.Errorf("starting the canary: %w", err)
 	}
 	if clock == nil {
-		return nil, errors.New("canary.New: nil clock")
+		return nil, errors.New("starting the canary: nil clock")
 	}
 	now := clock.Now()
 	m := &Machine{clock: clock, st: State{V: StateVersion, Policy: p, Seed: seed, Phase: PhaseShadow, Created: now, Since: now}}

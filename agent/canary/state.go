@@ -71,22 +71,22 @@ const maxStateSize = 1 << 20
 // errors: the bytes come from disk and may be damaged.
 func Restore(b []byte, clock Clock) (*Machine, error) {
 	if clock == nil {
-		return nil, errors.New("canary.Restore: nil clock")
+		return nil, errors.New("restoring the canary state: nil clock")
 	}
 	if len(b) > maxStateSize {
-		return nil, fmt.Errorf("canary.Restore: %d bytes; want at most %d", len(b), maxStateSize)
+		return nil, fmt.Errorf("restoring the canary state: %d bytes; want at most %d", len(b), maxStateSize)
 	}
 	var st State
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&st); err != nil {
-		return nil, fmt.Errorf("canary.Restore: %w", err)
+		return nil, fmt.Errorf("restoring the canary state: %w", err)
 	}
 	if dec.More() {
-		return nil, errors.New("canary.Restore: trailing data after the state")
+		return nil, errors.New("restoring the canary state: trailing data after the state")
 	}
 	if err := st.validate(); err != nil {
-		return nil, fmt.Errorf("canary.Restore: %w", err)
+		return nil, fmt.Errorf("restoring the canary state: %w", err)
 	}
 	m := &Machine{clock: clock, st: st}
 	m.sampler = NewSampler(st.Seed, st.Policy.SampleRate, st.Policy.CanaryFraction)

@@ -196,11 +196,11 @@ func NewDetector(model string, p *Profile, cfg *Config) (*Detector, error) {
 	}
 	c, err := c.withDefaults()
 	if err != nil {
-		return nil, fmt.Errorf("drift.NewDetector %s: %w", model, err)
+		return nil, fmt.Errorf("setting up drift detection for %s: %w", model, err)
 	}
 	w, err := NewWindow(p)
 	if err != nil {
-		return nil, fmt.Errorf("drift.NewDetector %s: %w", model, err)
+		return nil, fmt.Errorf("setting up drift detection for %s: %w", model, err)
 	}
 	return &Detector{model: model, p: p, cfg: c, w: w, ladder: ladder{recover: c.Thresholds.Recover}}, nil
 }
@@ -222,7 +222,7 @@ func (d *Detector) Add(now time.Time, features []float64, class int) (Result, er
 		d.w.Reset(now)
 	}
 	if err := d.w.Add(features, class); err != nil {
-		return Result{}, fmt.Errorf("drift.Detector %s: %w", d.model, err)
+		return Result{}, fmt.Errorf("drift detection for %s: %w", d.model, err)
 	}
 	return d.Tick(now), nil
 }

@@ -40,7 +40,7 @@ type Extractor struct {
 // more is the batch dimension and is not part of a sample.
 func NewExtractor(prefix string, spec infer.TensorSpec) (*Extractor, error) {
 	fail := func(format string, args ...any) (*Extractor, error) {
-		return nil, fmt.Errorf("drift.NewExtractor %s: "+format, append([]any{prefix}, args...)...)
+		return nil, fmt.Errorf("drift features of %s: "+format, append([]any{prefix}, args...)...)
 	}
 	switch spec.DType {
 	case tensor.Float32, tensor.Int8, tensor.UInt8, tensor.Int16:
@@ -104,7 +104,7 @@ func (e *Extractor) Features() []FeatureSpec { return e.features }
 // dst and returns it.
 func (e *Extractor) Extract(dst []float64, data []byte) ([]float64, error) {
 	if want := e.elems * e.dtype.Size(); len(data) != want {
-		return dst, fmt.Errorf("drift.Extract: %d bytes; want %d (%d × %s)", len(data), want, e.elems, e.dtype)
+		return dst, fmt.Errorf("drift input: %d bytes; want %d (%d × %s)", len(data), want, e.elems, e.dtype)
 	}
 	if e.channels == 0 {
 		return e.vector(dst, data), nil
@@ -250,10 +250,10 @@ func Top1(spec infer.TensorSpec, data []byte) (int, error) {
 	switch spec.DType {
 	case tensor.Float32, tensor.Int8, tensor.UInt8, tensor.Int16:
 	default:
-		return NoClass, fmt.Errorf("drift.Top1: dtype %s not supported", spec.DType)
+		return NoClass, fmt.Errorf("top class: dtype %s not supported", spec.DType)
 	}
 	if len(data) == 0 || len(data)%size != 0 {
-		return NoClass, fmt.Errorf("drift.Top1: %d bytes is not a whole number of %s", len(data), spec.DType)
+		return NoClass, fmt.Errorf("top class: %d bytes is not a whole number of %s", len(data), spec.DType)
 	}
 	best, bestV := NoClass, math.Inf(-1)
 	for i := 0; i < len(data)/size; i++ {
@@ -273,7 +273,7 @@ func Top1(spec infer.TensorSpec, data []byte) (int, error) {
 		}
 	}
 	if best == NoClass {
-		return NoClass, fmt.Errorf("drift.Top1: every score is NaN")
+		return NoClass, fmt.Errorf("top class: every score is NaN")
 	}
 	return best, nil
 }

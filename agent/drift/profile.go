@@ -106,11 +106,11 @@ type Classes struct {
 // Marshal encodes the profile as indented JSON after validating it.
 func (p *Profile) Marshal() ([]byte, error) {
 	if err := p.Validate(); err != nil {
-		return nil, fmt.Errorf("drift.Profile.Marshal: %w", err)
+		return nil, fmt.Errorf("encoding the drift profile: %w", err)
 	}
 	b, err := json.MarshalIndent(p, "", " ")
 	if err != nil {
-		return nil, fmt.Errorf("drift.Profile.Marshal: %w", err)
+		return nil, fmt.Errorf("encoding the drift profile: %w", err)
 	}
 	return append(b, '\n'), nil
 }
@@ -122,13 +122,13 @@ func Unmarshal(data []byte) (*Profile, error) {
 	dec.DisallowUnknownFields()
 	var p Profile
 	if err := dec.Decode(&p); err != nil {
-		return nil, fmt.Errorf("drift.Unmarshal: %w: %w", ErrInvalidProfile, err)
+		return nil, fmt.Errorf("reading the drift profile: %w: %w", ErrInvalidProfile, err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("drift.Unmarshal: %w: trailing data after the profile", ErrInvalidProfile)
+		return nil, fmt.Errorf("reading the drift profile: %w: trailing data after the profile", ErrInvalidProfile)
 	}
 	if err := p.Validate(); err != nil {
-		return nil, fmt.Errorf("drift.Unmarshal: %w", err)
+		return nil, fmt.Errorf("reading the drift profile: %w", err)
 	}
 	return &p, nil
 }

@@ -80,23 +80,23 @@ func NewProfiler(features []FeatureSpec, labels []string, opts *ProfilerOptions)
 	}
 	switch {
 	case o.Bins < 2 || o.Bins > MaxBins:
-		return nil, fmt.Errorf("drift.NewProfiler: bins %d; want 2 to %d", o.Bins, MaxBins)
+		return nil, fmt.Errorf("drift profile settings: bins %d; want 2 to %d", o.Bins, MaxBins)
 	case o.Reservoir < o.Bins:
-		return nil, fmt.Errorf("drift.NewProfiler: reservoir %d is smaller than bins %d", o.Reservoir, o.Bins)
+		return nil, fmt.Errorf("drift profile settings: reservoir %d is smaller than bins %d", o.Reservoir, o.Bins)
 	case len(features) == 0 && labels == nil:
-		return nil, errors.New("drift.NewProfiler: no features and no classes")
+		return nil, errors.New("drift profile settings: no features and no classes")
 	case len(features) > MaxFeatures:
-		return nil, fmt.Errorf("drift.NewProfiler: %d features; at most %d", len(features), MaxFeatures)
+		return nil, fmt.Errorf("drift profile settings: %d features; at most %d", len(features), MaxFeatures)
 	case labels != nil && (len(labels) < 2 || len(labels) > MaxClasses):
-		return nil, fmt.Errorf("drift.NewProfiler: %d classes; want 2 to %d", len(labels), MaxClasses)
+		return nil, fmt.Errorf("drift profile settings: %d classes; want 2 to %d", len(labels), MaxClasses)
 	}
 	seen := make(map[string]bool, len(features))
 	for i, f := range features {
 		if f.Name == "" || seen[f.Name] {
-			return nil, fmt.Errorf("drift.NewProfiler: feature %d: name %q empty or repeated", i, f.Name)
+			return nil, fmt.Errorf("drift profile settings: feature %d: name %q empty or repeated", i, f.Name)
 		}
 		if !finite(f.Step) || f.Step < 0 {
-			return nil, fmt.Errorf("drift.NewProfiler: feature %s: step %g; want finite ≥ 0", f.Name, f.Step)
+			return nil, fmt.Errorf("drift profile settings: feature %s: step %g; want finite ≥ 0", f.Name, f.Step)
 		}
 		seen[f.Name] = true
 	}
@@ -121,10 +121,10 @@ func NewProfiler(features []FeatureSpec, labels []string, opts *ProfilerOptions)
 // infinite values are skipped feature by feature.
 func (p *Profiler) Add(features []float64, class int) error {
 	if len(features) != len(p.feats) {
-		return fmt.Errorf("drift.Profiler.Add: %d features; want %d", len(features), len(p.feats))
+		return fmt.Errorf("adding to the drift profile: %d features; want %d", len(features), len(p.feats))
 	}
 	if p.classes != nil && class != NoClass && (class < 0 || class >= len(p.classes)) {
-		return fmt.Errorf("drift.Profiler.Add: class %d; want 0 to %d", class, len(p.classes)-1)
+		return fmt.Errorf("adding to the drift profile: class %d; want 0 to %d", class, len(p.classes)-1)
 	}
 	p.n++
 	for i, v := range features {
@@ -160,7 +160,7 @@ func (p *Profiler) Profile() (*Profile, error) {
 		f := &p.feats[i]
 		spec := p.specs[i]
 		if f.count == 0 {
-			return nil, fmt.Errorf("drift.Profiler.Profile: feature %s: no finite values", spec.Name)
+			return nil, fmt.Errorf("building the drift profile: feature %s: no finite values", spec.Name)
 		}
 		sorted := slices.Clone(f.res)
 		slices.Sort(sorted)
@@ -190,7 +190,7 @@ func (p *Profiler) Profile() (*Profile, error) {
 		}
 	}
 	if err := out.Validate(); err != nil {
-		return nil, fmt.Errorf("drift.Profiler.Profile: %w", err)
+		return nil, fmt.Errorf("building the drift profile: %w", err)
 	}
 	return out, nil
 }

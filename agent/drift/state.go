@@ -24,7 +24,7 @@ func (s State) String() string {
 // MarshalText writes the state's name.
 func (s State) MarshalText() ([]byte, error) {
 	if int(s) >= len(stateNames) {
-		return nil, fmt.Errorf("drift.State: invalid value %d", uint8(s))
+		return nil, fmt.Errorf("drift state: invalid value %d", uint8(s))
 	}
 	return []byte(stateNames[s]), nil
 }
@@ -37,5 +37,5 @@ func (s *State) UnmarshalText(b []byte) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("drift.State: %q is not ok, warn or drift", b)
+	return fmt.Errorf("drift state: %q is not ok, warn or drift", b)
 }

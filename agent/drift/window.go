@@ -30,7 +30,7 @@ type windowFeature struct {
 // not copied, so it must not change while the window uses it.
 func NewWindow(p *Profile) (*Window, error) {
 	if err := p.Validate(); err != nil {
-		return nil, fmt.Errorf("drift.NewWindow: %w", err)
+		return nil, fmt.Errorf("drift window: %w", err)
 	}
 	w := &Window{p: p, feats: make([]windowFeature, len(p.Features))}
 	for i := range w.feats {
@@ -61,10 +61,10 @@ func (w *Window) Reset(start time.Time) {
 // allocate.
 func (w *Window) Add(features []float64, class int) error {
 	if len(features) != len(w.feats) {
-		return fmt.Errorf("drift.Window.Add: %d features; want %d", len(features), len(w.feats))
+		return fmt.Errorf("adding to the drift window: %d features; want %d", len(features), len(w.feats))
 	}
 	if w.classes != nil && class != NoClass && (class < 0 || class >= len(w.classes)) {
-		return fmt.Errorf("drift.Window.Add: class %d; want 0 to %d", class, len(w.classes)-1)
+		return fmt.Errorf("adding to the drift window: class %d; want 0 to %d", class, len(w.classes)-1)
 	}
 	w.n++
 	for i, v := range features {

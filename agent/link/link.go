@@ -57,7 +57,7 @@ type Link struct {
 // New opens the outbox and prepares the client; Run connects.
 func New(o Options) (*Link, error) {
 	if o.Fleet.DeviceID == "" {
-		return nil, errors.New("link.New: a device id is required")
+		return nil, errors.New("setting up the fleet link: a device id is required")
 	}
 	if o.Log == nil {
 		o.Log = slog.Default()
@@ -72,7 +72,7 @@ func New(o Options) (*Link, error) {
 	}
 	ob, err := outbox.Open(o.OutboxPath, &obOpts)
 	if err != nil {
-		return nil, fmt.Errorf("link.New: %w", err)
+		return nil, fmt.Errorf("setting up the fleet link: %w", err)
 	}
 	l.ob = ob
 	fo := o.Fleet
@@ -85,7 +85,7 @@ func New(o Options) (*Link, error) {
 	c, err := fleet.New(fo)
 	if err != nil {
 		ob.Close()
-		return nil, fmt.Errorf("link.New: %w", err)
+		return nil, fmt.Errorf("setting up the fleet link: %w", err)
 	}
 	l.c = c
 	l.Handle(fleet.OpPing, l.ping)
@@ -183,12 +183,12 @@ func (l *Link) Event(ev fleet.Event) (uint64, error) {
 	}
 	b, err := fleet.Encode(&ev)
 	if err != nil {
-		return 0, fmt.Errorf("link.Event: %w", err)
+		return 0, fmt.Errorf("sending an event: %w", err)
 	}
 	l.events.Add(ev)
 	seq, err := l.ob.Append(outbox.Event, fleet.EventsTopic(l.id), b)
 	if err != nil {
-		return 0, fmt.Errorf("link.Event: %w", err)
+		return 0, fmt.Errorf("sending an event: %w", err)
 	}
 	return seq, nil
 }
@@ -202,11 +202,11 @@ func (l *Link) RecentEvents() []fleet.Event { return l.events.Newest() }
 func (l *Link) Drift(report any) (uint64, error) {
 	b, err := json.Marshal(report)
 	if err != nil {
-		return 0, fmt.Errorf("link.Drift: %w", err)
+		return 0, fmt.Errorf("sending a drift report: %w", err)
 	}
 	seq, err := l.ob.Append(outbox.Drift, fleet.DriftTopic(l.id), b)
 	if err != nil {
-		return 0, fmt.Errorf("link.Drift: %w", err)
+		return 0, fmt.Errorf("sending a drift report: %w", err)
 	}
 	return seq, nil
 }

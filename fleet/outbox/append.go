@@ -17,14 +17,14 @@ import (
 // and Append returns ErrFull.
 func (b *Outbox) Append(kind Kind, topic string, payload []byte) (uint64, error) {
 	if err := b.check(kind, topic, payload); err != nil {
-		return 0, fmt.Errorf("outbox.Append %s %s: %w", kind, topic, err)
+		return 0, fmt.Errorf("queueing %s %s: %w", kind, topic, err)
 	}
 	size := entrySize(topic, payload)
 	v := encodeEntry(kind, topic, payload)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed.Load() {
-		return 0, fmt.Errorf("outbox.Append %s %s: %w", kind, topic, ErrClosed)
+		return 0, fmt.Errorf("queueing %s %s: %w", kind, topic, ErrClosed)
 	}
 	var (
 		seq     = b.next
@@ -57,10 +57,10 @@ func (b *Outbox) Append(kind Kind, topic string, payload []byte) (uint64, error)
 	if errors.Is(err, ErrFull) {
 		b.dropped[kind].Add(1)
 		b.log.Warn("outbox full; message dropped", "path", b.path, "kind", kind, "topic", topic, "max_bytes", b.o.MaxBytes)
-		return 0, fmt.Errorf("outbox.Append %s %s: %w", kind, topic, ErrFull)
+		return 0, fmt.Errorf("queueing %s %s: %w", kind, topic, ErrFull)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("outbox.Append %s %s: %w", kind, topic, err)
+		return 0, fmt.Errorf("queueing %s %s: %w", kind, topic, err)
 	}
 	b.next = seq + 1
 	b.bytes += size - freed

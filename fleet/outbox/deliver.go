@@ -25,7 +25,7 @@ type Publisher interface {
 // message. It returns nil when ctx ends. Run one Deliver at a time.
 func (b *Outbox) Deliver(ctx context.Context, pub Publisher) error {
 	if !b.delivering.CompareAndSwap(false, true) {
-		return errors.New("outbox.Deliver: already running")
+		return errors.New("outbox delivery: already running")
 	}
 	defer b.delivering.Store(false)
 	backoff := b.o.MinBackoff

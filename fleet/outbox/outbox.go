@@ -181,12 +181,12 @@ func Open(path string, opts *Options) (*Outbox, error) {
 		o.Log.Warn("outbox file unreadable; moved aside, starting empty: its messages are not sent", "path", path, "moved_to", moved.Aside, "err", moved.Cause)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("outbox.Open %s: %w", path, err)
+		return nil, fmt.Errorf("opening the outbox %s: %w", path, err)
 	}
 	b.db = db
 	if err := db.Update(b.load); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("outbox.Open %s: %w", path, err)
+		return nil, fmt.Errorf("opening the outbox %s: %w", path, err)
 	}
 	return b, nil
 }
@@ -292,7 +292,7 @@ func (b *Outbox) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if err := b.db.Close(); err != nil {
-		return fmt.Errorf("outbox.Close %s: %w", b.path, err)
+		return fmt.Errorf("closing the outbox %s: %w", b.path, err)
 	}
 	return nil
 }

@@ -58,7 +58,7 @@ func (r *run) reason() string {
 		return "variable tensors not supported (LiteRT.js)"
 	}
 	e := r.Err
-	for _, p := range []string{"tflite.Load: ", "tflite.NewInterpreter: ", "tflite.Prepare: ", "tflite.Invoke: ", "exit status 1: ", "oracle: "} {
+	for _, p := range []string{"loading the model: ", "preparing the model: ", "running the model: ", "exit status 1: ", "oracle: "} {
 		e = strings.ReplaceAll(e, p, "")
 	}
 	if len(e) > 140 {

@@ -119,7 +119,7 @@ func CheckModel(variant string, data []byte) (*tflite.Model, error) {
 func Write(dir string, spec Spec, key *sign.SigningKey) (*Bundle, error) {
 	b, err := write(dir, spec, key)
 	if err != nil {
-		return nil, fmt.Errorf("bundle.Write %s: %w", dir, err)
+		return nil, fmt.Errorf("writing the bundle %s: %w", dir, err)
 	}
 	return b, nil
 }

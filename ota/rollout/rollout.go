@@ -141,22 +141,22 @@ var ErrUnknownDevice = errors.New("device not in this rollout")
 // Tick.
 func New(p Plan, devices []string, clock Clock) (*Rollout, error) {
 	if err := p.Validate(); err != nil {
-		return nil, fmt.Errorf("rollout.New: %w", err)
+		return nil, fmt.Errorf("starting the rollout: %w", err)
 	}
 	if clock == nil {
-		return nil, errors.New("rollout.New: nil clock")
+		return nil, errors.New("starting the rollout: nil clock")
 	}
 	if len(devices) == 0 {
-		return nil, errors.New("rollout.New: no devices; want at least one")
+		return nil, errors.New("starting the rollout: no devices; want at least one")
 	}
 	ids := slices.Clone(devices)
 	slices.Sort(ids)
 	for i, id := range ids {
 		if id == "" {
-			return nil, errors.New("rollout.New: empty device id")
+			return nil, errors.New("starting the rollout: empty device id")
 		}
 		if i > 0 && ids[i-1] == id {
-			return nil, fmt.Errorf("rollout.New: device %q listed twice", id)
+			return nil, fmt.Errorf("starting the rollout: device %q listed twice", id)
 		}
 	}
 	if p.Order == OrderShuffle {

@@ -52,22 +52,22 @@ const maxStateSize = 64 << 20
 // version or an inconsistent state are errors.
 func Restore(b []byte, clock Clock) (*Rollout, error) {
 	if clock == nil {
-		return nil, errors.New("rollout.Restore: nil clock")
+		return nil, errors.New("reading the rollout state: nil clock")
 	}
 	if len(b) > maxStateSize {
-		return nil, fmt.Errorf("rollout.Restore: %d bytes; want at most %d", len(b), maxStateSize)
+		return nil, fmt.Errorf("reading the rollout state: %d bytes; want at most %d", len(b), maxStateSize)
 	}
 	var st State
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&st); err != nil {
-		return nil, fmt.Errorf("rollout.Restore: %w", err)
+		return nil, fmt.Errorf("reading the rollout state: %w", err)
 	}
 	if dec.More() {
-		return nil, errors.New("rollout.Restore: trailing data after the state")
+		return nil, errors.New("reading the rollout state: trailing data after the state")
 	}
 	if err := st.validate(); err != nil {
-		return nil, fmt.Errorf("rollout.Restore: %w", err)
+		return nil, fmt.Errorf("reading the rollout state: %w", err)
 	}
 	return &Rollout{clock: clock, st: st, index: indexOf(st.Devices)}, nil
 }

@@ -61,7 +61,7 @@ func seedKey(f *keyFile) (ed25519.PrivateKey, error) {
 // MarshalPublicKey encodes a root public key file.
 func MarshalPublicKey(pub ed25519.PublicKey) ([]byte, error) {
 	if len(pub) != ed25519.PublicKeySize {
-		return nil, fmt.Errorf("sign.MarshalPublicKey: key is %d bytes; want %d", len(pub), ed25519.PublicKeySize)
+		return nil, fmt.Errorf("encoding the public key: key is %d bytes; want %d", len(pub), ed25519.PublicKeySize)
 	}
 	return marshalKeyFile(&keyFile{V: 1, Type: typeRootPublic, KeyID: KeyID(pub), PublicKey: pub})
 }
@@ -70,13 +70,13 @@ func MarshalPublicKey(pub ed25519.PublicKey) ([]byte, error) {
 func ParsePublicKey(data []byte) (ed25519.PublicKey, error) {
 	f, err := decodeKeyFile(data, typeRootPublic)
 	if err != nil {
-		return nil, fmt.Errorf("sign.ParsePublicKey: %w", err)
+		return nil, fmt.Errorf("public key: %w", err)
 	}
 	if len(f.PublicKey) != ed25519.PublicKeySize {
-		return nil, fmt.Errorf("sign.ParsePublicKey: %w: public_key is %d bytes; want %d", ErrMalformed, len(f.PublicKey), ed25519.PublicKeySize)
+		return nil, fmt.Errorf("public key: %w: public_key is %d bytes; want %d", ErrMalformed, len(f.PublicKey), ed25519.PublicKeySize)
 	}
 	if id := KeyID(f.PublicKey); f.KeyID != id {
-		return nil, fmt.Errorf("sign.ParsePublicKey: %w: key_id %q; the key's id is %q", ErrMalformed, f.KeyID, id)
+		return nil, fmt.Errorf("public key: %w: key_id %q; the key's id is %q", ErrMalformed, f.KeyID, id)
 	}
 	return ed25519.PublicKey(f.PublicKey), nil
 }
@@ -90,11 +90,11 @@ func MarshalRootKey(k *RootKey) ([]byte, error) {
 func ParseRootKey(data []byte) (*RootKey, error) {
 	f, err := decodeKeyFile(data, typeRootPrivate)
 	if err != nil {
-		return nil, fmt.Errorf("sign.ParseRootKey: %w", err)
+		return nil, fmt.Errorf("root key: %w", err)
 	}
 	priv, err := seedKey(f)
 	if err != nil {
-		return nil, fmt.Errorf("sign.ParseRootKey: %w", err)
+		return nil, fmt.Errorf("root key: %w", err)
 	}
 	return &RootKey{priv: priv}, nil
 }
@@ -111,15 +111,15 @@ func MarshalSigningKey(k *SigningKey) ([]byte, error) {
 func ParseSigningKey(data []byte) (*SigningKey, error) {
 	f, err := decodeKeyFile(data, typeSigningPrivate)
 	if err != nil {
-		return nil, fmt.Errorf("sign.ParseSigningKey: %w", err)
+		return nil, fmt.Errorf("signing key: %w", err)
 	}
 	priv, err := seedKey(f)
 	if err != nil {
-		return nil, fmt.Errorf("sign.ParseSigningKey: %w", err)
+		return nil, fmt.Errorf("signing key: %w", err)
 	}
 	k, err := newSigningKey(priv, f.Certificate)
 	if err != nil {
-		return nil, fmt.Errorf("sign.ParseSigningKey: %w", err)
+		return nil, fmt.Errorf("signing key: %w", err)
 	}
 	return k, nil
 }
@@ -146,7 +146,7 @@ func WritePublicKey(path string, pub ed25519.PublicKey) error {
 func WriteRootKey(path string, k *RootKey) error {
 	b, err := MarshalRootKey(k)
 	if err != nil {
-		return fmt.Errorf("sign.WriteRootKey %s: %w", path, err)
+		return fmt.Errorf("writing the root key %s: %w", path, err)
 	}
 	return writeNew(path, b, 0o600)
 }
@@ -156,7 +156,7 @@ func WriteRootKey(path string, k *RootKey) error {
 func WriteSigningKey(path string, k *SigningKey) error {
 	b, err := MarshalSigningKey(k)
 	if err != nil {
-		return fmt.Errorf("sign.WriteSigningKey %s: %w", path, err)
+		return fmt.Errorf("writing the signing key %s: %w", path, err)
 	}
 	return writeNew(path, b, 0o600)
 }
@@ -186,7 +186,7 @@ func writeNew(path string, b []byte, perm os.FileMode) error {
 func LoadPublicKey(path string) (ed25519.PublicKey, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("sign.LoadPublicKey: %w", err)
+		return nil, fmt.Errorf("reading the public key: %w", err)
 	}
 	pub, err := ParsePublicKey(b)
 	if err != nil {
@@ -200,7 +200,7 @@ func LoadPublicKey(path string) (ed25519.PublicKey, error) {
 func LoadRootKey(path string) (*RootKey, error) {
 	b, err := readPrivate(path)
 	if err != nil {
-		return nil, fmt.Errorf("sign.LoadRootKey: %w", err)
+		return nil, fmt.Errorf("reading the root key: %w", err)
 	}
 	k, err := ParseRootKey(b)
 	if err != nil {
@@ -214,7 +214,7 @@ func LoadRootKey(path string) (*RootKey, error) {
 func LoadSigningKey(path string) (*SigningKey, error) {
 	b, err := readPrivate(path)
 	if err != nil {
-		return nil, fmt.Errorf("sign.LoadSigningKey: %w", err)
+		return nil, fmt.Errorf("reading the signing key: %w", err)
 	}
 	k, err := ParseSigningKey(b)
 	if err != nil {

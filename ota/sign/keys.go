@@ -57,7 +57,7 @@ func GenerateRoot() (*RootKey, error) {
 func generateRoot(r io.Reader) (*RootKey, error) {
 	_, priv, err := ed25519.GenerateKey(r)
 	if err != nil {
-		return nil, fmt.Errorf("sign.GenerateRoot: %w", err)
+		return nil, fmt.Errorf("generating a root key: %w", err)
 	}
 	return &RootKey{priv: priv}, nil
 }
@@ -93,19 +93,19 @@ func (k *RootKey) LogValue() slog.Value { return slog.StringValue(k.String()) }
 // Times are stored in UTC with second precision.
 func (k *RootKey) Certify(pub ed25519.PublicKey, notBefore, notAfter time.Time, purposes ...string) (*Certificate, error) {
 	if len(pub) != ed25519.PublicKeySize {
-		return nil, fmt.Errorf("sign.Certify: public key is %d bytes; want %d", len(pub), ed25519.PublicKeySize)
+		return nil, fmt.Errorf("certifying a key: public key is %d bytes; want %d", len(pub), ed25519.PublicKeySize)
 	}
 	notBefore = notBefore.UTC().Truncate(time.Second)
 	notAfter = notAfter.UTC().Truncate(time.Second)
 	if !notAfter.After(notBefore) {
-		return nil, fmt.Errorf("sign.Certify: not_after %s is not after not_before %s", notAfter.Format(time.RFC3339), notBefore.Format(time.RFC3339))
+		return nil, fmt.Errorf("certifying a key: not_after %s is not after not_before %s", notAfter.Format(time.RFC3339), notBefore.Format(time.RFC3339))
 	}
 	if len(purposes) == 0 {
-		return nil, fmt.Errorf("sign.Certify: no purposes; want some of %q", knownPurposes)
+		return nil, fmt.Errorf("certifying a key: no purposes; want some of %q", knownPurposes)
 	}
 	for _, p := range purposes {
 		if !slices.Contains(knownPurposes, p) {
-			return nil, fmt.Errorf("sign.Certify: unknown purpose %q; want some of %q", p, knownPurposes)
+			return nil, fmt.Errorf("certifying a key: unknown purpose %q; want some of %q", p, knownPurposes)
 		}
 	}
 	c := &Certificate{
@@ -119,11 +119,11 @@ func (k *RootKey) Certify(pub ed25519.PublicKey, notBefore, notAfter time.Time, 
 	}
 	body, err := json.Marshal(c)
 	if err != nil {
-		return nil, fmt.Errorf("sign.Certify: %w", err)
+		return nil, fmt.Errorf("certifying a key: %w", err)
 	}
 	canon, err := Canonical(body, "sig")
 	if err != nil {
-		return nil, fmt.Errorf("sign.Certify: %w", err)
+		return nil, fmt.Errorf("certifying a key: %w", err)
 	}
 	c.Sig = ed25519.Sign(k.priv, append([]byte(certificateContext), canon...))
 	return c, nil
@@ -240,15 +240,15 @@ func GenerateSigningKey(root *RootKey, validity time.Duration, purposes ...strin
 
 func generateSigningKey(r io.Reader, root *RootKey, notBefore, notAfter time.Time, purposes ...string) (*SigningKey, error) {
 	if root == nil {
-		return nil, fmt.Errorf("sign.GenerateSigningKey: nil root key")
+		return nil, fmt.Errorf("generating a signing key: nil root key")
 	}
 	pub, priv, err := ed25519.GenerateKey(r)
 	if err != nil {
-		return nil, fmt.Errorf("sign.GenerateSigningKey: %w", err)
+		return nil, fmt.Errorf("generating a signing key: %w", err)
 	}
 	cert, err := root.Certify(pub, notBefore, notAfter, purposes...)
 	if err != nil {
-		return nil, fmt.Errorf("sign.GenerateSigningKey: %w", err)
+		return nil, fmt.Errorf("generating a signing key: %w", err)
 	}
 	return &SigningKey{priv: priv, cert: cert}, nil
 }

@@ -176,24 +176,24 @@ func isLowerHex(s string) bool {
 // not certified for m.Kind or expired before m.Created.
 func Sign(m *Manifest, key *SigningKey) error {
 	if key == nil || key.cert == nil {
-		return errors.New("sign.Sign: no signing key")
+		return errors.New("signing: no signing key")
 	}
 	if err := m.validate(); err != nil {
-		return fmt.Errorf("sign.Sign: manifest %q version %d: %w", m.Name, m.Version, err)
+		return fmt.Errorf("signing: manifest %q version %d: %w", m.Name, m.Version, err)
 	}
 	if !key.cert.Allows(m.Kind) {
-		return fmt.Errorf("sign.Sign: manifest %q version %d: %w: key %s is certified for %q, not %q",
+		return fmt.Errorf("signing: manifest %q version %d: %w: key %s is certified for %q, not %q",
 			m.Name, m.Version, ErrUntrustedKey, key.ID(), key.cert.Purposes, m.Kind)
 	}
 	// Sign reads no clock; a manifest created after its key expired could
 	// never verify.
 	if !m.Created.Before(key.cert.NotAfter) {
-		return fmt.Errorf("sign.Sign: manifest %q version %d: %w: key %s expired at %s, before the manifest's created time %s",
+		return fmt.Errorf("signing: manifest %q version %d: %w: key %s expired at %s, before the manifest's created time %s",
 			m.Name, m.Version, ErrUntrustedKey, key.ID(), key.cert.NotAfter.Format(time.RFC3339), m.Created.Format(time.RFC3339))
 	}
 	canon, err := manifestCanonical(m)
 	if err != nil {
-		return fmt.Errorf("sign.Sign: manifest %q version %d: %w", m.Name, m.Version, err)
+		return fmt.Errorf("signing: manifest %q version %d: %w", m.Name, m.Version, err)
 	}
 	s := Signature{
 		KeyID:       key.ID(),
@@ -415,7 +415,7 @@ type Header struct {
 func Peek(data []byte) (Header, error) {
 	var h Header
 	if err := json.Unmarshal(data, &h); err != nil {
-		return Header{}, fmt.Errorf("sign.Peek: %w: %v", ErrMalformed, err)
+		return Header{}, fmt.Errorf("reading the manifest header: %w: %v", ErrMalformed, err)
 	}
 	return h, nil
 }

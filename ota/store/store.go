@@ -160,7 +160,7 @@ func Open(dir string, opts *Options) (*Store, error) {
 		o.Log = slog.Default()
 	}
 	if err := os.MkdirAll(filepath.Join(dir, "models"), 0o755); err != nil {
-		return nil, fmt.Errorf("store.Open %s: %w", dir, err)
+		return nil, fmt.Errorf("opening the model store %s: %w", dir, err)
 	}
 	path := filepath.Join(dir, "state.db")
 	_, serr := os.Stat(path)
@@ -169,12 +169,12 @@ func Open(dir string, opts *Options) (*Store, error) {
 	if boltfile.IsCorrupt(err) {
 		aside, rerr := boltfile.MoveAside(path)
 		if rerr != nil {
-			return nil, fmt.Errorf("store.Open %s: %w: %w; moving it aside: %w", path, ErrCorrupt, err, rerr)
+			return nil, fmt.Errorf("opening the model store %s: %w: %w; moving it aside: %w", path, ErrCorrupt, err, rerr)
 		}
-		return nil, fmt.Errorf("store.Open %s: %w: %w; moved to %s, the next Open starts with no model state", path, ErrCorrupt, err, aside)
+		return nil, fmt.Errorf("opening the model store %s: %w: %w; moved to %s, the next Open starts with no model state", path, ErrCorrupt, err, aside)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("store.Open %s: %w", path, err)
+		return nil, fmt.Errorf("opening the model store %s: %w", path, err)
 	}
 	s := &Store{dir: dir, db: db, o: o}
 	if err := db.Update(func(tx *bolt.Tx) error {
@@ -186,15 +186,15 @@ func Open(dir string, opts *Options) (*Store, error) {
 		return nil
 	}); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("store.Open %s: %w", path, err)
+		return nil, fmt.Errorf("opening the model store %s: %w", path, err)
 	}
 	if err := s.recover(fresh); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("store.Open %s: %w", path, err)
+		return nil, fmt.Errorf("opening the model store %s: %w", path, err)
 	}
 	if err := s.sweep(); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("store.Open %s: %w", dir, err)
+		return nil, fmt.Errorf("opening the model store %s: %w", dir, err)
 	}
 	s.writeMirror()
 	return s, nil
@@ -218,7 +218,7 @@ func (s *Store) versionDir(name string, v uint64) string {
 // It fails with ErrInUse for the active or previous version.
 func (s *Store) Stage(name string, version uint64, files []File) error {
 	if err := checkName("model name", name); err != nil {
-		return fmt.Errorf("store.Stage: %w", err)
+		return fmt.Errorf("staging the model: %w", err)
 	}
 	where := fmt.Sprintf("store.Stage %s version %d", name, version)
 	if version == 0 || version > sign.MaxVersion {
@@ -327,7 +327,7 @@ func (s *Store) Models() ([]Model, error) {
 		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("store.Models: %w", err)
+		return nil, fmt.Errorf("listing the models: %w", err)
 	}
 	return ms, nil
 }
@@ -348,7 +348,7 @@ func (s *Store) Promote(name string) (Model, error) {
 		return nil
 	})
 	if err != nil {
-		return Model{}, fmt.Errorf("store.Promote %s: %w", name, err)
+		return Model{}, fmt.Errorf("promoting %s: %w", name, err)
 	}
 	if old.Previous != 0 {
 		s.remove(name, old.Previous)
@@ -371,7 +371,7 @@ func (s *Store) Rollback(name string) (Model, error) {
 		return nil
 	})
 	if err != nil {
-		return Model{}, fmt.Errorf("store.Rollback %s: %w", name, err)
+		return Model{}, fmt.Errorf("rolling back %s: %w", name, err)
 	}
 	s.remove(name, bad)
 	return m, nil
@@ -398,7 +398,7 @@ func (s *Store) MarkGood(name string) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("store.MarkGood %s: %w", name, err)
+		return fmt.Errorf("marking %s good: %w", name, err)
 	}
 	return nil
 }
@@ -467,7 +467,7 @@ func (s *Store) RecordStart() error {
 		return b.Put(keyStarts, encodeStarts(starts))
 	})
 	if err != nil {
-		return fmt.Errorf("store.RecordStart: %w", err)
+		return fmt.Errorf("recording the start: %w", err)
 	}
 	s.crashed.Store(crashed)
 	return nil
@@ -481,7 +481,7 @@ func (s *Store) RecordStop() error {
 		return tx.Bucket(bucketMeta).Put(keyStopped, encodeStarts([]time.Time{s.o.Now()}))
 	})
 	if err != nil {
-		return fmt.Errorf("store.RecordStop: %w", err)
+		return fmt.Errorf("recording the stop: %w", err)
 	}
 	return nil
 }
@@ -542,7 +542,7 @@ func (s *Store) CheckCrashLoop() ([]Rolled, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("store.CheckCrashLoop: %w", err)
+		return nil, fmt.Errorf("checking for a crash loop: %w", err)
 	}
 	if len(rolled) > 0 {
 		s.writeMirror()

@@ -24,20 +24,20 @@ import (
 func (r *Receiver) FetchURL(ctx context.Context, client *http.Client, rawURL, sum string, size int64) (string, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Scheme != "https" || u.Host == "" {
-		return "", fmt.Errorf("transfer.FetchURL %q: want an https:// URL", rawURL)
+		return "", fmt.Errorf("downloading %q: want an https:// URL", rawURL)
 	}
 	if client == nil {
 		client = http.DefaultClient
 	}
 	meta := Meta(sum, size, DefaultChunkSize)
 	if _, err := fleet.Encode(&meta); err != nil {
-		return "", fmt.Errorf("transfer.FetchURL %s: %w", rawURL, err)
+		return "", fmt.Errorf("downloading %s: %w", rawURL, err)
 	}
 	path, err := r.fetch(ctx, meta, func(part *os.File, bm *bitmap, persist func() error, report func()) error {
 		return r.download(ctx, client, rawURL, meta, part, bm, persist, report)
 	})
 	if err != nil {
-		return "", fmt.Errorf("transfer.FetchURL %s: %w", rawURL, err)
+		return "", fmt.Errorf("downloading %s: %w", rawURL, err)
 	}
 	return path, nil
 }

@@ -69,12 +69,12 @@ func Publish(ctx context.Context, p Publisher, r io.ReaderAt, size int64, o *Pub
 	}
 	h := sha256.New()
 	if _, err := io.Copy(h, io.NewSectionReader(r, 0, size)); err != nil {
-		return fleet.BlobMeta{}, fmt.Errorf("transfer.Publish: reading the blob: %w", err)
+		return fleet.BlobMeta{}, fmt.Errorf("publishing the blob: reading the blob: %w", err)
 	}
 	meta := Meta(hex.EncodeToString(h.Sum(nil)), size, opts.ChunkSize)
 	metaJSON, err := fleet.Encode(&meta)
 	if err != nil {
-		return fleet.BlobMeta{}, fmt.Errorf("transfer.Publish: %w", err)
+		return fleet.BlobMeta{}, fmt.Errorf("publishing the blob: %w", err)
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -115,10 +115,10 @@ func Publish(ctx context.Context, p Publisher, r io.ReaderAt, size int64, o *Pub
 	}
 	wg.Wait()
 	if first != nil {
-		return fleet.BlobMeta{}, fmt.Errorf("transfer.Publish %s: %w", meta.SHA256, first)
+		return fleet.BlobMeta{}, fmt.Errorf("publishing the blob %s: %w", meta.SHA256, first)
 	}
 	if err := p.Publish(ctx, fleet.BlobMetaTopic(meta.SHA256), metaJSON, 1, true); err != nil {
-		return fleet.BlobMeta{}, fmt.Errorf("transfer.Publish %s: meta: %w", meta.SHA256, err)
+		return fleet.BlobMeta{}, fmt.Errorf("publishing the blob %s: meta: %w", meta.SHA256, err)
 	}
 	return meta, nil
 }
@@ -129,11 +129,11 @@ func Publish(ctx context.Context, p Publisher, r io.ReaderAt, size int64, o *Pub
 // that is half gone.
 func Clear(ctx context.Context, p Publisher, meta fleet.BlobMeta) error {
 	if err := p.Publish(ctx, fleet.BlobMetaTopic(meta.SHA256), nil, 1, true); err != nil {
-		return fmt.Errorf("transfer.Clear %s: meta: %w", meta.SHA256, err)
+		return fmt.Errorf("clearing the blob %s: meta: %w", meta.SHA256, err)
 	}
 	for i := range meta.Count {
 		if err := p.Publish(ctx, fleet.BlobChunkTopic(meta.SHA256, i), nil, 1, true); err != nil {
-			return fmt.Errorf("transfer.Clear %s: chunk %d: %w", meta.SHA256, i, err)
+			return fmt.Errorf("clearing the blob %s: chunk %d: %w", meta.SHA256, i, err)
 		}
 	}
 	return nil

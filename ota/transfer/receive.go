@@ -112,13 +112,13 @@ func (r *Receiver) Path(sum string) string { return filepath.Join(r.Dir, sum) }
 // resumes.
 func (r *Receiver) Fetch(ctx context.Context, meta fleet.BlobMeta) (string, error) {
 	if _, err := fleet.Encode(&meta); err != nil { // checks every field
-		return "", fmt.Errorf("transfer.Fetch: meta: %w", err)
+		return "", fmt.Errorf("fetching the blob: meta: %w", err)
 	}
 	path, err := r.fetch(ctx, meta, func(part *os.File, bm *bitmap, persist func() error, report func()) error {
 		return r.receive(ctx, meta, part, bm, persist, report)
 	})
 	if err != nil {
-		return "", fmt.Errorf("transfer.Fetch %s: %w", meta.SHA256, err)
+		return "", fmt.Errorf("fetching the blob %s: %w", meta.SHA256, err)
 	}
 	return path, nil
 }
@@ -466,11 +466,11 @@ func FetchMeta(ctx context.Context, sub Subscriber, sum string, size int64) (fle
 		select {
 		case <-ctx.Done():
 			retry.Stop()
-			return fleet.BlobMeta{}, fmt.Errorf("transfer.FetchMeta %s: waiting for %s: %w", sum, topic, ctx.Err())
+			return fleet.BlobMeta{}, fmt.Errorf("fetching the description of blob %s: waiting for %s: %w", sum, topic, ctx.Err())
 		case r := <-got:
 			retry.Stop()
 			if r.err != nil {
-				return fleet.BlobMeta{}, fmt.Errorf("transfer.FetchMeta %s: %w", sum, r.err)
+				return fleet.BlobMeta{}, fmt.Errorf("fetching the description of blob %s: %w", sum, r.err)
 			}
 			return r.meta, nil
 		case <-retry.C:

@@ -41,7 +41,7 @@ func Encode(v any) ([]byte, error) {
 		e.buf = append(e.buf, val.packed(w), byte(w))
 		return e.buf, nil
 	}
-	return nil, fmt.Errorf("flexbuf.Encode: root does not fit in 8 bytes")
+	return nil, fmt.Errorf("encoding custom options: root does not fit in 8 bytes")
 }
 
 type encoder struct{ buf []byte }
@@ -141,7 +141,7 @@ const maxDepth = 64
 
 func (e *encoder) value(v any, depth int) (encVal, error) {
 	if depth > maxDepth {
-		return encVal{}, fmt.Errorf("flexbuf.Encode: nesting deeper than %d", maxDepth)
+		return encVal{}, fmt.Errorf("encoding custom options: nesting deeper than %d", maxDepth)
 	}
 	switch x := v.(type) {
 	case nil:
@@ -209,7 +209,7 @@ func (e *encoder) value(v any, depth int) (encVal, error) {
 		names := make([]string, 0, len(x))
 		for k := range x {
 			if strings.IndexByte(k, 0) >= 0 {
-				return encVal{}, fmt.Errorf("flexbuf.Encode: map key %q contains NUL", k)
+				return encVal{}, fmt.Errorf("encoding custom options: map key %q contains NUL", k)
 			}
 			names = append(names, k)
 		}
@@ -232,7 +232,7 @@ func (e *encoder) value(v any, depth int) (encVal, error) {
 		}
 		return e.vector(Map, vals, &keyVec)
 	}
-	return encVal{}, fmt.Errorf("flexbuf.Encode: unsupported value of type %T", v)
+	return encVal{}, fmt.Errorf("encoding custom options: unsupported value of type %T", v)
 }
 
 func intVal(i int64) encVal { return encVal{typ: Int, bits: uint64(i), width: widthI(i)} }
@@ -295,5 +295,5 @@ func (e *encoder) vector(t Type, elems []encVal, keys *encVal) (encVal, error) {
 		}
 		return encVal{typ: t, pos: data, width: w}, nil
 	}
-	return encVal{}, fmt.Errorf("flexbuf.Encode: %s of %d elements does not fit", t, len(elems))
+	return encVal{}, fmt.Errorf("encoding custom options: %s of %d elements does not fit", t, len(elems))
 }

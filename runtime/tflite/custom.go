@@ -62,15 +62,15 @@ func (f CustomKernelFunc) Prepare(op *CustomOp) (func() error, error) { return f
 // "TFLite_Detection_PostProcess").
 func RegisterCustom(name string, kernel CustomKernel) error {
 	if name == "" {
-		return errors.New("tflite.RegisterCustom: empty custom operator name")
+		return errors.New("registering a custom operator: empty custom operator name")
 	}
 	if kernel == nil {
-		return fmt.Errorf("tflite.RegisterCustom: %q: nil kernel", name)
+		return fmt.Errorf("registering a custom operator: %q: nil kernel", name)
 	}
 	customMu.Lock()
 	defer customMu.Unlock()
 	if _, dup := customOps[name]; dup {
-		return fmt.Errorf("tflite.RegisterCustom: custom operator %q is already registered", name)
+		return fmt.Errorf("registering a custom operator: custom operator %q is already registered", name)
 	}
 	customOps[name] = opEntry{maxVersion: math.MaxInt32, user: true, prepare: func(n *node) (kernels.Kernel, error) {
 		op := &CustomOp{Name: name, Version: int(n.version), Inputs: n.in, Outputs: n.out,

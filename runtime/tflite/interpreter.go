@@ -100,7 +100,7 @@ func NewInterpreter(m *Model, opts *Options) (*Interpreter, error) {
 	for i, t := range it.sg.Tensors {
 		if t.IsVariable {
 			if t.Type.Size() == 0 {
-				return nil, fmt.Errorf("tflite.NewInterpreter: %w: variable tensor %q has type %s", ErrUnsupportedOp, t.Name, t.Type)
+				return nil, fmt.Errorf("preparing the model: %w: variable tensor %q has type %s", ErrUnsupportedOp, t.Name, t.Type)
 			}
 			it.variables = append(it.variables, i)
 		}
@@ -121,7 +121,7 @@ func (it *Interpreter) Prepare() (err error) {
 	it.prepared = false
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("tflite.Prepare: internal error: %v", r)
+			err = fmt.Errorf("preparing the model: internal error: %v", r)
 		}
 	}()
 	if err := it.resetTensors(); err != nil {
@@ -133,7 +133,7 @@ func (it *Interpreter) Prepare() (err error) {
 	for i := range it.sg.Operators {
 		k, folded, err := it.prepareOp(i)
 		if err != nil {
-			return fmt.Errorf("tflite.Prepare: %w", err)
+			return fmt.Errorf("preparing the model: %w", err)
 		}
 		if folded {
 			k = nil // its outputs are constants now; free what it holds
@@ -167,7 +167,7 @@ func (it *Interpreter) resetTensors() error {
 	}
 	for _, in := range sg.Inputs {
 		if t := &it.tensors[in]; !t.Const && t.Type.Size() == 0 {
-			return fmt.Errorf("tflite.Prepare: %w: input %q has type %s", ErrUnsupportedOp, t.Name, t.Type)
+			return fmt.Errorf("preparing the model: %w: input %q has type %s", ErrUnsupportedOp, t.Name, t.Type)
 		}
 	}
 	return nil
@@ -357,7 +357,7 @@ func (it *Interpreter) Invoke() error {
 			continue
 		}
 		if err := k.Eval(); err != nil {
-			return fmt.Errorf("tflite.Invoke: operator %d (%s): %w", i, it.model.OpName(&it.sg.Operators[i]), err)
+			return fmt.Errorf("running the model: operator %d (%s): %w", i, it.model.OpName(&it.sg.Operators[i]), err)
 		}
 	}
 	return nil
@@ -438,15 +438,15 @@ func (m *Model) Signature(key string) *Signature {
 // may change; the kernels then check that the rest of the graph agrees.
 func (it *Interpreter) ResizeInput(i int, shape []int) error {
 	if i < 0 || i >= len(it.sg.Inputs) {
-		return fmt.Errorf("tflite.ResizeInput: input %d of %d", i, len(it.sg.Inputs))
+		return fmt.Errorf("resizing the input: input %d of %d", i, len(it.sg.Inputs))
 	}
 	ti := &it.sg.Tensors[it.sg.Inputs[i]]
 	if len(shape) != len(ti.Shape) {
-		return fmt.Errorf("tflite.ResizeInput: input %d %q has rank %d; got shape %v", i, ti.Name, len(ti.Shape), shape)
+		return fmt.Errorf("resizing the input: input %d %q has rank %d; got shape %v", i, ti.Name, len(ti.Shape), shape)
 	}
 	for d, v := range shape {
 		if v < 1 {
-			return fmt.Errorf("tflite.ResizeInput: input %d %q: dimension %d is %d", i, ti.Name, d, v)
+			return fmt.Errorf("resizing the input: input %d %q: dimension %d is %d", i, ti.Name, d, v)
 		}
 		if v == ti.Shape[d] {
 			continue
@@ -456,7 +456,7 @@ func (it *Interpreter) ResizeInput(i int, shape []int) error {
 			variable = ti.ShapeSignature[d] == -1 || (d == 0 && ti.ShapeSignature[d] == 1)
 		}
 		if !variable {
-			return fmt.Errorf("tflite.ResizeInput: input %d %q: dimension %d is fixed at %d by the model; got %d", i, ti.Name, d, ti.Shape[d], v)
+			return fmt.Errorf("resizing the input: input %d %q: dimension %d is fixed at %d by the model; got %d", i, ti.Name, d, ti.Shape[d], v)
 		}
 	}
 	old := it.inputShapes[i]
@@ -470,7 +470,7 @@ func (it *Interpreter) ResizeInput(i int, shape []int) error {
 		if perr := it.Prepare(); perr != nil {
 			return errors.Join(err, perr)
 		}
-		return fmt.Errorf("tflite.ResizeInput: input %d to %v: %w", i, shape, err)
+		return fmt.Errorf("resizing the input: input %d to %v: %w", i, shape, err)
 	}
 	return nil
 }

@@ -124,7 +124,7 @@ type SignatureTensor struct {
 func LoadFile(path string) (*Model, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("tflite.Load: %w", err)
+		return nil, fmt.Errorf("loading the model: %w", err)
 	}
 	m, err := Load(data)
 	if err != nil {
@@ -143,7 +143,7 @@ func Load(data []byte) (*Model, error) {
 		return nil, err
 	}
 	if err := m.CheckOps(); err != nil {
-		return nil, fmt.Errorf("tflite.Load: %w", err)
+		return nil, fmt.Errorf("loading the model: %w", err)
 	}
 	return m, nil
 }
@@ -156,18 +156,18 @@ func Decode(data []byte) (m *Model, err error) {
 		// Backstop: the verifier should make this unreachable. Reaching it
 		// is a bug (the fuzz test fails on "internal error").
 		if r := recover(); r != nil {
-			m, err = nil, fmt.Errorf("tflite.Load: %w: internal error while decoding: %v", ErrMalformed, r)
+			m, err = nil, fmt.Errorf("loading the model: %w: internal error while decoding: %v", ErrMalformed, r)
 		}
 	}()
 	if len(data) > MaxModelSize {
-		return nil, fmt.Errorf("tflite.Load: %w: %d bytes is larger than the 2 GiB a flatbuffer can address", ErrMalformed, len(data))
+		return nil, fmt.Errorf("loading the model: %w: %d bytes is larger than the 2 GiB a flatbuffer can address", ErrMalformed, len(data))
 	}
 	if err := verify(data); err != nil {
-		return nil, fmt.Errorf("tflite.Load: %w: %w", ErrMalformed, err)
+		return nil, fmt.Errorf("loading the model: %w: %w", ErrMalformed, err)
 	}
 	m = &Model{data: data, SHA256: sha256.Sum256(data)}
 	if err := m.decode(); err != nil {
-		return nil, fmt.Errorf("tflite.Load: %w", err)
+		return nil, fmt.Errorf("loading the model: %w", err)
 	}
 	return m, nil
 }

@@ -50,7 +50,7 @@ func (it *Interpreter) InvokeTimed(ns []int64) error {
 		return ErrNotPrepared
 	}
 	if len(ns) < len(it.kernels) {
-		return fmt.Errorf("tflite.InvokeTimed: %d slots for %d operators", len(ns), len(it.kernels))
+		return fmt.Errorf("timing the model: %d slots for %d operators", len(ns), len(it.kernels))
 	}
 	for i, k := range it.kernels {
 		if it.folded[i] {
@@ -61,7 +61,7 @@ func (it *Interpreter) InvokeTimed(ns []int64) error {
 		err := k.Eval()
 		ns[i] = int64(time.Since(start))
 		if err != nil {
-			return fmt.Errorf("tflite.Invoke: operator %d (%s): %w", i, it.model.OpName(&it.sg.Operators[i]), err)
+			return fmt.Errorf("running the model: operator %d (%s): %w", i, it.model.OpName(&it.sg.Operators[i]), err)
 		}
 	}
 	return nil
@@ -102,7 +102,7 @@ type Profile struct {
 // every operator timed (InvokeTimed), on whatever the inputs hold.
 func (it *Interpreter) Profile(ctx context.Context, warmup, runs int) (*Profile, error) {
 	if runs < 1 {
-		return nil, fmt.Errorf("tflite.Profile: %d runs; want at least 1", runs)
+		return nil, fmt.Errorf("profiling the model: %d runs; want at least 1", runs)
 	}
 	for i := 0; i < warmup; i++ {
 		if err := ctx.Err(); err != nil {

@@ -16,7 +16,7 @@ import (
 // ones without naming schema types.
 func Int8MLP(seed uint64, sizes ...int) ([]byte, error) {
 	if len(sizes) < 2 {
-		return nil, fmt.Errorf("tflitetest.Int8MLP: want at least 2 sizes, got %v", sizes)
+		return nil, fmt.Errorf("building the test model: want at least 2 sizes, got %v", sizes)
 	}
 	r := rand.New(rand.NewPCG(seed, 0x6d6c70))
 	b := NewBuilder()
