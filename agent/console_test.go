@@ -81,9 +81,11 @@ sources:
 			t.Errorf("Run = %v", err)
 		}
 	}()
+	debugLine := regexp.MustCompile(`level=DEBUG msg="source result" .*source=camera0`)
 	var src status.Source
+	// A result is counted before its log line is written: wait for both.
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if st := a.Status(); len(st.Sources) == 1 && st.Sources[0].Out >= 3 {
+		if st := a.Status(); len(st.Sources) == 1 && st.Sources[0].Out >= 3 && len(debugLine.FindAllString(logs.String(), -1)) >= 3 {
 			src = st.Sources[0]
 			break
 		}
@@ -104,7 +106,7 @@ sources:
 	if n := len(info.FindAllString(out, -1)); n != 1 {
 		t.Errorf("%d sampled info lines for the same answer within a minute; want 1:\n%s", n, out)
 	}
-	if n := len(regexp.MustCompile(`level=DEBUG msg="source result" .*source=camera0`).FindAllString(out, -1)); n < 3 {
+	if n := len(debugLine.FindAllString(out, -1)); n < 3 {
 		t.Errorf("%d debug lines of source results; want one per result (≥ 3)", n)
 	}
 }
