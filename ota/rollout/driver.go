@@ -79,6 +79,9 @@ type Driver struct {
 	Tick time.Duration
 	// Resumed sends the deploy again to the devices without an outcome.
 	Resumed bool
+	// OperatorRollback says the abort Run carries out is a rollback the
+	// operator asked for (Rollout.RollBack), which it reports as such.
+	OperatorRollback bool
 	// Push publishes the bundle's blobs when File.Pushed is not set.
 	Push func(ctx context.Context) error
 	// Key signs the rollback an abort sends (a key certified for
@@ -176,7 +179,7 @@ func (d *Driver) Run(ctx context.Context) error {
 
 	switch d.Rollout.Phase() {
 	case Aborted:
-		return d.abort(ctx, Decision{Action: Abort, Devices: d.rollbackSet(), Reason: d.Rollout.Summary().Reason})
+		return d.abort(ctx, Decision{Action: Abort, Devices: d.rollbackSet(), Reason: d.Rollout.Summary().Reason, Operator: d.OperatorRollback})
 	case Done, Cancelled:
 		return nil
 	}
@@ -196,7 +199,7 @@ func (d *Driver) Run(ctx context.Context) error {
 
 	var pending []inbound
 	dec := d.Rollout.Tick()
-	waiting := ""
+	var waiting waitNote
 	var saved time.Time
 	for {
 		// Saved before every decision is acted on, and at most every
@@ -232,11 +235,8 @@ func (d *Driver) Run(ctx context.Context) error {
 			d.clearDeploys(ctx, nil)
 			return nil
 		}
-		if w := d.Rollout.Summary().Waiting; w != waiting {
-			waiting = w
-			if w != "" {
-				fmt.Fprintf(d.Out, "%s  waiting: %s\n", clock(), w)
-			}
+		if w := d.Rollout.Summary().Waiting; waiting.changed(w, time.Now()) {
+			fmt.Fprintf(d.Out, "%s  waiting: %s\n", clock(), w)
 		}
 		// One decision at a time: the messages after one that decided
 		// wait for the next turn.
@@ -603,7 +603,11 @@ func (d *Driver) rollbackSet() []string {
 // serve the version, waits for their outcomes and returns the reason as
 // an error.
 func (d *Driver) abort(ctx context.Context, dec Decision) error {
-	fmt.Fprintf(d.Out, "%s  ABORT: %s\n", clock(), dec.Reason)
+	if dec.Operator {
+		fmt.Fprintf(d.Out, "%s  ROLLBACK asked by the operator: %s\n", clock(), dec.Reason)
+	} else {
+		fmt.Fprintf(d.Out, "%s  ABORT: %s\n", clock(), dec.Reason)
+	}
 	if d.File.Rollback == nil {
 		d.File.Rollback = &RollbackRecord{CmdID: d.File.CmdID + "-rollback", Devices: dec.Devices}
 		if err := d.Save(); err != nil {
@@ -670,6 +674,18 @@ func (d *Driver) abort(ctx context.Context, dec Decision) error {
 		fmt.Fprintf(d.Out, "rollback %s sent to %d device(s): %s\n", rb.CmdID, len(rb.Sent), strings.Join(rb.Sent, ", "))
 		d.pump(ctx, drain, func() bool { return len(d.rbState) >= len(rb.Sent) })
 		d.reportRollbacks(ctx)
+		changed := false
+		for id, st := range d.rbState {
+			if st.State == fleet.StatusDone && d.Rollout.RolledBackTo(id) {
+				changed = true
+			}
+		}
+		if changed {
+			if err := d.Save(); err != nil {
+				return err
+			}
+			PrintSummary(d.Out, d.Rollout)
+		}
 	} else {
 		fmt.Fprintln(d.Out, "no device installed the version: nothing to roll back")
 	}
@@ -872,4 +888,37 @@ func PrintSummary(w io.Writer, r *Rollout) {
 			fmt.Fprintf(w, "  %-20s %s %s\n", f.ID, f.Status, f.Reason)
 		}
 	}
+}
+
+// waitNote decides when to print why a rollout waits: when the reason
+// changes, not each time a countdown or a count in it moves (a bake of
+// 30 minutes would print a line a second), and at most once a minute
+// while only the figures move.
+type waitNote struct {
+	key, text string
+	at        time.Time
+}
+
+// waitNoteEvery is how often a reason whose figures move is printed again.
+const waitNoteEvery = time.Minute
+
+// changed reports whether w is to be printed now, and records it if so.
+func (n *waitNote) changed(w string, now time.Time) bool {
+	key := strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return '#'
+		}
+		return r
+	}, w)
+	switch {
+	case w == "" || w == n.text:
+		if w == "" {
+			n.key, n.text = "", ""
+		}
+		return false
+	case key == n.key && now.Sub(n.at) < waitNoteEvery:
+		return false
+	}
+	n.key, n.text, n.at = key, w, now
+	return true
 }

@@ -196,5 +196,7 @@ func (r *Rollout) RollBack(reason string) (Decision, error) {
 		return r.wait(), fmt.Errorf("rollout: roll back: it was aborted already: %s", r.st.Reason)
 	}
 	r.st.Waiting = ""
-	return r.abort(r.clock.Now(), reason), nil
+	dec := r.abort(r.clock.Now(), reason)
+	dec.Operator = true
+	return dec, nil
 }

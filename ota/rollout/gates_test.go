@@ -324,3 +324,30 @@ func TestPlanValidateGates(t *testing.T) {
 		}
 	}
 }
+
+// The reason a rollout waits is printed when it changes, not every
+// second while a bake counts down.
+func TestWaitNote(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 5, 0, 0, 0, time.UTC)
+	var n waitNote
+	steps := []struct {
+		after time.Duration
+		w     string
+		print bool
+	}{
+		{0, "wave 0: 1 of 1 active; baking, 30s of 30s left", true},
+		{time.Second, "wave 0: 1 of 1 active; baking, 29s of 30s left", false},
+		{2 * time.Second, "wave 0: 1 of 1 active; baking, 28s of 30s left", false},
+		{3 * time.Second, "wave 0: 1 of 1 active; baking, 27s of 30s left; 1 device(s) below 30 requests on the new version (fewest 4)", true},
+		{4 * time.Second, "wave 0: 1 of 1 active; baking, 26s of 30s left", true},
+		{5 * time.Second, "", false},
+		{6 * time.Second, "wave 0: 1 of 1 active; baking, 24s of 30s left", true},
+		{66 * time.Second, "wave 0: 1 of 1 active; baking, 29m of 30m left", true}, // a minute on: again
+		{67 * time.Second, "wave 0: 1 of 1 active; baking, 29m of 30m left", false},
+	}
+	for i, s := range steps {
+		if got := n.changed(s.w, t0.Add(s.after)); got != s.print {
+			t.Errorf("step %d (%q at +%v): printed %v; want %v", i, s.w, s.after, got, s.print)
+		}
+	}
+}

@@ -19,7 +19,7 @@ const (
 	Pending    Status = iota // not sent the deploy yet
 	Deploying                // sent the deploy; no outcome yet
 	Active                   // serves the new model (promoted)
-	RolledBack               // the device rolled the model back itself (its canary failed)
+	RolledBack               // the device rolled the model back (its canary failed, or the rollout's rollback)
 	Failed                   // the device reported an error (download, signature, load)
 	Timeout                  // no report for Plan.DeviceTimeout
 	Unhealthy                // installed the model, then failed a health gate
@@ -105,6 +105,9 @@ type Decision struct {
 	Wave    int      `json:"wave"`              // the wave started, or the current one
 	Devices []string `json:"devices,omitempty"` // to deploy to (StartWave, Release), roll back (Abort) or stop (Cancel)
 	Reason  string   `json:"reason,omitempty"`
+	// Operator is set on the Abort of a rollback the operator asked for
+	// (RollBack), which may come after the rollout finished.
+	Operator bool `json:"operator,omitempty"`
 }
 
 // Device is one device's place in the rollout.
@@ -400,6 +403,18 @@ func (r *Rollout) abort(now time.Time, reason string) Decision {
 		}
 	}
 	return Decision{Action: Abort, Wave: r.st.Wave, Devices: ids, Reason: reason}
+}
+
+// RolledBackTo records that device id, which had installed the version,
+// rolled it back on the rollout's rollback command. It reports whether
+// the device's entry changed.
+func (r *Rollout) RolledBackTo(id string) bool {
+	i, ok := r.index[id]
+	if !ok || !r.st.Devices[i].Status.Installed() {
+		return false
+	}
+	r.st.Devices[i].Status = RolledBack
+	return true
 }
 
 // Counts are devices by status.

@@ -433,6 +433,7 @@ func rolloutRequest(ctx context.Context, f *opFlags, c rollout.Control, stdout, 
 		return err
 	}
 	d = newDriver(cl, rf, r, path, driveFlags{tick: time.Second, drain: f.timeout}, key, false, stdout, stderr)
+	d.OperatorRollback = dec.Operator
 	err = d.Run(ctx)
 	if dec.Action == rollout.Abort && r.Phase() == rollout.Aborted && rf.Rollback != nil && rf.Rollback.Done {
 		return nil // the rollback went out: what was asked

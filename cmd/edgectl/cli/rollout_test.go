@@ -479,3 +479,45 @@ func regexpLine(text, pattern string) bool {
 	}
 	return false
 }
+
+// TestRollbackFinishedRollout: rolling back a rollout that finished sends
+// each device that installed the version its rollback, and the rollout
+// then counts them rolled back, not active.
+func TestRollbackFinishedRollout(t *testing.T) {
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	broker, dir, root := rolloutSetup(t)
+	fl := newTestFleet(t, broker, root)
+	fl.add("d00", false, 0, nil)
+	fl.add("d01", false, 0, nil)
+	state := filepath.Join(t.TempDir(), "rollout.json")
+	out, err := edgectl(t, "rollout", "start", "--broker", broker, "--bundle", dir, "--devices", "d00,d01",
+		"--waves", "100%", "--device-timeout", "30s", "--tick", "100ms", "--state", state)
+	if err != nil {
+		t.Fatalf("rollout start = %v\n%s", err, out)
+	}
+	out, err = edgectl(t, "rollback", "--broker", broker, "--rollout", state)
+	t.Logf("rollback --rollout:\n%s", out)
+	if err != nil {
+		t.Fatalf("rollback of the finished rollout = %v", err)
+	}
+	if strings.Contains(out, "ABORT") || !strings.Contains(out, "ROLLBACK asked by the operator") {
+		t.Errorf("rollback of a finished rollout is reported as an abort:\n%s", out)
+	}
+	fl.mu.Lock()
+	for _, id := range []string{"d00", "d01"} {
+		if rs := fl.rollbacks[id]; len(rs) != 1 || rs[0] != "from 7 to 6: done" {
+			t.Errorf("%s's rollbacks = %q; want from 7 to 6, done", id, rs)
+		}
+	}
+	fl.mu.Unlock()
+	_, r, err := rollout.LoadFile(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := r.Summary().Total; c.Active != 0 || c.RolledBack != 2 {
+		t.Errorf("after the rollback: %d active, %d rolled back; want 0 and 2", c.Active, c.RolledBack)
+	}
+	out, _ = edgectl(t, "rollout", "status", "--state", state)
+	t.Logf("rollout status:\n%s", out)
+}
