@@ -12,6 +12,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/edged-dev/edged/internal/mochitest"
 	"github.com/edged-dev/edged/internal/testenv"
 )
 
@@ -114,7 +115,7 @@ func plainPeer() *mqtt.ClientOptions { return mqtt.NewClientOptions() }
 func TestClientRoundTrip(t *testing.T) {
 	testenv.CheckLeaks(t)
 	addr := testenv.FreeAddr(t)
-	stopB := startMochi(t, addr)
+	stopB := mochitest.Start(t, addr)
 	defer stopB()
 	roundTrip(t, "tcp://"+addr, Options{Broker: "tcp://" + addr}, plainPeer)
 }
@@ -124,7 +125,7 @@ func TestClientRoundTrip(t *testing.T) {
 func TestClientWill(t *testing.T) {
 	testenv.CheckLeaks(t)
 	addr := testenv.FreeAddr(t)
-	stopB := startMochi(t, addr)
+	stopB := mochitest.Start(t, addr)
 	defer stopB()
 	px := startProxy(t, addr)
 	c, stop, ready := runClient(t, Options{Broker: "tcp://" + px.addr(), DeviceID: "pi-7", Birth: birth("0.4.0"),
@@ -155,7 +156,7 @@ func TestClientBrokerRestart(t *testing.T) {
 	testenv.CheckLeaks(t)
 	addr := testenv.FreeAddr(t)
 	broker := "tcp://" + addr
-	stopB := startMochi(t, addr)
+	stopB := mochitest.Start(t, addr)
 	r := &received{}
 	c, stop, ready := runClient(t, Options{Broker: broker, DeviceID: "pi-7", Groups: []string{"north"}, Birth: birth("0.4.0"), OnCommand: r.handler(),
 		MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
@@ -173,7 +174,7 @@ func TestClientBrokerRestart(t *testing.T) {
 		t.Errorf("Publish while disconnected = %v; want ErrNotConnected", err)
 	}
 	time.Sleep(200 * time.Millisecond) // a few failed attempts
-	stopB2 := startMochi(t, addr)
+	stopB2 := mochitest.Start(t, addr)
 	defer stopB2()
 	testenv.WaitFor(t, "reconnection", 10*time.Second, func() bool { return ready() == 2 })
 
@@ -207,7 +208,7 @@ func TestClientBrokerRestart(t *testing.T) {
 func TestClientShutdown(t *testing.T) {
 	testenv.CheckLeaks(t)
 	addr := testenv.FreeAddr(t)
-	stopB := startMochi(t, addr)
+	stopB := mochitest.Start(t, addr)
 	defer stopB()
 	c, stop, ready := runClient(t, Options{Broker: "tcp://" + addr, DeviceID: "pi-7"})
 	testenv.WaitFor(t, "connection", 10*time.Second, func() bool { return ready() == 1 })

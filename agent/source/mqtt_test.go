@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net"
 	"reflect"
 	"strings"
 	"sync"
@@ -14,11 +13,9 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
-	mochi "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/hooks/auth"
-	"github.com/mochi-mqtt/server/v2/listeners"
 
 	"github.com/edged-dev/edged/agent/infer"
+	"github.com/edged-dev/edged/internal/mochitest"
 	"github.com/edged-dev/edged/internal/mosquittotest"
 	"github.com/edged-dev/edged/internal/testenv"
 	"github.com/edged-dev/edged/runtime/tensor"
@@ -184,29 +181,6 @@ func TestNewMQTTErrors(t *testing.T) {
 	}
 }
 
-// startMochi runs an in-process broker on addr until stopped.
-func startMochi(t *testing.T, addr string) (stop func()) {
-	t.Helper()
-	s := mochi.New(&mochi.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err := s.AddHook(new(auth.AllowHook), nil); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.AddListener(listeners.NewNet("t", ln)); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Serve(); err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	stop = func() { once.Do(func() { s.Close() }) }
-	t.Cleanup(stop)
-	return stop
-}
-
 // peer is the test's own MQTT client: it publishes inputs and collects
 // results.
 type peer struct {
@@ -332,7 +306,7 @@ func roundTrip(t *testing.T, broker string) {
 func TestMQTTRoundTrip(t *testing.T) {
 	testenv.CheckLeaks(t)
 	addr := testenv.FreeAddr(t)
-	stopB := startMochi(t, addr)
+	stopB := mochitest.Start(t, addr)
 	defer stopB()
 	roundTrip(t, "tcp://"+addr)
 }
@@ -340,7 +314,7 @@ func TestMQTTRoundTrip(t *testing.T) {
 func TestMQTTBadPayloads(t *testing.T) {
 	testenv.CheckLeaks(t)
 	addr := testenv.FreeAddr(t)
-	stopB := startMochi(t, addr)
+	stopB := mochitest.Start(t, addr)
 	defer stopB()
 	broker := "tcp://" + addr
 	inf := &recordingInferer{info: mqttModel}
@@ -378,7 +352,7 @@ func TestMQTTReconnect(t *testing.T) {
 	testenv.CheckLeaks(t)
 	addr := testenv.FreeAddr(t)
 	broker := "tcp://" + addr
-	stopB := startMochi(t, addr)
+	stopB := mochitest.Start(t, addr)
 	inf := &recordingInferer{info: mqttModel}
 	m, stop := runMQTT(t, MQTTOptions{Broker: broker, Topic: "in", ResultTopic: "out", Model: "m",
 		MinReconnect: 20 * time.Millisecond, MaxReconnect: 200 * time.Millisecond}, inf)
@@ -391,7 +365,7 @@ func TestMQTTReconnect(t *testing.T) {
 
 	stopB()
 	time.Sleep(300 * time.Millisecond) // a few failed attempts
-	stopB2 := startMochi(t, addr)
+	stopB2 := mochitest.Start(t, addr)
 	defer stopB2()
 	testenv.WaitFor(t, "resubscription", 10*time.Second, func() bool { return m.Stats().Subscribed == 2 })
 	p2 := newPeer(t, broker, "out")
