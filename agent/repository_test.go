@@ -381,3 +381,36 @@ func TestRepositoryEnsemble(t *testing.T) {
 		}
 	}
 }
+
+// TestRepositoryCanary: unloading a model whose candidate is in shadow
+// keeps the rollout (the candidate stays loaded, gets no requests), and
+// loading it resumes the routing: the shadow comparisons count again.
+func TestRepositoryCanary(t *testing.T) {
+	e := newOTAEnv(t)
+	ra := e.start()
+	dr := &driver{t: t, a: ra.a, g: loadGolden(t), check: true}
+	e.deploy("s1", e.bundleOf(2, "person_detect.tflite", withPolicy(`{"min_samples": 1000, "sample_rate": 1, "canary_fraction": 0.5}`)))
+	e.waitState("s1", statusShadow, 30*time.Second, nil)
+	if code, body, _ := do(t, "POST", ra.url+"/v2/repository/models/person/unload", "", nil); code != 200 {
+		t.Fatalf("unload: %d %s", code, body)
+	}
+	if got := repositoryIndex(t, ra.url); len(got) != 1 || got[0] != (indexEntry{"person", "1", "UNAVAILABLE", "unloaded"}) {
+		t.Errorf("index in shadow after unload %+v; want person 1 (the active version) UNAVAILABLE unloaded", got)
+	}
+	if code, body, _ := do(t, "POST", ra.url+"/v2/repository/models/person/load", "", nil); code != 200 {
+		t.Fatalf("load: %d %s", code, body)
+	}
+	if v := servedVersion(t, ra.url); v != "1" {
+		t.Errorf("after load: version %q; want 1 (the candidate is not promoted by a load)", v)
+	}
+	cs := canaryOf(t, ra.a)
+	if cs == nil || cs.Phase != "shadow" || cs.Candidate != "2" {
+		t.Fatalf("after load: canary %+v; want candidate 2 still in shadow", cs)
+	}
+	before := cs.Figures.Shadow.Samples
+	testenv.WaitFor(t, "shadow comparisons after the load", 20*time.Second, func() bool {
+		dr.batch()
+		cs := canaryOf(t, ra.a)
+		return cs != nil && cs.Figures.Shadow.Samples > before
+	})
+}
