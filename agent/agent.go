@@ -31,6 +31,7 @@ import (
 	"github.com/edged-dev/edged/agent/deploy"
 	"github.com/edged-dev/edged/agent/drift/monitor"
 	"github.com/edged-dev/edged/agent/infer"
+	"github.com/edged-dev/edged/agent/inferstats"
 	"github.com/edged-dev/edged/agent/link"
 	"github.com/edged-dev/edged/agent/localapi"
 	"github.com/edged-dev/edged/agent/pipeline"
@@ -85,6 +86,9 @@ type Agent struct {
 	// guarded by mu; repoMu serialises loads and unloads.
 	unloaded map[string]*unloadedModel
 	repoMu   sync.Mutex
+	// stats are the statistics extension's, counted by the HTTP and gRPC
+	// endpoints alike.
+	stats inferstats.Table
 
 	// sensors are the host, link and source collectors (console.go);
 	// taps count each source's readings; hist samples the models'
@@ -587,7 +591,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		Token: token, MaxRequestBytes: a.cfg.HTTP.MaxRequestBytes, RequestTimeout: a.cfg.HTTP.RequestTimeout.D(),
 		Gatherer: a.reg, Registerer: a.reg, Pprof: pprof, Profiler: a, Log: a.log, Version: Version,
 		BodyBudget: budget, Hosts: localapi.HostsFor(a.cfg.HTTP.Listen, a.cfg.HTTP.AllowedHosts, config.IsLoopback(host)),
-		Repository: a,
+		Repository: a, Stats: &a.stats,
 	})
 	ln, err := net.Listen("tcp", a.cfg.HTTP.Listen)
 	if err != nil {

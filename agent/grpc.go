@@ -24,7 +24,7 @@ func (a *Agent) serveGRPC(token string, errc chan<- error, wg *sync.WaitGroup) (
 	if err != nil {
 		return nil, fmt.Errorf("grpc: %w", err)
 	}
-	srv := grpcapi.NewServer(a, grpcapi.Options{Token: token, Version: Version, MaxRequestBytes: int(a.cfg.HTTP.MaxRequestBytes), Log: a.log, Repository: a})
+	srv := grpcapi.NewServer(a, grpcapi.Options{Token: token, Version: Version, MaxRequestBytes: int(a.cfg.HTTP.MaxRequestBytes), Log: a.log, Repository: a, Stats: &a.stats})
 	wg.Add(1)
 	go func() {
 		defer wg.Done()

@@ -3,7 +3,10 @@
 package agent
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -46,7 +49,8 @@ func TestGRPC(t *testing.T) {
 			t.Errorf("Run: %v", err)
 		}
 	}()
-	if _, err := a.Addr(ctx); err != nil {
+	httpAddr, err := a.Addr(ctx)
+	if err != nil {
 		t.Fatal(err)
 	}
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -71,6 +75,63 @@ func TestGRPC(t *testing.T) {
 	if len(r.RawOutputContents) != 1 || len(r.RawOutputContents[0]) != 1 || int8(r.RawOutputContents[0][0]) != refOutput(t, -96) || r.ModelVersion != "7" {
 		t.Errorf("response %v; want version 7 and [%d]", r, refOutput(t, -96))
 	}
+
+	// A batch of 4 over the model's [1,1] input: four invocations, the
+	// outputs stacked as [4,1], each the official runtime's (golden); with
+	// classification 1, "value:0" per row, shaped [4,1]. GET
+	// /v2/models/hello/stats (HTTP) counts the gRPC requests.
+	t.Run("batch split, classification, statistics", func(t *testing.T) {
+		stats := func() (inferences, executions, successes float64) {
+			t.Helper()
+			code, body, _ := do(t, "GET", "http://"+httpAddr.String()+"/v2/models/hello/stats", "", nil)
+			var st struct {
+				ModelStats []struct {
+					InferenceCount float64 `json:"inference_count"`
+					ExecutionCount float64 `json:"execution_count"`
+					InferenceStats struct {
+						Success struct{ Count float64 } `json:"success"`
+					} `json:"inference_stats"`
+				} `json:"model_stats"`
+			}
+			if err := json.Unmarshal(body, &st); err != nil || code != 200 || len(st.ModelStats) != 1 {
+				t.Fatalf("stats: %d %s %v", code, body, err)
+			}
+			m := st.ModelStats[0]
+			return m.InferenceCount, m.ExecutionCount, m.InferenceStats.Success.Count
+		}
+		inf0, ex0, ok0 := stats()
+		qs := []int32{-96, 0, -34, -63}
+		batch := &pb.ModelInferRequest{ModelName: "hello", Inputs: []*pb.ModelInferRequest_InferInputTensor{
+			{Name: "serving_default_dense_input:0", Datatype: "INT8", Shape: []int64{4, 1}, Contents: &pb.InferTensorContents{IntContents: qs}}}}
+		r, err := c.ModelInfer(ctx, batch)
+		if err != nil {
+			t.Fatalf("ModelInfer of a batch of 4: %v", err)
+		}
+		var want []byte
+		var wantClass []byte
+		for _, q := range qs {
+			o := refOutput(t, int(q))
+			want = append(want, byte(o))
+			s := fmt.Sprintf("%d:0", o)
+			wantClass = append(binary.LittleEndian.AppendUint32(wantClass, uint32(len(s))), s...)
+		}
+		if len(r.Outputs) != 1 || fmt.Sprint(r.Outputs[0].Shape) != "[4 1]" || len(r.RawOutputContents) != 1 || !bytes.Equal(r.RawOutputContents[0], want) {
+			t.Errorf("batch output %v %v; want [4 1] %v", r.Outputs, r.RawOutputContents, want)
+		}
+		batch.Outputs = []*pb.ModelInferRequest_InferRequestedOutputTensor{{Name: "StatefulPartitionedCall:0",
+			Parameters: map[string]*pb.InferParameter{"classification": {ParameterChoice: &pb.InferParameter_Int64Param{Int64Param: 1}}}}}
+		r, err = c.ModelInfer(ctx, batch)
+		if err != nil {
+			t.Fatalf("ModelInfer of a batch of 4, classified: %v", err)
+		}
+		if len(r.Outputs) != 1 || r.Outputs[0].Datatype != "BYTES" || fmt.Sprint(r.Outputs[0].Shape) != "[4 1]" || !bytes.Equal(r.RawOutputContents[0], wantClass) {
+			t.Errorf("classified batch %v %q; want BYTES [4 1] %q", r.Outputs, r.RawOutputContents, wantClass)
+		}
+		inf1, ex1, ok1 := stats()
+		if inf1-inf0 != 8 || ex1-ex0 != 8 || ok1-ok0 != 2 {
+			t.Errorf("statistics grew by %g inferences, %g executions, %g successes; want 8, 8, 2 (two gRPC requests of 4)", inf1-inf0, ex1-ex0, ok1-ok0)
+		}
+	})
 
 	// The model repository extension, called as a client generated from
 	// Triton's grpc_service.proto calls it (same method names and

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/edged-dev/edged/agent/infer"
+	"github.com/edged-dev/edged/agent/inferstats"
 	"github.com/edged-dev/edged/agent/status"
 	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/internal/testenv"
@@ -413,4 +414,34 @@ func TestRepositoryCanary(t *testing.T) {
 		cs := canaryOf(t, ra.a)
 		return cs != nil && cs.Figures.Shadow.Samples > before
 	})
+}
+
+// TestStatisticsCache: with the result cache, the first request misses
+// (cache_miss counts it, with the time the lookup and the insertion
+// took) and runs the model; the same request again is a hit and runs
+// nothing (Triton's statistics extension).
+func TestStatisticsCache(t *testing.T) {
+	model, _ := filepath.Abs("../testdata/models/hello_world_int8.tflite")
+	_, base, stop := newTestAgent(t, t.TempDir(), fmt.Sprintf("  - name: hello\n    path: %s\n    cache:\n      enabled: true\n      max_entries: 100\n", model))
+	defer stop()
+	for range 2 {
+		if code, body, _ := do(t, "POST", base+"/v2/models/hello/infer", helloInfer, nil); code != 200 {
+			t.Fatalf("infer: %d %s", code, body)
+		}
+	}
+	code, body, _ := do(t, "GET", base+"/v2/models/hello/stats", "", nil)
+	var st struct {
+		ModelStats []struct {
+			ExecutionCount uint64                         `json:"execution_count"`
+			InferenceStats map[string]inferstats.Duration `json:"inference_stats"`
+		} `json:"model_stats"`
+	}
+	if err := json.Unmarshal(body, &st); err != nil || code != 200 || len(st.ModelStats) != 1 {
+		t.Fatalf("stats: %d %s %v", code, body, err)
+	}
+	m := st.ModelStats[0]
+	hit, miss := m.InferenceStats["cache_hit"], m.InferenceStats["cache_miss"]
+	if m.ExecutionCount != 1 || hit.Count != 1 || miss.Count != 1 || miss.NS == 0 || hit.NS == 0 {
+		t.Errorf("stats %s; want 1 execution, 1 hit and 1 miss, both timed", body)
+	}
 }

@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/edged-dev/edged/agent/infer"
 )
@@ -23,6 +24,7 @@ func (s *Store) Stage(model string, log *slog.Logger) infer.Middleware {
 			for _, t := range req.Inputs {
 				key = append(key, t.Data...)
 			}
+			start := time.Now()
 			out, ok, err := s.Get(model, key)
 			if err == nil && ok {
 				return &infer.Response{Outputs: out, CacheHit: true}, nil
@@ -30,11 +32,14 @@ func (s *Store) Stage(model string, log *slog.Logger) infer.Middleware {
 			if err != nil {
 				log.Warn("cache read", "model", req.Model, "err", err)
 			}
+			lookup := time.Since(start)
 			resp, err := next.Handle(ctx, req)
 			if err == nil {
+				start := time.Now()
 				if perr := s.Put(model, key, resp.Outputs); perr != nil {
 					log.Warn("cache write", "model", req.Model, "err", perr)
 				}
+				resp.CacheMiss = lookup + time.Since(start)
 			}
 			return resp, err
 		})

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/edged-dev/edged/agent/grpcapi/inferencepb"
 	"github.com/edged-dev/edged/agent/infer"
+	"github.com/edged-dev/edged/agent/inferstats"
 	"github.com/edged-dev/edged/runtime/tensor"
 )
 
@@ -45,6 +47,9 @@ type Options struct {
 	MaxRequestBytes int
 	// Log takes handler panics (discarded when nil).
 	Log *slog.Logger
+	// Stats, if set, is the statistics table the service counts its
+	// requests in (the HTTP endpoint's, which reports them).
+	Stats *inferstats.Table
 	// Repository, if set, answers the model repository extension
 	// (RepositoryIndex, RepositoryModelLoad, RepositoryModelUnload; load
 	// and unload from loopback or with Token).
@@ -77,7 +82,10 @@ func NewServer(b Backend, opts Options) *grpc.Server {
 		opts.Version = "dev"
 	}
 	srv := grpc.NewServer(grpc.MaxRecvMsgSize(opts.MaxRequestBytes), grpc.ChainUnaryInterceptor(recovered(opts.Log), auth(opts.Token)))
-	srv.RegisterService(serviceDesc(), &service{b: b, opts: opts})
+	if opts.Stats == nil {
+		opts.Stats = &inferstats.Table{}
+	}
+	srv.RegisterService(serviceDesc(), &service{b: b, opts: opts, stats: opts.Stats})
 	return srv
 }
 
@@ -98,8 +106,9 @@ func auth(token string) grpc.UnaryServerInterceptor {
 
 type service struct {
 	inferencepb.UnimplementedGRPCInferenceServiceServer
-	b    Backend
-	opts Options
+	b     Backend
+	opts  Options
+	stats *inferstats.Table
 }
 
 // codeOf maps an inference error to its gRPC status code.
@@ -184,19 +193,48 @@ func shape64(s []int) []int64 {
 }
 
 func (s *service) ModelInfer(ctx context.Context, r *inferencepb.ModelInferRequest) (*inferencepb.ModelInferResponse, error) {
+	start := time.Now()
 	mi, err := s.b.Model(r.GetModelName(), r.GetModelVersion())
 	if err != nil {
 		return nil, fail(err)
 	}
-	if err := s.b.Admit(mi.Name, r.GetModelVersion()); err != nil {
-		return nil, fail(err)
-	}
-	inputs, err := decodeInputs(r, mi)
+	resp, version, err := s.modelInfer(ctx, r, mi, start)
 	if err != nil {
+		s.stats.Fail(mi.Name, mi.Version, time.Since(start))
 		return nil, err
 	}
-	// The outputs asked for, all when none is named.
-	want := make([]int, 0, len(mi.Outputs))
+	s.stats.Success(mi.Name, version.Version, version.Request)
+	return resp, nil
+}
+
+// answered is what the statistics need of an answered request.
+type answered struct {
+	Version string
+	inferstats.Request
+}
+
+// modelInfer answers a request of a served model: a batch over a model
+// of batch 1 split into one pipeline request per item (as over HTTP),
+// outputs as raw contents, classified on request (the classification
+// extension: a BYTES output of "value:index[:label]" strings).
+func (s *service) modelInfer(ctx context.Context, r *inferencepb.ModelInferRequest, mi infer.ModelInfo, start time.Time) (*inferencepb.ModelInferResponse, answered, error) {
+	var done answered
+	if err := s.b.Admit(mi.Name, r.GetModelVersion()); err != nil {
+		return nil, done, fail(err)
+	}
+	decode := time.Now()
+	inputs, err := decodeInputs(r, mi)
+	if err != nil {
+		return nil, done, err
+	}
+	items, err := infer.SplitBatch(mi, inputs)
+	if err != nil {
+		return nil, done, fail(err)
+	}
+	// The outputs asked for, all when none is named, with their
+	// classification counts (0: the values).
+	type wanted struct{ k, classes int }
+	want := make([]wanted, 0, len(mi.Outputs))
 	for _, ro := range r.GetOutputs() {
 		k := -1
 		for i, sp := range mi.Outputs {
@@ -205,33 +243,88 @@ func (s *service) ModelInfer(ctx context.Context, r *inferencepb.ModelInferReque
 			}
 		}
 		if k < 0 {
-			return nil, badf("model %q has no output %q", mi.Name, ro.GetName())
+			return nil, done, badf("model %q has no output %q", mi.Name, ro.GetName())
 		}
-		want = append(want, k)
+		classes, err := classification(ro.GetParameters())
+		if err != nil {
+			return nil, done, badf("output %q: %v", ro.GetName(), err)
+		}
+		want = append(want, wanted{k, classes})
 	}
 	if len(want) == 0 {
 		for i := range mi.Outputs {
-			want = append(want, i)
+			want = append(want, wanted{i, 0})
 		}
 	}
-	res, err := s.b.Handle(ctx, &infer.Request{Model: mi.Name, Version: r.GetModelVersion(), ID: r.GetId(), Inputs: inputs})
+	decoded := time.Now()
+	results, err := infer.RunItems(ctx, s.b, mi, r.GetModelVersion(), r.GetId(), items)
 	if err != nil {
-		return nil, fail(err)
+		return nil, done, fail(err)
+	}
+	ran := time.Now()
+	outs := results[0].Outputs
+	if len(items) > 1 {
+		if outs, err = infer.JoinBatch(results); err != nil {
+			return nil, done, status.Error(codes.Internal, err.Error())
+		}
 	}
 	resp := &inferencepb.ModelInferResponse{ModelName: mi.Name, ModelVersion: mi.Version, Id: r.GetId()}
-	if res.Version != "" {
-		resp.ModelVersion = res.Version
+	if v := results[0].Version; v != "" {
+		resp.ModelVersion = v
 	}
 	// Outputs go as raw contents, as Triton answers.
-	for _, k := range want {
-		if k >= len(res.Outputs) {
-			return nil, status.Error(codes.Internal, "the model gave fewer outputs than it declares")
+	for _, w := range want {
+		if w.k >= len(outs) {
+			return nil, done, status.Error(codes.Internal, "the model gave fewer outputs than it declares")
 		}
-		o := res.Outputs[k]
-		resp.Outputs = append(resp.Outputs, &inferencepb.ModelInferResponse_InferOutputTensor{Name: mi.Outputs[k].Name, Datatype: infer.DatatypeName(o.DType), Shape: shape64(o.Shape)})
-		resp.RawOutputContents = append(resp.RawOutputContents, o.Data)
+		o := outs[w.k]
+		if w.classes == 0 {
+			resp.Outputs = append(resp.Outputs, &inferencepb.ModelInferResponse_InferOutputTensor{Name: mi.Outputs[w.k].Name, Datatype: infer.DatatypeName(o.DType), Shape: shape64(o.Shape)})
+			resp.RawOutputContents = append(resp.RawOutputContents, o.Data)
+			continue
+		}
+		vals, err := infer.Values(o.DType, o.Data)
+		if err != nil {
+			return nil, done, status.Error(codes.Internal, fmt.Sprintf("output %q: %v", mi.Outputs[w.k].Name, err))
+		}
+		rows := len(items)
+		strs := infer.ClassifyRows(vals, o.DType, mi.Labels, w.classes, rows)
+		shape := []int64{int64(len(strs))}
+		if rows > 1 {
+			shape = []int64{int64(rows), int64(len(strs) / rows)}
+		}
+		resp.Outputs = append(resp.Outputs, &inferencepb.ModelInferResponse_InferOutputTensor{Name: mi.Outputs[w.k].Name, Datatype: "BYTES", Shape: shape})
+		resp.RawOutputContents = append(resp.RawOutputContents, infer.EncodeBytes(strs))
 	}
-	return resp, nil
+	done = answered{Version: resp.ModelVersion, Request: inferstats.Request{Start: start, Decode: decode, Decoded: decoded, Ran: ran, Done: time.Now(),
+		Size: len(items), Results: results, Cached: mi.Cached}}
+	return resp, done, nil
+}
+
+// classification reads an output's "classification" parameter: a whole
+// number of classes, 1 or more, as an int64_param or uint64_param (0
+// when absent). Triton refuses anything else rather than ignoring it.
+func classification(params map[string]*inferencepb.InferParameter) (int, error) {
+	p, ok := params["classification"]
+	if !ok {
+		return 0, nil
+	}
+	var n uint64
+	switch v := p.GetParameterChoice().(type) {
+	case *inferencepb.InferParameter_Int64Param:
+		if v.Int64Param < 1 {
+			return 0, fmt.Errorf("classification %d: want a whole number of classes, 1 or more", v.Int64Param)
+		}
+		n = uint64(v.Int64Param)
+	case *inferencepb.InferParameter_Uint64Param:
+		n = v.Uint64Param
+		if n < 1 {
+			return 0, fmt.Errorf("classification %d: want a whole number of classes, 1 or more", n)
+		}
+	default:
+		return 0, fmt.Errorf("classification: want an int64_param, the number of classes")
+	}
+	return int(min(n, 1<<31)), nil
 }
 
 // decodeInputs reads the request's inputs in the model's order: from
@@ -269,13 +362,14 @@ func decodeInputs(r *inferencepb.ModelInferRequest, mi infer.ModelInfo) ([]infer
 		if !ok {
 			return nil, badf("input %q: datatype %q is not one of BOOL, UINT8, UINT16, UINT32, UINT64, INT8, INT16, INT32, INT64, FP16, FP32, FP64", in.GetName(), in.GetDatatype())
 		}
-		if !sameShape(in.GetShape(), spec.Shape) {
-			return nil, badf("input %q: shape %v; the model takes %v", in.GetName(), in.GetShape(), spec.Shape)
+		shape, ok := requestShape(in.GetShape(), spec.Shape)
+		if !ok {
+			return nil, badf("input %q: shape %v; the model takes %v (or a batch of up to %d over its batch 1)", in.GetName(), in.GetShape(), spec.Shape, infer.MaxSplit)
 		}
 		if dt != spec.DType && (dt != tensor.Float32 || !spec.Quantizes()) {
 			return nil, badf("input %q: datatype %s; the model takes %s (FP32 is accepted for quantized inputs)", in.GetName(), in.GetDatatype(), infer.DatatypeName(spec.DType))
 		}
-		n := tensor.NumElements(spec.Shape)
+		n := tensor.NumElements(shape)
 		var data []byte
 		var err error
 		if len(raw) != 0 {
@@ -283,7 +377,7 @@ func decodeInputs(r *inferencepb.ModelInferRequest, mi infer.ModelInfo) ([]infer
 				return nil, badf("input %q: contents and raw_input_contents both given", in.GetName())
 			}
 			if len(raw[j]) != n*dt.Size() {
-				return nil, badf("input %q: %d raw bytes; %s%v needs %d", in.GetName(), len(raw[j]), in.GetDatatype(), spec.Shape, n*dt.Size())
+				return nil, badf("input %q: %d raw bytes; %s%v needs %d", in.GetName(), len(raw[j]), in.GetDatatype(), shape, n*dt.Size())
 			}
 			data = raw[j]
 			if dt != spec.DType {
@@ -295,7 +389,7 @@ func decodeInputs(r *inferencepb.ModelInferRequest, mi infer.ModelInfo) ([]infer
 		} else {
 			vals := contents(in.GetContents(), dt)
 			if len(vals) != n {
-				return nil, badf("input %q: %d values in the contents for %s; shape %v needs %d", in.GetName(), len(vals), in.GetDatatype(), spec.Shape, n)
+				return nil, badf("input %q: %d values in the contents for %s; shape %v needs %d", in.GetName(), len(vals), in.GetDatatype(), shape, n)
 			}
 			if dt == spec.DType {
 				data, err = infer.Encode(vals, dt)
@@ -306,21 +400,29 @@ func decodeInputs(r *inferencepb.ModelInferRequest, mi infer.ModelInfo) ([]infer
 		if err != nil {
 			return nil, badf("input %q: %v", in.GetName(), err)
 		}
-		out[pos] = infer.Tensor{Name: spec.Name, DType: spec.DType, Shape: spec.Shape, Data: data}
+		out[pos] = infer.Tensor{Name: spec.Name, DType: spec.DType, Shape: shape, Data: data}
 	}
 	return out, nil
 }
 
-func sameShape(a []int64, b []int) bool {
-	if len(a) != len(b) {
-		return false
+// requestShape is a request's shape if the model takes it: its own, or a
+// batch over its batch 1 (split into one pipeline request per item; at
+// most infer.MaxSplit, which SplitBatch checks).
+func requestShape(got []int64, model []int) ([]int, bool) {
+	if len(got) != len(model) {
+		return nil, false
 	}
-	for i := range a {
-		if a[i] != int64(b[i]) {
-			return false
+	shape := make([]int, len(got))
+	for i, d := range got {
+		if d < 0 || d > 1<<31 {
+			return nil, false
 		}
+		shape[i] = int(d)
 	}
-	return true
+	if tensor.SameShape(shape, model) || infer.BatchOf(shape, model) > 1 {
+		return shape, true
+	}
+	return nil, false
 }
 
 // contents are the values of the typed field the protocol assigns to dt:

@@ -37,6 +37,9 @@ type Response struct {
 	CacheHit bool
 	// Queue is how long the request waited for its batch.
 	Queue time.Duration
+	// CacheMiss is how long the result cache took to look the request up
+	// and store its answer, when it did not have it.
+	CacheMiss time.Duration
 }
 
 // Handler serves requests; each stage of a pipeline is one.

@@ -24,6 +24,7 @@ import (
 
 	"github.com/edged-dev/edged/agent/infer"
 	"github.com/edged-dev/edged/agent/infer/infertest"
+	"github.com/edged-dev/edged/agent/inferstats"
 	"github.com/edged-dev/edged/agent/status"
 	"github.com/edged-dev/edged/runtime/tensor"
 )
@@ -686,10 +687,10 @@ func TestStatistics(t *testing.T) {
 		ModelStats []struct {
 			Name           string
 			Version        string
-			LastInference  int64                   `json:"last_inference"`
-			InferenceCount uint64                  `json:"inference_count"`
-			ExecutionCount uint64                  `json:"execution_count"`
-			InferenceStats map[string]statDuration `json:"inference_stats"`
+			LastInference  int64                          `json:"last_inference"`
+			InferenceCount uint64                         `json:"inference_count"`
+			ExecutionCount uint64                         `json:"execution_count"`
+			InferenceStats map[string]inferstats.Duration `json:"inference_stats"`
 		} `json:"model_stats"`
 	}
 	for _, path := range []string{"/v2/models/b/stats", "/v2/models/b/versions/1/stats"} {

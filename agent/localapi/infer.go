@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -12,10 +11,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/edged-dev/edged/agent/infer"
+	"github.com/edged-dev/edged/agent/inferstats"
 	"github.com/edged-dev/edged/runtime/tensor"
 )
 
@@ -85,7 +84,7 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	failed := func(code int, msg string) {
-		s.stats.update(mi.Name, mi.Version, func(ms *modelStats) { ms.InferenceStats.Fail.add(time.Since(start)) })
+		s.stats.Fail(mi.Name, mi.Version, time.Since(start))
 		writeError(w, code, msg)
 	}
 	if err := s.b.Admit(mi.Name, version); err != nil {
@@ -155,27 +154,8 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 	if v := results[0].Version; v != "" {
 		resp.ModelVersion = v
 	}
-	s.stats.update(mi.Name, resp.ModelVersion, func(ms *modelStats) {
-		st := &ms.InferenceStats
-		ms.LastInference = start.UnixMilli()
-		ms.InferenceCount += uint64(batch.size)
-		st.ComputeInput.add(decoded.Sub(decodeStart))
-		st.ComputeOutput.add(time.Since(ran))
-		each := ran.Sub(decoded) / time.Duration(len(results))
-		for _, res := range results {
-			switch {
-			case res.CacheHit:
-				st.CacheHit.add(each)
-				continue
-			case mi.Cached:
-				st.CacheMiss.Count++
-			}
-			ms.ExecutionCount++
-			st.Queue.add(res.Queue)
-			st.ComputeInfer.add(each - res.Queue)
-		}
-		st.Success.add(time.Since(start))
-	})
+	s.stats.Success(mi.Name, resp.ModelVersion, inferstats.Request{Start: start, Decode: decodeStart, Decoded: decoded, Ran: ran, Done: time.Now(),
+		Size: batch.size, Results: results, Cached: mi.Cached})
 	if !binaryOut {
 		writeJSON(w, http.StatusOK, resp)
 		return
@@ -201,50 +181,10 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// maxSplit bounds the batch of one request over a model whose inputs fix
-// batch 1: each item is one request in the pipeline.
-const maxSplit = 1024
-
 // run answers a decoded request: one pipeline request, or, for a batch
-// over a model of batch 1, one per item, in flight together so that the
-// batcher can run them as one invocation where the model allows.
+// over a model of batch 1, one per item (infer.RunItems).
 func (s *Server) run(ctx context.Context, mi infer.ModelInfo, version, id string, b *requestBatch) ([]*infer.Response, error) {
-	out := make([]*infer.Response, len(b.items))
-	if len(b.items) == 1 {
-		res, err := s.b.Handle(ctx, &infer.Request{Model: mi.Name, Version: version, ID: id, Inputs: b.items[0]})
-		out[0] = res
-		return out, err
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errs := make([]error, len(b.items))
-	var wg sync.WaitGroup
-	// As many in flight as the batcher groups: MaxBatch 1 runs the items
-	// one after another.
-	slots := make(chan struct{}, max(mi.MaxBatch, 1))
-	for i, in := range b.items {
-		wg.Add(1)
-		slots <- struct{}{}
-		go func() {
-			defer func() { <-slots; wg.Done() }()
-			out[i], errs[i] = s.b.Handle(ctx, &infer.Request{Model: mi.Name, Version: version, ID: id, Inputs: in})
-			if errs[i] != nil {
-				cancel() // the whole request fails: stop the rest
-			}
-		}()
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil && !errors.Is(err, context.Canceled) {
-			return nil, fmt.Errorf("batch item %d: %w", i, err)
-		}
-	}
-	for i, err := range errs {
-		if err != nil {
-			return nil, fmt.Errorf("batch item %d: %w", i, err)
-		}
-	}
-	return out, nil
+	return infer.RunItems(ctx, s.b, mi, version, id, b.items)
 }
 
 // readBody reads a request body of at most limit bytes. A body that
@@ -292,45 +232,11 @@ func decodeRequest(headerLen string, body []byte, mi infer.ModelInfo) (*inferReq
 // splitBatch makes one item per batch entry of inputs whose shapes carry
 // a batch over the model's batch 1.
 func splitBatch(mi infer.ModelInfo, in []infer.Tensor) (*requestBatch, error) {
-	k := 1
-	for i, t := range in {
-		if n := batchOf(t.Shape, mi.Inputs[i].Shape); n != 1 {
-			if k != 1 && n != k {
-				return nil, badf("input %q has a batch of %d; another input has %d", mi.Inputs[i].Name, n, k)
-			}
-			k = n
-		}
+	items, err := infer.SplitBatch(mi, in)
+	if err != nil {
+		return nil, err
 	}
-	if k == 1 {
-		return &requestBatch{size: 1, items: [][]infer.Tensor{in}}, nil
-	}
-	if k > maxSplit {
-		return nil, badf("a batch of %d; at most %d in one request over a model of batch 1", k, maxSplit)
-	}
-	b := &requestBatch{size: k, items: make([][]infer.Tensor, k)}
-	for j := range k {
-		item := make([]infer.Tensor, len(in))
-		for i, t := range in {
-			spec := mi.Inputs[i]
-			if batchOf(t.Shape, spec.Shape) == 1 {
-				return nil, badf("input %q has no batch of %d as the others", spec.Name, k)
-			}
-			size := len(t.Data) / k
-			item[i] = infer.Tensor{Name: spec.Name, DType: spec.DType, Shape: spec.Shape, Data: t.Data[j*size : (j+1)*size]}
-		}
-		b.items[j] = item
-	}
-	return b, nil
-}
-
-// batchOf is the batch a request shape carries over a model shape: 1 when
-// they are the same, k when the model's first dimension is 1 and the
-// request's k > 1 with the rest the same.
-func batchOf(got, model []int) int {
-	if len(got) == 0 || len(got) != len(model) || model[0] != 1 || got[0] <= 1 || !tensor.SameShape(got[1:], model[1:]) {
-		return 1
-	}
-	return got[0]
+	return &requestBatch{size: len(items), items: items}, nil
 }
 
 // decodeInputs parses a JSON or binary-extension body into inputs in the
@@ -441,12 +347,12 @@ func decodeInput(in requestInput, spec infer.TensorSpec, rest []byte) (data, lef
 	if !ok {
 		return nil, nil, badf("input %q: datatype %q is not one of %s (BYTES is not served: models here take numbers)", in.Name, in.Datatype, datatypeList)
 	}
-	k := batchOf(in.Shape, spec.Shape)
+	k := infer.BatchOf(in.Shape, spec.Shape)
 	if k == 1 && !tensor.SameShape(in.Shape, spec.Shape) {
 		return nil, nil, badf("input %q: shape %v; the model takes %v (or [k, ...] for a batch of k when it takes [1, ...])", in.Name, in.Shape, spec.Shape)
 	}
-	if k > maxSplit {
-		return nil, nil, badf("input %q: a batch of %d; at most %d in one request over a model of batch 1", in.Name, k, maxSplit)
+	if k > infer.MaxSplit {
+		return nil, nil, badf("input %q: a batch of %d; at most %d in one request over a model of batch 1", in.Name, k, infer.MaxSplit)
 	}
 	spec.Shape = in.Shape // the batch's shape from here on
 	if size, ok := in.Parameters["binary_data_size"]; ok {
@@ -782,7 +688,7 @@ func encodeResponse(req *inferRequest, mi infer.ModelInfo, b *requestBatch, resu
 	outs := results[0].Outputs
 	if b.size > 1 {
 		var err error
-		if outs, err = joinBatch(results); err != nil {
+		if outs, err = infer.JoinBatch(results); err != nil {
 			return nil, false, err
 		}
 	}
@@ -805,28 +711,6 @@ func encodeResponse(req *inferRequest, mi infer.ModelInfo, b *requestBatch, resu
 		resp.Outputs = append(resp.Outputs, ro)
 	}
 	return resp, anyBinary, nil
-}
-
-// joinBatch stacks the outputs of a split request's items: k outputs of
-// shape [1, ...] make one of [k, ...] (of shape S, one of [k, S...]).
-func joinBatch(results []*infer.Response) ([]infer.Tensor, error) {
-	k := len(results)
-	outs := make([]infer.Tensor, len(results[0].Outputs))
-	for o, first := range results[0].Outputs {
-		shape := append([]int{k}, first.Shape...)
-		if len(first.Shape) > 0 && first.Shape[0] == 1 {
-			shape = append([]int{k}, first.Shape[1:]...)
-		}
-		data := make([]byte, 0, k*len(first.Data))
-		for _, r := range results {
-			if len(r.Outputs) != len(outs) || len(r.Outputs[o].Data) != len(first.Data) {
-				return nil, fmt.Errorf("the items of a batch gave outputs of different sizes")
-			}
-			data = append(data, r.Outputs[o].Data...)
-		}
-		outs[o] = infer.Tensor{Name: first.Name, DType: first.DType, Shape: shape, Data: data}
-	}
-	return outs, nil
 }
 
 // wantedOutputs maps the positions of the outputs the request asks for
@@ -891,17 +775,13 @@ func encodeOutput(req *inferRequest, params map[string]any, o infer.Tensor, sp i
 		// in the model output"), compared in the output's type.
 		// A batch of rows > 1 gets [rows, count], each row classified
 		// apart (Triton's [batch-size, count]).
-		var strs []string
-		per := len(vals) / rows
-		for r := range rows {
-			strs = append(strs, classify(vals[r*per:(r+1)*per], o.DType, labels, k)...)
-		}
+		strs := infer.ClassifyRows(vals, o.DType, labels, k, rows)
 		ro.Shape, ro.Datatype = []int{len(strs)}, "BYTES"
 		if rows > 1 {
 			ro.Shape = []int{rows, len(strs) / rows}
 		}
 		if binaryOut {
-			ro.raw = encodeBytes(strs)
+			ro.raw = infer.EncodeBytes(strs)
 			ro.Parameters = map[string]any{"binary_data_size": len(ro.raw)}
 		} else {
 			ro.Data = strs
@@ -969,46 +849,6 @@ func classificationCount(params map[string]any) (int, bool, error) {
 func jsonText(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
-}
-
-// classify returns Triton's classification strings "value:index[:label]"
-// for the k largest values (fewer when the output has fewer), values as
-// the output's type prints them.
-func classify(vals []float64, dt tensor.DType, labels []string, k int) []string {
-	idx := make([]int, len(vals))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.SliceStable(idx, func(a, b int) bool { return vals[idx[a]] > vals[idx[b]] })
-	var out []string
-	for _, i := range idx[:min(k, len(idx))] {
-		var s string
-		switch dt {
-		case tensor.Float32:
-			s = strconv.FormatFloat(vals[i], 'g', -1, 32)
-		case tensor.Float64, tensor.Float16:
-			s = strconv.FormatFloat(vals[i], 'g', -1, 64)
-		default:
-			s = strconv.FormatFloat(vals[i], 'f', -1, 64)
-		}
-		s += ":" + strconv.Itoa(i)
-		if i < len(labels) {
-			s += ":" + labels[i]
-		}
-		out = append(out, s)
-	}
-	return out
-}
-
-// encodeBytes is a BYTES tensor in the binary extension's layout: each
-// element's length as a little-endian uint32, then its bytes.
-func encodeBytes(strs []string) []byte {
-	var b []byte
-	for _, s := range strs {
-		b = binary.LittleEndian.AppendUint32(b, uint32(len(s)))
-		b = append(b, s...)
-	}
-	return b
 }
 
 func paramBool(p map[string]any, key string) bool {

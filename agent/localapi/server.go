@@ -27,6 +27,7 @@ import (
 
 	"github.com/edged-dev/edged/agent/canary"
 	"github.com/edged-dev/edged/agent/infer"
+	"github.com/edged-dev/edged/agent/inferstats"
 	"github.com/edged-dev/edged/agent/status"
 	"github.com/edged-dev/edged/internal/memlimit"
 )
@@ -79,6 +80,10 @@ type Options struct {
 	// it and waits (up to RequestTimeout; 503 beyond) while the budget is
 	// spent.
 	BodyBudget *memlimit.Budget
+	// Stats, if set, is the statistics table this endpoint counts its
+	// requests in and reports (shared with the gRPC service); else it has
+	// its own.
+	Stats *inferstats.Table
 	// Repository, if set, takes the model repository extension's load
 	// and unload (from loopback, or with Token).
 	Repository Repository
@@ -117,8 +122,9 @@ type Server struct {
 	opts Options
 	mux  *http.ServeMux
 	reqs *prometheus.CounterVec
-	// stats are the statistics extension's.
-	stats statsTable
+	// stats are the statistics extension's (Options.Stats, or the
+	// endpoint's own).
+	stats *inferstats.Table
 	// unmatched answers requests no route takes.
 	unmatched http.Handler
 }
@@ -134,7 +140,10 @@ func New(b Backend, opts Options) *Server {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{b: b, opts: opts, mux: http.NewServeMux()}
+	if opts.Stats == nil {
+		opts.Stats = &inferstats.Table{}
+	}
+	s := &Server{b: b, opts: opts, mux: http.NewServeMux(), stats: opts.Stats}
 	s.reqs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edged_http_requests_total", Help: "Local API requests by route and status code."}, []string{"route", "code"})
 	if opts.Registerer != nil {
 		opts.Registerer.MustRegister(s.reqs)
