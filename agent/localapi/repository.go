@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 
@@ -263,6 +264,16 @@ func (s *Server) loopbackOrToken(h http.HandlerFunc) http.HandlerFunc {
 		if s.opts.Token == "" && !loopbackAddr(r.RemoteAddr) {
 			writeError(w, http.StatusForbidden, "model load and unload are taken only from this device (loopback) or with the local API's token (http.token)")
 			return
+		}
+		// A browser says where a page's request comes from: a page of
+		// another site (which a browser on the device may show) must not
+		// unload models through it. Other clients send no Origin.
+		if o := r.Header.Get("Origin"); o != "" {
+			u, err := url.Parse(o)
+			if err != nil || !strings.EqualFold(u.Host, r.Host) {
+				writeError(w, http.StatusForbidden, fmt.Sprintf("a web page of %s cannot load or unload models here", o))
+				return
+			}
 		}
 		h(w, r)
 	}

@@ -64,6 +64,23 @@ func TestRepositoryControlAccess(t *testing.T) {
 			}
 		})
 	}
+	t.Run("cross-origin", func(t *testing.T) {
+		repo := &fakeRepository{}
+		s := New(&fakeBackend{}, Options{Repository: repo})
+		for origin, want := range map[string]int{"http://evil.example": 403, "http://127.0.0.1:9410": 200, "null": 403} {
+			r := httptest.NewRequest("POST", "http://127.0.0.1:9410/v2/repository/models/m/unload", nil)
+			r.RemoteAddr = "127.0.0.1:4000"
+			r.Header.Set("Origin", origin)
+			w := httptest.NewRecorder()
+			s.ServeHTTP(w, r)
+			if w.Code != want {
+				t.Errorf("unload from a page of %s = %d %s; want %d", origin, w.Code, w.Body, want)
+			}
+		}
+		if got := strings.Join(repo.calls, ","); got != "unload m" {
+			t.Errorf("calls %q; want the same-origin unload alone", got)
+		}
+	})
 	t.Run("unload_dependents", func(t *testing.T) {
 		repo := &fakeRepository{}
 		s := New(&fakeBackend{}, Options{Repository: repo})

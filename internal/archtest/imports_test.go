@@ -34,7 +34,7 @@ var layers = [][]string{
 	// 5. The agent's parts: pipeline stages, status, drift monitor, fleet
 	// link, sources, local API.
 	{"agent/batch", "agent/cache", "agent/pipeline", "agent/status", "agent/drift/...", "agent/link",
-		"agent/source", "agent/localapi", "agent/grpcapi"},
+		"agent/source", "agent/inferstats", "agent/localapi", "agent/grpcapi"},
 	// 6. Changing models on commands, through the agent's Host interface;
 	// simulated devices built from the same parts.
 	{"agent/deploy", "agent/fleetsim"},
