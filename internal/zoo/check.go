@@ -137,6 +137,12 @@ func checkModel(ctx context.Context, c *config, path string) *result {
 	sets := [][][]byte{inputs}
 	want, err := c.oracleRun(ctx, path, inFiles, filepath.Join(work, "oracle"))
 	r.Oracle = run{Ran: true}
+	if why := runTimeShaped(m); err == nil && why != "" {
+		// The WebAssembly oracle returns a buffer sized from the file
+		// for an output TFLite resizes at Invoke, holding whatever its
+		// heap had there.
+		want, err = nil, fmt.Errorf("%s: the WebAssembly oracle cannot return an output sized at run time (the TFLite C library can: -tflite-c)", why)
+	}
 	if err != nil {
 		r.Oracle = run{Class: "error", Err: err.Error()}
 		if c.capi != "" {
@@ -363,6 +369,23 @@ func dtypeSummary(info *modelInfo, m *tflite.Model) string {
 		return sum + " (" + act.String() + " compute, " + w + " weights)"
 	}
 	return sum
+}
+
+// runTimeShaped describes the first operator of m whose output TFLite
+// sizes at Invoke from tensor values (a TRANSPOSE_CONV whose output_shape
+// is not a constant), or returns "".
+func runTimeShaped(m *tflite.Model) string {
+	if m == nil || len(m.Subgraphs) == 0 {
+		return ""
+	}
+	sg := m.Subgraphs[0]
+	for i := range sg.Operators {
+		op := &sg.Operators[i]
+		if m.OpName(op) == "TRANSPOSE_CONV" && len(op.Inputs) > 0 && op.Inputs[0] >= 0 && sg.Tensors[op.Inputs[0]].Data == nil {
+			return fmt.Sprintf("operator %d (TRANSPOSE_CONV) takes its output_shape at run time", i)
+		}
+	}
+	return ""
 }
 
 // missingOps lists the operators of m that tflite.SupportedOps does not

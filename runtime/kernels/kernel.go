@@ -112,6 +112,16 @@ const (
 	PaddingValid
 )
 
+func (p Padding) String() string {
+	switch p {
+	case PaddingSame:
+		return "SAME"
+	case PaddingValid:
+		return "VALID"
+	}
+	return fmt.Sprintf("padding(%d)", int(p))
+}
+
 // FloatActivationRange returns the clamp bounds of a fused activation for
 // float outputs.
 func FloatActivationRange(a Activation) (lo, hi float32, err error) {

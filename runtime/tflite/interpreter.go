@@ -81,6 +81,9 @@ type Interpreter struct {
 	// folded[i] marks operator i as computed at Prepare (fold.go).
 	folded      []bool
 	foldedBytes int
+	// reserved holds per tensor the arena bytes a kernel that resizes
+	// its output at Invoke asked for (node.reserveOutput).
+	reserved []int
 	// state holds the variable tensors, outside the arena: they keep
 	// their values from one Invoke to the next.
 	state     []byte
@@ -129,6 +132,7 @@ func (it *Interpreter) Prepare() (err error) {
 	}
 	it.kernels = it.kernels[:0]
 	it.folded = it.folded[:0]
+	it.reserved = make([]int, len(it.tensors))
 	it.foldedBytes = 0
 	for i := range it.sg.Operators {
 		k, folded, err := it.prepareOp(i)
@@ -186,7 +190,7 @@ func (it *Interpreter) prepareOp(i int) (k kernels.Kernel, folded bool, err erro
 	if op.unproduced != nil {
 		return nil, false, fmt.Errorf("operator %d (%s): %w", i, c, op.unproduced)
 	}
-	n := &node{index: i, name: c.String(), version: c.version, op: op, cfg: &it.cfg, sg: sg}
+	n := &node{index: i, name: c.String(), version: c.version, op: op, cfg: &it.cfg, sg: sg, reserved: it.reserved}
 	for _, ti := range op.Intermediates {
 		n.inter = append(n.inter, &it.tensors[ti])
 	}
@@ -300,7 +304,7 @@ func (it *Interpreter) plan() error {
 		if t.Const || last[i] < first[i] || sg.Tensors[i].IsVariable {
 			continue
 		}
-		size := t.NumBytes()
+		size := max(t.NumBytes(), it.reserved[i])
 		lives = append(lives, life{i, first[i], last[i], (size + arenaAlign - 1) &^ (arenaAlign - 1)})
 	}
 	sort.SliceStable(lives, func(a, b int) bool { return lives[a].size > lives[b].size })
@@ -336,7 +340,7 @@ func (it *Interpreter) plan() error {
 	it.arenaSize = total
 	for k, l := range lives {
 		t := &it.tensors[l.t]
-		t.Data = it.arena[offsets[k] : offsets[k]+t.NumBytes() : offsets[k]+t.NumBytes()]
+		t.Data = it.arena[offsets[k] : offsets[k]+t.NumBytes() : offsets[k]+max(t.NumBytes(), it.reserved[l.t])]
 	}
 	return nil
 }

@@ -56,14 +56,25 @@ func prepareTransposeConv(n *node) (kernels.Kernel, error) {
 	if err := n.options(&o, schema.BuiltinOptionsTransposeConvOptions); err != nil {
 		return nil, err
 	}
-	shape, err := n.constInts(0, "output_shape")
-	if err != nil {
-		return nil, err
-	}
 	p := kernels.TransposeConvParams{
 		Padding: padding(o.Padding()),
 		StrideH: int(o.StrideH()), StrideW: int(o.StrideW()),
 		Activation: activation(o.FusedActivationFunction()),
+	}
+	if t := n.input(0); !t.Const {
+		// Sized at every Invoke from the tensor's values, as TFLite
+		// does (a dynamic output): the arena holds the largest output
+		// the input, filter, stride and padding allow.
+		k, err := kernels.TransposeConvDynamic(n.cfg, p, t, n.input(1), n.input(2), n.input(3), n.output(0), n.consumed(0))
+		if err != nil {
+			return nil, err
+		}
+		n.reserveOutput(0, k.MaxOutputBytes())
+		return k, nil
+	}
+	shape, err := n.constInts(0, "output_shape")
+	if err != nil {
+		return nil, err
 	}
 	return kernels.TransposeConv(n.cfg, p, shape, n.input(1), n.input(2), n.input(3), n.output(0))
 }

@@ -2,6 +2,7 @@ package tflite
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -110,6 +111,33 @@ type node struct {
 	// shapes of its inputs (SHAPE, RANK): it runs at prepare time.
 	shapeOnly bool
 	sg        *Subgraph
+	// reserved holds, per tensor of the subgraph, the bytes the arena
+	// must hold for it when more than its prepared shape needs (an
+	// output whose shape is set at Invoke).
+	reserved []int
+}
+
+// reserveOutput makes the arena hold bytes for output j whatever shape it
+// is prepared with: its kernel resizes it at Invoke, up to that size.
+func (n *node) reserveOutput(j, bytes int) {
+	if j < len(n.op.Outputs) && n.reserved != nil {
+		t := n.op.Outputs[j]
+		n.reserved[t] = max(n.reserved[t], bytes)
+	}
+}
+
+// consumed reports whether another operator reads output j.
+func (n *node) consumed(j int) bool {
+	if j >= len(n.op.Outputs) {
+		return false
+	}
+	t := n.op.Outputs[j]
+	for i := range n.sg.Operators {
+		if slices.Contains(n.sg.Operators[i].Inputs, t) {
+			return true
+		}
+	}
+	return false
 }
 
 // variable reports whether input i is a variable (state) tensor.
