@@ -15,6 +15,14 @@ type ConvParams struct {
 	StrideH, StrideW     int
 	DilationH, DilationW int
 	Activation           Activation
+	// InOrder makes a float32 convolution sum as XNNPACK's does: from
+	// the bias, every product of the window (taps outside the input as
+	// zeros) in filter order (row, column, channel), each product and
+	// each sum rounded to float32. It is for outputs that are quantized
+	// dynamically downstream (hybrid operators), where a difference in
+	// the last bit can move a value by a whole quantization step; it is
+	// slower than the default path (SIMD, fused multiply-add).
+	InOrder bool
 }
 
 // convOutSize is TFLite's ComputeOutSize (kernels/padding.h).
@@ -200,6 +208,13 @@ func Conv2D(cfg *Config, p ConvParams, in, filter, bias, out *tensor.Tensor) (Ke
 	if in.Type == tensor.Float32 && filter.Type != tensor.Float32 {
 		return newConvHybrid(cfg, op, p, g, false, fC, outC/groups, in, filter, bias, out)
 	}
+	if p.InOrder && in.Type == tensor.Float32 {
+		k := &convKernel{g: g, fC: fC, perGroup: outC / groups, in: in, filter: filter, bias: bias, out: out}
+		if err := convFloatSetup(op, p.Activation, filter, bias, out, &k.flo, &k.fhi); err != nil {
+			return nil, err
+		}
+		return Func(k.evalFloatInOrder), nil
+	}
 	if fast, err := newConvFast(cfg, p, g, groups, in, filter, bias, out); fast != nil || err != nil {
 		return fast, err
 	}
@@ -299,6 +314,79 @@ func (k *convKernel) evalFloat() error {
 					}
 					if bs != nil {
 						acc += bs[oc]
+					}
+					y[o] = ClampF(acc, k.flo, k.fhi)
+					o++
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// evalFloatInOrder is XNNPACK's float convolution (its IGEMM
+// micro-kernels without fused multiply-add, as in the official runtime's
+// WebAssembly build): the accumulator starts from the bias and takes
+// every product of the window one at a time, each rounded; padding taps
+// read zeros, as XNNPACK's indirection buffer points them at a zero row.
+func (k *convKernel) evalFloatInOrder() error {
+	g := &k.g
+	x, w, y := k.in.Float32s(), k.filter.Float32s(), k.out.Float32s()
+	var bs []float32
+	if k.bias != nil {
+		bs = k.bias.Float32s()
+	}
+	fC, fSize := k.fC, g.fH*g.fW*k.fC
+	// XNNPACK's micro-kernels take 8 output channels at a time with one
+	// running sum per output ("4x8 splat"). It switches to its "4x2c4"
+	// kernels (four lanes over the channels, added pairwise at the end)
+	// for fewer than 8 output channels per group, and, for a 1×1
+	// convolution with stride 1 (a plain GEMM), whenever the channels are
+	// not a multiple of 8 (as measured against the official runtime).
+	// (With one input and one output channel per group it runs its
+	// depthwise kernel, whose order this does not reproduce.)
+	gemm := g.fH == 1 && g.fW == 1 && g.strideH == 1 && g.strideW == 1
+	lanesMask := 0
+	if k.perGroup < 8 || gemm && k.perGroup%8 != 0 {
+		lanesMask = 3
+	}
+	o := 0
+	for b := 0; b < g.batch; b++ {
+		for oy := 0; oy < g.outH; oy++ {
+			iy0 := oy*g.strideH - g.padH
+			for ox := 0; ox < g.outW; ox++ {
+				ix0 := ox*g.strideW - g.padW
+				for oc := 0; oc < g.outC; oc++ {
+					icBase := (oc / k.perGroup) * fC
+					wo := w[oc*fSize : oc*fSize+fSize]
+					// lanes[l] sums the channels c ≡ l (mod lanesN).
+					var lanes [4]float32
+					if bs != nil {
+						lanes[0] = bs[oc]
+					}
+					for fy := 0; fy < g.fH; fy++ {
+						iy := iy0 + fy*g.dilH
+						for fx := 0; fx < g.fW; fx++ {
+							ix := ix0 + fx*g.dilW
+							ws := wo[(fy*g.fW+fx)*fC:][:fC]
+							if iy < 0 || iy >= g.inH || ix < 0 || ix >= g.inW {
+								for i, v := range ws {
+									lanes[i&lanesMask] = lanes[i&lanesMask] + float32(0*v)
+								}
+								continue
+							}
+							xi := ((b*g.inH+iy)*g.inW+ix)*g.inC + icBase
+							xs := x[xi : xi+fC]
+							for i, v := range xs {
+								// The conversion keeps Go from fusing the
+								// multiply into the add (it does on arm64).
+								lanes[i&lanesMask] = lanes[i&lanesMask] + float32(v*ws[i])
+							}
+						}
+					}
+					acc := lanes[0]
+					if lanesMask != 0 {
+						acc = (lanes[0] + lanes[2]) + (lanes[1] + lanes[3])
 					}
 					y[o] = ClampF(acc, k.flo, k.fhi)
 					o++

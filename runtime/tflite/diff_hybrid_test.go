@@ -30,6 +30,7 @@ func init() {
 	addDiffGen("CONV_2D/hybrid_int8_per_channel", genHybridConv(false, true))
 	// 1×1 windows: XNNPACK runs stride-1 ones as fully connected layers.
 	addDiffGen("CONV_2D/hybrid_int8_pointwise", genHybridPointwise)
+	addDiffGen("CONV_2D/hybrid_after_float_conv", genHybridAfterFloatConv)
 	// TFLite's hybrid depthwise kernel takes per-channel weights only.
 	addDiffGen("DEPTHWISE_CONV_2D/hybrid_int8_per_channel", genHybridConv(true, true))
 }
@@ -146,6 +147,46 @@ func genHybridConvWindow(depthwise, perChannel bool, maxK int) diffGen {
 		model, err := b.Bytes()
 		return model, [][]byte{hybridInput(r, n*h*w*cin)}, err
 	}
+}
+
+// genHybridAfterFloatConv: a float CONV_2D whose output a hybrid CONV_2D
+// quantizes. Both outputs are listed and compared bit for bit: the float
+// convolution must round as XNNPACK's (in LiteRT arithmetic), since a
+// difference in its last bit would move the hybrid's input by a
+// quantization step.
+func genHybridAfterFloatConv(r *rand.Rand) ([]byte, [][]byte, error) {
+	n := diffInt(r, 1, 2)
+	h, w := diffInt(r, 2, 12), diffInt(r, 2, 12)
+	// One input and one output channel make XNNPACK's depthwise kernel
+	// run it, whose order edged does not reproduce: at least two outputs.
+	cin, mid, cout := diffInt(r, 1, 12), diffInt(r, 2, 16), diffInt(r, 1, 8)
+	kh, kw := diffInt(r, 1, min(h, 4)), diffInt(r, 1, min(w, 4))
+	sh, sw := diffInt(r, 1, 2), diffInt(r, 1, 2)
+	dh, dw := 1, 1
+	pad := diffPick(r, schema.PaddingSAME, schema.PaddingVALID)
+	if r.IntN(4) == 0 && pad == schema.PaddingSAME {
+		dh, dw = diffInt(r, 1, 2), diffInt(r, 1, 2)
+	}
+	oh, ow := convOut(h, kh, sh, dh, pad), convOut(w, kw, sw, dw, pad)
+	b := tflitetest.NewBuilder()
+	in := b.Tensor("in", tensor.Float32, []int{n, h, w, cin}, nil, nil)
+	fShape := []int{mid, kh, kw, cin}
+	f := b.Const("f", tensor.Float32, fShape, nil, diffFloatBytes(r, tensor.NumElements(fShape), -1, 1))
+	fBias := b.Const("f_bias", tensor.Float32, []int{mid}, nil, diffFloatBytes(r, mid, -1, 1))
+	t1 := b.Tensor("t1", tensor.Float32, []int{n, oh, ow, mid}, nil, nil)
+	b.Op(schema.BuiltinOperatorCONV_2D, 1, []int{in, f, fBias}, []int{t1},
+		tflitetest.Conv2DOptions(pad, sw, sh, diffActivation(r), dw, dh))
+	wShape := []int{cout, 1, 1, mid}
+	wQ, wData := hybridWeightQuant(r, wShape, 0, r.IntN(2) == 0)
+	wt := b.Const("w", tensor.Int8, wShape, wQ, wData)
+	bias := b.Const("bias", tensor.Float32, []int{cout}, nil, diffFloatBytes(r, cout, -1, 1))
+	out := b.Tensor("out", tensor.Float32, []int{n, oh, ow, cout}, nil, nil)
+	b.Op(schema.BuiltinOperatorCONV_2D, 5, []int{t1, wt, bias}, []int{out},
+		tflitetest.Conv2DOptions(schema.PaddingVALID, 1, 1, schema.ActivationFunctionTypeNONE, 1, 1))
+	b.Inputs(in)
+	b.Outputs(t1, out)
+	model, err := b.Bytes()
+	return model, [][]byte{hybridInput(r, n*h*w*cin)}, err
 }
 
 // TestHybridAgainstTFLite compares the reference arithmetic's hybrid

@@ -2,6 +2,7 @@ package tflite
 
 import (
 	"github.com/edged-dev/edged/runtime/kernels"
+	"github.com/edged-dev/edged/runtime/tensor"
 	"github.com/edged-dev/edged/runtime/tflite/internal/schema"
 )
 
@@ -26,6 +27,9 @@ func prepareConv2D(n *node) (kernels.Kernel, error) {
 		DilationH: int(o.DilationHFactor()), DilationW: int(o.DilationWFactor()),
 		Activation: activation(o.FusedActivationFunction()),
 	}
+	// In the official runtime's arithmetic, a float convolution whose
+	// output a hybrid operator quantizes must round as XNNPACK does.
+	p.InOrder = n.cfg.Arithmetic == kernels.LiteRT && n.input(0).Type == tensor.Float32 && n.input(1).Type == tensor.Float32 && n.feedsHybrid(0)
 	return kernels.Conv2D(n.cfg, p, n.input(0), n.input(1), n.input(2), n.output(0))
 }
 

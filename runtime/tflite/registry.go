@@ -126,6 +126,54 @@ func (n *node) reserveOutput(j, bytes int) {
 	}
 }
 
+// feedsHybrid reports whether output j reaches, through float32 tensors
+// only, an operator that quantizes a float32 activation dynamically (a
+// hybrid operator: float32 input, constant int8 weights). Such an
+// operator turns a difference in the last bit of its input into a whole
+// quantization step of its output, so the float operators before it must
+// round exactly as the official runtime does.
+func (n *node) feedsHybrid(j int) bool {
+	if j >= len(n.op.Outputs) {
+		return false
+	}
+	sg := n.sg
+	hybrid := func(op *Operator, in int) bool {
+		if len(op.Inputs) == 0 || op.Inputs[0] != in || sg.Tensors[in].Type != tensor.Float32 {
+			return false
+		}
+		for _, w := range op.Inputs[1:] {
+			if w >= 0 && sg.Tensors[w].Type == tensor.Int8 && sg.Tensors[w].Data != nil {
+				return true
+			}
+		}
+		return false
+	}
+	if !slices.ContainsFunc(sg.Operators, func(op Operator) bool { return len(op.Inputs) > 0 && op.Inputs[0] >= 0 && hybrid(&op, op.Inputs[0]) }) {
+		return false
+	}
+	seen := map[int]bool{}
+	todo := []int{n.op.Outputs[j]}
+	for len(todo) > 0 {
+		t := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		if seen[t] || sg.Tensors[t].Type != tensor.Float32 {
+			continue
+		}
+		seen[t] = true
+		for i := range sg.Operators {
+			op := &sg.Operators[i]
+			if !slices.Contains(op.Inputs, t) {
+				continue
+			}
+			if hybrid(op, t) {
+				return true
+			}
+			todo = append(todo, op.Outputs...)
+		}
+	}
+	return false
+}
+
 // consumed reports whether another operator reads output j.
 func (n *node) consumed(j int) bool {
 	if j >= len(n.op.Outputs) {
