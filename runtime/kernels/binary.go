@@ -360,6 +360,15 @@ func binaryQuant(cfg *Config, op BinaryOp, p BinaryParams, plan *bcastPlan, a, b
 	var f func(x, y int32) int32
 	switch op {
 	case OpAdd, OpSub:
+		if typ == tensor.Int16 && p.PotScaleInt16 && cfg.Arithmetic == LiteRT {
+			f, err := addSubPOT16(op, plan, a, b, out, lo, hi)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", op, err)
+			}
+			if f != nil {
+				return quantKernel(typ, plan, a, b, out, f), nil
+			}
+		}
 		q, err := addSubQuant(cfg, op, p, a, b, out, lo, hi)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", op, err)
@@ -414,11 +423,71 @@ func quantKernel(typ tensor.DType, plan *bcastPlan, a, b, out *tensor.Tensor, f 
 	})
 }
 
-// isPOT reports whether a scale is a power of two within TFLite's
-// CheckedLog2 tolerance (1e-3 in log2 space).
-func isPOT(s float32) bool {
-	l := math.Log2(float64(s))
-	return math.Abs(l-math.Round(l)) < 1e-3
+// checkedLog2 is TFLite's CheckedLog2: the rounded base-2 logarithm of
+// s, computed in float32, and whether s is a power of two within 1e-3 in
+// log2 space.
+func checkedLog2(s float32) (int, bool) {
+	l := float32(math.Log(float64(s))) * float32(1/math.Log(2))
+	r := float32(math.Round(float64(l)))
+	if math.IsNaN(float64(r)) || math.Abs(float64(r)) > 1<<20 {
+		return 0, false
+	}
+	return int(r), math.Abs(float64(l-r)) < 1e-3
+}
+
+// addSubPOT16 is TFLite's int16 ADD and SUB when all three scales are
+// powers of two and pot_scale_int16 is set (its default): the fixed-point
+// path of its LSTM kernels. The input whose scale is finer than the
+// output's is divided by the power of two between them (gemmlowp's
+// RoundingDivideByPOT on int16), the other must have the output's scale;
+// the sum or difference saturates to int16, then the activation clamps.
+// It returns nil when a scale is not a power of two (the general path
+// applies). TFLite Micro has no such path (its kernels take the general
+// one): the reference arithmetic does not call this.
+func addSubPOT16(op BinaryOp, plan *bcastPlan, a, b, out *tensor.Tensor, lo, hi int32) (func(x, y int32) int32, error) {
+	l1, pot1 := checkedLog2(a.Scale())
+	l2, pot2 := checkedLog2(b.Scale())
+	lo2, potO := checkedLog2(out.Scale())
+	if !pot1 || !pot2 || !potO {
+		return nil, nil
+	}
+	e1, e2 := lo2-l1, lo2-l2
+	if (e1 != 0 && e2 != 0) || e1 < 0 || e2 < 0 {
+		return nil, fmt.Errorf("int16 operands with power-of-two scales (%g, %g; output %g): one input must have the output's scale and the other the same or a finer one", a.Scale(), b.Scale(), out.Scale())
+	}
+	if e1 > 31 || e2 > 31 {
+		return nil, fmt.Errorf("int16 operands with power-of-two scales (%g, %g; output %g): an input's scale is more than 2^31 times finer than the output's", a.Scale(), b.Scale(), out.Scale())
+	}
+	if op == OpAdd && plan.kind != bcastSame {
+		// TFLite's kernel walks both inputs as flat arrays of the
+		// output's size: it reads past the smaller one.
+		return nil, unsupportedf("int16 ADD with power-of-two scales on operands of different shapes %v and %v (TFLite's kernel for it does not broadcast)", a.Shape, b.Shape)
+	}
+	sign := int32(1)
+	if op == OpSub {
+		sign = -1
+	}
+	return func(x, y int32) int32 {
+		v := roundingDivideByPOT16(x, e1) + sign*roundingDivideByPOT16(y, e2)
+		return Clamp(Clamp(v, math.MinInt16, math.MaxInt16), lo, hi)
+	}, nil
+}
+
+// roundingDivideByPOT16 is gemmlowp's RoundingDivideByPOT on int16
+// values, exponent 0..31, with its int16 mask: from 16 on the mask is all
+// ones, and a non-negative x gives 1, a negative one -1.
+func roundingDivideByPOT16(x int32, e int) int32 {
+	mask := int32(int16(int64(1)<<e - 1))
+	rem := int32(int16(x & mask))
+	threshold := mask >> 1
+	if x < 0 {
+		threshold++
+	}
+	r := x >> e
+	if rem > threshold {
+		r++
+	}
+	return int32(int16(r))
 }
 
 // addSubQuant prepares quantized ADD or SUB: both inputs are rescaled to a
@@ -433,10 +502,6 @@ func addSubQuant(cfg *Config, op BinaryOp, p BinaryParams, a, b, out *tensor.Ten
 	leftShift := 20
 	if a.Type == tensor.Int16 {
 		leftShift = 15
-		// Zero points are all 0 here (checked by the caller).
-		if isPOT(a.Scale()) && isPOT(b.Scale()) && isPOT(out.Scale()) && (op == OpSub || p.PotScaleInt16) {
-			return nil, unsupportedf("int16 %s with power-of-two scales (TFLite's legacy pot_scale_int16 path)", op)
-		}
 	}
 	s1, s2, so := a.Scale(), b.Scale(), out.Scale()
 	var r1, r2, ro float64

@@ -503,3 +503,42 @@ func TestBinaryEvalAllocs(t *testing.T) {
 		t.Errorf("Maximum Eval allocates %v times; want 0", n)
 	}
 }
+
+// TestRoundingDivideByPOT16 checks gemmlowp's int16 rounding division by
+// 2^e with hand-worked values: halves round away from zero; from e = 16
+// on, the int16 mask is all ones and the result is 1 or -1 by sign.
+func TestRoundingDivideByPOT16(t *testing.T) {
+	for _, c := range []struct {
+		x    int32
+		e    int
+		want int32
+	}{
+		{7, 0, 7}, {-7, 0, -7},
+		{3, 1, 2}, {-3, 1, -2}, {1, 1, 1}, {-1, 1, -1}, {2, 1, 1},
+		{6, 2, 2}, {-6, 2, -2}, {5, 2, 1}, {-5, 2, -1}, {7, 2, 2},
+		{16384, 15, 1}, {16383, 15, 0}, {-16384, 15, -1}, {-16385, 15, -1}, {32767, 15, 1}, {-32768, 15, -1},
+		{0, 16, 1}, {5, 16, 1}, {32767, 18, 1}, {-5, 16, -1}, {-32768, 31, -1}, {0, 31, 1},
+	} {
+		if got := roundingDivideByPOT16(c.x, c.e); got != c.want {
+			t.Errorf("roundingDivideByPOT16(%d, %d) = %d; want %d", c.x, c.e, got, c.want)
+		}
+	}
+}
+
+// TestCheckedLog2 checks TFLite's CheckedLog2 on powers of two and near
+// misses (the tolerance is 1e-3 in log2 space).
+func TestCheckedLog2(t *testing.T) {
+	for _, c := range []struct {
+		s    float32
+		l    int
+		want bool
+	}{
+		{1, 0, true}, {0.5, -1, true}, {1.0 / 4096, -12, true}, {1024, 10, true},
+		{0.5 * 1.0005, -1, true}, {0.5 * 1.002, -1, false}, {0.3, -2, false},
+	} {
+		l, ok := checkedLog2(c.s)
+		if ok != c.want || ok && l != c.l {
+			t.Errorf("checkedLog2(%g) = %d, %v; want %d, %v", c.s, l, ok, c.l, c.want)
+		}
+	}
+}

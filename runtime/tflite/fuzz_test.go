@@ -68,6 +68,13 @@ func FuzzLoad(f *testing.F) {
 		}
 		f.Add(c.model)
 	}
+	for _, g := range []string{"ADD/int16_pot", "SUB/int16_pot"} {
+		model, _, err := diffGens[g](diffRand(g, 0))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(model)
+	}
 	hyb, _ := buildSVDF(f, diffRand("svdf", 0), svdfCase{batch: 2, nIn: 3, nUnit: 2, rank: 2, nMemory: 3, bias: true, hybrid: true, asym: true}, true, 1)
 	f.Add(hyb)
 	f.Fuzz(func(t *testing.T, data []byte) {
