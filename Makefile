@@ -25,8 +25,9 @@ all: build
 # replays the model's test images; no broker needed.
 run:
 	$(GO) build -trimpath -o $(BIN)/ ./cmd/edged ./cmd/edgectl
-	@echo "edged demo: status page http://127.0.0.1:9410/  (Ctrl-C stops)"
-	$(BIN)/edged --config examples/demo.yaml
+	@state=$${XDG_RUNTIME_DIR:-$${TMPDIR:-/tmp}}/edged-demo-$$(id -u); \
+	echo "edged demo: status page http://127.0.0.1:9410/, state in $$state  (Ctrl-C stops)"; \
+	exec $(BIN)/edged --config examples/demo.yaml --state-dir "$$state"
 
 # The static default flavour for this machine, and the dynamic-delegate
 # flavour of edged (-tags edged_dynamic: TFLite C API, Edge TPU and GPU

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -76,6 +77,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfgPath := fs.String("config", "/etc/edged/edged.yaml", "configuration `file`")
 	check := fs.Bool("check", false, "validate the configuration and its models, then exit")
 	showVersion := fs.Bool("version", false, "print the version and exit")
+	stateDir := fs.String("state-dir", "", "keep the device's state in this `directory`, in place of the configuration's state_dir")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -103,6 +105,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
 		return err
+	}
+	if *check {
+		// The check reads the configuration and loads its models; it
+		// changes nothing on the disk: the state the agent opens goes to
+		// a directory removed on return.
+		tmp, err := os.MkdirTemp("", "edged-check-")
+		if err != nil {
+			return fmt.Errorf("--check: %w", err)
+		}
+		defer os.RemoveAll(tmp)
+		cfg.Fleet.Outbox.Path, cfg.OTA.StoreDir = "", ""
+		moveState(cfg, tmp)
+	} else if *stateDir != "" {
+		moveState(cfg, *stateDir)
 	}
 	log := newLogger(cfg.Log, stderr, deviceID(cfg))
 	upd.Log = log
@@ -153,6 +169,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	daemon.SdNotify(false, daemon.SdNotifyStopping)
 	return err
+}
+
+// moveState puts the device's state in dir, with what defaults to a
+// place under the state directory.
+func moveState(cfg *config.Config, dir string) {
+	if cfg.OTA.StoreDir == "" || cfg.OTA.StoreDir == filepath.Join(cfg.StateDir, "models") {
+		cfg.OTA.StoreDir = filepath.Join(dir, "models")
+	}
+	cfg.StateDir = dir
 }
 
 // watchdog feeds systemd's watchdog while the inference path is healthy;

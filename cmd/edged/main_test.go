@@ -93,3 +93,26 @@ func TestRunStops(t *testing.T) {
 		t.Errorf("log lacks the listening line:\n%s", errb.String())
 	}
 }
+
+// TestCheckWritesNothing: --check of a configuration whose state
+// directory does not exist leaves it so (it used to create it, with the
+// cache, outbox and model store inside).
+func TestCheckWritesNothing(t *testing.T) {
+	cfg := exampleConfig(t, "demo.yaml")
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(t.TempDir(), "state")
+	doc := regexp.MustCompile(`(?m)^state_dir: .*$`).ReplaceAllString(string(b), "state_dir: "+state)
+	if err := os.WriteFile(cfg, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"--check", "--config", cfg}, &out, &out); err != nil {
+		t.Fatalf("--check: %v\n%s", err, out.String())
+	}
+	if _, err := os.Stat(state); !os.IsNotExist(err) {
+		t.Errorf("--check left the state directory %s (stat: %v); want it not created", state, err)
+	}
+}
