@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"flag"
 	"os"
@@ -113,7 +114,7 @@ func TestErrorsForPeople(t *testing.T) {
 	keys, modelKey := makeKeys(t)
 	agentKey, _ := filepath.Glob(filepath.Join(keys, "agent-*.key"))
 	bin := filepath.Join(t.TempDir(), "edged-linux-amd64")
-	os.WriteFile(bin, []byte("not really edged"), 0o755)
+	os.WriteFile(bin, elfHeader(62), 0o755) // an x86-64 executable, not really edged
 	policy := filepath.Join(t.TempDir(), "p.yaml")
 	os.WriteFile(policy, []byte("min_samples: ten\n"), 0o644)
 	tests := []struct {
@@ -267,4 +268,17 @@ func TestCompletion(t *testing.T) {
 	if got := root.Sub["completion"].Args.Predict(""); strings.Join(got, ",") != "bash,zsh" {
 		t.Errorf("completion args %v; want bash, zsh", got)
 	}
+}
+
+// elfHeader is the 64-byte header of a little-endian 64-bit ELF
+// executable for machine (62: x86-64, 183: AArch64), without sections.
+func elfHeader(machine uint16) []byte {
+	h := make([]byte, 64)
+	copy(h, "\x7fELF")
+	h[4], h[5], h[6] = 2, 1, 1               // ELFCLASS64, little-endian, EV_CURRENT
+	binary.LittleEndian.PutUint16(h[16:], 2) // ET_EXEC
+	binary.LittleEndian.PutUint16(h[18:], machine)
+	binary.LittleEndian.PutUint32(h[20:], 1)  // EV_CURRENT
+	binary.LittleEndian.PutUint16(h[52:], 64) // e_ehsize
+	return h
 }

@@ -1,15 +1,18 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
+	"debug/buildinfo"
+	"debug/elf"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -35,7 +38,7 @@ func runUpdateAgent(ctx context.Context, args []string, stdout, stderr io.Writer
 	var bf brokerFlags
 	bf.register(fs)
 	var binaries multiFlag
-	fs.Var(&binaries, "binary", "edged binary: `FILE` named edged-VARIANT (edged-linux-arm64) or VARIANT=FILE; repeat for a fleet of several platforms (required)")
+	fs.Var(&binaries, "binary", "edged binary `FILE` (its platform is read from it) or VARIANT=FILE; repeat for a fleet of several platforms (required)")
 	versionFlag := fs.String("version", "", "the binaries' release, MAJOR.MINOR.PATCH: what they print with --version (required)")
 	var kf keyFlags
 	kf.register(fs, "agent")
@@ -71,7 +74,7 @@ func runUpdateAgent(ctx context.Context, args []string, stdout, stderr io.Writer
 	m := &sign.Manifest{V: 1, Kind: sign.KindAgent, Name: selfupdate.Name, Version: version, Created: now, Expires: now.Add(*validity)}
 	files := map[string]string{} // sha256 -> path
 	for _, b := range binaries {
-		blob, path, err := binaryBlob(b)
+		blob, path, err := binaryBlob(b, version)
 		if err != nil {
 			return fmt.Errorf("update-agent: --binary %s: %w", b, err)
 		}
@@ -166,19 +169,39 @@ func runUpdateAgent(ctx context.Context, args []string, stdout, stderr io.Writer
 	return nil
 }
 
-// binaryBlob describes one --binary: "VARIANT=FILE" or a FILE named
-// edged-VARIANT.
-func binaryBlob(arg string) (sign.Blob, string, error) {
-	variant, path, ok := strings.Cut(arg, "=")
-	if !ok {
+// binaryBlob describes one --binary, "FILE" or "VARIANT=FILE": the
+// variant is the platform the binary was built for, read from the file
+// (its Go build information, else its ELF header); a VARIANT given must
+// agree with it. A binary whose build stamped another version than want
+// is refused: the device would roll it back after the restart.
+func binaryBlob(arg string, want uint64) (sign.Blob, string, error) {
+	variant, path, named := strings.Cut(arg, "=")
+	if !named {
 		path = arg
-		variant, ok = strings.CutPrefix(filepath.Base(path), "edged-")
-		if !ok {
-			return sign.Blob{}, "", errors.New("the file name does not say the variant (edged-linux-arm64); write VARIANT=FILE")
-		}
+	}
+	p, err := binaryPlatform(path)
+	if err != nil {
+		return sign.Blob{}, "", err
+	}
+	switch {
+	case p.variant == "" && !named:
+		return sign.Blob{}, "", fmt.Errorf("cannot tell the platform it is built for (%s); write VARIANT=FILE, e.g. linux-arm64=%s", p.why, path)
+	case p.variant != "" && named && variant != p.variant:
+		return sign.Blob{}, "", fmt.Errorf("the file is built for %s, not %s", p.variant, variant)
+	case p.variant != "":
+		variant = p.variant
 	}
 	if !variantName.MatchString(variant) {
 		return sign.Blob{}, "", fmt.Errorf("variant %q: want GOOS-GOARCH, or linux-armv6 / linux-armv7", variant)
+	}
+	if p.stamped {
+		v, err := selfupdate.ParseVersion(p.version)
+		switch {
+		case p.version == "" || err != nil:
+			return sign.Blob{}, "", fmt.Errorf("the binary is not stamped with a release version (it reports %q); devices would roll it back: build it with 'make build VERSION=%s'", cmp.Or(p.version, "dev"), selfupdate.FormatVersion(want))
+		case v != want:
+			return sign.Blob{}, "", fmt.Errorf("the binary reports version %s, not %s as --version says", p.version, selfupdate.FormatVersion(want))
+		}
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -194,6 +217,66 @@ func binaryBlob(arg string) (sign.Blob, string, error) {
 		return sign.Blob{}, "", errors.New("empty file")
 	}
 	return sign.Blob{Variant: variant, SHA256: hex.EncodeToString(h.Sum(nil)), Size: n}, path, nil
+}
+
+// platform is what an edged binary says of itself.
+type platform struct {
+	variant string // selfupdate.Variant, or "" if unknown (why says why)
+	why     string
+	// stamped is set when the Go build information was read: version
+	// is then the main.version the linker set, "" if none.
+	stamped bool
+	version string
+}
+
+// binaryPlatform reads the platform a binary is built for from its Go
+// build information (GOOS, GOARCH, GOARM), or failing that from its ELF
+// header.
+func binaryPlatform(path string) (platform, error) {
+	if bi, err := buildinfo.ReadFile(path); err == nil {
+		set := map[string]string{}
+		for _, s := range bi.Settings {
+			set[s.Key] = s.Value
+		}
+		p := platform{stamped: true}
+		if set["GOOS"] != "" && set["GOARCH"] != "" {
+			p.variant = selfupdate.Variant(set["GOOS"], set["GOARCH"], set["GOARM"])
+		}
+		for _, f := range strings.Fields(set["-ldflags"]) {
+			if v, ok := strings.CutPrefix(f, "main.version="); ok {
+				p.version = v
+			}
+		}
+		if p.variant != "" {
+			return p, nil
+		}
+	}
+	f, err := elf.Open(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
+			return platform{}, err
+		}
+		return platform{why: "not an ELF executable"}, nil
+	}
+	defer f.Close()
+	if f.OSABI != elf.ELFOSABI_NONE && f.OSABI != elf.ELFOSABI_LINUX {
+		return platform{why: "ELF OS ABI " + f.OSABI.String()}, nil
+	}
+	switch f.Machine {
+	case elf.EM_X86_64:
+		return platform{variant: "linux-amd64"}, nil
+	case elf.EM_AARCH64:
+		return platform{variant: "linux-arm64"}, nil
+	case elf.EM_386:
+		return platform{variant: "linux-386"}, nil
+	case elf.EM_RISCV:
+		if f.Class == elf.ELFCLASS64 {
+			return platform{variant: "linux-riscv64"}, nil
+		}
+	case elf.EM_ARM:
+		return platform{why: "32-bit ARM without Go build information: armv6 or armv7"}, nil
+	}
+	return platform{why: "ELF machine " + f.Machine.String()}, nil
 }
 
 // publishFile publishes one binary as retained chunks with a progress bar.

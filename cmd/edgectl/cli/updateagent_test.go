@@ -116,7 +116,7 @@ func TestUpdateAgentRealEdged(t *testing.T) {
 
 	bins := t.TempDir()
 	v1 := filepath.Join(bins, "edged-1.0.0")
-	v2 := filepath.Join(bins, "edged-"+selfupdate.CurrentVariant())
+	v2 := filepath.Join(bins, "edged-new") // the platform is read from the file
 	start := time.Now()
 	buildEdged(t, v1, "1.0.0")
 	buildEdged(t, v2, "2.0.0")
@@ -267,5 +267,55 @@ func checkErr(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestBinaryPlatform: update-agent reads a binary's platform from the
+// file, whatever its name, and refuses one stamped with another version
+// than --version or with none.
+func TestBinaryPlatform(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "main.go")
+	checkErr(t, os.WriteFile(src, []byte("package main\n\nvar version = \"dev\"\n\nfunc main() { println(version) }\n"), 0o644))
+	build := func(name, ldflags string, env ...string) string {
+		out := filepath.Join(dir, name)
+		cmd := exec.Command("go", "build", "-o", out, "-ldflags", ldflags, src)
+		cmd.Dir = dir
+		cmd.Env = append(append(os.Environ(), "CGO_ENABLED=0", "GO111MODULE=off"), env...)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", name, err, b)
+		}
+		return out
+	}
+	armv6 := build("edged-release", "-s -w -X main.version=1.4.0", "GOOS=linux", "GOARCH=arm", "GOARM=6")
+	arm64 := build("a.out", "-X main.version=1.4.0", "GOOS=linux", "GOARCH=arm64")
+	dev := build("edged-linux-amd64", "", "GOOS=linux", "GOARCH=amd64")
+	// No Go build information: the ELF header's machine.
+	bare := filepath.Join(dir, "edged")
+	checkErr(t, os.WriteFile(bare, elfHeader(183), 0o755))
+	v140, _ := selfupdate.ParseVersion("1.4.0")
+	for _, tc := range []struct {
+		arg, variant, err string
+	}{
+		{armv6, "linux-armv6", ""},
+		{arm64, "linux-arm64", ""},
+		{"linux-arm64=" + arm64, "linux-arm64", ""},
+		{bare, "linux-arm64", ""},
+		{"linux-armv7=" + armv6, "", "built for linux-armv6, not linux-armv7"},
+		{dev, "", "not stamped with a release version (it reports \"dev\")"},
+	} {
+		blob, _, err := binaryBlob(tc.arg, v140)
+		switch {
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("binaryBlob(%s) = %v; want an error saying %q", tc.arg, err, tc.err)
+		case tc.err == "" && err != nil:
+			t.Errorf("binaryBlob(%s): %v", tc.arg, err)
+		case tc.err == "" && blob.Variant != tc.variant:
+			t.Errorf("binaryBlob(%s) variant %q; want %q", tc.arg, blob.Variant, tc.variant)
+		}
+	}
+	v2, _ := selfupdate.ParseVersion("2.0.0")
+	if _, _, err := binaryBlob(arm64, v2); err == nil || !strings.Contains(err.Error(), "reports version 1.4.0, not 2.0.0") {
+		t.Errorf("binaryBlob of a 1.4.0 build for --version 2.0.0 = %v; want refused", err)
 	}
 }
