@@ -191,7 +191,7 @@ test-brokers:
 
 # Fleet load runs (agent/fleetsim, figures in the log; see docs/SCALING.md):
 # FLEET_N simulated devices through one mosquitto (or FLEET_BROKER=nats,
-# three nodes) take a 4-wave rollout of a 3.6 MB model; FLEET_FAIL=0.1
+# three nodes, or rabbitmq) take a 4-wave rollout of a 3.6 MB model; FLEET_FAIL=0.1
 # makes 10% fail; FLEET_TELEMETRY=60s measures telemetry instead.
 FLEET_N ?= 1000
 FLEET_BROKER ?= mosquitto

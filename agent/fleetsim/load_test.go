@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -25,7 +26,7 @@ var (
 	loadRun    = flag.Bool("fleetsim.load", false, "run the fleet load measurements")
 	loadN      = flag.Int("fleetsim.n", 1000, "simulated devices")
 	loadFail   = flag.Float64("fleetsim.fail", 0, "share of devices failing the load")
-	loadBroker = flag.String("fleetsim.broker", "mosquitto", "mosquitto or nats (3 nodes)")
+	loadBroker = flag.String("fleetsim.broker", "mosquitto", "mosquitto, nats (3 nodes) or rabbitmq")
 	loadWaves  = flag.String("fleetsim.waves", "1%,10%,50%,100%", "rollout waves")
 	loadModel  = flag.String("fleetsim.model", "mobilenet_v2_1.0_224_quant.tflite", "model of testdata/models to deploy")
 	loadTele   = flag.Duration("fleetsim.telemetry", 0, "instead of a rollout: telemetry at this interval, measured over -fleetsim.for")
@@ -77,6 +78,24 @@ func cpuOf(pids []int) time.Duration {
 	return c
 }
 
+// tree is pid and its descendants (RabbitMQ's script runs the Erlang VM
+// as its child).
+func tree(pid int) []int {
+	out := []int{pid}
+	for i := 0; i < len(out); i++ {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", out[i], out[i]))
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if c, err := strconv.Atoi(f); err == nil {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
 func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
 
 // TestLoad runs N simulated devices through one broker and either rolls
@@ -97,8 +116,13 @@ func TestLoad(t *testing.T) {
 	case "nats":
 		c := brokertest.StartNATS(t, 3)
 		b, pids = c, c.Pids
+	case "rabbitmq":
+		// Devices are online before the rollout: RabbitMQ gives their
+		// wildcard subscriptions live commands, not retained ones.
+		r := brokertest.StartRabbitMQ(t)
+		b, pids = r, func() []int { return tree(r.Pid()) }
 	default:
-		t.Fatalf("-fleetsim.broker %q: want mosquitto or nats", *loadBroker)
+		t.Fatalf("-fleetsim.broker %q: want mosquitto, nats or rabbitmq", *loadBroker)
 	}
 	dir := t.TempDir()
 	first := strings.TrimPrefix(strings.Split(b.URL(), ",")[0], "tcp://")

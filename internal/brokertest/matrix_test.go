@@ -39,18 +39,6 @@ func kinds() []string {
 	return []string{"mosquitto", "nats"}
 }
 
-// skipNATSRollout leaves the rollouts through NATS to make test-brokers
-// (EDGED_BROKERS set): on the NATS cluster a device's "active" status
-// sometimes never reaches edgectl (seen in 1 of 2 runs of the whole
-// suite; the device had published it), so the rollout waits out its
-// device timeout. Until that is understood it is not part of make test.
-func skipNATSRollout(t *testing.T, kind string) {
-	t.Helper()
-	if kind == "nats" && os.Getenv("EDGED_BROKERS") == "" {
-		t.Skip("rollouts through NATS run in make test-brokers: a device's status is sometimes lost on the way to edgectl")
-	}
-}
-
 // TestMatrix runs the fleet protocol's paths against each broker: birth
 // and last will, telemetry, commands (retained for a device that connects
 // later), the outbox across a broker restart, a chunked transfer resumed
@@ -70,10 +58,7 @@ func TestMatrix(t *testing.T) {
 			t.Run("commands", func(t *testing.T) { commands(t, b) })
 			t.Run("status-after-drop", func(t *testing.T) { statusAfterDrop(t, b) })
 			t.Run("transfer-resume", func(t *testing.T) { transferResume(t, b, b.Stop, b.Start) })
-			t.Run("rollout", func(t *testing.T) {
-				skipNATSRollout(t, kind)
-				rolloutThree(t, b, b.URL(), nil)
-			})
+			t.Run("rollout", func(t *testing.T) { rolloutThree(t, b, b.URL(), nil) })
 			t.Run("outbox-restart", func(t *testing.T) { outboxRestart(t, b, b.Stop, b.Start) })
 			t.Logf("%s matrix: %v", kind, time.Since(t0).Round(time.Millisecond))
 		})
@@ -624,7 +609,6 @@ func TestNATSNodeLoss(t *testing.T) {
 		c.StartNode(t, 2)
 	})
 	t.Run("rollout", func(t *testing.T) {
-		skipNATSRollout(t, "nats")
 		// Agent rb lists node 2 first, edgectl uses node 1 alone: node 2
 		// dies as the first wave ends, while rb is deploying or about to.
 		rolloutThree(t, c, c.NodeURL(0), func() { c.KillNode(1) })
