@@ -28,16 +28,16 @@ var commands map[string]command
 
 func init() {
 	commands = map[string]command{
-		"infer":        {"infer --model M.tflite --input in0.bin [--input in1.bin ...] --out DIR [--threads N] [--arithmetic litert|reference]", runInfer},
+		"infer":        {"run a model once on tensor files and write its outputs (the TFLite oracle's files)", runInfer},
 		"inspect":      {"describe a model: inputs, outputs, ops, parameters, MACs, support", runInspect},
-		"bench":        {"bench --model M.tflite [--threads N] [--runs N] [--warmup N] [--arithmetic litert|reference] [--json] [--cpuprofile F] [--profile] [--backend cpu,xnnpack [--tflite LIB]]\n       edgectl bench --profile --url http://DEVICE:9410 --model NAME [--runs N] [--token T] [--json]", runBench},
+		"bench":        {"time a model's inference, per operator with --profile, or profile a model a running edged serves", runBench},
 		"keys":         {"make a root key and signing keys by role (init), or a new signing key (rotate)", runKeys},
 		"bundle":       {"check models and write a signed model bundle", runBundle},
 		"verify":       {"verify a bundle against a root public key", runVerify},
 		"push":         {"publish a bundle's blobs to the broker as retained chunks", runPush},
 		"gc":           {"clear a bundle's blobs from the broker", runGC},
 		"deploy":       {"push a bundle and send a deploy command to a device or group", runDeploy},
-		"profile":      {"profile --model M.tflite --data DIR --out profile.json [--labels FILE] [--bins N] [--arithmetic litert|reference]", runProfile},
+		"profile":      {"write a model's drift reference profile from sample inputs", runProfile},
 		"drift":        {"show the fleet's latest drift states (from the broker)", runDrift},
 		"status":       {"show the fleet's devices and telemetry (from the broker)", runStatus},
 		"version":      {"print the version", runVersion},
@@ -51,11 +51,11 @@ func init() {
 		"canary":       {"show canary evaluations: phase, per-arm figures, p-value, reason (status)", runCanary},
 		"config":       {"show and edit edgectl's contexts: broker, TLS files, key directory, default group", runConfig},
 		"completion":   {"print a shell completion script (bash or zsh)", runCompletion},
-		"board":        {"board [--json] [--root DIR]", runBoard},
-		"smoketest":    {"smoketest --model M.tflite [--variant edgetpu=M_edgetpu.tflite] ... [--runs N] [--json]", runSmoketest},
-		"quantize":     {"quantize --model float.tflite --calibration DIR --out int8.tflite [--per-channel] [--io float32|int8|uint8] [--percentile P] [--holdout 0.2]\n       edgectl quantize --dynamic --model float.tflite --out hybrid.tflite [--per-channel] [--min-elements N] [--calibration DIR]", runQuantize},
-		"factorize":    {"factorize --model M.tflite (--layer NAME ... | --all-fc) (--rank R | --energy 0.95) --out M2.tflite [--data DIR] [--runs N]", runFactorize},
-		"prune":        {"prune --model M.tflite --sparsity 0.5 --out M2.tflite [--ops CONV_2D,...] [--data DIR] [--runs N] [-v]", runPrune},
+		"board":        {"print the detected board: model, cores, CPU features, accelerators, defaults", runBoard},
+		"smoketest":    {"run a model on every backend of this board and compare each with the CPU runtime", runSmoketest},
+		"quantize":     {"quantize a float model to int8 (calibrated, or weights only with --dynamic)", runQuantize},
+		"factorize":    {"factorize fully-connected layers into two smaller ones (SVD)", runFactorize},
+		"prune":        {"zero a model's smallest weights to a target sparsity", runPrune},
 	}
 }
 
@@ -70,7 +70,7 @@ type helpText struct {
 var help = map[string]helpText{
 	"infer":                 {"infer --model M.tflite --input FILE [--input FILE ...] --out DIR [flags]", "Run a model once on raw little-endian tensors (or .npy), one file per input in subgraph order, and write DIR/output_K.bin per output."},
 	"inspect":               {"inspect [--json] MODEL.tflite", "Describe a model: inputs, outputs, operators, parameters, MACs, arena size, sparsity, and whether edged runs it."},
-	"bench":                 {"bench --model M.tflite [flags]", "Time Invoke on a model: warm-up runs, then median, min and spread of the timed runs. With --profile --url, print the per-operator profile of a model a running edged serves (its /debug/profile)."},
+	"bench":                 {"bench --model M.tflite [flags]", "Time a model's inference: warm-up runs, then median, min and spread of the timed runs. With --profile --url, print the per-operator profile of a model a running edged serves (its /debug/profile)."},
 	"bundle":                {"bundle --name N --version V --model M.tflite [--key K | --keys DIR] --out DIR [flags]", "Check a model with the runtime and write a signed bundle: manifest.json and its blobs (variants, labels, drift profile, canary policy)."},
 	"verify":                {"verify --root ROOT.pub --bundle DIR", "Verify a bundle's signature against the root public key and every blob against the manifest."},
 	"push":                  {"push --bundle DIR [broker flags]", "Publish a bundle's blobs to the broker as retained chunks, for devices to fetch."},
