@@ -6,9 +6,11 @@ import (
 	"log/slog"
 	"maps"
 	"math"
+	"net/url"
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"github.com/edged-dev/edged/agent/canary"
 	"github.com/edged-dev/edged/agent/config"
 	"github.com/edged-dev/edged/agent/deploy"
+	"github.com/edged-dev/edged/agent/frame"
 	"github.com/edged-dev/edged/agent/infer"
 	"github.com/edged-dev/edged/agent/pipeline"
 	"github.com/edged-dev/edged/agent/status"
@@ -48,8 +51,10 @@ func (a *Agent) newSensors() *telemetry.Set {
 		{Name: "thermal", Collector: telemetry.Thermal{FS: sys}},
 		{Name: "throttle", Collector: telemetry.Throttle{FS: sys}},
 		{Name: "sources", Collector: telemetry.Sources{Src: a}},
-		{Name: "ota", Collector: telemetry.OTA{Src: a}},
-		{Name: "canary", Collector: telemetry.Canaries{Src: a}},
+	}
+	if a.cfg.OTA.Enabled(&a.cfg.Fleet) {
+		// Deployments are taken: the model store and the candidates.
+		list = append(list, telemetry.Named{Name: "ota", Collector: telemetry.OTA{Src: a}}, telemetry.Named{Name: "canary", Collector: telemetry.Canaries{Src: a}})
 	}
 	if a.link != nil {
 		list = append(list, telemetry.Named{Name: "link", Collector: telemetry.Link{Client: a.link.Client(), Outbox: a.link.Outbox()}})
@@ -92,7 +97,15 @@ type sourceTap struct {
 	result      *status.Result
 	lastInfo    time.Time
 	lastInfoTop string
+	// thumb is the last input sampled for the console, when the model
+	// takes a picture; png its encoding, made when first asked for.
+	thumb *frame.Thumb
+	png   []byte
 }
+
+// frameEvery is the most often a source's input is sampled for its
+// thumbnail.
+const frameEvery = time.Second
 
 // infoEvery is the most often a source's results are logged at info
 // level; a change of the top label is logged sooner, at most every
@@ -132,8 +145,17 @@ func (t *sourceTap) Infer(ctx context.Context, model, version string, in []infer
 	t.out.Add(1)
 	r.Version = resp.Version
 	mi, merr := t.a.Model(model, resp.Version)
+	var boxes []frame.Box
 	if merr == nil {
-		r.Top, r.Summary = summarize(resp.Outputs, mi, 3)
+		var detected bool
+		if boxes, detected = frame.Detections(resp.Outputs, mi, minDetection, 5); detected {
+			r.Summary = describeBoxes(boxes)
+		} else {
+			r.Top, r.Summary = summarize(resp.Outputs, mi, 3)
+		}
+		if len(in) > 0 && len(mi.Inputs) > 0 && frame.IsImage(mi.Inputs[0]) {
+			t.sampleFrame(start, in[0], r, boxes)
+		}
 	}
 	line := describeResult(model, t.name, r)
 	t.log.Debug("source result", "source", t.name, "model", model, "version", resp.Version, "result", line, "cache_hit", resp.CacheHit)
@@ -160,11 +182,98 @@ func (t *sourceTap) keep(r *status.Result, top string) bool {
 	return due
 }
 
+// minDetection is the least score of a detected object the console
+// shows.
+const minDetection = 0.5
+
+// describeBoxes is the detected objects in a few words: "2 objects:
+// person 0.87, dog 0.61".
+func describeBoxes(boxes []frame.Box) string {
+	if len(boxes) == 0 {
+		return fmt.Sprintf("no object scoring %.2f or more", minDetection)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d object", len(boxes))
+	if len(boxes) > 1 {
+		b.WriteString("s")
+	}
+	for i, bx := range boxes {
+		sep := ", "
+		if i == 0 {
+			sep = ": "
+		}
+		fmt.Fprintf(&b, "%s%s %.2f", sep, bx.Label, bx.Score)
+	}
+	return b.String()
+}
+
+// sampleFrame keeps a thumbnail of input in with what the model said of
+// it, at most every frameEvery: one small picture per source, made by a
+// downscale of the input as it is.
+func (t *sourceTap) sampleFrame(at time.Time, in infer.Tensor, r *status.Result, boxes []frame.Box) {
+	t.mu.Lock()
+	due := t.thumb == nil || at.Sub(t.thumb.Time) >= frameEvery
+	t.mu.Unlock()
+	if !due {
+		return
+	}
+	img, err := frame.Scale(in)
+	if err != nil {
+		t.log.Debug("no thumbnail of the reading", "source", t.name, "err", err)
+		return
+	}
+	th := &frame.Thumb{Img: img, Time: at.UTC(), Boxes: boxes}
+	if len(r.Top) > 0 {
+		label := r.Top[0].Label
+		if label == "" {
+			label = "class " + strconv.Itoa(r.Top[0].Index)
+		}
+		th.Labels = []frame.Label{{Text: label, Score: r.Top[0].Score}}
+	}
+	t.mu.Lock()
+	t.thumb, t.png = th, nil
+	t.mu.Unlock()
+}
+
+// frame is the PNG of the source's last thumbnail.
+func (t *sourceTap) frame() ([]byte, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.thumb == nil {
+		return nil, false
+	}
+	if t.png == nil {
+		b, err := t.thumb.PNG()
+		if err != nil {
+			t.log.Warn("cannot encode the thumbnail", "source", t.name, "err", err)
+			return nil, false
+		}
+		t.png = b
+	}
+	return t.png, true
+}
+
+// Frame is the PNG thumbnail of the last input of the source named name
+// (GET /v1/sources/{name}/frame).
+func (a *Agent) Frame(name string) ([]byte, bool) {
+	for _, t := range a.taps {
+		if t.name == name {
+			return t.frame()
+		}
+	}
+	return nil, false
+}
+
 func (t *sourceTap) status() status.Source {
 	t.mu.Lock()
-	r := t.result
+	r, th := t.result, t.thumb
 	t.mu.Unlock()
-	return status.Source{Name: t.name, Type: t.typ, Model: t.model, In: t.in.Load(), Out: t.out.Load(), Errors: t.errs.Load(), Last: t.lastTime(), Result: r}
+	s := status.Source{Name: t.name, Type: t.typ, Model: t.model, In: t.in.Load(), Out: t.out.Load(), Errors: t.errs.Load(), Last: t.lastTime(), Result: r}
+	if th != nil {
+		w, h := th.Size()
+		s.Frame = &status.Frame{Path: "/v1/sources/" + url.PathEscape(t.name) + "/frame", Width: w, Height: h, Time: th.Time}
+	}
+	return s
 }
 
 // describeResult is a result in one line: "person_detect: 'person' 0.91

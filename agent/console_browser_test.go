@@ -86,6 +86,29 @@ func load(t *testing.T, b context.Context, url string, js bool, shot *[]byte) st
 	return dom
 }
 
+// frameSize opens url with JavaScript on and returns the size of the
+// first source thumbnail as the browser decoded it, once it has.
+func frameSize(t *testing.T, b context.Context, url string) [2]int {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(b)
+	defer cancel()
+	ctx, cancelTime := context.WithTimeout(ctx, time.Minute)
+	defer cancelTime()
+	if err := chromedp.Do(ctx, chromedp.Navigate(url), chromedp.WaitReady(chromedp.CSS("footer"))); err != nil {
+		t.Fatalf("load %s: %v", url, err)
+	}
+	const loaded = `(function(){var i=document.querySelector("img.frame");return !!i&&i.complete&&i.naturalWidth>0})()`
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](loaded, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+		t.Errorf("the browser did not load the source's thumbnail: %v", err)
+		return [2]int{}
+	}
+	size, err := chromedp.Run(ctx, chromedp.Evaluate[[2]int](`(function(){var i=document.querySelector("img.frame");return [i.naturalWidth,i.naturalHeight]})()`))
+	if err != nil {
+		t.Fatalf("read the thumbnail's size: %v", err)
+	}
+	return size
+}
+
 // figure reads a number the page shows under data-f="key".
 func figure(t *testing.T, dom, key string) string {
 	t.Helper()
@@ -180,7 +203,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	dom1 := load(t, b, url, false, nil)
 	for _, want := range []string{`<header id="head">`, `<section id="system">`, `<section id="models">`, `<section id="sources">`,
 		`<section id="ota">`, `<section id="events">`, `pi-console`, `<b class="pill ok" data-f="link">connected</b>`,
-		`person_detect</a> version 1`, `synthetic0`, `<polyline`, `pong`, `op "deploy" is not handled by this device`} {
+		`person_detect</a> version 1`, `synthetic0`, `<polyline`, `pong`, `op "deploy" is not handled by this device`,
+		`<img class="frame" data-f="s0.frame" src="/v1/sources/synthetic0/frame?t=`} {
 		if !strings.Contains(dom1, want) {
 			t.Errorf("page (JavaScript off) lacks %q", want)
 		}
@@ -206,6 +230,11 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	if n3, _ := strconv.Atoi(figure(t, dom3, "m0.answered")); n3 <= n2 {
 		t.Errorf("answered %d with JavaScript on after %d; want more", n3, n2)
+	}
+
+	// The thumbnail of the demo's 96×96 input, with its caption line.
+	if size := frameSize(t, b, url); size != [2]int{96, 111} {
+		t.Errorf("the browser decoded the thumbnail as %dx%d; want 96x111", size[0], size[1])
 	}
 
 	dir := os.Getenv("EDGED_ARTIFACTS")

@@ -3,8 +3,14 @@ package agent
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
+	"image"
+	"image/png"
+	"io"
 	"log/slog"
+	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"sync"
@@ -13,6 +19,7 @@ import (
 
 	"github.com/edged-dev/edged/agent/config"
 	"github.com/edged-dev/edged/agent/status"
+	"github.com/edged-dev/edged/internal/testenv"
 )
 
 // syncBuffer is a log sink safe for the agent's goroutines.
@@ -108,5 +115,132 @@ sources:
 	}
 	if n := len(debugLine.FindAllString(out, -1)); n < 3 {
 		t.Errorf("%d debug lines of source results; want one per result (≥ 3)", n)
+	}
+}
+
+// testBMP writes a 96×96 8-bit BMP, top row first: bytes 0x20 in the top
+// half and 0xe0 in the bottom half, with a 16×16 square of 0x7f at x
+// 40..55, y 8..23. Read into person_detect's int8 input they are 32, −32
+// and 127.
+func testBMP(t *testing.T) string {
+	t.Helper()
+	const w, h, off = 96, 96, 54
+	b := make([]byte, off+w*h)
+	copy(b, "BM")
+	binary.LittleEndian.PutUint32(b[2:], uint32(len(b)))
+	binary.LittleEndian.PutUint32(b[10:], off)
+	binary.LittleEndian.PutUint32(b[14:], 40)
+	binary.LittleEndian.PutUint32(b[18:], w)
+	binary.LittleEndian.PutUint32(b[22:], 1<<32-h) // −96: top-down
+	binary.LittleEndian.PutUint16(b[26:], 1)
+	binary.LittleEndian.PutUint16(b[28:], 8)
+	for y := range h {
+		for x := range w {
+			v := byte(0x20)
+			if y >= h/2 {
+				v = 0xe0
+			}
+			if x >= 40 && x < 56 && y >= 8 && y < 24 {
+				v = 0x7f
+			}
+			b[off+y*w+x] = v
+		}
+	}
+	path := filepath.Join(t.TempDir(), "pattern.bmp")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestSourceFrame: a picture read by a source shows as its thumbnail at
+// GET /v1/sources/camera0/frame: person_detect's 96×96 input keeps its
+// size, with a 15-pixel caption line under it; the int8 input's values
+// come out shifted by 128 (32 → 160, −32 → 96, 127 → 255).
+func TestSourceFrame(t *testing.T) {
+	checkAgentLeaks(t)
+	abs := func(p string) string {
+		a, err := filepath.Abs(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	doc := fmt.Sprintf(`
+version: 1
+state_dir: %s
+http: {listen: "127.0.0.1:0"}
+models:
+  - name: person_detect
+    path: %s
+    labels: %s
+sources:
+  - name: camera0
+    type: synthetic
+    model: person_detect
+    pattern: replay
+    interval: 20ms
+    files: [%s]
+`, t.TempDir(), abs("../testdata/models/person_detect.tflite"), abs("../examples/person_detect_labels.txt"), testBMP(t))
+	cfg, err := config.Parse([]byte(doc), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run = %v", err)
+		}
+	}()
+	addr, err := a.Addr(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + addr.String()
+	testenv.WaitFor(t, "a thumbnail of camera0", 20*time.Second, func() bool {
+		st := a.Status()
+		return len(st.Sources) == 1 && st.Sources[0].Frame != nil
+	})
+	f := a.Status().Sources[0].Frame
+	if f.Path != "/v1/sources/camera0/frame" || f.Width != 96 || f.Height != 111 {
+		t.Errorf("status frame %+v; want /v1/sources/camera0/frame, 96x111", f)
+	}
+	resp, err := http.Get(base + f.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/png" {
+		t.Fatalf("GET %s: %d %s", f.Path, resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	img, err := png.Decode(bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("thumbnail: %v", err)
+	}
+	if img.Bounds() != image.Rect(0, 0, 96, 111) {
+		t.Fatalf("thumbnail %v; want 96x111 (the picture and a caption line)", img.Bounds())
+	}
+	for _, c := range []struct {
+		x0, y0, x1, y1 int
+		want           uint8
+	}{{0, 0, 96, 8, 160}, {0, 24, 96, 48, 160}, {40, 8, 56, 24, 255}, {0, 8, 40, 24, 160}, {0, 48, 96, 96, 96}} {
+		for y := c.y0; y < c.y1; y++ {
+			for x := c.x0; x < c.x1; x++ {
+				if r, g, b, _ := img.At(x, y).RGBA(); r>>8 != uint32(c.want) || g != r || b != r {
+					t.Fatalf("thumbnail pixel (%d,%d) = %v; want gray %d", x, y, img.At(x, y), c.want)
+				}
+			}
+		}
+	}
+	if code, _, _ := do(t, "GET", base+"/v1/sources/nosuch/frame", "", nil); code != http.StatusNotFound {
+		t.Errorf("GET the frame of an unknown source: %d; want 404", code)
 	}
 }

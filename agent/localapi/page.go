@@ -67,6 +67,7 @@ h3{font-size:1.05em;margin:0 0 .4em}
 .model{background:#fff;border:1px solid var(--bd);border-radius:6px;padding:.8em 1em;margin:.6em 0}
 .figs{display:flex;flex-wrap:wrap;gap:.3em 1.6em;margin:.3em 0 .6em}.figs b{font-size:1.15em}
 .charts{display:flex;flex-wrap:wrap;gap:1em}.chart .k{color:var(--mut);font-size:.85em}
+img.frame{margin-top:.3em;border:1px solid var(--bd);image-rendering:pixelated}
 .bar{height:.45em;background:#e6e9ec;border-radius:3px;overflow:hidden;margin-top:.25em}.bar i{display:block;height:100%;background:var(--acc)}
 table{border-collapse:collapse;margin:.3em 0 .8em;background:#fff}td,th{border:1px solid var(--bd);padding:.2em .55em;text-align:left;vertical-align:top}
 th{background:#eef0f3;font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums}
@@ -426,10 +427,23 @@ func (p *statusPage) renderSources(b *strings.Builder) {
 		if s.Errors > 0 {
 			errClass = " bad"
 		}
-		fmt.Fprintf(b, `<tr><td><b>%s</b> <span class="mut">%s</span></td><td>%s</td><td class="n" data-f="%s.in">%d</td><td class="n" data-f="%s.out">%d</td><td class="n%s" data-f="%s.errors">%d</td><td data-f="%s.last">%s</td><td data-f="%s.result">%s</td></tr>`+"\n",
-			esc(s.Name), esc(s.Type), esc(s.Model), key, s.In, key, s.Out, errClass, key, s.Errors, key, last, key, resultHTML(s.Result))
+		fmt.Fprintf(b, `<tr><td><b>%s</b> <span class="mut">%s</span>%s</td><td>%s</td><td class="n" data-f="%s.in">%d</td><td class="n" data-f="%s.out">%d</td><td class="n%s" data-f="%s.errors">%d</td><td data-f="%s.last">%s</td><td data-f="%s.result">%s</td></tr>`+"\n",
+			esc(s.Name), esc(s.Type), frameHTML(key, s), esc(s.Model), key, s.In, key, s.Out, errClass, key, s.Errors, key, last, key, resultHTML(s.Result))
 	}
 	b.WriteString("</table></section>\n")
+}
+
+// frameHTML is the thumbnail of a source's last picture, if it has one:
+// an <img> of the agent's own path (the time in the query keeps a cached
+// copy from standing in for a newer one).
+func frameHTML(key string, s status.Source) string {
+	f := s.Frame
+	if f == nil {
+		return ""
+	}
+	src := fmt.Sprintf("%s?t=%d", f.Path, f.Time.UnixMilli())
+	return fmt.Sprintf(`<br><img class="frame" data-f="%s.frame" src="%s" width="%d" height="%d" alt="last picture read by %s">`,
+		key, html.EscapeString(src), f.Width, f.Height, html.EscapeString(s.Name))
 }
 
 // resultHTML shows a source's last result: the top scores as bars.
@@ -656,7 +670,8 @@ set(k+".hit",r.answered?Math.round(100*(r.cache_hits||0)/r.answered)+"%":"\u2014
 set(k+".p50",ms(r.p50_ms));set(k+".p99",ms(r.p99_ms));set(k+".queue",m.queued+"/"+m.capacity);
 svg(k+".sparkrate",spark([h.rate],["#2463b4"],"/s"));svg(k+".sparklat",spark([h.p50_ms,h.p99_ms],["#2463b4","#d9822b"]," ms"))});
 (st.sources||[]).forEach(function(s,i){var k="s"+i;set(k+".in",String(s.in));set(k+".out",String(s.out));set(k+".errors",String(s.errors));
-if(s.last)set(k+".last",dur((Date.now()-Date.parse(s.last))/1000)+" ago")});
+if(s.last)set(k+".last",dur((Date.now()-Date.parse(s.last))/1000)+" ago");
+var f=document.querySelector('[data-f="'+k+'.frame"]');if(f&&s.frame&&s.frame.path.charAt(0)=="/")f.src=s.frame.path+"?t="+Date.parse(s.frame.time)});
 set("live","live: figures updated "+new Date().toISOString().substring(11,19)+" UTC from /v1/status")
 }).catch(function(e){set("live","live updates stopped: "+e)})}
 tick();setInterval(tick,5000)})();

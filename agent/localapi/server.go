@@ -58,6 +58,13 @@ type Backend interface {
 	Feedback(ctx context.Context, f canary.RequestFeedback) error
 }
 
+// Frames gives the thumbnail of an input source's last picture as PNG
+// (GET /v1/sources/{name}/frame); a Backend that has image sources
+// implements it.
+type Frames interface {
+	Frame(source string) ([]byte, bool)
+}
+
 // Options configure the endpoint.
 type Options struct {
 	// Token, when set, is required as "Authorization: Bearer TOKEN".
@@ -197,6 +204,20 @@ func New(b Backend, opts Options) *Server {
 		}
 		writeJSON(w, http.StatusOK, d)
 	})
+	if fr, ok := b.(Frames); ok {
+		s.handle("GET /v1/sources/{name}/frame", "frame", func(w http.ResponseWriter, r *http.Request) {
+			name := r.PathValue("name")
+			png, ok := fr.Frame(name)
+			if !ok {
+				writeError(w, http.StatusNotFound, fmt.Sprintf("source %q has no picture: there is no such source, its model does not take one, or it has not read yet", name))
+				return
+			}
+			w.Header().Set("Content-Type", "image/png")
+			w.Header().Set("Cache-Control", "no-store")
+			w.Header().Set("X-Content-Type-Options", "nosniff")
+			w.Write(png)
+		})
+	}
 	s.handle("POST /v1/feedback", "feedback", s.feedback)
 	s.handle("GET /{$}", "index", s.index)
 	if opts.Gatherer != nil {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -295,7 +296,8 @@ func TestStatusPageEscapes(t *testing.T) {
 	s := New(&fakeBackend{
 		status: status.Device{DeviceID: evil, Board: boards.Board{Name: evil},
 			Sources: []status.Source{{Name: evil, Type: "mqtt", Model: "m", In: 3, Out: 2, Errors: 1,
-				Result: &status.Result{Top: []status.Score{{Label: evil, Score: 0.75}}}}},
+				Result: &status.Result{Top: []status.Score{{Label: evil, Score: 0.75}}}},
+				{Name: evil, Type: "synthetic", Model: "m", Frame: &status.Frame{Path: "/v1/sources/" + url.PathEscape(evil) + "/frame", Width: 96, Height: 111, Time: time.UnixMilli(1796620000123)}}},
 			Commands: []status.Command{{Op: "deploy", CommandStatus: fleet.CommandStatus{ID: "c1", State: "failed", Reason: evil}}},
 			Events:   []status.Event{{Kind: "error", Model: evil, Detail: json.RawMessage(`{"reason":"` + strings.ReplaceAll(evil, `"`, `\"`) + `"}`)}},
 			Link:     &status.Link{Broker: evil, LastError: evil},
@@ -309,7 +311,7 @@ func TestStatusPageEscapes(t *testing.T) {
 	w := httptest.NewRecorder()
 	s.ServeHTTP(w, r)
 	page := w.Body.String()
-	if strings.Contains(page, "<img") {
+	if strings.Contains(page, "<img src") {
 		t.Errorf("status page carries raw markup from a name:\n%s", page)
 	}
 	for _, want := range []string{
@@ -317,6 +319,8 @@ func TestStatusPageEscapes(t *testing.T) {
 		`<b class="pill ok">ready</b>`,
 		`<a href="/v2/models/m">m</a> version 1`,
 		`&lt;img src=x onerror=&#34;alert(1)&#34;&gt; 0.75`, // a source's last result
+		// A thumbnail: the path escaped in the URL, the name in alt.
+		`<img class="frame" data-f="s1.frame" src="/v1/sources/%3Cimg%20src=x%20onerror=%22alert%281%29%22%3E/frame?t=1796620000123" width="96" height="111" alt="last picture read by &lt;img src=x onerror=&#34;alert(1)&#34;&gt;">`,
 		`<section id="sources">`, `<section id="ota">`, `<section id="events">`, `<section id="system">`,
 		`scale 0.5, zero point 10`,
 		`<span class="bad">drift</span>`,

@@ -94,6 +94,19 @@ type Source struct {
 	Last   time.Time `json:"last,omitzero"`
 	// Result is the last reading's outcome.
 	Result *Result `json:"result,omitempty"`
+	// Frame is the thumbnail of the last input sampled, for a source
+	// whose model takes a picture.
+	Frame *Frame `json:"frame,omitempty"`
+}
+
+// Frame is a thumbnail of a source's input (a PNG at Path, Width by
+// Height pixels), taken at Time, with the top label written under it or
+// the detected objects' boxes drawn on it.
+type Frame struct {
+	Path   string    `json:"path"`
+	Width  int       `json:"width"`
+	Height int       `json:"height"`
+	Time   time.Time `json:"time"`
 }
 
 // Result is what a model answered to one reading of a source.
@@ -104,7 +117,8 @@ type Result struct {
 	// when the model has labels.
 	Top []Score `json:"top,omitempty"`
 	// Summary describes an output without labels ("12 values, max 0.8
-	// at 3"); Error says why the reading produced no result.
+	// at 3") or the objects detected ("2 objects: person 0.87, dog
+	// 0.61"); Error says why the reading produced no result.
 	Summary string `json:"summary,omitempty"`
 	Error   string `json:"error,omitempty"`
 }

@@ -32,9 +32,9 @@ var layers = [][]string{
 	// drift arithmetic; the gRPC stubs generated from the specification.
 	{"agent/infer", "agent/infer/infertest", "agent/config", "agent/canary", "agent/drift", "agent/grpcapi/inferencepb"},
 	// 5. The agent's parts: pipeline stages, status, drift monitor, fleet
-	// link, sources, local API.
+	// link, sources, thumbnails of their pictures, local API.
 	{"agent/batch", "agent/cache", "agent/pipeline", "agent/status", "agent/drift/...", "agent/link",
-		"agent/source", "agent/inferstats", "agent/localapi", "agent/grpcapi"},
+		"agent/source", "agent/frame", "agent/inferstats", "agent/localapi", "agent/grpcapi"},
 	// 6. Changing models on commands, through the agent's Host interface;
 	// simulated devices built from the same parts.
 	{"agent/deploy", "agent/fleetsim"},
