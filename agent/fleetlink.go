@@ -77,6 +77,15 @@ func (a *Agent) birth() fleet.State {
 	for _, mi := range a.Models() {
 		st.Models = append(st.Models, fleet.ModelState{Name: mi.Name, Active: mi.Version})
 	}
+	// A model a local operator unloaded keeps its deployment state: its
+	// active version is the one that serves once it is loaded (its
+	// unload is an event).
+	for _, m := range a.Missing() {
+		if m.Reason == "unloaded" && m.Version != "" {
+			st.Models = append(st.Models, fleet.ModelState{Name: m.Model, Active: m.Version})
+		}
+	}
+	sort.Slice(st.Models, func(i, j int) bool { return st.Models[i].Name < st.Models[j].Name })
 	return st
 }
 

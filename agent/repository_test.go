@@ -272,6 +272,11 @@ func TestRepositoryOTA(t *testing.T) {
 	if got := entry(); got != (indexEntry{"person", "3", "UNAVAILABLE", "unloaded"}) {
 		t.Errorf("index after deploy v3 %+v; want person 3 UNAVAILABLE unloaded", got)
 	}
+	// The device's state still names the model with its active version.
+	testenv.WaitFor(t, "the state to show version 3 active", 10*time.Second, func() bool {
+		st := e.dev.State()
+		return len(st.Models) == 1 && st.Models[0].Name == "person" && st.Models[0].Active == "3"
+	})
 	if code, _, _ := do(t, "GET", ra.url+"/v2/models/person", "", nil); code != http.StatusNotFound {
 		t.Errorf("metadata while unloaded: %d; want 404", code)
 	}

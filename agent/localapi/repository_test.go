@@ -2,6 +2,7 @@ package localapi
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -106,6 +107,29 @@ func TestRepositoryControlAccess(t *testing.T) {
 		s.ServeHTTP(w, httptest.NewRequest("GET", "/v2", nil))
 		if strings.Contains(w.Body.String(), "model_repository") {
 			t.Errorf("server metadata %s announces model_repository without a repository", w.Body)
+		}
+	})
+}
+
+// FuzzParseControl: no body panics the parser of load and unload
+// requests, and a load it lets through carries no parameter (no
+// configuration, no model file).
+func FuzzParseControl(f *testing.F) {
+	for _, s := range []string{"", `{}`, `{"parameters":{}}`, `{"parameters":{"unload_dependents":true}}`,
+		`{"parameters":{"file:1/model.tflite":"AAAA"}}`, `{"PARAMETERS":{"config":"{}"}}`, `{"parameters":null}`, `[]`, `{"parameters":{"a":1}} {}`} {
+		f.Add([]byte(s), true)
+		f.Add([]byte(s), false)
+	}
+	f.Fuzz(func(t *testing.T, body []byte, load bool) {
+		dependents, err := parseControl(body, load)
+		if err != nil || !load {
+			return
+		}
+		var req struct {
+			Parameters map[string]json.RawMessage `json:"parameters"`
+		}
+		if dependents || (json.Unmarshal(body, &req) == nil && len(req.Parameters) > 0) {
+			t.Errorf("load body %q accepted with parameters %v", body, req.Parameters)
 		}
 	})
 }
