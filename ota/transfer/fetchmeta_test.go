@@ -30,7 +30,7 @@ func (f *flakySub) Subscribe(_ context.Context, filter string, qos byte, h fleet
 	if n == 1 {
 		return errors.New("connection lost")
 	}
-	go h(filter, f.meta)
+	h(filter, f.meta) // before Subscribe returns, so no retry timer can beat it
 	return nil
 }
 

@@ -262,143 +262,57 @@ func (r *Receiver) openPart(meta fleet.BlobMeta, log *slog.Logger) (*os.File, *b
 	return part, bm, nil
 }
 
+// download is one Fetch's chunk loop: which chunks are subscribed, what
+// arrived, and the part file they go into.
+type download struct {
+	r           *Receiver
+	meta        fleet.BlobMeta
+	part        *os.File
+	bm          *bitmap
+	persist     func() error
+	report      func()
+	window      int
+	syncEvery   int
+	log         *slog.Logger
+	in          chan chunkMsg
+	outstanding map[int]bool
+	next        int // the lowest chunk fill has not looked at
+	unsynced    int // chunks written since the bitmap was last persisted
+}
+
 func (r *Receiver) receive(ctx context.Context, meta fleet.BlobMeta, part *os.File, bm *bitmap, persist func() error, report func()) error {
 	window, syncEvery, stall, log := r.settings()
-	sum := meta.SHA256
-	// The handler runs on the client's network goroutine and must not
-	// block: a chunk that finds the queue full is dropped and requested
-	// again after a stall. With one subscription per outstanding chunk
-	// the queue only fills with duplicates.
-	in := make(chan chunkMsg, 2*window)
-	handler := func(topic string, payload []byte) {
-		if len(payload) == 0 {
-			return // cleared by the publisher; Stall retries
-		}
-		m := chunkMsg{topic: topic, payload: payload}
-		t, err := fleet.ParseTopic(topic)
-		switch {
-		case err != nil:
-			m.bad = err
-		case t.Kind != fleet.KindBlobChunk || t.SHA256 != sum:
-			m.bad = fmt.Errorf("message on %s, which is not a chunk of this blob", topic)
-		default:
-			m.index = t.Index
-		}
-		select {
-		case in <- m:
-		default:
-		}
-	}
-
-	outstanding := map[int]bool{}
-	defer func() {
-		if len(outstanding) == 0 {
-			return
-		}
-		filters := make([]string, 0, len(outstanding))
-		for i := range outstanding {
-			filters = append(filters, fleet.BlobChunkTopic(sum, i))
-		}
-		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if err := r.Sub.Unsubscribe(uctx, filters...); err != nil {
-			log.Debug("transfer: unsubscribe", "err", err)
-		}
-	}()
-	subscribe := func(i int) error {
-		outstanding[i] = true
-		// QoS 0: a chunk lost with its connection is asked for again (the
-		// stall timer, the resubscription after a reconnect), so an
-		// acknowledgement per chunk buys nothing and costs the broker
-		// state per subscription (NATS makes each QoS 1 subscription a
-		// JetStream consumer).
-		err := r.Sub.Subscribe(ctx, fleet.BlobChunkTopic(sum, i), 0, handler)
-		if err != nil && ctx.Err() == nil {
-			// Not fatal: a fleet.Client renews the subscription after
-			// reconnecting, and the stall timer retries in any case.
-			log.Warn("transfer: subscribe failed; will retry", "sha256", sum, "chunk", i, "err", err)
-			return nil
-		}
-		return ctx.Err()
-	}
-	next := 0
-	fill := func() error {
-		for ; next < meta.Count && len(outstanding) < window; next++ {
-			if !bm.has(next) && !outstanding[next] {
-				if err := subscribe(next); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}
-	if err := fill(); err != nil {
+	d := &download{r: r, meta: meta, part: part, bm: bm, persist: persist, report: report,
+		window: window, syncEvery: syncEvery, log: log,
+		// The handler drops a chunk that finds the queue full (it is
+		// requested again after a stall); with one subscription per
+		// outstanding chunk the queue only fills with duplicates.
+		in: make(chan chunkMsg, 2*window), outstanding: map[int]bool{}}
+	defer d.unsubscribeAll(ctx)
+	if err := d.fill(ctx); err != nil {
 		return err
 	}
 	timer := time.NewTimer(stall)
 	defer timer.Stop()
-	unsynced := 0
 	for !bm.complete() {
 		select {
 		case <-ctx.Done():
-			// Keep what already arrived: on a graceful stop it would
-			// otherwise be fetched again.
-			for {
-				select {
-				case m := <-in:
-					if m.bad == nil && m.index < meta.Count && !bm.has(m.index) && len(m.payload) == bm.chunkLen(m.index) {
-						if _, err := part.WriteAt(m.payload, int64(m.index)*int64(meta.ChunkSize)); err == nil {
-							bm.set(m.index)
-						}
-					}
-					continue
-				default:
-				}
-				return ctx.Err()
-			}
+			d.drain()
+			return ctx.Err()
 		case <-timer.C:
-			log.Warn("transfer: no chunk for a while; subscribing again", "sha256", sum, "stall", stall, "outstanding", len(outstanding), "held", bm.have, "count", meta.Count)
-			for i := range outstanding {
-				topic := fleet.BlobChunkTopic(sum, i)
-				// A new subscription is what makes the broker send the
-				// retained message again.
-				if err := r.Sub.Unsubscribe(ctx, topic); err != nil && ctx.Err() == nil {
-					log.Debug("transfer: unsubscribe", "topic", topic, "err", err)
-				}
-				if err := subscribe(i); err != nil {
-					return err
-				}
+			log.Warn("transfer: no chunk for a while; subscribing again", "sha256", meta.SHA256, "stall", stall, "outstanding", len(d.outstanding), "held", bm.have, "count", meta.Count)
+			if err := d.resubscribe(ctx); err != nil {
+				return err
 			}
 			timer.Reset(stall)
-		case m := <-in:
-			if m.bad != nil {
-				return fmt.Errorf("%w: %v", ErrCorruptChunk, m.bad)
+		case m := <-d.in:
+			fresh, err := d.take(ctx, m)
+			if err != nil {
+				return err
 			}
-			if m.index >= meta.Count {
-				return fmt.Errorf("%w: %s: index %d; the blob has chunks 0..%d", ErrCorruptChunk, m.topic, m.index, meta.Count-1)
+			if !fresh {
+				continue
 			}
-			if bm.has(m.index) {
-				continue // a duplicate, e.g. a retained copy after reconnecting
-			}
-			if want := bm.chunkLen(m.index); len(m.payload) != want {
-				return fmt.Errorf("%w: %s: %d bytes; chunk %d of a %d-byte blob in chunks of %d must have %d",
-					ErrCorruptChunk, m.topic, len(m.payload), m.index, meta.Size, meta.ChunkSize, want)
-			}
-			if _, err := part.WriteAt(m.payload, int64(m.index)*int64(meta.ChunkSize)); err != nil {
-				return fmt.Errorf("write chunk %d: %w", m.index, err)
-			}
-			bm.set(m.index)
-			delete(outstanding, m.index)
-			if err := r.Sub.Unsubscribe(ctx, m.topic); err != nil && ctx.Err() == nil {
-				log.Debug("transfer: unsubscribe", "topic", m.topic, "err", err)
-			}
-			if unsynced++; unsynced >= syncEvery {
-				if err := persist(); err != nil {
-					return err
-				}
-				unsynced = 0
-			}
-			report()
 			if !timer.Stop() {
 				select {
 				case <-timer.C:
@@ -406,12 +320,147 @@ func (r *Receiver) receive(ctx context.Context, meta fleet.BlobMeta, part *os.Fi
 				}
 			}
 			timer.Reset(stall)
-			if err := fill(); err != nil {
+			if err := d.fill(ctx); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// handle runs on the client's network goroutine and must not block.
+func (d *download) handle(topic string, payload []byte) {
+	if len(payload) == 0 {
+		return // cleared by the publisher; the stall timer retries
+	}
+	m := chunkMsg{topic: topic, payload: payload}
+	t, err := fleet.ParseTopic(topic)
+	switch {
+	case err != nil:
+		m.bad = err
+	case t.Kind != fleet.KindBlobChunk || t.SHA256 != d.meta.SHA256:
+		m.bad = fmt.Errorf("message on %s, which is not a chunk of this blob", topic)
+	default:
+		m.index = t.Index
+	}
+	select {
+	case d.in <- m:
+	default:
+	}
+}
+
+// subscribe asks for chunk i. QoS 0: a chunk lost with its connection is
+// asked for again (the stall timer, the resubscription after a
+// reconnect), so an acknowledgement per chunk buys nothing and costs the
+// broker state per subscription (NATS makes each QoS 1 subscription a
+// JetStream consumer).
+func (d *download) subscribe(ctx context.Context, i int) error {
+	d.outstanding[i] = true
+	err := d.r.Sub.Subscribe(ctx, fleet.BlobChunkTopic(d.meta.SHA256, i), 0, d.handle)
+	if err != nil && ctx.Err() == nil {
+		// Not fatal: a fleet.Client renews the subscription after
+		// reconnecting, and the stall timer retries in any case.
+		d.log.Warn("transfer: subscribe failed; will retry", "sha256", d.meta.SHA256, "chunk", i, "err", err)
+		return nil
+	}
+	return ctx.Err()
+}
+
+// fill subscribes to missing chunks, in order, until Window are
+// outstanding.
+func (d *download) fill(ctx context.Context) error {
+	for ; d.next < d.meta.Count && len(d.outstanding) < d.window; d.next++ {
+		if !d.bm.has(d.next) && !d.outstanding[d.next] {
+			if err := d.subscribe(ctx, d.next); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// resubscribe renews every outstanding subscription: a new subscription
+// is what makes the broker send the retained message again.
+func (d *download) resubscribe(ctx context.Context) error {
+	for i := range d.outstanding {
+		topic := fleet.BlobChunkTopic(d.meta.SHA256, i)
+		if err := d.r.Sub.Unsubscribe(ctx, topic); err != nil && ctx.Err() == nil {
+			d.log.Debug("transfer: unsubscribe", "topic", topic, "err", err)
+		}
+		if err := d.subscribe(ctx, i); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// take checks a message and writes its chunk; fresh is false for a chunk
+// already held (a duplicate, e.g. a retained copy after reconnecting).
+func (d *download) take(ctx context.Context, m chunkMsg) (fresh bool, err error) {
+	meta := d.meta
+	if m.bad != nil {
+		return false, fmt.Errorf("%w: %v", ErrCorruptChunk, m.bad)
+	}
+	if m.index >= meta.Count {
+		return false, fmt.Errorf("%w: %s: index %d; the blob has chunks 0..%d", ErrCorruptChunk, m.topic, m.index, meta.Count-1)
+	}
+	if d.bm.has(m.index) {
+		return false, nil
+	}
+	if want := d.bm.chunkLen(m.index); len(m.payload) != want {
+		return false, fmt.Errorf("%w: %s: %d bytes; chunk %d of a %d-byte blob in chunks of %d must have %d",
+			ErrCorruptChunk, m.topic, len(m.payload), m.index, meta.Size, meta.ChunkSize, want)
+	}
+	if _, err := d.part.WriteAt(m.payload, int64(m.index)*int64(meta.ChunkSize)); err != nil {
+		return false, fmt.Errorf("write chunk %d: %w", m.index, err)
+	}
+	d.bm.set(m.index)
+	delete(d.outstanding, m.index)
+	if err := d.r.Sub.Unsubscribe(ctx, m.topic); err != nil && ctx.Err() == nil {
+		d.log.Debug("transfer: unsubscribe", "topic", m.topic, "err", err)
+	}
+	if d.unsynced++; d.unsynced >= d.syncEvery {
+		if err := d.persist(); err != nil {
+			return false, err
+		}
+		d.unsynced = 0
+	}
+	d.report()
+	return true, nil
+}
+
+// drain keeps the valid chunks already queued when the fetch is stopped:
+// on a graceful stop they would otherwise be fetched again.
+func (d *download) drain() {
+	for {
+		select {
+		case m := <-d.in:
+			if m.bad == nil && m.index < d.meta.Count && !d.bm.has(m.index) && len(m.payload) == d.bm.chunkLen(m.index) {
+				if _, err := d.part.WriteAt(m.payload, int64(m.index)*int64(d.meta.ChunkSize)); err == nil {
+					d.bm.set(m.index)
+				}
+			}
+		default:
+			return
+		}
+	}
+}
+
+// unsubscribeAll ends the subscriptions still outstanding, also when ctx
+// has ended.
+func (d *download) unsubscribeAll(ctx context.Context) {
+	if len(d.outstanding) == 0 {
+		return
+	}
+	filters := make([]string, 0, len(d.outstanding))
+	for i := range d.outstanding {
+		filters = append(filters, fleet.BlobChunkTopic(d.meta.SHA256, i))
+	}
+	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := d.r.Sub.Unsubscribe(uctx, filters...); err != nil {
+		d.log.Debug("transfer: unsubscribe", "err", err)
+	}
 }
 
 // hashFile returns the sha256 (hex) of the first size bytes of f, or ""
