@@ -333,7 +333,7 @@ func TestCanaryFeedback(t *testing.T) {
 		}
 		body := fmt.Sprintf(`{"id":%q,"label":%d}`, id, label)
 		code, resp, _ := do(t, "POST", ra.url+"/v1/feedback", body, nil)
-		if code != http.StatusAccepted && code != http.StatusNotFound { // 404 once decided
+		if code != http.StatusAccepted && code != http.StatusOK { // 200, not counted, once decided
 			t.Fatalf("POST /v1/feedback %s = %d %s; want 202", body, code, resp)
 		}
 	}
@@ -344,6 +344,12 @@ func TestCanaryFeedback(t *testing.T) {
 	}
 	if v := servedVersion(t, ra.url); v != "1" {
 		t.Errorf("after rollback: served version %q; want 1", v)
+	}
+	// An application's late outcome is answered, not refused: the
+	// evaluation ended, and it counts for nothing.
+	code, resp, _ := do(t, "POST", ra.url+"/v1/feedback", `{"model":"person","id":"fb-0","correct":true}`, nil)
+	if code != http.StatusOK || !strings.Contains(string(resp), `"accepted":false`) || !strings.Contains(string(resp), `evaluation of model \"person\" version 2 ended`) {
+		t.Errorf("feedback after the evaluation ended: %d %s; want 200, not accepted, saying the evaluation of version 2 ended", code, resp)
 	}
 	ra.stop()
 }

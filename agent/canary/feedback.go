@@ -24,6 +24,12 @@ type RequestFeedback struct {
 // for it (404 on the local API).
 var ErrNoCanary = errors.New("no model in canary")
 
+// ErrNotCounted is returned for feedback that arrives when it cannot
+// count: the candidate is in shadow or held, or its evaluation ended
+// (the local API answers 200 with "accepted": false and the reason; the
+// application did nothing wrong).
+var ErrNotCounted = errors.New("feedback not counted")
+
 // MaxFeedbackBytes bounds a feedback document; a real one is under 200 bytes.
 const MaxFeedbackBytes = 4 << 10
 

@@ -303,7 +303,15 @@ func (d *Deployer) onlyRollout(name string) (*Rollout, error) {
 		if r := d.rollouts[name]; r != nil {
 			return r, nil
 		}
+		if e, ok := d.ended[name]; ok {
+			return nil, fmt.Errorf("%w: %s; outcomes reported after it count for nothing", canary.ErrNotCounted, e)
+		}
 		return nil, fmt.Errorf("%w: model %q has no candidate under evaluation", canary.ErrNoCanary, name)
+	}
+	if len(d.rollouts) == 0 && len(d.ended) == 1 {
+		for _, e := range d.ended {
+			return nil, fmt.Errorf("%w: %s; outcomes reported after it count for nothing", canary.ErrNotCounted, e)
+		}
 	}
 	if len(d.rollouts) != 1 {
 		return nil, fmt.Errorf("%w: name the model: %d models have a candidate under evaluation", canary.ErrNoCanary, len(d.rollouts))
@@ -620,6 +628,10 @@ func (r *Rollout) unregister() {
 	r.d.rmu.Lock()
 	if r.d.rollouts[r.name] == r {
 		delete(r.d.rollouts, r.name)
+		if r.d.ended == nil {
+			r.d.ended = map[string]string{}
+		}
+		r.d.ended[r.name] = fmt.Sprintf("the evaluation of model %q version %d ended at %s", r.name, r.version, time.Now().UTC().Format(time.RFC3339))
 		r.d.host.Route(r.name, nil)
 		r.d.setCandidate(r.name, 0)
 	}
@@ -698,7 +710,7 @@ func (d *Deployer) Feedback(_ context.Context, f canary.RequestFeedback) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if ph := r.m.Phase(); ph != canary.PhaseCanary {
-		return fmt.Errorf("%w: model %q's candidate is in %s, not canary", canary.ErrNoCanary, r.name, ph)
+		return fmt.Errorf("%w: model %q version %d is in its %s phase; outcomes count while it serves a share of requests (canary)", canary.ErrNotCounted, r.name, r.version, ph)
 	}
 	fb := canary.Feedback{Arm: r.m.ArmOf(key)}
 	switch {

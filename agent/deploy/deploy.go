@@ -104,6 +104,9 @@ type Deployer struct {
 	// running, their record, lifetime and tick. rmu guards rollouts.
 	rmu      sync.Mutex
 	rollouts map[string]*Rollout
+	// ended says, by model, which evaluation ended last and when: the
+	// answer to feedback that arrives after it.
+	ended map[string]string
 
 	// vmu guards what the state message says of each model beyond its
 	// active version, as last read: previous versions (from the store,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/edged-dev/edged/agent/canary"
 )
@@ -27,6 +28,10 @@ func (s *Server) feedback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.b.Feedback(r.Context(), f); err != nil {
+		if errors.Is(err, canary.ErrNotCounted) {
+			writeJSON(w, http.StatusOK, map[string]any{"accepted": false, "reason": strings.TrimPrefix(err.Error(), canary.ErrNotCounted.Error()+": ")})
+			return
+		}
 		code := http.StatusBadRequest
 		if errors.Is(err, canary.ErrNoCanary) {
 			code = http.StatusNotFound

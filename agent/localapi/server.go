@@ -54,7 +54,7 @@ type Backend interface {
 	DriftPlots(worst int) []status.DriftPlot
 	// Feedback takes an application's outcome for an answered request
 	// (POST /v1/feedback); canary.ErrNoCanary when no candidate is in
-	// canary for it.
+	// canary for it, canary.ErrNotCounted when it cannot count now.
 	Feedback(ctx context.Context, f canary.RequestFeedback) error
 }
 
