@@ -213,6 +213,8 @@ func Conv2D(cfg *Config, p ConvParams, in, filter, bias, out *tensor.Tensor) (Ke
 		if err := convFloatSetup(op, p.Activation, filter, bias, out, &k.flo, &k.fhi); err != nil {
 			return nil, err
 		}
+		k.rows = make([][]float32, fH*fW)
+		k.zeros = make([]float32, fC)
 		return Func(k.evalFloatInOrder), nil
 	}
 	if fast, err := newConvFast(cfg, p, g, groups, in, filter, bias, out); fast != nil || err != nil {
@@ -279,6 +281,11 @@ type convKernel struct {
 	scale               []float32 // LiteRT arithmetic (litert.go), else nil
 	lo, hi              int32
 	inOff, fOff, outOff int32
+
+	// evalFloatInOrder: one window row per tap, zeros for taps outside
+	// the input.
+	rows  [][]float32
+	zeros []float32
 }
 
 func (k *convKernel) evalFloat() error {
@@ -329,72 +336,149 @@ func (k *convKernel) evalFloat() error {
 // WebAssembly build): the accumulator starts from the bias and takes
 // every product of the window one at a time, each rounded; padding taps
 // read zeros, as XNNPACK's indirection buffer points them at a zero row.
+//
+// XNNPACK's micro-kernels take 8 output channels at a time with one
+// running sum per output ("4x8 splat"). It switches to its "4x2c4"
+// kernels (four lanes over the channels, added pairwise at the end) for
+// fewer than 8 output channels per group, and, for a 1×1 convolution with
+// stride 1 (a plain GEMM), whenever the channels are not a multiple of 8
+// (as measured against the official runtime). With one input and one
+// output channel per group it runs its depthwise kernel, whose order this
+// does not reproduce.
 func (k *convKernel) evalFloatInOrder() error {
 	g := &k.g
-	x, w, y := k.in.Float32s(), k.filter.Float32s(), k.out.Float32s()
+	gemm := g.fH == 1 && g.fW == 1 && g.strideH == 1 && g.strideW == 1
+	lanes := k.perGroup < 8 || gemm && k.perGroup%8 != 0
+	x, wAll, y := k.in.Float32s(), k.filter.Float32s(), k.out.Float32s()
 	var bs []float32
 	if k.bias != nil {
 		bs = k.bias.Float32s()
 	}
-	fC, fSize := k.fC, g.fH*g.fW*k.fC
-	// XNNPACK's micro-kernels take 8 output channels at a time with one
-	// running sum per output ("4x8 splat"). It switches to its "4x2c4"
-	// kernels (four lanes over the channels, added pairwise at the end)
-	// for fewer than 8 output channels per group, and, for a 1×1
-	// convolution with stride 1 (a plain GEMM), whenever the channels are
-	// not a multiple of 8 (as measured against the official runtime).
-	// (With one input and one output channel per group it runs its
-	// depthwise kernel, whose order this does not reproduce.)
-	gemm := g.fH == 1 && g.fW == 1 && g.strideH == 1 && g.strideW == 1
-	lanesMask := 0
-	if k.perGroup < 8 || gemm && k.perGroup%8 != 0 {
-		lanesMask = 3
-	}
+	fC, taps := k.fC, g.fH*g.fW
+	zero := k.zeros[:fC]
+	// The window's rows, one per tap: the input pixel's channels, or
+	// zeros for taps outside the input.
+	rows := k.rows
 	o := 0
 	for b := 0; b < g.batch; b++ {
 		for oy := 0; oy < g.outH; oy++ {
 			iy0 := oy*g.strideH - g.padH
 			for ox := 0; ox < g.outW; ox++ {
 				ix0 := ox*g.strideW - g.padW
-				for oc := 0; oc < g.outC; oc++ {
+				yo := y[o : o+g.outC]
+				for oc := 0; oc < g.outC; {
 					icBase := (oc / k.perGroup) * fC
-					wo := w[oc*fSize : oc*fSize+fSize]
-					// lanes[l] sums the channels c ≡ l (mod lanesN).
-					var lanes [4]float32
-					if bs != nil {
-						lanes[0] = bs[oc]
+					for t := range taps {
+						iy, ix := iy0+(t/g.fW)*g.dilH, ix0+(t%g.fW)*g.dilW
+						if iy < 0 || iy >= g.inH || ix < 0 || ix >= g.inW {
+							rows[t] = zero
+							continue
+						}
+						xi := ((b*g.inH+iy)*g.inW+ix)*g.inC + icBase
+						rows[t] = x[xi : xi+fC]
 					}
-					for fy := 0; fy < g.fH; fy++ {
-						iy := iy0 + fy*g.dilH
-						for fx := 0; fx < g.fW; fx++ {
-							ix := ix0 + fx*g.dilW
-							ws := wo[(fy*g.fW+fx)*fC:][:fC]
-							if iy < 0 || iy >= g.inH || ix < 0 || ix >= g.inW {
-								for i, v := range ws {
-									lanes[i&lanesMask] = lanes[i&lanesMask] + float32(0*v)
-								}
-								continue
+					// Output channels [oc, end) share the group.
+					end := min(oc+k.perGroup-oc%k.perGroup, g.outC)
+					if !lanes {
+						// Four outputs at a time: independent sums, each
+						// in its own order.
+						for ; oc+4 <= end; oc += 4 {
+							var b4 [4]float32
+							if bs != nil {
+								b4 = [4]float32(bs[oc : oc+4])
 							}
-							xi := ((b*g.inH+iy)*g.inW+ix)*g.inC + icBase
-							xs := x[xi : xi+fC]
-							for i, v := range xs {
-								// The conversion keeps Go from fusing the
-								// multiply into the add (it does on arm64).
-								lanes[i&lanesMask] = lanes[i&lanesMask] + float32(v*ws[i])
+							n := taps * fC
+							acc := sumInOrder4(rows[:taps], wAll[oc*n:(oc+4)*n], n, b4)
+							for j, v := range acc {
+								yo[oc+j] = ClampF(v, k.flo, k.fhi)
 							}
 						}
 					}
-					acc := lanes[0]
-					if lanesMask != 0 {
-						acc = (lanes[0] + lanes[2]) + (lanes[1] + lanes[3])
+					for ; oc < end; oc++ {
+						var bias float32
+						if bs != nil {
+							bias = bs[oc]
+						}
+						w := wAll[oc*taps*fC : (oc+1)*taps*fC]
+						var acc float32
+						if lanes {
+							acc = sumLanes4(rows[:taps], w, bias)
+						} else {
+							acc = sumInOrder(rows[:taps], w, bias)
+						}
+						yo[oc] = ClampF(acc, k.flo, k.fhi)
 					}
-					y[o] = ClampF(acc, k.flo, k.fhi)
-					o++
 				}
+				o += g.outC
 			}
 		}
 	}
 	return nil
+}
+
+// sumInOrder adds bias and then every product of rows (one per tap) and
+// w, one at a time. The conversions keep Go from fusing a multiply into
+// the add (it does on arm64): each product and each sum is rounded.
+func sumInOrder(rows [][]float32, w []float32, bias float32) float32 {
+	acc := bias
+	for _, xs := range rows {
+		ws := w[:len(xs)]
+		w = w[len(xs):]
+		for i, v := range xs {
+			acc = acc + float32(v*ws[i])
+		}
+	}
+	return acc
+}
+
+// sumInOrder4 is sumInOrder for four outputs whose weights follow one
+// another in w (n each).
+func sumInOrder4(rows [][]float32, w []float32, n int, bias [4]float32) [4]float32 {
+	a0, a1, a2, a3 := bias[0], bias[1], bias[2], bias[3]
+	w0, w1, w2, w3 := w[:n], w[n:2*n], w[2*n:3*n], w[3*n:4*n]
+	off := 0
+	for _, xs := range rows {
+		m := len(xs)
+		v0, v1, v2, v3 := w0[off:off+m], w1[off:off+m], w2[off:off+m], w3[off:off+m]
+		off += m
+		for i, v := range xs {
+			a0 = a0 + float32(v*v0[i])
+			a1 = a1 + float32(v*v1[i])
+			a2 = a2 + float32(v*v2[i])
+			a3 = a3 + float32(v*v3[i])
+		}
+	}
+	return [4]float32{a0, a1, a2, a3}
+}
+
+// sumLanes4 is XNNPACK's c4 accumulation: lane l adds the products of
+// the channels c ≡ l (mod 4), lane 0 from the bias, and the lanes are
+// added as (l0 + l2) + (l1 + l3).
+func sumLanes4(rows [][]float32, w []float32, bias float32) float32 {
+	l0, l1, l2, l3 := bias, float32(0), float32(0), float32(0)
+	for _, xs := range rows {
+		ws := w[:len(xs)]
+		w = w[len(xs):]
+		i := 0
+		for ; i+4 <= len(xs); i += 4 {
+			x4, w4 := xs[i:i+4:i+4], ws[i:i+4:i+4]
+			l0 = l0 + float32(x4[0]*w4[0])
+			l1 = l1 + float32(x4[1]*w4[1])
+			l2 = l2 + float32(x4[2]*w4[2])
+			l3 = l3 + float32(x4[3]*w4[3])
+		}
+		switch len(xs) - i {
+		case 3:
+			l2 = l2 + float32(xs[i+2]*ws[i+2])
+			fallthrough
+		case 2:
+			l1 = l1 + float32(xs[i+1]*ws[i+1])
+			fallthrough
+		case 1:
+			l0 = l0 + float32(xs[i]*ws[i])
+		}
+	}
+	return (l0 + l2) + (l1 + l3)
 }
 
 // convEvalQuant is ConvPerChannel (int8, filter offset 0) and the legacy

@@ -59,6 +59,23 @@ func BenchmarkConv2DFloat3x3(b *testing.B) {
 	}
 }
 
+// BenchmarkConv2DFloat3x3InOrder is BenchmarkConv2DFloat3x3 summed in
+// XNNPACK's order (ConvParams.InOrder), the price of float results
+// identical to the official runtime's.
+func BenchmarkConv2DFloat3x3InOrder(b *testing.B) {
+	p := ConvParams{Padding: PaddingSame, StrideH: 1, StrideW: 1, DilationH: 1, DilationW: 1, InOrder: true}
+	in := convT("in", tensor.Float32, []int{1, 28, 28, 32}, nil, make([]float32, 28*28*32))
+	f := convT("w", tensor.Float32, []int{32, 3, 3, 32}, nil, make([]float32, 32*9*32))
+	out := convT("out", tensor.Float32, []int{1, 28, 28, 32}, nil, nil)
+	k, err := Conv2D(&Config{}, p, in, f, nil, out)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		_ = k.Eval()
+	}
+}
+
 func BenchmarkConv2DPointwiseUInt8(b *testing.B) {
 	p := ConvParams{Padding: PaddingSame, StrideH: 1, StrideW: 1, DilationH: 1, DilationW: 1}
 	in := convT("in", tensor.UInt8, []int{1, 56, 56, 24}, convQ(0.05, 128), make([]uint8, 56*56*24))

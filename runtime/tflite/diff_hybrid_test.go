@@ -160,6 +160,13 @@ func genHybridAfterFloatConv(r *rand.Rand) ([]byte, [][]byte, error) {
 	// One input and one output channel make XNNPACK's depthwise kernel
 	// run it, whose order edged does not reproduce: at least two outputs.
 	cin, mid, cout := diffInt(r, 1, 12), diffInt(r, 2, 16), diffInt(r, 1, 8)
+	fC := cin
+	if r.IntN(4) == 0 {
+		// Grouped: 2 or 3 groups of fC input and mid/groups output channels.
+		groups := diffInt(r, 2, 3)
+		fC = diffInt(r, 1, 4)
+		cin, mid = groups*fC, groups*diffInt(r, 2, 9)
+	}
 	kh, kw := diffInt(r, 1, min(h, 4)), diffInt(r, 1, min(w, 4))
 	sh, sw := diffInt(r, 1, 2), diffInt(r, 1, 2)
 	dh, dw := 1, 1
@@ -170,7 +177,7 @@ func genHybridAfterFloatConv(r *rand.Rand) ([]byte, [][]byte, error) {
 	oh, ow := convOut(h, kh, sh, dh, pad), convOut(w, kw, sw, dw, pad)
 	b := tflitetest.NewBuilder()
 	in := b.Tensor("in", tensor.Float32, []int{n, h, w, cin}, nil, nil)
-	fShape := []int{mid, kh, kw, cin}
+	fShape := []int{mid, kh, kw, fC}
 	f := b.Const("f", tensor.Float32, fShape, nil, diffFloatBytes(r, tensor.NumElements(fShape), -1, 1))
 	fBias := b.Const("f_bias", tensor.Float32, []int{mid}, nil, diffFloatBytes(r, mid, -1, 1))
 	t1 := b.Tensor("t1", tensor.Float32, []int{n, oh, ow, mid}, nil, nil)
