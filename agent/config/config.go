@@ -220,7 +220,7 @@ type SourceShift struct {
 type SourceMQTT struct {
 	// Broker URL: tcp://host:1883, ssl://host:8883, ws://, wss://.
 	Broker string `yaml:"broker"`
-	// ClientID must be unique on the broker; default edged-src-<model>-<pid>.
+	// ClientID must be unique on the broker; default edged-<device id>-src<i>.
 	ClientID string `yaml:"client_id"`
 	Username string `yaml:"username"`
 	Password string `yaml:"password"`
