@@ -3,10 +3,13 @@ package frame
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
 	"math"
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/edged-dev/edged/agent/infer"
@@ -234,5 +237,58 @@ func TestRender(t *testing.T) {
 	}
 	if white < 20 || black < 1000 {
 		t.Errorf("caption has %d white and %d black pixels; want text (20+) on black", white, black)
+	}
+}
+
+// TestDetectionsGolden: the official runtime's outputs of the SSD
+// MobileNet detector on the cat picture (testdata/golden, cat/output_*.bin)
+// hold one object scoring 0.5 or more: class 16, "cat" in the COCO labels
+// (with their "n/a" entries), 0.711, at ymin 0.131, xmin 0.086, ymax 0.977,
+// xmax 0.703. Drawn on the 300×300 input's 160×160 thumbnail, its left
+// edge is column 13 (0.086 × 160).
+func TestDetectionsGolden(t *testing.T) {
+	dir := "../../testdata/golden/ssd_mobilenet_v1_coco_quant_detect/cat/"
+	shapes := [][]int{{1, 10, 4}, {1, 10}, {1, 10}, {1}}
+	var outs []infer.Tensor
+	mi := infer.ModelInfo{}
+	for i, sh := range shapes {
+		b, err := os.ReadFile(fmt.Sprintf("%soutput_%d.bin", dir, i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs = append(outs, infer.Tensor{DType: tensor.Float32, Shape: sh, Data: b})
+		mi.Outputs = append(mi.Outputs, infer.TensorSpec{DType: tensor.Float32, Shape: sh})
+	}
+	labels, err := os.ReadFile("../../testdata/models/testdata/coco_labels.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mi.Labels = strings.Split(strings.TrimRight(string(labels), "\n"), "\n")
+	boxes, ok := Detections(outs, mi, 0.5, 5)
+	if !ok || len(boxes) != 1 {
+		t.Fatalf("Detections = %+v, %v; want one object", boxes, ok)
+	}
+	b := boxes[0]
+	if b.Label != "cat" || math.Abs(b.Score-0.711) > 5e-4 || math.Abs(b.Y0-0.131) > 5e-4 || math.Abs(b.X0-0.086) > 5e-4 ||
+		math.Abs(b.Y1-0.977) > 5e-4 || math.Abs(b.X1-0.703) > 5e-4 {
+		t.Errorf("object %+v; want cat 0.711 at (0.086, 0.131)-(0.703, 0.977)", b)
+	}
+	in, err := os.ReadFile(dir + "input_0.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := Scale(infer.Tensor{DType: tensor.UInt8, Shape: []int{1, 300, 300, 3}, Data: in})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := (&Thumb{Img: img, Boxes: boxes}).Render()
+	if out.Bounds() != image.Rect(0, 0, 160, 160) {
+		t.Fatalf("thumbnail %v; want 160x160", out.Bounds())
+	}
+	if c := out.RGBAAt(13, 100); c != boxColor {
+		t.Errorf("pixel (13,100) = %v; want the box's left edge %v", c, boxColor)
+	}
+	if c, c0 := out.RGBAAt(12, 100), img.RGBAAt(12, 100); c != c0 {
+		t.Errorf("pixel (12,100) = %v; want the picture's %v", c, c0)
 	}
 }
