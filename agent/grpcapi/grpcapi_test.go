@@ -3,6 +3,7 @@ package grpcapi
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -259,6 +260,7 @@ func FuzzDecodeInputs(f *testing.F) {
 	for _, r := range []*pb.ModelInferRequest{exampleRequest(),
 		{ModelName: "m", Inputs: []*pb.ModelInferRequest_InferInputTensor{{Name: "in", Datatype: "FP32", Shape: []int64{2}, Contents: &pb.InferTensorContents{Fp32Contents: []float32{1, 4.9}}}}},
 		{ModelName: "m", Inputs: []*pb.ModelInferRequest_InferInputTensor{{Name: "in", Datatype: "UINT8", Shape: []int64{2}}}, RawInputContents: [][]byte{{1, 2}}},
+		{ModelName: "b1", Inputs: []*pb.ModelInferRequest_InferInputTensor{{Name: "x", Datatype: "INT8", Shape: []int64{3, 2}, Contents: &pb.InferTensorContents{IntContents: []int32{1, 2, 3, 4, 5, 6}}}}},
 	} {
 		b, err := proto.Marshal(r)
 		if err != nil {
@@ -271,7 +273,12 @@ func FuzzDecodeInputs(f *testing.F) {
 		if proto.Unmarshal(b, &r) != nil {
 			return
 		}
-		for _, mi := range models {
+		// With a model of batch 1 too: a batch over it is split into
+		// items the model takes.
+		batch1 := infer.ModelInfo{Name: "b1", Version: "1", Ready: true,
+			Inputs:  []infer.TensorSpec{{Name: "x", DType: tensor.Int8, Shape: []int{1, 2}}},
+			Outputs: []infer.TensorSpec{{Name: "y", DType: tensor.Int8, Shape: []int{1, 2}}}}
+		for _, mi := range append(models[:len(models):len(models)], batch1) {
 			in, err := decodeInputs(&r, mi)
 			if err != nil {
 				if status.Code(err) != codes.InvalidArgument {
@@ -279,8 +286,17 @@ func FuzzDecodeInputs(f *testing.F) {
 				}
 				continue
 			}
-			if err := mi.CheckInputs(in); err != nil {
-				t.Fatalf("accepted inputs the model does not take: %v", err)
+			items, err := infer.SplitBatch(mi, in)
+			if err != nil {
+				if !errors.Is(err, infer.ErrBadInput) {
+					t.Fatalf("split error %v is not bad input", err)
+				}
+				continue
+			}
+			for _, item := range items {
+				if err := mi.CheckInputs(item); err != nil {
+					t.Fatalf("accepted inputs the model does not take: %v", err)
+				}
 			}
 		}
 	})
