@@ -467,6 +467,20 @@ func (c *Config) Validate() error {
 	default:
 		bad("log.level", "is %q; want debug, info, warn or error", c.Log.Level)
 	}
+	c.validateHTTP(bad)
+	c.validateRuntime(bad)
+	names := c.validateModels(bad)
+	c.validateSources(names, bad)
+	c.validateFleet(bad)
+	c.validateOTA(bad)
+	c.validateDelegates(bad)
+	return errors.Join(errs...)
+}
+
+// badFunc records one configuration error at a path ("http.listen").
+type badFunc func(path, format string, args ...any)
+
+func (c *Config) validateHTTP(bad badFunc) {
 	host, port, err := net.SplitHostPort(c.HTTP.Listen)
 	if err != nil {
 		bad("http.listen", "%q is not host:port: %v", c.HTTP.Listen, err)
@@ -508,12 +522,19 @@ func (c *Config) Validate() error {
 			bad(fmt.Sprintf("http.allowed_hosts[%d]", i), "%q: want a host name or IP address, without a port", h)
 		}
 	}
+}
+
+func (c *Config) validateRuntime(bad badFunc) {
 	if c.Runtime.Threads < 0 || c.Runtime.Threads > 256 {
 		bad("runtime.threads", "is %d; want 0 (auto) to 256", c.Runtime.Threads)
 	}
 	if !validArithmetic(c.Runtime.Arithmetic) {
 		bad("runtime.arithmetic", "is %q; want litert or reference", c.Runtime.Arithmetic)
 	}
+}
+
+// validateModels checks each model and returns the set of their names.
+func (c *Config) validateModels(bad badFunc) map[string]bool {
 	names := map[string]bool{}
 	for i, m := range c.Models {
 		p := fmt.Sprintf("models[%d]", i)
@@ -582,6 +603,10 @@ func (c *Config) Validate() error {
 			bad(p+".cache.max_entries", "must be >= 1")
 		}
 	}
+	return names
+}
+
+func (c *Config) validateSources(names map[string]bool, bad badFunc) {
 	for i, s := range c.Sources {
 		p := fmt.Sprintf("sources[%d]", i)
 		switch s.Type {
@@ -628,13 +653,9 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
-	c.validateFleet(bad)
-	c.validateOTA(bad)
-	c.validateDelegates(bad)
-	return errors.Join(errs...)
 }
 
-func validateMQTT(p string, m *SourceMQTT, bad func(path, format string, args ...any)) {
+func validateMQTT(p string, m *SourceMQTT, bad badFunc) {
 	if m == nil {
 		bad(p, "must be set for type mqtt")
 		return
@@ -675,7 +696,7 @@ func validateMQTT(p string, m *SourceMQTT, bad func(path, format string, args ..
 	}
 }
 
-func validatePeriph(p string, s *SourcePeriph, bad func(path, format string, args ...any)) {
+func validatePeriph(p string, s *SourcePeriph, bad badFunc) {
 	if s == nil {
 		bad(p, "must be set for type periph")
 		return

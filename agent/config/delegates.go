@@ -119,7 +119,7 @@ func (c *Config) setDelegatesDefaults() {
 	}
 }
 
-func (c *Config) validateDelegates(bad func(path, format string, args ...any)) {
+func (c *Config) validateDelegates(bad badFunc) {
 	d := c.Delegates
 	seen := map[string]bool{}
 	for i, n := range d.Prefer {
@@ -169,7 +169,7 @@ func (c *Config) validateDelegates(bad func(path, format string, args ...any)) {
 }
 
 // validateVariants checks one model's variants; p is its field path.
-func validateVariants(p string, m Model, bad func(path, format string, args ...any)) {
+func validateVariants(p string, m Model, bad badFunc) {
 	names := make([]string, 0, len(m.Variants))
 	for v := range m.Variants {
 		names = append(names, v)

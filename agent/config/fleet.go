@@ -184,7 +184,7 @@ func (c *Config) setFleetDefaults() {
 // that config does not import the MQTT client.
 var fleetIDRE = regexp.MustCompile(`^[^/+#\s\x00-\x1f\x7f]{1,128}$`)
 
-func (c *Config) validateFleet(bad func(path, format string, args ...any)) {
+func (c *Config) validateFleet(bad badFunc) {
 	f := &c.Fleet
 	if f.Enabled() {
 		if !fleetIDRE.MatchString(c.Device.ID) {
@@ -257,7 +257,7 @@ func (c *Config) validateFleet(bad func(path, format string, args ...any)) {
 	}
 }
 
-func validateDrift(p string, d Drift, bad func(path, format string, args ...any)) {
+func validateDrift(p string, d Drift, bad badFunc) {
 	w := d.Window
 	if w.MaxSamples < 0 || w.MaxSamples > 1<<24 {
 		bad(p+".window.max_samples", "is %d; want 0 (default 1000) to %d", w.MaxSamples, 1<<24)
@@ -301,7 +301,7 @@ func validateDrift(p string, d Drift, bad func(path, format string, args ...any)
 	}
 }
 
-func validateDriftWindow(p string, w DriftWindow, bad func(path, format string, args ...any)) {
+func validateDriftWindow(p string, w DriftWindow, bad badFunc) {
 	maxS := w.MaxSamples
 	if maxS == 0 {
 		maxS = 1000

@@ -83,7 +83,7 @@ func (c *Config) setOTADefaults() {
 	}
 }
 
-func (c *Config) validateOTA(bad func(path, format string, args ...any)) {
+func (c *Config) validateOTA(bad badFunc) {
 	o := &c.OTA
 	if o.MaxBlobBytes < 1 || o.MaxBlobBytes > maxBlobBytes {
 		bad("ota.max_blob_bytes", "is %d; want 1 to %d", o.MaxBlobBytes, int64(maxBlobBytes))
