@@ -167,7 +167,7 @@ func writeReport(c *config, results []*result, when time.Time) error {
 			esc(r.Edged[0].cell()), esc(r.Edged[1].cell()), r.Edged[0].maxDiff(), r.Edged[1].maxDiff(), r.Bench.cell())
 	}
 	causes(w, results, c.bench)
-	fmt.Fprintf(w, "\n## How this was made\n\n`make zoo ZOO=%s` (internal/zoo). Inputs are derived from each file's SHA-256 (uniform over int8/uint8/int16, [-1, 1) for float, ids within the indexed dimension for GATHER/EMBEDDING_LOOKUP inputs, else [0, 8)); the oracle is LiteRT.js with XNNPACK (`oracle.mjs run`, 1 thread); edged runs in-process with 1 thread. Models with variable tensors, which the WebAssembly oracle refuses, go through TensorFlow Lite's C library (with -tflite-c / EDGED_TFLITE_C: three invocations in a row, state carried, compared as one sequence). On a mismatch every computed tensor is listed as an output of a copy of the model and compared, to find operators whose inputs agree with the oracle's but whose output does not.\n", c.dir)
+	fmt.Fprintf(w, "\n## How this was made\n\n`make zoo ZOO=%s` (internal/zoo). Inputs are derived from each file's SHA-256 (uniform over int8/uint8/int16, [-1, 1) for float, ids within the indexed dimension for GATHER/EMBEDDING_LOOKUP inputs, else [0, 8)); the oracle is LiteRT.js with XNNPACK (`oracle.mjs run`, 1 thread); edged runs in-process with 1 thread. Models with variable tensors, which the WebAssembly oracle refuses, and models with an output TFLite sizes at run time (TRANSPOSE_CONV with a computed output_shape), which it cannot return, go through TensorFlow Lite's C library (with -tflite-c / EDGED_TFLITE_C: three invocations in a row, state carried, compared as one sequence). On a mismatch every computed tensor is listed as an output of a copy of the model and compared, to find operators whose inputs agree with the oracle's but whose output does not.\n", c.dir)
 
 	if c.report != "" {
 		if err := os.WriteFile(c.report, []byte(sb.String()), 0o644); err != nil {
@@ -235,7 +235,7 @@ func summary(w io.Writer, results []*result) {
 	}
 	fmt.Fprintf(w, "## Summary\n\n")
 	if viaC > 0 {
-		fmt.Fprintf(w, "- The oracle runs %d of %d models (%d of them through TensorFlow Lite's C library: variable tensors, which the WebAssembly oracle refuses).\n", oracleOK[0], len(results), viaC)
+		fmt.Fprintf(w, "- The oracle runs %d of %d models (%d of them through TensorFlow Lite's C library: variable tensors, which the WebAssembly oracle refuses, or outputs sized at run time, which it cannot return).\n", oracleOK[0], len(results), viaC)
 	} else {
 		fmt.Fprintf(w, "- The oracle runs %d of %d models.\n", oracleOK[0], len(results))
 	}
