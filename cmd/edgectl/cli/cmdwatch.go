@@ -114,8 +114,9 @@ func (w *commandWatch) wait(ctx context.Context, stdout io.Writer, device string
 			}
 			old, seen := states[u.device]
 			states[u.device] = u.st
-			if seen && old.State == u.st.State && int(10*old.Progress) == int(10*u.st.Progress) && old.Reason == u.st.Reason {
-				continue
+			if seen && (old.Describe() == u.st.Describe() ||
+				old.State == u.st.State && int(10*old.Progress) == int(10*u.st.Progress) && old.Reason == u.st.Reason) {
+				continue // nothing new to print
 			}
 			fmt.Fprintf(stdout, "%s  %-20s %s\n", u.st.Time.Local().Format("15:04:05"), u.device, u.st.Describe())
 		}

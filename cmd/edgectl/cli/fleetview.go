@@ -429,7 +429,10 @@ func printStatus(w io.Writer, devs map[string]*deviceView) {
 			}
 			inf, p50, p99, hit := "", "", "", ""
 			if d.telemetry != nil {
-				inf, p50, p99 = fmt.Sprint(m.Inferences), fmt.Sprintf("%.2f", m.P50), fmt.Sprintf("%.2f", m.P99)
+				inf, p50, p99 = fmt.Sprint(m.Inferences), "-", "-"
+				if m.P50 > 0 || m.P99 > 0 { // latencies are of the last interval, which may have had no request
+					p50, p99 = fmt.Sprintf("%.2f", m.P50), fmt.Sprintf("%.2f", m.P99)
+				}
 				hit = fmt.Sprintf("%.0f%%", 100*m.CacheHit)
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", id, state, version, uptime, m.Name, m.Version, inf, p50, p99, hit, m.QueueDepth, temp, ds, figuresAge(d, now))
