@@ -4,18 +4,19 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/edged-dev/edged/fleet"
-	"github.com/edged-dev/edged/fleet/fleettest"
 	"github.com/edged-dev/edged/internal/testenv"
+	"github.com/edged-dev/edged/runtime/tflite/tflitetest"
 )
 
 // TestOperatorLoop is the operator's loop with edgectl alone, with the real
@@ -28,8 +29,10 @@ import (
 //   - a rollout with a bake time is paused from another edgectl after its
 //     first wave, holds, and finishes once resumed;
 //   - a rollout whose health gate (error rate on the new version) trips on
-//     a device of the first wave aborts and rolls back exactly the two
-//     devices that installed the version; the third keeps its version.
+//     a device of the first wave, whose interpreter fails a third of its
+//     requests (an index outside a lookup model's table), aborts and rolls
+//     back exactly the two devices that installed the version; the third
+//     keeps its version.
 //
 // An identical model promoted by the canary under back-to-back and spaced
 // load is TestCanaryIdenticalTiming.
@@ -192,16 +195,23 @@ func TestOperatorLoop(t *testing.T) {
 	t.Logf("rollout of version 4:\n%s", rollOut.String())
 	waitVersions("after the resumed rollout", "d1=4 d2=4 d3=4", 10*time.Second)
 
-	// 4. A health gate: d2's telemetry reports that a third of its
-	// requests on version 5 failed; the rollout aborts in its first wave
-	// (d1, d2) and rolls both back to 4; d3 was never sent version 5. The
-	// failures are injected as telemetry on the broker, as d2 would
-	// publish them: edged has no way to make a version fail requests on
-	// demand (malformed requests are refused before they count, deadlines
-	// depend on the machine's speed).
+	// 4. A health gate: version 5 is a lookup model (a GATHER from a
+	// table of 4) whose invocation fails for an index outside the table:
+	// a third of d2's requests ask for one, so a third fail in d2's real
+	// interpreter and count in its telemetry. The rollout aborts in its
+	// first wave (d1, d2) and rolls both back to 4; d3 was never sent
+	// version 5.
+	lookup, err := tflitetest.Lookup([]float32{0.5, 1.5, 2.5, 3.5})
+	must(t, err)
+	lookupPath := filepath.Join(dir, "lookup.tflite")
+	must(t, os.WriteFile(lookupPath, lookup, 0o644))
+	v5 := filepath.Join(dir, "lookup-v5")
+	if o, err := edgectl("bundle", "--name", "person", "--version", "5", "--model", lookupPath, "--interface-change", "--out", v5); err != nil {
+		t.Fatalf("edgectl bundle v5: %v\n%s", err, o)
+	}
 	state5 := filepath.Join(dir, "v5.json")
 	rollOut.Reset()
-	roll = exec.Command(filepath.Join(bin, "edgectl"), "rollout", "start", "--bundle", bundle(5), "--devices", "d1,d2,d3",
+	roll = exec.Command(filepath.Join(bin, "edgectl"), "rollout", "start", "--bundle", v5, "--devices", "d1,d2,d3",
 		"--waves", "2,100%", "--bake", "1h", "--min-requests", "30", "--max-error-rate", "10%",
 		"--abort-after", "1", "--abort-failures", "0%", "--device-timeout", "60s", "--drain", "30s", "--state", state5)
 	roll.Env, roll.Stdout, roll.Stderr = env, &rollOut, &rollOut
@@ -213,30 +223,27 @@ func TestOperatorLoop(t *testing.T) {
 	testenv.WaitFor(t, "d1 and d2 on version 5", 60*time.Second, func() bool {
 		return devs[0].version() == "5" && devs[1].version() == "5"
 	})
-	op, stopOp := fleettest.Connect(t, fleet.Options{Broker: "tcp://" + broker})
 	ctx, stopLoad := context.WithCancel(context.Background())
 	var load sync.WaitGroup
-	load.Add(1)
-	go func() {
-		defer load.Done()
-		for ctx.Err() == nil {
-			devs[0].infer()
-			time.Sleep(20 * time.Millisecond)
-		}
-	}()
-	load.Add(1)
-	go func() {
-		defer load.Done()
-		for ctx.Err() == nil {
-			b, _ := fleet.Encode(&fleet.Telemetry{V: 1, Time: time.Now().UTC(), Interval: 1,
-				Models: []fleet.ModelTelemetry{{Name: "person", Version: "5", Inferences: 40, Errors: 20}}})
-			op.Publish(ctx, fleet.TelemetryTopic("d2"), b, 0, false)
-			select {
-			case <-ctx.Done():
-			case <-time.After(200 * time.Millisecond):
+	var answered, failed atomic.Int64
+	for i, d := range devs[:2] {
+		load.Add(1)
+		go func() {
+			defer load.Done()
+			for n := 0; ctx.Err() == nil; n++ {
+				idx := n % 4
+				if i == 1 && n%3 == 2 {
+					idx = 99 // outside the table: the invocation fails
+				}
+				if code := d.lookup(idx); code == http.StatusOK {
+					answered.Add(1)
+				} else if i == 1 && idx == 99 && code != 0 {
+					failed.Add(1)
+				}
+				time.Sleep(20 * time.Millisecond)
 			}
-		}
-	}()
+		}()
+	}
 	select {
 	case err = <-rolled:
 	case <-time.After(90 * time.Second):
@@ -246,13 +253,30 @@ func TestOperatorLoop(t *testing.T) {
 	}
 	stopLoad()
 	load.Wait()
-	stopOp()
-	t.Logf("rollout of version 5: %v\n%s", err, rollOut.String())
-	if err == nil || !strings.Contains(rollOut.String(), "error rate 33.3%") {
-		t.Errorf("rollout with an unhealthy device: %v; want an abort naming the error rate\n%s", err, rollOut.String())
+	t.Logf("rollout of version 5 (%d requests answered, %d failed on d2): %v\n%s", answered.Load(), failed.Load(), err, rollOut.String())
+	if strings.Contains(rollOut.String(), "unhealthy unhealthy") {
+		t.Errorf("the rollout's summary repeats the status:\n%s", rollOut.String())
+	}
+	if failed.Load() == 0 {
+		t.Errorf("no request to d2 failed; want a third of them failing in the interpreter")
+	}
+	if err == nil || !regexp.MustCompile(`d2.*error rate (3\d|[4-9]\d)(\.\d)?%`).MatchString(rollOut.String()) {
+		t.Errorf("rollout with an unhealthy device: %v; want an abort naming d2's error rate (about a third)\n%s", err, rollOut.String())
 	}
 	waitVersions("after the aborted rollout", "d1=4 d2=4 d3=4", 30*time.Second)
 	if out, _ := edgectl("rollout", "status", "--state", state5); !strings.Contains(out, "aborted") {
 		t.Errorf("rollout status does not say aborted:\n%s", out)
 	}
+}
+
+// lookup asks version 5's lookup model for entry idx and returns the
+// HTTP status.
+func (d *e2eDevice) lookup(idx int) int {
+	body := fmt.Sprintf(`{"inputs":[{"name":"index","shape":[1],"datatype":"INT32","data":[%d]}]}`, idx)
+	resp, err := http.Post(d.base+"/v2/models/person/infer", "application/json", strings.NewReader(body))
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }

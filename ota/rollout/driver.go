@@ -882,7 +882,7 @@ func PrintSummary(w io.Writer, r *Rollout) {
 		fmt.Fprintf(w, "waiting: %s\n", s.Waiting)
 	}
 	for _, f := range s.Failures {
-		if strings.HasPrefix(f.Reason, string(f.Status)+":") {
+		if strings.HasPrefix(f.Reason, f.Status.String()+":") {
 			fmt.Fprintf(w, "  %-20s %s\n", f.ID, f.Reason) // the reason names the status
 		} else {
 			fmt.Fprintf(w, "  %-20s %s %s\n", f.ID, f.Status, f.Reason)
