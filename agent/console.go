@@ -443,6 +443,7 @@ func (a *Agent) consoleStatus(st *status.Device) {
 	} else {
 		st.Events = a.events.Newest()
 	}
+	st.OTA = snap.OTA
 	prev := map[string]string{}
 	if snap.OTA != nil {
 		for _, mo := range snap.OTA.Models {

@@ -651,7 +651,14 @@ func TestDeployResume(t *testing.T) {
 	if resp, err := sc.Get(ra.url + "/v1/status"); err != nil {
 		t.Errorf("GET /v1/status during a download: %v", err)
 	} else {
+		var st struct {
+			OTA *fleet.OTATelemetry `json:"ota"`
+		}
+		err := json.NewDecoder(resp.Body).Decode(&st)
 		resp.Body.Close()
+		if err != nil || st.OTA == nil || len(st.OTA.Downloads) != 1 || st.OTA.Downloads[0].Model != "person" || st.OTA.Downloads[0].Size != blob.Size {
+			t.Errorf("/v1/status during a download: ota %+v, %v; want the download of person (%d bytes)", st.OTA, err, blob.Size)
+		}
 	}
 	ra.stop()
 	if o := a.OTATelemetry(); len(o.Downloads) != 0 {

@@ -475,6 +475,19 @@ func resultHTML(r *status.Result) string {
 func (p *statusPage) renderCommands(b *strings.Builder) {
 	esc := html.EscapeString
 	b.WriteString("<section id=\"ota\"><h2>Deployments and fleet commands</h2>\n")
+	if o := p.Status.OTA; o != nil {
+		for _, d := range o.Downloads {
+			frac := 0.0
+			if d.Size > 0 {
+				frac = math.Min(1, float64(d.Bytes)/float64(d.Size))
+			}
+			fmt.Fprintf(b, `<p>Downloading <b>%s</b> version %s: %.1f of %.1f MiB (%.0f%%)<span class="bar" style="display:block;width:20em"><i style="width:%.0f%%"></i></span></p>`+"\n",
+				esc(d.Model), esc(d.Version), float64(d.Bytes)/(1<<20), float64(d.Size)/(1<<20), 100*frac, 100*frac)
+		}
+		if o.Rollbacks > 0 {
+			fmt.Fprintf(b, "<p class=\"warn\">%d rollback(s) since the agent started.</p>\n", o.Rollbacks)
+		}
+	}
 	if len(p.Status.Commands) == 0 {
 		if p.Status.Link == nil {
 			b.WriteString("<p class=\"mut\">No fleet link: deployments come over the fleet broker.</p></section>\n")

@@ -301,6 +301,7 @@ func TestStatusPageEscapes(t *testing.T) {
 			Commands: []status.Command{{Op: "deploy", CommandStatus: fleet.CommandStatus{ID: "c1", State: "failed", Reason: evil}}},
 			Events:   []status.Event{{Kind: "error", Model: evil, Detail: json.RawMessage(`{"reason":"` + strings.ReplaceAll(evil, `"`, `\"`) + `"}`)}},
 			Link:     &status.Link{Broker: evil, LastError: evil},
+			OTA:      &fleet.OTATelemetry{Downloads: []fleet.DownloadTelemetry{{Model: evil, Version: "3", Bytes: 1572864, Size: 4194304}}, Rollbacks: 2},
 			Missing:  []status.Missing{{Model: evil, Reason: evil}},
 			Models: []status.Model{{Name: "m", Version: "1", Reason: evil,
 				Delegates: []status.Delegate{{Delegate: "edgetpu", State: "failed", Reason: evil}, {Delegate: "cpu", Fallback: true}},
@@ -321,6 +322,9 @@ func TestStatusPageEscapes(t *testing.T) {
 		`&lt;img src=x onerror=&#34;alert(1)&#34;&gt; 0.75`, // a source's last result
 		// A thumbnail: the path escaped in the URL, the name in alt.
 		`<img class="frame" data-f="s1.frame" src="/v1/sources/%3Cimg%20src=x%20onerror=%22alert%281%29%22%3E/frame?t=1796620000123" width="96" height="111" alt="last picture read by &lt;img src=x onerror=&#34;alert(1)&#34;&gt;">`,
+		// A download: 1.5 of 4 MiB, 37.5% (rounded to even).
+		`Downloading <b>&lt;img src=x onerror=&#34;alert(1)&#34;&gt;</b> version 3: 1.5 of 4.0 MiB (38%)`,
+		`2 rollback(s) since the agent started.`,
 		`<section id="sources">`, `<section id="ota">`, `<section id="events">`, `<section id="system">`,
 		`scale 0.5, zero point 10`,
 		`<span class="bad">drift</span>`,

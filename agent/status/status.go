@@ -45,6 +45,11 @@ type Device struct {
 	// Events are the last events (deployments, fallbacks, drift,
 	// errors), newest first.
 	Events []Event `json:"events,omitempty"`
+	// OTA is the model store (each model's active and previous version,
+	// its last command or canary decision), the downloads in progress
+	// and the rollbacks since the agent started; absent when the agent
+	// takes no deployments.
+	OTA *fleet.OTATelemetry `json:"ota,omitempty"`
 }
 
 // System is the host: CPU use, load, memory, the data directory's disk,
