@@ -131,6 +131,22 @@ func TestGRPC(t *testing.T) {
 		if inf1-inf0 != 8 || ex1-ex0 != 8 || ok1-ok0 != 2 {
 			t.Errorf("statistics grew by %g inferences, %g executions, %g successes; want 8, 8, 2 (two gRPC requests of 4)", inf1-inf0, ex1-ex0, ok1-ok0)
 		}
+		// Triton's ModelStatistics method reports the same table.
+		var ms pb.ModelStatisticsResponse
+		if err := conn.Invoke(ctx, "/inference.GRPCInferenceService/ModelStatistics", &pb.ModelStatisticsRequest{Name: "hello"}, &ms); err != nil {
+			t.Fatalf("ModelStatistics: %v", err)
+		}
+		if len(ms.ModelStats) != 1 {
+			t.Fatalf("ModelStatistics %v; want hello alone", &ms)
+		}
+		m := ms.ModelStats[0]
+		if m.Name != "hello" || m.Version != "7" || float64(m.InferenceCount) != inf1 || float64(m.ExecutionCount) != ex1 || float64(m.InferenceStats.GetSuccess().GetCount()) != ok1 || m.LastInference == 0 {
+			t.Errorf("ModelStatistics %v; want hello 7 with HTTP's %g inferences, %g executions, %g successes", m, inf1, ex1, ok1)
+		}
+		var none pb.ModelStatisticsResponse
+		if err := conn.Invoke(ctx, "/inference.GRPCInferenceService/ModelStatistics", &pb.ModelStatisticsRequest{Name: "nosuch"}, &none); status.Code(err) != codes.NotFound {
+			t.Errorf("ModelStatistics of an unknown model: %v; want NotFound", err)
+		}
 	})
 
 	// The model repository extension, called as a client generated from

@@ -145,7 +145,7 @@ func (s *service) ServerReady(context.Context, *inferencepb.ServerReadyRequest) 
 }
 
 func (s *service) ServerMetadata(context.Context, *inferencepb.ServerMetadataRequest) (*inferencepb.ServerMetadataResponse, error) {
-	ext := []string{}
+	ext := []string{"classification", "statistics"}
 	if s.opts.Repository != nil {
 		ext = append(ext, "model_repository", "model_repository(unload_dependents)")
 	}

@@ -35,16 +35,17 @@ type Repository interface {
 	Missing() []agentstatus.Missing
 }
 
-// serviceDesc is the generated service with the model repository
-// extension's methods added (Triton's; the Open Inference Protocol's
-// .proto has none), so that one inference.GRPCInferenceService answers
-// both.
+// serviceDesc is the generated service with the model repository and
+// statistics extensions' methods added (Triton's; the Open Inference
+// Protocol's .proto has none), so that one inference.GRPCInferenceService
+// answers all.
 func serviceDesc() *grpc.ServiceDesc {
 	d := inferencepb.GRPCInferenceService_ServiceDesc
 	d.Methods = append(slices.Clone(d.Methods),
 		unary("RepositoryIndex", (*service).RepositoryIndex),
 		unary("RepositoryModelLoad", (*service).RepositoryModelLoad),
 		unary("RepositoryModelUnload", (*service).RepositoryModelUnload),
+		unary("ModelStatistics", (*service).ModelStatistics),
 	)
 	return &d
 }
