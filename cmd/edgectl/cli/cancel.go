@@ -49,9 +49,12 @@ func runCancel(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if f.group != "" {
 		filter = fleet.GroupCommandFilter(f.group)
 	}
-	cmds := collectRetained(ctx, c, filter, 2*time.Second, func(t fleet.Topic) bool {
+	cmds, err := collectRetained(ctx, c, filter, 2*time.Second, func(t fleet.Topic) bool {
 		return (*op == "" || t.Op == *op) && (f.cmdID == "" || t.CmdID == f.cmdID)
 	})
+	if err != nil {
+		return fmt.Errorf("cancel: %w", err)
+	}
 	if len(cmds) == 0 {
 		fmt.Fprintf(stdout, "no retained command for %s matches\n", orDefault(f.device, "group "+f.group))
 		return nil
@@ -61,7 +64,9 @@ func runCancel(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if f.device != "" {
 			sf = fleet.StatusTopic(f.device, r.op, r.id)
 		}
-		r.statuses = collectStatuses(ctx, c, sf, time.Second, nil)
+		if r.statuses, err = collectStatuses(ctx, c, sf, time.Second, nil); err != nil {
+			return fmt.Errorf("cancel: %w", err)
+		}
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
@@ -102,10 +107,10 @@ func runCancel(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 // collectRetained gathers the retained commands under filter for wait.
-func collectRetained(ctx context.Context, c *fleet.Client, filter string, wait time.Duration, keep func(fleet.Topic) bool) []*retainedCmd {
+func collectRetained(ctx context.Context, c *fleet.Client, filter string, wait time.Duration, keep func(fleet.Topic) bool) ([]*retainedCmd, error) {
 	var mu sync.Mutex
 	var out []*retainedCmd
-	c.Subscribe(ctx, filter, 1, func(topic string, p []byte) {
+	err := c.Subscribe(ctx, filter, 1, func(topic string, p []byte) {
 		t, err := fleet.ParseTopic(topic)
 		if err != nil || (t.Kind != fleet.KindCommand && t.Kind != fleet.KindGroupCommand) || len(p) == 0 || (keep != nil && !keep(t)) {
 			return
@@ -118,20 +123,23 @@ func collectRetained(ctx context.Context, c *fleet.Client, filter string, wait t
 		out = append(out, &retainedCmd{topic: topic, op: t.Op, id: t.CmdID, cmd: cmd})
 		mu.Unlock()
 	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the retained commands: %w", err)
+	}
 	sleep(ctx, wait)
 	c.Unsubscribe(context.WithoutCancel(ctx), filter)
 	mu.Lock()
 	defer mu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].topic < out[j].topic })
-	return out
+	return out, nil
 }
 
 // collectStatuses gathers, per device, the newest retained status under
 // filter that keep accepts (nil: any) within wait.
-func collectStatuses(ctx context.Context, c *fleet.Client, filter string, wait time.Duration, keep func(fleet.CommandStatus) bool) map[string]fleet.CommandStatus {
+func collectStatuses(ctx context.Context, c *fleet.Client, filter string, wait time.Duration, keep func(fleet.CommandStatus) bool) (map[string]fleet.CommandStatus, error) {
 	var mu sync.Mutex
 	out := map[string]fleet.CommandStatus{}
-	c.Subscribe(ctx, filter, 1, func(topic string, p []byte) {
+	err := c.Subscribe(ctx, filter, 1, func(topic string, p []byte) {
 		t, err := fleet.ParseTopic(topic)
 		var st fleet.CommandStatus
 		if err != nil || t.Kind != fleet.KindStatus || len(p) == 0 || fleet.Decode(p, &st) != nil || (keep != nil && !keep(st)) {
@@ -143,6 +151,9 @@ func collectStatuses(ctx context.Context, c *fleet.Client, filter string, wait t
 		}
 		mu.Unlock()
 	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the commands' statuses: %w", err)
+	}
 	sleep(ctx, wait)
 	c.Unsubscribe(context.WithoutCancel(ctx), filter)
 	mu.Lock()
@@ -151,7 +162,7 @@ func collectStatuses(ctx context.Context, c *fleet.Client, filter string, wait t
 	for k, v := range out {
 		cp[k] = v
 	}
-	return cp
+	return cp, nil
 }
 
 func sleep(ctx context.Context, d time.Duration) {

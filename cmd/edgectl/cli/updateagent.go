@@ -135,7 +135,9 @@ func runUpdateAgent(ctx context.Context, args []string, stdout, stderr io.Writer
 		if w, err = watchCommand(ctx, c, fleet.OpUpdateAgent, *cmdID); err != nil {
 			return err
 		}
-		w.check = restartWatch(ctx, c, *restartGrace)
+		if w.check, err = restartWatch(ctx, c, *restartGrace); err != nil {
+			return fmt.Errorf("update-agent: %w", err)
+		}
 	}
 	if err := c.Publish(ctx, topic, payload, 1, true); err != nil {
 		return fmt.Errorf("update-agent: %w", err)
@@ -303,10 +305,10 @@ func publishFile(ctx context.Context, c *fleet.Client, path string, blob sign.Bl
 // restartWatch follows the devices' states and reports a device that
 // went offline to restart into the new binary and did not come back
 // within grace: nothing started it again.
-func restartWatch(ctx context.Context, c *fleet.Client, grace time.Duration) func(map[string]fleet.CommandStatus) error {
+func restartWatch(ctx context.Context, c *fleet.Client, grace time.Duration) (func(map[string]fleet.CommandStatus) error, error) {
 	var mu sync.Mutex
 	offline := map[string]time.Time{}
-	c.Subscribe(ctx, fleet.Prefix+"/dev/+/state", 1, func(topic string, p []byte) {
+	err := c.Subscribe(ctx, fleet.Prefix+"/dev/+/state", 1, func(topic string, p []byte) {
 		t, err := fleet.ParseTopic(topic)
 		var st fleet.State
 		if err != nil || t.Kind != fleet.KindState || len(p) == 0 || fleet.Decode(p, &st) != nil {
@@ -322,6 +324,9 @@ func restartWatch(ctx context.Context, c *fleet.Client, grace time.Duration) fun
 			delete(offline, t.Device)
 		}
 	})
+	if err != nil {
+		return nil, fmt.Errorf("following the devices' states: %w", err)
+	}
 	return func(states map[string]fleet.CommandStatus) error {
 		mu.Lock()
 		defer mu.Unlock()
@@ -338,7 +343,7 @@ func restartWatch(ctx context.Context, c *fleet.Client, grace time.Duration) fun
 		return fmt.Errorf("update-agent: %s installed the new binary and stopped to restart, but nothing started edged again within %v "+
 			"(no supervisor: run edged under systemd, scripts/edged.service); start edged on the device, and it runs the new binary",
 			strings.Join(stuck, ", "), grace)
-	}
+	}, nil
 }
 
 // deployStatusRestarting is the update-agent state between the swap and
