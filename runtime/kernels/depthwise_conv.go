@@ -347,9 +347,10 @@ type dwFast struct {
 	// inOff·w' in cst exactly) or of zeros (float; adding 0·w leaves the
 	// sum unchanged for finite weights).
 	pad []byte
-	// ftaps is the general float vector kernel (depthwise_taps.go), nil
-	// when not used.
+	// ftaps is the general float vector kernel (depthwise_taps.go), and
+	// qtaps the quantized one (depthwise_qtaps.go); nil when not used.
 	ftaps *dwTapsF
+	qtaps *dwTapsQ
 	// desc names the path, for profiles.
 	desc string
 }
@@ -462,6 +463,11 @@ func newDWFast(cfg *Config, p ConvParams, g convGeom, in, filter, bias, out *ten
 	default:
 		k.desc = "taps portable"
 	}
+	if in.Type != tensor.Float32 && k.w9 == nil {
+		if k.qtaps = newDWTapsQ(k, byte(-k.inOff)); k.qtaps != nil {
+			k.desc = "taps " + Variant()
+		}
+	}
 	if in.Type == tensor.Float32 && k.fblk == nil && dwTapsHaveSIMD() {
 		k.ftaps = newDWTapsF(k.wf, k.biasF, taps, c, k.nparts)
 		k.desc = "taps " + floatVariant()
@@ -522,9 +528,6 @@ type dwQuantTask[T int8 | uint8] struct{ k *dwFast }
 func (t dwQuantTask[T]) runPart(part, nparts int) {
 	k := t.k
 	g := &k.g
-	x, y := convView[T](k.in.Data), convView[T](k.out.Data)
-	c, ci := g.outC, g.inC
-	dm := c / ci
 	r0, r1 := parallelRange(part, nparts, g.batch*g.outH)
 	if k.qblk != nil {
 		var z T
@@ -549,12 +552,55 @@ func (t dwQuantTask[T]) runPart(part, nparts int) {
 		dwSwarRows[T](k, part, r0, r1)
 		return
 	}
+	if k.qtaps != nil {
+		var z T
+		u8 := 0
+		if ^z > 0 {
+			u8 = 1
+		}
+		x, y := k.in.Data, k.out.Data
+		ox0, ox1 := dwInterior(g)
+		if g.outW == 1 && ox1 == 1 {
+			oyA, oyB := convInterior(g.padH, g.strideH, g.inH, g.fH, g.dilH, g.outH)
+			for row := r0; row < r1; {
+				b, oy := row/g.outH, row%g.outH
+				if oy < oyA || oy >= oyB {
+					t.pixels(part, row, 0, 1)
+					row++
+					continue
+				}
+				n := min(r1, b*g.outH+oyB) - row
+				k.runTapsQ(part, x, y, u8, b, oy, 0, n, g.strideH*g.inW*g.inC)
+				row += n
+			}
+			return
+		}
+		for row := r0; row < r1; row++ {
+			k.runTapsQ(part, x, y, u8, row/g.outH, row%g.outH, ox0, ox1-ox0, g.strideW*g.inC)
+			t.pixels(part, row, 0, ox0)
+			t.pixels(part, row, ox1, g.outW)
+		}
+		return
+	}
+	for row := r0; row < r1; row++ {
+		t.pixels(part, row, 0, g.outW)
+	}
+}
+
+// pixels computes output pixels [oxa, oxb) of output row row (batch ×
+// height) with the Go loops.
+func (t dwQuantTask[T]) pixels(part, row, oxa, oxb int) {
+	k := t.k
+	g := &k.g
+	x, y := convView[T](k.in.Data), convView[T](k.out.Data)
+	c, ci := g.outC, g.inC
+	dm := c / ci
 	acc := k.acc[part]
 	pad := convView[T](k.pad)[:ci]
 	var taps [9][]T
-	for row := r0; row < r1; row++ {
+	{
 		b, oy := row/g.outH, row%g.outH
-		for ox := 0; ox < g.outW; ox++ {
+		for ox := oxa; ox < oxb; ox++ {
 			o := (row*g.outW + ox) * c
 			yo := y[o : o+c]
 			iy0, ix0 := oy*g.strideH-g.padH, ox*g.strideW-g.padW

@@ -52,13 +52,19 @@ func newDWTapsF(w, bias []float32, taps, c, nparts int) *dwTapsF {
 // dwInterior is the range [ox0, ox1) of output columns whose taps all lie
 // inside the input.
 func dwInterior(g *convGeom) (ox0, ox1 int) {
-	ox0 = (g.padW + g.strideW - 1) / g.strideW
-	last := g.inW - 1 - (g.fW-1)*g.dilW + g.padW // largest ox·strideW allowed
+	return convInterior(g.padW, g.strideW, g.inW, g.fW, g.dilW, g.outW)
+}
+
+// convInterior is the range [o0, o1) of output positions along one axis
+// whose taps all lie inside the input.
+func convInterior(pad, stride, in, f, dil, out int) (o0, o1 int) {
+	o0 = (pad + stride - 1) / stride
+	last := in - 1 - (f-1)*dil + pad // largest o·stride allowed
 	if last < 0 {
 		return 0, 0
 	}
-	ox1 = min(last/g.strideW+1, g.outW)
-	return min(ox0, ox1), ox1
+	o1 = min(last/stride+1, out)
+	return min(o0, o1), o1
 }
 
 // rowTapsF runs output row (b, oy) of the float kernel for columns

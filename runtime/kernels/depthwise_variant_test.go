@@ -107,6 +107,29 @@ func dwCases() []dwCase {
 			}
 		}
 	}
+	// Tall filters (keyword-spotting models: 3×1 to 15×1 over a column of
+	// 30 pixels, 40 and 128 channels), with padding above and below, a
+	// partial block of channels, strides, dilation and several columns.
+	for i, f := range [][2]int{{3, 1}, {5, 1}, {10, 1}, {15, 1}, {4, 2}, {7, 3}} {
+		for _, dt := range []tensor.DType{tensor.Int8, tensor.UInt8} {
+			for j, c := range []int{40, 128, 33, 8, 3, 64} {
+				tc := dwCase{dt: dt, h: 30, w: []int{1, 1, 3, 6}[(i+j)%4], c: c, dm: 1, stride: 1 + (i+j)%3/2, dil: 1 + j%4/3, fh: f[0], fw: f[1]}
+				tc.pad = []Padding{PaddingValid, PaddingSame}[(i+j)%2]
+				if tc.pad == PaddingValid {
+					tc.w = max(tc.w, (f[1]-1)*tc.dil+1)
+				}
+				tc.act = []Activation{ActNone, ActRelu, ActRelu6, ActReluN1To1}[rng.IntN(4)]
+				tc.bias = rng.IntN(4) != 0
+				tc.threads = rng.IntN(3) == 0
+				if dt == tensor.UInt8 {
+					tc.inZP, tc.filZP = int32(rng.IntN(256)), int32(rng.IntN(256))
+				} else {
+					tc.inZP = []int32{-128, int32(rng.IntN(256) - 128)}[j%2]
+				}
+				cases = append(cases, tc)
+			}
+		}
+	}
 	return cases
 }
 
@@ -454,4 +477,52 @@ func dwBuildGeneric(t *testing.T, tc dwCase, seed uint64) (Kernel, *tensor.Tenso
 	}
 	f.Data = data
 	return k, out
+}
+
+func TestDWQArgsLayout(t *testing.T) {
+	var a dwQArgs
+	tests := []struct {
+		name      string
+		got, want uintptr
+	}{
+		{"taps", unsafe.Offsetof(a.taps), 0},
+		{"ntaps", unsafe.Offsetof(a.ntaps), 8},
+		{"off", unsafe.Offsetof(a.off), 16},
+		{"w", unsafe.Offsetof(a.w), 24},
+		{"wstep", unsafe.Offsetof(a.wstep), 32},
+		{"xstep", unsafe.Offsetof(a.xstep), 40},
+		{"rows", unsafe.Offsetof(a.rows), 48},
+		{"t", unsafe.Offsetof(a.t), 56},
+		{"u8", unsafe.Offsetof(a.u8), 64},
+	}
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		t.Skip("the assembly kernels are 64-bit only")
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("Offsetof(dwQArgs.%s) = %d; want %d (the assembly's)", tt.name, tt.got, tt.want)
+		}
+	}
+}
+
+// BenchmarkDWTall times the int8 depthwise layers of a keyword-spotting
+// model (str_ww_ref_model: 3×1 over 30×40, then 5×1, 10×1 and 15×1 over
+// 128 channels) in CPU time (benchCPU), in the LiteRT arithmetic.
+func BenchmarkDWTall(b *testing.B) {
+	for _, tc := range []dwCase{
+		{name: "30x1x40/3x1", h: 30, c: 40, fh: 3},
+		{name: "28x1x128/5x1", h: 28, c: 128, fh: 5},
+		{name: "24x1x128/10x1", h: 24, c: 128, fh: 10},
+		{name: "15x1x128/15x1", h: 15, c: 128, fh: 15},
+	} {
+		tc.dt, tc.w, tc.fw, tc.dm, tc.stride, tc.dil, tc.pad = tensor.Int8, 1, 1, 1, 1, 1, PaddingValid
+		tc.act, tc.inZP, tc.bias, tc.litert = ActRelu, -128, true, true
+		b.Run(tc.name, func(b *testing.B) {
+			k, out := dwBuild(b, tc, 1)
+			macs := float64((tc.h - tc.fh + 1) * tc.c * tc.fh)
+			per := benchCPU(b, func() { _ = k.Eval() })
+			b.ReportMetric(macs/float64(per.Nanoseconds()), "GMAC/s(cpu)")
+			_ = out
+		})
+	}
 }

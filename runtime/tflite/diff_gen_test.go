@@ -27,6 +27,11 @@ func init() {
 		addDiffGen("CONV_2D/any_"+dt.String(), genConv(false, dt))
 		addDiffGen("DEPTHWISE_CONV_2D/any_"+dt.String(), genConv(true, dt))
 	}
+	// Tall filters over a column, as keyword-spotting models have them
+	// (3×1 to 15×1 over 30 frames of 40 or 128 channels).
+	for _, dt := range []tensor.DType{tensor.Int8, tensor.UInt8} {
+		addDiffGen("DEPTHWISE_CONV_2D/tall_"+dt.String(), genConvShape(true, dt, true))
+	}
 
 	for _, op := range []schema.BuiltinOperator{schema.BuiltinOperatorADD, schema.BuiltinOperatorSUB, schema.BuiltinOperatorMUL} {
 		for _, dt := range []tensor.DType{tensor.Float32, tensor.Int8, tensor.UInt8} {
@@ -173,7 +178,12 @@ func convOut(in, k, stride, dilation int, pad schema.Padding) int {
 
 // genConv generates CONV_2D (depthwise false) or DEPTHWISE_CONV_2D. int8
 // weights are per-channel, as the converter writes them.
-func genConv(depthwise bool, dt tensor.DType) diffGen {
+func genConv(depthwise bool, dt tensor.DType) diffGen { return genConvShape(depthwise, dt, false) }
+
+// genConvShape is genConv; tall draws tall filters (3 to 16 rows, 1 or 2
+// columns) over 1 to 3 columns of 20 to 40 rows and 1 to 160 channels,
+// depth multiplier 1.
+func genConvShape(depthwise bool, dt tensor.DType, tall bool) diffGen {
 	return func(r *rand.Rand) ([]byte, [][]byte, error) {
 		n := diffInt(r, 1, 2)
 		h, w := diffInt(r, 1, 12), diffInt(r, 1, 12)
@@ -183,6 +193,13 @@ func genConv(depthwise bool, dt tensor.DType) diffGen {
 		dh, dw := 1, 1
 		if r.IntN(3) == 0 {
 			dh, dw = diffInt(r, 1, 3), diffInt(r, 1, 3)
+		}
+		if tall {
+			n, h, w = 1, diffInt(r, 20, 40), diffInt(r, 1, 3)
+			cin = diffPick(r, 40, 128, 64, 33, 8, diffInt(r, 1, 160))
+			kh, kw = diffInt(r, 3, 16), diffInt(r, 1, 2)
+			sh, sw = diffInt(r, 1, 2), 1
+			dh, dw = diffInt(r, 1, 2), 1
 		}
 		pad := diffPick(r, schema.PaddingSAME, schema.PaddingVALID)
 		if pad == schema.PaddingVALID {
@@ -209,6 +226,9 @@ func genConv(depthwise bool, dt tensor.DType) diffGen {
 		axis := 0
 		if depthwise {
 			mult = diffPick(r, 1, 1, 2, 3)
+			if tall {
+				mult = 1
+			}
 			cout = cin * mult
 			wShape = []int{1, kh, kw, cout}
 			axis = 3
