@@ -244,6 +244,15 @@ func Conv2D(cfg *Config, p ConvParams, in, filter, bias, out *tensor.Tensor) (Ke
 		if k.mult, k.shift, k.lo, k.hi, err = convQuantSetup(cfg, op, p.Activation, in, filter, bias, out, outC, tensor.Int8, tensor.Int64, tensor.Int32); err != nil {
 			return nil, err
 		}
+		if filter.Data != nil && dot16HaveSIMD() {
+			// Constant weights: widened once for the vector dot product.
+			fw := filter.Int8s()
+			k.w16 = make([]int16, outC*g.fH*g.fW*fC)
+			for i := range k.w16 {
+				k.w16[i] = int16(fw[i])
+			}
+			return Describe("dot16 "+Variant(), Func(k.evalInt16)), nil
+		}
 		return Func(k.evalInt16), nil
 	}
 	return nil, unsupportedf("%s on %s input %q", op, in.Type, in.Name)
@@ -286,6 +295,9 @@ type convKernel struct {
 	// the input.
 	rows  [][]float32
 	zeros []float32
+	// w16 is the int16×int8 convolution's filter widened to int16 for
+	// dot16, nil when it runs the Go loop.
+	w16 []int16
 }
 
 func (k *convKernel) evalFloat() error {
@@ -557,9 +569,20 @@ func (k *convKernel) evalInt16() error {
 					var acc int64
 					for fy := fy0; fy < fy1; fy++ {
 						row := (b*g.inH + iy0 + fy*g.dilH) * g.inW
+						if k.w16 != nil && fx0 == 0 && fx1 == g.fW && g.dilW == 1 && fC == g.inC {
+							// The filter row's taps are one run of the input.
+							xi := (row + ix0) * g.inC
+							n := g.fW * fC
+							acc += dot16(x[xi:xi+n], k.w16[oc*fSize+fy*n:][:n])
+							continue
+						}
 						for fx := fx0; fx < fx1; fx++ {
 							xi := (row+ix0+fx*g.dilW)*g.inC + icBase
 							xs := x[xi : xi+fC]
+							if k.w16 != nil {
+								acc += dot16(xs, k.w16[oc*fSize+(fy*g.fW+fx)*fC:][:len(xs)])
+								continue
+							}
 							ws := wo[(fy*g.fW+fx)*fC:][:len(xs)]
 							for i, v := range xs {
 								acc += int64(int32(ws[i]) * int32(v))

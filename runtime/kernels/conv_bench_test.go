@@ -139,3 +139,32 @@ func BenchmarkConv2DFloatShapes(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkConv2DInt16 is the int16×int8 convolution of an audio U-Net
+// encoder (conv10: a 3×4 filter over [1,3,12,64], 64 outputs, stride 1×2)
+// in CPU time (benchCPU).
+func BenchmarkConv2DInt16(b *testing.B) {
+	p := ConvParams{Padding: PaddingValid, StrideH: 1, StrideW: 2, DilationH: 1, DilationW: 1}
+	x := make([]int16, 3*12*64)
+	for i := range x {
+		x[i] = int16(i*7919%4001 - 2000)
+	}
+	w := make([]int8, 64*3*4*64)
+	for i := range w {
+		w[i] = int8(i*31%255 - 127)
+	}
+	scales := make([]float32, 64)
+	for i := range scales {
+		scales[i] = 0.002
+	}
+	in := convT("in", tensor.Int16, []int{1, 3, 12, 64}, convQ(0.0016, 0), x)
+	f := convT("w", tensor.Int8, []int{64, 3, 4, 64}, convPCQ(0, scales...), w)
+	out := convT("out", tensor.Int16, []int{1, 1, 5, 64}, convQ(0.0008, 0), nil)
+	k, err := Conv2D(&Config{}, p, in, f, nil, out)
+	if err != nil {
+		b.Fatal(err)
+	}
+	macs := float64(5 * 64 * 3 * 4 * 64)
+	per := benchCPU(b, func() { _ = k.Eval() })
+	b.ReportMetric(macs/float64(per.Nanoseconds()), "GMAC/s(cpu)")
+}

@@ -17,6 +17,11 @@ func init() {
 	// diff_gen_test.go covers float32, int8 and uint8 CONV_2D and
 	// DEPTHWISE_CONV_2D; these add int16, grouped and larger 1x1 cases.
 	addDiffGen("CONV_2D/int16", func(r *rand.Rand) ([]byte, [][]byte, error) { return convDiffConv(r, tensor.Int16, false, false) })
+	// Deep int16 convolutions (an audio U-Net's 3×4 over 64 channels):
+	// long dot products, several vector chunks per output.
+	addDiffGen("CONV_2D/int16_deep", func(r *rand.Rand) ([]byte, [][]byte, error) {
+		return convDiffConvDepth(r, tensor.Int16, false, false, 160)
+	})
 	addDiffGen("CONV_2D/grouped_float32", func(r *rand.Rand) ([]byte, [][]byte, error) { return convDiffConv(r, tensor.Float32, false, true) })
 	addDiffGen("CONV_2D/grouped_int8", func(r *rand.Rand) ([]byte, [][]byte, error) { return convDiffConv(r, tensor.Int8, false, true) })
 	addDiffGen("DEPTHWISE_CONV_2D/int16", func(r *rand.Rand) ([]byte, [][]byte, error) { return convDiffConv(r, tensor.Int16, true, false) })
@@ -114,8 +119,13 @@ func convDiffVersion(dt tensor.DType, float, uint8v, int8v, int16v int) int {
 // geometry; grouped gives CONV_2D filters fewer input channels than the
 // input has.
 func convDiffConv(r *rand.Rand, dt tensor.DType, depthwise, grouped bool) ([]byte, [][]byte, error) {
+	return convDiffConvDepth(r, dt, depthwise, grouped, 8)
+}
+
+// convDiffConvDepth is convDiffConv with 1 to maxC input channels.
+func convDiffConvDepth(r *rand.Rand, dt tensor.DType, depthwise, grouped bool, maxC int) ([]byte, [][]byte, error) {
 	batch := diffInt(r, 1, 2)
-	inC := diffInt(r, 1, 8)
+	inC := diffInt(r, 1, maxC)
 	fH, fW := diffInt(r, 1, 3), diffInt(r, 1, 3)
 	sH, sW := diffInt(r, 1, 3), diffInt(r, 1, 3)
 	dH, dW := 1, 1
