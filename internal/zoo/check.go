@@ -151,7 +151,11 @@ func checkModel(ctx context.Context, c *config, path string) *result {
 			sets = inputSequence(sum, info.Inputs, m, inputs, capiRuns)
 			if w, cerr := c.capiRun(ctx, path, sets, info.Outputs, filepath.Join(work, "capi")); cerr == nil {
 				want = w
-				r.Oracle = run{Ran: true, Via: fmt.Sprintf("TFLite C library, %d invocations, state carried", capiRuns), Err: r.Oracle.Err}
+				via := fmt.Sprintf("TFLite C library, %d invocations, state carried", capiRuns)
+				if runTimeShaped(m) != "" {
+					via = fmt.Sprintf("TFLite C library, %d invocations (an output sized at run time)", capiRuns)
+				}
+				r.Oracle = run{Ran: true, Via: via, Err: r.Oracle.Err}
 			} else {
 				r.Oracle.Err += "; TFLite C library: " + cerr.Error()
 			}
