@@ -292,3 +292,23 @@ func TestDetectionsGolden(t *testing.T) {
 		t.Errorf("pixel (12,100) = %v; want the picture's %v", c, c0)
 	}
 }
+
+// BenchmarkScale: the cost of one sample of a source's input (at most one
+// a second per source).
+func BenchmarkScale(b *testing.B) {
+	for _, c := range []struct {
+		name  string
+		dt    tensor.DType
+		shape []int
+	}{{"person_detect_96x96x1_int8", tensor.Int8, []int{1, 96, 96, 1}}, {"ssd_300x300x3_uint8", tensor.UInt8, []int{1, 300, 300, 3}}} {
+		n := c.shape[1] * c.shape[2] * c.shape[3]
+		in := infer.Tensor{DType: c.dt, Shape: c.shape, Data: make([]byte, n)}
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Scale(in); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
