@@ -195,6 +195,7 @@ type canaryFigures struct {
 	Figures   struct {
 		Shadow struct {
 			Samples      uint64  `json:"samples"`
+			Errors       uint64  `json:"errors"`
 			Disagreement float64 `json:"disagreement"`
 			ActiveP50    float64 `json:"active_p50_ns"`
 			CandidateP50 float64 `json:"candidate_p50_ns"`
@@ -251,8 +252,13 @@ func canaryStatus(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintln(stdout, "no candidate under evaluation")
 		return nil
 	}
+	return printCanary(stdout, kept)
+}
+
+// printCanary prints the rows as a table, sorted by device and model.
+func printCanary(w io.Writer, kept []canaryRow) error {
 	sort.Slice(kept, func(i, j int) bool { return kept[i].device+kept[i].model < kept[j].device+kept[j].model })
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "DEVICE\tMODEL\tACTIVE\tCANDIDATE\tPHASE\tREQUESTS A/C\tERRORS A/C\tP50 A/C\tP-VALUE\tREASON")
 	for _, r := range kept {
 		req, errs, p50, pv := "-", "-", "-", "-"
@@ -262,6 +268,7 @@ func canaryStatus(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			errs = fmt.Sprintf("%d/%d", a.Errors, c.Errors)
 			if r.phase == "shadow" {
 				req = fmt.Sprintf("%d shadow", f.Figures.Shadow.Samples)
+				errs = fmt.Sprintf("%d shadow", f.Figures.Shadow.Errors)
 				p50 = fmt.Sprintf("%s/%s", ms(f.Figures.Shadow.ActiveP50), ms(f.Figures.Shadow.CandidateP50))
 			} else {
 				p50 = fmt.Sprintf("%s/%s", ms(a.P50), ms(c.P50))
@@ -331,7 +338,7 @@ func canaryRows(devs map[string]*deviceView) []canaryRow {
 func figuresOf(c fleet.CanaryTelemetry) *canaryFigures {
 	f := &canaryFigures{Candidate: c.Candidate, Phase: c.Phase}
 	if s := c.Shadow; s != nil {
-		f.Figures.Shadow.Samples, f.Figures.Shadow.Disagreement = s.N, s.Disagree
+		f.Figures.Shadow.Samples, f.Figures.Shadow.Errors, f.Figures.Shadow.Disagreement = s.N, s.Errors, s.Disagree
 		f.Figures.Shadow.ActiveP50, f.Figures.Shadow.CandidateP50 = s.ActiveP50*1e6, s.CandP50*1e6
 	}
 	if a := c.Active; a != nil {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -166,6 +167,39 @@ func TestPrintDevice(t *testing.T) {
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("printDevice lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// A candidate's figures come from the device's telemetry: in shadow the
+// comparisons and their errors, in canary each arm's requests, errors and
+// median latency and the p-value.
+func TestCanaryRowsFromTelemetry(t *testing.T) {
+	p := 0.0123
+	devs := map[string]*deviceView{
+		"pi1": {state: &fleet.State{State: fleet.Online, Models: []fleet.ModelState{{Name: "person", Active: "1", Canary: "3"}}},
+			telemetry: &fleet.Telemetry{Canaries: []fleet.CanaryTelemetry{{Model: "person", Candidate: "3", Phase: "shadow",
+				Shadow: &fleet.ShadowTelemetry{N: 20, Errors: 2, ActiveP50: 0.25, CandP50: 0.5}}}}},
+		"pi2": {state: &fleet.State{State: fleet.Online, Models: []fleet.ModelState{{Name: "person", Active: "1", Canary: "3"}}},
+			telemetry: &fleet.Telemetry{Canaries: []fleet.CanaryTelemetry{{Model: "person", Candidate: "3", Phase: "canary",
+				Active: &fleet.ArmTelemetry{N: 40, Errors: 1, P50: 1.5}, Cand: &fleet.ArmTelemetry{N: 38, Errors: 0, P50: 2}, P: &p, Test: "fisher"}}}},
+		// No telemetry heard: the state's candidate, phase unknown.
+		"pi3": {state: &fleet.State{State: fleet.Online, Models: []fleet.ModelState{{Name: "person", Active: "1", Canary: "3"}}}},
+	}
+	var b strings.Builder
+	if err := printCanary(&b, canaryRows(devs)); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	t.Logf("\n%s", out)
+	for _, want := range []string{
+		"pi1  person  1       3          shadow   20 shadow     2 shadow    0.25ms/0.50ms",
+		"pi2  person  1       3          canary   40/38         1/0         1.50ms/2.00ms  0.0123 (fisher)",
+		"pi3  person  1       3          unknown",
+	} {
+		re := regexp.MustCompile(strings.Join(strings.Fields(regexp.QuoteMeta(want)), `\s+`))
+		if !re.MatchString(out) {
+			t.Errorf("canary table lacks %q", want)
 		}
 	}
 }
