@@ -452,7 +452,11 @@ func (a *Agent) Missing() []status.Missing {
 		out = append(out, status.Missing{Model: mc.Name, Reason: why})
 	}
 	for name, u := range a.unloaded {
-		out = append(out, status.Missing{Model: name, Version: u.info.Version, Reason: "unloaded", Unloaded: u.since})
+		m := status.Missing{Model: name, Version: u.info.Version, Reason: "unloaded", Unloaded: u.since}
+		if r := a.rollouts[name]; r != nil {
+			m.Canary = r.Status()
+		}
+		out = append(out, m)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Model < out[j].Model })
 	return out

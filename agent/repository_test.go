@@ -403,6 +403,10 @@ func TestRepositoryCanary(t *testing.T) {
 	if got := repositoryIndex(t, ra.url); len(got) != 1 || got[0] != (indexEntry{"person", "1", "UNAVAILABLE", "unloaded"}) {
 		t.Errorf("index in shadow after unload %+v; want person 1 (the active version) UNAVAILABLE unloaded", got)
 	}
+	// The status shows the kept evaluation beside the unloaded model.
+	if m := ra.a.Status().Missing; len(m) != 1 || m[0].Canary == nil || m[0].Canary.Candidate != "2" || m[0].Canary.Phase != "shadow" {
+		t.Errorf("status of the unloaded model %+v; want its candidate 2 in shadow", m)
+	}
 	if code, body, _ := do(t, "POST", ra.url+"/v2/repository/models/person/load", "", nil); code != 200 {
 		t.Fatalf("load: %d %s", code, body)
 	}

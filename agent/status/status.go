@@ -186,6 +186,9 @@ type Missing struct {
 	// is loaded, and when it was unloaded.
 	Version  string    `json:"version,omitempty"`
 	Unloaded time.Time `json:"unloaded,omitzero"`
+	// Canary is the evaluation of a candidate an unloaded model keeps (it
+	// gets no requests until the model is loaded).
+	Canary *Canary `json:"canary,omitempty"`
 }
 
 // Model is one served model: the version serving now and its pipeline.
