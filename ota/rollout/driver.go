@@ -782,6 +782,7 @@ func (d *Driver) reportRollbacks(ctx context.Context) {
 func (d *Driver) pump(ctx context.Context, limit time.Duration, done func() bool) {
 	t := time.NewTimer(limit)
 	defer t.Stop()
+	saveFailed := false
 	for !done() {
 		select {
 		case <-ctx.Done():
@@ -794,7 +795,12 @@ func (d *Driver) pump(ctx context.Context, limit time.Duration, done func() bool
 			for _, m := range d.q.take() {
 				d.handle(m)
 			}
-			d.Save()
+			// The rollback goes on whatever the disk says; the operator
+			// learns, once, that the state file may be behind.
+			if err := d.Save(); err != nil && !saveFailed && d.Err != nil {
+				saveFailed = true
+				fmt.Fprintf(d.Err, "saving the rollout's state: %v; the rollback goes on, but %s may not show its outcome\n", err, d.Path)
+			}
 		}
 	}
 }
