@@ -187,6 +187,10 @@ type fcHybrid struct {
 	lo, hi              float32
 	q                   []int8
 	rowSums             []int32
+	// w16 and q16 are the weights and the quantized row widened to
+	// int16 for dot16 (nil without a vector dot product or with short
+	// rows).
+	w16, q16 []int16
 }
 
 func newFCHybrid(cfg *Config, p FullyConnectedParams, in, filter, bias, out *tensor.Tensor, batch, units, depth int) (Kernel, error) {
@@ -210,7 +214,24 @@ func newFCHybrid(cfg *Config, p FullyConnectedParams, in, filter, bias, out *ten
 			k.rowSums[u] += int32(v)
 		}
 	}
+	if dot16HaveSIMD() && depth >= 16 {
+		k.w16, k.q16 = make([]int16, units*depth), make([]int16, depth)
+		for i, v := range k.w[:units*depth] {
+			k.w16[i] = int16(v)
+		}
+		return Describe("dot16 "+Variant(), k), nil
+	}
 	return k, nil
+}
+
+// widen copies the quantized row into q16 for dot16.
+func (k *fcHybrid) widen() {
+	if k.q16 == nil {
+		return
+	}
+	for i, v := range k.q[:len(k.q16)] {
+		k.q16[i] = int16(v)
+	}
 }
 
 func (k *fcHybrid) Eval() error {
@@ -231,6 +252,10 @@ func (k *fcHybrid) Eval() error {
 
 func (k *fcHybrid) dot(u int, zp int32) int32 {
 	var acc int32
+	if k.w16 != nil {
+		// The same sum modulo 2³², which is all int32 keeps.
+		return int32(dot16(k.q16, k.w16[u*k.depth:(u+1)*k.depth])) - k.rowSums[u]*zp
+	}
 	for i, w := range k.w[u*k.depth : (u+1)*k.depth] {
 		acc += int32(w) * int32(k.q[i])
 	}
@@ -240,6 +265,7 @@ func (k *fcHybrid) dot(u int, zp int32) int32 {
 // rowQD8 is XNNPACK's qd8-f32-qc8w GEMM row.
 func (k *fcHybrid) rowQD8(x, y []float32) {
 	inv, zp := hybridQD8(x, k.q)
+	k.widen()
 	for u := range y {
 		v := float32(float32(k.dot(u, zp)) * inv * k.scales[u])
 		if k.bias != nil {
@@ -261,6 +287,7 @@ func (k *fcHybrid) rowTFLite(x, y []float32) {
 	} else {
 		sf = hybridQuantizeSymmetric(x, k.q)
 	}
+	k.widen()
 	if !k.perChannel {
 		sf *= k.scales[0]
 	}
