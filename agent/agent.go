@@ -714,6 +714,8 @@ func (a *Agent) newSource(i int, sc config.Source, log *slog.Logger) (sourceRunn
 		if err != nil {
 			return nil, err
 		}
+		refused := func() uint64 { st := src.Stats(); return st.BadPayload + st.Dropped + st.PublishErrs }
+		a.taps[i].turnedAway.Store(&refused)
 		return src, nil
 	case "periph":
 		p := sc.Periph

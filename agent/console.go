@@ -68,7 +68,7 @@ func (a *Agent) newSensors() *telemetry.Set {
 func (a *Agent) SourceTelemetry() []fleet.SourceTelemetry {
 	out := make([]fleet.SourceTelemetry, 0, len(a.taps))
 	for _, t := range a.taps {
-		out = append(out, fleet.SourceTelemetry{Name: t.name, In: t.in.Load(), Out: t.out.Load(), Errors: t.errs.Load(), Last: t.lastTime()})
+		out = append(out, fleet.SourceTelemetry{Name: t.name, In: t.in.Load(), Out: t.out.Load(), Errors: t.errors(), Last: t.lastTime()})
 	}
 	return out
 }
@@ -86,12 +86,16 @@ func sourceName(i int, sc config.Source) string {
 // source's readings and results, keeps the last result for the console
 // and logs each at debug level, with a sampled line at info level.
 type sourceTap struct {
-	a           *Agent
-	name, typ   string
-	model       string
-	log         *slog.Logger
-	in, out     atomic.Uint64
-	errs        atomic.Uint64
+	a         *Agent
+	name, typ string
+	model     string
+	log       *slog.Logger
+	in, out   atomic.Uint64
+	errs      atomic.Uint64
+	// turnedAway, set for an MQTT source, counts the inputs it refused
+	// before inference (malformed, oversize, queue full) and the results
+	// it could not publish: they count as errors too.
+	turnedAway  atomic.Pointer[func() uint64]
 	last        atomic.Int64 // Unix ns of the last reading
 	mu          sync.Mutex
 	result      *status.Result
@@ -114,6 +118,16 @@ const (
 	infoEvery  = time.Minute
 	infoChange = 10 * time.Second
 )
+
+// errors counts readings that produced no result: failed inferences,
+// inputs the source refused and results it could not deliver.
+func (t *sourceTap) errors() uint64 {
+	n := t.errs.Load()
+	if f := t.turnedAway.Load(); f != nil {
+		n += (*f)()
+	}
+	return n
+}
 
 func (t *sourceTap) lastTime() time.Time {
 	if ns := t.last.Load(); ns != 0 {
@@ -268,7 +282,7 @@ func (t *sourceTap) status() status.Source {
 	t.mu.Lock()
 	r, th := t.result, t.thumb
 	t.mu.Unlock()
-	s := status.Source{Name: t.name, Type: t.typ, Model: t.model, In: t.in.Load(), Out: t.out.Load(), Errors: t.errs.Load(), Last: t.lastTime(), Result: r}
+	s := status.Source{Name: t.name, Type: t.typ, Model: t.model, In: t.in.Load(), Out: t.out.Load(), Errors: t.errors(), Last: t.lastTime(), Result: r}
 	if th != nil {
 		w, h := th.Size()
 		s.Frame = &status.Frame{Path: "/v1/sources/" + url.PathEscape(t.name) + "/frame", Width: w, Height: h, Time: th.Time}

@@ -13,12 +13,16 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
 	"github.com/edged-dev/edged/agent/config"
 	"github.com/edged-dev/edged/agent/status"
+	"github.com/edged-dev/edged/internal/mosquittotest"
 	"github.com/edged-dev/edged/internal/testenv"
 )
 
@@ -242,5 +246,86 @@ sources:
 	}
 	if code, _, _ := do(t, "GET", base+"/v1/sources/nosuch/frame", "", nil); code != http.StatusNotFound {
 		t.Errorf("GET the frame of an unknown source: %d; want 404", code)
+	}
+}
+
+// TestMQTTSourceRefusals: messages an MQTT source refuses before
+// inference (not JSON; the wrong number of values) are counted as the
+// source's errors in the status and in edged_source_errors_total, as the
+// configuration's "dropped and counted" promises.
+func TestMQTTSourceRefusals(t *testing.T) {
+	checkAgentLeaks(t)
+	br := mosquittotest.Start(t, nil)
+	model, err := filepath.Abs("../testdata/models/person_detect.tflite")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := fmt.Sprintf(`
+version: 1
+state_dir: %s
+http: {listen: "127.0.0.1:0"}
+models:
+  - name: person_detect
+    path: %s
+sources:
+  - name: mic0
+    type: mqtt
+    model: person_detect
+    mqtt:
+      broker: %s
+      topic: sensors/+/in
+      result_topic: edged/results/{topic}
+`, t.TempDir(), model, br.URL())
+	cfg, err := config.Parse([]byte(doc), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run = %v", err)
+		}
+	}()
+	pub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(br.URL()).SetClientID("refusals-test"))
+	if tok := pub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("connecting the publisher: %v", tok.Error())
+	}
+	defer pub.Disconnect(100)
+	// The source subscribes once the agent runs; publish until it counts.
+	errorsNow := func() uint64 {
+		if st := a.Status(); len(st.Sources) == 1 {
+			return st.Sources[0].Errors
+		}
+		return 0
+	}
+	for deadline := time.Now().Add(20 * time.Second); errorsNow() < 2 && time.Now().Before(deadline); {
+		for _, p := range []string{"not json", "[1, 2, 3]"} {
+			pub.Publish("sensors/mic0/in", 1, false, p).WaitTimeout(5 * time.Second)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	st := a.Status()
+	if len(st.Sources) != 1 || st.Sources[0].Errors < 2 || st.Sources[0].Out != 0 {
+		t.Fatalf("sources = %+v; want mic0 with the refused messages among its errors and no result", st.Sources)
+	}
+	got := st.Sources[0].Errors
+	addr, err := a.Addr(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := get(t, "http://"+addr.String()+"/metrics")
+	m := regexp.MustCompile(`(?m)^edged_source_errors_total\{source="mic0"\} (\d+)$`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("/metrics has no edged_source_errors_total for mic0")
+	}
+	if n, _ := strconv.ParseUint(m[1], 10, 64); n < got {
+		t.Errorf("edged_source_errors_total{source=\"mic0\"} = %d; want at least the status's %d", n, got)
 	}
 }

@@ -92,7 +92,9 @@ type Source struct {
 	Type  string `json:"type"`
 	Model string `json:"model"`
 	// In counts readings taken, Out results produced, Errors readings
-	// that produced no result; Last is when the last reading was taken.
+	// that produced no result (for an MQTT source also the messages it
+	// refused: malformed, oversize or with its queue full, and results
+	// it could not publish); Last is when the last reading was taken.
 	In     uint64    `json:"in"`
 	Out    uint64    `json:"out"`
 	Errors uint64    `json:"errors"`
