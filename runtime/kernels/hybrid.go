@@ -322,6 +322,10 @@ type convHybrid struct {
 	// one input or output channel, which XNNPACK runs as a
 	// fully connected layer, quantizing every pixel on its own.
 	pointwise bool
+	// w16 is the filter widened to int16 and q16 the quantized image
+	// less its zero point, for dot16 (nil for depthwise convolutions and
+	// without a vector dot product).
+	w16, q16 []int16
 }
 
 func newConvHybrid(cfg *Config, op string, p ConvParams, g convGeom, depthwise bool, fC, perGroup int, in, filter, bias, out *tensor.Tensor) (Kernel, error) {
@@ -348,7 +352,24 @@ func newConvHybrid(cfg *Config, op string, p ConvParams, g convGeom, depthwise b
 	if k.lo, k.hi, err = FloatActivationRange(p.Activation); err != nil {
 		return nil, err
 	}
+	if !depthwise && dot16HaveSIMD() {
+		k.w16, k.q16 = make([]int16, len(k.w)), make([]int16, len(k.q))
+		for i, v := range k.w {
+			k.w16[i] = int16(v)
+		}
+		return Describe("dot16 "+Variant(), k), nil
+	}
 	return k, nil
+}
+
+// widen fills q16 with the first n quantized values less zp.
+func (k *convHybrid) widen(n int, zp int32) {
+	if k.q16 == nil {
+		return
+	}
+	for i, v := range k.q[:n] {
+		k.q16[i] = int16(int32(v) - zp)
+	}
 }
 
 // evalPointwiseQD8 runs one image of a pointwise convolution as XNNPACK
@@ -359,10 +380,16 @@ func (k *convHybrid) evalPointwiseQD8(x, y []float32) {
 		xr, yr := x[p*g.inC:(p+1)*g.inC], y[p*g.outC:(p+1)*g.outC]
 		q := k.q[:g.inC]
 		inv, zp := hybridQD8(xr, q)
+		k.widen(g.inC, zp)
 		for oc := range yr {
 			var acc int32
-			for i, w := range k.w[oc*g.inC : (oc+1)*g.inC] {
-				acc += int32(w) * (int32(q[i]) - zp)
+			if k.w16 != nil {
+				// The same sum modulo 2³², which is all int32 keeps.
+				acc = int32(dot16(k.q16[:g.inC], k.w16[oc*g.inC:(oc+1)*g.inC]))
+			} else {
+				for i, w := range k.w[oc*g.inC : (oc+1)*g.inC] {
+					acc += int32(w) * (int32(q[i]) - zp)
+				}
 			}
 			v := float32(float32(acc) * inv * k.scales[oc])
 			if k.bias != nil {
@@ -400,6 +427,7 @@ func (k *convHybrid) Eval() error {
 		default:
 			sf = hybridQuantizeSymmetric(xb, k.q) * k.scales[0]
 		}
+		k.widen(n, zp)
 		for oy := 0; oy < g.outH; oy++ {
 			iy0 := oy*g.strideH - g.padH
 			fy0, fy1 := convTaps(iy0, g.dilH, g.fH, g.inH)
@@ -434,8 +462,21 @@ func (k *convHybrid) acc(oc int, zp int32, iy0, ix0, fy0, fy1, fx0, fx1 int) int
 	var acc int32
 	for fy := fy0; fy < fy1; fy++ {
 		row := (iy0 + fy*g.dilH) * g.inW
+		if k.w16 != nil && fx0 == 0 && fx1 == g.fW && g.dilW == 1 && k.fC == g.inC {
+			// The filter row's taps are one run of the image; the same
+			// sum modulo 2³².
+			n := g.fW * g.inC
+			pix := (row + ix0) * g.inC
+			acc += int32(dot16(k.q16[pix:pix+n], k.w16[oc*g.fH*n+fy*n:][:n]))
+			continue
+		}
 		for fx := fx0; fx < fx1; fx++ {
 			pix := (row + ix0 + fx*g.dilW) * g.inC
+			if k.w16 != nil {
+				ic0 := (oc / k.perGroup) * k.fC
+				acc += int32(dot16(k.q16[pix+ic0:][:k.fC], k.w16[oc*g.fH*g.fW*k.fC+(fy*g.fW+fx)*k.fC:][:k.fC]))
+				continue
+			}
 			if k.depthwise {
 				w := k.w[(fy*g.fW+fx)*g.outC+oc]
 				acc += int32(w) * (int32(k.q[pix+oc/k.dm]) - zp)
