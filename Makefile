@@ -196,6 +196,13 @@ test-brokers:
 FLEET_N ?= 1000
 FLEET_BROKER ?= mosquitto
 FLEET_FAIL ?= 0
+# edged's log records in a real systemd-journald (started here; root, no
+# systemd as PID 1 needed): warnings at -p warning with their fields, the
+# fatal configuration error at -p err.
+.PHONY: journal-check
+journal-check:
+	scripts/journal-check.sh
+
 .PHONY: fleet-load
 fleet-load:
 	EDGED_REQUIRE_TOOLS=1 $(GO) test -count=1 -timeout 2h -v -run 'TestLoad$$' ./agent/fleetsim/ -args -fleetsim.load \
