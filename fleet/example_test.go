@@ -22,7 +22,7 @@ func ExampleParseTopic() {
 	// Output:
 	// group command north deploy c-42
 	// edged/v1/dev/pi-7/cmd/deploy/c-42/status
-	// fleet.ParseTopic "edged/v1/dev/+/state": not an edged/v1 topic: device id: id "+" contains '+'
+	// topic "edged/v1/dev/+/state": not an edged/v1 topic: device id: id "+" contains '+'
 }
 
 // A device's client: birth and will on its state topic, commands for it
