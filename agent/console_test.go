@@ -260,10 +260,7 @@ func TestMQTTSourceRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc := fmt.Sprintf(`
-version: 1
-state_dir: %s
-http: {listen: "127.0.0.1:0"}
+	a, base := startDelegateAgent(t, fmt.Sprintf(`
 models:
   - name: person_detect
     path: %s
@@ -275,24 +272,7 @@ sources:
       broker: %s
       topic: sensors/+/in
       result_topic: edged/results/{topic}
-`, t.TempDir(), model, br.URL())
-	cfg, err := config.Parse([]byte(doc), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := New(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run = %v", err)
-		}
-	}()
+`, model, br.URL()))
 	pub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(br.URL()).SetClientID("refusals-test"))
 	if tok := pub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatalf("connecting the publisher: %v", tok.Error())
@@ -316,11 +296,7 @@ sources:
 		t.Fatalf("sources = %+v; want mic0 with the refused messages among its errors and no result", st.Sources)
 	}
 	got := st.Sources[0].Errors
-	addr, err := a.Addr(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body := get(t, "http://"+addr.String()+"/metrics")
+	body := get(t, base+"/metrics")
 	m := regexp.MustCompile(`(?m)^edged_source_errors_total\{source="mic0"\} (\d+)$`).FindStringSubmatch(body)
 	if m == nil {
 		t.Fatalf("/metrics has no edged_source_errors_total for mic0")
