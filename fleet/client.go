@@ -324,7 +324,10 @@ func (c *Client) connFailed(err error, retryIn time.Duration) {
 
 // goodbye publishes the device's offline State before a clean disconnect.
 func (c *Client) goodbye(pc mqtt.Client) {
-	pc.Publish(StateTopic(c.o.DeviceID), 1, true, c.offline).WaitTimeout(time.Second)
+	// Best effort: the broker's will says the same if this one is lost.
+	_ = c.sess.Send(context.Background(), pc, time.Second, func(pc mqtt.Client) mqtt.Token {
+		return pc.Publish(StateTopic(c.o.DeviceID), 1, true, c.offline)
+	})
 }
 
 // setup prepares a new connection: subscribe, publish the birth.
@@ -344,7 +347,7 @@ func (c *Client) setup(ctx context.Context, pc mqtt.Client) error {
 	}
 	c.mu.Unlock()
 	if len(filters) > 0 {
-		if err := mqttconn.Wait(ctx, pc.SubscribeMultiple(filters, nil), c.o.ConnectTimeout); err != nil {
+		if err := c.sess.Send(ctx, pc, c.o.ConnectTimeout, func(pc mqtt.Client) mqtt.Token { return pc.SubscribeMultiple(filters, nil) }); err != nil {
 			return fmt.Errorf("subscribe: %w", err)
 		}
 	}
@@ -353,7 +356,9 @@ func (c *Client) setup(ctx context.Context, pc mqtt.Client) error {
 		if err != nil {
 			return err
 		}
-		if err := mqttconn.Wait(ctx, pc.Publish(StateTopic(c.o.DeviceID), 1, true, birth), c.o.PublishTimeout); err != nil {
+		if err := c.sess.Send(ctx, pc, c.o.PublishTimeout, func(pc mqtt.Client) mqtt.Token {
+			return pc.Publish(StateTopic(c.o.DeviceID), 1, true, birth)
+		}); err != nil {
 			return fmt.Errorf("publish birth: %w", err)
 		}
 	}
@@ -497,10 +502,14 @@ func (c *Client) sendStatus(ctx context.Context, topic string, u unsentStatus) (
 		c.smu.Unlock()
 		return false, fmt.Errorf("publishing to %s: %w", topic, ErrNotConnected)
 	}
-	// Handed to paho under smu: paho sends in the order of the calls.
-	tok := p.Publish(topic, 1, true, u.payload)
+	// Handed over under smu: the connection sends in the order of the
+	// hand-overs.
+	tok, err := c.sess.HandOver(ctx, p, c.o.PublishTimeout, func(p mqtt.Client) mqtt.Token { return p.Publish(topic, 1, true, u.payload) })
 	c.smu.Unlock()
-	if err := mqttconn.Wait(ctx, tok, c.o.PublishTimeout); err != nil {
+	if err == nil {
+		err = mqttconn.Wait(ctx, tok, c.o.PublishTimeout)
+	}
+	if err != nil {
 		return false, fmt.Errorf("publishing to %s: %w", topic, err)
 	}
 	c.published.Add(1)
@@ -584,7 +593,7 @@ func (c *Client) Publish(ctx context.Context, topic string, payload []byte, qos 
 	if p == nil {
 		return fmt.Errorf("publishing to %s: %w", topic, ErrNotConnected)
 	}
-	if err := mqttconn.Wait(ctx, p.Publish(topic, qos, retained, payload), c.o.PublishTimeout); err != nil {
+	if err := c.sess.Send(ctx, p, c.o.PublishTimeout, func(p mqtt.Client) mqtt.Token { return p.Publish(topic, qos, retained, payload) }); err != nil {
 		return fmt.Errorf("publishing to %s: %w", topic, err)
 	}
 	c.published.Add(1)
@@ -609,7 +618,7 @@ func (c *Client) Subscribe(ctx context.Context, filter string, qos byte, h Messa
 		return fmt.Errorf("subscribing to %s: %w", filter, ErrNotConnected)
 	}
 	p.AddRoute(filter, route(h))
-	if err := mqttconn.Wait(ctx, p.Subscribe(filter, qos, nil), c.o.ConnectTimeout); err != nil {
+	if err := c.sess.Send(ctx, p, c.o.ConnectTimeout, func(p mqtt.Client) mqtt.Token { return p.Subscribe(filter, qos, nil) }); err != nil {
 		return fmt.Errorf("subscribing to %s: %w", filter, err)
 	}
 	return nil
@@ -626,7 +635,7 @@ func (c *Client) Unsubscribe(ctx context.Context, filters ...string) error {
 	if p == nil || len(filters) == 0 {
 		return nil
 	}
-	if err := mqttconn.Wait(ctx, p.Unsubscribe(filters...), c.o.ConnectTimeout); err != nil {
+	if err := c.sess.Send(ctx, p, c.o.ConnectTimeout, func(p mqtt.Client) mqtt.Token { return p.Unsubscribe(filters...) }); err != nil {
 		return fmt.Errorf("unsubscribing: %w", err)
 	}
 	return nil

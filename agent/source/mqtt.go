@@ -186,7 +186,7 @@ func (m *MQTT) Run(ctx context.Context) error {
 // subscribe sets up a new connection.
 func (m *MQTT) subscribe(ctx context.Context, c mqtt.Client) error {
 	m.connects.Add(1)
-	if err := mqttconn.Wait(ctx, c.Subscribe(m.opts.Topic, m.opts.QoS, m.receive), m.opts.ConnectTimeout); err != nil {
+	if err := m.sess.Send(ctx, c, m.opts.ConnectTimeout, func(c mqtt.Client) mqtt.Token { return c.Subscribe(m.opts.Topic, m.opts.QoS, m.receive) }); err != nil {
 		return fmt.Errorf("subscribe %q: %w", m.opts.Topic, err)
 	}
 	m.subscribed.Add(1)
@@ -255,7 +255,7 @@ func (m *MQTT) handle(ctx context.Context, topic string, payload []byte) {
 		return
 	}
 	rt := strings.ReplaceAll(m.opts.ResultTopic, "{topic}", topic)
-	if err := mqttconn.Wait(ctx, c.Publish(rt, m.opts.QoS, false, body), m.opts.RequestTimeout); err != nil {
+	if err := m.sess.Send(ctx, c, m.opts.RequestTimeout, func(c mqtt.Client) mqtt.Token { return c.Publish(rt, m.opts.QoS, false, body) }); err != nil {
 		m.publishErrs.Add(1)
 		m.warn.Warn("publish", "mqtt source: publish failed", "topic", rt, "err", err)
 		return

@@ -1,8 +1,9 @@
 // Package mqttconn is what edged's two MQTT connections — the fleet link
 // (fleet.Client) and the MQTT sensor source (agent/source) — share: a
-// Session that keeps one paho connection up with backoff and jitter, the
-// TLS configuration for a broker URL, and waiting on a paho token within a
-// context and a timeout.
+// Session that keeps one paho connection up with backoff and jitter and
+// hands it packets within a context (paho's own hand-over waits up to 30s
+// on a broker that stops reading), the TLS configuration for a broker URL,
+// and waiting on a paho token within a context and a timeout.
 package mqttconn
 
 import (
@@ -121,7 +122,17 @@ func parseBroker(broker string) (*url.URL, bool, error) {
 
 // Wait waits for a paho token, the context or a timeout, whichever first.
 func Wait(ctx context.Context, t mqtt.Token, timeout time.Duration) error {
-	tm := time.NewTimer(timeout)
+	return wait(ctx, t, timeout, timeout)
+}
+
+// wait waits for t within left, and names total in its timeout error.
+func wait(ctx context.Context, t mqtt.Token, left, total time.Duration) error {
+	select {
+	case <-t.Done():
+		return t.Error()
+	default:
+	}
+	tm := time.NewTimer(left)
 	defer tm.Stop()
 	select {
 	case <-t.Done():
@@ -129,6 +140,6 @@ func Wait(ctx context.Context, t mqtt.Token, timeout time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-tm.C:
-		return fmt.Errorf("no answer from the broker within %v", timeout)
+		return fmt.Errorf("no answer from the broker within %v", total)
 	}
 }

@@ -88,8 +88,17 @@ type SessionOptions struct {
 // backoff sleeps cannot be interrupted and outlive Disconnect.
 type Session struct {
 	o     SessionOptions
-	conn  atomic.Pointer[mqtt.Client] // nil between connections
+	conn  atomic.Pointer[link] // nil between connections
 	queue chan mqtt.Message
+}
+
+// link is one connection and the order of the packets handed to it.
+type link struct {
+	c mqtt.Client
+	// last is closed once the packet handed over last has been taken by
+	// paho (or dropped by its write timeout); nil before the first.
+	mu   sync.Mutex
+	last chan struct{}
 }
 
 // NewSession fills in the defaults; it does not connect.
@@ -124,10 +133,61 @@ func setDefault[T comparable](p *T, v T) {
 // once the broker has accepted the connection, before Setup runs, so that
 // handlers of messages that arrive during Setup can publish.
 func (s *Session) Client() mqtt.Client {
-	if p := s.conn.Load(); p != nil {
-		return *p
+	if l := s.conn.Load(); l != nil {
+		return l.c
 	}
 	return nil
+}
+
+// HandOver runs op, one paho call that sends a packet on c (Publish,
+// Subscribe, Unsubscribe), and returns its token once paho has taken the
+// packet, or an error once ctx ends or timeout passes first.
+//
+// paho takes one packet at a time: its Publish blocks while the
+// connection writes the packets before, up to its write timeout (30s)
+// when the broker stops reading. HandOver makes that wait the caller's:
+// op runs on a goroutine of its own and, when the caller gives up, hands
+// its packet over later or ends with paho's write timeout. The packets
+// given to one connection are handed over in the order of the calls, so
+// a packet given up on is never overtaken by a later one.
+func (s *Session) HandOver(ctx context.Context, c mqtt.Client, timeout time.Duration, op func(mqtt.Client) mqtt.Token) (mqtt.Token, error) {
+	var prev chan struct{}
+	done := make(chan struct{})
+	if l := s.conn.Load(); l != nil && l.c == c {
+		l.mu.Lock()
+		prev, l.last = l.last, done
+		l.mu.Unlock()
+	}
+	tok := make(chan mqtt.Token, 1)
+	go func() {
+		defer close(done)
+		if prev != nil {
+			<-prev
+		}
+		tok <- op(c)
+	}()
+	tm := time.NewTimer(timeout)
+	defer tm.Stop()
+	select {
+	case t := <-tok:
+		return t, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-tm.C:
+		return nil, fmt.Errorf("the connection to the broker took nothing within %v", timeout)
+	}
+}
+
+// Send hands op's packet over (see HandOver) and waits for its token:
+// the broker's acknowledgement at QoS 1 and 2. ctx and timeout bound
+// both.
+func (s *Session) Send(ctx context.Context, c mqtt.Client, timeout time.Duration, op func(mqtt.Client) mqtt.Token) error {
+	t0 := time.Now()
+	tok, err := s.HandOver(ctx, c, timeout, op)
+	if err != nil {
+		return err
+	}
+	return wait(ctx, tok, timeout-time.Since(t0), timeout)
 }
 
 // Enqueue passes m to Handle without blocking; it reports false, and
@@ -263,7 +323,7 @@ func (s *Session) connect(ctx context.Context, lost chan<- error) (mqtt.Client, 
 		c.Disconnect(0)
 		return nil, fmt.Errorf("connect %s: %w", s.o.Broker, err)
 	}
-	s.conn.Store(&c)
+	s.conn.Store(&link{c: c})
 	if s.o.Setup != nil {
 		if err := s.o.Setup(ctx, c); err != nil {
 			s.conn.Store(nil)
