@@ -98,6 +98,9 @@ type MessageHandler func(topic string, payload []byte)
 
 // Stats counts what a Client has seen.
 type Stats struct {
+	// Connected: the connection is up and set up, that is subscribed
+	// (to the device's commands and Subscribe's filters) and, for a
+	// device, its birth published. It is false while that is under way.
 	Connected       bool
 	Connects        uint64 // connections established (CONNACK received)
 	ConnectFailures uint64 // attempts that failed, before or after CONNACK
@@ -264,7 +267,7 @@ func setDefault[T comparable](p *T, v T) {
 // Stats returns the counters.
 func (c *Client) Stats() Stats {
 	s := Stats{
-		Connected: c.sess.Client() != nil, Connects: c.connects.Load(), ConnectFailures: c.failures.Load(), Lost: c.lost.Load(),
+		Connected: c.sess.Up(), Connects: c.connects.Load(), ConnectFailures: c.failures.Load(), Lost: c.lost.Load(),
 		Commands: c.commands.Load(), Rejected: c.rejected.Load(), Dropped: c.dropped.Load(),
 		Published: c.published.Load(), PublishedBytes: c.publishedBytes.Load(),
 	}

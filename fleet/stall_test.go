@@ -89,3 +89,22 @@ func TestPublishStalledBroker(t *testing.T) {
 		t.Fatal("Run still running 5 s after its context ended")
 	}
 }
+
+// TestConnectedMeansSetUp: a device whose broker accepted the connection
+// but never acknowledges its subscription is not connected in Stats: it
+// cannot receive commands.
+func TestConnectedMeansSetUp(t *testing.T) {
+	c, err := New(Options{Broker: stalledBroker(t), DeviceID: "pi-9", Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() { c.Run(ctx); close(ran) }()
+	defer func() { cancel(); <-ran }()
+	testenv.WaitFor(t, "the broker's acceptance", 10*time.Second, func() bool { return c.sess.Client() != nil })
+	time.Sleep(100 * time.Millisecond) // the subscription is sent, and not acknowledged
+	if s := c.Stats(); s.Connected || s.Connects != 1 {
+		t.Errorf("stats %+v while subscribing; want one connection, not connected", s)
+	}
+}

@@ -68,8 +68,10 @@ type System struct {
 
 // Link is the fleet link to the broker.
 type Link struct {
-	Broker    string `json:"broker"`
-	Connected bool   `json:"connected"`
+	Broker string `json:"broker"`
+	// Connected: connected and subscribed to the device's commands, its
+	// birth published; false while a new connection is being set up.
+	Connected bool `json:"connected"`
 	// Connects counts connections made, Lost those lost, Failures
 	// attempts that failed; LastError is the last failure's reason.
 	Connects  uint64 `json:"connects"`

@@ -89,6 +89,7 @@ type SessionOptions struct {
 type Session struct {
 	o     SessionOptions
 	conn  atomic.Pointer[link] // nil between connections
+	up    atomic.Bool          // a connection is set up (Setup done)
 	queue chan mqtt.Message
 }
 
@@ -138,6 +139,11 @@ func (s *Session) Client() mqtt.Client {
 	}
 	return nil
 }
+
+// Up reports whether a connection is up and set up: Setup has returned
+// without error and the connection has not been lost since. Client is
+// already set while Setup runs.
+func (s *Session) Up() bool { return s.up.Load() }
 
 // HandOver runs op, one paho call that sends a packet on c (Publish,
 // Subscribe, Unsubscribe), and returns its token once paho has taken the
@@ -226,11 +232,13 @@ func (s *Session) Run(ctx context.Context) {
 		c, err := s.connect(ctx, lost)
 		if err == nil {
 			up := time.Now()
+			s.up.Store(true)
 			call(s.o.OnUp)
 			select {
 			case <-ctx.Done():
 			case err = <-lost:
 			}
+			s.up.Store(false)
 			s.conn.Store(nil)
 			if ctx.Err() != nil {
 				worker.Wait()
