@@ -29,10 +29,20 @@
 //
 // # Messages
 //
-// Payloads are JSON objects with "v":1. Decoding is strict: an unknown
-// version, an unknown field, trailing data or a message larger than
-// [MaxMessageSize] is an error, and so is a field out of its range (see
-// each type). A field added to a message therefore needs a new version.
+// Payloads are JSON objects with "v":1. An unknown version, trailing data
+// or a message larger than [MaxMessageSize] is an error, and so is a field
+// out of its range (see each type).
+//
+// New fields may be added to a version's messages. Readers of what
+// devices send (State, Telemetry, Event, CommandStatus, drift reports)
+// ignore the fields they do not know, so that an edgectl older than its
+// agents still reads them. What a device acts on (Command, BlobMeta) is
+// decoded strictly: an unknown field there is an error, so an agent that
+// does not know a field refuses the command instead of acting on part of
+// it. The signed manifests and operator commands inside a Command follow
+// ota/sign: the signature covers every member, and an operator command's
+// payload is decoded strictly. A change of meaning, or a field a reader
+// must not miss, needs a new version.
 //
 // # Retained commands
 //

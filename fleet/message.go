@@ -353,9 +353,12 @@ func Encode(m Message) ([]byte, error) {
 	return b, nil
 }
 
-// Decode parses data into m strictly: the version must be Version, no
-// unknown field, no trailing data, at most MaxMessageSize bytes, and every
-// field within its range.
+// Decode parses data into m: the version must be Version, no trailing
+// data, at most MaxMessageSize bytes, and every field within its range.
+// An unknown field is an error in the messages a device acts on (Command,
+// BlobMeta); the reports devices send (State, Telemetry, Event,
+// CommandStatus) may carry fields this build does not know, and they are
+// ignored, so that a newer agent's reports reach an older edgectl.
 func Decode(data []byte, m Message) error {
 	if err := decode(data, m); err != nil {
 		return fmt.Errorf("malformed message: %w", err)
@@ -382,7 +385,9 @@ func decode(data []byte, m Message) error {
 		return fmt.Errorf("%w: \"v\":%s; this build reads %d", ErrVersion, clip(string(*v.V)), Version)
 	}
 	d := json.NewDecoder(bytes.NewReader(data))
-	d.DisallowUnknownFields()
+	if _, ok := m.(report); !ok {
+		d.DisallowUnknownFields()
+	}
 	if err := d.Decode(m); err != nil {
 		return err
 	}
@@ -391,6 +396,15 @@ func decode(data []byte, m Message) error {
 	}
 	return m.check()
 }
+
+// report is implemented by the messages devices send: their readers
+// ignore unknown fields (see Decode).
+type report interface{ report() }
+
+func (*State) report()         {}
+func (*Telemetry) report()     {}
+func (*Event) report()         {}
+func (*CommandStatus) report() {}
 
 func (m *State) setVersion()         { m.V = Version }
 func (m *Telemetry) setVersion()     { m.V = Version }
