@@ -43,9 +43,11 @@ func FuzzLoad(f *testing.F) {
 	f.Add(buildFCModel(f, fcModel{keepNumDims: true, xShape: []int32{1, 1}, wShape: []int32{3, 1}}))
 	f.Add([]byte("\x08\x00\x00\x00TFL3\x04\x00\x04\x00\x04\x00\x00\x00"))
 	addNewOpSeeds(f)
-	// Sparse constants, hybrid kernels and stateful operators.
+	// Sparse constants, hybrid kernels, composites (several subgraphs) and
+	// stateful operators.
 	for _, g := range []string{"DENSIFY/float32", "DENSIFY/int8", "FULLY_CONNECTED/sparse_weights_float32",
-		"FULLY_CONNECTED/hybrid_int8", "CONV_2D/hybrid_int8_per_channel", "DEPTHWISE_CONV_2D/hybrid_int8_per_channel"} {
+		"FULLY_CONNECTED/hybrid_int8", "CONV_2D/hybrid_int8_per_channel", "DEPTHWISE_CONV_2D/hybrid_int8_per_channel",
+		"STABLEHLO_COMPOSITE/float32"} {
 		model, _, err := diffGens[g](diffRand(g, 0))
 		if err != nil {
 			f.Fatal(err)

@@ -234,6 +234,9 @@ func (m *Model) decode() error {
 		}
 		m.Subgraphs[i] = sg
 	}
+	if err := m.inlineComposites(); err != nil {
+		return err
+	}
 
 	var sd schema.SignatureDef
 	var tm schema.TensorMap

@@ -62,6 +62,10 @@ const NoInput = -1
 // and offset. It runs while no other table is being built.
 type Options func(fb *flatbuffers.Builder) (schema.BuiltinOptions, flatbuffers.UOffsetT)
 
+// Options2 is Options for the second options union (builtin_options_2),
+// which the StableHLO operators use.
+type Options2 func(fb *flatbuffers.Builder) (schema.BuiltinOptions2, flatbuffers.UOffsetT)
+
 type tensorDef struct {
 	name     string
 	typ      tensor.DType
@@ -77,6 +81,7 @@ type opDef struct {
 	inputs  []int
 	outputs []int
 	opts    Options
+	opts2   Options2
 	custom  []byte
 	isCust  bool
 	inter   []int
@@ -88,26 +93,72 @@ type opcodeDef struct {
 	version int
 }
 
-// Builder accumulates a single-subgraph model. The zero value is not
-// usable; call NewBuilder. Methods record the first error, which Bytes
-// returns, so that a model can be described without checking every call.
+// Builder accumulates a model. The zero value is not usable; call
+// NewBuilder. Methods record the first error, which Bytes returns, so that
+// a model can be described without checking every call.
+//
+// Tensors, operators, inputs and outputs go to the current subgraph:
+// subgraph 0 ("main", the one run) until Subgraph starts another.
 type Builder struct {
 	// Description is written to Model.description.
 	Description string
 
+	// The current subgraph.
 	tensors []tensorDef
 	ops     []opDef
-	opcodes []opcodeDef
-	buffers [][]byte // buffers[0] is the empty sentinel TFLite requires
 	inputs  []int
 	outputs []int
 	names   map[string]bool
-	err     error
+
+	subgraphs []subgraphDef // subgraphs[cur] is stale until save
+	cur       int
+	opcodes   []opcodeDef
+	buffers   [][]byte // buffers[0] is the empty sentinel TFLite requires
+	err       error
+}
+
+type subgraphDef struct {
+	name    string
+	tensors []tensorDef
+	ops     []opDef
+	inputs  []int
+	outputs []int
+	names   map[string]bool
 }
 
 // NewBuilder returns an empty model builder.
 func NewBuilder() *Builder {
-	return &Builder{Description: "edged tflitetest", buffers: [][]byte{nil}, names: map[string]bool{}}
+	return &Builder{Description: "edged tflitetest", buffers: [][]byte{nil}, names: map[string]bool{},
+		subgraphs: []subgraphDef{{name: "main"}}}
+}
+
+// save writes the current subgraph back to the list.
+func (b *Builder) save() {
+	b.subgraphs[b.cur] = subgraphDef{name: b.subgraphs[b.cur].name, tensors: b.tensors, ops: b.ops,
+		inputs: b.inputs, outputs: b.outputs, names: b.names}
+}
+
+// Subgraph starts a new subgraph (e.g. the decomposition of a
+// STABLEHLO_COMPOSITE) and returns its index; the calls that follow
+// describe it. Tensor indices are per subgraph.
+func (b *Builder) Subgraph(name string) int {
+	b.save()
+	b.subgraphs = append(b.subgraphs, subgraphDef{name: name})
+	b.cur = len(b.subgraphs) - 1
+	b.tensors, b.ops, b.inputs, b.outputs, b.names = nil, nil, nil, nil, map[string]bool{}
+	return b.cur
+}
+
+// UseSubgraph makes subgraph i, started earlier, the current one again.
+func (b *Builder) UseSubgraph(i int) {
+	if i < 0 || i >= len(b.subgraphs) {
+		b.fail("subgraph %d; there are %d", i, len(b.subgraphs))
+		return
+	}
+	b.save()
+	s := b.subgraphs[i]
+	b.cur = i
+	b.tensors, b.ops, b.inputs, b.outputs, b.names = s.tensors, s.ops, s.inputs, s.outputs, s.names
 }
 
 func (b *Builder) fail(format string, args ...any) {
@@ -226,6 +277,14 @@ func (b *Builder) Op(code schema.BuiltinOperator, version int, inputs, outputs [
 	return len(b.ops) - 1
 }
 
+// Op2 adds a builtin operator whose options are in builtin_options_2 (the
+// StableHLO operators) and returns its index.
+func (b *Builder) Op2(code schema.BuiltinOperator, version int, inputs, outputs []int, opts Options2) int {
+	i := b.Op(code, version, inputs, outputs, nil)
+	b.ops[i].opts2 = opts
+	return i
+}
+
 // Custom adds a custom operator with the given custom code and raw
 // custom_options (FlexBuffers format), and returns its index.
 func (b *Builder) Custom(name string, version int, inputs, outputs []int, customOptions []byte) int {
@@ -258,7 +317,8 @@ func (b *Builder) Bytes() (data []byte, err error) {
 	if b.err != nil {
 		return nil, b.err
 	}
-	if len(b.ops) == 0 {
+	b.save()
+	if len(b.subgraphs[0].ops) == 0 {
 		return nil, fmt.Errorf("tflitetest: model has no operators")
 	}
 	defer func() {
@@ -286,9 +346,51 @@ func (b *Builder) Bytes() (data []byte, err error) {
 	}
 	buffers := offsetVector(fb, bufOffs)
 
+	sgOffs := make([]flatbuffers.UOffsetT, len(b.subgraphs))
+	for i, sg := range b.subgraphs {
+		sgOffs[i] = b.subgraphBytes(fb, &sg)
+	}
+	subgraphs := offsetVector(fb, sgOffs)
+
+	// Operator codes: codes above 127 go in builtin_code, with the
+	// deprecated int8 field set to PLACEHOLDER_FOR_GREATER_OP_CODES.
+	cOffs := make([]flatbuffers.UOffsetT, len(b.opcodes))
+	for i, c := range b.opcodes {
+		var cc flatbuffers.UOffsetT
+		if c.custom != "" {
+			cc = fb.CreateString(c.custom)
+		}
+		dep := int8(schema.BuiltinOperatorPLACEHOLDER_FOR_GREATER_OP_CODES)
+		if c.builtin < schema.BuiltinOperatorPLACEHOLDER_FOR_GREATER_OP_CODES {
+			dep = int8(c.builtin)
+		}
+		schema.OperatorCodeStart(fb)
+		schema.OperatorCodeAddDeprecatedBuiltinCode(fb, dep)
+		if cc != 0 {
+			schema.OperatorCodeAddCustomCode(fb, cc)
+		}
+		schema.OperatorCodeAddVersion(fb, int32(max(c.version, 1)))
+		schema.OperatorCodeAddBuiltinCode(fb, c.builtin)
+		cOffs[i] = schema.OperatorCodeEnd(fb)
+	}
+	opcodes := offsetVector(fb, cOffs)
+
+	desc := fb.CreateString(b.Description)
+	schema.ModelStart(fb)
+	schema.ModelAddVersion(fb, 3)
+	schema.ModelAddOperatorCodes(fb, opcodes)
+	schema.ModelAddSubgraphs(fb, subgraphs)
+	schema.ModelAddDescription(fb, desc)
+	schema.ModelAddBuffers(fb, buffers)
+	fb.FinishWithFileIdentifier(schema.ModelEnd(fb), []byte("TFL3"))
+	return append([]byte(nil), fb.FinishedBytes()...), nil
+}
+
+// subgraphBytes serialises one subgraph and returns its table.
+func (b *Builder) subgraphBytes(fb *flatbuffers.Builder, sg *subgraphDef) flatbuffers.UOffsetT {
 	// Tensors.
-	tOffs := make([]flatbuffers.UOffsetT, len(b.tensors))
-	for i, t := range b.tensors {
+	tOffs := make([]flatbuffers.UOffsetT, len(sg.tensors))
+	for i, t := range sg.tensors {
 		name := fb.CreateString(t.name)
 		shape := int32Vector(fb, t.shape)
 		var quant flatbuffers.UOffsetT
@@ -334,8 +436,8 @@ func (b *Builder) Bytes() (data []byte, err error) {
 	tensors := offsetVector(fb, tOffs)
 
 	// Operators.
-	oOffs := make([]flatbuffers.UOffsetT, len(b.ops))
-	for i, op := range b.ops {
+	oOffs := make([]flatbuffers.UOffsetT, len(sg.ops))
+	for i, op := range sg.ops {
 		ins := int32Vector(fb, op.inputs)
 		outs := int32Vector(fb, op.outputs)
 		var inter flatbuffers.UOffsetT
@@ -343,9 +445,13 @@ func (b *Builder) Bytes() (data []byte, err error) {
 			inter = int32Vector(fb, op.inter)
 		}
 		var optType schema.BuiltinOptions
-		var opt, cust flatbuffers.UOffsetT
+		var optType2 schema.BuiltinOptions2
+		var opt, opt2, cust flatbuffers.UOffsetT
 		if op.opts != nil {
 			optType, opt = op.opts(fb)
+		}
+		if op.opts2 != nil {
+			optType2, opt2 = op.opts2(fb)
 		}
 		if op.isCust && len(op.custom) > 0 {
 			cust = fb.CreateByteVector(op.custom)
@@ -358,6 +464,10 @@ func (b *Builder) Bytes() (data []byte, err error) {
 			schema.OperatorAddBuiltinOptionsType(fb, optType)
 			schema.OperatorAddBuiltinOptions(fb, opt)
 		}
+		if op.opts2 != nil {
+			schema.OperatorAddBuiltinOptions2Type(fb, optType2)
+			schema.OperatorAddBuiltinOptions2(fb, opt2)
+		}
 		if inter != 0 {
 			schema.OperatorAddIntermediates(fb, inter)
 		}
@@ -369,49 +479,16 @@ func (b *Builder) Bytes() (data []byte, err error) {
 	}
 	operators := offsetVector(fb, oOffs)
 
-	sgInputs := int32Vector(fb, b.inputs)
-	sgOutputs := int32Vector(fb, b.outputs)
-	sgName := fb.CreateString("main")
+	sgInputs := int32Vector(fb, sg.inputs)
+	sgOutputs := int32Vector(fb, sg.outputs)
+	sgName := fb.CreateString(sg.name)
 	schema.SubGraphStart(fb)
 	schema.SubGraphAddTensors(fb, tensors)
 	schema.SubGraphAddInputs(fb, sgInputs)
 	schema.SubGraphAddOutputs(fb, sgOutputs)
 	schema.SubGraphAddOperators(fb, operators)
 	schema.SubGraphAddName(fb, sgName)
-	subgraphs := offsetVector(fb, []flatbuffers.UOffsetT{schema.SubGraphEnd(fb)})
-
-	// Operator codes: codes above 127 go in builtin_code, with the
-	// deprecated int8 field set to PLACEHOLDER_FOR_GREATER_OP_CODES.
-	cOffs := make([]flatbuffers.UOffsetT, len(b.opcodes))
-	for i, c := range b.opcodes {
-		var cc flatbuffers.UOffsetT
-		if c.custom != "" {
-			cc = fb.CreateString(c.custom)
-		}
-		dep := int8(schema.BuiltinOperatorPLACEHOLDER_FOR_GREATER_OP_CODES)
-		if c.builtin < schema.BuiltinOperatorPLACEHOLDER_FOR_GREATER_OP_CODES {
-			dep = int8(c.builtin)
-		}
-		schema.OperatorCodeStart(fb)
-		schema.OperatorCodeAddDeprecatedBuiltinCode(fb, dep)
-		if cc != 0 {
-			schema.OperatorCodeAddCustomCode(fb, cc)
-		}
-		schema.OperatorCodeAddVersion(fb, int32(max(c.version, 1)))
-		schema.OperatorCodeAddBuiltinCode(fb, c.builtin)
-		cOffs[i] = schema.OperatorCodeEnd(fb)
-	}
-	opcodes := offsetVector(fb, cOffs)
-
-	desc := fb.CreateString(b.Description)
-	schema.ModelStart(fb)
-	schema.ModelAddVersion(fb, 3)
-	schema.ModelAddOperatorCodes(fb, opcodes)
-	schema.ModelAddSubgraphs(fb, subgraphs)
-	schema.ModelAddDescription(fb, desc)
-	schema.ModelAddBuffers(fb, buffers)
-	fb.FinishWithFileIdentifier(schema.ModelEnd(fb), []byte("TFL3"))
-	return append([]byte(nil), fb.FinishedBytes()...), nil
+	return schema.SubGraphEnd(fb)
 }
 
 func offsetVector(fb *flatbuffers.Builder, offs []flatbuffers.UOffsetT) flatbuffers.UOffsetT {

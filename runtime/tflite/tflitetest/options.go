@@ -3,6 +3,7 @@ package tflitetest
 import (
 	flatbuffers "github.com/google/flatbuffers/go"
 
+	"github.com/edged-dev/edged/runtime/flexbuf"
 	"github.com/edged-dev/edged/runtime/tflite/internal/schema"
 )
 
@@ -369,3 +370,33 @@ func SVDFOptions(rank int, act schema.ActivationFunctionType, asymmetricQuantize
 		return schema.BuiltinOptionsSVDFOptions, schema.SVDFOptionsEnd(fb)
 	}
 }
+
+// CompositeOptions builds a STABLEHLO_COMPOSITE's options: the composite's
+// name (e.g. "odml.rms_norm"), the index of its decomposition subgraph, its
+// version and its attributes (a FlexBuffer map, as the converter writes
+// them; nil for an empty map, which TFLite requires at least).
+func CompositeOptions(name string, decomposition, version int, attributes []byte) Options2 {
+	if attributes == nil {
+		attributes = emptyFlexMap
+	}
+	return func(fb *flatbuffers.Builder) (schema.BuiltinOptions2, flatbuffers.UOffsetT) {
+		n := fb.CreateString(name)
+		a := fb.CreateByteVector(attributes)
+		schema.StableHLOCompositeOptionsStart(fb)
+		schema.StableHLOCompositeOptionsAddName(fb, n)
+		schema.StableHLOCompositeOptionsAddDecompositionSubgraphIndex(fb, int32(decomposition))
+		schema.StableHLOCompositeOptionsAddCompositeAttributes(fb, a)
+		schema.StableHLOCompositeOptionsAddCompositeAttributesFormat(fb, schema.CustomOptionsFormatFLEXBUFFERS)
+		schema.StableHLOCompositeOptionsAddVersion(fb, int32(version))
+		return schema.BuiltinOptions2StableHLOCompositeOptions, schema.StableHLOCompositeOptionsEnd(fb)
+	}
+}
+
+// emptyFlexMap is the FlexBuffer of an empty map.
+var emptyFlexMap = func() []byte {
+	b, err := flexbuf.Encode(map[string]any{})
+	if err != nil {
+		panic(err)
+	}
+	return b
+}()
