@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"testing"
 	"unsafe"
@@ -476,12 +477,18 @@ func TestTransposeConv(t *testing.T) {
 			convQ(2, 100), []uint8{103}},
 	}
 	for _, tc := range tests {
-		out := convT("out", tc.in.Type, tc.outShape, tc.outQ, nil)
-		k, err := TransposeConv(&Config{}, tc.p, tc.outShape, tc.f, tc.in, tc.b, out)
-		if err != nil {
-			t.Fatalf("TransposeConv(%s): %v", tc.name, err)
+		// Float: both the reference scatter and LiteRT's phase GEMM.
+		for _, a := range []Arithmetic{Reference, LiteRT} {
+			if a == LiteRT && tc.in.Type != tensor.Float32 {
+				continue
+			}
+			out := convT("out", tc.in.Type, tc.outShape, tc.outQ, nil)
+			k, err := TransposeConv(&Config{Arithmetic: a}, tc.p, tc.outShape, tc.f, tc.in, tc.b, out)
+			if err != nil {
+				t.Fatalf("TransposeConv(%s, %v): %v", tc.name, a, err)
+			}
+			convCheck(t, "TransposeConv", fmt.Sprintf("%s %v", tc.name, a), k, out, tc.outShape, tc.want)
 		}
-		convCheck(t, "TransposeConv", tc.name, k, out, tc.outShape, tc.want)
 	}
 }
 

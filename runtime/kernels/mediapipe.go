@@ -67,12 +67,15 @@ func MaxPoolWithArgmax(cfg *Config, p MPPoolParams, in, out, indices *tensor.Ten
 	shape := []int{n, oh, ow, c}
 	out.Shape = append(out.Shape[:0], shape...)
 	indices.Shape = append(indices.Shape[:0], shape...)
+	if xnn {
+		return maxPoolArgmaxXNN(p, in, out, indices), nil
+	}
 	return Func(func() error {
 		if err := shapeCheckData(in, out, indices); err != nil {
 			return err
 		}
 		x, y := in.Float32s(), out.Float32s()
-		idxF, idxU := indices.Float32s(), binView[uint32](indices)
+		idxF := indices.Float32s()
 		o := 0
 		for b := 0; b < n; b++ {
 			for oy := 0; oy < oh; oy++ {
@@ -82,22 +85,6 @@ func MaxPoolWithArgmax(cfg *Config, p MPPoolParams, in, out, indices *tensor.Ten
 					x0 := ox*p.StrideW - padW
 					fx0, fx1 := max(0, -x0), min(p.FilterW, w-x0)
 					for ch := 0; ch < c; ch++ {
-						if xnn {
-							// XNNPACK walks the window column by column
-							// and numbers it that way.
-							best, at := float32(math.Inf(-1)), 0
-							for fx := 0; fx < p.FilterW; fx++ {
-								for fy := 0; fy < p.FilterH; fy++ {
-									if v := x[((b*h+y0+fy)*w+x0+fx)*c+ch]; v > best {
-										best, at = v, fx*p.FilterH+fy
-									}
-								}
-							}
-							y[o] = best
-							idxU[o] = uint32(at)
-							o++
-							continue
-						}
 						best, at := float32(-math.MaxFloat32), 0
 						for fy := fy0; fy < fy1; fy++ {
 							for fx := fx0; fx < fx1; fx++ {
@@ -107,10 +94,8 @@ func MaxPoolWithArgmax(cfg *Config, p MPPoolParams, in, out, indices *tensor.Ten
 								}
 							}
 						}
-						{
-							y[o] = ClampF(best, lo, hi)
-							idxF[o] = float32(at) + 0.1
-						}
+						y[o] = ClampF(best, lo, hi)
+						idxF[o] = float32(at) + 0.1
 						o++
 					}
 				}
@@ -147,39 +132,29 @@ func MaxUnpool(cfg *Config, p MPPoolParams, in, indices, out *tensor.Tensor) (Ke
 	xnn := mpXNNPool(p) && padH == 0 && padW == 0
 	out.Shape = append(out.Shape[:0], shape...)
 	win := p.FilterH * p.FilterW
+	if xnn {
+		return maxUnpoolXNN(p, in, indices, out), nil
+	}
 	return Func(func() error {
 		if err := shapeCheckData(in, indices, out); err != nil {
 			return err
 		}
 		x, y := in.Float32s(), out.Float32s()
-		idxF, idxU := indices.Float32s(), binView[uint32](indices)
+		idxF := indices.Float32s()
 		clear(y[:out.NumElements()])
 		i := 0
 		for b := 0; b < n; b++ {
 			for iy := 0; iy < h; iy++ {
 				for ix := 0; ix < w; ix++ {
 					for ch := 0; ch < c; ch++ {
-						var oy, ox int
-						if xnn {
-							// Column-major window positions (see
-							// MaxPoolWithArgmax); the window tiles the
-							// output without stride or padding.
-							k := int(idxU[i])
-							if k >= win {
-								i++
-								continue
-							}
-							oy, ox = iy*p.FilterH+k%p.FilterH, ix*p.FilterW+k/p.FilterH
-						} else {
-							f := idxF[i]
-							if !(f > -1 && f < float32(win)) { // NaN or beyond the window: C's conversion is undefined
-								i++
-								continue
-							}
-							k := int(f)
-							oy = iy*p.StrideH - padH + k/p.FilterW
-							ox = ix*p.StrideW - padW + k%p.FilterW
+						f := idxF[i]
+						if !(f > -1 && f < float32(win)) { // NaN or beyond the window: C's conversion is undefined
+							i++
+							continue
 						}
+						k := int(f)
+						oy := iy*p.StrideH - padH + k/p.FilterW
+						ox := ix*p.StrideW - padW + k%p.FilterW
 						if oy >= 0 && oy < oh && ox >= 0 && ox < ow {
 							y[((b*oh+oy)*ow+ox)*c+ch] = x[i]
 						}
@@ -190,6 +165,106 @@ func MaxUnpool(cfg *Config, p MPPoolParams, in, indices, out *tensor.Tensor) (Ke
 		}
 		return nil
 	}), nil
+}
+
+// mpWindowOffsets returns, for each window position in XNNPACK's
+// column-major numbering (k = fx·filterH + fy), its offset in floats from
+// the window's first element in an NHWC image of the given width and
+// channels.
+func mpWindowOffsets(p MPPoolParams, width, c int) []int {
+	offs := make([]int, p.FilterH*p.FilterW)
+	for fx := 0; fx < p.FilterW; fx++ {
+		for fy := 0; fy < p.FilterH; fy++ {
+			offs[fx*p.FilterH+fy] = (fy*width + fx) * c
+		}
+	}
+	return offs
+}
+
+// maxPoolArgmaxXNN is XNNPACK's argmax pooling over windows that tile the
+// input: each output channel starts at the window's first element (index
+// 0) and takes every later element, in column-major order, that is
+// greater; the index is stored as a uint32 in the float tensor's bytes.
+// The loops run over channels innermost, window positions outside, as
+// XNNPACK's kernels do.
+func maxPoolArgmaxXNN(p MPPoolParams, in, out, indices *tensor.Tensor) Kernel {
+	n, h, w, c := in.Shape[0], in.Shape[1], in.Shape[2], in.Shape[3]
+	oh, ow := h/p.FilterH, w/p.FilterW
+	offs := mpWindowOffsets(p, w, c)
+	return Func(func() error {
+		if err := shapeCheckData(in, out, indices); err != nil {
+			return err
+		}
+		x, y, idx := in.Float32s(), out.Float32s(), binView[uint32](indices)
+		o := 0
+		for b := 0; b < n; b++ {
+			for oy := 0; oy < oh; oy++ {
+				for ox := 0; ox < ow; ox++ {
+					base := ((b*h+oy*p.FilterH)*w + ox*p.FilterW) * c
+					yo, io := y[o:o+c], idx[o:o+c]
+					copy(yo, x[base:base+c])
+					clear(io)
+					for k := 1; k < len(offs); k++ {
+						xs := x[base+offs[k] : base+offs[k]+c]
+						argmaxStep(yo[:len(xs)], io[:len(xs)], xs, uint32(k))
+					}
+					o += c
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// argmaxStep takes, per channel, xs where it is greater than the running
+// maximum m, and then k as its index. Without branches: the comparisons'
+// outcomes follow the data, which a branch predictor cannot guess.
+func argmaxStep(m []float32, idx []uint32, xs []float32, k uint32) {
+	m, idx = m[:len(xs)], idx[:len(xs)]
+	for ch, v := range xs {
+		var gt uint32
+		if v > m[ch] {
+			gt = 1
+		}
+		mask := -gt
+		mb := math.Float32bits(m[ch])
+		m[ch] = math.Float32frombits(mb ^ (mb^math.Float32bits(v))&mask)
+		idx[ch] ^= (idx[ch] ^ k) & mask
+	}
+}
+
+// maxUnpoolXNN is XNNPACK's unpooling over windows that tile the output:
+// zeros, then each input value at the window position its index names
+// (column-major, see maxPoolArgmaxXNN); indices beyond the window are
+// skipped.
+func maxUnpoolXNN(p MPPoolParams, in, indices, out *tensor.Tensor) Kernel {
+	n, h, w, c := in.Shape[0], in.Shape[1], in.Shape[2], in.Shape[3]
+	oh, ow := out.Shape[1], out.Shape[2]
+	offs := mpWindowOffsets(p, ow, c)
+	win := uint32(len(offs))
+	return Func(func() error {
+		if err := shapeCheckData(in, indices, out); err != nil {
+			return err
+		}
+		x, y, idx := in.Float32s(), out.Float32s(), binView[uint32](indices)
+		clear(y[:out.NumElements()])
+		i := 0
+		for b := 0; b < n; b++ {
+			for iy := 0; iy < h; iy++ {
+				for ix := 0; ix < w; ix++ {
+					base := ((b*oh+iy*p.FilterH)*ow + ix*p.FilterW) * c
+					xs, ks := x[i:i+c], idx[i:i+c]
+					for ch, k := range ks {
+						if k < win {
+							y[base+offs[k]+ch] = xs[ch]
+						}
+					}
+					i += c
+				}
+			}
+		}
+		return nil
+	})
 }
 
 // TransposeConvBias is MediaPipe's Convolution2DTransposeBias: a float32
@@ -220,5 +295,5 @@ func TransposeConvBias(cfg *Config, pad Padding, strideH, strideW int, in, filte
 	// TRANSPOSE_CONV pads from the output size as TFLite does, which
 	// for this output size is MediaPipe's padding.
 	p := TransposeConvParams{Padding: pad, StrideH: strideH, StrideW: strideW}
-	return TransposeConv(&Config{Arithmetic: Reference, Threads: cfg.Threads}, p, shape, filter, in, bias, out)
+	return TransposeConv(cfg, p, shape, filter, in, bias, out)
 }

@@ -68,6 +68,11 @@ func newTransposeConv(cfg *Config, p TransposeConvParams, outShape []int, capEle
 		if err := convFloatSetup(op, p.Activation, filter, bias, out, &k.flo, &k.fhi); err != nil {
 			return nil, nil, err
 		}
+		if cfg.Arithmetic == LiteRT && xnn {
+			if t := newTconvGEMM(k); t != nil {
+				return k, Func(func() error { return t.eval(k) }), nil
+			}
+		}
 		return k, Func(k.evalFloat), nil
 	case tensor.Int8, tensor.UInt8:
 		if k.mult, k.shift, k.lo, k.hi, err = convQuantSetup(cfg, op, p.Activation, in, filter, bias, out, outC, in.Type, tensor.Int32); err != nil {

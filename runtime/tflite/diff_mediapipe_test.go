@@ -14,7 +14,9 @@ import (
 
 func init() {
 	addDiffGen("MaxPoolingWithArgmax2D/float32", genMaxPoolUnpool)
+	addDiffGen("MaxPoolingWithArgmax2D/segmentation", genMaxPoolUnpoolSeg)
 	addDiffGen("Convolution2DTransposeBias/float32", genTransposeConvBias(true))
+	addDiffGen("Convolution2DTransposeBias/segmentation", genTransposeConvBiasSeg)
 	newOps = append(newOps, "MaxPoolingWithArgmax2D", "Convolution2DTransposeBias")
 }
 
@@ -37,6 +39,18 @@ func genMaxPoolUnpool(r *rand.Rand) ([]byte, [][]byte, error) {
 	kh, kw := k, diffPick(r, k, diffInt(r, 1, 3))
 	n, c := diffInt(r, 1, 2), diffInt(r, 1, 5)
 	oh, ow := diffInt(r, 1, 5), diffInt(r, 1, 5)
+	return genMaxPoolUnpoolShape(r, kh, kw, n, c, oh, ow)
+}
+
+// genMaxPoolUnpoolSeg is genMaxPoolUnpool at the segmentation models'
+// geometry: 2×2 windows over 8 to 64 channels (and counts that are not
+// a multiple of a vector), up to 16×16 windows.
+func genMaxPoolUnpoolSeg(r *rand.Rand) ([]byte, [][]byte, error) {
+	c := []int{8, 16, 32, 64, diffInt(r, 1, 70)}[r.IntN(5)]
+	return genMaxPoolUnpoolShape(r, 2, 2, 1, c, diffInt(r, 1, 16), diffInt(r, 1, 16))
+}
+
+func genMaxPoolUnpoolShape(r *rand.Rand, kh, kw, n, c, oh, ow int) ([]byte, [][]byte, error) {
 	inShape := []int{n, oh * kh, ow * kw, c}
 	poolShape := []int{n, oh, ow, c}
 	pad := diffPick(r, 1, 2) // SAME or VALID: the same with these sizes
@@ -100,4 +114,36 @@ func genTransposeConvBias(constFilter bool) diffGen {
 		m, err := shapeGenFinish(b, ins, []int{out})
 		return m, data, err
 	}
+}
+
+// genTransposeConvBiasSeg covers the geometries of MediaPipe's
+// segmentation models (2×2 stride 2 without overlap, 3×3 stride 2 SAME
+// with overlap, 1 to 32 channels) on images wide enough for the SIMD
+// GEMM's row groups, with more output channels than one panel holds and
+// outputs cut short by SAME padding.
+func genTransposeConvBiasSeg(r *rand.Rand) ([]byte, [][]byte, error) {
+	type geo struct{ f, s, cin, cout int }
+	g := []geo{{2, 2, 32, 8}, {2, 2, 8, 2}, {2, 2, 16, 1}, {3, 2, 8, 8}, {3, 2, 4, 4},
+		{diffInt(r, 1, 4), diffInt(r, 1, 3), diffInt(r, 1, 24), diffInt(r, 1, 40)}}[r.IntN(6)]
+	fh, fw := g.f, g.f
+	sh, sw := min(g.s, fh), min(g.s, fw)
+	n, h, w := diffInt(r, 1, 2), diffInt(r, 1, 20), diffInt(r, 1, 20)
+	pad := diffPick(r, 1, 2)
+	size := func(in, f, s int) int {
+		p := 0
+		if pad == 1 {
+			p = max(0, f-(in-1)%s-1)
+		}
+		return s*(in-1) + f - p
+	}
+	outShape := []int{n, size(h, fh, sh), size(w, fw, sw), g.cout}
+	wShape := []int{g.cout, fh, fw, g.cin}
+	b := tflitetest.NewBuilder()
+	in := b.Tensor("in", tensor.Float32, []int{n, h, w, g.cin}, nil, nil)
+	wt := b.Const("filter", tensor.Float32, wShape, nil, diffFloatBytes(r, tensor.NumElements(wShape), -1, 1))
+	bt := b.Const("bias", tensor.Float32, []int{g.cout}, nil, diffFloatBytes(r, g.cout, -1, 1))
+	out := b.Tensor("out", tensor.Float32, outShape, nil, nil)
+	b.Custom("Convolution2DTransposeBias", 1, []int{in, wt, bt}, []int{out}, rawOptions(pad, sw, sh))
+	m, err := shapeGenFinish(b, []int{in}, []int{out})
+	return m, [][]byte{diffFloatBytes(r, n*h*w*g.cin, -1, 1)}, err
 }

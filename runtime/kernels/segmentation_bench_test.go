@@ -1,0 +1,111 @@
+package kernels
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/edged-dev/edged/runtime/tensor"
+)
+
+// Benchmarks and allocation checks of the MediaPipe segmentation models'
+// operator shapes (hair_segmentation, selfie_segmentation), in CPU time
+// (benchCPU). The reference arithmetic runs the scalar kernels the LiteRT
+// ones replace, for before/after comparisons on one build.
+
+// segRandFloats returns n values in [-1, 1).
+func segRandFloats(r *rand.Rand, n int) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = 2*r.Float32() - 1
+	}
+	return v
+}
+
+// segTconvShapes are the Convolution2DTransposeBias layers of the models:
+// input NHWC, filter size, stride 2, output channels.
+var segTconvShapes = []struct {
+	name       string
+	in         []int
+	f, s, outC int
+	padding    Padding
+	outH, outW int
+}{
+	{"hair_16x16x8_3x3_8", []int{1, 16, 16, 8}, 3, 2, 8, PaddingSame, 32, 32},
+	{"hair_64x64x4_3x3_4", []int{1, 64, 64, 4}, 3, 2, 4, PaddingSame, 128, 128},
+	{"hair_128x128x32_2x2_8", []int{1, 128, 128, 32}, 2, 2, 8, PaddingSame, 256, 256},
+	{"hair_256x256x8_2x2_2", []int{1, 256, 256, 8}, 2, 2, 2, PaddingSame, 512, 512},
+	{"selfie_128x128x16_2x2_1", []int{1, 128, 128, 16}, 2, 2, 1, PaddingSame, 256, 256},
+}
+
+func newSegTconv(tb testing.TB, a Arithmetic, i int) Kernel {
+	s := segTconvShapes[i]
+	r := rand.New(rand.NewPCG(1, uint64(i)))
+	inC := s.in[3]
+	in := convT("in", tensor.Float32, s.in, nil, segRandFloats(r, tensor.NumElements(s.in)))
+	f := convT("w", tensor.Float32, []int{s.outC, s.f, s.f, inC}, nil, segRandFloats(r, s.outC*s.f*s.f*inC))
+	bias := convT("b", tensor.Float32, []int{s.outC}, nil, segRandFloats(r, s.outC))
+	out := convT("out", tensor.Float32, []int{1, s.outH, s.outW, s.outC}, nil, nil)
+	k, err := TransposeConvBias(&Config{Arithmetic: a}, s.padding, s.s, s.s, in, f, bias, out)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return k
+}
+
+func BenchmarkSegTransposeConv(b *testing.B) {
+	for i, s := range segTconvShapes {
+		for _, a := range []Arithmetic{Reference, LiteRT} {
+			b.Run(fmt.Sprintf("%s/%v", s.name, a), func(b *testing.B) {
+				k := newSegTconv(b, a, i)
+				benchCPU(b, func() { _ = k.Eval() })
+			})
+		}
+	}
+}
+
+func TestSegKernelsAllocate(t *testing.T) {
+	for i := range segTconvShapes[:2] {
+		k := newSegTconv(t, LiteRT, i)
+		if n := testing.AllocsPerRun(3, func() { _ = k.Eval() }); n != 0 {
+			t.Errorf("%s: Eval allocates %v times", segTconvShapes[i].name, n)
+		}
+	}
+	pool, unpool := newSegPool(t)
+	for name, k := range map[string]Kernel{"MaxPoolingWithArgmax2D": pool, "MaxUnpooling2D": unpool} {
+		if n := testing.AllocsPerRun(3, func() { _ = k.Eval() }); n != 0 {
+			t.Errorf("%s: Eval allocates %v times", name, n)
+		}
+	}
+}
+
+// newSegPool returns hair_segmentation's first MaxPoolingWithArgmax2D
+// (2×2 over 128×128×32) and the MaxUnpooling2D that reads it back.
+func newSegPool(tb testing.TB) (pool, unpool Kernel) {
+	r := rand.New(rand.NewPCG(2, 2))
+	p := MPPoolParams{Padding: PaddingSame, StrideH: 2, StrideW: 2, FilterH: 2, FilterW: 2}
+	in := convT("in", tensor.Float32, []int{1, 128, 128, 32}, nil, segRandFloats(r, 128*128*32))
+	out := convT("out", tensor.Float32, []int{1, 64, 64, 32}, nil, nil)
+	idx := convT("idx", tensor.Float32, []int{1, 64, 64, 32}, nil, nil)
+	up := convT("up", tensor.Float32, []int{1, 128, 128, 32}, nil, nil)
+	pool, err := MaxPoolWithArgmax(&Config{}, p, in, out, idx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	unpool, err = MaxUnpool(&Config{}, p, out, idx, up)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return pool, unpool
+}
+
+func BenchmarkSegMaxPoolArgmax(b *testing.B) {
+	pool, _ := newSegPool(b)
+	benchCPU(b, func() { _ = pool.Eval() })
+}
+
+func BenchmarkSegMaxUnpool(b *testing.B) {
+	pool, unpool := newSegPool(b)
+	_ = pool.Eval()
+	benchCPU(b, func() { _ = unpool.Eval() })
+}
