@@ -124,6 +124,18 @@ func ResizeBilinear(cfg *Config, p ResizeParams, in *tensor.Tensor, height, widt
 			return nil
 		})), nil
 	}
+	if cfg.Arithmetic == LiteRT && in.Type == tensor.Float32 {
+		// XNNPACK takes float bilinear resizing too.
+		rows := newBilinearF32Rows(inH, inW, height, width, depth, p)
+		desc := "rows " + VariantPortable
+		if lerpF32HaveSIMD() {
+			desc = "rows " + VariantAVX2
+		}
+		return Describe(desc, Func(func() error {
+			rows.run(in.Float32s(), out.Float32s(), batch)
+			return nil
+		})), nil
+	}
 	switch in.Type {
 	case tensor.Float32, tensor.UInt8:
 		ya, xa := newBilinearAxis(inH, height, p), newBilinearAxis(inW, width, p)

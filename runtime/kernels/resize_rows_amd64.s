@@ -52,3 +52,27 @@ DATA ·blendXNNPerm+8(SB)/8, $0x0000000000000000
 DATA ·blendXNNPerm+16(SB)/8, $0x0000000000000000
 DATA ·blendXNNPerm+24(SB)/8, $0x0000000000000000
 GLOBL ·blendXNNPerm(SB), RODATA, $32
+
+// func lerpF32Asm(a, b *float32, w float32, y *float32, n int)
+// y[i] = a[i] + (b[i]-a[i])*w, 8 at a time, each operation rounded.
+TEXT ·lerpF32Asm(SB), NOSPLIT, $0-40
+	MOVQ a+0(FP), SI
+	MOVQ b+8(FP), DX
+	VBROADCASTSS w+16(FP), Y15
+	MOVQ y+24(FP), DI
+	MOVQ n+32(FP), CX
+
+lerploop:
+	VMOVUPS (SI), Y0
+	VMOVUPS (DX), Y1
+	VSUBPS  Y0, Y1, Y1
+	VMULPS  Y15, Y1, Y1
+	VADDPS  Y1, Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JNZ     lerploop
+	VZEROUPPER
+	RET

@@ -118,6 +118,15 @@ func TestResize(t *testing.T) {
 			} else {
 				k, err = ResizeBilinear(&Config{}, tt.p, in, tt.h, tt.w, out)
 			}
+			if tt.dt == tensor.Float32 && !tt.nearest && err == nil {
+				// XNNPACK's float interpolation gives these values too.
+				out := poolTensor("out", tt.dt, nil, q, nil)
+				k, err := ResizeBilinear(&Config{Arithmetic: LiteRT}, tt.p, in, tt.h, tt.w, out)
+				if err != nil {
+					t.Fatalf("%s(%s) LiteRT: %v", op, tt.name, err)
+				}
+				poolCheck(t, op+" LiteRT", tt.name, k, out, []int{tt.inShape[0], tt.h, tt.w, tt.inShape[3]}, tt.want)
+			}
 			if tt.wantErr != nil {
 				if err == nil || (tt.wantErr != errAny && !errors.Is(err, tt.wantErr)) {
 					t.Fatalf("%s(%s) err = %v; want %v", op, tt.name, err, tt.wantErr)

@@ -9,12 +9,14 @@ import (
 	"math/rand/v2"
 
 	"github.com/edged-dev/edged/runtime/tensor"
+	"github.com/edged-dev/edged/runtime/tflite/internal/schema"
 	"github.com/edged-dev/edged/runtime/tflite/tflitetest"
 )
 
 func init() {
 	addDiffGen("MaxPoolingWithArgmax2D/float32", genMaxPoolUnpool)
 	addDiffGen("MaxPoolingWithArgmax2D/segmentation", genMaxPoolUnpoolSeg)
+	addDiffGen("RESIZE_BILINEAR/float32_upscale", genResizeUpscale)
 	addDiffGen("Convolution2DTransposeBias/float32", genTransposeConvBias(true))
 	addDiffGen("Convolution2DTransposeBias/segmentation", genTransposeConvBiasSeg)
 	newOps = append(newOps, "MaxPoolingWithArgmax2D", "Convolution2DTransposeBias")
@@ -146,4 +148,37 @@ func genTransposeConvBiasSeg(r *rand.Rand) ([]byte, [][]byte, error) {
 	b.Custom("Convolution2DTransposeBias", 1, []int{in, wt, bt}, []int{out}, rawOptions(pad, sw, sh))
 	m, err := shapeGenFinish(b, []int{in}, []int{out})
 	return m, [][]byte{diffFloatBytes(r, n*h*w*g.cin, -1, 1)}, err
+}
+
+// genResizeUpscale is float RESIZE_BILINEAR as in selfie_segmentation's
+// decoder (2× upscales of 16 to 128 channels), with other factors and
+// channel counts that are not a multiple of a vector, in the three
+// coordinate modes.
+func genResizeUpscale(r *rand.Rand) ([]byte, [][]byte, error) {
+	c := []int{1, 3, 8, 16, 24, 33, 128}[r.IntN(7)]
+	shape := []int{diffInt(r, 1, 2), diffInt(r, 1, 12), diffInt(r, 1, 12), c}
+	h, w := 2*shape[1], 2*shape[2]
+	if r.IntN(3) == 0 {
+		h, w = diffInt(r, 1, 30), diffInt(r, 1, 30)
+	}
+	align, half := false, false
+	switch r.IntN(3) {
+	case 1:
+		align = true
+	case 2:
+		half = true
+	}
+	version := 1
+	if half {
+		version = 3
+	}
+	b := tflitetest.NewBuilder()
+	in := b.Tensor("in", tensor.Float32, shape, nil, nil)
+	size := b.Tensor("size", tensor.Int32, []int{2}, nil, tflitetest.Int32Bytes([]int32{int32(h), int32(w)}))
+	out := b.Tensor("out", tensor.Float32, []int{shape[0], h, w, c}, nil, nil)
+	b.Op(schema.BuiltinOperatorRESIZE_BILINEAR, version, []int{in, size}, []int{out}, tflitetest.ResizeBilinearOptions(align, half))
+	b.Inputs(in)
+	b.Outputs(out)
+	model, err := b.Bytes()
+	return model, [][]byte{diffFloatBytes(r, tensor.NumElements(shape), -1, 1)}, err
 }
