@@ -262,11 +262,18 @@ func printCanary(w io.Writer, kept []canaryRow) error {
 	fmt.Fprintln(tw, "DEVICE\tMODEL\tACTIVE\tCANDIDATE\tPHASE\tREQUESTS A/C\tERRORS A/C\tP50 A/C\tP-VALUE\tREASON")
 	for _, r := range kept {
 		req, errs, p50, pv := "-", "-", "-", "-"
+		reason := r.reason
+		if r.phase == "hold" {
+			reason = "holding (" + orDefault(reason, "no reason heard") + "); the active version serves every request until edgectl resume, promote or rollback"
+		}
 		if f := r.figures; f != nil {
 			a, c := f.Figures.Active, f.Figures.Candidate
 			req = fmt.Sprintf("%d/%d", a.Requests, c.Requests)
 			errs = fmt.Sprintf("%d/%d", a.Errors, c.Errors)
-			if r.phase == "shadow" {
+			// On hold the figures are those of the phase it was held in:
+			// the arms once the canary served requests, else the shadow
+			// comparisons.
+			if r.phase == "shadow" || (r.phase == "hold" && a.Requests+c.Requests == 0) {
 				req = fmt.Sprintf("%d shadow", f.Figures.Shadow.Samples)
 				errs = fmt.Sprintf("%d shadow", f.Figures.Shadow.Errors)
 				p50 = fmt.Sprintf("%s/%s", ms(f.Figures.Shadow.ActiveP50), ms(f.Figures.Shadow.CandidateP50))
@@ -277,7 +284,7 @@ func printCanary(w io.Writer, kept []canaryRow) error {
 				pv = fmt.Sprintf("%.3g (%s)", f.Figures.Test.PTwoSided, f.Figures.Test.Method)
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.device, r.model, r.active, r.candidate, r.phase, req, errs, p50, pv, r.reason)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.device, r.model, r.active, r.candidate, r.phase, req, errs, p50, pv, reason)
 	}
 	return tw.Flush()
 }
@@ -401,7 +408,7 @@ func canaryFromURL(ctx context.Context, base, token string) ([]canaryRow, error)
 		if m.Canary.Last != nil {
 			r.reason = m.Canary.Last.Reason
 		}
-		if m.Canary.Figures.Statement != "" {
+		if m.Canary.Figures.Statement != "" && (r.phase != "hold" || r.reason == "") {
 			r.reason = m.Canary.Figures.Statement
 		}
 		rows = append(rows, r)

@@ -3,7 +3,10 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -185,6 +188,18 @@ func TestCanaryRowsFromTelemetry(t *testing.T) {
 				Active: &fleet.ArmTelemetry{N: 40, Errors: 1, P50: 1.5}, Cand: &fleet.ArmTelemetry{N: 38, Errors: 0, P50: 2}, P: &p, Test: "fisher"}}}},
 		// No telemetry heard: the state's candidate, phase unknown.
 		"pi3": {state: &fleet.State{State: fleet.Online, Models: []fleet.ModelState{{Name: "person", Active: "1", Canary: "3"}}}},
+		// On hold, out of time in shadow: the shadow figures it reached,
+		// and why it holds.
+		"pi4": {state: &fleet.State{State: fleet.Online, Models: []fleet.ModelState{{Name: "person", Active: "1", Canary: "3"}}},
+			telemetry: &fleet.Telemetry{Canaries: []fleet.CanaryTelemetry{{Model: "person", Candidate: "3", Phase: "hold",
+				Shadow: &fleet.ShadowTelemetry{N: 500, Errors: 1, ActiveP50: 0.25, CandP50: 0.75}}}},
+			commands: []fleet.CommandRecord{{Op: fleet.OpDeploy, CommandStatus: fleet.CommandStatus{ID: "d1", State: "hold",
+				Reason: "shadow: 500 of 1000 comparisons after 1h0m0s", Time: time.Unix(100, 0)}}}},
+		// Held by the operator in canary: the arms.
+		"pi5": {state: &fleet.State{State: fleet.Online, Models: []fleet.ModelState{{Name: "person", Active: "1", Canary: "3"}}},
+			telemetry: &fleet.Telemetry{Canaries: []fleet.CanaryTelemetry{{Model: "person", Candidate: "3", Phase: "hold",
+				Shadow: &fleet.ShadowTelemetry{N: 1000, ActiveP50: 0.25, CandP50: 0.75},
+				Active: &fleet.ArmTelemetry{N: 90, Errors: 2, P50: 1}, Cand: &fleet.ArmTelemetry{N: 10, P50: 1.25}}}}},
 	}
 	var b strings.Builder
 	if err := printCanary(&b, canaryRows(devs)); err != nil {
@@ -196,10 +211,30 @@ func TestCanaryRowsFromTelemetry(t *testing.T) {
 		"pi1  person  1       3          shadow   20 shadow     2 shadow    0.25ms/0.50ms",
 		"pi2  person  1       3          canary   40/38         1/0         1.50ms/2.00ms  0.0123 (fisher)",
 		"pi3  person  1       3          unknown",
+		"pi4  person  1       3          hold     500 shadow    1 shadow    0.25ms/0.75ms  -  holding (shadow: 500 of 1000 comparisons after 1h0m0s); the active version serves every request until edgectl resume, promote or rollback",
+		"pi5  person  1       3          hold     90/10         2/0         1.00ms/1.25ms  -  holding (no reason heard)",
 	} {
 		re := regexp.MustCompile(strings.Join(strings.Fields(regexp.QuoteMeta(want)), `\s+`))
 		if !re.MatchString(out) {
 			t.Errorf("canary table lacks %q", want)
 		}
+	}
+}
+
+// On hold, a device's local status gives the reason of the decision that
+// held it, not the A/B statement of its figures.
+func TestCanaryFromURLHold(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, `{"device_id":"pi4","models":[{"name":"person","version":"1","canary":{"candidate":"3","phase":"hold",
+			"figures":{"shadow":{"samples":500,"errors":1},"statement":"no A/B data yet"},
+			"last":{"reason":"shadow: 500 of 1000 comparisons after 1h0m0s"}}}]}`)
+	}))
+	defer srv.Close()
+	rows, err := canaryFromURL(context.Background(), srv.URL, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 || rows[0].phase != "hold" || rows[0].reason != "shadow: 500 of 1000 comparisons after 1h0m0s" {
+		t.Errorf("rows %+v; want person on hold with the hold's reason", rows)
 	}
 }
