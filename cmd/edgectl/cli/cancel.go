@@ -71,39 +71,61 @@ func runCancel(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	for _, r := range cmds {
-		fmt.Fprintf(stdout, "%s %s (issued %s): ", r.op, r.id, r.cmd.Issued.Local().Format(time.DateTime))
-		var acted, working []string
-		for d, st := range r.statuses {
-			if operator.Finished(st.State) || rollout.StatusOf(st.State).Finished() {
-				acted = append(acted, d+" "+st.Describe())
-			} else {
-				working = append(working, d+" "+st.Describe())
-			}
-		}
-		sort.Strings(acted)
-		sort.Strings(working)
-		switch {
-		case len(acted) == 0 && len(working) == 0:
-			fmt.Fprintln(stdout, "withdrawn; no device had acted on it")
-		default:
-			fmt.Fprintln(stdout, "withdrawn")
-			for _, a := range acted {
-				fmt.Fprintf(stdout, "  already done: %s\n", a)
-			}
-			for _, w := range working {
-				fmt.Fprintf(stdout, "  still working on it (withdrawing does not stop it; roll it back once it finishes): %s\n", w)
-			}
-		}
 		if err := c.Publish(cctx, r.topic, nil, 1, true); err != nil {
-			return fmt.Errorf("cancel: clearing %s: %w", r.topic, err)
+			return fmt.Errorf("cancel: %s %s is still on the broker: clearing %s: %w", r.op, r.id, r.topic, err)
 		}
+		uncleared := map[string]error{}
 		for d, st := range r.statuses {
-			if operator.Finished(st.State) || rollout.StatusOf(st.State).Finished() {
-				c.Publish(cctx, fleet.StatusTopic(d, r.op, r.id), nil, 1, true)
+			if finished(st) {
+				if err := c.Publish(cctx, fleet.StatusTopic(d, r.op, r.id), nil, 1, true); err != nil {
+					uncleared[d] = err
+				}
 			}
 		}
+		fmt.Fprint(stdout, cancelReport(r, uncleared))
 	}
 	return nil
+}
+
+func finished(st fleet.CommandStatus) bool {
+	return operator.Finished(st.State) || rollout.StatusOf(st.State).Finished()
+}
+
+// cancelReport says what withdrawing r did: which devices had already
+// carried it out (their statuses cleared, but for those in uncleared),
+// which are still at it, and what to do about them.
+func cancelReport(r *retainedCmd, uncleared map[string]error) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s (issued %s): ", r.op, r.id, r.cmd.Issued.Local().Format(time.DateTime))
+	if len(r.statuses) == 0 {
+		b.WriteString("withdrawn; no device had acted on it\n")
+		return b.String()
+	}
+	b.WriteString("withdrawn: devices that have not received it will not act on it\n")
+	devices := make([]string, 0, len(r.statuses))
+	for d := range r.statuses {
+		devices = append(devices, d)
+	}
+	sort.Strings(devices)
+	for _, d := range devices {
+		if st := r.statuses[d]; finished(st) {
+			fmt.Fprintf(&b, "  already done: %s %s", d, st.Describe())
+			if err := uncleared[d]; err != nil {
+				fmt.Fprintf(&b, " (its status stays on the broker: %v)", err)
+			}
+			b.WriteString("\n")
+		}
+	}
+	for _, d := range devices {
+		if st := r.statuses[d]; !finished(st) {
+			fmt.Fprintf(&b, "  still working on it: %s %s; withdrawing does not stop it: see how it ends with edgectl status --device %s", d, st.Describe(), d)
+			if r.op == fleet.OpDeploy {
+				b.WriteString(", and undo the deploy then with edgectl rollback")
+			}
+			b.WriteString("\n")
+		}
+	}
+	return b.String()
 }
 
 // collectRetained gathers the retained commands under filter for wait.

@@ -326,7 +326,8 @@ func sendOperator(ctx context.Context, f *opFlags, op string, stdout io.Writer, 
 	w.c.Unsubscribe(cctx, w.filter)
 	for _, tp := range clearTopics {
 		if err := c.Publish(cctx, tp, nil, 1, true); err != nil {
-			fmt.Fprintf(stdout, "clearing %s: %v\n", tp, err)
+			fmt.Fprintf(stdout, "could not clear %s from the broker (%v); it expires %s, or withdraw it with 'edgectl cancel --%s %s --id %s'\n",
+				tp, err, now.Add(f.validFor).Format(time.RFC3339), map[bool]string{true: "device", false: "group"}[f.device != ""], orDefault(f.device, f.group), id)
 		}
 	}
 	var failed []string
@@ -364,8 +365,34 @@ func sendOperator(ctx context.Context, f *opFlags, op string, stdout io.Writer, 
 	if waitErr != nil && !all {
 		return waitErr
 	}
-	fmt.Fprintf(stdout, "%d device(s) answered: %d changed, %d skipped (not serving that version)\n", len(answered), len(answered)-skipped, skipped)
+	fmt.Fprintln(stdout, operatorOutcome(op, len(answered)-skipped, skipped))
 	return nil
+}
+
+// operatorOutcome says what an operator command did on the devices that
+// carried it out (changed) and what comes next; skipped devices changed
+// nothing, and their lines above say why.
+func operatorOutcome(op string, changed, skipped int) string {
+	var s string
+	switch op {
+	case fleet.OpRollback:
+		s = fmt.Sprintf("%d device(s) rolled back: the version they returned to serves every request", changed)
+	case fleet.OpPromote:
+		s = fmt.Sprintf("%d device(s) promoted the candidate: it serves every request and its evaluation has ended", changed)
+	case fleet.OpHold:
+		s = fmt.Sprintf("%d device(s) holding the evaluation: the active version serves every request until edgectl resume (continue the evaluation), promote or rollback", changed)
+	case fleet.OpResume:
+		s = fmt.Sprintf("%d device(s) evaluating the candidate again: follow with edgectl canary status", changed)
+	default:
+		s = fmt.Sprintf("%d device(s) carried out the %s command", changed, op)
+	}
+	if changed == 0 {
+		s = "no device changed anything"
+	}
+	if skipped > 0 {
+		s += fmt.Sprintf("; %d device(s) skipped it and changed nothing (the reason is on each one's line above)", skipped)
+	}
+	return s
 }
 
 // rolloutRequest hands a pause, resume, cancel or rollback to the
