@@ -97,8 +97,13 @@ func BatchMatMul(cfg *Config, p BatchMatMulParams, lhs, rhs, out *tensor.Tensor)
 	case tensor.Int8, tensor.Int16:
 		// Quantized BATCH_MATMUL stays on TFLite's kernel under XNNPACK:
 		// reference arithmetic in both modes (exact against the oracle).
-		if err := CheckType(op+" rhs", rhs, lhs.Type); err != nil {
-			return nil, err
+		// int16 activations may meet int8 weights (the a16w8 recipe): the
+		// products and sums are those of the int8 values widened.
+		widen := lhs.Type == tensor.Int16 && rhs.Type == tensor.Int8
+		if !widen {
+			if err := CheckType(op+" rhs", rhs, lhs.Type); err != nil {
+				return nil, err
+			}
 		}
 		if err := CheckType(op+" output", out, lhs.Type); err != nil {
 			// int8 x int8 -> int32 (no requantization) is not implemented.
@@ -125,7 +130,19 @@ func BatchMatMul(cfg *Config, p BatchMatMulParams, lhs, rhs, out *tensor.Tensor)
 				return nil, fmt.Errorf("%s: int16 operands must have zero point 0", op)
 			}
 			buf := newBmmBuf[int16](k)
-			return Func(func() error { return bmmEval(k, buf, bmmDotI16) }), nil
+			if !widen {
+				return Func(func() error { return bmmEval(k, buf, bmmDotI16) }), nil
+			}
+			w := &tensor.Tensor{Name: rhs.Name, Type: tensor.Int16, Shape: rhs.Shape, Data: make([]byte, 2*rhs.NumElements())}
+			k.rhs = w
+			if rhs.Const {
+				bmmWiden(w, rhs)
+				return Func(func() error { return bmmEval(k, buf, bmmDotI16) }), nil
+			}
+			return Func(func() error {
+				bmmWiden(w, rhs)
+				return bmmEval(k, buf, bmmDotI16)
+			}), nil
 		}
 		buf := newBmmBuf[int8](k)
 		return Func(func() error { return bmmEval(k, buf, bmmDotI8) }), nil
@@ -158,6 +175,14 @@ func newBmmBuf[T any](k *bmmKernel) *bmmBuf[T] {
 		b.r = make([]T, k.cols*k.depth)
 	}
 	return b
+}
+
+// bmmWiden writes the int8 values of src into the int16 tensor dst.
+func bmmWiden(dst, src *tensor.Tensor) {
+	d, v := convView[int16](dst.Data), convView[int8](src.Data)
+	for i, x := range v[:len(d)] {
+		d[i] = int16(x)
+	}
 }
 
 // bmmTranspose writes the [n][m] matrix src into dst as [m][n].

@@ -30,8 +30,12 @@ func init() {
 	}
 	addDiffGen("CONV_2D/pointwise_int8", func(r *rand.Rand) ([]byte, [][]byte, error) { return convDiffPointwise(r) })
 	for _, dt := range []tensor.DType{tensor.Float32, tensor.Int8, tensor.Int16} {
-		addDiffGen("BATCH_MATMUL/"+dt.String(), func(r *rand.Rand) ([]byte, [][]byte, error) { return convDiffBatchMatMul(r, dt) })
+		addDiffGen("BATCH_MATMUL/"+dt.String(), func(r *rand.Rand) ([]byte, [][]byte, error) { return convDiffBatchMatMul(r, dt, dt) })
 	}
+	// int16 activations with int8 weights (ai-edge-quantizer's a16w8).
+	addDiffGen("BATCH_MATMUL/int16_int8", func(r *rand.Rand) ([]byte, [][]byte, error) {
+		return convDiffBatchMatMul(r, tensor.Int16, tensor.Int8)
+	})
 }
 
 // convDiffOutSize is TFLite's output size of a window over n elements.
@@ -254,8 +258,10 @@ func convDiffTranspose(r *rand.Rand, dt tensor.DType) ([]byte, [][]byte, error) 
 }
 
 // convDiffBatchMatMul builds a BATCH_MATMUL with random adjoints and
-// broadcast batch dimensions.
-func convDiffBatchMatMul(r *rand.Rand, dt tensor.DType) ([]byte, [][]byte, error) {
+// broadcast batch dimensions; rdt is the rhs's type (dt, or int8 with
+// int16 activations: zero point 0, as TFLite requires, and sometimes a
+// constant, as the converter writes weights).
+func convDiffBatchMatMul(r *rand.Rand, dt, rdt tensor.DType) ([]byte, [][]byte, error) {
 	rank := diffInt(r, 2, 4)
 	rows, depth, cols := diffInt(r, 1, 6), diffInt(r, 1, 8), diffInt(r, 1, 6)
 	batch := diffShape(r, rank-2, 1, 3)
@@ -285,20 +291,34 @@ func convDiffBatchMatMul(r *rand.Rand, dt tensor.DType) ([]byte, [][]byte, error
 	oShape := append(append([]int(nil), batch...), rows, cols)
 	var lQ, rQ, oQ *tensor.Quant
 	if dt != tensor.Float32 {
-		lQ, rQ = diffQuant(r, dt, 0.01, 0.1), diffQuant(r, dt, 0.01, 0.1)
+		lQ, rQ = diffQuant(r, dt, 0.01, 0.1), diffQuant(r, rdt, 0.01, 0.1)
+		if rdt != dt {
+			rQ.ZeroPoint[0] = 0
+		}
 		oQ = convDiffOutQuant(r, dt, lQ, float64(rQ.Scale[0]), depth)
 	}
 	b := tflitetest.NewBuilder()
 	l := b.Tensor("lhs", dt, lShape, lQ, nil)
-	rt := b.Tensor("rhs", dt, rShape, rQ, nil)
+	lData := diffTensorBytes(r, dt, tensor.NumElements(lShape))
+	rData := diffTensorBytes(r, rdt, tensor.NumElements(rShape))
+	constRHS := rdt != dt && r.IntN(2) == 0
+	var rt int
+	if constRHS {
+		rt = b.Const("rhs", rdt, rShape, rQ, rData)
+	} else {
+		rt = b.Tensor("rhs", rdt, rShape, rQ, nil)
+	}
 	out := b.Tensor("out", dt, oShape, oQ, nil)
 	b.Op(schema.BuiltinOperatorBATCH_MATMUL, convDiffVersion(dt, 1, 1, 2, 3), []int{l, rt}, []int{out},
 		tflitetest.BatchMatMulOptions(adjX, adjY))
-	b.Inputs(l, rt)
+	inputs := [][]byte{lData}
+	if constRHS {
+		b.Inputs(l)
+	} else {
+		b.Inputs(l, rt)
+		inputs = append(inputs, rData)
+	}
 	b.Outputs(out)
 	model, err := b.Bytes()
-	return model, [][]byte{
-		diffTensorBytes(r, dt, tensor.NumElements(lShape)),
-		diffTensorBytes(r, dt, tensor.NumElements(rShape)),
-	}, err
+	return model, inputs, err
 }
