@@ -354,7 +354,7 @@ func TestDeployEdgeTPUOnly(t *testing.T) {
 	m := e.signed(2, tpu)
 	m.Blobs[0].Variant = bundle.VariantEdgeTPU
 	m.Signatures = nil
-	must(t, sign.Sign(m, e.key))
+	must(t, sign.Sign(m, e.keys.Model))
 	e.command(fleet.OpDeploy, "tpu2", encode(t, m), m.Expires)
 	sts := e.final("tpu2")
 	last := sts[len(sts)-1]

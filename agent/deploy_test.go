@@ -26,6 +26,7 @@ import (
 	"github.com/edged-dev/edged/internal/testenv"
 	"github.com/edged-dev/edged/ota/bundle"
 	"github.com/edged-dev/edged/ota/sign"
+	"github.com/edged-dev/edged/ota/sign/signtest"
 	"github.com/edged-dev/edged/ota/store"
 	"github.com/edged-dev/edged/ota/transfer"
 	"github.com/edged-dev/edged/runtime/tensor"
@@ -38,9 +39,7 @@ const otaDevice = "dev1"
 type otaEnv struct {
 	t       *testing.T
 	broker  string
-	root    *sign.RootKey
-	key     *sign.SigningKey
-	cmdKey  *sign.SigningKey // certified for operator commands
+	keys    *signtest.Keys
 	cfgPath string
 	op      *fleet.Client
 	dev     *fleettest.Device // what the operator has seen of the device
@@ -58,20 +57,9 @@ func modelPath(t testing.TB, name string) string {
 func newOTAEnv(t *testing.T) *otaEnv {
 	t.Helper()
 	e := &otaEnv{t: t, broker: startBroker(t)}
-	var err error
-	if e.root, err = sign.GenerateRoot(); err != nil {
-		t.Fatal(err)
-	}
-	if e.key, err = sign.GenerateSigningKey(e.root, 24*time.Hour, sign.KindModel); err != nil {
-		t.Fatal(err)
-	}
-	if e.cmdKey, err = sign.GenerateSigningKey(e.root, 24*time.Hour, sign.KindCommand); err != nil {
-		t.Fatal(err)
-	}
+	e.keys = signtest.New(t)
 	dir := t.TempDir()
-	if err := sign.WritePublicKey(filepath.Join(dir, "root.pub"), e.root.Public()); err != nil {
-		t.Fatal(err)
-	}
+	e.keys.WriteRoot(t, dir)
 	doc := fmt.Sprintf(`
 version: 1
 state_dir: %s
@@ -167,7 +155,7 @@ func (e *otaEnv) bundleOf(version uint64, model string, mod func(*bundle.Spec)) 
 	if mod != nil {
 		mod(&spec)
 	}
-	b, err := bundle.Write(filepath.Join(e.t.TempDir(), "b"), spec, e.key)
+	b, err := bundle.Write(filepath.Join(e.t.TempDir(), "b"), spec, e.keys.Model)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -213,7 +201,7 @@ func (e *otaEnv) signedCommand(op, id string, payload any, edit func(*sign.Comma
 	if edit != nil {
 		edit(c)
 	}
-	if err := sign.SignCommand(c, e.cmdKey); err != nil {
+	if err := sign.SignCommand(c, e.keys.Command); err != nil {
 		e.t.Fatal(err)
 	}
 	b, err := json.Marshal(c)
@@ -571,7 +559,7 @@ func (e *otaEnv) signed(version uint64, data []byte) *sign.Manifest {
 	now := time.Now().UTC().Truncate(time.Second)
 	m := &sign.Manifest{V: 1, Kind: sign.KindModel, Name: "person", Version: version, Created: now, Expires: now.Add(time.Hour),
 		Blobs: []sign.Blob{{Variant: bundle.VariantCPU, SHA256: hex.EncodeToString(sum[:]), Size: int64(len(data))}}}
-	must(e.t, sign.Sign(m, e.key))
+	must(e.t, sign.Sign(m, e.keys.Model))
 	return m
 }
 
@@ -730,9 +718,7 @@ func TestDeployCorruptStore(t *testing.T) {
 func TestDeployCrashLoop(t *testing.T) {
 	checkAgentLeaks(t)
 	dir := t.TempDir()
-	root, err := sign.GenerateRoot()
-	must(t, err)
-	must(t, sign.WritePublicKey(filepath.Join(dir, "root.pub"), root.Public()))
+	signtest.New(t).WriteRoot(t, dir)
 	doc := fmt.Sprintf("version: 1\nstate_dir: %s\ndevice: {id: d}\nfleet: {broker: \"tcp://127.0.0.1:1\"}\nota: {root_key: root.pub}\n", filepath.Join(dir, "state"))
 	cfg, err := config.Parse([]byte(doc), dir)
 	must(t, err)

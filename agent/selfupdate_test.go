@@ -63,8 +63,7 @@ func (e *otaEnv) startWithSelfUpdate(u *selfupdate.Updater, trial *selfupdate.Tr
 func TestSelfUpdateCommand(t *testing.T) {
 	checkAgentLeaks(t)
 	e := newOTAEnv(t)
-	agentKey, err := sign.GenerateSigningKey(e.root, 24*time.Hour, sign.KindAgent)
-	must(t, err)
+	agentKey := e.keys.Key(t, sign.KindAgent)
 
 	dir := t.TempDir()
 	exe := filepath.Join(dir, "edged")
@@ -91,7 +90,7 @@ func TestSelfUpdateCommand(t *testing.T) {
 		{"model key", "mkey", func() []byte {
 			// A key for models signs a model manifest, relabelled as an
 			// agent manifest: the key's purpose is checked first.
-			b := agentManifest(t, e.key, "2.0.0", v2, func(m *sign.Manifest) { m.Kind = sign.KindModel })
+			b := agentManifest(t, e.keys.Model, "2.0.0", v2, func(m *sign.Manifest) { m.Kind = sign.KindModel })
 			return bytes.Replace(b, []byte(`"kind":"model"`), []byte(`"kind":"agent"`), 1)
 		}(), "wrong_purpose"},
 	}
@@ -165,8 +164,7 @@ func TestSelfUpdateCommand(t *testing.T) {
 func TestSelfUpdateRolledBackReported(t *testing.T) {
 	checkAgentLeaks(t)
 	e := newOTAEnv(t)
-	agentKey, err := sign.GenerateSigningKey(e.root, 24*time.Hour, sign.KindAgent)
-	must(t, err)
+	agentKey := e.keys.Key(t, sign.KindAgent)
 	dir := t.TempDir()
 	exe := filepath.Join(dir, "edged")
 	v1, v2 := []byte("old binary"), []byte("new binary that crashes")

@@ -36,6 +36,7 @@ import (
 	"github.com/edged-dev/edged/internal/testenv"
 	"github.com/edged-dev/edged/ota/bundle"
 	"github.com/edged-dev/edged/ota/sign"
+	"github.com/edged-dev/edged/ota/sign/signtest"
 	"github.com/edged-dev/edged/ota/store"
 	"github.com/edged-dev/edged/ota/transfer"
 )
@@ -89,11 +90,9 @@ func TestCrash(t *testing.T) {
 	state := filepath.Join(dir, "state")
 
 	// Keys.
-	rootKey, err := sign.GenerateRoot()
-	must(t, err)
-	signing, err := sign.GenerateSigningKey(rootKey, 24*time.Hour, sign.KindModel)
-	must(t, err)
-	must(t, sign.WritePublicKey(filepath.Join(dir, "root.pub"), rootKey.Public()))
+	keys := signtest.New(t)
+	signing := keys.Model
+	keys.WriteRoot(t, dir)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -31,6 +31,7 @@ import (
 	"github.com/edged-dev/edged/internal/testenv"
 	"github.com/edged-dev/edged/ota/bundle"
 	"github.com/edged-dev/edged/ota/sign"
+	"github.com/edged-dev/edged/ota/sign/signtest"
 	"github.com/edged-dev/edged/ota/transfer"
 )
 
@@ -38,20 +39,18 @@ const device = "d1"
 
 // env is a broker, the operator's keys and client, and one device.
 type env struct {
-	t       *testing.T
-	root    string // repository root
-	bin     string // edged
-	dir     string
-	cfg     string
-	store   string // the device's model store
-	listen  string
-	broker  *mosquittotest.Broker
-	rootKey *sign.RootKey
-	model   *sign.SigningKey // certified for models
-	cmdKey  *sign.SigningKey // certified for operator commands
-	evil    *sign.SigningKey // a command key certified by another root
-	op      *fleet.Client
-	dev     *fleettest.Device // what the operator has seen of the device
+	t      *testing.T
+	root   string // repository root
+	bin    string // edged
+	dir    string
+	cfg    string
+	store  string // the device's model store
+	listen string
+	broker *mosquittotest.Broker
+	keys   *signtest.Keys
+	evil   *sign.SigningKey // a command key certified by another root
+	op     *fleet.Client
+	dev    *fleettest.Device // what the operator has seen of the device
 
 	proc   *exec.Cmd
 	exited chan error
@@ -69,22 +68,9 @@ func newEnv(t *testing.T, models ...string) *env {
 	e := &env{t: t, root: root, dir: t.TempDir()}
 	e.bin = buildEdged(t, root)
 	e.broker = mosquittotest.Start(t, &mosquittotest.Options{Persistent: true})
-	must(t, err)
-	if e.rootKey, err = sign.GenerateRoot(); err != nil {
-		t.Fatal(err)
-	}
-	if e.model, err = sign.GenerateSigningKey(e.rootKey, 24*time.Hour, sign.KindModel); err != nil {
-		t.Fatal(err)
-	}
-	if e.cmdKey, err = sign.GenerateSigningKey(e.rootKey, 24*time.Hour, sign.KindCommand); err != nil {
-		t.Fatal(err)
-	}
-	other, err := sign.GenerateRoot()
-	must(t, err)
-	if e.evil, err = sign.GenerateSigningKey(other, 24*time.Hour, sign.KindCommand); err != nil {
-		t.Fatal(err)
-	}
-	must(t, sign.WritePublicKey(filepath.Join(e.dir, "root.pub"), e.rootKey.Public()))
+	e.keys = signtest.New(t)
+	e.evil = signtest.New(t).Command
+	e.keys.WriteRoot(t, e.dir)
 	e.listen = testenv.FreeAddr(t)
 	state := filepath.Join(e.dir, "state")
 	e.store = filepath.Join(state, "models")
@@ -246,7 +232,7 @@ func (e *env) deploy(id string, v uint64, policy string) []byte {
 	if policy != "" {
 		spec.Policy = json.RawMessage(policy)
 	}
-	b, err := bundle.Write(filepath.Join(e.t.TempDir(), "b"), spec, e.model)
+	b, err := bundle.Write(filepath.Join(e.t.TempDir(), "b"), spec, e.keys.Model)
 	must(e.t, err)
 	_, err = transfer.Publish(context.Background(), e.op, bytes.NewReader(data), int64(len(data)), nil)
 	must(e.t, err)
@@ -417,7 +403,7 @@ func TestHostileBrokerClient(t *testing.T) {
 	e.wantServed("after the deploys", "3")
 
 	past := func(c *sign.Command) { c.Issued, c.Expires = c.Issued.Add(-2*time.Hour), c.Issued.Add(-time.Hour) }
-	genuine := e.signed(e.cmdKey, fleet.OpRollback, "tamper", device, rollback(3, 2), nil)
+	genuine := e.signed(e.keys.Command, fleet.OpRollback, "tamper", device, rollback(3, 2), nil)
 	attacks := []struct {
 		name, op, id string
 		payload      []byte
@@ -427,13 +413,13 @@ func TestHostileBrokerClient(t *testing.T) {
 		{"unsigned promote of protocol 1", fleet.OpPromote, "a2", []byte(`{"model":"person"}`), "unsigned"},
 		{"unsigned command", fleet.OpRollback, "a3", unsignedBody(t, fleet.OpRollback, "a3", rollback(3, 2)), "unsigned"},
 		{"signed by another root", fleet.OpRollback, "a4", e.signed(e.evil, fleet.OpRollback, "a4", device, rollback(3, 2), nil), "untrusted_key"},
-		{"signed with the model key", fleet.OpRollback, "a5", e.sealWith(e.model, unsignedBody(t, fleet.OpRollback, "a5", rollback(3, 2))), "wrong_purpose"},
+		{"signed with the model key", fleet.OpRollback, "a5", e.sealWith(e.keys.Model, unsignedBody(t, fleet.OpRollback, "a5", rollback(3, 2))), "wrong_purpose"},
 		{"tampered after signing", fleet.OpRollback, "tamper", bytes.Replace(genuine, []byte(`"to":2`), []byte(`"to":1`), 1), "bad_signature"},
-		{"expired", fleet.OpRollback, "a6", e.signed(e.cmdKey, fleet.OpRollback, "a6", device, rollback(3, 2), past), "expired"},
-		{"for another device", fleet.OpRollback, "a7", e.signed(e.cmdKey, fleet.OpRollback, "a7", "d2", rollback(3, 2), nil), "other_device"},
-		{"for another group", fleet.OpRollback, "a8", e.signed(e.cmdKey, fleet.OpRollback, "a8", "group:doors", rollback(3, 2), nil), "other_device"},
-		{"under another id", fleet.OpRollback, "a9", e.signed(e.cmdKey, fleet.OpRollback, "a9-signed", device, rollback(3, 2), nil), "mismatch"},
-		{"under another op", fleet.OpPromote, "a10", e.signed(e.cmdKey, fleet.OpRollback, "a10", device, rollback(3, 2), nil), "mismatch"},
+		{"expired", fleet.OpRollback, "a6", e.signed(e.keys.Command, fleet.OpRollback, "a6", device, rollback(3, 2), past), "expired"},
+		{"for another device", fleet.OpRollback, "a7", e.signed(e.keys.Command, fleet.OpRollback, "a7", "d2", rollback(3, 2), nil), "other_device"},
+		{"for another group", fleet.OpRollback, "a8", e.signed(e.keys.Command, fleet.OpRollback, "a8", "group:doors", rollback(3, 2), nil), "other_device"},
+		{"under another id", fleet.OpRollback, "a9", e.signed(e.keys.Command, fleet.OpRollback, "a9-signed", device, rollback(3, 2), nil), "mismatch"},
+		{"under another op", fleet.OpPromote, "a10", e.signed(e.keys.Command, fleet.OpRollback, "a10", device, rollback(3, 2), nil), "mismatch"},
 		{"garbage deploy under a guessable id", fleet.OpDeploy, "person-v4-1", []byte(`{"kind":"model","name":"person","version":4}`), "malformed"},
 	}
 	for _, a := range attacks {
@@ -456,7 +442,7 @@ func TestHostileBrokerClient(t *testing.T) {
 	e.wantServed("after the genuine deploy", "4")
 
 	// A genuine rollback 4 → 3 runs; replayed it changes nothing.
-	rb := e.signed(e.cmdKey, fleet.OpRollback, "rb", device, rollback(4, 3), nil)
+	rb := e.signed(e.keys.Command, fleet.OpRollback, "rb", device, rollback(4, 3), nil)
 	e.publishCommand(fleet.OpRollback, "rb", rb)
 	if st := e.final("rb"); st.State != "done" {
 		t.Fatalf("genuine rollback: %+v; want done", st)
@@ -571,7 +557,7 @@ func TestStateDamage(t *testing.T) {
 		}
 	}
 	// A genuine rollback 3 → 2, retained, then version 4.
-	e.publishCommand(fleet.OpRollback, "rb", e.signed(e.cmdKey, fleet.OpRollback, "rb", device, rollback(3, 2), nil))
+	e.publishCommand(fleet.OpRollback, "rb", e.signed(e.keys.Command, fleet.OpRollback, "rb", device, rollback(3, 2), nil))
 	if st := e.final("rb"); st.State != "done" {
 		t.Fatalf("rollback: %+v; want done", st)
 	}

@@ -101,22 +101,32 @@ func retained(t *testing.T, broker string) map[string]int {
 	return got
 }
 
-func TestDeploy(t *testing.T) {
+// deployTest sets up what the deploy tests share: a check that they
+// leave no goroutine behind, a broker, the operator's keys (keys init), a
+// bundle of model signed with them, and a fake device of group lab for
+// each of devices, failing its deploys with fail when set. It returns the
+// broker's URL and the bundle's directory.
+func deployTest(t *testing.T, model, fail string, devices ...string) (broker, bundle string) {
+	t.Helper()
 	ignore := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
-	broker := startMosquitto(t)
+	broker = startMosquitto(t)
 	keys, key := makeKeys(t)
 	root, err := sign.LoadPublicKey(filepath.Join(keys, "root.pub"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir, err := bundleWith(t, key, "mobilenet_v1_0.25_128_quant.tflite")
-	if err != nil {
+	if bundle, err = bundleWith(t, key, model); err != nil {
 		t.Fatal(err)
 	}
-	fakeDevice(t, broker, "pi-1", root, "")
-	fakeDevice(t, broker, "pi-2", root, "")
+	for _, d := range devices {
+		fakeDevice(t, broker, d, root, fail)
+	}
+	return broker, bundle
+}
 
+func TestDeploy(t *testing.T) {
+	broker, dir := deployTest(t, "mobilenet_v1_0.25_128_quant.tflite", "", "pi-1", "pi-2")
 	out, err := edgectl(t, "deploy", "--broker", broker, "--bundle", dir, "--group", "lab", "--wait", "--expect", "2", "--timeout", "30s", "--id", "d1")
 	if err != nil {
 		t.Fatalf("deploy --group lab: %v\n%s", err, out)
@@ -148,16 +158,7 @@ func TestDeploy(t *testing.T) {
 }
 
 func TestDeployRolledBack(t *testing.T) {
-	ignore := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
-	broker := startMosquitto(t)
-	keys, key := makeKeys(t)
-	root, _ := sign.LoadPublicKey(filepath.Join(keys, "root.pub"))
-	dir, err := bundleWith(t, key, "iris.tflite")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fakeDevice(t, broker, "pi-9", root, "smoke inference failed")
+	broker, dir := deployTest(t, "iris.tflite", "smoke inference failed", "pi-9")
 	out, err := edgectl(t, "deploy", "--broker", broker, "--bundle", dir, "--device", "pi-9", "--wait", "--timeout", "30s")
 	if err == nil || !strings.Contains(err.Error(), "pi-9: rolled_back: smoke inference failed") {
 		t.Fatalf("deploy = %v\n%s; want pi-9 rolled back with its reason", err, out)
@@ -179,16 +180,7 @@ func TestDeployRolledBack(t *testing.T) {
 // told which devices have not finished and that the command stays
 // retained, with how to clear it; not "context canceled".
 func TestDeployInterrupted(t *testing.T) {
-	ignore := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
-	broker := startMosquitto(t)
-	keys, key := makeKeys(t)
-	root, _ := sign.LoadPublicKey(filepath.Join(keys, "root.pub"))
-	dir, err := bundleWith(t, key, "iris.tflite")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fakeDevice(t, broker, "pi-1", root, "")
+	broker, dir := deployTest(t, "iris.tflite", "", "pi-1")
 	// Three devices expected, one in the group: the wait cannot end.
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(3*time.Second, cancel)
