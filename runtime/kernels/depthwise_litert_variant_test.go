@@ -63,9 +63,7 @@ func TestDepthwiseVariantsLiteRT(t *testing.T) {
 // then under every other variant, comparing the outputs byte for byte.
 func checkDWVariants(t *testing.T, cases []dwCase) {
 	t.Helper()
-	if _, err := SetVariant(VariantPortable); err != nil {
-		t.Fatal(err)
-	}
+	useVariant(t, VariantPortable)
 	want := make([][]byte, len(cases))
 	for i, tc := range cases {
 		k, out := dwBuild(t, tc, uint64(i))

@@ -243,6 +243,22 @@ func dwBuildTensors(t testing.TB, tc dwCase, seed uint64, use func(in, f, bias, 
 
 // forEachVariant runs fn under every variant this CPU offers and restores
 // the variant in use.
+// useVariant selects the kernel variant v for the rest of the test and
+// restores the one in use before when the test ends, so that no test
+// leaves its variant to the tests run after it.
+func useVariant(t testing.TB, v string) {
+	t.Helper()
+	prev, err := SetVariant(v)
+	if err != nil {
+		t.Fatalf("SetVariant(%q): %v", v, err)
+	}
+	t.Cleanup(func() {
+		if _, err := SetVariant(prev); err != nil {
+			t.Errorf("restoring variant %q: %v", prev, err)
+		}
+	})
+}
+
 func forEachVariant(t *testing.T, fn func(t *testing.T, v string)) {
 	start := Variant()
 	t.Cleanup(func() {

@@ -91,9 +91,7 @@ func TestEltwiseFloatVariants(t *testing.T) {
 				x: eltwiseInput(rng, n), z: eltwiseInput(rng, n)})
 		}
 	}
-	if _, err := SetVariant(VariantPortable); err != nil {
-		t.Fatal(err)
-	}
+	useVariant(t, VariantPortable)
 	want := make([][]float32, len(cases))
 	for i, c := range cases {
 		want[i] = eltwiseRun(t, c.add, c.act, c.x, c.z)
@@ -193,9 +191,7 @@ func TestMaxPoolFloatVariants(t *testing.T) {
 		}
 		return append([]float32(nil), out.Float32s()[:out.NumElements()]...)
 	}
-	if _, err := SetVariant(VariantPortable); err != nil {
-		t.Fatal(err)
-	}
+	useVariant(t, VariantPortable)
 	want := make([][]float32, len(cases))
 	for i, c := range cases {
 		want[i] = run(t, c)

@@ -105,9 +105,7 @@ func TestGemmFloatVariants(t *testing.T) {
 		}
 		return append([]float32(nil), out.Float32s()[:out.NumElements()]...)
 	}
-	if _, err := SetVariant(VariantPortable); err != nil {
-		t.Fatal(err)
-	}
+	useVariant(t, VariantPortable)
 	want := make([][]float32, len(cases))
 	for i, tc := range cases {
 		want[i] = run(i, tc)

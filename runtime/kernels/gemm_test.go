@@ -233,7 +233,7 @@ func testConvRandom(t *testing.T, dw bool) {
 				t.Fatal(err)
 			}
 			lo, hi, _ := FloatActivationRange(act)
-			compareExact(t, op, name+" float32", out.Float32s(), refConvFloat(c, x, w, bias, lo, hi))
+			compareFloat(t, op, name+" float32", out.Float32s(), refConvFloat(c, x, w, bias, lo, hi))
 		}
 		// int8 per-channel
 		{
@@ -293,10 +293,54 @@ func testConvRandom(t *testing.T, dw bool) {
 	}
 }
 
-func TestConv2DFastMatchesReference(t *testing.T)          { testConvRandom(t, false) }
-func TestDepthwiseConv2DFastMatchesReference(t *testing.T) { testConvRandom(t, true) }
+// compareFloat is compareExact for float outputs, except under the SIMD
+// float GEMM, whose fused multiply-adds round differently from the
+// reference loops: there, within the golden tolerance 1e-4+1e-4|want|.
+func compareFloat(t *testing.T, op, name string, got, want []float32) {
+	t.Helper()
+	if !gemmFHaveSIMD() {
+		compareExact(t, op, name, got, want)
+		return
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%s(%s): %d outputs; want %d", op, name, len(got), len(want))
+	}
+	if i := floatClose(got, want); i >= 0 {
+		t.Fatalf("%s(%s) output[%d] = %v; want %v within 1e-4+1e-4|want|", op, name, i, got[i], want[i])
+	}
+}
+
+// The fast paths are checked under the portable variant (bit for bit) and
+// under the best one this CPU has.
+func TestConv2DFastMatchesReference(t *testing.T) {
+	forPortableAndBest(t, func(t *testing.T) { testConvRandom(t, false) })
+}
+
+func TestDepthwiseConv2DFastMatchesReference(t *testing.T) {
+	forPortableAndBest(t, func(t *testing.T) { testConvRandom(t, true) })
+}
+
+// forPortableAndBest runs fn under the portable variant, then under the
+// best variant of this CPU if that is another.
+func forPortableAndBest(t *testing.T, fn func(t *testing.T)) {
+	vs := Variants()
+	run := func(v string) {
+		t.Run(v, func(t *testing.T) {
+			useVariant(t, v)
+			fn(t)
+		})
+	}
+	run(VariantPortable)
+	if best := vs[len(vs)-1]; best != VariantPortable {
+		run(best)
+	}
+}
 
 func TestFullyConnectedFastMatchesReference(t *testing.T) {
+	forPortableAndBest(t, testFullyConnectedRandom)
+}
+
+func testFullyConnectedRandom(t *testing.T) {
 	splitSmallWork(t)
 	r := rand.New(rand.NewPCG(3, 4))
 	iters := 200
@@ -344,7 +388,7 @@ func TestFullyConnectedFastMatchesReference(t *testing.T) {
 					want[bi*units+u] = ClampF(acc, lo, hi)
 				}
 			}
-			compareExact(t, "FullyConnected", name+" float32", out.Float32s(), want)
+			compareFloat(t, "FullyConnected", name+" float32", out.Float32s(), want)
 		}
 		for _, dt := range []tensor.DType{tensor.Int8, tensor.UInt8} {
 			var bias []int32

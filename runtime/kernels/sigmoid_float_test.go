@@ -39,9 +39,7 @@ func TestLogisticFloatVariants(t *testing.T) {
 		}
 		xs = append(xs, x)
 	}
-	if _, err := SetVariant(VariantPortable); err != nil {
-		t.Fatal(err)
-	}
+	useVariant(t, VariantPortable)
 	want := make([][]float32, len(xs))
 	for i, x := range xs {
 		want[i] = logisticRun(t, x)
