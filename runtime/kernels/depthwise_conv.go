@@ -737,60 +737,79 @@ func (t dwFloatTask) runPart(part, nparts int) {
 	k := t.k
 	g := &k.g
 	x, y := k.in.Float32s(), k.out.Float32s()
-	c := g.outC
 	r0, r1 := parallelRange(part, nparts, g.batch*g.outH)
 	if k.fblk != nil {
 		dwRows3x3(g, dwFloat32, k.in.Data, k.out.Data, k.pad, 4, unsafe.Pointer(unsafe.SliceData(k.fblk)), k.nb, r0, r1)
 		return
 	}
+	if k.ftaps != nil {
+		ox0, ox1 := dwInterior(g)
+		for row := r0; row < r1; row++ {
+			b, oy := row/g.outH, row%g.outH
+			if fy0, fy1 := convTaps(oy*g.strideH-g.padH, g.dilH, g.fH, g.inH); fy0 >= fy1 {
+				// No filter row inside the input: the bias alone.
+				t.pixels(part, row, 0, g.outW)
+				continue
+			}
+			k.rowTapsF(part, x, y, b, oy, ox0, ox1, 0, g.fW)
+			for ox := 0; ox < g.outW; ox++ {
+				if ox == ox0 && ox1 > ox0 {
+					ox = ox1 - 1
+					continue
+				}
+				fx0, fx1 := convTaps(ox*g.strideW-g.padW, g.dilW, g.fW, g.inW)
+				if !k.rowTapsF(part, x, y, b, oy, ox, ox+1, fx0, fx1) {
+					t.pixels(part, row, ox, ox+1)
+				}
+			}
+		}
+		return
+	}
+	t.pixels(part, r0, 0, (r1-r0)*g.outW)
+}
+
+// pixels computes the output pixels [oxa, oxb) counted from the start of
+// output row row (batch × height; the range may run on over the next
+// rows) with the Go loops.
+func (t dwFloatTask) pixels(part, row, oxa, oxb int) {
+	k := t.k
+	g := &k.g
+	x, y := k.in.Float32s(), k.out.Float32s()
+	c := g.outC
 	acc := k.accF[part]
 	pad := convView[float32](k.pad)[:c]
 	var taps [9][]float32
-	ox0, ox1 := 0, 0
-	if k.ftaps != nil {
-		ox0, ox1 = dwInterior(g)
-	}
-	for row := r0; row < r1; row++ {
-		b, oy := row/g.outH, row%g.outH
-		skip0, skip1 := 0, 0 // columns the vector kernel did
-		if k.ftaps != nil && k.rowTapsF(part, x, y, b, oy, ox0, ox1) {
-			skip0, skip1 = ox0, ox1
+	for p := row*g.outW + oxa; p < row*g.outW+oxb; p++ {
+		b, oy, ox := p/(g.outW*g.outH), p/g.outW%g.outH, p%g.outW
+		o := p * c
+		yo := y[o : o+c]
+		iy0, ix0 := oy*g.strideH-g.padH, ox*g.strideW-g.padW
+		if k.w9f != nil {
+			dwTaps3x3(g, &taps, x, pad, b, iy0, ix0)
+			k.float3x3(yo, &taps)
+			continue
 		}
-		for ox := 0; ox < g.outW; ox++ {
-			if ox == skip0 && skip1 > skip0 {
-				ox = skip1 - 1
-				continue
-			}
-			o := (row*g.outW + ox) * c
-			yo := y[o : o+c]
-			iy0, ix0 := oy*g.strideH-g.padH, ox*g.strideW-g.padW
-			if k.w9f != nil {
-				dwTaps3x3(g, &taps, x, pad, b, iy0, ix0)
-				k.float3x3(yo, &taps)
-				continue
-			}
-			fy0, fy1 := convTaps(iy0, g.dilH, g.fH, g.inH)
-			fx0, fx1 := convTaps(ix0, g.dilW, g.fW, g.inW)
-			a := acc[:c]
-			clear(a)
-			for fy := fy0; fy < fy1; fy++ {
-				xrow := (b*g.inH + iy0 + fy*g.dilH) * g.inW
-				for fx := fx0; fx < fx1; fx++ {
-					xi := (xrow + ix0 + fx*g.dilW) * c
-					xs := x[xi : xi+c]
-					ws := k.wf[(fy*g.fW+fx)*c:][:len(xs)]
-					a := a[:len(xs)]
-					for i, v := range xs {
-						a[i] += v * ws[i]
-					}
+		fy0, fy1 := convTaps(iy0, g.dilH, g.fH, g.inH)
+		fx0, fx1 := convTaps(ix0, g.dilW, g.fW, g.inW)
+		a := acc[:c]
+		clear(a)
+		for fy := fy0; fy < fy1; fy++ {
+			xrow := (b*g.inH + iy0 + fy*g.dilH) * g.inW
+			for fx := fx0; fx < fx1; fx++ {
+				xi := (xrow + ix0 + fx*g.dilW) * c
+				xs := x[xi : xi+c]
+				ws := k.wf[(fy*g.fW+fx)*c:][:len(xs)]
+				a := a[:len(xs)]
+				for i, v := range xs {
+					a[i] += v * ws[i]
 				}
 			}
-			for i, v := range a {
-				if k.biasF != nil {
-					v += k.biasF[i]
-				}
-				yo[i] = ClampF(v, k.flo, k.fhi)
+		}
+		for i, v := range a {
+			if k.biasF != nil {
+				v += k.biasF[i]
 			}
+			yo[i] = ClampF(v, k.flo, k.fhi)
 		}
 	}
 }

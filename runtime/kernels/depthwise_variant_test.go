@@ -130,6 +130,23 @@ func dwCases() []dwCase {
 			}
 		}
 	}
+	// Float filters of real models (MediaPipe: 5×5 and 3×3, stride 1 and 2)
+	// over rows wider than eight pixels, with many channels (whole and
+	// partial blocks of 16) and small images where most pixels are at an
+	// edge.
+	for i, f := range [][2]int{{5, 5}, {3, 3}, {5, 5}, {7, 7}} {
+		for j, hwc := range [][3]int{{14, 21, 64}, {12, 19, 47}, {7, 7, 120}, {6, 6, 16}, {3, 5, 33}, {24, 24, 8}} {
+			tc := dwCase{dt: tensor.Float32, h: hwc[0], w: hwc[1], c: hwc[2], dm: 1, stride: 1 + (i+j)%2, dil: 1 + i/3, fh: f[0], fw: f[1]}
+			tc.pad = []Padding{PaddingSame, PaddingValid}[j%3/2]
+			if tc.pad == PaddingValid && (tc.h < 13 || tc.w < 13) {
+				tc.pad = PaddingSame
+			}
+			tc.act = []Activation{ActNone, ActRelu, ActRelu6, ActReluN1To1}[rng.IntN(4)]
+			tc.bias = rng.IntN(4) != 0
+			tc.threads = rng.IntN(3) == 0
+			cases = append(cases, tc)
+		}
+	}
 	return cases
 }
 
@@ -281,9 +298,7 @@ func TestDepthwiseVariants(t *testing.T) {
 	t.Logf("variants: %v", Variants())
 	cases := dwCases()
 	want := make([][]byte, len(cases))
-	if _, err := SetVariant(VariantPortable); err != nil {
-		t.Fatal(err)
-	}
+	useVariant(t, VariantPortable)
 	for i, tc := range cases {
 		k, out := dwBuild(t, tc, uint64(i))
 		if err := k.Eval(); err != nil {
