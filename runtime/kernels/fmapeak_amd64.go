@@ -1,0 +1,7 @@
+package kernels
+
+//go:noescape
+func fmaPeakAVX2(n int)
+
+//go:noescape
+func fmaPeakAVX512(n int)

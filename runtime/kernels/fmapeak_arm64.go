@@ -1,0 +1,4 @@
+package kernels
+
+//go:noescape
+func fmaPeakNEON(n int)
