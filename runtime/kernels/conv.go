@@ -692,6 +692,10 @@ func newConvFast(cfg *Config, p ConvParams, g convGeom, groups int, in, filter, 
 	// Tiles of A small enough to stay in L1 while every weight block is
 	// run over them.
 	k.tileM = min(max(4, (16<<10)/(k.k*esize))&^3, 64)
+	if k.f != nil && k.f.simd != nil && gemmFHaveWide() {
+		// Whole groups of the eight-row kernel, even for deep rows.
+		k.tileM = max(k.tileM, 8) &^ 7
+	}
 	tiles := (k.m + k.tileM - 1) / k.tileM
 	k.nparts = parallelThreads(cfg, tiles, convWork(k.m, k.k, g.outC))
 	parallelReserve(k.nparts)
