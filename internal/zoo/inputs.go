@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"github.com/edged-dev/edged/internal/indexinput"
 	"github.com/edged-dev/edged/runtime/tensor"
 	"github.com/edged-dev/edged/runtime/tflite"
 )
@@ -151,64 +152,7 @@ func shapeInput(m *tflite.Model, ti, n int) ([]int, string) {
 // dimension of size n it returns n and a description; otherwise
 // defaultIntRange and "".
 func indexRange(m *tflite.Model, ti int) (int, string) {
-	if m == nil || len(m.Subgraphs) == 0 {
-		return defaultIntRange, ""
-	}
-	sg := m.Subgraphs[0]
-	seen := map[int]bool{}
-	var walk func(t int) (int, string)
-	walk = func(t int) (int, string) {
-		if seen[t] {
-			return 0, ""
-		}
-		seen[t] = true
-		for oi := range sg.Operators {
-			op := &sg.Operators[oi]
-			name := m.OpName(op)
-			for pos, in := range op.Inputs {
-				if in != t {
-					continue
-				}
-				shapeOf := func(k int) []int {
-					if k >= len(op.Inputs) || op.Inputs[k] < 0 {
-						return nil
-					}
-					return sg.Tensors[op.Inputs[k]].Shape
-				}
-				switch {
-				case name == "GATHER" && pos == 1:
-					if p := shapeOf(0); len(p) > 0 && p[0] > 0 {
-						return p[0], fmt.Sprintf("GATHER operator %d", oi)
-					}
-				case name == "EMBEDDING_LOOKUP" && pos == 0:
-					if p := shapeOf(1); len(p) > 0 && p[0] > 0 {
-						return p[0], fmt.Sprintf("EMBEDDING_LOOKUP operator %d", oi)
-					}
-				case name == "GATHER_ND" && pos == 1:
-					p, ix := shapeOf(0), sg.Tensors[t].Shape
-					if len(ix) > 0 && len(p) >= ix[len(ix)-1] {
-						lo := 0
-						for _, d := range p[:ix[len(ix)-1]] {
-							if lo == 0 || d < lo {
-								lo = d
-							}
-						}
-						if lo > 0 {
-							return lo, fmt.Sprintf("GATHER_ND operator %d", oi)
-						}
-					}
-				case name == "RESHAPE" || name == "SQUEEZE" || name == "EXPAND_DIMS" || name == "CAST":
-					if pos == 0 && len(op.Outputs) == 1 {
-						if n, why := walk(op.Outputs[0]); n > 0 {
-							return n, why
-						}
-					}
-				}
-			}
-		}
-		return 0, ""
-	}
-	if n, why := walk(ti); n > 0 {
+	if n, why := indexinput.Range(m, ti); n > 0 {
 		return n, why
 	}
 	return defaultIntRange, ""

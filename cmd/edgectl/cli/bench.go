@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/edged-dev/edged/internal/indexinput"
 	"github.com/edged-dev/edged/runtime/tflite"
 )
 
@@ -42,7 +44,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlags("bench", stdout, stderr)
 	model := fs.String("model", "", "model `file` (.tflite); with --url, the name of a model the device serves")
 	var inputs multiFlag
-	fs.Var(&inputs, "input", "input tensor `file` (default: random data), once per model input")
+	fs.Var(&inputs, "input", "input tensor `file`, once per model input (default: random data; indices of a GATHER, GATHER_ND or EMBEDDING_LOOKUP within the dimension they index)")
 	threads := fs.Int("threads", 1, "threads per inference")
 	runs := fs.Int("runs", 50, "timed invocations")
 	warmup := fs.Int("warmup", 10, "untimed invocations first")
@@ -84,7 +86,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return benchBackends(ctx, benchSpec{model: *model, inputs: inputs, backends: bs, tflite: *tfliteLib, threads: *threads, runs: *runs, warmup: *warmup, arith: *arith}, *asJSON, stdout)
 	}
-	it, err := openInterpreter(*model, *threads, *arith)
+	it, m, err := openModel(*model, *threads, *arith)
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
@@ -102,11 +104,18 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			copy(in.Data, b)
 			continue
 		}
-		fillRandom(r, in.Data, in.Type.String())
+		fillRandom(r, in.Data, in.Type.String(), inputRange(m, i))
+	}
+	// invokeErr explains a failed run on random inputs.
+	invokeErr := func(err error) error {
+		if len(inputs) == 0 {
+			return fmt.Errorf("bench: %w (on random inputs: give the model's own with --input)", err)
+		}
+		return fmt.Errorf("bench: %w", err)
 	}
 	for i := 0; i < *warmup; i++ {
 		if err := it.Invoke(); err != nil {
-			return fmt.Errorf("bench: %w", err)
+			return invokeErr(err)
 		}
 	}
 	if *cpuProfile != "" {
@@ -128,7 +137,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		start := time.Now()
 		if err := it.Invoke(); err != nil {
-			return fmt.Errorf("bench: %w", err)
+			return invokeErr(err)
 		}
 		times[i] = float64(time.Since(start).Nanoseconds()) / 1e6
 	}
@@ -180,8 +189,31 @@ func summarize(times []float64) benchResult {
 	return benchResult{MedianMS: median, MinMS: s[0], P90MS: p90, MeanMS: sum / float64(n), Runs: n}
 }
 
-// fillRandom fills a tensor's bytes; float tensors get values in [-1, 1).
-func fillRandom(r *rand.Rand, b []byte, dtype string) {
+// inputRange is the size of the dimension model input i indexes (a
+// GATHER's or EMBEDDING_LOOKUP's indices, see internal/indexinput), or 0.
+func inputRange(m *tflite.Model, i int) int {
+	if m == nil || len(m.Subgraphs) == 0 || i >= len(m.Subgraphs[0].Inputs) {
+		return 0
+	}
+	n, _ := indexinput.Range(m, m.Subgraphs[0].Inputs[i])
+	return n
+}
+
+// fillRandom fills a tensor's bytes; float tensors get values in [-1, 1),
+// int32 and int64 indices (n > 0) values in [0, n).
+func fillRandom(r *rand.Rand, b []byte, dtype string, n int) {
+	switch {
+	case n > 0 && dtype == "int32":
+		for i := 0; i+4 <= len(b); i += 4 {
+			binary.LittleEndian.PutUint32(b[i:], uint32(r.IntN(n)))
+		}
+		return
+	case n > 0 && dtype == "int64":
+		for i := 0; i+8 <= len(b); i += 8 {
+			binary.LittleEndian.PutUint64(b[i:], uint64(r.IntN(n)))
+		}
+		return
+	}
 	if dtype == "float32" {
 		for i := 0; i+4 <= len(b); i += 4 {
 			v := r.Float32()*2 - 1

@@ -73,6 +73,9 @@ func benchBackends(ctx context.Context, s benchSpec, asJSON bool, stdout io.Writ
 		return fmt.Errorf("bench: the model has %d inputs; got %d --input files", len(d.Inputs()), len(s.inputs))
 	}
 	r := rand.New(rand.NewPCG(1, 2))
+	// The model as edged reads it, for the inputs that are indices; a
+	// model only the vendor's library reads gets plain random inputs.
+	m, _ := tflite.LoadFile(s.model)
 	ins := make([]tensor.Tensor, len(d.Inputs()))
 	for i, spec := range d.Inputs() {
 		ins[i] = tensor.Tensor{Type: spec.Type, Shape: spec.Shape, Data: make([]byte, spec.Bytes())}
@@ -87,7 +90,7 @@ func benchBackends(ctx context.Context, s benchSpec, asJSON bool, stdout io.Writ
 			copy(ins[i].Data, b)
 			continue
 		}
-		fillRandom(r, ins[i].Data, spec.Type.String())
+		fillRandom(r, ins[i].Data, spec.Type.String(), inputRange(m, i))
 	}
 	outs := make([][]tensor.Tensor, len(runners))
 	for k := range runners {

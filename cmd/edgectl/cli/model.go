@@ -21,26 +21,32 @@ func parseArithmetic(s string) (tflite.Arithmetic, error) {
 
 // openInterpreter loads a model and prepares an interpreter.
 func openInterpreter(path string, threads int, arith string) (*tflite.Interpreter, error) {
+	it, _, err := openModel(path, threads, arith)
+	return it, err
+}
+
+// openModel is openInterpreter that also returns the model.
+func openModel(path string, threads int, arith string) (*tflite.Interpreter, *tflite.Model, error) {
 	a, err := parseArithmetic(arith)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if path == "" {
-		return nil, fmt.Errorf("--model is required")
+		return nil, nil, fmt.Errorf("--model is required")
 	}
 	if threads < 1 {
-		return nil, fmt.Errorf("--threads %d: want at least 1", threads)
+		return nil, nil, fmt.Errorf("--threads %d: want at least 1", threads)
 	}
 	if _, err := os.Stat(path); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	m, err := tflite.LoadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	it, err := tflite.NewInterpreter(m, &tflite.Options{Threads: threads, Arithmetic: a})
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return it, nil
+	return it, m, nil
 }
