@@ -1,6 +1,7 @@
 // Package indexinput tells which inputs of a model are indices into a
 // tensor — the indices of GATHER, GATHER_ND or EMBEDDING_LOOKUP, directly
-// or through RESHAPE, SQUEEZE, EXPAND_DIMS or CAST — and the size of the
+// or through RESHAPE, SQUEEZE, EXPAND_DIMS, CAST or as a value a SELECT
+// chooses — and the size of the
 // dimension they index, so that generated inputs (benchmarks, the zoo
 // check) stay within it: a random int32 token id fails the model.
 package indexinput
@@ -67,11 +68,9 @@ func Range(m *tflite.Model, t int) (n int, why string) {
 							return lo, fmt.Sprintf("GATHER_ND operator %d", oi)
 						}
 					}
-				case name == "RESHAPE" || name == "SQUEEZE" || name == "EXPAND_DIMS" || name == "CAST":
-					if pos == 0 && len(op.Outputs) == 1 {
-						if n, why := walk(op.Outputs[0]); n > 0 {
-							return n, why
-						}
+				case passesOn(name, pos) && len(op.Outputs) == 1:
+					if n, why := walk(op.Outputs[0]); n > 0 {
+						return n, why
 					}
 				}
 			}
@@ -79,4 +78,18 @@ func Range(m *tflite.Model, t int) (n int, why string) {
 		return 0, ""
 	}
 	return walk(t)
+}
+
+// passesOn reports whether the values of input pos of an operator name
+// reach its output unchanged: the data of a RESHAPE, SQUEEZE,
+// EXPAND_DIMS or CAST, and the values a SELECT chooses from (exporters
+// wrap negative ids with select(ids < 0, ids + n, ids)).
+func passesOn(name string, pos int) bool {
+	switch name {
+	case "RESHAPE", "SQUEEZE", "EXPAND_DIMS", "CAST":
+		return pos == 0
+	case "SELECT", "SELECT_V2":
+		return pos > 0
+	}
+	return false
 }

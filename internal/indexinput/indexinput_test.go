@@ -12,9 +12,11 @@ import (
 // Builtin operator codes of the TFLite schema.
 const (
 	opAdd             = 0
+	opLess            = 58
 	opEmbeddingLookup = 7
 	opReshape         = 22
 	opGather          = 36
+	opSelect          = 64
 	opGatherND        = 107
 )
 
@@ -47,13 +49,27 @@ func TestRange(t *testing.T) {
 	vec := b.Const("vec", tensor.Float32, []int{30}, nil, f32(30))
 	gr := b.Tensor("gr", tensor.Float32, []int{2, 3}, nil, nil)
 	b.Op(opGather, 1, []int{vec, r}, []int{gr}, tflitetest.GatherOptions(0, 0))
+	// sel [4] → SELECT(wrap, sel + 70, sel) → GATHER from [70]: 70 (the
+	// negative-id wrap of exported models).
+	sel := b.Tensor("sel", tensor.Int32, []int{4}, nil, nil)
+	zero := b.Const("zero", tensor.Int32, []int{4}, nil, make([]byte, 16))
+	wrap := b.Tensor("wrap", tensor.Bool, []int{4}, nil, nil)
+	b.Op(opLess, 1, []int{sel, zero}, []int{wrap}, nil)
+	n70 := b.Const("n70", tensor.Int32, []int{4}, nil, tflitetest.Int32Bytes([]int32{70, 70, 70, 70}))
+	plus := b.Tensor("plus", tensor.Int32, []int{4}, nil, nil)
+	b.Op(opAdd, 1, []int{sel, n70}, []int{plus}, tflitetest.AddOptions(0))
+	chosen := b.Tensor("chosen", tensor.Int32, []int{4}, nil, nil)
+	b.Op(opSelect, 1, []int{wrap, plus, sel}, []int{chosen}, nil)
+	words := b.Const("words", tensor.Float32, []int{70}, nil, f32(70))
+	gs := b.Tensor("gs", tensor.Float32, []int{4}, nil, nil)
+	b.Op(opGather, 1, []int{words, chosen}, []int{gs}, tflitetest.GatherOptions(0, 0))
 	// x [4] + y [4]: not indices.
 	x := b.Tensor("x", tensor.Int32, []int{4}, nil, nil)
 	y := b.Tensor("y", tensor.Int32, []int{4}, nil, nil)
 	s := b.Tensor("s", tensor.Int32, []int{4}, nil, nil)
 	b.Op(opAdd, 1, []int{x, y}, []int{s}, tflitetest.AddOptions(0))
-	b.Inputs(ids, tok, nd, flat, x, y)
-	b.Outputs(g, e, gn, gr, s)
+	b.Inputs(ids, tok, nd, flat, sel, x, y)
+	b.Outputs(g, e, gn, gr, gs, s)
 	data, err := b.Bytes()
 	if err != nil {
 		t.Fatal(err)
@@ -71,6 +87,7 @@ func TestRange(t *testing.T) {
 		{tok, 50, "EMBEDDING_LOOKUP operator 1"},
 		{nd, 6, "GATHER_ND operator 2"},
 		{flat, 30, "GATHER operator 4"},
+		{sel, 70, "GATHER operator 8"},
 		{x, 0, ""},
 		{table, 0, ""},
 		{-1, 0, ""},
