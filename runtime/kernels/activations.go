@@ -306,8 +306,10 @@ func HardSwish(cfg *Config, in, out *tensor.Tensor) (Kernel, error) {
 		return nil, err
 	}
 	if !q {
-		return actMapFloat(in, out, func(x float32) float32 {
-			return x * min(6, max(0, x+3)) / 6
+		f := hardSwishF32sKernel()
+		return Func(func() error {
+			f(in.Float32s(), out.Float32s())
+			return nil
 		}), nil
 	}
 	p, err := newHardSwishParams(in, out)

@@ -145,3 +145,36 @@ func maxPoolFloatKernel(g *poolGeom, in, out *tensor.Tensor, lo, hi float32) Ker
 		return nil
 	})
 }
+
+// hardSwishF32 is float HARD_SWISH: x·relu6(x+3)/6, each step rounded to
+// float32 (TFLite's reference order).
+func hardSwishF32(x float32) float32 {
+	return x * min(6, max(0, x+3)) / 6
+}
+
+func hardSwishF32sGo(x, y []float32) {
+	y = y[:len(x)]
+	for i, v := range x {
+		y[i] = hardSwishF32(v)
+	}
+}
+
+// hardSwishF32sSIMD runs the assembly on whole blocks of 8 and Go on the
+// tail.
+func hardSwishF32sSIMD(x, y []float32) {
+	n := len(x)
+	y = y[:n]
+	if m := n &^ 7; m > 0 {
+		hardSwishF32sAsm(&x[0], &y[0], m)
+	}
+	hardSwishF32sGo(x[n&^7:], y[n&^7:])
+}
+
+// hardSwishF32sKernel returns the float HARD_SWISH loop for the variant in
+// use.
+func hardSwishF32sKernel() func(x, y []float32) {
+	if eltwiseHaveSIMD() {
+		return hardSwishF32sSIMD
+	}
+	return hardSwishF32sGo
+}

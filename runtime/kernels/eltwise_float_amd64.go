@@ -17,3 +17,8 @@ func eltwiseHaveSIMD() bool { return features.avx2 }
 //
 //go:noescape
 func sigmoidF32sAsm(x, y *float32, n int)
+
+// n is a positive multiple of 8.
+//
+//go:noescape
+func hardSwishF32sAsm(x, y *float32, n int)

@@ -219,3 +219,56 @@ sig8:
 	JNZ  sig8
 	VZEROUPPER
 	RET
+
+DATA ·hswishK+0(SB)/4, $0x40400000 // 3
+DATA ·hswishK+4(SB)/4, $0x40c00000 // 6
+GLOBL ·hswishK(SB), RODATA|NOPTR, $8
+
+// func hardSwishF32sAsm(x, y *float32, n int)
+// y = x·min(6, max(0, x+3)) / 6 as hardSwishF32 computes it: each step
+// rounded, the clamp with the data as MAXPS/MINPS's returned operand so
+// NaN propagates as Go's min and max do (x+3 is never -0).
+TEXT ·hardSwishF32sAsm(SB), NOSPLIT, $0-24
+	MOVQ x+0(FP), SI
+	MOVQ y+8(FP), DI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS ·hswishK+0(SB), Y15
+	VBROADCASTSS ·hswishK+4(SB), Y14
+	VXORPS Y13, Y13, Y13
+
+hswish16:
+	CMPQ CX, $16
+	JLT  hswish8
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VADDPS  Y15, Y0, Y2
+	VADDPS  Y15, Y1, Y3
+	VMAXPS  Y2, Y13, Y2
+	VMAXPS  Y3, Y13, Y3
+	VMINPS  Y2, Y14, Y2
+	VMINPS  Y3, Y14, Y3
+	VMULPS  Y2, Y0, Y0
+	VMULPS  Y3, Y1, Y1
+	VDIVPS  Y14, Y0, Y0
+	VDIVPS  Y14, Y1, Y1
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP  hswish16
+
+hswish8:
+	TESTQ CX, CX
+	JZ    hswishdone
+	VMOVUPS (SI), Y0
+	VADDPS  Y15, Y0, Y2
+	VMAXPS  Y2, Y13, Y2
+	VMINPS  Y2, Y14, Y2
+	VMULPS  Y2, Y0, Y0
+	VDIVPS  Y14, Y0, Y0
+	VMOVUPS Y0, (DI)
+
+hswishdone:
+	VZEROUPPER
+	RET

@@ -19,3 +19,7 @@ func eltwiseHaveSIMD() bool { return false }
 func sigmoidF32sAsm(x, y *float32, n int) {
 	panic("kernels: no SIMD element-wise float loop on this architecture")
 }
+
+func hardSwishF32sAsm(x, y *float32, n int) {
+	panic("kernels: no SIMD element-wise float loop on this architecture")
+}
