@@ -31,6 +31,18 @@ type tconvGEMM struct {
 	col    []float32 // one phase row's im2col
 	bias   []float32 // nil: none
 	lo, hi float32
+
+	// tiles, when not nil, replaces the phases for a filter that tiles
+	// the output (filter = stride, no padding, output = input·stride, as
+	// in the segmentation models' 2×2 upsampling): output row s·iy+fy is
+	// input row iy times tiles[fy], whose columns are (fx, output
+	// channel), so the GEMM's rows are the output row's pixels' blocks
+	// side by side. The columns are padded to whole SIMD panels; a row is
+	// computed into col (tileLd floats per input pixel) and compacted into
+	// the output unless no padding was needed.
+	tiles  []*gemmF
+	tileN  int // fW·outC
+	tileLd int // tileN rounded up to whole panels
 }
 
 // newTconvGEMM prepares the phases of k's geometry, or returns nil when
@@ -45,6 +57,10 @@ func newTconvGEMM(k *tconvKernel) *tconvGEMM {
 		t.bias = k.bias.Float32s()
 	}
 	w := k.filter.Float32s()
+	if g.fH == g.strideH && g.fW == g.strideW && g.padH == 0 && g.padW == 0 && g.outH == g.inH*g.strideH && g.outW == g.inW*g.strideW {
+		t.newTiles(g, w)
+		return t
+	}
 	maxCol := 0
 	for py := 0; py < min(g.strideH, g.outH); py++ {
 		for px := 0; px < min(g.strideW, g.outW); px++ {
@@ -77,6 +93,77 @@ func newTconvGEMM(k *tconvKernel) *tconvGEMM {
 	return t
 }
 
+// newTiles packs one GEMM per filter row (see tconvGEMM.tiles).
+func (t *tconvGEMM) newTiles(g *convGeom, w []float32) {
+	n := g.fW * g.outC
+	ld := n
+	if n%gemmFPanel != 0 {
+		ld = (n + gemmFPanel - 1) / gemmFPanel * gemmFPanel
+		t.col = make([]float32, g.inW*ld)
+	}
+	t.tileN, t.tileLd = n, ld
+	var bias []float32
+	if t.bias != nil {
+		bias = make([]float32, ld)
+		for fx := 0; fx < g.fW; fx++ {
+			copy(bias[fx*g.outC:], t.bias)
+		}
+	}
+	for fy := 0; fy < g.fH; fy++ {
+		// Column fx·outC+oc is filter[oc, fy, fx, :]; padded columns are
+		// zero.
+		pw := make([]float32, ld*g.inC)
+		for fx := 0; fx < g.fW; fx++ {
+			for oc := 0; oc < g.outC; oc++ {
+				src := ((oc*g.fH+fy)*g.fW + fx) * g.inC
+				copy(pw[(fx*g.outC+oc)*g.inC:], w[src:src+g.inC])
+			}
+		}
+		t.tiles = append(t.tiles, newGemmF(pw, bias, ld, g.inC, t.lo, t.hi))
+	}
+}
+
+// evalTiles computes one image with the tiles.
+func (t *tconvGEMM) evalTiles(g *convGeom, x, y []float32) {
+	n, ld := t.tileN, t.tileLd
+	rowIn, rowOut := g.inW*g.inC, g.outW*g.outC
+	for iy := 0; iy < g.inH; iy++ {
+		a := x[iy*rowIn : (iy+1)*rowIn]
+		for fy, f := range t.tiles {
+			yr := y[(iy*g.strideH+fy)*rowOut : (iy*g.strideH+fy+1)*rowOut]
+			if n == ld {
+				gemmFRun(f, a, g.inW, 0, f.nb, yr, n)
+				continue
+			}
+			gemmFRun(f, a, g.inW, 0, f.nb, t.col, ld)
+			compactRows(yr, t.col, g.inW, n, ld)
+		}
+	}
+}
+
+// compactRows copies rows of n floats, ld apart in src, to dst
+// back to back.
+func compactRows(dst, src []float32, rows, n, ld int) {
+	switch n {
+	case 2:
+		for i := 0; i < rows; i++ {
+			*(*[2]float32)(dst[i*2:]) = *(*[2]float32)(src[i*ld:])
+		}
+	case 4:
+		for i := 0; i < rows; i++ {
+			*(*[4]float32)(dst[i*4:]) = *(*[4]float32)(src[i*ld:])
+		}
+	case 8:
+		for i := 0; i < rows; i++ {
+			*(*[8]float32)(dst[i*8:]) = *(*[8]float32)(src[i*ld:])
+		}
+	default:
+		for i := 0; i < rows; i++ {
+			copy(dst[i*n:i*n+n], src[i*ld:])
+		}
+	}
+}
+
 // tconvPhaseTaps returns the filter positions that reach the outputs
 // o0, o0+stride, ... along one axis, ascending, and for each the offset d
 // such that the phase's output j reads input j+d.
@@ -94,6 +181,10 @@ func (t *tconvGEMM) eval(k *tconvKernel) error {
 	inPix, outPix := g.inH*g.inW*g.inC, g.outH*g.outW*g.outC
 	for b := 0; b < g.batch; b++ {
 		xb, yb := x[b*inPix:(b+1)*inPix], y[b*outPix:(b+1)*outPix]
+		if t.tiles != nil {
+			t.evalTiles(g, xb, yb)
+			continue
+		}
 		for i := range t.phases {
 			t.phase(g, &t.phases[i], xb, yb)
 		}
