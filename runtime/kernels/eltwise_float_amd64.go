@@ -22,3 +22,9 @@ func sigmoidF32sAsm(x, y *float32, n int)
 //
 //go:noescape
 func hardSwishF32sAsm(x, y *float32, n int)
+
+// argmaxWinAsm is maxPoolArgmaxXNN's window loop for n a positive
+// multiple of 8 channels; offs are byte offsets, offs[0] = 0.
+//
+//go:noescape
+func argmaxWinAsm(x *float32, offs *int, win int, y *float32, idx *uint32, n int)

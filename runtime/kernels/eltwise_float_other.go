@@ -23,3 +23,7 @@ func sigmoidF32sAsm(x, y *float32, n int) {
 func hardSwishF32sAsm(x, y *float32, n int) {
 	panic("kernels: no SIMD element-wise float loop on this architecture")
 }
+
+func argmaxWinAsm(x *float32, offs *int, win int, y *float32, idx *uint32, n int) {
+	panic("kernels: no SIMD element-wise float loop on this architecture")
+}

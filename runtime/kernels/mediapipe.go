@@ -191,21 +191,37 @@ func maxPoolArgmaxXNN(p MPPoolParams, in, out, indices *tensor.Tensor) Kernel {
 	n, h, w, c := in.Shape[0], in.Shape[1], in.Shape[2], in.Shape[3]
 	oh, ow := h/p.FilterH, w/p.FilterW
 	offs := mpWindowOffsets(p, w, c)
-	return Func(func() error {
+	boffs := make([]int, len(offs))
+	for k, o := range offs {
+		boffs[k] = 4 * o
+	}
+	vec := 0 // channels done 8 at a time
+	if eltwiseHaveSIMD() {
+		vec = c &^ 7
+	}
+	return Describe(floatVariantIf(vec > 0), Func(func() error {
 		if err := shapeCheckData(in, out, indices); err != nil {
 			return err
 		}
 		x, y, idx := in.Float32s(), out.Float32s(), binView[uint32](indices)
+		last := offs[len(offs)-1]
+		if c == 0 {
+			return nil
+		}
 		o := 0
 		for b := 0; b < n; b++ {
 			for oy := 0; oy < oh; oy++ {
 				for ox := 0; ox < ow; ox++ {
 					base := ((b*h+oy*p.FilterH)*w + ox*p.FilterW) * c
-					yo, io := y[o:o+c], idx[o:o+c]
-					copy(yo, x[base:base+c])
+					_ = x[base+last+c-1] // the window is inside x
+					if vec > 0 {
+						argmaxWinAsm(&x[base], &boffs[0], len(boffs), &y[o], &idx[o], vec)
+					}
+					yo, io := y[o+vec:o+c], idx[o+vec:o+c]
+					copy(yo, x[base+vec:base+c])
 					clear(io)
 					for k := 1; k < len(offs); k++ {
-						xs := x[base+offs[k] : base+offs[k]+c]
+						xs := x[base+offs[k]+vec : base+offs[k]+c]
 						argmaxStep(yo[:len(xs)], io[:len(xs)], xs, uint32(k))
 					}
 					o += c
@@ -213,7 +229,15 @@ func maxPoolArgmaxXNN(p MPPoolParams, in, out, indices *tensor.Tensor) Kernel {
 			}
 		}
 		return nil
-	})
+	}))
+}
+
+// floatVariantIf names the SIMD variant when simd, else the portable one.
+func floatVariantIf(simd bool) string {
+	if simd {
+		return VariantAVX2
+	}
+	return VariantPortable
 }
 
 // argmaxStep takes, per channel, xs where it is greater than the running

@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -108,4 +109,73 @@ func BenchmarkSegMaxUnpool(b *testing.B) {
 	pool, unpool := newSegPool(b)
 	_ = pool.Eval()
 	benchCPU(b, func() { _ = unpool.Eval() })
+}
+
+// Every variant of MaxPoolingWithArgmax2D (XNNPACK's form) gives the
+// portable loop's values and indices, with ties, NaNs and channel counts
+// around the 8-channel blocks; MaxUnpooling2D puts them back alike.
+func TestMaxPoolArgmaxVariants(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	type tc struct {
+		p     MPPoolParams
+		shape []int
+		x     []float32
+		outs  [][]byte
+	}
+	var cases []*tc
+	for i := 0; i < 40; i++ {
+		fh, fw := 1+r.IntN(3), 1+r.IntN(3)
+		c := []int{1, 7, 8, 9, 16, 17, 32, 33, 64}[r.IntN(9)]
+		shape := []int{1 + r.IntN(2), fh * (1 + r.IntN(5)), fw * (1 + r.IntN(5)), c}
+		x := segRandFloats(r, tensor.NumElements(shape))
+		for j := range x {
+			switch r.IntN(10) {
+			case 0:
+				x[j] = float32(math.NaN())
+			case 1, 2:
+				x[j] = 0.5 // ties
+			}
+		}
+		cases = append(cases, &tc{p: MPPoolParams{Padding: PaddingValid, StrideH: fh, StrideW: fw, FilterH: fh, FilterW: fw}, shape: shape, x: x})
+	}
+	run := func(c *tc) [][]byte {
+		n, h, w, ch := c.shape[0], c.shape[1], c.shape[2], c.shape[3]
+		pshape := []int{n, h / c.p.FilterH, w / c.p.FilterW, ch}
+		in := convT("in", tensor.Float32, c.shape, nil, c.x)
+		out := convT("out", tensor.Float32, pshape, nil, nil)
+		idx := convT("idx", tensor.Float32, pshape, nil, nil)
+		up := convT("up", tensor.Float32, c.shape, nil, nil)
+		pool, err := MaxPoolWithArgmax(&Config{}, c.p, in, out, idx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		unpool, err := MaxUnpool(&Config{}, c.p, out, idx, up)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pool.Eval(); err != nil {
+			t.Fatal(err)
+		}
+		if err := unpool.Eval(); err != nil {
+			t.Fatal(err)
+		}
+		return [][]byte{out.Data, idx.Data, up.Data}
+	}
+	start := Variant()
+	t.Cleanup(func() { _, _ = SetVariant(start) })
+	if _, err := SetVariant(VariantPortable); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		c.outs = run(c)
+	}
+	forEachVariant(t, func(t *testing.T, v string) {
+		for i, c := range cases {
+			for j, got := range run(c) {
+				if string(got) != string(c.outs[j]) {
+					t.Fatalf("%s: case %d %v %+v: output %d differs from the portable loop's", v, i, c.shape, c.p, j)
+				}
+			}
+		}
+	})
 }
