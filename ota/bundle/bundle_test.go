@@ -7,9 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/edged-dev/edged/ota/sign"
+	"github.com/edged-dev/edged/ota/sign/signtest"
 	"github.com/edged-dev/edged/runtime/tflite"
 )
 
@@ -24,15 +24,8 @@ func model(t *testing.T, name string) []byte {
 
 func keys(t *testing.T) (*sign.RootKey, *sign.SigningKey) {
 	t.Helper()
-	root, err := sign.GenerateRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := sign.GenerateSigningKey(root, time.Hour, sign.KindModel)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root, k
+	k := signtest.New(t)
+	return k.Root, k.Model
 }
 
 func TestCheckModel(t *testing.T) {

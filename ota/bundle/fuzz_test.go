@@ -5,9 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/edged-dev/edged/ota/sign"
+	"github.com/edged-dev/edged/ota/sign/signtest"
 )
 
 // FuzzRead reads a bundle whose manifest.json and model blob are
@@ -19,14 +19,8 @@ func FuzzRead(f *testing.F) {
 	if err != nil {
 		f.Skip(err)
 	}
-	root, err := sign.GenerateRoot()
-	if err != nil {
-		f.Fatal(err)
-	}
-	key, err := sign.GenerateSigningKey(root, time.Hour, sign.KindModel)
-	if err != nil {
-		f.Fatal(err)
-	}
+	keys := signtest.New(f)
+	root, key := keys.Root, keys.Model
 	good, err := Write(filepath.Join(f.TempDir(), "b"), Spec{Name: "add", Version: 7, Models: []Model{{VariantCPU, data}}}, key)
 	if err != nil {
 		f.Fatal(err)

@@ -8,19 +8,13 @@ import (
 
 	"github.com/edged-dev/edged/fleet"
 	"github.com/edged-dev/edged/ota/sign"
+	"github.com/edged-dev/edged/ota/sign/signtest"
 )
 
 func keys(t *testing.T, purposes ...string) (*sign.RootKey, *sign.SigningKey) {
 	t.Helper()
-	root, err := sign.GenerateRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := sign.GenerateSigningKey(root, time.Hour, purposes...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root, key
+	k := signtest.New(t)
+	return k.Root, k.Key(t, purposes...)
 }
 
 // TestBuildVerifies: what Build writes is a fleet command whose payload a

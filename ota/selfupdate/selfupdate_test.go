@@ -17,6 +17,7 @@ import (
 
 	"github.com/edged-dev/edged/ota/selfupdate"
 	"github.com/edged-dev/edged/ota/sign"
+	"github.com/edged-dev/edged/ota/sign/signtest"
 )
 
 // binaries builds testdata/fakeagent once per (version, mode) for the whole
@@ -70,22 +71,8 @@ type keys struct {
 
 func newKeys(t *testing.T) *keys {
 	t.Helper()
-	k := &keys{}
-	var err error
-	if k.root, err = sign.GenerateRoot(); err != nil {
-		t.Fatal(err)
-	}
-	if k.agent, err = sign.GenerateSigningKey(k.root, 24*time.Hour, sign.KindAgent); err != nil {
-		t.Fatal(err)
-	}
-	if k.model, err = sign.GenerateSigningKey(k.root, 24*time.Hour, sign.KindModel); err != nil {
-		t.Fatal(err)
-	}
-	k.rootPub = filepath.Join(t.TempDir(), "root.pub")
-	if err := sign.WritePublicKey(k.rootPub, k.root.Public()); err != nil {
-		t.Fatal(err)
-	}
-	return k
+	s := signtest.New(t)
+	return &keys{root: s.Root, agent: s.Key(t, sign.KindAgent), model: s.Model, rootPub: s.WriteRoot(t, t.TempDir())}
 }
 
 // manifest returns a signed agent manifest for blob (file) at version.
