@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -81,6 +82,24 @@ func TestPublishStalledBroker(t *testing.T) {
 		if d := time.Since(t0); err == nil || d > 5*time.Second {
 			t.Fatalf("publish %d behind a stalled write: %v after %v; want the context's error within 5 s", i+1, err, d.Round(time.Millisecond))
 		}
+	}
+	// Messages given up on pile up to a bound, then a publish is refused
+	// at once.
+	refused := false
+	for i := 0; i < 100 && !refused; i++ {
+		pctx, pcancel = context.WithTimeout(ctx, 20*time.Millisecond)
+		t0 := time.Now()
+		err = c.Publish(pctx, "stall/more", []byte("x"), 1, false)
+		pcancel()
+		if err != nil && strings.Contains(err.Error(), "has not taken the last 64 messages") {
+			refused = true
+			if d := time.Since(t0); d > time.Second {
+				t.Errorf("refusal after %v; want it at once", d)
+			}
+		}
+	}
+	if !refused {
+		t.Error("100 publishes given up on behind a stalled write were all queued; want a refusal beyond 64")
 	}
 	cancel()
 	select {

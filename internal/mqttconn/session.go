@@ -100,7 +100,15 @@ type link struct {
 	// paho (or dropped by its write timeout); nil before the first.
 	mu   sync.Mutex
 	last chan struct{}
+	// abandoned counts the hand-overs whose callers gave up and that
+	// paho has not taken (or dropped) yet.
+	abandoned int
 }
+
+// maxAbandoned bounds the packets a connection keeps for callers that
+// gave up waiting (see HandOver), so that a broker that stops reading
+// while callers go on publishing does not make them pile up.
+const maxAbandoned = 64
 
 // NewSession fills in the defaults; it does not connect.
 func NewSession(o SessionOptions) (*Session, error) {
@@ -155,12 +163,26 @@ func (s *Session) Up() bool { return s.up.Load() }
 // op runs on a goroutine of its own and, when the caller gives up, hands
 // its packet over later or ends with paho's write timeout. The packets
 // given to one connection are handed over in the order of the calls, so
-// a packet given up on is never overtaken by a later one.
+// a packet given up on is never overtaken by a later one. At most
+// maxAbandoned (64) packets given up on wait per connection; beyond,
+// HandOver fails at once.
 func (s *Session) HandOver(ctx context.Context, c mqtt.Client, timeout time.Duration, op func(mqtt.Client) mqtt.Token) (mqtt.Token, error) {
 	var prev chan struct{}
 	done := make(chan struct{})
-	if l := s.conn.Load(); l != nil && l.c == c {
+	l := s.conn.Load()
+	if l != nil && l.c != c {
+		l = nil // a connection already closed: nothing to keep in order
+	}
+	// taken and gaveUp, guarded by l.mu, say whether paho took the
+	// packet and whether the caller gave up first.
+	var taken, gaveUp bool
+	if l != nil {
 		l.mu.Lock()
+		if l.abandoned >= maxAbandoned {
+			n := l.abandoned
+			l.mu.Unlock()
+			return nil, fmt.Errorf("the connection to the broker has not taken the last %d messages given up on; none is added until it does", n)
+		}
 		prev, l.last = l.last, done
 		l.mu.Unlock()
 	}
@@ -171,17 +193,35 @@ func (s *Session) HandOver(ctx context.Context, c mqtt.Client, timeout time.Dura
 			<-prev
 		}
 		tok <- op(c)
+		if l != nil {
+			l.mu.Lock()
+			taken = true
+			if gaveUp {
+				l.abandoned--
+			}
+			l.mu.Unlock()
+		}
 	}()
 	tm := time.NewTimer(timeout)
 	defer tm.Stop()
+	var err error
 	select {
 	case t := <-tok:
 		return t, nil
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		err = ctx.Err()
 	case <-tm.C:
-		return nil, fmt.Errorf("the connection to the broker took nothing within %v", timeout)
+		err = fmt.Errorf("the connection to the broker took nothing within %v", timeout)
 	}
+	if l != nil {
+		l.mu.Lock()
+		if !taken {
+			gaveUp = true
+			l.abandoned++
+		}
+		l.mu.Unlock()
+	}
+	return nil, err
 }
 
 // Send hands op's packet over (see HandOver) and waits for its token:
