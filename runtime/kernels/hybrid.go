@@ -326,6 +326,19 @@ type convHybrid struct {
 	// less its zero point, for dot16 (nil for depthwise convolutions and
 	// without a vector dot product).
 	w16, q16 []int16
+	// gm is the packed GEMM (hybrid_gemm.go) of a CONV_2D without groups
+	// on a SIMD variant, nil otherwise. direct: A is the quantized image
+	// itself (1×1, stride 1); else im2col copies tiles of tileM rows
+	// into cols. mul holds the channel multipliers, rowZP and rowR the
+	// zero point and scale of each pixel when every pixel is quantized
+	// on its own (else of the image, in their first element).
+	gm     *hybridGemm
+	direct bool
+	tileM  int
+	cols   []int8
+	mul    []float32
+	rowZP  []int32
+	rowR   []float32
 }
 
 func newConvHybrid(cfg *Config, op string, p ConvParams, g convGeom, depthwise bool, fC, perGroup int, in, filter, bias, out *tensor.Tensor) (Kernel, error) {
@@ -351,6 +364,16 @@ func newConvHybrid(cfg *Config, op string, p ConvParams, g convGeom, depthwise b
 	k.pointwise = !depthwise && g.fH == 1 && g.fW == 1 && g.strideH == 1 && g.strideW == 1 && k.fC == g.inC && (g.inC > 1 || g.outC > 1)
 	if k.lo, k.hi, err = FloatActivationRange(p.Activation); err != nil {
 		return nil, err
+	}
+	if !depthwise && k.fC == g.inC && filter.Data != nil {
+		k.setGemm()
+		if k.gm != nil {
+			desc := "gemm hybrid "
+			if !k.direct {
+				desc = "im2col+gemm hybrid "
+			}
+			return Describe(desc+k.gm.v.kern.name, k), nil
+		}
 	}
 	if !depthwise && dot16HaveSIMD() {
 		k.w16, k.q16 = make([]int16, len(k.w)), make([]int16, len(k.q))
@@ -410,6 +433,13 @@ func (k *convHybrid) Eval() error {
 	g := &k.g
 	x, y := k.in.Float32s(), k.out.Float32s()
 	n := g.inH * g.inW * g.inC
+	if k.gm != nil {
+		m := g.outH * g.outW * g.outC
+		for b := 0; b < g.batch; b++ {
+			k.evalGemm(x[b*n:(b+1)*n], y[b*m:(b+1)*m])
+		}
+		return nil
+	}
 	o := 0
 	for b := 0; b < g.batch; b++ {
 		xb := x[b*n : (b+1)*n]
@@ -491,4 +521,74 @@ func (k *convHybrid) acc(oc int, zp int32, iy0, ix0, fy0, fy1, fx0, fx1 int) int
 		}
 	}
 	return acc
+}
+
+// setGemm packs the weights for the hybrid GEMM if a SIMD variant is in
+// use.
+func (k *convHybrid) setGemm() {
+	g := &k.g
+	kk := g.fH * g.fW * g.inC
+	// A missing bias: the direct loop adds nothing.
+	k.gm = newHybridGemm(k.w, g.outC, kk, k.bias, float32(math.Copysign(0, -1)), k.lo, k.hi)
+	if k.gm == nil {
+		return
+	}
+	k.direct = g.fH == 1 && g.fW == 1 && g.strideH == 1 && g.strideW == 1 && g.padH == 0 && g.padW == 0
+	if !k.direct {
+		// Tiles of A small enough to stay in L1 while every weight block
+		// runs over them.
+		k.tileM = min(max(4, (16<<10)/kk)&^3, 64)
+		k.cols = make([]int8, k.tileM*kk)
+	}
+	k.mul = make([]float32, g.outC)
+	rows := 1
+	if k.litert && k.pointwise {
+		rows = g.inH * g.inW
+	}
+	k.rowZP, k.rowR = make([]int32, rows), make([]float32, rows)
+}
+
+// evalGemm runs one image on the hybrid GEMM: the quantization and the
+// float steps of Eval, the sums from the micro-kernels.
+func (k *convHybrid) evalGemm(x, y []float32) {
+	g := &k.g
+	two := false
+	switch {
+	case k.litert && k.pointwise:
+		// XNNPACK's fully connected layer: a quantization per pixel.
+		for p := range g.inH * g.inW {
+			k.rowR[p], k.rowZP[p] = hybridQD8(x[p*g.inC:(p+1)*g.inC], k.q[p*g.inC:(p+1)*g.inC])
+		}
+		copy(k.mul, k.scales)
+		two = true
+	case k.litert:
+		k.rowR[0], k.rowZP[0] = hybridQD8(x, k.q)
+		copy(k.mul, k.scales)
+		two = true
+	case k.perChannel:
+		sf, zp := hybridQuantizeAsymmetric(x, k.q)
+		for oc := range k.mul {
+			k.mul[oc] = k.scales[oc] * sf
+		}
+		k.rowZP[0] = zp
+	default:
+		sf := hybridQuantizeSymmetric(x, k.q) * k.scales[0]
+		for oc := range k.mul {
+			k.mul[oc] = sf
+		}
+		k.rowZP[0] = 0
+	}
+	m := g.outH * g.outW
+	if k.direct {
+		k.gm.run(k.q, m, y, k.mul, two, k.rowZP, k.rowR)
+		return
+	}
+	kk := k.gm.k
+	fill := int8(k.rowZP[0])
+	for m0 := 0; m0 < m; m0 += k.tileM {
+		rows := min(k.tileM, m-m0)
+		a := k.cols[:rows*kk]
+		convIm2col(g, k.q, a, m0, rows, fill)
+		k.gm.run(a, rows, y[m0*g.outC:], k.mul, two, k.rowZP[:1], k.rowR[:1])
+	}
 }

@@ -1,0 +1,199 @@
+package kernels
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/edged-dev/edged/runtime/tensor"
+)
+
+// hybridConvCase is one hybrid CONV_2D for the variant test.
+type hybridConvCase struct {
+	arith              Arithmetic
+	batch, h, w, c, oc int
+	fh, fw             int
+	stride, dil        int
+	pad                Padding
+	perChannel, bias   bool
+	act                Activation
+	// input: 0 random around an offset, 1 all zeros, 2 all positive,
+	// 3 the extremes ±1e3 only.
+	input int
+}
+
+func (tc hybridConvCase) String() string {
+	return fmt.Sprintf("%s b%d %dx%dx%d→%d f%dx%d s%d d%d pad%d perChannel=%v bias=%v act%d input%d",
+		tc.arith, tc.batch, tc.h, tc.w, tc.c, tc.oc, tc.fh, tc.fw, tc.stride, tc.dil, tc.pad, tc.perChannel, tc.bias, tc.act, tc.input)
+}
+
+func hybridConvCases() []hybridConvCase {
+	r := rand.New(rand.NewPCG(16, 2))
+	var cases []hybridConvCase
+	// Hand-picked shapes: pointwise (the per-pixel quantization of
+	// LiteRT), 3×3 SAME and strided (im2col with padding), depths not a
+	// multiple of 4 (the micro-kernels' tail words), channel counts
+	// around the 32-channel tile, rows around the 4-row tile.
+	fixed := []hybridConvCase{
+		{h: 5, w: 3, c: 16, oc: 32, fh: 1, fw: 1, stride: 1, dil: 1},
+		{h: 7, w: 7, c: 8, oc: 33, fh: 3, fw: 3, stride: 1, dil: 1, pad: PaddingSame},
+		{h: 9, w: 8, c: 3, oc: 16, fh: 3, fw: 3, stride: 2, dil: 1, pad: PaddingSame},
+		{h: 6, w: 6, c: 5, oc: 7, fh: 2, fw: 3, stride: 1, dil: 2},
+		{h: 1, w: 1, c: 1, oc: 1, fh: 1, fw: 1, stride: 1, dil: 1},
+		{h: 4, w: 4, c: 64, oc: 96, fh: 1, fw: 1, stride: 2, dil: 1},
+		{h: 11, w: 13, c: 24, oc: 65, fh: 3, fw: 3, stride: 1, dil: 1, pad: PaddingSame},
+	}
+	for _, arith := range []Arithmetic{Reference, LiteRT} {
+		for i, f := range fixed {
+			for input := range 4 {
+				tc := f
+				tc.arith, tc.batch, tc.input = arith, 1+i%2, input
+				tc.perChannel, tc.bias, tc.act = i%2 == 0, i%3 != 0, Activation(i%3)
+				cases = append(cases, tc)
+			}
+		}
+		for range 40 {
+			tc := hybridConvCase{arith: arith, batch: 1 + r.IntN(2), h: 1 + r.IntN(12), w: 1 + r.IntN(12),
+				c: 1 + r.IntN(40), oc: 1 + r.IntN(70), fh: 1 + r.IntN(4), fw: 1 + r.IntN(4),
+				stride: 1 + r.IntN(3), dil: 1 + r.IntN(2), pad: Padding(r.IntN(2)),
+				perChannel: r.IntN(2) == 0, bias: r.IntN(3) != 0, act: Activation(r.IntN(3))}
+			if tc.pad == PaddingValid {
+				tc.h += (tc.fh - 1) * tc.dil
+				tc.w += (tc.fw - 1) * tc.dil
+			}
+			cases = append(cases, tc)
+		}
+	}
+	return cases
+}
+
+// build makes the kernel and its output; seed fixes the operands.
+func (tc hybridConvCase) build(seed uint64) (Kernel, *tensor.Tensor, error) {
+	r := rand.New(rand.NewPCG(seed, 7))
+	n := tc.batch * tc.h * tc.w * tc.c
+	x := make([]float32, n)
+	off, spread := float32(r.NormFloat64()), float32(0.1+3*r.Float64())
+	for i := range x {
+		switch tc.input {
+		case 0:
+			x[i] = off + spread*float32(r.NormFloat64())
+		case 2:
+			x[i] = spread * r.Float32()
+		case 3:
+			x[i] = float32(1000 * (2*r.IntN(2) - 1))
+		}
+	}
+	w := make([]int8, tc.oc*tc.fh*tc.fw*tc.c)
+	for i := range w {
+		w[i] = int8(r.IntN(255) - 127)
+	}
+	scales := make([]float32, tc.oc)
+	for i := range scales {
+		scales[i] = 0.002 + 0.02*r.Float32()
+		if !tc.perChannel {
+			scales[i] = scales[0]
+		}
+	}
+	q := convPCQ(0, scales...)
+	if !tc.perChannel {
+		q = convQ(scales[0], 0)
+	}
+	in := convT("x", tensor.Float32, []int{tc.batch, tc.h, tc.w, tc.c}, nil, x)
+	f := constT("w", tensor.Int8, []int{tc.oc, tc.fh, tc.fw, tc.c}, q, w)
+	var bias *tensor.Tensor
+	if tc.bias {
+		b := make([]float32, tc.oc)
+		for i := range b {
+			b[i] = float32(r.NormFloat64())
+		}
+		bias = constT("b", tensor.Float32, []int{tc.oc}, nil, b)
+	}
+	p := ConvParams{Padding: tc.pad, StrideH: tc.stride, StrideW: tc.stride, DilationH: tc.dil, DilationW: tc.dil, Activation: tc.act}
+	outH, err := convOutSize(tc.pad, tc.h, tc.fh, tc.stride, tc.dil)
+	if err != nil {
+		return nil, nil, err
+	}
+	outW, err := convOutSize(tc.pad, tc.w, tc.fw, tc.stride, tc.dil)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := convT("y", tensor.Float32, []int{tc.batch, outH, outW, tc.oc}, nil, nil)
+	k, err := Conv2D(&Config{Arithmetic: tc.arith}, p, in, f, bias, out)
+	return k, out, err
+}
+
+// TestHybridConvVariants: every variant's hybrid CONV_2D (the packed
+// GEMM on SIMD variants) gives the portable direct loop's output bytes,
+// in both arithmetics, and writes every output.
+func TestHybridConvVariants(t *testing.T) {
+	cases := hybridConvCases()
+	want := make([][]byte, len(cases))
+	start := Variant()
+	if _, err := SetVariant(VariantPortable); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = SetVariant(start) })
+	zeros := 0
+	for i, tc := range cases {
+		k, out, err := tc.build(uint64(i))
+		if err != nil {
+			t.Fatalf("%v: %v", tc, err)
+		}
+		if err := k.Eval(); err != nil {
+			t.Fatalf("%v: Eval: %v", tc, err)
+		}
+		want[i] = bytes.Clone(out.Data)
+		ys := out.Float32s()
+		if !slicesHaveNonzero(ys) {
+			zeros++
+		}
+	}
+	// All-zero inputs give the bias alone; beyond those few cases, the
+	// outputs must carry the products.
+	if zeros > len(cases)/4 {
+		t.Fatalf("%d of %d cases give all-zero outputs: the cases test nothing", zeros, len(cases))
+	}
+	forEachVariant(t, func(t *testing.T, v string) {
+		gemm := 0
+		for i, tc := range cases {
+			k, out, err := tc.build(uint64(i))
+			if err != nil {
+				t.Fatalf("%s: %v: %v", v, tc, err)
+			}
+			if Description(k) != "" && bytes.Contains([]byte(Description(k)), []byte("gemm hybrid")) {
+				gemm++
+			}
+			for j := range out.Data {
+				out.Data[j] = 0x5a
+			}
+			if err := k.Eval(); err != nil {
+				t.Fatalf("%s: %v: Eval: %v", v, tc, err)
+			}
+			if bytes.Equal(out.Data, want[i]) {
+				continue
+			}
+			g, w := out.Float32s(), convAs[float32](want[i])
+			for j := range g {
+				if math.Float32bits(g[j]) != math.Float32bits(w[j]) {
+					t.Errorf("%s: %v: output %d = %g (%#x); want %g (%#x, portable)", v, tc, j, g[j], math.Float32bits(g[j]), w[j], math.Float32bits(w[j]))
+					break
+				}
+			}
+		}
+		t.Logf("%s: %d of %d cases on the hybrid GEMM", v, gemm, len(cases))
+		if v != VariantPortable && gemmVPick() != nil && gemm == 0 {
+			t.Errorf("%s: no case ran on the hybrid GEMM", v)
+		}
+	})
+}
+
+func slicesHaveNonzero(v []float32) bool {
+	for _, x := range v {
+		if x != 0 {
+			return true
+		}
+	}
+	return false
+}
