@@ -153,7 +153,11 @@ func hybridQD8(v []float32, q []int8) (invScale float32, zp int32) {
 	if len(v) > 0 {
 		lo, hi = v[0], v[0]
 	}
-	for _, x := range v {
+	i := 0
+	if alo, ahi, n, ok := hybridMinMaxAsm(v); ok {
+		lo, hi, i = alo, ahi, n
+	}
+	for _, x := range v[i:] {
 		lo, hi = min(lo, x), max(hi, x)
 	}
 	rmin, rmax := min(0, lo), max(0, hi)
@@ -168,8 +172,14 @@ func hybridQD8(v []float32, q []int8) (invScale float32, zp int32) {
 	}
 	zpf = min(max(zpf, -128), 127)
 	zp = int32(math.RoundToEven(float64(zpf)))
-	for i, x := range v {
-		q[i] = int8(min(127, max(-128, int32(math.RoundToEven(float64(x*scale)))+zp)))
+	i = 0
+	if !math.IsInf(float64(lo), 0) && !math.IsInf(float64(hi), 0) && !math.IsNaN(float64(lo)) && !math.IsNaN(float64(hi)) {
+		// Every x·scale is finite and within ±256: the vector loop
+		// rounds and clamps as the loop below does.
+		i = hybridQuantAsm(v, q, scale, zp)
+	}
+	for j, x := range v[i:] {
+		q[i+j] = int8(min(127, max(-128, int32(math.RoundToEven(float64(x*scale)))+zp)))
 	}
 	return 1 / scale, zp
 }

@@ -197,3 +197,87 @@ func slicesHaveNonzero(v []float32) bool {
 	}
 	return false
 }
+
+// hybridQD8Vectors are rows for the dynamic quantization: random ones of
+// every length around the vector widths, ties (x·scale = k + ½, which
+// round to even), constant rows, and rows with zeros, infinities, NaNs
+// and subnormals.
+func hybridQD8Vectors() [][]float32 {
+	r := rand.New(rand.NewPCG(8, 16))
+	var vs [][]float32
+	for n := range 80 {
+		v := make([]float32, n)
+		off, spread := float32(r.NormFloat64()*3), float32(0.01+10*r.Float64())
+		for i := range v {
+			v[i] = off + spread*float32(r.NormFloat64())
+		}
+		vs = append(vs, v)
+	}
+	// The range [0, 255] has scale 1: every k + ½ is a tie.
+	ties := make([]float32, 256)
+	for i := range ties {
+		ties[i] = float32(i%255) + 0.5
+	}
+	ties[0], ties[1] = 0, 255
+	vs = append(vs, ties)
+	neg := make([]float32, 64)
+	for i := range neg {
+		neg[i] = -float32(i%128) - 0.5
+	}
+	neg[0] = -127.5 - 0.5
+	vs = append(vs, neg)
+	special := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), math.SmallestNonzeroFloat32, -math.MaxFloat32, math.MaxFloat32, 1, -1}
+	for _, s := range special {
+		for _, at := range []int{0, 5, 17, 31} {
+			v := make([]float32, 32)
+			for i := range v {
+				v[i] = float32(r.NormFloat64())
+			}
+			v[at] = s
+			vs = append(vs, v)
+		}
+		c := make([]float32, 48)
+		for i := range c {
+			c[i] = s
+		}
+		vs = append(vs, c)
+	}
+	return vs
+}
+
+// TestHybridQD8Variants: the vector min/max and quantization loops give
+// the portable loop's scale, zero point and bytes.
+func TestHybridQD8Variants(t *testing.T) {
+	vs := hybridQD8Vectors()
+	type res struct {
+		inv float32
+		zp  int32
+		q   []int8
+	}
+	start := Variant()
+	if _, err := SetVariant(VariantPortable); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = SetVariant(start) })
+	want := make([]res, len(vs))
+	for i, v := range vs {
+		q := make([]int8, len(v))
+		inv, zp := hybridQD8(v, q)
+		want[i] = res{inv, zp, q}
+	}
+	// Hand-worked: [0, 255] has scale 1 and zero point −128; 2.5 rounds
+	// to 2 and 3.5 to 4 (even), so q = −126 and −124.
+	if w := want[80]; w.zp != -128 || w.q[2] != -126 || w.q[3] != -124 {
+		t.Fatalf("ties: zero point %d, q[2] %d, q[3] %d; want −128, −126, −124", w.zp, w.q[2], w.q[3])
+	}
+	forEachVariant(t, func(t *testing.T, variant string) {
+		for i, v := range vs {
+			q := make([]int8, len(v))
+			inv, zp := hybridQD8(v, q)
+			w := want[i]
+			if math.Float32bits(inv) != math.Float32bits(w.inv) || zp != w.zp || !bytes.Equal(convAs[byte](q), convAs[byte](w.q)) {
+				t.Errorf("%s: vector %d (%d values): scale %g zero point %d q %v; want %g %d %v (portable)", variant, i, len(v), inv, zp, q, w.inv, w.zp, w.q)
+			}
+		}
+	})
+}

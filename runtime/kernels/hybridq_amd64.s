@@ -1,0 +1,97 @@
+#include "textflag.h"
+
+// func hybridMinMaxAVX2(x *float32, n int) (lo, hi float32, nan bool)
+// The minimum and maximum of x[0:n], n a positive multiple of 8, and
+// whether any element is a NaN (then lo and hi mean nothing).
+TEXT ·hybridMinMaxAVX2(SB), NOSPLIT, $0-25
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VMOVUPS (SI), Y0
+	VMOVAPS Y0, Y1
+	VMOVAPS Y0, Y2
+	VMOVAPS Y0, Y3
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+
+loop16:
+	CMPQ CX, $16
+	JLT  tail8
+	VMOVUPS (SI), Y6
+	VMOVUPS 32(SI), Y7
+	VMINPS  Y6, Y0, Y0
+	VMAXPS  Y6, Y1, Y1
+	VMINPS  Y7, Y2, Y2
+	VMAXPS  Y7, Y3, Y3
+	VCMPPS  $3, Y6, Y6, Y8
+	VCMPPS  $3, Y7, Y7, Y9
+	VORPS   Y8, Y4, Y4
+	VORPS   Y9, Y5, Y5
+	ADDQ    $64, SI
+	SUBQ    $16, CX
+	JMP     loop16
+
+tail8:
+	TESTQ   CX, CX
+	JZ      reduce
+	VMOVUPS (SI), Y6
+	VMINPS  Y6, Y0, Y0
+	VMAXPS  Y6, Y1, Y1
+	VCMPPS  $3, Y6, Y6, Y8
+	VORPS   Y8, Y4, Y4
+
+reduce:
+	VMINPS       Y2, Y0, Y0
+	VMAXPS       Y3, Y1, Y1
+	VORPS        Y5, Y4, Y4
+	VEXTRACTF128 $1, Y0, X2
+	VMINPS       X2, X0, X0
+	VEXTRACTF128 $1, Y1, X3
+	VMAXPS       X3, X1, X1
+	VPERMILPS    $0x4E, X0, X2
+	VMINPS       X2, X0, X0
+	VPERMILPS    $0x4E, X1, X3
+	VMAXPS       X3, X1, X1
+	VPERMILPS    $0xB1, X0, X2
+	VMINPS       X2, X0, X0
+	VPERMILPS    $0xB1, X1, X3
+	VMAXPS       X3, X1, X1
+	MOVSS        X0, lo+16(FP)
+	MOVSS        X1, hi+20(FP)
+	VMOVMSKPS    Y4, AX
+	TESTL        AX, AX
+	SETNE        nan+24(FP)
+	VZEROUPPER
+	RET
+
+// func hybridQuantAVX2(x *float32, q *int8, n int, scale float32, zp int32)
+// q[i] = clamp(round-to-even(x[i]·scale) + zp, −128, 127) for n a positive
+// multiple of 16, x·scale finite and within ±2³¹ (hybrid.go).
+TEXT ·hybridQuantAVX2(SB), NOSPLIT, $0-32
+	MOVQ         x+0(FP), SI
+	MOVQ         q+8(FP), DI
+	MOVQ         n+16(FP), CX
+	VBROADCASTSS scale+24(FP), Y15
+	MOVL         zp+28(FP), AX
+	VMOVD        AX, X14
+	VPBROADCASTD X14, Y14
+
+loop:
+	VMULPS       (SI), Y15, Y0
+	VMULPS       32(SI), Y15, Y1
+	VROUNDPS     $0, Y0, Y0
+	VROUNDPS     $0, Y1, Y1
+	VCVTPS2DQ    Y0, Y0
+	VCVTPS2DQ    Y1, Y1
+	VPADDD       Y14, Y0, Y0
+	VPADDD       Y14, Y1, Y1
+	VPACKSSDW    Y1, Y0, Y0
+	VPERMQ       $0xD8, Y0, Y0
+	VEXTRACTI128 $1, Y0, X1
+	VPACKSSWB    X1, X0, X0
+	VMOVDQU      X0, (DI)
+	ADDQ         $64, SI
+	ADDQ         $16, DI
+	SUBQ         $16, CX
+	JNZ          loop
+	VZEROUPPER
+	RET
