@@ -201,6 +201,13 @@ type fcHybrid struct {
 	// int16 for dot16 (nil without a vector dot product or with short
 	// rows).
 	w16, q16 []int16
+	// gm is the packed GEMM (hybrid_gemm.go) on a SIMD variant, nil
+	// otherwise; mul holds the unit multipliers, zp and r the row's zero
+	// point and scale.
+	gm  *hybridGemm
+	mul []float32
+	zp  [1]int32
+	r   [1]float32
 }
 
 func newFCHybrid(cfg *Config, p FullyConnectedParams, in, filter, bias, out *tensor.Tensor, batch, units, depth int) (Kernel, error) {
@@ -222,6 +229,20 @@ func newFCHybrid(cfg *Config, p FullyConnectedParams, in, filter, bias, out *ten
 	for u := range k.rowSums {
 		for _, v := range k.w[u*depth : (u+1)*depth] {
 			k.rowSums[u] += int32(v)
+		}
+	}
+	if filter.Data != nil {
+		// A missing bias: LiteRT adds nothing, TFLite adds to zero.
+		zero := float32(math.Copysign(0, -1))
+		if !k.litert {
+			zero = 0
+		}
+		if k.gm = newHybridGemm(k.w, units, depth, k.bias, zero, k.lo, k.hi); k.gm != nil {
+			k.mul = make([]float32, units)
+			if k.litert {
+				copy(k.mul, k.scales)
+			}
+			return Describe("gemm hybrid "+k.gm.v.kern.name, k), nil
 		}
 	}
 	if dot16HaveSIMD() && depth >= 16 {
@@ -248,6 +269,10 @@ func (k *fcHybrid) Eval() error {
 	x, y := k.in.Float32s(), k.out.Float32s()
 	for b := 0; b < k.batch; b++ {
 		xr, yr := x[b*k.depth:(b+1)*k.depth], y[b*k.units:(b+1)*k.units]
+		if k.gm != nil {
+			k.rowGemm(xr, yr)
+			continue
+		}
 		if k.litert {
 			k.rowQD8(xr, yr)
 		} else {
@@ -270,6 +295,33 @@ func (k *fcHybrid) dot(u int, zp int32) int32 {
 		acc += int32(w) * int32(k.q[i])
 	}
 	return acc - k.rowSums[u]*zp
+}
+
+// rowGemm is rowQD8 or rowTFLite on the packed GEMM: the same
+// quantization, sums and float steps.
+func (k *fcHybrid) rowGemm(x, y []float32) {
+	if k.litert {
+		k.r[0], k.zp[0] = hybridQD8(x, k.q)
+		k.gm.run(k.q, 1, y, k.mul, true, k.zp[:], k.r[:])
+		return
+	}
+	var sf float32
+	k.zp[0] = 0
+	if k.asym {
+		sf, k.zp[0] = hybridQuantizeAsymmetric(x, k.q)
+	} else {
+		sf = hybridQuantizeSymmetric(x, k.q)
+	}
+	if !k.perChannel {
+		sf *= k.scales[0]
+	}
+	for u := range k.mul {
+		k.mul[u] = sf
+		if k.perChannel {
+			k.mul[u] *= k.scales[u]
+		}
+	}
+	k.gm.run(k.q, 1, y, k.mul, false, k.zp[:], k.r[:])
 }
 
 // rowQD8 is XNNPACK's qd8-f32-qc8w GEMM row.

@@ -171,6 +171,11 @@ func TestHybridConvVariants(t *testing.T) {
 			if err := k.Eval(); err != nil {
 				t.Fatalf("%s: %v: Eval: %v", v, tc, err)
 			}
+			if i%10 == 0 {
+				if a := testing.AllocsPerRun(2, func() { _ = k.Eval() }); a != 0 {
+					t.Errorf("%s: %v: Eval allocates %v times", v, tc, a)
+				}
+			}
 			if bytes.Equal(out.Data, want[i]) {
 				continue
 			}
@@ -278,6 +283,115 @@ func TestHybridQD8Variants(t *testing.T) {
 			if math.Float32bits(inv) != math.Float32bits(w.inv) || zp != w.zp || !bytes.Equal(convAs[byte](q), convAs[byte](w.q)) {
 				t.Errorf("%s: vector %d (%d values): scale %g zero point %d q %v; want %g %d %v (portable)", variant, i, len(v), inv, zp, q, w.inv, w.zp, w.q)
 			}
+		}
+	})
+}
+
+type hybridFCCase struct {
+	arith                  Arithmetic
+	batch, depth, units    int
+	perChannel, asym, bias bool
+	act                    Activation
+}
+
+func (tc hybridFCCase) build(seed uint64) (Kernel, *tensor.Tensor, error) {
+	r := rand.New(rand.NewPCG(seed, 9))
+	x := make([]float32, tc.batch*tc.depth)
+	off, spread := float32(r.NormFloat64()), float32(0.1+3*r.Float64())
+	for i := range x {
+		x[i] = off + spread*float32(r.NormFloat64())
+	}
+	w := make([]int8, tc.units*tc.depth)
+	for i := range w {
+		w[i] = int8(r.IntN(255) - 127)
+	}
+	scales := make([]float32, tc.units)
+	for i := range scales {
+		scales[i] = 0.002 + 0.02*r.Float32()
+	}
+	q := convPCQ(0, scales...)
+	if !tc.perChannel {
+		q = convQ(scales[0], 0)
+	}
+	in := convT("x", tensor.Float32, []int{tc.batch, tc.depth}, nil, x)
+	f := constT("w", tensor.Int8, []int{tc.units, tc.depth}, q, w)
+	var bias *tensor.Tensor
+	if tc.bias {
+		b := make([]float32, tc.units)
+		for i := range b {
+			b[i] = float32(r.NormFloat64())
+		}
+		bias = constT("b", tensor.Float32, []int{tc.units}, nil, b)
+	}
+	out := convT("y", tensor.Float32, []int{tc.batch, tc.units}, nil, nil)
+	k, err := FullyConnected(&Config{Arithmetic: tc.arith}, FullyConnectedParams{Activation: tc.act, AsymmetricQuantizeInputs: tc.asym}, in, f, bias, out)
+	return k, out, err
+}
+
+// TestHybridFCVariants: every variant's hybrid FULLY_CONNECTED (the
+// packed GEMM on SIMD variants) gives the portable loop's output bytes,
+// and Eval allocates nothing.
+func TestHybridFCVariants(t *testing.T) {
+	r := rand.New(rand.NewPCG(10, 10))
+	var cases []hybridFCCase
+	for _, arith := range []Arithmetic{Reference, LiteRT} {
+		for _, d := range []int{1, 3, 4, 15, 16, 17, 64, 127, 640} {
+			for _, u := range []int{1, 8, 31, 32, 33, 128} {
+				cases = append(cases, hybridFCCase{arith: arith, batch: 1 + r.IntN(3), depth: d, units: u,
+					perChannel: r.IntN(2) == 0, asym: r.IntN(2) == 0, bias: r.IntN(3) != 0, act: Activation(r.IntN(3))})
+			}
+		}
+	}
+	start := Variant()
+	if _, err := SetVariant(VariantPortable); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = SetVariant(start) })
+	want := make([][]byte, len(cases))
+	for i, tc := range cases {
+		k, out, err := tc.build(uint64(i))
+		if err != nil {
+			t.Fatalf("%+v: %v", tc, err)
+		}
+		if err := k.Eval(); err != nil {
+			t.Fatal(err)
+		}
+		want[i] = bytes.Clone(out.Data)
+	}
+	forEachVariant(t, func(t *testing.T, v string) {
+		gemm := 0
+		for i, tc := range cases {
+			k, out, err := tc.build(uint64(i))
+			if err != nil {
+				t.Fatalf("%+v: %v", tc, err)
+			}
+			if bytes.Contains([]byte(Description(k)), []byte("gemm hybrid")) {
+				gemm++
+			}
+			for j := range out.Data {
+				out.Data[j] = 0x5a
+			}
+			if err := k.Eval(); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(out.Data, want[i]) {
+				g, w := out.Float32s(), convAs[float32](want[i])
+				for j := range g {
+					if math.Float32bits(g[j]) != math.Float32bits(w[j]) {
+						t.Errorf("%s: %+v: output %d = %g; want %g (portable)", v, tc, j, g[j], w[j])
+						break
+					}
+				}
+			}
+			if i%20 == 0 {
+				if a := testing.AllocsPerRun(3, func() { _ = k.Eval() }); a != 0 {
+					t.Errorf("%s: %+v: Eval allocates %v times", v, tc, a)
+				}
+			}
+		}
+		t.Logf("%s: %d of %d cases on the hybrid GEMM", v, gemm, len(cases))
+		if v != VariantPortable && gemmVPick() != nil && gemm == 0 {
+			t.Errorf("%s: no case ran on the hybrid GEMM", v)
 		}
 	})
 }
