@@ -401,6 +401,11 @@ type convHybrid struct {
 	mul    []float32
 	rowZP  []int32
 	rowR   []float32
+	// qz is the quantized image less its zero point and sums one
+	// pixel's sums, for a depthwise convolution with one output per
+	// channel (evalDepthwise).
+	qz   []int16
+	sums []int32
 }
 
 func newConvHybrid(cfg *Config, op string, p ConvParams, g convGeom, depthwise bool, fC, perGroup int, in, filter, bias, out *tensor.Tensor) (Kernel, error) {
@@ -422,6 +427,9 @@ func newConvHybrid(cfg *Config, op string, p ConvParams, g convGeom, depthwise b
 		q: make([]int8, g.inH*g.inW*g.inC)}
 	if depthwise {
 		k.dm = g.outC / g.inC
+		if k.dm == 1 {
+			k.qz, k.sums = make([]int16, len(k.q)), make([]int32, g.outC)
+		}
 	}
 	k.pointwise = !depthwise && g.fH == 1 && g.fW == 1 && g.strideH == 1 && g.strideW == 1 && k.fC == g.inC && (g.inC > 1 || g.outC > 1)
 	if k.lo, k.hi, err = FloatActivationRange(p.Activation); err != nil {
@@ -495,9 +503,13 @@ func (k *convHybrid) Eval() error {
 	g := &k.g
 	x, y := k.in.Float32s(), k.out.Float32s()
 	n := g.inH * g.inW * g.inC
-	if k.gm != nil {
+	if k.gm != nil || k.qz != nil {
 		m := g.outH * g.outW * g.outC
 		for b := 0; b < g.batch; b++ {
+			if k.qz != nil {
+				k.evalDepthwise(x[b*n:(b+1)*n], y[b*m:(b+1)*m])
+				continue
+			}
 			k.evalGemm(x[b*n:(b+1)*n], y[b*m:(b+1)*m])
 		}
 		return nil
@@ -652,5 +664,49 @@ func (k *convHybrid) evalGemm(x, y []float32) {
 		a := k.cols[:rows*kk]
 		convIm2col(g, k.q, a, m0, rows, fill)
 		k.gm.run(a, rows, y[m0*g.outC:], k.mul, two, k.rowZP[:1], k.rowR[:1])
+	}
+}
+
+// evalDepthwise is Eval's depthwise convolution with one output per
+// channel for one image: the same quantization and float steps, the sums
+// of each pixel's taps accumulated over all channels at once.
+func (k *convHybrid) evalDepthwise(x, y []float32) {
+	g := &k.g
+	sf, zp := hybridQuantizeAsymmetric(x, k.q)
+	for i, v := range k.q {
+		k.qz[i] = int16(int32(v) - zp)
+	}
+	c := g.outC
+	acc := k.sums[:c]
+	scales := k.scales[:c]
+	o := 0
+	for oy := 0; oy < g.outH; oy++ {
+		iy0 := oy*g.strideH - g.padH
+		fy0, fy1 := convTaps(iy0, g.dilH, g.fH, g.inH)
+		for ox := 0; ox < g.outW; ox++ {
+			ix0 := ox*g.strideW - g.padW
+			fx0, fx1 := convTaps(ix0, g.dilW, g.fW, g.inW)
+			clear(acc)
+			for fy := fy0; fy < fy1; fy++ {
+				row := (iy0 + fy*g.dilH) * g.inW
+				for fx := fx0; fx < fx1; fx++ {
+					pix := (row + ix0 + fx*g.dilW) * c
+					qs := k.qz[pix : pix+c]
+					ws := k.w[(fy*g.fW+fx)*c:][:c]
+					for i, q := range qs {
+						acc[i] += int32(ws[i]) * int32(q)
+					}
+				}
+			}
+			yo := y[o : o+c]
+			for i, a := range acc {
+				v := float32(float32(a) * sf * scales[i])
+				if k.bias != nil {
+					v += k.bias[i]
+				}
+				yo[i] = ClampF(v, k.lo, k.hi)
+			}
+			o += c
+		}
 	}
 }

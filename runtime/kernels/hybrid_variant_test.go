@@ -395,3 +395,69 @@ func TestHybridFCVariants(t *testing.T) {
 		}
 	})
 }
+
+// TestHybridDepthwiseSums: the depthwise hybrid convolution with one
+// output per channel (sums over all channels at once) gives the
+// per-output loop's bytes, in both arithmetics.
+func TestHybridDepthwiseSums(t *testing.T) {
+	r := rand.New(rand.NewPCG(12, 12))
+	for i := range 60 {
+		arith := Arithmetic(i % 2)
+		h, w, c := 1+r.IntN(12), 1+r.IntN(12), 1+r.IntN(40)
+		fh, fw, stride, dil := 1+r.IntN(4), 1+r.IntN(4), 1+r.IntN(3), 1+r.IntN(2)
+		pad := Padding(r.IntN(2))
+		if pad == PaddingValid {
+			h += (fh - 1) * dil
+			w += (fw - 1) * dil
+		}
+		x := make([]float32, h*w*c)
+		off, spread := float32(r.NormFloat64()), float32(0.1+3*r.Float64())
+		for j := range x {
+			x[j] = off + spread*float32(r.NormFloat64())
+		}
+		wt := make([]int8, fh*fw*c)
+		for j := range wt {
+			wt[j] = int8(r.IntN(255) - 127)
+		}
+		scales := make([]float32, c)
+		for j := range scales {
+			scales[j] = 0.002 + 0.02*r.Float32()
+		}
+		b := make([]float32, c)
+		for j := range b {
+			b[j] = float32(r.NormFloat64())
+		}
+		outH, _ := convOutSize(pad, h, fh, stride, dil)
+		outW, _ := convOutSize(pad, w, fw, stride, dil)
+		in := convT("x", tensor.Float32, []int{1, h, w, c}, nil, x)
+		f := constT("w", tensor.Int8, []int{1, fh, fw, c}, convPCQ(3, scales...), wt)
+		var bias *tensor.Tensor
+		if i%3 != 0 {
+			bias = constT("b", tensor.Float32, []int{c}, nil, b)
+		}
+		out := convT("y", tensor.Float32, []int{1, outH, outW, c}, nil, nil)
+		p := DepthwiseConvParams{Padding: pad, StrideH: stride, StrideW: stride, DilationH: dil, DilationW: dil, Activation: Activation(i % 3)}
+		kern, err := DepthwiseConv2D(&Config{Arithmetic: arith}, p, in, f, bias, out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, ok := kern.(*convHybrid)
+		if !ok || k.qz == nil {
+			t.Fatalf("case %d: kernel %T does not sum over all channels", i, kern)
+		}
+		if err := k.Eval(); err != nil {
+			t.Fatal(err)
+		}
+		got := bytes.Clone(out.Data)
+		if a := testing.AllocsPerRun(2, func() { _ = k.Eval() }); a != 0 {
+			t.Errorf("case %d: Eval allocates %v times", i, a)
+		}
+		k.qz = nil
+		if err := k.Eval(); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, out.Data) {
+			t.Errorf("case %d (%s %dx%dx%d f%dx%d s%d d%d pad%d): outputs differ from the per-output loop", i, arith, h, w, c, fh, fw, stride, dil, pad)
+		}
+	}
+}
