@@ -41,33 +41,47 @@ func startAgent(t *testing.T) (*Agent, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Parse([]byte(fmt.Sprintf(testConfig, t.TempDir(), model)), t.TempDir())
+	a, url, stop := runConfig(t, fmt.Appendf(nil, testConfig, t.TempDir(), model))
+	t.Cleanup(stop)
+	return a, url
+}
+
+// runConfig runs an agent on a configuration document (relative paths
+// from a new directory) and returns it, its base URL, and stop, which
+// ends Run and fails the test if it returns an error or takes more than
+// 10 s.
+func runConfig(t testing.TB, doc []byte) (a *Agent, url string, stop func()) {
+	t.Helper()
+	cfg, err := config.Parse(doc, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := New(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
+	if a, err = New(cfg, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run returned %v after cancel; want nil", err)
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run returned %v after cancel; want nil", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Error("Run did not return 10s after cancel")
 			}
-		case <-time.After(10 * time.Second):
-			t.Error("Run did not return 10s after cancel")
-		}
-	})
+		})
+	}
 	addr, err := a.Addr(ctx)
 	if err != nil {
+		stop()
 		t.Fatal(err)
 	}
-	return a, "http://" + addr.String()
+	return a, "http://" + addr.String(), stop
 }
 
 // refOutput is the official runtime's output for an input of

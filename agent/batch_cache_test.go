@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"path/filepath"
 	"regexp"
@@ -14,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edged-dev/edged/agent/config"
 	"github.com/edged-dev/edged/agent/infer"
 	"github.com/edged-dev/edged/runtime/tensor"
 )
@@ -25,29 +23,7 @@ func newTestAgent(t *testing.T, stateDir, modelsYAML string) (*Agent, string, fu
 
 func newTestAgentTB(t testing.TB, stateDir, modelsYAML string) (*Agent, string, func()) {
 	t.Helper()
-	doc := fmt.Sprintf("version: 1\nstate_dir: %s\nhttp:\n  listen: 127.0.0.1:0\nmodels:\n%s", stateDir, modelsYAML)
-	cfg, err := config.Parse([]byte(doc), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := New(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	addr, err := a.Addr(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}
-	return a, "http://" + addr.String(), stop
+	return runConfig(t, fmt.Appendf(nil, "version: 1\nstate_dir: %s\nhttp:\n  listen: 127.0.0.1:0\nmodels:\n%s", stateDir, modelsYAML))
 }
 
 func metricValue(t *testing.T, base, series string) float64 {

@@ -29,30 +29,12 @@ import (
 // and http are added) until the test ends.
 func startDelegateAgent(t *testing.T, doc string) (*Agent, string) {
 	t.Helper()
-	doc = fmt.Sprintf("version: 1\nstate_dir: %s\nhttp:\n  listen: 127.0.0.1:0\n%s", t.TempDir(), doc)
-	cfg, err := config.Parse([]byte(doc), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := New(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	addr, err := a.Addr(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, url, stop := runConfig(t, fmt.Appendf(nil, "version: 1\nstate_dir: %s\nhttp:\n  listen: 127.0.0.1:0\n%s", t.TempDir(), doc))
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
+		stop()
 		http.DefaultClient.CloseIdleConnections()
 	})
-	return a, "http://" + addr.String()
+	return a, url
 }
 
 // personDetectGolden returns person_detect's golden inputs and TensorFlow

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"math"
 	"net/http"
 	"os"
@@ -17,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edged-dev/edged/agent/config"
 	"github.com/edged-dev/edged/internal/testenv"
 )
 
@@ -49,33 +47,9 @@ func startProfileAgent(t *testing.T) (*Agent, string) {
 		}
 		paths = append(paths, p)
 	}
-	cfg, err := config.Parse(fmt.Appendf(nil, profileConfig, append([]any{t.TempDir()}, paths...)...), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := New(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run returned %v after cancel; want nil", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("Run did not return 10s after cancel")
-		}
-	})
-	addr, err := a.Addr(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a, "http://" + addr.String()
+	a, url, stop := runConfig(t, fmt.Appendf(nil, profileConfig, append([]any{t.TempDir()}, paths...)...))
+	t.Cleanup(stop)
+	return a, url
 }
 
 // opcodeNames reads a .tflite file's flatbuffer directly (schema.fbs:
