@@ -176,7 +176,42 @@ func reduceSetup(op string, axes []int, keepDims bool, in, out *tensor.Tensor) (
 	return plan, naxes, nil
 }
 
+// reduceBlock views a reduction whose reduced axes are one contiguous run
+// as [outer, r, inner] with r reduced (ok false otherwise).
+func reduceBlock(plan *reducePlan) (outer, r, inner int, ok bool) {
+	d0, d1 := -1, -1
+	for d, st := range plan.outStride {
+		if st != 0 {
+			continue
+		}
+		if d0 < 0 {
+			d0 = d
+		} else if d1 != d {
+			return 0, 0, 0, false // a second run
+		}
+		d1 = d + 1
+	}
+	if d0 < 0 {
+		return 0, 0, 0, false
+	}
+	outer, r, inner = 1, 1, 1
+	for d, n := range plan.dims {
+		switch {
+		case d < d0:
+			outer *= n
+		case d < d1:
+			r *= n
+		default:
+			inner *= n
+		}
+	}
+	return outer, r, inner, true
+}
+
 func reduceFloat(p ReduceParams, plan *reducePlan, in, out *tensor.Tensor) Kernel {
+	if outer, r, inner, ok := reduceBlock(plan); ok && (p.Kind == ReduceSum || p.Kind == ReduceMean) {
+		return reduceFloatBlock(p.Kind, outer, r, inner, in, out)
+	}
 	return Func(func() error {
 		x, y := in.Float32s(), out.Float32s()
 		switch p.Kind {
@@ -212,6 +247,50 @@ func reduceFloat(p ReduceParams, plan *reducePlan, in, out *tensor.Tensor) Kerne
 				}
 				return a
 			})
+		}
+		return nil
+	})
+}
+
+// reduceFloatBlock is float SUM or MEAN over the middle axis of
+// [outer, r, inner] (a global average pool over an image's pixels, above
+// all): each output row of inner values adds the r input rows in order,
+// as reduceLoop does element by element, with the vector add where there
+// is one (bit for bit the same sums), then MEAN divides by the count.
+func reduceFloatBlock(kind ReduceKind, outer, r, inner int, in, out *tensor.Tensor) Kernel {
+	add := addClampF32sKernel()
+	inf := float32(math.Inf(1))
+	n := float32(r)
+	return Func(func() error {
+		x, y := in.Float32s(), out.Float32s()
+		if len(x) < outer*r*inner || len(y) < outer*inner {
+			return fmt.Errorf("%s: input %v or output %v smaller than their shapes", kind, in.Shape, out.Shape)
+		}
+		for o := 0; o < outer; o++ {
+			acc := y[o*inner : (o+1)*inner]
+			clear(acc)
+			xs := x[o*r*inner : (o+1)*r*inner]
+			if inner == 1 {
+				var s float32
+				for _, v := range xs {
+					s += v
+				}
+				acc[0] = s
+			} else {
+				for i := 0; i < r; i++ {
+					add(acc, xs[i*inner:(i+1)*inner], acc, -inf, inf)
+				}
+			}
+			if kind == ReduceMean {
+				for i := range acc {
+					if r == 0 {
+						// TFLite fills the mean of nothing with NaN.
+						acc[i] = float32(math.NaN())
+						continue
+					}
+					acc[i] /= n
+				}
+			}
 		}
 		return nil
 	})

@@ -2,6 +2,8 @@ package kernels
 
 import (
 	"errors"
+	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/edged-dev/edged/runtime/tensor"
@@ -236,4 +238,81 @@ func TestReduceMeanFold(t *testing.T) {
 			t.Errorf("reduceMeanFold(%s) = %d, %d; want %d, %d", tt.name, m, s, tt.wantMult, tt.wantShift)
 		}
 	}
+}
+
+// Float SUM and MEAN over a contiguous run of axes (the vector row adds)
+// give, for every variant, the bits of the reference order: each output
+// the sum of its inputs in row-major order starting from +0, then the
+// division by the count. NaNs, infinities and -0 included.
+func TestReduceFloatBlockVariants(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	specials := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.Copysign(0, -1)), 1e30, -1e30}
+	forEachVariant(t, func(t *testing.T, v string) {
+		for i := 0; i < 60; i++ {
+			rank := 1 + r.IntN(4)
+			shape := make([]int, rank)
+			for d := range shape {
+				shape[d] = 1 + r.IntN(6)
+			}
+			if r.IntN(3) == 0 {
+				shape[rank-1] = []int{8, 16, 17, 33}[r.IntN(4)]
+			}
+			d0 := r.IntN(rank)
+			d1 := d0 + 1 + r.IntN(rank-d0)
+			var axes []int
+			for d := d0; d < d1; d++ {
+				axes = append(axes, d)
+			}
+			x := make([]float32, tensor.NumElements(shape))
+			for j := range x {
+				x[j] = float32(r.NormFloat64())
+				if r.IntN(40) == 0 {
+					x[j] = specials[r.IntN(len(specials))]
+				}
+			}
+			kind := []ReduceKind{ReduceSum, ReduceMean}[r.IntN(2)]
+			outer, red, inner := 1, 1, 1
+			for d, n := range shape {
+				switch {
+				case d < d0:
+					outer *= n
+				case d < d1:
+					red *= n
+				default:
+					inner *= n
+				}
+			}
+			want := make([]float32, outer*inner)
+			for o := 0; o < outer; o++ {
+				for k := 0; k < inner; k++ {
+					var s float32
+					for j := 0; j < red; j++ {
+						s += x[(o*red+j)*inner+k]
+					}
+					if kind == ReduceMean {
+						s /= float32(red)
+					}
+					want[o*inner+k] = s
+				}
+			}
+			in := poolTensor("in", tensor.Float32, shape, nil, nil)
+			in.Data = make([]byte, 4*len(x))
+			copy(in.Float32s(), x)
+			out := poolTensor("out", tensor.Float32, nil, nil, nil)
+			k, err := Reduce(&Config{}, ReduceParams{Kind: kind, Axes: axes, KeepDims: r.IntN(2) == 0}, in, out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out.Data = make([]byte, 4*out.NumElements())
+			if err := k.Eval(); err != nil {
+				t.Fatal(err)
+			}
+			got := out.Float32s()
+			for j := range want {
+				if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
+					t.Fatalf("%s: %v %v axes %v: [%d] = %v; want %v", v, kind, shape, axes, j, got[j], want[j])
+				}
+			}
+		}
+	})
 }
