@@ -45,3 +45,42 @@ amstore:
 	JNZ  amblock
 	VZEROUPPER
 	RET
+
+// func unpoolWinAsm(x *float32, idx *uint32, y *float32, offs *int, win int, n int)
+// One input pixel of XNNPACK's unpooling over a window that tiles the
+// output, 8 channels at a time (AVX2): window position k (at byte offset
+// offs[k] from y) gets x where idx = k and +0 elsewhere, so every output
+// element is written once. n is a positive multiple of 8; win at least 1.
+TEXT ·unpoolWinAsm(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), SI
+	MOVQ idx+8(FP), DX
+	MOVQ y+16(FP), DI
+	MOVQ offs+24(FP), R8
+	MOVQ win+32(FP), R9
+	MOVQ n+40(FP), R11
+	XORQ BX, BX
+
+upwin:
+	MOVQ (R8)(BX*8), R10
+	ADDQ DI, R10
+	VMOVD BX, X15
+	VPBROADCASTD X15, Y15
+	MOVQ SI, R12
+	MOVQ DX, R13
+	MOVQ R11, CX
+
+upblock:
+	VMOVDQU (R13), Y0
+	VPCMPEQD Y15, Y0, Y0
+	VANDPS  (R12), Y0, Y0
+	VMOVUPS Y0, (R10)
+	ADDQ $32, R12
+	ADDQ $32, R13
+	ADDQ $32, R10
+	SUBQ $8, CX
+	JNZ  upblock
+	INCQ BX
+	CMPQ BX, R9
+	JLT  upwin
+	VZEROUPPER
+	RET

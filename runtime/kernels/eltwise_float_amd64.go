@@ -28,3 +28,9 @@ func hardSwishF32sAsm(x, y *float32, n int)
 //
 //go:noescape
 func argmaxWinAsm(x *float32, offs *int, win int, y *float32, idx *uint32, n int)
+
+// unpoolWinAsm is maxUnpoolXNN's loop over one input pixel's window for n
+// a positive multiple of 8 channels; offs are byte offsets.
+//
+//go:noescape
+func unpoolWinAsm(x *float32, idx *uint32, y *float32, offs *int, win int, n int)

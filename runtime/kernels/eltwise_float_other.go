@@ -27,3 +27,7 @@ func hardSwishF32sAsm(x, y *float32, n int) {
 func argmaxWinAsm(x *float32, offs *int, win int, y *float32, idx *uint32, n int) {
 	panic("kernels: no SIMD element-wise float loop on this architecture")
 }
+
+func unpoolWinAsm(x *float32, idx *uint32, y *float32, offs *int, win int, n int) {
+	panic("kernels: no SIMD element-wise float loop on this architecture")
+}

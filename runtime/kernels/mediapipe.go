@@ -265,22 +265,45 @@ func maxUnpoolXNN(p MPPoolParams, in, indices, out *tensor.Tensor) Kernel {
 	n, h, w, c := in.Shape[0], in.Shape[1], in.Shape[2], in.Shape[3]
 	oh, ow := out.Shape[1], out.Shape[2]
 	offs := mpWindowOffsets(p, ow, c)
-	win := uint32(len(offs))
-	return Func(func() error {
+	boffs := make([]int, len(offs))
+	for k, o := range offs {
+		boffs[k] = 4 * o
+	}
+	vec := 0 // channels done 8 at a time
+	if eltwiseHaveSIMD() {
+		vec = c &^ 7
+	}
+	return Describe(floatVariantIf(vec > 0), Func(func() error {
 		if err := shapeCheckData(in, indices, out); err != nil {
 			return err
 		}
 		x, y, idx := in.Float32s(), out.Float32s(), binView[uint32](indices)
-		clear(y[:out.NumElements()])
+		if c == 0 {
+			return nil
+		}
+		last := offs[len(offs)-1]
 		i := 0
 		for b := 0; b < n; b++ {
 			for iy := 0; iy < h; iy++ {
 				for ix := 0; ix < w; ix++ {
+					// The windows tile the output: writing every
+					// position of each window (the value where the
+					// index names it, else 0) writes each output once.
 					base := ((b*oh+iy*p.FilterH)*ow + ix*p.FilterW) * c
-					xs, ks := x[i:i+c], idx[i:i+c]
-					for ch, k := range ks {
-						if k < win {
-							y[base+offs[k]+ch] = xs[ch]
+					_ = y[base+last+c-1]
+					if vec > 0 {
+						unpoolWinAsm(&x[i], &idx[i], &y[base], &boffs[0], len(boffs), vec)
+					}
+					xs, ks := x[i+vec:i+c], idx[i+vec:i+c]
+					for k, off := range offs {
+						d := y[base+off+vec : base+off+c]
+						d = d[:len(ks)]
+						for ch, kk := range ks {
+							var m uint32
+							if kk == uint32(k) {
+								m = ^uint32(0)
+							}
+							d[ch] = math.Float32frombits(math.Float32bits(xs[ch]) & m)
 						}
 					}
 					i += c
@@ -288,7 +311,7 @@ func maxUnpoolXNN(p MPPoolParams, in, indices, out *tensor.Tensor) Kernel {
 			}
 		}
 		return nil
-	})
+	}))
 }
 
 // TransposeConvBias is MediaPipe's Convolution2DTransposeBias: a float32
