@@ -186,28 +186,8 @@ sources:
     interval: 20ms
     files: [%s]
 `, t.TempDir(), abs("../testdata/models/person_detect.tflite"), abs("../examples/person_detect_labels.txt"), testBMP(t))
-	cfg, err := config.Parse([]byte(doc), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := New(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run = %v", err)
-		}
-	}()
-	addr, err := a.Addr(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := "http://" + addr.String()
+	a, base, stop := runConfig(t, []byte(doc))
+	defer stop()
 	testenv.WaitFor(t, "a thumbnail of camera0", 20*time.Second, func() bool {
 		st := a.Status()
 		return len(st.Sources) == 1 && st.Sources[0].Frame != nil

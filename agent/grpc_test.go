@@ -4,11 +4,9 @@ package agent
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -19,7 +17,6 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
-	"github.com/edged-dev/edged/agent/config"
 	pb "github.com/edged-dev/edged/agent/grpcapi/inferencepb"
 	"github.com/edged-dev/edged/internal/testenv"
 )
@@ -32,27 +29,9 @@ func TestGRPC(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := testenv.FreeAddr(t)
-	cfg, err := config.Parse([]byte(fmt.Sprintf(testConfig+"grpc:\n  listen: %s\n", t.TempDir(), model, addr)), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := New(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
-	httpAddr, err := a.Addr(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, httpURL, stop := runConfig(t, fmt.Appendf(nil, testConfig+"grpc:\n  listen: %s\n", t.TempDir(), model, addr))
+	defer stop()
+	ctx := t.Context()
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +62,7 @@ func TestGRPC(t *testing.T) {
 	t.Run("batch split, classification, statistics", func(t *testing.T) {
 		stats := func() (inferences, executions, successes float64) {
 			t.Helper()
-			code, body, _ := do(t, "GET", "http://"+httpAddr.String()+"/v2/models/hello/stats", "", nil)
+			code, body, _ := do(t, "GET", httpURL+"/v2/models/hello/stats", "", nil)
 			var st struct {
 				ModelStats []struct {
 					InferenceCount float64 `json:"inference_count"`
