@@ -179,3 +179,42 @@ func TestMaxPoolArgmaxVariants(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkSegResizeBilinear is selfie_segmentation's largest float
+// RESIZE_BILINEAR (64×64×16 to 128×128, 2×, legacy coordinates).
+func BenchmarkSegResizeBilinear(b *testing.B) {
+	r := rand.New(rand.NewPCG(3, 3))
+	in := convT("in", tensor.Float32, []int{1, 64, 64, 16}, nil, segRandFloats(r, 64*64*16))
+	out := convT("out", tensor.Float32, []int{1, 128, 128, 16}, nil, nil)
+	k, err := ResizeBilinear(&Config{Arithmetic: LiteRT}, ResizeParams{}, in, 128, 128, out)
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchCPU(b, func() { _ = k.Eval() })
+}
+
+// BenchmarkSegHardSwish is selfie_segmentation's largest float
+// HARD_SWISH (128×128×16).
+func BenchmarkSegHardSwish(b *testing.B) {
+	r := rand.New(rand.NewPCG(4, 4))
+	in := convT("in", tensor.Float32, []int{1, 128, 128, 16}, nil, segRandFloats(r, 128*128*16))
+	out := convT("out", tensor.Float32, []int{1, 128, 128, 16}, nil, nil)
+	k, err := HardSwish(&Config{Arithmetic: LiteRT}, in, out)
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchCPU(b, func() { _ = k.Eval() })
+}
+
+// BenchmarkSegMean is selfie_segmentation_landscape's largest MEAN (a
+// global average over 72×128×16).
+func BenchmarkSegMean(b *testing.B) {
+	r := rand.New(rand.NewPCG(5, 5))
+	in := convT("in", tensor.Float32, []int{1, 72, 128, 16}, nil, segRandFloats(r, 72*128*16))
+	out := convT("out", tensor.Float32, []int{1, 1, 1, 16}, nil, nil)
+	k, err := Reduce(&Config{Arithmetic: LiteRT}, ReduceParams{Kind: ReduceMean, Axes: []int{1, 2}, KeepDims: true}, in, out)
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchCPU(b, func() { _ = k.Eval() })
+}

@@ -70,7 +70,7 @@ func newTransposeConv(cfg *Config, p TransposeConvParams, outShape []int, capEle
 		}
 		if cfg.Arithmetic == LiteRT && xnn {
 			if t := newTconvGEMM(k); t != nil {
-				return k, Func(func() error { return t.eval(k) }), nil
+				return k, Describe(t.variant(), Func(func() error { return t.eval(k) })), nil
 			}
 		}
 		return k, Func(k.evalFloat), nil

@@ -164,6 +164,19 @@ func compactRows(dst, src []float32, rows, n, ld int) {
 	}
 }
 
+// variant names the path and the GEMM's kernels, for profiles.
+func (t *tconvGEMM) variant() string {
+	if len(t.tiles) > 0 {
+		return "tiles " + t.tiles[0].variant()
+	}
+	for _, ph := range t.phases {
+		if ph.f != nil {
+			return "subconv " + ph.f.variant()
+		}
+	}
+	return "subconv"
+}
+
 // tconvPhaseTaps returns the filter positions that reach the outputs
 // o0, o0+stride, ... along one axis, ascending, and for each the offset d
 // such that the phase's output j reads input j+d.
