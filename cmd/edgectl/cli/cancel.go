@@ -49,13 +49,20 @@ func runCancel(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if f.group != "" {
 		filter = fleet.GroupCommandFilter(f.group)
 	}
-	cmds, err := collectRetained(ctx, c, filter, 2*time.Second, func(t fleet.Topic) bool {
+	keep := func(t fleet.Topic) bool {
 		return (*op == "" || t.Op == *op) && (f.cmdID == "" || t.CmdID == f.cmdID)
-	})
+	}
+	cmds, err := collectRetained(ctx, c, filter, 2*time.Second, keep)
 	if err != nil {
 		return fmt.Errorf("cancel: %w", err)
 	}
-	if len(cmds) == 0 {
+	var left []leftover
+	if f.device != "" {
+		if left, err = leftoverStatuses(ctx, c, f.device, cmds, keep); err != nil {
+			return fmt.Errorf("cancel: %w", err)
+		}
+	}
+	if len(cmds) == 0 && len(left) == 0 {
 		fmt.Fprintf(stdout, "no retained command for %s matches\n", orDefault(f.device, "group "+f.group))
 		return nil
 	}
@@ -84,7 +91,62 @@ func runCancel(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		fmt.Fprint(stdout, cancelReport(r, uncleared))
 	}
+	for _, l := range left {
+		if err := c.Publish(cctx, l.topic, nil, 1, true); err != nil {
+			fmt.Fprintf(stdout, "%s %s: withdrawn earlier; %s's final status (%s) stays on the broker: %v\n", l.op, l.id, f.device, l.st.Describe(), err)
+			continue
+		}
+		fmt.Fprintf(stdout, "%s %s: withdrawn earlier; cleared %s's final status (%s)\n", l.op, l.id, f.device, l.st.Describe())
+	}
 	return nil
+}
+
+// leftover is a device's final status of a command no longer on the
+// broker: it finished after the command was withdrawn.
+type leftover struct {
+	topic, op, id string
+	st            fleet.CommandStatus
+}
+
+// leftoverStatuses finds device's final statuses (of commands keep
+// accepts) whose command is retained neither for the device (cmds) nor
+// for any group, so that nothing will clear them otherwise.
+func leftoverStatuses(ctx context.Context, c *fleet.Client, device string, cmds []*retainedCmd, keep func(fleet.Topic) bool) ([]leftover, error) {
+	var mu sync.Mutex
+	var out []leftover
+	err := c.Subscribe(ctx, fleet.CommandFilter(device)+"/status", 1, func(topic string, p []byte) {
+		t, err := fleet.ParseTopic(topic)
+		var st fleet.CommandStatus
+		if err != nil || t.Kind != fleet.KindStatus || len(p) == 0 || !keep(t) || fleet.Decode(p, &st) != nil || !finished(st) {
+			return
+		}
+		mu.Lock()
+		out = append(out, leftover{topic: topic, op: t.Op, id: t.CmdID, st: st})
+		mu.Unlock()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the device's command statuses: %w", err)
+	}
+	sleep(ctx, time.Second)
+	c.Unsubscribe(context.WithoutCancel(ctx), fleet.CommandFilter(device)+"/status")
+	groups, err := collectRetained(ctx, c, fleet.GroupCommandFilter("+"), time.Second, keep)
+	if err != nil {
+		return nil, err
+	}
+	live := map[[2]string]bool{}
+	for _, r := range append(cmds, groups...) {
+		live[[2]string{r.op, r.id}] = true
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var left []leftover
+	for _, l := range out {
+		if !live[[2]string{l.op, l.id}] {
+			left = append(left, l)
+		}
+	}
+	sort.Slice(left, func(i, j int) bool { return left[i].topic < left[j].topic })
+	return left, nil
 }
 
 func finished(st fleet.CommandStatus) bool {
@@ -120,9 +182,9 @@ func cancelReport(r *retainedCmd, uncleared map[string]error) string {
 		if st := r.statuses[d]; !finished(st) {
 			fmt.Fprintf(&b, "  still working on it: %s %s; withdrawing does not stop it: see how it ends with edgectl status --device %s", d, st.Describe(), d)
 			if r.op == fleet.OpDeploy {
-				b.WriteString(", and undo the deploy then with edgectl rollback")
+				b.WriteString(", undo the deploy then with edgectl rollback,")
 			}
-			b.WriteString("\n")
+			fmt.Fprintf(&b, " and clear its final status with edgectl cancel --device %s --id %s\n", d, r.id)
 		}
 	}
 	return b.String()

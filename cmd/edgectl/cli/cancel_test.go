@@ -1,11 +1,14 @@
 package cli
 
 import (
+	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/edged-dev/edged/fleet"
+	"github.com/edged-dev/edged/fleet/fleettest"
 )
 
 // The cancel report says what withdrawing did on each device and what is
@@ -21,7 +24,7 @@ func TestCancelReport(t *testing.T) {
 	want := "deploy d1 (issued 2026-12-07 08:00:00): withdrawn: devices that have not received it will not act on it\n" +
 		"  already done: pi1 done: person version 3 active\n" +
 		"  already done: pi3 active (its status stays on the broker: not connected to the broker)\n" +
-		"  still working on it: pi2 running  50%: fetching; withdrawing does not stop it: see how it ends with edgectl status --device pi2, and undo the deploy then with edgectl rollback\n"
+		"  still working on it: pi2 running  50%: fetching; withdrawing does not stop it: see how it ends with edgectl status --device pi2, undo the deploy then with edgectl rollback, and clear its final status with edgectl cancel --device pi2 --id d1\n"
 	if got != want {
 		t.Errorf("report:\n%s\nwant:\n%s", got, want)
 	}
@@ -47,5 +50,39 @@ func TestOperatorOutcome(t *testing.T) {
 		if got := operatorOutcome(tt.op, tt.changed, tt.skipped); got != tt.want {
 			t.Errorf("operatorOutcome(%s, %d, %d) = %q; want %q", tt.op, tt.changed, tt.skipped, got, tt.want)
 		}
+	}
+}
+
+// A device's final status of a command withdrawn while it was still at
+// work stays retained; cancel --device clears it, and keeps the statuses
+// of commands still on the broker (here a group's).
+func TestCancelLeftoverStatus(t *testing.T) {
+	broker := startMosquitto(t)
+	c, _ := fleettest.Connect(t, fleet.Options{Broker: broker})
+	ctx := context.Background()
+	pub := func(topic string, m fleet.Message) {
+		t.Helper()
+		b, err := fleet.Encode(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Publish(ctx, topic, b, 1, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	at := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	pub(fleet.StatusTopic("pi-1", fleet.OpDeploy, "d7"), &fleet.CommandStatus{ID: "d7", State: "active", Time: at})
+	pub(fleet.GroupCommandTopic("lab", fleet.OpPromote, "g1"), &fleet.Command{Op: fleet.OpPromote, ID: "g1", Issued: at})
+	pub(fleet.StatusTopic("pi-1", fleet.OpPromote, "g1"), &fleet.CommandStatus{ID: "g1", State: fleet.StatusDone, Time: at})
+	out, err := edgectl(t, "cancel", "--broker", broker, "--device", "pi-1")
+	if err != nil || !strings.Contains(out, "deploy d7: withdrawn earlier; cleared pi-1's final status (active)") {
+		t.Errorf("cancel: %v\n%s; want d7's leftover status cleared", err, out)
+	}
+	left := retained(t, broker)
+	if _, ok := left[fleet.StatusTopic("pi-1", fleet.OpDeploy, "d7")]; ok {
+		t.Error("d7's status still retained")
+	}
+	if _, ok := left[fleet.StatusTopic("pi-1", fleet.OpPromote, "g1")]; !ok {
+		t.Error("the status of g1, a group command still retained, was cleared")
 	}
 }
