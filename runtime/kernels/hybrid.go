@@ -33,25 +33,52 @@ import (
 // may otherwise fuse them into one multiply-add (arm64 does), which
 // rounds once where TFLite and XNNPACK round twice.
 
+// hybridMinMax returns the minimum and maximum of v (NaN if v holds
+// one; 0, 0 if v is empty).
+func hybridMinMax(v []float32) (lo, hi float32) {
+	if len(v) > 0 {
+		lo, hi = v[0], v[0]
+	}
+	i := 0
+	if alo, ahi, n, ok := hybridMinMaxAsm(v); ok {
+		lo, hi, i = alo, ahi, n
+	}
+	for _, x := range v[i:] {
+		lo, hi = min(lo, x), max(hi, x)
+	}
+	return lo, hi
+}
+
+// hybridFinite reports whether the range [lo, hi] and the multiplier m
+// are finite, so that every value times m is: the vector quantization
+// loops then give the Go loops' bytes (they differ on infinities and
+// NaNs, which convert to integers differently).
+func hybridFinite(lo, hi, m float32) bool {
+	for _, f := range [3]float32{lo, hi, m} {
+		if math.IsInf(float64(f), 0) || math.IsNaN(float64(f)) {
+			return false
+		}
+	}
+	return true
+}
+
 // hybridQuantizeSymmetric is TFLite's SymmetricQuantizeFloats: scale =
 // max|v|/127, q = round(v·127/max|v|) (ties away from zero), clamped to
 // ±127; all zeros quantize to zeros with scale 1.
 func hybridQuantizeSymmetric(v []float32, q []int8) (scale float32) {
-	var lo, hi float32
-	if len(v) > 0 {
-		lo, hi = v[0], v[0]
-	}
-	for _, x := range v {
-		lo, hi = min(lo, x), max(hi, x)
-	}
+	lo, hi := hybridMinMax(v)
 	r := max(float32(math.Abs(float64(lo))), float32(math.Abs(float64(hi))))
 	if r == 0 {
 		clear(q)
 		return 1
 	}
 	inv := 127 / r
-	for i, x := range v {
-		q[i] = int8(min(127, max(-127, int32(math.Round(float64(x*inv))))))
+	i := 0
+	if hybridFinite(lo, hi, inv) {
+		i = hybridQuantAwayAsm(v, q, inv, 0, -127)
+	}
+	for j, x := range v[i:] {
+		q[i+j] = int8(min(127, max(-127, int32(math.Round(float64(x*inv))))))
 	}
 	return r / 127
 }
@@ -60,13 +87,7 @@ func hybridQuantizeSymmetric(v []float32, q []int8) (scale float32) {
 // [min(0, min v), max(0, max v)] over int8 with a nudged zero point,
 // computed in float64 as TFLite does.
 func hybridQuantizeAsymmetric(v []float32, q []int8) (scale float32, zp int32) {
-	var lo, hi float32
-	if len(v) > 0 {
-		lo, hi = v[0], v[0]
-	}
-	for _, x := range v {
-		lo, hi = min(lo, x), max(hi, x)
-	}
+	lo, hi := hybridMinMax(v)
 	rmin, rmax := float64(min(0, lo)), float64(max(0, hi))
 	if rmin == rmax {
 		clear(q)
@@ -90,8 +111,12 @@ func hybridQuantizeAsymmetric(v []float32, q []int8) (scale float32, zp int32) {
 	scale = float32(s)
 	inv := 1 / scale
 	fzp := float32(zp)
-	for i, x := range v {
-		q[i] = int8(min(127, max(-128, int32(math.Round(float64(fzp+float32(x*inv)))))))
+	i := 0
+	if hybridFinite(lo, hi, inv) {
+		i = hybridQuantAwayAsm(v, q, inv, fzp, -128)
+	}
+	for j, x := range v[i:] {
+		q[i+j] = int8(min(127, max(-128, int32(math.Round(float64(fzp+float32(x*inv)))))))
 	}
 	return scale, zp
 }
@@ -149,17 +174,7 @@ func hybridFloatOperands(op string, bias, out *tensor.Tensor) error {
 // to even, q = round-to-even(v·scale) + zero point. It returns the
 // reciprocal scale the GEMM multiplies by.
 func hybridQD8(v []float32, q []int8) (invScale float32, zp int32) {
-	var lo, hi float32
-	if len(v) > 0 {
-		lo, hi = v[0], v[0]
-	}
-	i := 0
-	if alo, ahi, n, ok := hybridMinMaxAsm(v); ok {
-		lo, hi, i = alo, ahi, n
-	}
-	for _, x := range v[i:] {
-		lo, hi = min(lo, x), max(hi, x)
-	}
+	lo, hi := hybridMinMax(v)
 	rmin, rmax := min(0, lo), max(0, hi)
 	scale := float32(1)
 	if rmin != rmax {
@@ -172,8 +187,8 @@ func hybridQD8(v []float32, q []int8) (invScale float32, zp int32) {
 	}
 	zpf = min(max(zpf, -128), 127)
 	zp = int32(math.RoundToEven(float64(zpf)))
-	i = 0
-	if !math.IsInf(float64(lo), 0) && !math.IsInf(float64(hi), 0) && !math.IsNaN(float64(lo)) && !math.IsNaN(float64(hi)) {
+	i := 0
+	if hybridFinite(lo, hi, scale) {
 		// Every x·scale is finite and within ±256: the vector loop
 		// rounds and clamps as the loop below does.
 		i = hybridQuantAsm(v, q, scale, zp)

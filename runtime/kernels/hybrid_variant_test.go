@@ -225,6 +225,14 @@ func hybridQD8Vectors() [][]float32 {
 	}
 	ties[0], ties[1] = 0, 255
 	vs = append(vs, ties)
+	// ±127 gives TFLite's symmetric quantization the multiplier 1: ties
+	// at every k + ½, which round away from zero.
+	symTies := make([]float32, 64)
+	for i := range symTies {
+		symTies[i] = float32(i%126-63) + 0.5
+	}
+	symTies[0], symTies[1] = 127, -127
+	vs = append(vs, symTies)
 	neg := make([]float32, 64)
 	for i := range neg {
 		neg[i] = -float32(i%128) - 0.5
@@ -251,37 +259,58 @@ func hybridQD8Vectors() [][]float32 {
 }
 
 // TestHybridQD8Variants: the vector min/max and quantization loops give
-// the portable loop's scale, zero point and bytes.
+// the portable loops' scale, zero point and bytes, for XNNPACK's qd8 and
+// TFLite's symmetric and asymmetric quantizations.
 func TestHybridQD8Variants(t *testing.T) {
 	vs := hybridQD8Vectors()
 	type res struct {
-		inv float32
-		zp  int32
-		q   []int8
+		scale float32
+		zp    int32
+		q     []int8
+	}
+	quantizers := []struct {
+		name string
+		f    func(v []float32, q []int8) (float32, int32)
+	}{
+		{"qd8", hybridQD8},
+		{"symmetric", func(v []float32, q []int8) (float32, int32) { return hybridQuantizeSymmetric(v, q), 0 }},
+		{"asymmetric", hybridQuantizeAsymmetric},
 	}
 	start := Variant()
 	if _, err := SetVariant(VariantPortable); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _, _ = SetVariant(start) })
-	want := make([]res, len(vs))
-	for i, v := range vs {
-		q := make([]int8, len(v))
-		inv, zp := hybridQD8(v, q)
-		want[i] = res{inv, zp, q}
+	want := make([][]res, len(quantizers))
+	for j, qz := range quantizers {
+		for _, v := range vs {
+			q := make([]int8, len(v))
+			s, zp := qz.f(v, q)
+			want[j] = append(want[j], res{s, zp, q})
+		}
 	}
-	// Hand-worked: [0, 255] has scale 1 and zero point −128; 2.5 rounds
-	// to 2 and 3.5 to 4 (even), so q = −126 and −124.
-	if w := want[80]; w.zp != -128 || w.q[2] != -126 || w.q[3] != -124 {
-		t.Fatalf("ties: zero point %d, q[2] %d, q[3] %d; want −128, −126, −124", w.zp, w.q[2], w.q[3])
+	// Hand-worked: [0, 255] has scale 1 and zero point −128 in qd8; 2.5
+	// rounds to 2 and 3.5 to 4 (even), so q = −126 and −124. TFLite's
+	// symmetric quantization maps 255 to 127: 2.5·127/255 = 1.245… → 1.
+	if w := want[0][80]; w.zp != -128 || w.q[2] != -126 || w.q[3] != -124 {
+		t.Fatalf("qd8 ties: zero point %d, q[2] %d, q[3] %d; want −128, −126, −124", w.zp, w.q[2], w.q[3])
+	}
+	if w := want[1][80]; w.q[1] != 127 || w.q[2] != 1 {
+		t.Fatalf("symmetric: q[1] %d, q[2] %d; want 127, 1", w.q[1], w.q[2])
+	}
+	// symTies[2] = −60.5 → −61, symTies[3] = −59.5 → −60.
+	if w := want[1][81]; w.q[0] != 127 || w.q[1] != -127 || w.q[2] != -61 || w.q[3] != -60 {
+		t.Fatalf("symmetric ties: q[:4] = %v; want 127 −127 −61 −60", w.q[:4])
 	}
 	forEachVariant(t, func(t *testing.T, variant string) {
-		for i, v := range vs {
-			q := make([]int8, len(v))
-			inv, zp := hybridQD8(v, q)
-			w := want[i]
-			if math.Float32bits(inv) != math.Float32bits(w.inv) || zp != w.zp || !bytes.Equal(convAs[byte](q), convAs[byte](w.q)) {
-				t.Errorf("%s: vector %d (%d values): scale %g zero point %d q %v; want %g %d %v (portable)", variant, i, len(v), inv, zp, q, w.inv, w.zp, w.q)
+		for j, qz := range quantizers {
+			for i, v := range vs {
+				q := make([]int8, len(v))
+				s, zp := qz.f(v, q)
+				w := want[j][i]
+				if math.Float32bits(s) != math.Float32bits(w.scale) || zp != w.zp || !bytes.Equal(convAs[byte](q), convAs[byte](w.q)) {
+					t.Errorf("%s %s: vector %d (%d values): scale %g zero point %d q %v; want %g %d %v (portable)", variant, qz.name, i, len(v), s, zp, q, w.scale, w.zp, w.q)
+				}
 			}
 		}
 	})

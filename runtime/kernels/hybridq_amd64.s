@@ -95,3 +95,64 @@ loop:
 	JNZ          loop
 	VZEROUPPER
 	RET
+
+// func hybridQuantAwayAVX2(x *float32, q *int8, n int, mul, add float32, lo int32)
+// q[i] = clamp(round-half-away-from-zero(add + x[i]·mul), lo, 127) for n a
+// positive multiple of 16, each step rounded to float32 and every value
+// finite and within ±2³¹ (hybrid.go). The rounding: t = trunc(v), exact
+// d = v − t, and t ± 1 (v's sign) when |d| ≥ ½.
+TEXT ·hybridQuantAwayAVX2(SB), NOSPLIT, $0-36
+	MOVQ         x+0(FP), SI
+	MOVQ         q+8(FP), DI
+	MOVQ         n+16(FP), CX
+	VBROADCASTSS mul+24(FP), Y15
+	VBROADCASTSS add+28(FP), Y14
+	MOVL         lo+32(FP), AX
+	VMOVD        AX, X13
+	VPBROADCASTD X13, Y13
+	MOVL         $0x7fffffff, AX
+	VMOVD        AX, X12
+	VPBROADCASTD X12, Y12          // |v| mask
+	MOVL         $0x3f000000, AX
+	VMOVD        AX, X11
+	VPBROADCASTD X11, Y11          // 0.5
+	MOVL         $0x3f800000, AX
+	VMOVD        AX, X10
+	VPBROADCASTD X10, Y10          // 1.0
+
+loop:
+	VMULPS       (SI), Y15, Y0
+	VMULPS       32(SI), Y15, Y1
+	VADDPS       Y0, Y14, Y0
+	VADDPS       Y1, Y14, Y1
+	VROUNDPS     $3, Y0, Y2
+	VROUNDPS     $3, Y1, Y3
+	VSUBPS       Y2, Y0, Y4
+	VSUBPS       Y3, Y1, Y5
+	VANDPS       Y12, Y4, Y4
+	VANDPS       Y12, Y5, Y5
+	VCMPPS       $13, Y11, Y4, Y4  // |d| >= 0.5
+	VCMPPS       $13, Y11, Y5, Y5
+	VANDNPS      Y0, Y12, Y6       // v's sign bit
+	VANDNPS      Y1, Y12, Y7
+	VORPS        Y10, Y6, Y6       // ±1
+	VORPS        Y10, Y7, Y7
+	VANDPS       Y4, Y6, Y6
+	VANDPS       Y5, Y7, Y7
+	VADDPS       Y6, Y2, Y2
+	VADDPS       Y7, Y3, Y3
+	VCVTPS2DQ    Y2, Y2
+	VCVTPS2DQ    Y3, Y3
+	VPMAXSD      Y13, Y2, Y2
+	VPMAXSD      Y13, Y3, Y3
+	VPACKSSDW    Y3, Y2, Y2
+	VPERMQ       $0xD8, Y2, Y2
+	VEXTRACTI128 $1, Y2, X3
+	VPACKSSWB    X3, X2, X2
+	VMOVDQU      X2, (DI)
+	ADDQ         $64, SI
+	ADDQ         $16, DI
+	SUBQ         $16, CX
+	JNZ          loop
+	VZEROUPPER
+	RET
