@@ -421,6 +421,9 @@ type convHybrid struct {
 	// channel (evalDepthwise).
 	qz   []int16
 	sums []int32
+	// dwZero is c zeros, dwBias the bias or c times −0 (x + −0 = x).
+	dwZero []int32
+	dwBias []float32
 }
 
 func newConvHybrid(cfg *Config, op string, p ConvParams, g convGeom, depthwise bool, fC, perGroup int, in, filter, bias, out *tensor.Tensor) (Kernel, error) {
@@ -444,6 +447,13 @@ func newConvHybrid(cfg *Config, op string, p ConvParams, g convGeom, depthwise b
 		k.dm = g.outC / g.inC
 		if k.dm == 1 {
 			k.qz, k.sums = make([]int16, len(k.q)), make([]int32, g.outC)
+			k.dwZero, k.dwBias = make([]int32, g.outC), make([]float32, g.outC)
+			for i := range k.dwBias {
+				k.dwBias[i] = float32(math.Copysign(0, -1))
+				if k.bias != nil {
+					k.dwBias[i] = k.bias[i]
+				}
+			}
 		}
 	}
 	k.pointwise = !depthwise && g.fH == 1 && g.fW == 1 && g.strideH == 1 && g.strideW == 1 && k.fC == g.inC && (g.inC > 1 || g.outC > 1)
@@ -708,19 +718,14 @@ func (k *convHybrid) evalDepthwise(x, y []float32) {
 					pix := (row + ix0 + fx*g.dilW) * c
 					qs := k.qz[pix : pix+c]
 					ws := k.w[(fy*g.fW+fx)*c:][:c]
-					for i, q := range qs {
-						acc[i] += int32(ws[i]) * int32(q)
+					i := hybridDWAccAsm(acc, qs, ws)
+					for ; i < c; i++ {
+						acc[i] += int32(ws[i]) * int32(qs[i])
 					}
 				}
 			}
-			yo := y[o : o+c]
-			for i, a := range acc {
-				v := float32(float32(a) * sf * scales[i])
-				if k.bias != nil {
-					v += k.bias[i]
-				}
-				yo[i] = ClampF(v, k.lo, k.hi)
-			}
+			// (acc·sf)·scale + bias, as the per-output loop.
+			hybridStore(acc, y[o:o+c], k.dwZero, k.dwZero, scales, k.dwBias, true, 0, sf, k.lo, k.hi)
 			o += c
 		}
 	}

@@ -86,17 +86,21 @@ func (h *hybridGemm) run(a []int8, rows int, y []float32, mul []float32, two boo
 			v.kern.run(four, &ptrs, &tails, v.k4, v.tail, b, &t, v.xor)
 			for i := range nr {
 				j := min(r0+i, last)
-				hybridStore(&t[i], y[(r0+i)*n+c:][:nv], h.cst[c:c+nv], h.wsum[c:c+nv], mul[c:c+nv], h.bias[c:c+nv], two, zp[j], r[j], h.lo, h.hi)
+				hybridStore(t[i][:nv], y[(r0+i)*n+c:][:nv], h.cst[c:c+nv], h.wsum[c:c+nv], mul[c:c+nv], h.bias[c:c+nv], two, zp[j], r[j], h.lo, h.hi)
 			}
 			r0 += nr
 		}
 	}
 }
 
-// hybridStore is the float epilogue of one row's sums t[:len(y)].
-func hybridStore(t *[gemmVNR]int32, y []float32, cst, wsum []int32, mul, bias []float32, two bool, zp int32, r, lo, hi float32) {
+// hybridStore is the float epilogue of one row's sums t[:len(y)] (see
+// run).
+func hybridStore(t []int32, y []float32, cst, wsum []int32, mul, bias []float32, two bool, zp int32, r, lo, hi float32) {
 	ts := t[:len(y)]
 	cst, wsum, mul, bias = cst[:len(y)], wsum[:len(y)], mul[:len(y)], bias[:len(y)]
+	if n := hybridStoreAsm(ts, y, cst, wsum, mul, bias, two, zp, r, lo, hi); n > 0 {
+		ts, y, cst, wsum, mul, bias = ts[n:], y[n:], cst[n:], wsum[n:], mul[n:], bias[n:]
+	}
 	if two {
 		for i := range y {
 			acc := ts[i] + cst[i] - zp*wsum[i]

@@ -47,3 +47,33 @@ func hybridQuantAwayAsm(v []float32, q []int8, mul, add float32, lo int32) int {
 	hybridQuantAwayAVX2(&v[0], &q[0], n, mul, add, lo)
 	return n
 }
+
+//go:noescape
+func hybridStoreAVX2(t *int32, y *float32, cst, wsum *int32, mul, bias *float32, n8 int, zp int32, r float32, two bool, lo, hi float32)
+
+//go:noescape
+func hybridDWAccAVX2(acc *int32, q *int16, w *int8, n int)
+
+// hybridStoreAsm is hybridStore for the first n channels it handles (a
+// multiple of 8), returning n.
+func hybridStoreAsm(t []int32, y []float32, cst, wsum []int32, mul, bias []float32, two bool, zp int32, r, lo, hi float32) int {
+	n := len(y) &^ 7
+	if !features.avx2 || n == 0 {
+		return 0
+	}
+	_, _, _, _, _ = t[n-1], cst[n-1], wsum[n-1], mul[n-1], bias[n-1]
+	hybridStoreAVX2(&t[0], &y[0], &cst[0], &wsum[0], &mul[0], &bias[0], n/8, zp, r, two, lo, hi)
+	return n
+}
+
+// hybridDWAccAsm adds w[i]·q[i] to acc[i] for the first n channels it
+// handles (a multiple of 8) and returns n.
+func hybridDWAccAsm(acc []int32, q []int16, w []int8) int {
+	n := len(acc) &^ 7
+	if !features.avx2 || n == 0 {
+		return 0
+	}
+	_, _ = q[n-1], w[n-1]
+	hybridDWAccAVX2(&acc[0], &q[0], &w[0], n)
+	return n
+}

@@ -156,3 +156,74 @@ loop:
 	JNZ          loop
 	VZEROUPPER
 	RET
+
+// func hybridStoreAVX2(t *int32, y *float32, cst, wsum *int32, mul, bias *float32, n8 int, zp int32, r float32, two bool, lo, hi float32)
+// The hybrid GEMM's float epilogue (hybridStore) for 8·n8 channels, n8 > 0:
+// acc = t + cst − zp·wsum (wrapping int32), v = float32(acc), then
+// (v·r)·mul if two else v·mul, then + bias, each step rounded, then the
+// clamp that keeps v unless v < lo or v > hi (see inOrderAVX2).
+TEXT ·hybridStoreAVX2(SB), NOSPLIT, $0-76
+	MOVQ         t+0(FP), SI
+	MOVQ         y+8(FP), DI
+	MOVQ         cst+16(FP), R8
+	MOVQ         wsum+24(FP), R9
+	MOVQ         mul+32(FP), R10
+	MOVQ         bias+40(FP), R11
+	MOVQ         n8+48(FP), CX
+	MOVL         zp+56(FP), AX
+	VMOVD        AX, X15
+	VPBROADCASTD X15, Y15
+	VBROADCASTSS r+60(FP), Y14
+	MOVBLZX      two+64(FP), DX
+	VBROADCASTSS lo+68(FP), Y13
+	VBROADCASTSS hi+72(FP), Y12
+
+loop:
+	VMOVDQU   (R9), Y0
+	VPMULLD   Y15, Y0, Y0
+	VMOVDQU   (SI), Y1
+	VPADDD    (R8), Y1, Y1
+	VPSUBD    Y0, Y1, Y1
+	VCVTDQ2PS Y1, Y1
+	TESTL     DX, DX
+	JZ        one
+	VMULPS    Y14, Y1, Y1
+
+one:
+	VMULPS  (R10), Y1, Y1
+	VADDPS  (R11), Y1, Y1
+	VMAXPS  Y1, Y13, Y1
+	VMINPS  Y1, Y12, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	ADDQ    $32, R8
+	ADDQ    $32, R9
+	ADDQ    $32, R10
+	ADDQ    $32, R11
+	DECQ    CX
+	JNZ     loop
+	VZEROUPPER
+	RET
+
+// func hybridDWAccAVX2(acc *int32, q *int16, w *int8, n int)
+// acc[i] += w[i]·q[i] for n a positive multiple of 8 (wrapping int32).
+TEXT ·hybridDWAccAVX2(SB), NOSPLIT, $0-32
+	MOVQ acc+0(FP), DI
+	MOVQ q+8(FP), SI
+	MOVQ w+16(FP), DX
+	MOVQ n+24(FP), CX
+
+dwloop:
+	VPMOVSXBD (DX), Y0
+	VPMOVSXWD (SI), Y1
+	VPMULLD   Y1, Y0, Y0
+	VPADDD    (DI), Y0, Y0
+	VMOVDQU   Y0, (DI)
+	ADDQ      $32, DI
+	ADDQ      $16, SI
+	ADDQ      $8, DX
+	SUBQ      $8, CX
+	JNZ       dwloop
+	VZEROUPPER
+	RET

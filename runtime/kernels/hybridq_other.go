@@ -7,3 +7,9 @@ func hybridMinMaxAsm(v []float32) (lo, hi float32, n int, ok bool) { return 0, 0
 func hybridQuantAsm(v []float32, q []int8, scale float32, zp int32) int { return 0 }
 
 func hybridQuantAwayAsm(v []float32, q []int8, mul, add float32, lo int32) int { return 0 }
+
+func hybridStoreAsm(t []int32, y []float32, cst, wsum []int32, mul, bias []float32, two bool, zp int32, r, lo, hi float32) int {
+	return 0
+}
+
+func hybridDWAccAsm(acc []int32, q []int16, w []int8) int { return 0 }
