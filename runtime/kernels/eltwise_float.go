@@ -178,3 +178,31 @@ func hardSwishF32sKernel() func(x, y []float32) {
 	}
 	return hardSwishF32sGo
 }
+
+// sumRowsF32 adds rows of len(acc) floats, stride floats apart from the
+// start of x, into acc: acc[c] += row[c] row after row, each sum rounded
+// (the reference order of a pooling window or a reduction), with the
+// running sums in vector registers where there are some.
+func sumRowsF32(acc, x []float32, rows, stride int) {
+	n := len(acc)
+	if rows <= 0 || n == 0 {
+		return
+	}
+	_ = x[(rows-1)*stride+n-1]
+	v := 0
+	if eltwiseHaveSIMD() {
+		if v = n &^ 7; v > 0 {
+			sumRowsF32Asm(&x[0], 4*stride, rows, &acc[0], v)
+		}
+	}
+	if v == n {
+		return
+	}
+	a := acc[v:n]
+	for r := 0; r < rows; r++ {
+		row := x[r*stride+v : r*stride+n]
+		for c, val := range row {
+			a[c] += val
+		}
+	}
+}

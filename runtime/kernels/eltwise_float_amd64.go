@@ -34,3 +34,9 @@ func argmaxWinAsm(x *float32, offs *int, win int, y *float32, idx *uint32, n int
 //
 //go:noescape
 func unpoolWinAsm(x *float32, idx *uint32, y *float32, offs *int, win int, n int)
+
+// sumRowsF32Asm is sumRowsF32's loop for n a positive multiple of 8
+// channels and at least one row; stride is in bytes.
+//
+//go:noescape
+func sumRowsF32Asm(x *float32, stride int, rows int, acc *float32, n int)

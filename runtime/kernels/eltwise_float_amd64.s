@@ -272,3 +272,93 @@ hswish8:
 hswishdone:
 	VZEROUPPER
 	RET
+
+// func sumRowsF32Asm(x *float32, stride int, rows int, acc *float32, n int)
+// acc[j] += row r's element j for r = 0, 1, ... rows-1 in order (rows
+// stride bytes apart from x), every sum rounded, 32, 16 or 8 channels at a
+// time with the running sums in registers. n is a positive multiple of 8,
+// rows at least 1. The row's value is ADDPS's first source, as in the Go
+// loop's compiled ADDSS: where both are NaN, the row's NaN is kept.
+TEXT ·sumRowsF32Asm(SB), NOSPLIT, $0-40
+	MOVQ x+0(FP), SI
+	MOVQ stride+8(FP), AX
+	MOVQ rows+16(FP), R9
+	MOVQ acc+24(FP), DI
+	MOVQ n+32(FP), CX
+
+sr32:
+	CMPQ CX, $32
+	JLT  sr16
+	VMOVUPS (DI), Y0
+	VMOVUPS 32(DI), Y1
+	VMOVUPS 64(DI), Y2
+	VMOVUPS 96(DI), Y3
+	MOVQ SI, R10
+	MOVQ R9, BX
+
+sr32row:
+	VMOVUPS (R10), Y4
+	VMOVUPS 32(R10), Y5
+	VMOVUPS 64(R10), Y6
+	VMOVUPS 96(R10), Y7
+	VADDPS Y0, Y4, Y0
+	VADDPS Y1, Y5, Y1
+	VADDPS Y2, Y6, Y2
+	VADDPS Y3, Y7, Y3
+	ADDQ AX, R10
+	DECQ BX
+	JNZ  sr32row
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DI
+	SUBQ $32, CX
+	JMP  sr32
+
+sr16:
+	CMPQ CX, $16
+	JLT  sr8
+	VMOVUPS (DI), Y0
+	VMOVUPS 32(DI), Y1
+	MOVQ SI, R10
+	MOVQ R9, BX
+
+sr16row:
+	VMOVUPS (R10), Y4
+	VMOVUPS 32(R10), Y5
+	VADDPS Y0, Y4, Y0
+	VADDPS Y1, Y5, Y1
+	ADDQ AX, R10
+	DECQ BX
+	JNZ  sr16row
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP  sr16
+
+sr8:
+	TESTQ CX, CX
+	JZ    srdone
+	VMOVUPS (DI), Y0
+	MOVQ SI, R10
+	MOVQ R9, BX
+
+sr8row:
+	VMOVUPS (R10), Y4
+	VADDPS Y0, Y4, Y0
+	ADDQ AX, R10
+	DECQ BX
+	JNZ  sr8row
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP  sr8
+
+srdone:
+	VZEROUPPER
+	RET

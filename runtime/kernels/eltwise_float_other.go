@@ -31,3 +31,7 @@ func argmaxWinAsm(x *float32, offs *int, win int, y *float32, idx *uint32, n int
 func unpoolWinAsm(x *float32, idx *uint32, y *float32, offs *int, win int, n int) {
 	panic("kernels: no SIMD element-wise float loop on this architecture")
 }
+
+func sumRowsF32Asm(x *float32, stride int, rows int, acc *float32, n int) {
+	panic("kernels: no SIMD element-wise float loop on this architecture")
+}

@@ -158,14 +158,17 @@ func TestMaxPoolFloatVariants(t *testing.T) {
 		for _, w := range []int{1, 2, 3, 5, 8, 9, 17} {
 			for _, pad := range []Padding{PaddingSame, PaddingValid} {
 				for _, stride := range []int{1, 2} {
-					for _, act := range []Activation{ActNone, ActRelu6} {
+					for i, act := range []Activation{ActNone, ActRelu6, ActNone, ActRelu6} {
+						// The average pool sums window rows with the
+						// vector row sum (sumRowsF32).
+						kind := []PoolKind{PoolMax, PoolAverage}[i/2]
 						shape := []int{2, 4, w, depth}
-						p := PoolParams{Kind: PoolMax, Padding: pad, StrideW: stride, StrideH: stride, FilterW: 2, FilterH: 3, Activation: act}
+						p := PoolParams{Kind: kind, Padding: pad, StrideW: stride, StrideH: stride, FilterW: 2, FilterH: 3, Activation: act}
 						if w == 1 && pad == PaddingValid {
 							p.FilterW = 1
 						}
 						cases = append(cases, tc{
-							name:  fmt.Sprintf("d%d/w%d/%v/s%d/%s", depth, w, pad, stride, act),
+							name:  fmt.Sprintf("%v/d%d/w%d/%v/s%d/%s", kind, depth, w, pad, stride, act),
 							p:     p,
 							shape: shape,
 							x:     eltwiseInput(rng, tensor.NumElements(shape)),

@@ -222,12 +222,7 @@ func avgPoolFloat(g *poolGeom, x, y, acc []float32, lo, hi float32) error {
 				clear(acc)
 				for iy := y0; iy < y1; iy++ {
 					row := ((b*g.inH+iy)*g.inW + x0) * d
-					for ix := x0; ix < x1; ix++ {
-						for c, v := range x[row : row+d] {
-							acc[c] += v
-						}
-						row += d
-					}
+					sumRowsF32(acc, x[row:], x1-x0, d)
 				}
 				n := float32(count)
 				for c, v := range acc {

@@ -258,8 +258,6 @@ func reduceFloat(p ReduceParams, plan *reducePlan, in, out *tensor.Tensor) Kerne
 // as reduceLoop does element by element, with the vector add where there
 // is one (bit for bit the same sums), then MEAN divides by the count.
 func reduceFloatBlock(kind ReduceKind, outer, r, inner int, in, out *tensor.Tensor) Kernel {
-	add := addClampF32sKernel()
-	inf := float32(math.Inf(1))
 	n := float32(r)
 	return Func(func() error {
 		x, y := in.Float32s(), out.Float32s()
@@ -277,9 +275,7 @@ func reduceFloatBlock(kind ReduceKind, outer, r, inner int, in, out *tensor.Tens
 				}
 				acc[0] = s
 			} else {
-				for i := 0; i < r; i++ {
-					add(acc, xs[i*inner:(i+1)*inner], acc, -inf, inf)
-				}
+				sumRowsF32(acc, xs, r, inner)
 			}
 			if kind == ReduceMean {
 				for i := range acc {
