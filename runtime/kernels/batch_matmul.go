@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/edged-dev/edged/runtime/tensor"
 )
@@ -93,6 +94,9 @@ func BatchMatMul(cfg *Config, p BatchMatMulParams, lhs, rhs, out *tensor.Tensor)
 			return nil, err
 		}
 		buf := newBmmBuf[float32](k)
+		if rhs.Const && rhs.Data != nil {
+			return bmmConstF32(k, buf), nil
+		}
 		return Func(func() error { return bmmEval(k, buf, bmmDotF32) }), nil
 	case tensor.Int8, tensor.Int16:
 		// Quantized BATCH_MATMUL stays on TFLite's kernel under XNNPACK:
@@ -175,6 +179,45 @@ func newBmmBuf[T any](k *bmmKernel) *bmmBuf[T] {
 		b.r = make([]T, k.cols*k.depth)
 	}
 	return b
+}
+
+// bmmConstF32 runs a float BATCH_MATMUL whose rhs is a constant (weights,
+// as converters write an einsum or a matmul by a parameter) as a fully
+// connected layer: each rhs matrix is packed once for the float GEMM, and
+// every lhs matrix of the batch multiplies the one it broadcasts with.
+func bmmConstF32(k *bmmKernel, buf *bmmBuf[float32]) Kernel {
+	rhs := k.rhs.Float32s()
+	rSize := k.depth * k.cols
+	lo, hi := float32(math.Inf(-1)), float32(math.Inf(1))
+	packed := map[int]*gemmF{}
+	gs := make([]*gemmF, len(k.rhsOff))
+	for bi, off := range k.rhsOff {
+		g := packed[off]
+		if g == nil {
+			w := rhs[off : off+rSize] // [cols][depth] when adjY
+			if !k.adjY {
+				w = make([]float32, rSize)
+				bmmTranspose(w, rhs[off:off+rSize], k.depth, k.cols)
+			}
+			g = newGemmF(w, nil, k.cols, k.depth, lo, hi)
+			packed[off] = g
+		}
+		gs[bi] = g
+	}
+	lSize, oSize := k.rows*k.depth, k.rows*k.cols
+	run := func() error {
+		lhs, y := k.lhs.Float32s(), k.out.Float32s()
+		for bi, g := range gs {
+			l := lhs[k.lhsOff[bi] : k.lhsOff[bi]+lSize]
+			if k.adjX {
+				bmmTranspose(buf.l, l, k.depth, k.rows)
+				l = buf.l
+			}
+			gemmFRun(g, l, k.rows, 0, g.nb, y[bi*oSize:(bi+1)*oSize], k.cols)
+		}
+		return nil
+	}
+	return Describe("gemm "+gs[0].variant(), Func(run))
 }
 
 // bmmWiden writes the int8 values of src into the int16 tensor dst.

@@ -36,6 +36,11 @@ func init() {
 	addDiffGen("BATCH_MATMUL/int16_int8", func(r *rand.Rand) ([]byte, [][]byte, error) {
 		return convDiffBatchMatMul(r, tensor.Int16, tensor.Int8)
 	})
+	// Float weights (an einsum by a parameter): the rhs is a constant,
+	// packed for the float GEMM; sizes that fill its SIMD blocks.
+	addDiffGen("BATCH_MATMUL/float32_const_rhs", func(r *rand.Rand) ([]byte, [][]byte, error) {
+		return convDiffBatchMatMulSized(r, tensor.Float32, tensor.Float32, true, 40, 80, 40)
+	})
 }
 
 // convDiffOutSize is TFLite's output size of a window over n elements.
@@ -262,8 +267,14 @@ func convDiffTranspose(r *rand.Rand, dt tensor.DType) ([]byte, [][]byte, error) 
 // int16 activations: zero point 0, as TFLite requires, and sometimes a
 // constant, as the converter writes weights).
 func convDiffBatchMatMul(r *rand.Rand, dt, rdt tensor.DType) ([]byte, [][]byte, error) {
+	return convDiffBatchMatMulSized(r, dt, rdt, false, 6, 8, 6)
+}
+
+// convDiffBatchMatMulSized is convDiffBatchMatMul with rows, depth and
+// columns up to the given sizes; constant makes the rhs a constant always.
+func convDiffBatchMatMulSized(r *rand.Rand, dt, rdt tensor.DType, constant bool, maxRows, maxDepth, maxCols int) ([]byte, [][]byte, error) {
 	rank := diffInt(r, 2, 4)
-	rows, depth, cols := diffInt(r, 1, 6), diffInt(r, 1, 8), diffInt(r, 1, 6)
+	rows, depth, cols := diffInt(r, 1, maxRows), diffInt(r, 1, maxDepth), diffInt(r, 1, maxCols)
 	batch := diffShape(r, rank-2, 1, 3)
 	lb, rb := append([]int(nil), batch...), append([]int(nil), batch...)
 	for i := range batch {
@@ -301,7 +312,7 @@ func convDiffBatchMatMul(r *rand.Rand, dt, rdt tensor.DType) ([]byte, [][]byte, 
 	l := b.Tensor("lhs", dt, lShape, lQ, nil)
 	lData := diffTensorBytes(r, dt, tensor.NumElements(lShape))
 	rData := diffTensorBytes(r, rdt, tensor.NumElements(rShape))
-	constRHS := rdt != dt && r.IntN(2) == 0
+	constRHS := constant || rdt != dt && r.IntN(2) == 0
 	var rt int
 	if constRHS {
 		rt = b.Const("rhs", rdt, rShape, rQ, rData)
