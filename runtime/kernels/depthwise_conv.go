@@ -435,7 +435,11 @@ func newDWFast(cfg *Config, p ConvParams, g convGeom, in, filter, bias, out *ten
 		}
 	}
 	if is3x3 && in.Type == tensor.Float32 {
-		k.fblk, k.nb = dwPackF(k.w9f, k.biasF, k.flo, k.fhi, c)
+		// With AVX-512 the general kernel (depthwise_taps.go) is faster
+		// than the 3×3 one.
+		if !features.vnni {
+			k.fblk, k.nb = dwPackF(k.w9f, k.biasF, k.flo, k.fhi, c)
+		}
 	} else if is3x3 {
 		// Packed for the kernels of the arithmetic in use (dwLiteRT).
 		k.qblk, k.nb, k.qnarrow = dwPackQ(k.w9, &k.rq, c)
@@ -471,6 +475,9 @@ func newDWFast(cfg *Config, p ConvParams, g convGeom, in, filter, bias, out *ten
 	if in.Type == tensor.Float32 && k.fblk == nil && dwTapsHaveSIMD() {
 		k.ftaps = newDWTapsF(k.wf, k.biasF, taps, c, k.nparts)
 		k.desc = "taps " + floatVariant()
+		if features.vnni {
+			k.desc = "taps avx512"
+		}
 	}
 	k.acc = make([][]int32, k.nparts)
 	k.accF = make([][]float32, k.nparts)
