@@ -209,6 +209,15 @@ func Conv2D(cfg *Config, p ConvParams, in, filter, bias, out *tensor.Tensor) (Ke
 		return newConvHybrid(cfg, op, p, g, false, fC, outC/groups, in, filter, bias, out)
 	}
 	if p.InOrder && in.Type == tensor.Float32 {
+		if groups == 1 && !inOrderLanes(g, outC) {
+			// The GEMM summing from the bias (the LiteRT arithmetic's
+			// float GEMM) adds the same products in the same order.
+			lc := *cfg
+			lc.Arithmetic = LiteRT
+			if fast, err := newConvFast(&lc, p, g, groups, in, filter, bias, out); fast != nil || err != nil {
+				return fast, err
+			}
+		}
 		k := &convKernel{g: g, fC: fC, perGroup: outC / groups, in: in, filter: filter, bias: bias, out: out}
 		if err := convFloatSetup(op, p.Activation, filter, bias, out, &k.flo, &k.fhi); err != nil {
 			return nil, err
@@ -362,8 +371,7 @@ func (k *convKernel) evalFloat() error {
 // does not reproduce.
 func (k *convKernel) evalFloatInOrder() error {
 	g := &k.g
-	gemm := g.fH == 1 && g.fW == 1 && g.strideH == 1 && g.strideW == 1
-	lanes := k.perGroup < 8 || gemm && k.perGroup%8 != 0
+	lanes := inOrderLanes(*g, k.perGroup)
 	x, wAll, y := k.in.Float32s(), k.filter.Float32s(), k.out.Float32s()
 	var bs []float32
 	if k.bias != nil {
@@ -429,6 +437,14 @@ func (k *convKernel) evalFloatInOrder() error {
 		}
 	}
 	return nil
+}
+
+// inOrderLanes reports whether XNNPACK sums a convolution with perGroup
+// output channels per group in four lanes (sumLanes4) rather than one
+// product at a time (see evalFloatInOrder).
+func inOrderLanes(g convGeom, perGroup int) bool {
+	gemm := g.fH == 1 && g.fW == 1 && g.strideH == 1 && g.strideW == 1
+	return perGroup < 8 || gemm && perGroup%8 != 0
 }
 
 // sumInOrder adds bias and then every product of rows (one per tap) and
@@ -665,6 +681,9 @@ func newConvFast(cfg *Config, p ConvParams, g convGeom, groups int, in, filter, 
 			bs = bias.Float32s()
 		}
 		k.f = newGemmF(filter.Float32s(), bs, g.outC, k.k, lo, hi)
+		if cfg.Arithmetic == LiteRT {
+			k.f.sumFromBias()
+		}
 		esize = 4
 	case tensor.Int8, tensor.UInt8:
 		mult, shift, lo, hi, err := convQuantSetup(cfg, "CONV_2D", p.Activation, in, filter, bias, out, g.outC, in.Type, tensor.Int32)

@@ -22,8 +22,8 @@ import (
 // palm, face, hand, iris and KNIFT models, DeepLab v3): input [batch, h, w,
 // c], filter fh×fw, output channels, stride and padding (the explicit PAD
 // some models put before a strided convolution is in the input size).
-// Activations are none, weights and inputs random; the time does not
-// depend on them.
+// Activations are none, weights and inputs random (the time does not
+// depend on them); the arithmetic is LiteRT, the runtime's default.
 
 type floatConvShape struct {
 	model                string
@@ -428,7 +428,7 @@ func (s floatConvShape) build(tb testing.TB) (Kernel, float64) {
 	oh, _ := convOutSize(s.pad, s.h, s.fh, s.stride, 1)
 	ow, _ := convOutSize(s.pad, s.w, s.fw, s.stride, 1)
 	out := convT("out", tensor.Float32, []int{s.batch, oh, ow, s.outC}, nil, nil)
-	cfg := &Config{Threads: 1}
+	cfg := &Config{Threads: 1, Arithmetic: LiteRT} // the runtime's default
 	var k Kernel
 	var err error
 	macs := float64(s.batch * oh * ow * s.outC * s.fh * s.fw)

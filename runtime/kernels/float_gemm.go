@@ -9,7 +9,10 @@ import "unsafe"
 // results differ from the portable (reference-order) path in the last
 // bits; they stay well within the float tolerance the golden tests allow
 // against TFLite (1e-4 + 1e-4·|want|), and TestGemmFloatVariants checks
-// that against the portable path.
+// that against the portable path. In the LiteRT arithmetic (gemmF.fromBias)
+// the kernels with the suffix U sum as XNNPACK does instead, from the bias
+// with separate multiplications and additions, and agree bit for bit with
+// the portable path summing likewise.
 
 const gemmFPanel = 16
 
@@ -61,6 +64,7 @@ func gemmFRunSIMD(g *gemmF, a []float32, rows, j0, j1 int, y []float32, ldy int)
 	var tmp [8 * gemmFPanel]float32
 	args := gemmFArgs{k: k, lda: k * 4, lo: g.lo, hi: g.hi}
 	wide := gemmFHaveWide()
+	u := g.fromBias
 	// With every channel to compute, a narrower last panel runs first and
 	// its 8-row groups store whole 16-float rows, each spilling into the
 	// next row's first channels, which the next store or the other panels
@@ -84,11 +88,11 @@ func gemmFRunSIMD(g *gemmF, a []float32, rows, j0, j1 int, y []float32, ldy int)
 			if whole || (spill && r+8 < rows) {
 				args.y = unsafe.Pointer(unsafe.SliceData(y[r*ldy+c : (r+7)*ldy+c+gemmFPanel]))
 				args.ldy = ldy * 4
-				gemmF8x16Z(&args)
+				gemmF8(u, &args)
 				continue
 			}
 			args.y, args.ldy = unsafe.Pointer(&tmp[0]), gemmFPanel*4
-			gemmF8x16Z(&args)
+			gemmF8(u, &args)
 			for i := 0; i < 8; i++ {
 				copy(y[(r+i)*ldy+c+w0:(r+i)*ldy+c+w1], tmp[i*gemmFPanel+w0:])
 			}
@@ -98,11 +102,11 @@ func gemmFRunSIMD(g *gemmF, a []float32, rows, j0, j1 int, y []float32, ldy int)
 			if whole {
 				args.y = unsafe.Pointer(unsafe.SliceData(y[r*ldy+c : (r+3)*ldy+c+gemmFPanel]))
 				args.ldy = ldy * 4
-				gemmF4x16(&args)
+				gemmF4(u, &args)
 				continue
 			}
 			args.y, args.ldy = unsafe.Pointer(&tmp[0]), gemmFPanel*4
-			gemmF4x16(&args)
+			gemmF4(u, &args)
 			for i := 0; i < 4; i++ {
 				copy(y[(r+i)*ldy+c+w0:(r+i)*ldy+c+w1], tmp[i*gemmFPanel+w0:])
 			}
@@ -111,11 +115,11 @@ func gemmFRunSIMD(g *gemmF, a []float32, rows, j0, j1 int, y []float32, ldy int)
 			args.a = unsafe.Pointer(unsafe.SliceData(a[r*k : (r+1)*k]))
 			if whole {
 				args.y = unsafe.Pointer(unsafe.SliceData(y[r*ldy+c : r*ldy+c+gemmFPanel]))
-				gemmF1x16(&args)
+				gemmF1(u, &args)
 				continue
 			}
 			args.y = unsafe.Pointer(&tmp[0])
-			gemmF1x16(&args)
+			gemmF1(u, &args)
 			copy(y[r*ldy+c+w0:r*ldy+c+w1], tmp[w0:])
 		}
 	}
@@ -128,6 +132,17 @@ func gemmFRunPortable(g *gemmF, a []float32, rows, j0, j1 int, y []float32, ldy 
 		bj := g.b[j*k : j*k+k]
 		c := j * gemmNR
 		nv := min(gemmNR, n-c)
+		if g.fromBias {
+			var init [gemmNR]float32
+			if g.bias != nil {
+				init = [gemmNR]float32(g.bias[c : c+gemmNR])
+			}
+			for r := 0; r < rows; r++ {
+				acc := gemmFDot1From(a[r*k:r*k+k], bj, init)
+				g.clamp(y[r*ldy+c:], nv, &acc)
+			}
+			continue
+		}
 		for r := 0; r < rows; r++ {
 			acc := gemmFDot1(a[r*k:r*k+k], bj)
 			g.store(y[r*ldy+c:], nv, c, &acc)
@@ -165,6 +180,7 @@ func gemmFRunInd(g *gemmF, ptrs []uintptr, groups, nseg, seglen int, y []float32
 	args := gemmFIndArgs{nseg: nseg, seglen: seglen * 4, lo: g.lo, hi: g.hi}
 	np := (n + gemmFPanel - 1) / gemmFPanel
 	spill := n >= 8 && n%gemmFPanel != 0
+	u := g.fromBias
 	for i := 0; i < np; i++ {
 		p := (i + np - 1) % np // the last panel first
 		c := p * gemmFPanel
@@ -177,14 +193,48 @@ func gemmFRunInd(g *gemmF, ptrs []uintptr, groups, nseg, seglen int, y []float32
 			if w1 == gemmFPanel || (spill && gr+1 < groups) {
 				args.y = unsafe.Pointer(unsafe.SliceData(y[r*ldy+c : (r+8)*ldy]))
 				args.ldy = ldy * 4
-				gemmF8x16ZInd(&args)
+				gemmF8Ind(u, &args)
 				continue
 			}
 			args.y, args.ldy = unsafe.Pointer(&tmp[0]), gemmFPanel*4
-			gemmF8x16ZInd(&args)
+			gemmF8Ind(u, &args)
 			for i := 0; i < 8; i++ {
 				copy(y[(r+i)*ldy+c:(r+i)*ldy+c+w1], tmp[i*gemmFPanel:])
 			}
 		}
 	}
+}
+
+// gemmF8, gemmF4, gemmF1 and gemmF8Ind call the kernel of the order in
+// use (direct calls: the argument block stays on the stack).
+func gemmF8(u bool, p *gemmFArgs) {
+	if u {
+		gemmF8x16ZU(p)
+		return
+	}
+	gemmF8x16Z(p)
+}
+
+func gemmF4(u bool, p *gemmFArgs) {
+	if u {
+		gemmF4x16U(p)
+		return
+	}
+	gemmF4x16(p)
+}
+
+func gemmF1(u bool, p *gemmFArgs) {
+	if u {
+		gemmF1x16U(p)
+		return
+	}
+	gemmF1x16(p)
+}
+
+func gemmF8Ind(u bool, p *gemmFIndArgs) {
+	if u {
+		gemmF8x16ZIndU(p)
+		return
+	}
+	gemmF8x16ZInd(p)
 }

@@ -17,6 +17,14 @@ func gemmF8x16Z(p *gemmFArgs) { noSIMDFloat() }
 
 func gemmF8x16ZInd(p *gemmFIndArgs) { noSIMDFloat() }
 
+func gemmF4x16U(p *gemmFArgs) { noSIMDFloat() }
+
+func gemmF1x16U(p *gemmFArgs) { noSIMDFloat() }
+
+func gemmF8x16ZU(p *gemmFArgs) { noSIMDFloat() }
+
+func gemmF8x16ZIndU(p *gemmFIndArgs) { noSIMDFloat() }
+
 func gemmFHaveSIMD() bool { return false }
 
 func gemmFHaveWide() bool { return false }

@@ -39,7 +39,7 @@ type floatGemmCase struct {
 	build func(rng *rand.Rand) (Kernel, *tensor.Tensor, error)
 }
 
-func floatGemmCases() []floatGemmCase {
+func floatGemmCases(ar Arithmetic) []floatGemmCase {
 	var cases []floatGemmCase
 	for _, units := range []int{1, 5, 16, 17, 37, 100} {
 		for _, batch := range []int{1, 3, 4, 9} {
@@ -56,7 +56,7 @@ func floatGemmCases() []floatGemmCase {
 								bias = convT("b", tensor.Float32, []int{units}, nil, floatRand(rng, units))
 							}
 							out := convT("out", tensor.Float32, []int{batch, units}, nil, nil)
-							k, err := FullyConnected(&Config{Threads: threads}, FullyConnectedParams{Activation: Activation(units % 4)}, in, f, bias, out)
+							k, err := FullyConnected(&Config{Threads: threads, Arithmetic: ar}, FullyConnectedParams{Activation: Activation(units % 4)}, in, f, bias, out)
 							return k, out, err
 						},
 					})
@@ -77,7 +77,7 @@ func floatGemmCases() []floatGemmCase {
 						bias := convT("b", tensor.Float32, []int{co}, nil, floatRand(rng, co))
 						out := convT("out", tensor.Float32, []int{2, h, w, co}, nil, nil)
 						p := ConvParams{Padding: PaddingSame, StrideH: stride, StrideW: stride, DilationH: 1, DilationW: 1, Activation: ActRelu6}
-						k, err := Conv2D(&Config{Threads: 2}, p, in, f, bias, out)
+						k, err := Conv2D(&Config{Threads: 2, Arithmetic: ar}, p, in, f, bias, out)
 						return k, out, err
 					},
 				})
@@ -91,7 +91,7 @@ func TestGemmFloatVariants(t *testing.T) {
 	old := parallelMinWork
 	parallelMinWork = 1
 	t.Cleanup(func() { parallelMinWork = old })
-	cases := floatGemmCases()
+	cases := floatGemmCases(Reference)
 	run := func(i int, tc floatGemmCase) []float32 {
 		k, out, err := tc.build(rand.New(rand.NewPCG(uint64(i), 3)))
 		if err != nil {
@@ -137,6 +137,106 @@ func TestGemmFloatVariants(t *testing.T) {
 			}
 		}
 	})
+}
+
+// In the LiteRT arithmetic every path sums from the bias without fused
+// multiply-adds: every variant agrees with the portable path bit for bit.
+func TestGemmFloatVariantsLiteRT(t *testing.T) {
+	old := parallelMinWork
+	parallelMinWork = 1
+	t.Cleanup(func() { parallelMinWork = old })
+	cases := floatGemmCases(LiteRT)
+	run := func(i int, tc floatGemmCase) []float32 {
+		k, out, err := tc.build(rand.New(rand.NewPCG(uint64(i), 3)))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		for j := range out.Data {
+			out.Data[j] = 0xff
+		}
+		if err := k.Eval(); err != nil {
+			t.Fatalf("%s: Eval: %v", tc.name, err)
+		}
+		return append([]float32(nil), out.Float32s()[:out.NumElements()]...)
+	}
+	useVariant(t, VariantPortable)
+	want := make([][]float32, len(cases))
+	for i, tc := range cases {
+		want[i] = run(i, tc)
+	}
+	forEachVariant(t, func(t *testing.T, v string) {
+		for i, tc := range cases {
+			got := run(i, tc)
+			for j := range got {
+				if math.Float32bits(got[j]) != math.Float32bits(want[i][j]) {
+					t.Errorf("%s: %s output %d = %g; want %g (portable)", v, tc.name, j, got[j], want[i][j])
+					break
+				}
+			}
+		}
+	})
+}
+
+// The LiteRT float GEMM sums as XNNPACK: bias first, then each product
+// rounded before it is added. Hand-worked, on 9 rows × 17 units (the
+// 8-, 4- and 1-row SIMD kernels and a partial panel):
+//   - x = (1, 1), w = (1e8, -1e8), bias 1: (1 + 1e8) rounds to 1e8, minus
+//     1e8 is 0; summed from 0 with the bias last it would be 1.
+//   - x = w = 1+2⁻¹², bias -(1+2⁻¹¹): x·w = 1+2⁻¹¹+2⁻²⁴ rounds (a tie, to
+//     even) to 1+2⁻¹¹, so the sum is 0; a fused multiply-add gives 2⁻²⁴.
+func TestGemmFloatLiteRTOrder(t *testing.T) {
+	e := float32(1.0 / 4096)
+	for _, c := range []struct {
+		name string
+		x, w []float32
+		bias float32
+		ref  float32 // the reference arithmetic's sum
+	}{
+		{"cancelling products", []float32{1, 1}, []float32{1e8, -1e8}, 1, 1},
+		{"rounded product", []float32{1 + e}, []float32{1 + e}, -(1 + 2*e), 0},
+	} {
+		const batch, units = 9, 17
+		depth := len(c.x)
+		x := make([]float32, batch*depth)
+		for r := range batch {
+			copy(x[r*depth:], c.x)
+		}
+		w := make([]float32, units*depth)
+		bias := make([]float32, units)
+		for u := range units {
+			copy(w[u*depth:], c.w)
+			bias[u] = c.bias
+		}
+		forEachVariant(t, func(t *testing.T, v string) {
+			in := convT("in", tensor.Float32, []int{batch, depth}, nil, x)
+			f := convT("w", tensor.Float32, []int{units, depth}, nil, w)
+			b := convT("b", tensor.Float32, []int{units}, nil, bias)
+			out := convT("out", tensor.Float32, []int{batch, units}, nil, nil)
+			k, err := FullyConnected(&Config{Threads: 1, Arithmetic: LiteRT}, FullyConnectedParams{}, in, f, b, out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := k.Eval(); err != nil {
+				t.Fatal(err)
+			}
+			for i, got := range out.Float32s()[:batch*units] {
+				if got != 0 {
+					t.Fatalf("%s: %s: output %d = %g; want 0", v, c.name, i, got)
+				}
+			}
+			// The reference arithmetic sums from 0, the bias last.
+			out = convT("out", tensor.Float32, []int{batch, units}, nil, nil)
+			if k, err = FullyConnected(&Config{Threads: 1}, FullyConnectedParams{}, in, f, b, out); err != nil {
+				t.Fatal(err)
+			}
+			if err := k.Eval(); err != nil {
+				t.Fatal(err)
+			}
+			if got := out.Float32s()[0]; got != c.ref {
+				t.Fatalf("%s: %s: reference output 0 = %g; want %g", v, c.name, got, c.ref)
+			}
+		})
+	}
 }
 
 func TestGemmFArgsLayout(t *testing.T) {
@@ -188,4 +288,55 @@ func TestGemmFIndArgsLayout(t *testing.T) {
 			t.Errorf("Offsetof(gemmFIndArgs.%s) = %d; want %d (the assembly's)", tt.name, tt.got, tt.want)
 		}
 	}
+}
+
+// A float convolution summed in XNNPACK's order (ConvParams.InOrder) runs
+// the GEMM summing from the bias where XNNPACK sums one product at a time:
+// it must give the Go loop's (evalFloatInOrder) results bit for bit, on
+// every variant, with padding, strides, dilation and threads.
+func TestConv2DInOrderFast(t *testing.T) {
+	splitSmallWork(t)
+	type shape struct{ h, w, ci, co, fh, fw, stride, dil int }
+	shapes := []shape{
+		{9, 11, 3, 8, 3, 3, 2, 1}, {7, 7, 16, 24, 3, 3, 1, 1}, {12, 11, 8, 17, 5, 5, 1, 2},
+		{6, 6, 33, 16, 1, 1, 1, 1}, {10, 10, 5, 9, 1, 1, 2, 1}, {4, 13, 12, 40, 2, 3, 1, 1},
+	}
+	forEachVariant(t, func(t *testing.T, v string) {
+		for i, s := range shapes {
+			for _, pad := range []Padding{PaddingSame, PaddingValid} {
+				rng := rand.New(rand.NewPCG(uint64(i), 9))
+				in := convT("in", tensor.Float32, []int{2, s.h, s.w, s.ci}, nil, floatRand(rng, 2*s.h*s.w*s.ci))
+				f := convT("w", tensor.Float32, []int{s.co, s.fh, s.fw, s.ci}, nil, floatRand(rng, s.co*s.fh*s.fw*s.ci))
+				bias := convT("b", tensor.Float32, []int{s.co}, nil, floatRand(rng, s.co))
+				p := ConvParams{Padding: pad, StrideH: s.stride, StrideW: s.stride, DilationH: s.dil, DilationW: s.dil, Activation: ActRelu6, InOrder: true}
+				out := convT("out", tensor.Float32, []int{2, s.h, s.w, s.co}, nil, nil)
+				k, err := Conv2D(&Config{Threads: 1 + i%3}, p, in, f, bias, out)
+				if err != nil {
+					t.Fatalf("%+v: %v", s, err)
+				}
+				if err := k.Eval(); err != nil {
+					t.Fatal(err)
+				}
+				// The Go loop on the same operands.
+				g, err := newConvGeom("CONV_2D", p, in, s.fh, s.fw, s.co)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := convT("want", tensor.Float32, []int{2, s.h, s.w, s.co}, nil, nil)
+				want.Shape = out.Shape
+				ref := &convKernel{g: g, fC: s.ci, perGroup: s.co, in: in, filter: f, bias: bias, out: want,
+					rows: make([][]float32, s.fh*s.fw), zeros: make([]float32, s.ci)}
+				ref.flo, ref.fhi, _ = FloatActivationRange(p.Activation)
+				if err := ref.evalFloatInOrder(); err != nil {
+					t.Fatal(err)
+				}
+				got, w := out.Float32s()[:out.NumElements()], want.Float32s()[:out.NumElements()]
+				for j := range w {
+					if math.Float32bits(got[j]) != math.Float32bits(w[j]) {
+						t.Fatalf("%s: %+v pad %d: output %d = %g; want %g (the Go loop)", v, s, pad, j, got[j], w[j])
+					}
+				}
+			}
+		}
+	})
 }

@@ -240,6 +240,9 @@ func newFCFast(cfg *Config, p FullyConnectedParams, in, filter, bias, out *tenso
 			return nil, err
 		}
 		k.f = newGemmF(filter.Float32s(), bs, units, depth, lo, hi)
+		if cfg.Arithmetic == LiteRT {
+			k.f.sumFromBias()
+		}
 		nb = k.f.nb
 	case tensor.Int8, tensor.UInt8:
 		mult, shift, lo, hi, inOff, fOff, outOff, err := fullyConnectedQuantSetup(cfg, p, in, filter, bias, out, units)

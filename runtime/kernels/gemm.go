@@ -475,7 +475,18 @@ type gemmF struct {
 	bias     []float32 // nil: no bias
 	lo, hi   float32
 	simd     *gemmFSIMD
+	// fromBias: each output is the bias plus the products in depth order,
+	// each product and each sum rounded (see sumFromBias).
+	fromBias bool
 }
+
+// sumFromBias makes g sum as XNNPACK's GEMM micro-kernels do in the
+// official runtime's WebAssembly build (the LiteRT arithmetic): from the
+// bias, adding the products one by one in depth order, with no fused
+// multiply-add, on every path (portable and SIMD alike, bit for bit).
+// Otherwise the products are summed from 0 and the bias added last, as
+// TFLite's reference kernels do (fused on the SIMD paths).
+func (g *gemmF) sumFromBias() { g.fromBias = true }
 
 // variant names the kernels g runs on, for profiles.
 func (g *gemmF) variant() string {
@@ -536,6 +547,22 @@ func gemmFDot1(a []float32, b [][gemmNR]float32) [gemmNR]float32 {
 	return [gemmNR]float32{c0, c1, c2, c3}
 }
 
+// gemmFDot1From is gemmFDot1 summing from init, each product rounded
+// before its addition (the conversions keep the compiler from fusing
+// them where it would: arm64).
+func gemmFDot1From(a []float32, b [][gemmNR]float32, init [gemmNR]float32) [gemmNR]float32 {
+	b = b[:len(a)]
+	c0, c1, c2, c3 := init[0], init[1], init[2], init[3]
+	for k, x := range a {
+		bk := &b[k]
+		c0 += float32(x * bk[0])
+		c1 += float32(x * bk[1])
+		c2 += float32(x * bk[2])
+		c3 += float32(x * bk[3])
+	}
+	return [gemmNR]float32{c0, c1, c2, c3}
+}
+
 // gemmFRun is gemmQRun for floats. Its kernel takes one row by 4
 // channels: wider ones make the compiler spill accumulators.
 func gemmFRun(g *gemmF, a []float32, rows int, j0, j1 int, y []float32, ldy int) {
@@ -544,6 +571,14 @@ func gemmFRun(g *gemmF, a []float32, rows int, j0, j1 int, y []float32, ldy int)
 		return
 	}
 	gemmFRunPortable(g, a, rows, j0, j1, y, ldy)
+}
+
+// clamp stores the first nv sums of acc, clamped, to y.
+func (g *gemmF) clamp(y []float32, nv int, acc *[gemmNR]float32) {
+	y = y[:nv]
+	for i := range y {
+		y[i] = ClampF(acc[i], g.lo, g.hi)
+	}
 }
 
 func (g *gemmF) store(y []float32, nv, c int, acc *[gemmNR]float32) {
