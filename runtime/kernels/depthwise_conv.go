@@ -436,8 +436,9 @@ func newDWFast(cfg *Config, p ConvParams, g convGeom, in, filter, bias, out *ten
 	}
 	if is3x3 && in.Type == tensor.Float32 {
 		// With AVX-512 the general kernel (depthwise_taps.go) is faster
-		// than the 3×3 one.
-		if !features.vnni {
+		// than the 3×3 one, except over fewer channels than its blocks
+		// of 16 fill well.
+		if !features.vnni || (c%16 != 0 && c < 32) {
 			k.fblk, k.nb = dwPackF(k.w9f, k.biasF, k.flo, k.fhi, c)
 		}
 	} else if is3x3 {
