@@ -42,7 +42,11 @@ type tconvGEMM struct {
 	// the output unless no padding was needed.
 	tiles  []*gemmF
 	tileN  int // fW·outC
-	tileLd int // tileN rounded up to whole panels
+	tileLd int // the GEMM's columns rounded up to whole panels
+	// tileFold: one GEMM whose columns are (filter row, filter column,
+	// output channel) computes every filter row at once, when that needs
+	// fewer panels than one GEMM per filter row (narrow outputs).
+	tileFold bool
 }
 
 // newTconvGEMM prepares the phases of k's geometry, or returns nil when
@@ -95,28 +99,35 @@ func newTconvGEMM(k *tconvKernel) *tconvGEMM {
 
 // newTiles packs one GEMM per filter row (see tconvGEMM.tiles).
 func (t *tconvGEMM) newTiles(g *convGeom, w []float32) {
+	panels := func(n int) int { return (n + gemmFPanel - 1) / gemmFPanel }
 	n := g.fW * g.outC
-	ld := n
-	if n%gemmFPanel != 0 {
-		ld = (n + gemmFPanel - 1) / gemmFPanel * gemmFPanel
+	rows := 1 // filter rows per GEMM
+	if panels(g.fH*n) < g.fH*panels(n) {
+		rows, t.tileFold = g.fH, true
+	}
+	ld := n * rows
+	if ld%gemmFPanel != 0 || t.tileFold {
+		ld = panels(ld) * gemmFPanel
 		t.col = make([]float32, g.inW*ld)
 	}
 	t.tileN, t.tileLd = n, ld
 	var bias []float32
 	if t.bias != nil {
 		bias = make([]float32, ld)
-		for fx := 0; fx < g.fW; fx++ {
-			copy(bias[fx*g.outC:], t.bias)
+		for i := 0; i < rows*g.fW; i++ {
+			copy(bias[i*g.outC:], t.bias)
 		}
 	}
-	for fy := 0; fy < g.fH; fy++ {
-		// Column fx·outC+oc is filter[oc, fy, fx, :]; padded columns are
-		// zero.
+	for fy0 := 0; fy0 < g.fH; fy0 += rows {
+		// Column ((fy−fy0)·fW + fx)·outC + oc is filter[oc, fy, fx, :];
+		// padded columns are zero.
 		pw := make([]float32, ld*g.inC)
-		for fx := 0; fx < g.fW; fx++ {
-			for oc := 0; oc < g.outC; oc++ {
-				src := ((oc*g.fH+fy)*g.fW + fx) * g.inC
-				copy(pw[(fx*g.outC+oc)*g.inC:], w[src:src+g.inC])
+		for fy := fy0; fy < fy0+rows; fy++ {
+			for fx := 0; fx < g.fW; fx++ {
+				for oc := 0; oc < g.outC; oc++ {
+					src := ((oc*g.fH+fy)*g.fW + fx) * g.inC
+					copy(pw[(((fy-fy0)*g.fW+fx)*g.outC+oc)*g.inC:], w[src:src+g.inC])
+				}
 			}
 		}
 		t.tiles = append(t.tiles, newGemmF(pw, bias, ld, g.inC, t.lo, t.hi))
@@ -129,6 +140,15 @@ func (t *tconvGEMM) evalTiles(g *convGeom, x, y []float32) {
 	rowIn, rowOut := g.inW*g.inC, g.outW*g.outC
 	for iy := 0; iy < g.inH; iy++ {
 		a := x[iy*rowIn : (iy+1)*rowIn]
+		if t.tileFold {
+			f := t.tiles[0]
+			gemmFRun(f, a, g.inW, 0, f.nb, t.col, ld)
+			for fy := 0; fy < g.fH; fy++ {
+				yr := y[(iy*g.strideH+fy)*rowOut : (iy*g.strideH+fy+1)*rowOut]
+				compactRows(yr, t.col[fy*n:], g.inW, n, ld)
+			}
+			continue
+		}
 		for fy, f := range t.tiles {
 			yr := y[(iy*g.strideH+fy)*rowOut : (iy*g.strideH+fy+1)*rowOut]
 			if n == ld {
