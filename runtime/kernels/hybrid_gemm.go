@@ -1,5 +1,7 @@
 package kernels
 
+import "unsafe"
+
 // The hybrid GEMM: XNNPACK's qd8-f32-qc8w scheme on the int8 SIMD
 // micro-kernels. The input is quantized once per image (or per row, as
 // each arithmetic says; see hybrid.go), an im2col copy of the quantized
@@ -63,13 +65,24 @@ func newHybridGemm(w []int8, n, k int, bias []float32, zeroBias float32, lo, hi 
 // one for all rows.
 func (h *hybridGemm) run(a []int8, rows int, y []float32, mul []float32, two bool, zp []int32, r []float32) {
 	v, k, n := h.v, h.k, h.n
+	if rows == 0 {
+		return
+	}
+	_, _ = a[rows*k-1], y[rows*n-1]
 	var ptrs [gemmVMR]*int8
 	var tails [gemmVMR]uint32
 	var t [gemmVMR][gemmVNR]int32
-	last := len(zp) - 1
+	var zps [gemmVMR]int32
+	var rs [gemmVMR]float32
+	uniform := len(zp) == 1
+	if uniform {
+		zps = [gemmVMR]int32{zp[0], zp[0], zp[0], zp[0]}
+		rs = [gemmVMR]float32{r[0], r[0], r[0], r[0]}
+	}
 	for c := 0; c < n; c += gemmVNR {
 		b := &v.b[c/gemmVNR*v.stride]
 		nv := min(gemmVNR, n-c)
+		cst, wsum, m, bias := h.cst[c:c+nv], h.wsum[c:c+nv], mul[c:c+nv], h.bias[c:c+nv]
 		for r0 := 0; r0 < rows; {
 			four := r0+gemmVMR <= rows
 			nr := 1
@@ -77,16 +90,22 @@ func (h *hybridGemm) run(a []int8, rows int, y []float32, mul []float32, two boo
 				nr = gemmVMR
 			}
 			for i := range nr {
-				row := a[(r0+i)*k : (r0+i)*k+k]
-				ptrs[i] = &row[0]
+				// In bounds: checked above.
+				ptrs[i] = (*int8)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(a)), (r0+i)*k))
 				if v.tail != 0 {
-					tails[i] = gemmVTail(row[4*v.k4:])
+					tails[i] = gemmVTail(a[(r0+i)*k+4*v.k4 : (r0+i)*k+k])
+				}
+				if !uniform {
+					zps[i], rs[i] = zp[r0+i], r[r0+i]
 				}
 			}
 			v.kern.run(four, &ptrs, &tails, v.k4, v.tail, b, &t, v.xor)
-			for i := range nr {
-				j := min(r0+i, last)
-				hybridStore(t[i][:nv], y[(r0+i)*n+c:][:nv], h.cst[c:c+nv], h.wsum[c:c+nv], mul[c:c+nv], h.bias[c:c+nv], two, zp[j], r[j], h.lo, h.hi)
+			yt := y[r0*n+c:]
+			done := hybridStoreRowsAsm(&t, nr, yt, n, nv, cst, wsum, m, bias, &zps, &rs, two, h.lo, h.hi)
+			if done < nv {
+				for i := range nr {
+					hybridStore(t[i][done:nv], yt[i*n+done:i*n+nv], cst[done:], wsum[done:], m[done:], bias[done:], two, zps[i], rs[i], h.lo, h.hi)
+				}
 			}
 			r0 += nr
 		}

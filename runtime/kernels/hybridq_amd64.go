@@ -77,3 +77,19 @@ func hybridDWAccAsm(acc []int32, q []int16, w []int8) int {
 	hybridDWAccAVX2(&acc[0], &q[0], &w[0], n)
 	return n
 }
+
+//go:noescape
+func hybridStoreRowsAVX2(t *[gemmVMR][gemmVNR]int32, rows int, y *float32, ldy int, cst, wsum *int32, mul, bias *float32, n8 int, zp *[gemmVMR]int32, r *[gemmVMR]float32, two bool, lo, hi float32)
+
+// hybridStoreRowsAsm is hybridStore for rows rows of t (row i into
+// y[i·ldy:]) over the first n channels it handles (a multiple of 8 up to
+// nv), returning n.
+func hybridStoreRowsAsm(t *[gemmVMR][gemmVNR]int32, rows int, y []float32, ldy, nv int, cst, wsum []int32, mul, bias []float32, zp *[gemmVMR]int32, r *[gemmVMR]float32, two bool, lo, hi float32) int {
+	n := nv &^ 7
+	if !features.avx2 || n == 0 {
+		return 0
+	}
+	_, _, _, _, _ = y[(rows-1)*ldy+n-1], cst[n-1], wsum[n-1], mul[n-1], bias[n-1]
+	hybridStoreRowsAVX2(t, rows, &y[0], ldy*4, &cst[0], &wsum[0], &mul[0], &bias[0], n/8, zp, r, two, lo, hi)
+	return n
+}

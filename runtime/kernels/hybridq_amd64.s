@@ -227,3 +227,62 @@ dwloop:
 	JNZ       dwloop
 	VZEROUPPER
 	RET
+
+// func hybridStoreRowsAVX2(t *[gemmVMR][gemmVNR]int32, rows int, y *float32, ldy int, cst, wsum *int32, mul, bias *float32, n8 int, zp *[gemmVMR]int32, r *[gemmVMR]float32, two bool, lo, hi float32)
+// hybridStoreAVX2 for rows rows of t (row i's zero point zp[i] and scale
+// r[i]), row i written at y + i·ldy bytes.
+TEXT ·hybridStoreRowsAVX2(SB), NOSPLIT, $0-100
+	MOVQ         t+0(FP), SI
+	MOVQ         rows+8(FP), R12
+	MOVQ         y+16(FP), DI
+	MOVQ         zp+72(FP), R13
+	MOVQ         r+80(FP), R14
+	MOVBLZX      two+88(FP), DX
+	VBROADCASTSS lo+92(FP), Y13
+	VBROADCASTSS hi+96(FP), Y12
+
+row:
+	VPBROADCASTD (R13), Y15
+	VBROADCASTSS (R14), Y14
+	MOVQ         cst+32(FP), R8
+	MOVQ         wsum+40(FP), R9
+	MOVQ         mul+48(FP), R10
+	MOVQ         bias+56(FP), R11
+	MOVQ         n8+64(FP), CX
+	MOVQ         SI, AX
+	MOVQ         DI, BX
+
+lanes:
+	VMOVDQU   (R9), Y0
+	VPMULLD   Y15, Y0, Y0
+	VMOVDQU   (AX), Y1
+	VPADDD    (R8), Y1, Y1
+	VPSUBD    Y0, Y1, Y1
+	VCVTDQ2PS Y1, Y1
+	TESTL     DX, DX
+	JZ        one
+	VMULPS    Y14, Y1, Y1
+
+one:
+	VMULPS  (R10), Y1, Y1
+	VADDPS  (R11), Y1, Y1
+	VMAXPS  Y1, Y13, Y1
+	VMINPS  Y1, Y12, Y1
+	VMOVUPS Y1, (BX)
+	ADDQ    $32, AX
+	ADDQ    $32, BX
+	ADDQ    $32, R8
+	ADDQ    $32, R9
+	ADDQ    $32, R10
+	ADDQ    $32, R11
+	DECQ    CX
+	JNZ     lanes
+
+	ADDQ $128, SI      // next row of t (gemmVNR int32)
+	ADDQ ldy+24(FP), DI
+	ADDQ $4, R13
+	ADDQ $4, R14
+	DECQ R12
+	JNZ  row
+	VZEROUPPER
+	RET

@@ -13,3 +13,7 @@ func hybridStoreAsm(t []int32, y []float32, cst, wsum []int32, mul, bias []float
 }
 
 func hybridDWAccAsm(acc []int32, q []int16, w []int8) int { return 0 }
+
+func hybridStoreRowsAsm(t *[gemmVMR][gemmVNR]int32, rows int, y []float32, ldy, nv int, cst, wsum []int32, mul, bias []float32, zp *[gemmVMR]int32, r *[gemmVMR]float32, two bool, lo, hi float32) int {
+	return 0
+}
