@@ -199,6 +199,17 @@ func hybridQD8(v []float32, q []int8) (invScale float32, zp int32) {
 	return 1 / scale, zp
 }
 
+// hybridQD8Rows runs hybridQD8 on each row of n values of x into q,
+// row i's reciprocal scale and zero point into inv[i] and zp[i].
+func hybridQD8Rows(x []float32, q []int8, n int, inv []float32, zp []int32) {
+	for r := 0; r < len(inv); r++ {
+		r += hybridQD8RowsAsm(x[r*n:], q[r*n:], n, inv[r:], zp[r:])
+		if r < len(inv) {
+			inv[r], zp[r] = hybridQD8(x[r*n:(r+1)*n], q[r*n:(r+1)*n])
+		}
+	}
+}
+
 // ---- FULLY_CONNECTED ----
 
 type fcHybrid struct {
@@ -655,9 +666,7 @@ func (k *convHybrid) evalGemm(x, y []float32) {
 	switch {
 	case k.litert && k.pointwise:
 		// XNNPACK's fully connected layer: a quantization per pixel.
-		for p := range g.inH * g.inW {
-			k.rowR[p], k.rowZP[p] = hybridQD8(x[p*g.inC:(p+1)*g.inC], k.q[p*g.inC:(p+1)*g.inC])
-		}
+		hybridQD8Rows(x, k.q, g.inC, k.rowR, k.rowZP)
 		copy(k.mul, k.scales)
 		two = true
 	case k.litert:

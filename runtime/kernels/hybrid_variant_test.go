@@ -490,3 +490,53 @@ func TestHybridDepthwiseSums(t *testing.T) {
 		}
 	}
 }
+
+// TestHybridQD8Rows: quantizing the rows of an image at once (XNNPACK's
+// per-pixel quantization of a pointwise convolution) gives each row's
+// hybridQD8, with rows holding infinities, NaNs, a range so small that
+// the scale is infinite, constant rows, and row lengths of 8, 16, 24, 40.
+func TestHybridQD8Rows(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 4))
+	for _, n := range []int{8, 16, 24, 40, 7} {
+		var x []float32
+		rows := 0
+		add := func(row []float32) {
+			x = append(x, row...)
+			rows++
+		}
+		for i := range 40 {
+			row := make([]float32, n)
+			off, spread := float32(r.NormFloat64()*3), float32(0.01+10*r.Float64())
+			for j := range row {
+				row[j] = off + spread*float32(r.NormFloat64())
+			}
+			switch i % 8 {
+			case 1:
+				row[r.IntN(n)] = float32(math.Inf(1 - 2*r.IntN(2)))
+			case 3:
+				row[r.IntN(n)] = float32(math.NaN())
+			case 5:
+				// Range 1.4e−45: the scale 255/range is infinite.
+				for j := range row {
+					row[j] = 0
+				}
+				row[0] = math.SmallestNonzeroFloat32
+			case 6:
+				for j := range row {
+					row[j] = 2.5
+				}
+			}
+			add(row)
+		}
+		q := make([]int8, len(x))
+		inv, zp := make([]float32, rows), make([]int32, rows)
+		hybridQD8Rows(x, q, n, inv, zp)
+		for i := range rows {
+			wq := make([]int8, n)
+			winv, wzp := hybridQD8(x[i*n:(i+1)*n], wq)
+			if math.Float32bits(inv[i]) != math.Float32bits(winv) || zp[i] != wzp || !bytes.Equal(convAs[byte](q[i*n:(i+1)*n]), convAs[byte](wq)) {
+				t.Errorf("n %d row %d %v: scale %g zero point %d q %v; want %g %d %v", n, i, x[i*n:(i+1)*n], inv[i], zp[i], q[i*n:(i+1)*n], winv, wzp, wq)
+			}
+		}
+	}
+}

@@ -93,3 +93,18 @@ func hybridStoreRowsAsm(t *[gemmVMR][gemmVNR]int32, rows int, y []float32, ldy, 
 	hybridStoreRowsAVX2(t, rows, &y[0], ldy*4, &cst[0], &wsum[0], &mul[0], &bias[0], n/8, zp, r, two, lo, hi)
 	return n
 }
+
+//go:noescape
+func hybridQD8RowsAVX2(x *float32, q *int8, rows, n int, inv *float32, zp *int32) (done int)
+
+// hybridQD8RowsAsm runs hybridQD8 on len(inv) rows of n values from the
+// first, stopping at a row it cannot quantize, and returns the number of
+// rows done.
+func hybridQD8RowsAsm(x []float32, q []int8, n int, inv []float32, zp []int32) int {
+	rows := len(inv)
+	if !features.avx2 || n%8 != 0 || n == 0 || rows == 0 {
+		return 0
+	}
+	_, _, _ = x[rows*n-1], q[rows*n-1], zp[rows-1]
+	return hybridQD8RowsAVX2(&x[0], &q[0], rows, n, &inv[0], &zp[0])
+}

@@ -286,3 +286,155 @@ one:
 	JNZ  row
 	VZEROUPPER
 	RET
+
+// func hybridQD8RowsAVX2(x *float32, q *int8, rows, n int, inv *float32, zp *int32) (done int)
+// hybridQD8 for rows rows of n floats (n a positive multiple of 8), one
+// after another: row i's reciprocal scale to inv[i], its zero point to
+// zp[i], its bytes to q[i·n:]. It stops at the first row holding an
+// infinity or a NaN, or whose scale is infinite, and returns the number
+// of rows done (the Go loop quantizes that row).
+TEXT ·hybridQD8RowsAVX2(SB), NOSPLIT, $0-56
+	MOVQ x+0(FP), SI
+	MOVQ q+8(FP), DI
+	MOVQ rows+16(FP), R8
+	MOVQ n+24(FP), R9
+	MOVQ inv+32(FP), R10
+	MOVQ zp+40(FP), R11
+	XORQ R12, R12
+
+rowloop:
+	CMPQ R12, R8
+	JGE  end
+	VMOVUPS (SI), Y0
+	VMOVAPS Y0, Y1
+	VXORPS  Y2, Y2, Y2
+	MOVQ    R9, CX
+	MOVQ    SI, AX
+
+mm:
+	VMOVUPS (AX), Y3
+	VMINPS  Y3, Y0, Y0
+	VMAXPS  Y3, Y1, Y1
+	VSUBPS  Y3, Y3, Y4     // 0, or NaN for an infinity or a NaN
+	VORPS   Y4, Y2, Y2
+	ADDQ    $32, AX
+	SUBQ    $8, CX
+	JNZ     mm
+	VPTEST  Y2, Y2
+	JNZ     end
+
+	VEXTRACTF128 $1, Y0, X2
+	VMINPS       X2, X0, X0
+	VEXTRACTF128 $1, Y1, X3
+	VMAXPS       X3, X1, X1
+	VPERMILPS    $0x4E, X0, X2
+	VMINPS       X2, X0, X0
+	VPERMILPS    $0x4E, X1, X3
+	VMAXPS       X3, X1, X1
+	VPERMILPS    $0xB1, X0, X2
+	VMINPS       X2, X0, X0
+	VPERMILPS    $0xB1, X1, X3
+	VMAXPS       X3, X1, X1
+
+	// rmin = min(0, lo), rmax = max(0, hi)
+	VXORPS X2, X2, X2
+	VMINSS X2, X0, X0
+	VMAXSS X2, X1, X1
+	MOVL   $0x3f800000, AX   // 1
+	VMOVD  AX, X3
+	VUCOMISS X1, X0
+	JEQ    scaled
+	VSUBSS X0, X1, X4        // rmax - rmin
+	MOVL   $0x437f0000, AX   // 255
+	VMOVD  AX, X3
+	VDIVSS X4, X3, X3
+	VSUBSS X3, X3, X4        // scale - scale: 0 unless infinite
+	VUCOMISS X2, X4
+	JNE    end
+	JPS    end
+
+scaled:
+	VMULSS X3, X0, X5        // rmin·scale
+	VMULSS X3, X1, X6        // rmax·scale
+	MOVL   $0x42fe0000, AX   // 127
+	VMOVD  AX, X7
+	VSUBSS X6, X7, X7        // zpf = 127 − rmax·scale
+	MOVL   $0xc3000000, AX   // −128
+	VMOVD  AX, X8
+	VADDSS X5, X8, X8        // −128 + rmin·scale
+	MOVL   $0x42fe0000, AX
+	VMOVD  AX, X9
+	VADDSS X6, X9, X9        // 127 + rmax·scale
+	VADDSS X9, X8, X8
+	VUCOMISS X2, X8
+	JLS    keep               // not above 0
+	MOVL   $0xc3000000, AX
+	VMOVD  AX, X7
+	VSUBSS X5, X7, X7        // zpf = −128 − rmin·scale
+
+keep:
+	MOVL   $0xc3000000, AX
+	VMOVD  AX, X8
+	VMAXSS X8, X7, X7
+	MOVL   $0x42fe0000, AX
+	VMOVD  AX, X9
+	VMINSS X9, X7, X7
+	VCVTSS2SI X7, BX         // round to nearest even
+	MOVL   BX, (R11)
+	MOVL   $0x3f800000, AX
+	VMOVD  AX, X9
+	VDIVSS X3, X9, X9        // 1 / scale
+	VMOVSS X9, (R10)
+
+	VBROADCASTSS X3, Y15
+	VMOVD        BX, X14
+	VPBROADCASTD X14, Y14
+	MOVQ         R9, CX
+	MOVQ         SI, AX
+	MOVQ         DI, DX
+
+q16:
+	CMPQ         CX, $16
+	JLT          q8
+	VMULPS       (AX), Y15, Y0
+	VMULPS       32(AX), Y15, Y1
+	VROUNDPS     $0, Y0, Y0
+	VROUNDPS     $0, Y1, Y1
+	VCVTPS2DQ    Y0, Y0
+	VCVTPS2DQ    Y1, Y1
+	VPADDD       Y14, Y0, Y0
+	VPADDD       Y14, Y1, Y1
+	VPACKSSDW    Y1, Y0, Y0
+	VPERMQ       $0xD8, Y0, Y0
+	VEXTRACTI128 $1, Y0, X1
+	VPACKSSWB    X1, X0, X0
+	VMOVDQU      X0, (DX)
+	ADDQ         $64, AX
+	ADDQ         $16, DX
+	SUBQ         $16, CX
+	JMP          q16
+
+q8:
+	TESTQ        CX, CX
+	JZ           nextrow
+	VMULPS       (AX), Y15, Y0
+	VROUNDPS     $0, Y0, Y0
+	VCVTPS2DQ    Y0, Y0
+	VPADDD       Y14, Y0, Y0
+	VEXTRACTI128 $1, Y0, X1
+	VPACKSSDW    X1, X0, X0
+	VPACKSSWB    X0, X0, X0
+	VMOVQ        X0, (DX)
+
+nextrow:
+	LEAQ (SI)(R9*4), SI
+	ADDQ R9, DI
+	ADDQ $4, R10
+	ADDQ $4, R11
+	INCQ R12
+	JMP  rowloop
+
+end:
+	MOVQ R12, done+48(FP)
+	VZEROUPPER
+	RET
