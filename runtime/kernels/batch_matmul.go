@@ -97,6 +97,9 @@ func BatchMatMul(cfg *Config, p BatchMatMulParams, lhs, rhs, out *tensor.Tensor)
 		if rhs.Const && rhs.Data != nil {
 			return bmmConstF32(k, buf), nil
 		}
+		if rows >= bmmGemmMinRows {
+			return bmmPackedF32(k, buf), nil
+		}
 		return Func(func() error { return bmmEval(k, buf, bmmDotF32) }), nil
 	case tensor.Int8, tensor.Int16:
 		// Quantized BATCH_MATMUL stays on TFLite's kernel under XNNPACK:
@@ -218,6 +221,42 @@ func bmmConstF32(k *bmmKernel, buf *bmmBuf[float32]) Kernel {
 		return nil
 	}
 	return Describe("gemm "+gs[0].variant(), Func(run))
+}
+
+// bmmGemmMinRows is the lhs rows from which a BATCH_MATMUL of two
+// activations packs each rhs matrix for the float GEMM at every invoke:
+// packing reads the matrix once, the GEMM then uses it once per row.
+const bmmGemmMinRows = 4
+
+// bmmPackedF32 runs a float BATCH_MATMUL of two activations (attention's
+// Q·Kᵀ and P·V) on the float GEMM: each rhs matrix is packed into one
+// prepared GEMM (in [cols][depth] order) before its lhs rows multiply it.
+func bmmPackedF32(k *bmmKernel, buf *bmmBuf[float32]) Kernel {
+	rSize, lSize, oSize := k.depth*k.cols, k.rows*k.depth, k.rows*k.cols
+	g := newGemmF(make([]float32, rSize), nil, k.cols, k.depth, float32(math.Inf(-1)), float32(math.Inf(1)))
+	run := func() error {
+		lhs, rhs, y := k.lhs.Float32s(), k.rhs.Float32s(), k.out.Float32s()
+		last := -1
+		for bi := range k.lhsOff {
+			if off := k.rhsOff[bi]; off != last {
+				r := rhs[off : off+rSize]
+				if !k.adjY {
+					bmmTranspose(buf.r, r, k.depth, k.cols)
+					r = buf.r
+				}
+				g.repack(r)
+				last = off
+			}
+			l := lhs[k.lhsOff[bi] : k.lhsOff[bi]+lSize]
+			if k.adjX {
+				bmmTranspose(buf.l, l, k.depth, k.rows)
+				l = buf.l
+			}
+			gemmFRun(g, l, k.rows, 0, g.nb, y[bi*oSize:(bi+1)*oSize], k.cols)
+		}
+		return nil
+	}
+	return Describe("gemm "+g.variant(), Func(run))
 }
 
 // bmmWiden writes the int8 values of src into the int16 tensor dst.

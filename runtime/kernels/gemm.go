@@ -518,6 +518,31 @@ func newGemmF(w, bias []float32, n, k int, lo, hi float32) *gemmF {
 	return g
 }
 
+// repack replaces the weights of g with w ([n][k], the shape g was made
+// for) in place, without allocating: for a right-hand side computed at
+// every invoke (BATCH_MATMUL of two activations).
+func (g *gemmF) repack(w []float32) {
+	n, k := g.n, g.k
+	w = w[:n*k]
+	if s := g.simd; s != nil {
+		for c := 0; c < n; c++ {
+			p, i := c/gemmFPanel, c%gemmFPanel
+			row := w[c*k : c*k+k]
+			for d, v := range row {
+				s.b[(p*k+d)*gemmFPanel+i] = v
+			}
+		}
+		return
+	}
+	for c := 0; c < n; c++ {
+		j, i := c/gemmNR, c%gemmNR
+		row := w[c*k : c*k+k]
+		for d, v := range row {
+			g.b[j*k+d][i] = v
+		}
+	}
+}
+
 // gemmFDot1 multiplies one row of A by one block of B. Unrolled by two
 // depth steps; each sum still adds its products in depth order.
 func gemmFDot1(a []float32, b [][gemmNR]float32) [gemmNR]float32 {

@@ -41,6 +41,11 @@ func init() {
 	addDiffGen("BATCH_MATMUL/float32_const_rhs", func(r *rand.Rand) ([]byte, [][]byte, error) {
 		return convDiffBatchMatMulSized(r, tensor.Float32, tensor.Float32, true, 40, 80, 40)
 	})
+	// Two activations (attention's Q·Kᵀ and P·V), large enough for the
+	// GEMM path: the rhs is packed at every invoke.
+	addDiffGen("BATCH_MATMUL/float32_large", func(r *rand.Rand) ([]byte, [][]byte, error) {
+		return convDiffBatchMatMulSized(r, tensor.Float32, tensor.Float32, false, 40, 80, 40)
+	})
 }
 
 // convDiffOutSize is TFLite's output size of a window over n elements.
