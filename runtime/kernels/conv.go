@@ -222,9 +222,6 @@ func Conv2D(cfg *Config, p ConvParams, in, filter, bias, out *tensor.Tensor) (Ke
 		if err := convFloatSetup(op, p.Activation, filter, bias, out, &k.flo, &k.fhi); err != nil {
 			return nil, err
 		}
-		if f := newConvInOrderFast(k); f != nil {
-			return Describe("in-order "+Variant(), f), nil
-		}
 		k.rows = make([][]float32, fH*fW)
 		k.zeros = make([]float32, fC)
 		return Func(k.evalFloatInOrder), nil
