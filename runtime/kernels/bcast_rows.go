@@ -91,6 +91,30 @@ func bcastRows[A, B, O any](p *bcastPlan, a []A, b []B, out []O, tileA []A, tile
 		}
 		return
 	}
+	if mid, ok := p.midBroadcast(); ok && mid > 1 {
+		// [outer, mid, inner] with one operand's rows repeated along
+		// mid: copy that operand's run mid times into its tile, then
+		// one rowVV call per outer index.
+		span := mid * inner
+		switch {
+		case p.bStr[1] == 0 && len(tileB) >= span:
+			for o, bo := 0, 0; o < n; o, bo = o+span, bo+inner {
+				for j := 0; j < mid; j++ {
+					copy(tileB[j*inner:(j+1)*inner], b[bo:bo+inner])
+				}
+				row(rowVV, a[o:o+span], tileB[:span], out[o:o+span])
+			}
+			return
+		case p.aStr[1] == 0 && len(tileA) >= span:
+			for o, ao := 0, 0; o < n; o, ao = o+span, ao+inner {
+				for j := 0; j < mid; j++ {
+					copy(tileA[j*inner:(j+1)*inner], a[ao:ao+inner])
+				}
+				row(rowVV, tileA[:span], b[o:o+span], out[o:o+span])
+			}
+			return
+		}
+	}
 	sa, sb := p.aStr[r-1], p.bStr[r-1]
 	k := p.rowKind()
 	idx := p.idx
@@ -125,9 +149,19 @@ func bcastRows[A, B, O any](p *bcastPlan, a []A, b []B, out []O, tileA []A, tile
 }
 
 // rowTileLen is the length of the tile bcastRows uses to join the short
-// runs of a per-channel plan, 0 when it does not.
+// runs of a per-channel plan or of a plan whose operand repeats its rows
+// along a middle axis (midBroadcast), 0 when it does not.
 func (p *bcastPlan) rowTileLen() int {
-	if p.kind != bcastGeneral || len(p.shape) != 2 {
+	if p.kind != bcastGeneral {
+		return 0
+	}
+	if mid, ok := p.midBroadcast(); ok && mid > 1 {
+		if span := mid * p.shape[2]; span <= bcastTileMax {
+			return span
+		}
+		return 0
+	}
+	if len(p.shape) != 2 {
 		return 0
 	}
 	inner := p.shape[1]
@@ -136,6 +170,29 @@ func (p *bcastPlan) rowTileLen() int {
 	}
 	return inner * ((bcastTileMin + inner - 1) / inner)
 }
+
+// midBroadcast reports whether the plan is [outer, mid, inner] with short
+// runs (inner below bcastTileMin), one operand advancing with the output
+// and the other holding one run of inner values per outer index, repeated
+// along mid (x·[n, 32, 2] with [n, 1, 2], say); it returns mid.
+func (p *bcastPlan) midBroadcast() (mid int, ok bool) {
+	if p.kind != bcastGeneral || len(p.shape) != 3 {
+		return 0, false
+	}
+	mid, inner := p.shape[1], p.shape[2]
+	if inner >= bcastTileMin {
+		return 0, false
+	}
+	full := func(s []int) bool { return s[0] == mid*inner && s[1] == inner && s[2] == 1 }
+	rep := func(s []int) bool { return s[0] == inner && s[1] == 0 && s[2] == 1 }
+	if full(p.aStr) && rep(p.bStr) || rep(p.aStr) && full(p.bStr) {
+		return mid, true
+	}
+	return 0, false
+}
+
+// bcastTileMax bounds the tile of a middle-axis broadcast.
+const bcastTileMax = 4096
 
 // bcastTileMin is the run length below which per-channel runs are joined.
 const bcastTileMin = 256

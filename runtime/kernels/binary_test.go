@@ -542,3 +542,36 @@ func TestCheckedLog2(t *testing.T) {
 		}
 	}
 }
+
+// A middle-axis broadcast ([n, m, k] with [n, 1, k], either side: rotary
+// embeddings' x·cos) joins each outer index's runs through the tile and
+// still reads the right elements.
+func TestBcastRowsMidBroadcast(t *testing.T) {
+	for _, c := range [][2][]int{
+		{{3, 5, 2}, {3, 1, 2}}, {{3, 1, 2}, {3, 5, 2}}, {{2, 4, 3, 2}, {2, 4, 1, 2}},
+		{{8, 100, 32, 2}, {8, 100, 1, 2}}, {{4, 7, 1}, {4, 1, 1}},
+	} {
+		a, b := c[0], c[1]
+		got, err := BroadcastShape(a, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := newBcastPlan(a, b, got)
+		if _, ok := p.midBroadcast(); !ok && numElems(a) > 4 && a[len(a)-1] > 1 {
+			t.Errorf("%v with %v: plan %v (strides %v, %v) not taken as a middle-axis broadcast", a, b, p.shape, p.aStr, p.bStr)
+		}
+		av, bv := make([]int, numElems(a)), make([]int, numElems(b))
+		for i := range av {
+			av[i] = i
+		}
+		for i := range bv {
+			bv[i] = i
+		}
+		res := make([]bcastPair, numElems(got))
+		row := func(k rowKind, a, b []int, y []bcastPair) {
+			applyRow(k, a, b, y, func(x, y int) bcastPair { return bcastPair{x, y} })
+		}
+		bcastRows(p, av, bv, res, make([]int, p.rowTileLen()), make([]int, p.rowTileLen()), row)
+		checkWalk(t, a, b, got, res)
+	}
+}
