@@ -94,6 +94,9 @@ func BatchMatMul(cfg *Config, p BatchMatMulParams, lhs, rhs, out *tensor.Tensor)
 			return nil, err
 		}
 		buf := newBmmBuf[float32](k)
+		// In the LiteRT arithmetic the GEMM sums as XNNPACK's: from 0, one
+		// rounded product at a time (gemmF.sumFromBias, no bias).
+		k.fromBias = cfg.Arithmetic == LiteRT
 		if rhs.Const && rhs.Data != nil {
 			return bmmConstF32(k, buf), nil
 		}
@@ -163,6 +166,8 @@ type bmmKernel struct {
 	lhsOff, rhsOff    []int
 	lhs, rhs, out     *tensor.Tensor
 
+	fromBias bool // float GEMM paths: gemmF.sumFromBias
+
 	mult               int32
 	shift              int
 	lo, hi             int32
@@ -203,6 +208,9 @@ func bmmConstF32(k *bmmKernel, buf *bmmBuf[float32]) Kernel {
 				bmmTranspose(w, rhs[off:off+rSize], k.depth, k.cols)
 			}
 			g = newGemmF(w, nil, k.cols, k.depth, lo, hi)
+			if k.fromBias {
+				g.sumFromBias()
+			}
 			packed[off] = g
 		}
 		gs[bi] = g
@@ -234,6 +242,9 @@ const bmmGemmMinRows = 4
 func bmmPackedF32(k *bmmKernel, buf *bmmBuf[float32]) Kernel {
 	rSize, lSize, oSize := k.depth*k.cols, k.rows*k.depth, k.rows*k.cols
 	g := newGemmF(make([]float32, rSize), nil, k.cols, k.depth, float32(math.Inf(-1)), float32(math.Inf(1)))
+	if k.fromBias {
+		g.sumFromBias()
+	}
 	run := func() error {
 		lhs, rhs, y := k.lhs.Float32s(), k.rhs.Float32s(), k.out.Float32s()
 		last := -1

@@ -340,3 +340,80 @@ func TestConv2DInOrderFast(t *testing.T) {
 		}
 	})
 }
+
+// A float BATCH_MATMUL on the packed GEMM (a computed rhs with 4 or more
+// lhs rows, or a constant rhs) in the LiteRT arithmetic sums as XNNPACK:
+// Σ_d L[r][d]·R[d][c] from 0 in increasing d, each product and sum rounded
+// — bit for bit with a hand loop on every variant, with adj_x/adj_y,
+// broadcast batches, widths across panels and a second invoke on new
+// values, without allocating.
+func TestBatchMatMulGemmLiteRT(t *testing.T) {
+	type bcase struct {
+		lb, rb, rows, depth, cols int
+		adjX, adjY, constRHS      bool
+	}
+	cases := []bcase{
+		{2, 2, 9, 20, 17, false, false, false}, {3, 1, 5, 7, 33, true, false, false},
+		{1, 4, 16, 64, 5, false, true, false}, {4, 4, 13, 40, 40, false, true, false},
+		{2, 1, 6, 30, 19, false, false, true}, {1, 1, 4, 8, 16, true, true, true},
+	}
+	forEachVariant(t, func(t *testing.T, v string) {
+		for i, c := range cases {
+			rng := rand.New(rand.NewPCG(uint64(i), 11))
+			ls, rs := []int{c.lb, c.rows, c.depth}, []int{c.rb, c.depth, c.cols}
+			if c.adjX {
+				ls = []int{c.lb, c.depth, c.rows}
+			}
+			if c.adjY {
+				rs = []int{c.rb, c.cols, c.depth}
+			}
+			nb := max(c.lb, c.rb)
+			l := convT("l", tensor.Float32, ls, nil, floatRand(rng, c.lb*c.rows*c.depth))
+			r := convT("r", tensor.Float32, rs, nil, floatRand(rng, c.rb*c.depth*c.cols))
+			r.Const = c.constRHS
+			out := convT("out", tensor.Float32, []int{nb, c.rows, c.cols}, nil, nil)
+			k, err := BatchMatMul(&Config{Arithmetic: LiteRT}, BatchMatMulParams{AdjX: c.adjX, AdjY: c.adjY}, l, r, out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := testing.AllocsPerRun(3, func() { _ = k.Eval() }); n != 0 {
+				t.Errorf("%s: %+v: Eval allocates %v times; want 0", v, c, n)
+			}
+			for round := range 2 {
+				if round == 1 {
+					copy(l.Float32s(), floatRand(rng, c.lb*c.rows*c.depth))
+					if !c.constRHS {
+						copy(r.Float32s(), floatRand(rng, c.rb*c.depth*c.cols))
+					}
+				}
+				if err := k.Eval(); err != nil {
+					t.Fatal(err)
+				}
+				lv, rv, got := l.Float32s(), r.Float32s(), out.Float32s()
+				for b := range nb {
+					lb, rb := b%c.lb, b%c.rb
+					for row := range c.rows {
+						for col := range c.cols {
+							var acc float32
+							for d := range c.depth {
+								li := lb*c.rows*c.depth + row*c.depth + d
+								if c.adjX {
+									li = lb*c.rows*c.depth + d*c.rows + row
+								}
+								ri := rb*c.depth*c.cols + d*c.cols + col
+								if c.adjY {
+									ri = rb*c.depth*c.cols + col*c.depth + d
+								}
+								acc = acc + float32(lv[li]*rv[ri])
+							}
+							o := (b*c.rows+row)*c.cols + col
+							if math.Float32bits(got[o]) != math.Float32bits(acc) {
+								t.Fatalf("%s: %+v round %d: output [%d][%d][%d] = %g; want %g", v, c, round, b, row, col, got[o], acc)
+							}
+						}
+					}
+				}
+			}
+		}
+	})
+}
