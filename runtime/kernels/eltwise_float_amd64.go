@@ -21,6 +21,11 @@ func sigmoidF32sAsm(x, y *float32, n int)
 // n is a positive multiple of 8.
 //
 //go:noescape
+func expMinusMaxF32sAsm(x, y *float32, n int, mx float32)
+
+// n is a positive multiple of 8.
+//
+//go:noescape
 func hardSwishF32sAsm(x, y *float32, n int)
 
 // argmaxWinAsm is maxPoolArgmaxXNN's window loop for n a positive

@@ -220,6 +220,69 @@ sig8:
 	VZEROUPPER
 	RET
 
+DATA ·expK+0(SB)/4, $0x4b40007f  // magic bias
+DATA ·expK+4(SB)/4, $0x3fb8aa3b  // log2(e)
+DATA ·expK+8(SB)/4, $0xbf317200  // -ln 2, high part
+DATA ·expK+12(SB)/4, $0xb5bfbe8e // -ln 2, low part
+DATA ·expK+16(SB)/4, $0x3c07cfce // c5
+DATA ·expK+20(SB)/4, $0x3d2b9d0d // c4
+DATA ·expK+24(SB)/4, $0x3e2aad40 // c3
+DATA ·expK+28(SB)/4, $0x3efffee3 // c2
+DATA ·expK+32(SB)/4, $0x3f7ffffb // c1
+DATA ·expK+36(SB)/4, $0xc2aeac4f // denormal cutoff
+GLOBL ·expK(SB), RODATA|NOPTR, $40
+
+// func expMinusMaxF32sAsm(x, y *float32, n int, mx float32)
+// y = exp(x - mx) as expMinusMaxF32 computes it, 8 at a time.
+TEXT ·expMinusMaxF32sAsm(SB), NOSPLIT, $0-28
+	MOVQ x+0(FP), SI
+	MOVQ y+8(FP), DI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS mx+24(FP), Y0
+	LEAQ ·expK(SB), R8
+	VBROADCASTSS 0(R8), Y15  // magic bias
+	VBROADCASTSS 4(R8), Y14  // log2(e)
+	VBROADCASTSS 8(R8), Y13  // -ln2 hi
+	VBROADCASTSS 12(R8), Y12 // -ln2 lo
+	VBROADCASTSS 16(R8), Y11 // c5
+	VBROADCASTSS 20(R8), Y10 // c4
+	VBROADCASTSS 24(R8), Y9  // c3
+	VBROADCASTSS 28(R8), Y8  // c2
+	VBROADCASTSS 32(R8), Y7  // c1
+	VBROADCASTSS 36(R8), Y6  // cutoff
+
+exp8:
+	VMOVUPS (SI), Y1
+	VSUBPS  Y0, Y1, Y1           // d = x - mx
+	VMULPS  Y14, Y1, Y2
+	VADDPS  Y15, Y2, Y2          // n = d·log2 e + magic
+	VPSLLD  $23, Y2, Y3          // s = 2^n
+	VSUBPS  Y15, Y2, Y2          // n -= magic
+	VMULPS  Y13, Y2, Y4
+	VADDPS  Y1, Y4, Y4           // t = n·(-ln2 hi) + d
+	VMULPS  Y12, Y2, Y5
+	VADDPS  Y4, Y5, Y4           // t = n·(-ln2 lo) + t
+	VMULPS  Y11, Y4, Y5
+	VADDPS  Y10, Y5, Y5          // p = t·c5 + c4
+	VMULPS  Y4, Y5, Y5
+	VADDPS  Y9, Y5, Y5           // p = t·p + c3
+	VMULPS  Y4, Y5, Y5
+	VADDPS  Y8, Y5, Y5           // p = t·p + c2
+	VMULPS  Y4, Y5, Y5
+	VADDPS  Y7, Y5, Y5           // p = t·p + c1
+	VMULPS  Y3, Y4, Y4           // t *= s
+	VMULPS  Y5, Y4, Y4
+	VADDPS  Y3, Y4, Y4           // f = t·p + s
+	VCMPPS  $0x11, Y6, Y1, Y5    // d < cutoff (ordered, quiet)
+	VANDNPS Y4, Y5, Y4           // f = 0 there
+	VMOVUPS Y4, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JNZ  exp8
+	VZEROUPPER
+	RET
+
 DATA ·hswishK+0(SB)/4, $0x40400000 // 3
 DATA ·hswishK+4(SB)/4, $0x40c00000 // 6
 GLOBL ·hswishK(SB), RODATA|NOPTR, $8

@@ -20,6 +20,10 @@ func sigmoidF32sAsm(x, y *float32, n int) {
 	panic("kernels: no SIMD element-wise float loop on this architecture")
 }
 
+func expMinusMaxF32sAsm(x, y *float32, n int, mx float32) {
+	panic("kernels: no SIMD element-wise float loop on this architecture")
+}
+
 func hardSwishF32sAsm(x, y *float32, n int) {
 	panic("kernels: no SIMD element-wise float loop on this architecture")
 }

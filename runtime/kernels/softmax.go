@@ -58,6 +58,16 @@ func Softmax(cfg *Config, p SoftmaxParams, in, out *tensor.Tensor) (Kernel, erro
 			return nil, err
 		}
 		beta := p.Beta
+		if cfg.Arithmetic == LiteRT && beta == 1 {
+			exp := expMinusMaxF32sKernel()
+			return Func(func() error {
+				x, y := in.Float32s(), out.Float32s()
+				for r := 0; r < outer; r++ {
+					softmaxRowXNN(x[r*depth:(r+1)*depth], y[r*depth:(r+1)*depth], exp)
+				}
+				return nil
+			}), nil
+		}
 		return Func(func() error {
 			x, y := in.Float32s(), out.Float32s()
 			for r := 0; r < outer; r++ {
