@@ -65,11 +65,7 @@ func expMinusMaxF32sKernel() func(x, y []float32, mx float32) {
 // softmaxRowXNN is one row of the float SOFTMAX above; exp is
 // expMinusMaxF32sKernel's loop.
 func softmaxRowXNN(x, y []float32, exp func(x, y []float32, mx float32)) {
-	mx := float32(math.Inf(-1))
-	for _, v := range x {
-		mx = max(mx, v)
-	}
-	exp(x, y, mx)
+	exp(x, y, rowMaxF32(x))
 	y = y[:len(x)]
 	var acc [8]float32
 	i := 0
@@ -91,4 +87,32 @@ func softmaxRowXNN(x, y []float32, exp func(x, y []float32, mx float32)) {
 	for i := range y {
 		y[i] *= inv
 	}
+}
+
+// rowMaxF32 is the largest of x (-Inf for none), over four running
+// maxima. A NaN is passed over here; its own exponential is NaN and makes
+// the row's sum, and so the whole row, NaN.
+func rowMaxF32(x []float32) float32 {
+	m := [4]float32{float32(math.Inf(-1)), float32(math.Inf(-1)), float32(math.Inf(-1)), float32(math.Inf(-1))}
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		if v := x[i]; v > m[0] {
+			m[0] = v
+		}
+		if v := x[i+1]; v > m[1] {
+			m[1] = v
+		}
+		if v := x[i+2]; v > m[2] {
+			m[2] = v
+		}
+		if v := x[i+3]; v > m[3] {
+			m[3] = v
+		}
+	}
+	for ; i < len(x); i++ {
+		if v := x[i]; v > m[0] {
+			m[0] = v
+		}
+	}
+	return max(m[0], m[1], m[2], m[3])
 }
