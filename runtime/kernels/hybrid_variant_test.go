@@ -130,11 +130,7 @@ func (tc hybridConvCase) build(seed uint64) (Kernel, *tensor.Tensor, error) {
 func TestHybridConvVariants(t *testing.T) {
 	cases := hybridConvCases()
 	want := make([][]byte, len(cases))
-	start := Variant()
-	if _, err := SetVariant(VariantPortable); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = SetVariant(start) })
+	useVariant(t, VariantPortable)
 	zeros := 0
 	for i, tc := range cases {
 		k, out, err := tc.build(uint64(i))
@@ -276,11 +272,7 @@ func TestHybridQD8Variants(t *testing.T) {
 		{"symmetric", func(v []float32, q []int8) (float32, int32) { return hybridQuantizeSymmetric(v, q), 0 }},
 		{"asymmetric", hybridQuantizeAsymmetric},
 	}
-	start := Variant()
-	if _, err := SetVariant(VariantPortable); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = SetVariant(start) })
+	useVariant(t, VariantPortable)
 	want := make([][]res, len(quantizers))
 	for j, qz := range quantizers {
 		for _, v := range vs {
@@ -371,11 +363,7 @@ func TestHybridFCVariants(t *testing.T) {
 			}
 		}
 	}
-	start := Variant()
-	if _, err := SetVariant(VariantPortable); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = SetVariant(start) })
+	useVariant(t, VariantPortable)
 	want := make([][]byte, len(cases))
 	for i, tc := range cases {
 		k, out, err := tc.build(uint64(i))

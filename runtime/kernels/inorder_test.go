@@ -106,11 +106,7 @@ func TestConvInOrderVariants(t *testing.T) {
 		}
 		cases = append(cases, tc)
 	}
-	start := Variant()
-	if _, err := SetVariant(VariantPortable); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = SetVariant(start) })
+	useVariant(t, VariantPortable)
 	want := make([][]byte, len(cases))
 	for i, tc := range cases {
 		k, out, err := tc.build(uint64(i))
